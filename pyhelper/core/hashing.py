@@ -1,0 +1,127 @@
+"""Content hashes as DVC 3 computes them, and a stat index that avoids re-hashing unchanged files.
+
+A file's hash is the md5 of its bytes. A directory's hash is the md5 of its manifest (the JSON
+list of `{"md5", "relpath"}` entries sorted by path, as DVC serialises it) plus `.dir`.
+The stat index (SQLite in `.xp/`) maps (path, inode, size, mtime, ctime) to a file's md5.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import stat as statmod
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_CHUNK = 1 << 20
+# A file changed within this many nanoseconds of being indexed might change again within the same
+# timestamp tick without its stat changing (git's "racy" case), so it is not remembered yet.
+_RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class HashInfo:
+    """What dvc.lock records for a file or directory."""
+
+    md5: str
+    size: int
+    nfiles: int | None = None
+    """Number of files for a directory; None for a file."""
+    isexec: bool = False
+    manifest: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    """For a directory: (relpath, md5) of each file, sorted by relpath."""
+
+    @property
+    def isdir(self) -> bool:
+        """True for a directory hash (`….dir`)."""
+        return self.md5.endswith(".dir")
+
+
+def file_md5(path: str | os.PathLike[str]) -> str:
+    """The hex md5 of a file's bytes."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "md5").hexdigest()
+
+
+def manifest_bytes(entries: list[tuple[str, str]]) -> bytes:
+    """A directory manifest serialised exactly as DVC 3 does (so directory hashes agree)."""
+    listing = [{"md5": md5, "relpath": rel} for rel, md5 in sorted(entries)]
+    return json.dumps(listing, sort_keys=True).encode("utf-8")
+
+
+class StatIndex:
+    """Remembers file hashes by stat signature; opened lazily, committed on `close()`."""
+
+    def __init__(self, db_path: Path | None):
+        self.db_path = db_path
+        self._db: sqlite3.Connection | None = None
+        self._dirty = False
+
+    def _conn(self) -> sqlite3.Connection | None:
+        if self.db_path is None:
+            return None
+        if self._db is None:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.db_path, timeout=30)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS stat_index (path TEXT PRIMARY KEY, inode INTEGER,"
+                " size INTEGER, mtime INTEGER, ctime INTEGER, md5 TEXT)"
+            )
+        return self._db
+
+    def file_hash(self, path: Path, st: os.stat_result | None = None) -> str:
+        """The md5 of a file, from the index when its stat is unchanged."""
+        st = st or path.stat()
+        db = self._conn()
+        key = str(path)
+        if db is not None:
+            row = db.execute(
+                "SELECT md5 FROM stat_index WHERE path=? AND inode=? AND size=? AND mtime=? AND ctime=?",
+                (key, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns),
+            ).fetchone()
+            if row:
+                return row[0]
+        md5 = file_md5(path)
+        if db is not None and time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
+            db.execute(
+                "INSERT OR REPLACE INTO stat_index VALUES (?,?,?,?,?,?)",
+                (key, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, md5),
+            )
+            self._dirty = True
+        return md5
+
+    def hash_path(self, path: Path) -> HashInfo | None:
+        """The HashInfo of a file or directory, or None when it does not exist."""
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        if statmod.S_ISDIR(st.st_mode):
+            return self._hash_dir(path)
+        return HashInfo(md5=self.file_hash(path, st), size=st.st_size, isexec=bool(st.st_mode & 0o100))
+
+    def _hash_dir(self, path: Path) -> HashInfo:
+        entries: list[tuple[str, str]] = []
+        size = 0
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d not in (".git", ".xp", ".dvc"))
+            for name in files:
+                full = Path(folder) / name
+                st = full.stat()
+                rel = full.relative_to(path).as_posix()
+                entries.append((rel, self.file_hash(full, st)))
+                size += st.st_size
+        entries.sort()
+        md5 = hashlib.md5(manifest_bytes(entries)).hexdigest() + ".dir"
+        return HashInfo(md5=md5, size=size, nfiles=len(entries), manifest=tuple(entries))
+
+    def close(self) -> None:
+        """Commits what was learned and closes the database."""
+        if self._db is not None:
+            if self._dirty:
+                self._db.commit()
+            self._db.close()
+            self._db = None

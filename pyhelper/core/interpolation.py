@@ -1,0 +1,85 @@
+"""`${...}` interpolation in dvc.yaml, as DVC 3 does it.
+
+A string that is exactly one `${name}` takes the value's own type (a list stays a list); inside a
+longer string the value is written as text (booleans as `true`/`false`). Names are dotted paths
+with optional list indexes: `${train.lr}`, `${models[0].name}`, `${models.0.name}`. `\\${` is a
+literal `${`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_PATTERN = re.compile(r"(?<!\\)\$\{\s*([^}]*?)\s*\}")
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+class Undefined(Exception):
+    """A `${name}` whose name is not in the context (the caller adds file and line)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+class NotText(Exception):
+    """A mapping or list interpolated inside a longer string."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+def has_interpolation(value: Any) -> bool:
+    """True when any string inside `value` holds a `${...}`."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(has_interpolation(k) or has_interpolation(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_interpolation(v) for v in value)
+    return False
+
+
+def lookup(context: dict[str, Any], name: str) -> Any:
+    """The value of a dotted name in the context; raises `Undefined`."""
+    node: Any = context
+    for part in _INDEX.sub(r".\1", name).split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise Undefined(name)
+    return node
+
+
+def resolve(value: Any, context: dict[str, Any]) -> Any:
+    """`value` with every `${...}` in its strings (keys included) replaced from the context."""
+    if isinstance(value, str):
+        return _resolve_text(value, context)
+    if isinstance(value, dict):
+        return {resolve(k, context): resolve(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, context) for v in value]
+    return value
+
+
+def _resolve_text(text: str, context: dict[str, Any]) -> Any:
+    """One string: whole-match keeps the type; partial matches are formatted as text."""
+    if "${" not in text:
+        return text
+    whole = _PATTERN.fullmatch(text)
+    if whole:
+        return lookup(context, whole.group(1))
+
+    def format_one(match: re.Match[str]) -> str:
+        found = lookup(context, match.group(1))
+        if isinstance(found, (dict, list)):
+            raise NotText(match.group(1))
+        if isinstance(found, bool):
+            return "true" if found else "false"
+        return str(found)
+
+    return _PATTERN.sub(format_one, text).replace("\\${", "${")

@@ -1,0 +1,113 @@
+"""`dvc.lock` in DVC 3's schema 2.0: what each stage last ran with and produced.
+
+Entries are written exactly as DVC writes them (keys, order, sorting), so `dvc status` accepts a
+lock that xp wrote and the other way round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyhelper.core.atomic_write import write_atomic
+from pyhelper.core.hashing import HashInfo
+from pyhelper.errors import PipelineError
+
+SCHEMA = "2.0"
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    """The recorded state of one stage."""
+
+    cmd: str | tuple[str, ...]
+    deps: dict[str, HashInfo] = field(default_factory=dict)
+    """Dependency path (as written in dvc.yaml) to its hash."""
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Params file to {key: value}."""
+    outs: dict[str, HashInfo] = field(default_factory=dict)
+    """Output path (as written in dvc.yaml) to its hash."""
+
+
+def _hash_info(item: dict[str, Any]) -> HashInfo:
+    return HashInfo(
+        md5=str(item.get("md5", "")),
+        size=int(item.get("size", 0) or 0),
+        nfiles=item.get("nfiles"),
+        isexec=bool(item.get("isexec", False)),
+    )
+
+
+def parse_lock(text: str, *, display: str = "dvc.lock") -> dict[str, LockEntry]:
+    """Parses lock text into entries by stage name."""
+    from pyhelper.core.yamlfile import parse_yaml
+
+    data = parse_yaml(text, path=display, error=PipelineError) or {}
+    if not isinstance(data, dict) or str(data.get("schema", "")) != SCHEMA:
+        raise PipelineError(
+            "dvc.lock is not in DVC 3's format (schema 2.0)",
+            hint="delete dvc.lock and run `xp repro` to write it again",
+            path=display,
+            line=1,
+        )
+    entries: dict[str, LockEntry] = {}
+    for name, raw in (data.get("stages") or {}).items():
+        if not isinstance(raw, dict):
+            continue
+        cmd = raw.get("cmd", "")
+        entries[str(name)] = LockEntry(
+            cmd=tuple(cmd) if isinstance(cmd, list) else str(cmd),
+            deps={str(d["path"]): _hash_info(d) for d in raw.get("deps") or [] if isinstance(d, dict) and "path" in d},
+            params={str(f): dict(v or {}) for f, v in (raw.get("params") or {}).items()},
+            outs={str(o["path"]): _hash_info(o) for o in raw.get("outs") or [] if isinstance(o, dict) and "path" in o},
+        )
+    return entries
+
+
+def read_lock(path: Path) -> dict[str, LockEntry]:
+    """The lock's entries, or none when the file does not exist."""
+    if not path.is_file():
+        return {}
+    return parse_lock(path.read_text(encoding="utf-8"))
+
+
+def _dump_item(path: str, info: HashInfo) -> dict[str, Any]:
+    item: dict[str, Any] = {"path": path, "hash": "md5", "md5": info.md5, "size": info.size}
+    if info.nfiles is not None:
+        item["nfiles"] = info.nfiles
+    if info.isexec and not info.isdir:
+        item["isexec"] = True
+    return item
+
+
+def dump_entry(entry: LockEntry) -> dict[str, Any]:
+    """One stage's lock data, keys and lists ordered as DVC orders them."""
+    data: dict[str, Any] = {"cmd": list(entry.cmd) if isinstance(entry.cmd, tuple) else entry.cmd}
+    if entry.deps:
+        data["deps"] = [_dump_item(p, entry.deps[p]) for p in sorted(entry.deps)]
+    if entry.params:
+        files = sorted(entry.params, key=lambda f: (f != "params.yaml", f))
+        data["params"] = {f: {k: entry.params[f][k] for k in sorted(entry.params[f])} for f in files}
+    if entry.outs:
+        data["outs"] = [_dump_item(p, entry.outs[p]) for p in sorted(entry.outs)]
+    return data
+
+
+def write_entries(path: Path, updates: dict[str, LockEntry], *, keep: list[str] | None = None) -> None:
+    """Updates the given stages' entries (others stay as they are) and writes the lock atomically.
+
+    When `keep` is given, entries for stages not in it (removed from dvc.yaml) are dropped.
+    """
+    from pyhelper.core.yamlfile import dump_plain, parse_yaml
+
+    raw: dict[str, Any] = {}
+    if path.is_file():
+        parsed = parse_yaml(path.read_text(encoding="utf-8"), path="dvc.lock", error=PipelineError)
+        if isinstance(parsed, dict) and str(parsed.get("schema", "")) == SCHEMA:
+            raw = dict(parsed.get("stages") or {})
+    for name, entry in updates.items():
+        raw[name] = dump_entry(entry)
+    if keep is not None:
+        raw = {name: value for name, value in raw.items() if name in keep}
+    write_atomic(path, dump_plain({"schema": SCHEMA, "stages": raw}))

@@ -1,0 +1,234 @@
+"""Metrics and params across revisions: `xp metrics show`, `xp metrics diff`, `xp params diff`.
+
+Which files hold metrics and params comes from dvc.yaml (stage `metrics`/`params` and the
+top-level sections). A file's content at a revision comes from git, or — for an output git does
+not track — from the object cache through that revision's dvc.lock. A file that cannot be read
+or parsed becomes an error on its own row; the rest of the table is still shown.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyhelper.core.dvcfile import read_pipeline
+from pyhelper.core.params import flatten, get_value, parse_params
+from pyhelper.core.project import Project
+from pyhelper.core.revisions import WORKSPACE, Revisions
+from pyhelper.core.stage import Pipeline
+from pyhelper.errors import BadInput, XpError
+
+
+@dataclass(frozen=True)
+class FileValues:
+    """The values found in one file at one revision (or why there are none)."""
+
+    path: str
+    values: dict[str, Any]
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One key compared between two revisions."""
+
+    path: str
+    key: str
+    old: Any
+    new: Any
+    change: float | None
+    """new - old for numbers; None otherwise."""
+
+
+@dataclass(frozen=True)
+class Diff:
+    """Rows of a diff and the two revisions they compare."""
+
+    a: str
+    b: str
+    rows: tuple[DiffRow, ...]
+    errors: tuple[FileValues, ...] = ()
+
+
+def read_metrics_file(path: Path, *, display: str) -> dict[str, Any]:
+    """The flattened numeric (and boolean) values of a JSON/YAML/TOML metrics file on disk."""
+    return parse_metrics(path.read_bytes(), path=display)
+
+
+def parse_metrics(data: bytes, *, path: str) -> dict[str, Any]:
+    """Flattened numeric (and boolean) values of metrics file content."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml", ".toml"):
+        suffix = ".yaml"  # YAML reads JSON too.
+    parsed = parse_params(data.decode("utf-8", errors="replace"), suffix=suffix, display=path)
+    return {k: v for k, v in flatten(parsed).items() if isinstance(v, (int, float, bool))}
+
+
+class _Reader:
+    """Reads tracked files at revisions, falling back to the cache through dvc.lock."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.revs = Revisions(project)
+        self.pipeline: Pipeline = read_pipeline(project.root)
+        self._locks: dict[str, dict[str, str]] = {}
+
+    def resolve(self, rev: str) -> str:
+        if rev != WORKSPACE:
+            self.project.require_commits()
+        return self.revs.resolve(rev)
+
+    def _cached_outs(self, rev: str) -> dict[str, str]:
+        """Repository path -> md5 of every output in the revision's dvc.lock."""
+        if rev not in self._locks:
+            from pyhelper.core.lockfile import parse_lock
+
+            outs: dict[str, str] = {}
+            text = self.revs.read(rev, "dvc.lock")
+            if text:
+                try:
+                    entries = parse_lock(text.decode("utf-8"))
+                except XpError:
+                    entries = {}
+                for name, entry in entries.items():
+                    stage = self.pipeline.stages.get(name)
+                    for path, info in entry.outs.items():
+                        outs[stage.repo_path(path) if stage else path] = info.md5
+            self._locks[rev] = outs
+        return self._locks[rev]
+
+    def read(self, rev: str, path: str) -> bytes | None:
+        data = self.revs.read(rev, path)
+        if data is None and rev != WORKSPACE:
+            md5 = self._cached_outs(rev).get(path)
+            if md5 and not md5.endswith(".dir"):
+                from pyhelper.core.cache import Cache
+
+                data = Cache(self.project.cache_dir).read(md5)
+        return data
+
+    def close(self) -> None:
+        self.revs.close()
+
+
+def metrics_files(pipeline: Pipeline) -> list[str]:
+    """Every metrics file the pipeline declares (repository paths), in order."""
+    files: list[str] = []
+    for stage in pipeline.stages.values():
+        files.extend(stage.repo_path(o.path) for o in stage.outs if o.kind == "metrics")
+    files.extend(pipeline.metrics)
+    return list(dict.fromkeys(files))
+
+
+def params_keys(pipeline: Pipeline) -> dict[str, tuple[str, ...]]:
+    """Params file (repository path) -> keys the stages read (empty tuple: the whole file)."""
+    keys: dict[str, tuple[str, ...]] = {}
+    for stage in pipeline.stages.values():
+        for dep in stage.params:
+            path = stage.repo_path(dep.file)
+            if path in keys and keys[path] == ():
+                continue
+            keys[path] = () if not dep.keys else tuple(dict.fromkeys(keys.get(path, ()) + dep.keys))
+    for path in pipeline.params:
+        keys[path] = ()
+    return keys
+
+
+def _metrics_at(reader: _Reader, rev: str, files: list[str]) -> list[FileValues]:
+    out = []
+    for path in files:
+        data = reader.read(rev, path)
+        if data is None:
+            out.append(FileValues(path, {}, "missing" if rev == WORKSPACE else f"not in {rev}"))
+            continue
+        try:
+            out.append(FileValues(path, parse_metrics(data, path=path)))
+        except BadInput as exc:
+            out.append(FileValues(path, {}, str(exc)))
+    return out
+
+
+def _params_at(reader: _Reader, rev: str, files: dict[str, tuple[str, ...]]) -> list[FileValues]:
+    out = []
+    for path, keys in files.items():
+        data = reader.read(rev, path)
+        if data is None:
+            out.append(FileValues(path, {}, "missing" if rev == WORKSPACE else f"not in {rev}"))
+            continue
+        try:
+            parsed = parse_params(data.decode("utf-8", errors="replace"), suffix=Path(path).suffix.lower(), display=path)
+        except BadInput as exc:
+            out.append(FileValues(path, {}, str(exc)))
+            continue
+        if not keys:
+            out.append(FileValues(path, flatten(parsed)))
+            continue
+        values: dict[str, Any] = {}
+        for key in keys:
+            try:
+                found = get_value(parsed, key)
+            except KeyError:
+                continue
+            values.update(flatten(found, key) if isinstance(found, dict) else {key: found})
+        out.append(FileValues(path, values))
+    return out
+
+
+def show_metrics(project: Project, rev: str = WORKSPACE) -> list[FileValues]:
+    """The metrics of every metrics file at a revision (default: the workspace)."""
+    reader = _Reader(project)
+    try:
+        resolved = reader.resolve(rev)
+        return _metrics_at(reader, resolved, metrics_files(reader.pipeline))
+    finally:
+        reader.close()
+
+
+def diff_metrics(project: Project, a: str = "HEAD", b: str = WORKSPACE, *, all_rows: bool = False) -> Diff:
+    """Metrics that differ between two revisions (all of them with `all_rows`)."""
+    reader = _Reader(project)
+    try:
+        ra, rb = reader.resolve(a), reader.resolve(b)
+        files = metrics_files(reader.pipeline)
+        return _diff(a, b, _metrics_at(reader, ra, files), _metrics_at(reader, rb, files), all_rows)
+    finally:
+        reader.close()
+
+
+def diff_params(project: Project, a: str = "HEAD", b: str = WORKSPACE, *, all_rows: bool = False) -> Diff:
+    """Params that differ between two revisions (all of them with `all_rows`)."""
+    reader = _Reader(project)
+    try:
+        ra, rb = reader.resolve(a), reader.resolve(b)
+        files = params_keys(reader.pipeline)
+        return _diff(a, b, _params_at(reader, ra, files), _params_at(reader, rb, files), all_rows)
+    finally:
+        reader.close()
+
+
+def _diff(a: str, b: str, old: list[FileValues], new: list[FileValues], all_rows: bool) -> Diff:
+    rows: list[DiffRow] = []
+    errors: list[FileValues] = []
+    for before, after in zip(old, new):
+        for side in (before, after):
+            if side.error and not side.error.startswith(("missing", "not in")):
+                errors.append(side)
+        for key in dict.fromkeys([*before.values, *after.values]):
+            va, vb = before.values.get(key), after.values.get(key)
+            if not all_rows and _same(va, vb):
+                continue
+            change = None
+            if _number(va) and _number(vb):
+                change = vb - va
+            rows.append(DiffRow(before.path, key, va, vb, change))
+    return Diff(a, b, tuple(rows), tuple(errors))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)

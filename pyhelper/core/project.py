@@ -1,0 +1,122 @@
+"""The project: where the repository is, where xp keeps its machine-local state, which cache it uses.
+
+Finding a project only looks at the file system (no git library is imported), so that quick
+commands such as a no-op `xp repro` stay quick.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyhelper.errors import NoCommits, NotARepository
+
+PIPELINE_FILE = "dvc.yaml"
+LOCK_FILE = "dvc.lock"
+DEFAULT_PARAMS_FILE = "params.yaml"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A git work tree holding a pipeline; every path below is absolute."""
+
+    root: Path
+
+    @property
+    def xp_dir(self) -> Path:
+        """`.xp/`: machine-local state (git-ignored, created on first use)."""
+        return self.root / ".xp"
+
+    @property
+    def git_dir(self) -> Path:
+        """The repository's git directory (`.git`, or where a `.git` file points)."""
+        dot_git = self.root / ".git"
+        if dot_git.is_file():
+            target = dot_git.read_text().strip().removeprefix("gitdir:").strip()
+            return (self.root / target).resolve()
+        return dot_git
+
+    @property
+    def cache_dir(self) -> Path:
+        """The object cache: DVC's own when this is also a DVC project, so both tools share it."""
+        dvc_dir = self.root / ".dvc"
+        if dvc_dir.is_dir():
+            return _dvc_cache_dir(dvc_dir)
+        return self.xp_dir / "cache"
+
+    @property
+    def pipeline_path(self) -> Path:
+        """`dvc.yaml` at the root of the repository."""
+        return self.root / PIPELINE_FILE
+
+    @property
+    def lock_path(self) -> Path:
+        """`dvc.lock` beside `dvc.yaml`."""
+        return self.root / LOCK_FILE
+
+    def rel(self, path: Path | str) -> str:
+        """`path` relative to the root, with forward slashes (as dvc.yaml and dvc.lock write it)."""
+        return Path(os.path.relpath(path, self.root)).as_posix()
+
+    def ensure_xp_dir(self) -> Path:
+        """Creates `.xp/` with a `.gitignore` of its own, so git never sees what is inside."""
+        xp = self.xp_dir
+        if not xp.is_dir():
+            xp.mkdir(parents=True, exist_ok=True)
+            (xp / ".gitignore").write_text("*\n")
+        return xp
+
+    def has_commits(self) -> bool:
+        """True when HEAD points at a commit (a freshly `git init`-ed repository has none)."""
+        git_dir = self.git_dir
+        head = (git_dir / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):
+            return True
+        ref = head.removeprefix("ref:").strip()
+        if (git_dir / ref).is_file():
+            return True
+        packed = git_dir / "packed-refs"
+        return packed.is_file() and any(
+            line.rstrip().endswith(" " + ref) for line in packed.read_text().splitlines()
+        )
+
+    def require_commits(self) -> None:
+        """Raises `NoCommits` with the fix when the repository has no commit yet."""
+        if not self.has_commits():
+            raise NoCommits(
+                "the repository has no commits yet",
+                hint="commit your project first: git add -A && git commit -m 'Initial commit'",
+                path=str(self.root),
+            )
+
+
+def find_project(start: Path | str | None = None) -> Project:
+    """The project containing `start` (default: the current directory)."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return Project(folder)
+    raise NotARepository(
+        f"'{here}' is not inside a git repository",
+        hint="start one with `git init && git add -A && git commit -m 'Initial commit'`, "
+        "or create a ready-made project with `xp demo`",
+    )
+
+
+def _dvc_cache_dir(dvc_dir: Path) -> Path:
+    """The cache folder a DVC project configured (`cache.dir` in .dvc/config), or its default."""
+    for name in ("config.local", "config"):
+        config = dvc_dir / name
+        if not config.is_file():
+            continue
+        import configparser
+
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(config)
+        except configparser.Error:
+            continue
+        if parser.has_option("cache", "dir"):
+            return (dvc_dir / parser.get("cache", "dir")).resolve()
+    return dvc_dir / "cache"

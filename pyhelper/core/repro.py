@@ -1,0 +1,301 @@
+"""`xp repro`: bring the pipeline up to date, running only what changed, reusing past runs.
+
+For each stage, upstream first: skip it when it matches dvc.lock; otherwise restore its outputs
+from the run-cache when the same command already ran with the same deps and params; otherwise
+run it. A stage's lock entry is written only after its command succeeded and its outputs are
+cached, so a failure leaves the lock (and every cached output) as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from pyhelper.core import graph
+from pyhelper.core.cache import Cache, remove
+from pyhelper.core.dvcfile import read_pipeline
+from pyhelper.core.hashing import HashInfo, StatIndex
+from pyhelper.core.lockfile import LockEntry, read_lock, write_entries
+from pyhelper.core.project import Project
+from pyhelper.core.run_cache import RecordedOut, RunCache, signature
+from pyhelper.core.stage import Stage
+from pyhelper.core.stage_state import ParamsReader, StageState, compute_state
+from pyhelper.errors import PipelineError, StageFailed, XpError
+
+TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class ReproEvent:
+    """Something a person watching a repro wants to know, as data (the CLI prints it)."""
+
+    kind: str
+    """skipped | frozen | running | command | output | restored | checked_out | would_run | done"""
+    stage: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class ReproResult:
+    """Which stages ran, came from the run-cache, were up to date, or would run (dry)."""
+
+    ran: tuple[str, ...]
+    restored: tuple[str, ...]
+    skipped: tuple[str, ...]
+    would_run: tuple[str, ...]
+
+
+class Workspace:
+    """The state one operation shares: stat index, cache, run-cache, lock, params."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        xp = project.ensure_xp_dir()
+        self.index = StatIndex(xp / "index.db")
+        self.cache = Cache(project.cache_dir, self.index)
+        self.runs = RunCache(xp / "runs.db")
+        self.params = ParamsReader(project.root)
+
+    def close(self) -> None:
+        """Commits the stat index and closes the databases."""
+        self.index.close()
+        self.runs.close()
+
+
+def repro(
+    project: Project,
+    targets: list[str] | None = None,
+    *,
+    force: bool = False,
+    dry: bool = False,
+    use_run_cache: bool = True,
+    on_event: Callable[[ReproEvent], None] = lambda event: None,
+) -> ReproResult:
+    """Reproduces the targets (default: every stage) and what they depend on."""
+    root = project.root
+    pipeline = read_pipeline(root)
+    stages = graph.order(pipeline, root, targets)
+    forced = set(targets or pipeline.stages) if force else set()
+    with _repro_lock(project):
+        ws = Workspace(project)
+        try:
+            return _run_all(ws, stages, forced, dry, use_run_cache, on_event, keep=list(pipeline.stages))
+        finally:
+            ws.close()
+
+
+def _run_all(ws: Workspace, stages: list[Stage], forced: set[str], dry: bool, use_run_cache: bool,
+             on_event: Callable[[ReproEvent], None], keep: list[str]) -> ReproResult:
+    root = ws.project.root
+    lock = read_lock(ws.project.lock_path)
+    ran, restored, skipped, would_run = [], [], [], []
+    produced_in_dry: set[str] = set()
+    for stage in stages:
+        if stage.frozen:
+            on_event(ReproEvent("frozen", stage.name, "frozen, not checked"))
+            skipped.append(stage.name)
+            continue
+        entry = lock.get(stage.name)
+        state = compute_state(stage, root, entry, ws.index, ws.params, will_produce=produced_in_dry)
+        upstream_would_run = dry and any(d for d in produced_in_dry if _feeds(stage, d))
+        if not state.changed and stage.name not in forced and not upstream_would_run:
+            _save_outs(ws, stage, state)
+            on_event(ReproEvent("skipped", stage.name, "didn't change"))
+            skipped.append(stage.name)
+            continue
+        reasons = state.reasons or ("forced",)
+        if dry:
+            on_event(ReproEvent("would_run", stage.name, "; ".join(reasons)))
+            would_run.append(stage.name)
+            produced_in_dry.update(stage.repo_path(o.path) for o in stage.outs)
+            continue
+        if stage.name not in forced and use_run_cache and _restore_from_run_cache(ws, stage, state, entry, on_event):
+            restored.append(stage.name)
+            continue
+        _run_stage(ws, stage, state, on_event)
+        ran.append(stage.name)
+    if not dry and (ran or restored):
+        write_entries(ws.project.lock_path, {}, keep=keep)  # Drop entries of stages that are gone.
+    return ReproResult(tuple(ran), tuple(restored), tuple(skipped), tuple(would_run))
+
+
+def _feeds(stage: Stage, produced: str) -> bool:
+    """True when one of the stage's deps is (inside) a path an upstream stage would produce."""
+    return any(
+        (dep := stage.repo_path(d)) == produced or dep.startswith(produced + "/") or produced.startswith(dep + "/")
+        for d in stage.deps
+    )
+
+
+def _restore_from_run_cache(ws: Workspace, stage: Stage, state: StageState, entry: LockEntry | None,
+                            on_event: Callable[[ReproEvent], None]) -> bool:
+    """Puts a past run's outputs in place when one had the same signature; False when none did."""
+    if not stage.outs or stage.always_changed or any(o.persist for o in stage.outs):
+        return False
+    if any(state.outs.get(o.path) is not None and not ws.cache.has(state.outs[o.path]) for o in stage.outs):
+        return False  # An output here is not recoverable from the cache: never overwrite it.
+    candidates: list[dict[str, HashInfo]] = []
+    deps = {p: h.md5 for p, h in state.deps.items()}
+    for record in ws.runs.lookup(signature(stage.cmd, deps, state.params)):
+        if {o.path for o in record.outs} == {o.path for o in stage.outs}:
+            candidates.append({o.path: o.hash for o in record.outs})
+    if entry is not None and state.inputs_match(entry) and set(entry.outs) == {o.path for o in stage.outs}:
+        candidates.append(entry.outs)  # The lock's own outputs (e.g. written by DVC) count too.
+    for outs in candidates:
+        if all(ws.cache.has(info) for info in outs.values()):
+            for out in stage.outs:
+                ws.cache.checkout(outs[out.path], ws.project.root / stage.repo_path(out.path))
+            _ensure_gitignored(ws.project.root, stage)
+            write_entries(ws.project.lock_path, {stage.name: LockEntry(stage.cmd, state.deps, state.params, outs)})
+            on_event(ReproEvent("restored", stage.name, "restored from run-cache"))
+            return True
+    return False
+
+
+def _save_outs(ws: Workspace, stage: Stage, state: StageState) -> None:
+    """Makes sure an up-to-date stage's outputs are in the cache (e.g. after a DVC run)."""
+    for out in stage.outs:
+        info = state.outs.get(out.path)
+        if info is not None and out.cache and not ws.cache.has(info):
+            ws.cache.save(ws.project.root / stage.repo_path(out.path), info)
+
+
+def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callable[[ReproEvent], None]) -> None:
+    """Runs the stage's commands, then caches its outputs and records the run."""
+    root = ws.project.root
+    on_event(ReproEvent("running", stage.name, "; ".join(state.reasons or ("forced",))))
+    for out in stage.outs:
+        path = root / stage.repo_path(out.path)
+        info = state.outs.get(out.path)
+        if out.persist or info is None:
+            continue
+        # Whatever is there is kept in the cache before it is removed, so nothing is lost.
+        if not ws.cache.has(info):
+            ws.cache.save(path, info)
+        remove(path)
+    started = time.monotonic()
+    env = dict(os.environ)
+    # The stage's `python` is the one xp runs under (as in an activated virtual environment).
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    cwd = root / stage.wdir
+    for command in stage.commands:
+        on_event(ReproEvent("command", stage.name, command))
+        _run_command(stage.name, command, cwd, env, on_event)
+    duration = time.monotonic() - started
+    ws.params.forget()
+    after = compute_state(stage, root, None, ws.index, ws.params)
+    outs: dict[str, HashInfo] = {}
+    recorded: list[RecordedOut] = []
+    for out in stage.outs:
+        info = after.outs.get(out.path)
+        if info is None:
+            raise PipelineError(
+                f"stage '{stage.name}' did not produce its output '{stage.repo_path(out.path)}'",
+                hint="make the command write it, or remove it from the stage's outputs in dvc.yaml",
+                path="dvc.yaml",
+            )
+        # Every output goes into the cache (even `cache: false` ones, which git tracks) so that
+        # the run-cache can restore the whole run later.
+        ws.cache.save(root / stage.repo_path(out.path), info)
+        outs[out.path] = info
+        recorded.append(RecordedOut(out.path, out.kind, out.cache, info))
+    _ensure_gitignored(root, stage)
+    write_entries(ws.project.lock_path, {stage.name: LockEntry(stage.cmd, after.deps, after.params, outs)})
+    ws.runs.record(
+        stage=stage.name, cmd=stage.cmd, wdir=stage.wdir,
+        deps={p: h.md5 for p, h in after.deps.items()}, params=after.params,
+        outs=recorded, duration=duration, metrics=_metrics_of(root, stage),
+    )
+    on_event(ReproEvent("done", stage.name, f"{duration:.2f}s"))
+
+
+def _run_command(name: str, command: str, cwd: Path, env: dict[str, str],
+                 on_event: Callable[[ReproEvent], None]) -> None:
+    """Runs one shell command, streaming its output; raises StageFailed on a non-zero exit."""
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    proc = subprocess.Popen(
+        command, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, bufsize=1, text=True, errors="replace",
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            tail.append(line)
+            on_event(ReproEvent("output", name, line))
+        code = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if code != 0:
+        raise StageFailed(name, code, list(tail))
+
+
+def _metrics_of(root: Path, stage: Stage) -> dict[str, Any]:
+    """The flattened values of the stage's metrics files (unreadable files are left out)."""
+    from pyhelper.core.metrics import read_metrics_file
+
+    values: dict[str, Any] = {}
+    for out in stage.outs:
+        if out.kind != "metrics":
+            continue
+        path = stage.repo_path(out.path)
+        try:
+            for key, value in read_metrics_file(root / path, display=path).items():
+                values[f"{path}:{key}"] = value
+        except XpError:
+            continue
+    return values
+
+
+def _ensure_gitignored(root: Path, stage: Stage) -> None:
+    """Adds each cached output to the .gitignore beside it, as DVC does (git must not track it)."""
+    for out in stage.outs:
+        if not out.cache:
+            continue
+        path = root / stage.repo_path(out.path)
+        ignore = path.parent / ".gitignore"
+        line = "/" + path.name
+        existing = ignore.read_text().splitlines() if ignore.is_file() else []
+        if line not in existing:
+            from pyhelper.core.atomic_write import write_atomic
+
+            write_atomic(ignore, "\n".join([*existing, line]) + "\n")
+
+
+class _repro_lock:
+    """An exclusive lock on the workspace's pipeline: two repros never run at once."""
+
+    def __init__(self, project: Project):
+        self.path = project.ensure_xp_dir() / "repro.lock"
+        self.handle = None
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise XpError(
+                f"another xp repro is already running in this workspace (pid {holder})",
+                hint="wait for it to finish, or stop it",
+            ) from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(str(os.getpid()))
+        self.handle.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.handle is not None
+        self.handle.close()

@@ -1,0 +1,189 @@
+"""The run-cache: every successful stage run, keyed by what it ran with, and explorable.
+
+A run's signature is the sha256 of its command, dependency hashes and params values. Each row
+(SQLite, `.xp/runs.db`) also keeps the outputs' hashes, when it ran, how long it took and the
+metrics it wrote, so `xp runs list` can show the history that DVC's run-cache hides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyhelper.core.hashing import HashInfo
+from pyhelper.errors import UnknownRun
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RecordedOut:
+    """One output of a recorded run."""
+
+    path: str
+    """As written in dvc.yaml (relative to the stage's wdir)."""
+    kind: str
+    cache: bool
+    hash: HashInfo
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One successful run of a stage."""
+
+    id: str
+    """A short, stable id (the first 12 hex digits of the record's hash)."""
+    stage: str
+    signature: str
+    cmd: str | tuple[str, ...]
+    wdir: str
+    deps: dict[str, str]
+    """Dependency path to md5."""
+    params: dict[str, dict[str, Any]]
+    outs: tuple[RecordedOut, ...]
+    created: float
+    """Unix time when the run finished."""
+    duration: float
+    """Seconds the command took."""
+    metrics: dict[str, Any]
+    """Flattened values of the metrics files the run wrote."""
+
+
+def signature(cmd: str | tuple[str, ...], deps: dict[str, str], params: dict[str, dict[str, Any]]) -> str:
+    """The run-cache key of a stage run."""
+    payload = {"cmd": list(cmd) if isinstance(cmd, tuple) else cmd, "deps": dict(sorted(deps.items())), "params": params}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class RunCache:
+    """The run-cache database; opened lazily, one connection per instance."""
+
+    def __init__(self, db_path: Path):
+        self.db_path = db_path
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.db_path, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, signature TEXT, stage TEXT,"
+                " created REAL, duration REAL, body TEXT)"
+            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS runs_signature ON runs(signature)")
+        return self._db
+
+    def record(
+        self,
+        *,
+        stage: str,
+        cmd: str | tuple[str, ...],
+        wdir: str,
+        deps: dict[str, str],
+        params: dict[str, dict[str, Any]],
+        outs: list[RecordedOut],
+        duration: float,
+        metrics: dict[str, Any],
+    ) -> RunRecord:
+        """Stores a successful run (an identical run replaces its older record)."""
+        sig = signature(cmd, deps, params)
+        out_key = json.dumps(sorted((o.path, o.hash.md5) for o in outs))
+        run_id = hashlib.sha256(f"{stage}\0{sig}\0{out_key}".encode()).hexdigest()[:12]
+        record = RunRecord(
+            id=run_id, stage=stage, signature=sig, cmd=cmd, wdir=wdir, deps=deps, params=params,
+            outs=tuple(outs), created=time.time(), duration=duration, metrics=metrics,
+        )
+        db = self._conn()
+        with db:
+            db.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?)",
+                (run_id, sig, stage, record.created, duration, json.dumps(_to_json(record))),
+            )
+        return record
+
+    def lookup(self, sig: str) -> list[RunRecord]:
+        """Runs with this signature, newest first."""
+        rows = self._conn().execute(
+            "SELECT body FROM runs WHERE signature=? ORDER BY created DESC", (sig,)
+        ).fetchall()
+        return [_from_json(json.loads(body)) for (body,) in rows]
+
+    def list(self, *, stage: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Recorded runs, newest first, optionally of one stage only."""
+        query = "SELECT body FROM runs"
+        args: tuple[Any, ...] = ()
+        if stage:
+            query += " WHERE stage=? OR stage LIKE ?"
+            args = (stage, stage + "@%")
+        query += " ORDER BY created DESC"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        return [_from_json(json.loads(body)) for (body,) in self._conn().execute(query, args)]
+
+    def get(self, run_id: str) -> RunRecord:
+        """The run whose id starts with `run_id`; an unknown or ambiguous id is an error."""
+        rows = self._conn().execute(
+            "SELECT body FROM runs WHERE id LIKE ? ORDER BY created DESC", (run_id + "%",)
+        ).fetchall()
+        if not rows or not run_id:
+            raise UnknownRun(f"no recorded run has the id '{run_id}'", hint="list runs with `xp runs list`")
+        if len(rows) > 1:
+            raise UnknownRun(f"the id '{run_id}' matches {len(rows)} runs",
+                             hint="give more characters of the id (see `xp runs list`)")
+        return _from_json(json.loads(rows[0][0]))
+
+    def close(self) -> None:
+        """Closes the database."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _to_json(record: RunRecord) -> dict[str, Any]:
+    """A record as versioned JSON."""
+    return {
+        "version": SCHEMA_VERSION,
+        "id": record.id,
+        "stage": record.stage,
+        "signature": record.signature,
+        "cmd": list(record.cmd) if isinstance(record.cmd, tuple) else record.cmd,
+        "wdir": record.wdir,
+        "deps": record.deps,
+        "params": record.params,
+        "outs": [
+            {"path": o.path, "kind": o.kind, "cache": o.cache, "md5": o.hash.md5, "size": o.hash.size,
+             "nfiles": o.hash.nfiles, "isexec": o.hash.isexec}
+            for o in record.outs
+        ],
+        "created": record.created,
+        "duration": record.duration,
+        "metrics": record.metrics,
+    }
+
+
+def _from_json(data: dict[str, Any]) -> RunRecord:
+    """The inverse of `_to_json`."""
+    cmd = data["cmd"]
+    return RunRecord(
+        id=data["id"],
+        stage=data["stage"],
+        signature=data["signature"],
+        cmd=tuple(cmd) if isinstance(cmd, list) else cmd,
+        wdir=data.get("wdir", "."),
+        deps=data["deps"],
+        params=data["params"],
+        outs=tuple(
+            RecordedOut(path=o["path"], kind=o["kind"], cache=o["cache"],
+                        hash=HashInfo(md5=o["md5"], size=o["size"], nfiles=o.get("nfiles"), isexec=o.get("isexec", False)))
+            for o in data["outs"]
+        ),
+        created=data["created"],
+        duration=data["duration"],
+        metrics=data.get("metrics", {}),
+    )

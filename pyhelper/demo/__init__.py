@@ -1,0 +1,144 @@
+"""`xp demo`: lays out a small, real ML project (prepare → train → evaluate) in a new git repository.
+
+The project files live in `template/` beside this module and are copied verbatim. Creating the
+project never runs the pipeline; the CLI does that afterwards through the core engine, so the
+first run is an ordinary `xp repro` that a user can watch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from pyhelper.errors import BadInput, XpError
+
+COMMIT_MESSAGE = "Demo project: prepare → train → evaluate"
+
+# DVC writes a .gitignore beside each cached output; one file at the top says the same thing.
+# The metrics and plot files are `cache: false`, so git tracks them and they are not listed.
+GITIGNORE = """\
+# xp keeps its cache, run-cache and logs here; it is machine-local and never committed.
+/.xp/
+# Outputs of stages, stored in the cache and restored from it, so git does not track them.
+/data/prepared
+/model/model.json
+# Byte code Python writes when the stages import src/params.py.
+__pycache__/
+"""
+
+# Installing the package byte-compiles the template's scripts; the copies would be litter.
+_SKIPPED = {"__pycache__", ".DS_Store"}
+
+# Variables that point git at another repository, as they are set while a git hook runs; left
+# in place they would make `git init` and `git commit` act on that repository instead.
+_GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
+
+
+def create(dest: Path) -> Path:
+    """Create the demo project in `dest` (new or empty), commit it, and return its resolved path."""
+    dest = Path(dest)
+    created = _claim(dest)
+    try:
+        _copy_tree(files("pyhelper.demo") / "template", dest)
+        (dest / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+        _commit_all(dest)
+    except BaseException:
+        # The folder was new or empty before, so removing what is in it loses nothing of the
+        # user's and lets them run the same command again once the cause is fixed.
+        _clear(dest, remove_folder=created)
+        raise
+    return dest.resolve()
+
+
+def _claim(dest: Path) -> bool:
+    """Make sure `dest` is a new or empty folder; True when this call created it."""
+    if dest.exists() or dest.is_symlink():
+        if not dest.is_dir():
+            raise BadInput(
+                "already exists and is not a folder",
+                hint="give `xp demo` the name of a new folder",
+                path=str(dest),
+            )
+        if any(dest.iterdir()):
+            raise BadInput(
+                "already exists and is not empty; the demo goes into a new or empty folder",
+                hint=f"choose another name (for example `xp demo {dest.name}-2`) or empty the folder",
+                path=str(dest),
+            )
+        return False
+    dest.mkdir(parents=True)
+    return True
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    """Copy the template's files byte for byte, walking it through importlib.resources."""
+    for entry in source.iterdir():
+        if entry.name in _SKIPPED or entry.name.endswith(".pyc"):
+            continue
+        if entry.is_dir():
+            (target / entry.name).mkdir()
+            _copy_tree(entry, target / entry.name)
+        else:
+            (target / entry.name).write_bytes(entry.read_bytes())
+
+
+def _commit_all(repo: Path) -> None:
+    """`git init` the folder on branch main and commit everything in it."""
+    _git(repo, "init", "-q", "-b", "main")
+    identity: list[str] = []
+    # A machine where git was never configured still gets its demo commit, under a name that
+    # says who made it; a configured identity is left alone.
+    if not _git_config(repo, "user.name"):
+        identity += ["-c", "user.name=xp-demo"]
+    if not _git_config(repo, "user.email"):
+        identity += ["-c", "user.email=xp-demo@localhost"]
+    _git(repo, "add", "-A")
+    # Signing would stop on a passphrase prompt or a missing key; an unsigned demo commit is fine.
+    _git(repo, *identity, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", COMMIT_MESSAGE)
+
+
+def _git_config(repo: Path, key: str) -> str:
+    """The value of a git setting as seen from `repo`, or an empty string when it is unset."""
+    result = _run_git(repo, ["config", key])
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def _git(repo: Path, *args: str) -> None:
+    """Run one git command in `repo`, turning a failure into an error that shows git's own words."""
+    result = _run_git(repo, list(args))
+    if result.returncode != 0:
+        raise XpError(
+            f"`git {' '.join(args)}` failed with exit code {result.returncode}: {result.stderr.strip()}",
+            hint="fix the git problem above and run `xp demo` again",
+            path=str(repo),
+        )
+
+
+def _run_git(repo: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run git with `args` in `repo`, capturing its output, in an environment aimed at `repo` only."""
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        raise XpError(
+            "git is not installed or not on PATH; the demo project is a git repository",
+            hint="install git (for example `apt-get install git`) and run `xp demo` again",
+        ) from None
+
+
+def _clear(folder: Path, *, remove_folder: bool) -> None:
+    """Delete what is inside `folder`, and the folder itself when `remove_folder` is set."""
+    if remove_folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)

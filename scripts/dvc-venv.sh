@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs DVC 3.67.1 from PyPI into its own virtual environment (never the project's) and prints
+# the path of its `dvc` executable. Used by the interop tests and the benchmarks. The venv lives
+# in a cache folder keyed by the version, so reruns on the same machine install nothing.
+set -euo pipefail
+version=3.67.1
+root="${XP_TOOL_CACHE:-$HOME/.cache/xp}/dvc-$version"
+if [ ! -x "$root/bin/dvc" ] || ! "$root/bin/dvc" --version >/dev/null 2>&1; then
+  rm -rf "$root"
+  mkdir -p "$(dirname "$root")"
+  python3 -m venv "$root" >&2
+  "$root/bin/pip" install --quiet --disable-pip-version-check "dvc==$version" >&2
+fi
+echo "$root/bin/dvc"
