@@ -138,8 +138,6 @@ def _restore_from_run_cache(ws: Workspace, stage: Stage, state: StageState, entr
     """Puts a past run's outputs in place when one had the same signature; False when none did."""
     if not stage.outs or stage.always_changed or any(o.persist for o in stage.outs):
         return False
-    if any(state.outs.get(o.path) is not None and not ws.cache.has(state.outs[o.path]) for o in stage.outs):
-        return False  # An output here is not recoverable from the cache: never overwrite it.
     candidates: list[dict[str, HashInfo]] = []
     deps = {p: h.md5 for p, h in state.deps.items()}
     for record in ws.runs.lookup(signature(stage.cmd, deps, state.params)):
@@ -149,6 +147,7 @@ def _restore_from_run_cache(ws: Workspace, stage: Stage, state: StageState, entr
         candidates.append(entry.outs)  # The lock's own outputs (e.g. written by DVC) count too.
     for outs in candidates:
         if all(ws.cache.has(info) for info in outs.values()):
+            _keep_outs(ws, stage, state)
             for out in stage.outs:
                 ws.cache.checkout(outs[out.path], ws.project.root / stage.repo_path(out.path))
             _ensure_gitignored(ws.project.root, stage)
@@ -166,19 +165,25 @@ def _save_outs(ws: Workspace, stage: Stage, state: StageState) -> None:
             ws.cache.save(ws.project.root / stage.repo_path(out.path), info)
 
 
+def _keep_outs(ws: Workspace, stage: Stage, state: StageState) -> None:
+    """Saves whatever outputs are in the workspace into the cache before they are replaced.
+
+    So an output edited by hand, or produced by a run xp never recorded, is never lost.
+    """
+    for out in stage.outs:
+        info = state.outs.get(out.path)
+        if info is not None and not out.persist and not ws.cache.has(info):
+            ws.cache.save(ws.project.root / stage.repo_path(out.path), info)
+
+
 def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callable[[ReproEvent], None]) -> None:
     """Runs the stage's commands, then caches its outputs and records the run."""
     root = ws.project.root
     on_event(ReproEvent("running", stage.name, "; ".join(state.reasons or ("forced",))))
+    _keep_outs(ws, stage, state)
     for out in stage.outs:
-        path = root / stage.repo_path(out.path)
-        info = state.outs.get(out.path)
-        if out.persist or info is None:
-            continue
-        # Whatever is there is kept in the cache before it is removed, so nothing is lost.
-        if not ws.cache.has(info):
-            ws.cache.save(path, info)
-        remove(path)
+        if not out.persist:
+            remove(root / stage.repo_path(out.path))
     started = time.monotonic()
     env = dict(os.environ)
     # The stage's `python` is the one xp runs under (as in an activated virtual environment).
