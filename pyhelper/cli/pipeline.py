@@ -100,6 +100,8 @@ def demo(args: argparse.Namespace) -> int:
     print(f"Created the demo project in {dest} (git initialised, first commit made).")
     project = Project(dest)
     _repro(project, None, quiet=True)
+    demo_project.commit_results(dest)
+    print("Committed the results (dvc.lock, metrics.json, train_log.tsv).")
     print()
     print("Metrics (metrics.json):")
     for file in show_metrics(project):
@@ -108,8 +110,9 @@ def demo(args: argparse.Namespace) -> int:
     print()
     print(f"Done in {time.monotonic() - started:.1f}s. Next, try:")
     print(f"  cd {dest}")
-    print("  xp repro -S train.epochs=30      # change a param, re-run only what depends on it")
+    print("  xp repro -S train.epochs=30         # change a param: only train and evaluate run")
     print("  xp params diff && xp metrics diff   # compare with the last commit")
+    print("  xp repro -S train.epochs=10         # back: both stages come from the run-cache")
     print("  xp runs list                        # every stage run the run-cache remembers")
     sys.stdout.flush()
     return 0

@@ -67,6 +67,16 @@ class Project:
             (xp / ".gitignore").write_text("*\n")
         return xp
 
+    def require_pipeline(self) -> None:
+        """Raises `PipelineError` with the fix when the repository has no dvc.yaml."""
+        if not self.pipeline_path.is_file():
+            from pyhelper.errors import PipelineError
+
+            raise PipelineError(
+                f"there is no {PIPELINE_FILE} in {self.root}",
+                hint="write one with a `stages:` section (`xp demo` creates an example project)",
+            )
+
     def has_commits(self) -> bool:
         """True when HEAD points at a commit (a freshly `git init`-ed repository has none)."""
         git_dir = self.git_dir

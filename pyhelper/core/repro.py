@@ -79,6 +79,7 @@ def repro(
 ) -> ReproResult:
     """Reproduces the targets (default: every stage) and what they depend on."""
     root = project.root
+    project.require_pipeline()
     pipeline = read_pipeline(root)
     stages = graph.order(pipeline, root, targets)
     forced = set(targets or pipeline.stages) if force else set()

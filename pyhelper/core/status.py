@@ -24,6 +24,7 @@ class StageStatus:
 def status(project: Project, targets: list[str] | None = None) -> list[StageStatus]:
     """Every considered stage, upstream first, with the reasons it would run."""
     root = project.root
+    project.require_pipeline()
     pipeline = read_pipeline(root)
     stages = graph.order(pipeline, root, targets)
     lock = read_lock(project.lock_path)

@@ -89,6 +89,11 @@ def _copy_tree(source: Traversable, target: Path) -> None:
 def _commit_all(repo: Path) -> None:
     """`git init` the folder on branch main and commit everything in it."""
     _git(repo, "init", "-q", "-b", "main")
+    _commit(repo, COMMIT_MESSAGE)
+
+
+def _commit(repo: Path, message: str) -> None:
+    """Commit everything in the work tree."""
     identity: list[str] = []
     # A machine where git was never configured still gets its demo commit, under a name that
     # says who made it; a configured identity is left alone.
@@ -98,7 +103,7 @@ def _commit_all(repo: Path) -> None:
         identity += ["-c", "user.email=xp-demo@localhost"]
     _git(repo, "add", "-A")
     # Signing would stop on a passphrase prompt or a missing key; an unsigned demo commit is fine.
-    _git(repo, *identity, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", COMMIT_MESSAGE)
+    _git(repo, *identity, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", message)
 
 
 def _git_config(repo: Path, key: str) -> str:
@@ -142,3 +147,11 @@ def _clear(folder: Path, *, remove_folder: bool) -> None:
             shutil.rmtree(child, ignore_errors=True)
         else:
             child.unlink(missing_ok=True)
+
+
+def commit_results(repo: Path) -> None:
+    """Commit what the first reproduction wrote (dvc.lock, metrics, plots, .gitignore files).
+
+    So that `xp params diff` and `xp metrics diff` have a baseline to compare with.
+    """
+    _commit(repo, "Reproduce the demo pipeline")

@@ -1,0 +1,38 @@
+"""`xp demo`: the first thing a new user runs."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import git
+
+
+def test_demo_creates_a_committed_project_reproduces_it_and_prints_metrics(tmp_path, xp):
+    out = xp("demo", "proj", cwd=tmp_path)
+    repo = tmp_path / "proj"
+    assert "Created the demo project" in out.stdout
+    assert "accuracy" in out.stdout and "Data and pipelines" not in out.stdout
+    metrics = json.loads((repo / "metrics.json").read_text())
+    assert 0.5 < metrics["accuracy"] <= 1.0
+    assert (repo / "train_log.tsv").read_text().splitlines()[0].split("\t")[0] == "epoch"
+    log = git(repo, "log", "--format=%s")
+    assert len(log.splitlines()) == 2, "the project commit and the reproduced results"
+    assert git(repo, "status", "--porcelain") == "", "the demo leaves a clean work tree"
+    assert "Data and pipelines are up to date." in xp("status", cwd=repo).stdout
+
+    # The walk-through the README gives works as written.
+    changed = xp("repro", "-S", "train.epochs=30", cwd=repo).stdout
+    assert "Running stage 'train'" in changed and "Running stage 'prepare'" not in changed
+    assert "train.epochs" in xp("params", "diff", cwd=repo).stdout
+    assert "accuracy" in xp("metrics", "diff", "--all", cwd=repo).stdout
+    back = xp("repro", "-S", "train.epochs=10", cwd=repo).stdout
+    assert back.count("Restored stage") == 2 and "Running stage" not in back
+
+
+def test_demo_refuses_a_folder_that_is_not_empty(tmp_path, xp):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    err = xp("demo", "taken", cwd=tmp_path, expect=2).stderr
+    assert "not empty" in err and "taken" in err
+    assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == ["notes.txt"]
