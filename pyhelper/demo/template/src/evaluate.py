@@ -28,8 +28,9 @@ def read_csv(path):
 def predict(model, row):
     """The model's probability that the raw feature `row` is of class 1."""
     x = [(v - m) / s for v, m, s in zip(row, model["mean"], model["std"])]
-    hidden = [math.tanh(b + sum(w * v for w, v in zip(ws, x))) for ws, b in zip(model["w1"], model["b1"])]
-    z = model["b2"] + sum(w * h for w, h in zip(model["w2"], hidden))
+    # math.fsum is exact, so the result is the same on every Python version (train.py says more).
+    hidden = [math.tanh(b + math.fsum(w * v for w, v in zip(ws, x))) for ws, b in zip(model["w1"], model["b1"])]
+    z = model["b2"] + math.fsum(w * h for w, h in zip(model["w2"], hidden))
     # Split on the sign so that large |z| cannot overflow `math.exp`.
     return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
@@ -45,7 +46,7 @@ def main():
     clipped = [min(max(p, 1e-12), 1.0 - 1e-12) for p in probs]
     metrics = {
         "accuracy": sum(p == y for p, y in zip(predicted, labels)) / len(labels),
-        "loss": -sum(math.log(p) if y else math.log(1.0 - p) for p, y in zip(clipped, labels)) / len(labels),
+        "loss": -math.fsum(math.log(p) if y else math.log(1.0 - p) for p, y in zip(clipped, labels)) / len(labels),
         "precision": true_pos / max(sum(predicted), 1),
         "recall": true_pos / max(sum(labels), 1),
     }

@@ -13,6 +13,9 @@ import random
 
 import params
 
+# Floats are added with math.fsum, whose result is exact: since Python 3.12 sum() rounds
+# differently, and plain sums would make the model file depend on the interpreter's version.
+
 TRAIN_CSV = os.path.join("data", "prepared", "train.csv")
 MODEL_JSON = os.path.join("model", "model.json")
 LOG_TSV = "train_log.tsv"
@@ -41,15 +44,15 @@ def sigmoid(z):
 def standardise(rows):
     """Per-feature mean and standard deviation of `rows` (a constant feature gets deviation 1)."""
     columns = list(zip(*rows))
-    mean = [sum(col) / len(col) for col in columns]
-    std = [math.sqrt(sum((v - m) ** 2 for v in col) / len(col)) or 1.0 for col, m in zip(columns, mean)]
+    mean = [math.fsum(col) / len(col) for col in columns]
+    std = [math.sqrt(math.fsum((v - m) ** 2 for v in col) / len(col)) or 1.0 for col, m in zip(columns, mean)]
     return mean, std
 
 
 def forward(net, x):
     """The hidden activations and the output probability of `net` for one standardised row."""
-    hidden = [math.tanh(b + sum(w * v for w, v in zip(ws, x))) for ws, b in zip(net["w1"], net["b1"])]
-    return hidden, sigmoid(net["b2"] + sum(w * h for w, h in zip(net["w2"], hidden)))
+    hidden = [math.tanh(b + math.fsum(w * v for w, v in zip(ws, x))) for ws, b in zip(net["w1"], net["b1"])]
+    return hidden, sigmoid(net["b2"] + math.fsum(w * h for w, h in zip(net["w2"], hidden)))
 
 
 def init_net(n_in, n_hidden, rng):
@@ -102,6 +105,8 @@ def main():
     """Trains the network and writes model/model.json and train_log.tsv."""
     all_params = params.load()
     p, hidden = all_params["train"], all_params["model"]["hidden"]
+    if p["epochs"] < 1 or p["batch_size"] < 1 or hidden < 1:
+        raise SystemExit("train.epochs, train.batch_size and model.hidden must each be at least 1")
     names, rows, labels = read_csv(TRAIN_CSV)
     mean, std = standardise(rows)
     xs = [[(v - m) / s for v, m, s in zip(row, mean, std)] for row in rows]
@@ -123,7 +128,7 @@ def main():
         f.write("\n")
     with open(LOG_TSV, "w", encoding="utf-8", newline="\n") as f:
         f.write("\n".join(log) + "\n")
-    print(f"trained {p['epochs']} epochs; last: {log[-1]}")
+    print(f"trained {p['epochs']} epochs; on the training set: loss {loss:.4f}, accuracy {accuracy:.4f}")
 
 
 if __name__ == "__main__":
