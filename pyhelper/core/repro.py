@@ -262,11 +262,19 @@ def _metrics_of(root: Path, stage: Stage) -> dict[str, Any]:
 
 
 def _ensure_gitignored(root: Path, stage: Stage) -> None:
-    """Adds each cached output to the .gitignore beside it, as DVC does (git must not track it)."""
-    for out in stage.outs:
-        if not out.cache:
+    """Makes git ignore each cached output, as DVC does: a `/name` line in the .gitignore beside it.
+
+    An output git already ignores (by any rule) is left alone, so no redundant files appear.
+    """
+    paths = [root / stage.repo_path(out.path) for out in stage.outs if out.cache]
+    if not paths:
+        return
+    check = subprocess.run(["git", "check-ignore", "--no-index", "--", *map(str, paths)], cwd=root,
+                           capture_output=True, text=True)
+    ignored = {Path(line).resolve() for line in check.stdout.splitlines() if line}
+    for path in paths:
+        if path.resolve() in ignored or (root / path).resolve() in ignored:
             continue
-        path = root / stage.repo_path(out.path)
         ignore = path.parent / ".gitignore"
         line = "/" + path.name
         existing = ignore.read_text().splitlines() if ignore.is_file() else []
