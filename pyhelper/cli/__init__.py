@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     repro.add_argument("-S", "--set-param", dest="set_params", action="append", default=[], metavar="[FILE:]KEY=VALUE",
                        help="set a param before reproducing (YAML typed, file default params.yaml); repeatable")
     repro.add_argument("-q", "--quiet", action="store_true", help="do not print the stages' output")
+    repro.add_argument("--json", action="store_true",
+                       help="print which stages ran/were restored/skipped as JSON (progress goes to stderr)")
     repro.set_defaults(handler="pipeline:repro")
 
     status = sub.add_parser("status", help="show which stages are out of date and why")

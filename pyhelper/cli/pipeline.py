@@ -9,33 +9,38 @@ from pathlib import Path
 from pyhelper.cli.render import emit_json
 
 
-def _print_event(event, quiet: bool) -> None:
+_EVENT_LINES = {
+    "running": "Running stage '{stage}' ({text}):",
+    "command": "> {text}",
+    "output": "{text}",
+    "skipped": "Stage '{stage}' didn't change, skipping",
+    "frozen": "Stage '{stage}' is frozen, skipping",
+    "restored": "Restored stage '{stage}' from run-cache (its command did not run)",
+    "would_run": "Would run stage '{stage}' ({text})",
+    "done": "Stage '{stage}' finished in {text}",
+}
+
+
+def _print_event(event, quiet: bool, stream=None) -> None:
     """One line per thing a person watching a repro wants to know."""
-    if event.kind == "running":
-        print(f"Running stage '{event.stage}' ({event.text}):", flush=True)
-    elif event.kind == "command":
-        print(f"> {event.text}", flush=True)
-    elif event.kind == "output":
-        if not quiet:
-            print(event.text, flush=True)
-    elif event.kind == "skipped":
-        print(f"Stage '{event.stage}' didn't change, skipping", flush=True)
-    elif event.kind == "frozen":
-        print(f"Stage '{event.stage}' is frozen, skipping", flush=True)
-    elif event.kind == "restored":
-        print(f"Restored stage '{event.stage}' from run-cache (its command did not run)", flush=True)
-    elif event.kind == "would_run":
-        print(f"Would run stage '{event.stage}' ({event.text})", flush=True)
-    elif event.kind == "done":
-        print(f"Stage '{event.stage}' finished in {event.text}", flush=True)
+    if event.kind == "output" and quiet:
+        return
+    template = _EVENT_LINES.get(event.kind)
+    if template:
+        print(template.format(stage=event.stage, text=event.text), file=stream or sys.stdout, flush=True)
 
 
-def _repro(project, targets, *, force=False, dry=False, use_run_cache=True, quiet=False):
+def _repro(project, targets, *, force=False, dry=False, use_run_cache=True, quiet=False, as_json=False):
     from pyhelper.core.repro import repro as run
 
+    # With --json, stdout holds only the JSON result; progress still shows, on stderr.
+    stream = sys.stderr if as_json else sys.stdout
     result = run(project, targets, force=force, dry=dry, use_run_cache=use_run_cache,
-                 on_event=lambda e: _print_event(e, quiet))
-    if dry:
+                 on_event=lambda e: _print_event(e, quiet, stream))
+    if as_json:
+        emit_json({"ran": list(result.ran), "restored": list(result.restored),
+                   "skipped": list(result.skipped), "wouldRun": list(result.would_run)})
+    elif dry:
         print("Nothing would run." if not result.would_run else f"{len(result.would_run)} stage(s) would run.")
     elif result.ran or result.restored:
         print(f"Updated dvc.lock: {len(result.ran)} stage(s) ran, {len(result.restored)} restored from run-cache.")
@@ -51,7 +56,8 @@ def repro(args: argparse.Namespace) -> int:
     project = find_project()
     if args.set_params:
         _apply_set_params(project, args.set_params)
-    _repro(project, args.targets, force=args.force, dry=args.dry, use_run_cache=args.run_cache, quiet=args.quiet)
+    _repro(project, args.targets, force=args.force, dry=args.dry, use_run_cache=args.run_cache, quiet=args.quiet,
+           as_json=args.json)
     return 0
 
 
