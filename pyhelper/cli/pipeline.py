@@ -55,22 +55,21 @@ def repro(args: argparse.Namespace) -> int:
 
     project = find_project()
     if args.set_params:
-        _apply_set_params(project, args.set_params)
+        from pyhelper.core import graph
+        from pyhelper.core.dvcfile import read_pipeline
+        from pyhelper.core.params import set_params
+        from pyhelper.errors import XpError
+
+        edit = set_params(project.root, args.set_params)  # Checks every file before writing any.
+        try:
+            project.require_pipeline()
+            graph.order(read_pipeline(project.root), project.root, args.targets)  # With the new values.
+        except XpError:
+            edit.undo()
+            raise
     _repro(project, args.targets, force=args.force, dry=args.dry, use_run_cache=args.run_cache, quiet=args.quiet,
            as_json=args.json)
     return 0
-
-
-def _apply_set_params(project, assignments: list[str]) -> None:
-    """Applies `-S` overrides, grouped per file, each file all or nothing."""
-    from pyhelper.core.params import apply_overrides, parse_override
-
-    by_file: dict[str, list] = {}
-    for text in assignments:
-        override = parse_override(text)
-        by_file.setdefault(override.file, []).append(override)
-    for file, overrides in by_file.items():
-        apply_overrides(project.root / file, overrides, display=file)
 
 
 def status(args: argparse.Namespace) -> int:

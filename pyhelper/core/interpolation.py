@@ -78,8 +78,13 @@ def _resolve_text(text: str, context: dict[str, Any]) -> Any:
         found = lookup(context, match.group(1))
         if isinstance(found, (dict, list)):
             raise NotText(match.group(1))
-        if isinstance(found, bool):
-            return "true" if found else "false"
-        return str(found)
+        return to_text(found)
 
     return _PATTERN.sub(format_one, text).replace("\\${", "${")
+
+
+def to_text(value: Any) -> str:
+    """A scalar as DVC writes it into a string or a generated stage name (`true`, not `True`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -51,18 +51,38 @@ def parse_lock(text: str, *, display: str = "dvc.lock") -> dict[str, LockEntry]:
             path=display,
             line=1,
         )
+    stages = data.get("stages") or {}
+    if not isinstance(stages, dict):
+        raise _broken(text, display, ["stages"], "`stages` in dvc.lock must be a mapping of stage names to entries")
     entries: dict[str, LockEntry] = {}
-    for name, raw in (data.get("stages") or {}).items():
+    for name, raw in stages.items():
         if not isinstance(raw, dict):
             continue
+        params = raw.get("params") or {}
+        if not isinstance(params, dict) or not all(isinstance(v, dict) or v is None for v in params.values()):
+            raise _broken(text, display, ["stages", name, "params"],
+                          f"the params of stage '{name}' in dvc.lock must map each file to its values")
+        try:
+            deps = {str(d["path"]): _hash_info(d) for d in raw.get("deps") or [] if isinstance(d, dict) and "path" in d}
+            outs = {str(o["path"]): _hash_info(o) for o in raw.get("outs") or [] if isinstance(o, dict) and "path" in o}
+        except (TypeError, ValueError):
+            raise _broken(text, display, ["stages", name], f"the entry of stage '{name}' in dvc.lock is malformed") from None
         cmd = raw.get("cmd", "")
         entries[str(name)] = LockEntry(
             cmd=tuple(cmd) if isinstance(cmd, list) else str(cmd),
-            deps={str(d["path"]): _hash_info(d) for d in raw.get("deps") or [] if isinstance(d, dict) and "path" in d},
-            params={str(f): dict(v or {}) for f, v in (raw.get("params") or {}).items()},
-            outs={str(o["path"]): _hash_info(o) for o in raw.get("outs") or [] if isinstance(o, dict) and "path" in o},
+            deps=deps,
+            params={str(f): dict(v or {}) for f, v in params.items()},
+            outs=outs,
         )
     return entries
+
+
+def _broken(text: str, display: str, keys: list, message: str) -> PipelineError:
+    """The error for a dvc.lock whose content does not have DVC's shape, at the offending entry."""
+    from pyhelper.core.yamlfile import line_of
+
+    return PipelineError(message, hint="delete dvc.lock and run `xp repro` to write it again",
+                         path=display, line=line_of(text, keys))
 
 
 def read_lock(path: Path) -> dict[str, LockEntry]:
