@@ -20,6 +20,7 @@ demo: setup
 	$(VENV)/bin/xp demo build/demo
 
 test: setup
+	$(VENV)/bin/ruff check pyhelper tests bench
 	bash scripts/dvc-venv.sh >/dev/null
 	$(PY) -m pytest -n 2 -q
 

@@ -8,19 +8,11 @@ own indentation for JSON).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from pyhelper.core.params import (
-    Override,
-    apply_overrides,
-    flatten,
-    get_value,
-    load_params,
-    parse_override,
-    set_params,
-)
+from pyhelper.core.params import flatten, get_value, load_params
+from pyhelper.core.params_edit import Override, apply_overrides, parse_override, set_params
 from pyhelper.errors import ParamsError
 
 COMMENTED = """\

@@ -57,7 +57,7 @@ def repro(args: argparse.Namespace) -> int:
     if args.set_params:
         from pyhelper.core import graph
         from pyhelper.core.dvcfile import read_pipeline
-        from pyhelper.core.params import set_params
+        from pyhelper.core.params_edit import set_params
         from pyhelper.errors import XpError
 
         edit = set_params(project.root, args.set_params)  # Checks every file before writing any.

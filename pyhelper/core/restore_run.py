@@ -15,7 +15,8 @@ from pyhelper.core.cache import Cache
 from pyhelper.core.dvcfile import read_pipeline
 from pyhelper.core.hashing import StatIndex
 from pyhelper.core.lockfile import LockEntry, write_entries
-from pyhelper.core.params import Override, apply_overrides, get_value, load_params
+from pyhelper.core.params import get_value, load_params
+from pyhelper.core.params_edit import Override, apply_overrides
 from pyhelper.core.project import Project
 from pyhelper.core.run_cache import RunCache, RunRecord
 from pyhelper.core.stage_state import ParamsReader, compute_state
