@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import posixpath
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pyhelper.core import interpolation
 from pyhelper.core.stage import Out, ParamsDep, Pipeline, Stage
@@ -27,13 +27,15 @@ PLOT_KEYS = ("x", "y", "template", "title", "x_label", "y_label", "header")
 JOIN = "@"
 
 Keys = list[str | int]
+FileReader = Callable[[str], "str | None"]
+"""Gives a repository file's text (None when absent): from the disk, or from a git tree."""
 
 
 class _Reader:
     """Turns the parsed dvc.yaml into stages; keeps the text to find lines for errors."""
 
-    def __init__(self, root: Path, text: str, display: str):
-        self.root = root
+    def __init__(self, read: FileReader, text: str, display: str):
+        self.read = read
         self.text = text
         self.display = display
         self._context: dict[str, Any] | None = None
@@ -55,12 +57,9 @@ class _Reader:
         """Global variables: params.yaml (as DVC loads it by default), then `vars` entries."""
         if self._context is not None:
             return self._context
-        from pyhelper.core.params import load_params
-
         context: dict[str, Any] = {}
-        default = self.root / "params.yaml"
-        if default.is_file():
-            context.update(load_params(default, display="params.yaml"))
+        if self.read("params.yaml") is not None:
+            context.update(self.load_params("params.yaml"))
         context.update(self.vars(data.get("vars"), ["vars"], "."))
         self._context = context
         return context
@@ -74,6 +73,17 @@ class _Reader:
         for index, entry in enumerate(entries):
             found.update(self._vars_entry(entry, keys + [index], wdir))
         return found
+
+    def load_params(self, rel: str) -> dict[str, Any]:
+        """A params file of the same source (disk or git tree), parsed."""
+        from pyhelper.core.params import parse_params
+        from pyhelper.errors import ParamsError
+
+        text = self.read(rel)
+        if text is None:
+            raise ParamsError("params file does not exist",
+                              hint="create it, or fix the file name under `params:` in dvc.yaml", path=rel)
+        return parse_params(text, suffix=posixpath.splitext(rel)[1].lower(), display=rel)
 
     def check_vars(self, entries: Any, keys: Keys) -> None:
         """The shape of a `vars:` list (checked even when no stage interpolates, as DVC does)."""
@@ -92,7 +102,7 @@ class _Reader:
 
     def _vars_entry(self, entry: Any, keys: Keys, wdir: str) -> dict[str, Any]:
         """One `vars` item: an inline mapping, or `file[:key,key]` to load from a params file."""
-        from pyhelper.core.params import get_value, load_params, missing_key_error
+        from pyhelper.core.params import get_value, missing_key_error
         from pyhelper.errors import ParamsError
 
         if isinstance(entry, dict):
@@ -103,7 +113,7 @@ class _Reader:
         file, _, wanted = entry.partition(":")
         rel = posixpath.normpath(posixpath.join(wdir, file))
         try:
-            values = load_params(self.root / rel, display=rel)
+            values = self.load_params(rel)
         except ParamsError as exc:
             if exc.line is not None:
                 raise  # A syntax error inside the file: point at it.
@@ -414,14 +424,25 @@ def _names(context: dict[str, Any], prefix: str = "") -> list[str]:
 
 def read_pipeline(root: Path, *, display: str = "dvc.yaml") -> Pipeline:
     """The pipeline declared by `<root>/dvc.yaml` (an empty pipeline when there is none)."""
+
+    def read(rel: str) -> str | None:
+        try:
+            return (root / rel).read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    return parse_pipeline(read, display=display)
+
+
+def parse_pipeline(read: FileReader, *, display: str = "dvc.yaml") -> Pipeline:
+    """The pipeline in `display` as `read` gives it (the disk, or a commit's tree)."""
     from pyhelper.core.yamlfile import parse_yaml
 
-    path = root / display
-    if not path.is_file():
+    text = read(display)
+    if text is None:
         return Pipeline(stages={})
-    text = path.read_text(encoding="utf-8")
     data = parse_yaml(text, path=display, error=PipelineError)
-    reader = _Reader(root, text, display)
+    reader = _Reader(read, text, display)
     if data is None:
         return Pipeline(stages={})
     if not isinstance(data, dict):
