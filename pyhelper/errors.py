@@ -58,6 +58,10 @@ class UnknownRun(BadInput):
     """A run-cache id does not match any recorded run."""
 
 
+class UnknownExperiment(BadInput):
+    """No experiment matches a name (or several do)."""
+
+
 class WouldOverwrite(BadInput):
     """An operation would overwrite uncommitted changes; nothing was changed."""
 

@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_flags(mdiff, precision=True)
     mdiff.set_defaults(handler="values:metrics_diff")
 
+    from pyhelper.cli.exp import add_parser as add_exp
+
+    add_exp(sub)
+
     runs = sub.add_parser("runs", help="explore the run-cache: every recorded stage run").add_subparsers(
         dest="runs_command", metavar="COMMAND", required=True)
     rlist = runs.add_parser("list", help="recorded runs, newest first")

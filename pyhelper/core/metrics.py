@@ -192,7 +192,7 @@ def diff_metrics(project: Project, a: str = "HEAD", b: str = WORKSPACE, *, all_r
     try:
         ra, rb = reader.resolve(a), reader.resolve(b)
         files = metrics_files(reader.pipeline)
-        return _diff(a, b, _metrics_at(reader, ra, files), _metrics_at(reader, rb, files), all_rows)
+        return diff_values(a, b, _metrics_at(reader, ra, files), _metrics_at(reader, rb, files), all_rows)
     finally:
         reader.close()
 
@@ -203,12 +203,13 @@ def diff_params(project: Project, a: str = "HEAD", b: str = WORKSPACE, *, all_ro
     try:
         ra, rb = reader.resolve(a), reader.resolve(b)
         files = params_keys(reader.pipeline)
-        return _diff(a, b, _params_at(reader, ra, files), _params_at(reader, rb, files), all_rows)
+        return diff_values(a, b, _params_at(reader, ra, files), _params_at(reader, rb, files), all_rows)
     finally:
         reader.close()
 
 
-def _diff(a: str, b: str, old: list[FileValues], new: list[FileValues], all_rows: bool) -> Diff:
+def diff_values(a: str, b: str, old: list[FileValues], new: list[FileValues], all_rows: bool) -> Diff:
+    """Rows for keys whose values differ between `old` and `new` (every key with `all_rows`)."""
     rows: list[DiffRow] = []
     errors: list[FileValues] = []
     for before, after in zip(old, new):

@@ -78,17 +78,30 @@ def repro(
     on_event: Callable[[ReproEvent], None] = lambda event: None,
 ) -> ReproResult:
     """Reproduces the targets (default: every stage) and what they depend on."""
+    with workspace_lock(project):
+        return reproduce(project, targets, force=force, dry=dry, use_run_cache=use_run_cache, on_event=on_event)
+
+
+def reproduce(
+    project: Project,
+    targets: list[str] | None = None,
+    *,
+    force: bool = False,
+    dry: bool = False,
+    use_run_cache: bool = True,
+    on_event: Callable[[ReproEvent], None] = lambda event: None,
+) -> ReproResult:
+    """`repro` for a caller that already holds the workspace lock."""
     root = project.root
     project.require_pipeline()
     pipeline = read_pipeline(root)
     stages = graph.order(pipeline, root, targets)
     forced = set(targets or pipeline.stages) if force else set()
-    with _repro_lock(project):
-        ws = Workspace(project)
-        try:
-            return _run_all(ws, stages, forced, dry, use_run_cache, on_event, keep=list(pipeline.stages))
-        finally:
-            ws.close()
+    ws = Workspace(project)
+    try:
+        return _run_all(ws, stages, forced, dry, use_run_cache, on_event, keep=list(pipeline.stages))
+    finally:
+        ws.close()
 
 
 def _run_all(ws: Workspace, stages: list[Stage], forced: set[str], dry: bool, use_run_cache: bool,
@@ -284,11 +297,11 @@ def _ensure_gitignored(root: Path, stage: Stage) -> None:
             write_atomic(ignore, "\n".join([*existing, line]) + "\n")
 
 
-class _repro_lock:
-    """An exclusive lock on the workspace's pipeline: two repros never run at once."""
+class workspace_lock:
+    """An exclusive lock on the workspace: two repros (or experiment runs) never run at once."""
 
     def __init__(self, project: Project):
-        self.path = project.ensure_xp_dir() / "repro.lock"
+        self.path = project.ensure_xp_dir() / "workspace.lock"
         self.handle = None
 
     def __enter__(self) -> None:
@@ -302,7 +315,7 @@ class _repro_lock:
             holder = self.handle.read().strip() or "another process"
             self.handle.close()
             raise XpError(
-                f"another xp repro is already running in this workspace (pid {holder})",
+                f"another xp run is already using this workspace (pid {holder})",
                 hint="wait for it to finish, or stop it",
             ) from None
         self.handle.seek(0)

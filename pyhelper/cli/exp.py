@@ -1,0 +1,349 @@
+"""`xp exp …`: run, save, show, diff, apply, branch, rename, remove, list, tag, note, push, pull."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from pyhelper.cli.render import emit_json, number, table
+
+
+def _project():
+    from pyhelper.core.project import find_project
+
+    return find_project()
+
+
+def _print_repro_events(quiet: bool, stream):
+    from pyhelper.cli.pipeline import _print_event
+
+    return lambda event: _print_event(event, quiet, stream)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`xp exp run`."""
+    from pyhelper.core.experiments.run import run as run_experiment
+
+    stream = sys.stderr if args.json else sys.stdout
+    result = run_experiment(_project(), set_values=args.set_params, name=args.name, message=args.message,
+                            targets=args.targets or None, force=args.force, use_run_cache=args.run_cache,
+                            on_event=_print_repro_events(args.quiet, stream))
+    exp = result.experiment
+    if args.json:
+        emit_json({"name": exp.name, "rev": exp.rev, "baseline": exp.ref.baseline, "ref": str(exp.ref),
+                   "ran": list(result.repro.ran), "restored": list(result.repro.restored)})
+    else:
+        print(f"Ran experiment '{exp.name}' ({exp.rev[:7]}) on baseline {exp.ref.baseline[:7]}.")
+        print(f"Compare with `xp exp show`; keep it with `xp exp branch {exp.name} <branch>`.")
+    return 0
+
+
+def save(args: argparse.Namespace) -> int:
+    """`xp exp save`."""
+    from pyhelper.core.experiments.save import save as save_experiment
+
+    exp = save_experiment(_project(), name=args.name, message=args.message, force=args.force)
+    if args.json:
+        emit_json({"name": exp.name, "rev": exp.rev, "baseline": exp.ref.baseline, "ref": str(exp.ref)})
+    else:
+        print(f"Saved the workspace as experiment '{exp.name}' ({exp.rev[:7]}) on baseline {exp.ref.baseline[:7]}.")
+    return 0
+
+
+def _created(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    now = time.time()
+    fmt = "%H:%M:%S" if now - ts < 86400 else "%b %d %Y" if now - ts > 180 * 86400 else "%b %d %H:%M"
+    return time.strftime(fmt, time.localtime(ts))
+
+
+def _row_json(row) -> dict:
+    return {
+        "kind": row.kind, "name": row.name, "rev": row.rev, "baseline": row.baseline,
+        "created": row.created, "status": row.status, "message": row.message, "tags": list(row.tags),
+        "note": row.note, "params": row.params, "metrics": row.metrics, "deps": row.deps, "errors": row.errors,
+    }
+
+
+def show(args: argparse.Namespace) -> int:
+    """`xp exp show`."""
+    from pyhelper.core.experiments import query
+    from pyhelper.core.experiments.show import show as collect
+
+    rows = collect(_project(), all_branches=args.all_branches, all_commits=args.all_commits, num=args.num,
+                   revs=args.rev, with_deps=args.deps)
+    all_columns = query.columns(rows)
+    if args.filter:
+        keep = query.parse_filter(args.filter, all_columns)
+        rows = [r for r in rows if r.kind != "experiment" or keep(r)]
+    if args.sort_by:
+        rows = query.sort_rows(rows, query.find_column(args.sort_by, all_columns),
+                               descending=args.sort_order == "desc")
+    shown = query.select_columns(rows, all_columns, only_changed=args.only_changed, drop=args.drop, keep=args.keep)
+    if args.json:
+        emit_json([_row_json(r) for r in rows])
+        return 0
+    headers = ["Experiment", "rev", "Created", "State", "Tags"] + [query.header(c, all_columns) for c in shown]
+    body = []
+    for index, row in enumerate(rows):
+        if row.kind == "experiment":
+            last = index + 1 >= len(rows) or rows[index + 1].kind != "experiment"
+            label = ("└── " if last else "├── ") + row.name
+        else:
+            label = row.name
+        cells = []
+        for column in shown:
+            value = query.value(row, column)
+            error = row.errors.get(column.file, "")
+            cells.append("error" if value is None and error and error != "missing" else number(value, args.precision))
+        body.append([label, row.rev[:7] if row.rev != "workspace" else "-", _created(row.created),
+                     row.status or "-", ",".join(row.tags) or "-", *cells])
+    if args.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(headers)
+        writer.writerows(body)
+        return 0
+    print(table(headers, body, markdown=args.md))
+    for row in rows:
+        for file, error in row.errors.items():
+            if error != "missing":
+                print(f"warning: {row.name}: {error}", file=sys.stderr)
+    return 0
+
+
+def diff(args: argparse.Namespace) -> int:
+    """`xp exp diff [A] [B]`."""
+    from pyhelper.core.experiments.diff import diff as compute
+
+    result = compute(_project(), args.a, args.b, all_rows=args.all)
+    if args.json:
+        out: dict = {"params": {}, "metrics": {}}
+        for section, data in (("params", result.params), ("metrics", result.metrics)):
+            for row in data.rows:
+                out[section].setdefault(row.path, {})[row.key] = {"old": row.old, "new": row.new, "diff": row.change}
+        emit_json(out)
+        return 0
+    rows = [[r.path, r.key, number(r.old, args.precision), number(r.new, args.precision),
+             number(r.change, args.precision) if r.change is not None else "-"]
+            for r in (*result.metrics.rows, *result.params.rows)]
+    if not rows:
+        print(f"No params or metrics differ between {args.a} and {args.b}.")
+        return 0
+    print(table(["Path", "Key", args.a, args.b, "Change"], rows, markdown=args.md))
+    return 0
+
+
+def apply(args: argparse.Namespace) -> int:
+    """`xp exp apply NAME`."""
+    from pyhelper.core.experiments.apply import apply as apply_experiment
+
+    result = apply_experiment(_project(), args.name, force=args.force)
+    if args.json:
+        emit_json({"name": result.experiment.name, "rev": result.experiment.rev, "written": list(result.written),
+                   "deleted": list(result.deleted), "outputs": list(result.outputs),
+                   "missingOutputs": list(result.missing_outputs),
+                   "savedAs": result.saved_as.name if result.saved_as else None})
+        return 0
+    if result.saved_as:
+        print(f"Saved the workspace first as experiment '{result.saved_as.name}' "
+              f"(bring it back with `xp exp apply {result.saved_as.name}`).")
+    print(f"Applied experiment '{result.experiment.name}': {len(result.written)} file(s) written, "
+          f"{len(result.deleted)} deleted, {len(result.outputs)} output(s) checked out from the cache.")
+    for path in result.missing_outputs:
+        print(f"warning: output '{path}' is no longer in the cache; `xp repro` rebuilds it", file=sys.stderr)
+    return 0
+
+
+def branch(args: argparse.Namespace) -> int:
+    """`xp exp branch NAME BRANCH`."""
+    from pyhelper.core.experiments.branch import branch as make_branch
+
+    exp = make_branch(_project(), args.name, args.branch)
+    print(f"Created branch '{args.branch}' at experiment '{exp.name}' ({exp.rev[:7]}); "
+          f"switch to it with `git checkout {args.branch}`.")
+    return 0
+
+
+def rename(args: argparse.Namespace) -> int:
+    """`xp exp rename OLD NEW`."""
+    from pyhelper.core.experiments.rename import rename as rename_experiment
+
+    exp = rename_experiment(_project(), args.old, args.new, force=args.force)
+    print(f"Renamed '{args.old}' to '{exp.name}'.")
+    return 0
+
+
+def remove(args: argparse.Namespace) -> int:
+    """`xp exp remove`."""
+    from pyhelper.core.experiments.remove import remove as remove_experiments
+
+    removed = remove_experiments(_project(), args.names, rev=args.rev, all_experiments=args.all_experiments)
+    if args.json:
+        emit_json([{"name": e.name, "rev": e.rev, "baseline": e.ref.baseline} for e in removed])
+        return 0
+    print(f"Removed {len(removed)} experiment(s)" + (": " + ", ".join(e.name for e in removed) if removed else "."))
+    return 0
+
+
+def list_experiments(args: argparse.Namespace) -> int:
+    """`xp exp list`."""
+    from pyhelper.core.gitrepo import exp_refs, open_repo
+
+    refs = exp_refs(open_repo(_project()))
+    if args.json:
+        emit_json([{"name": ref.name, "rev": rev, "baseline": ref.baseline} for ref, rev in refs])
+        return 0
+    current = None
+    for ref, rev in refs:
+        if args.name_only:
+            print(ref.name)
+            continue
+        if ref.baseline != current:
+            current = ref.baseline
+            print(f"{current[:7]}:")
+        print(f"    {ref.name}  {rev[:7]}")
+    return 0
+
+
+def tag(args: argparse.Namespace) -> int:
+    """`xp exp tag NAME TAG…`."""
+    from pyhelper.core.experiments.annotate import tag as tag_experiment
+
+    result = tag_experiment(_project(), args.name, args.tags, remove=args.remove)
+    print(f"Tags of '{args.name}': {', '.join(result.tags) or '(none)'}")
+    return 0
+
+
+def note(args: argparse.Namespace) -> int:
+    """`xp exp note NAME TEXT`."""
+    from pyhelper.core.experiments.annotate import set_note
+
+    result = set_note(_project(), args.name, args.text)
+    print(f"Note of '{args.name}': {result.note or '(none)'}")
+    return 0
+
+
+def push(args: argparse.Namespace) -> int:
+    """`xp exp push REMOTE [NAME…]`."""
+    from pyhelper.core.experiments.sync import push as push_experiments
+
+    pushed = push_experiments(_project(), args.remote, args.names)
+    print(f"Pushed {len(pushed)} experiment(s) to '{args.remote}' (with their tags and notes).")
+    return 0
+
+
+def pull(args: argparse.Namespace) -> int:
+    """`xp exp pull REMOTE [NAME…]`."""
+    from pyhelper.core.experiments.sync import pull as pull_experiments
+
+    pulled = pull_experiments(_project(), args.remote, args.names)
+    print(f"Pulled {len(pulled)} experiment(s) from '{args.remote}' (with their tags and notes).")
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Adds `xp exp …` to the command tree."""
+    exp = sub.add_parser("exp", help="experiments: run, show, compare, apply, keep",
+                         description="Experiments are git commits under refs/exps/… (DVC's layout); "
+                                     "they never move HEAD, touch the index or change a branch.")
+    cmds = exp.add_subparsers(dest="exp_command", metavar="COMMAND", required=True)
+
+    p = cmds.add_parser("run", help="set params, reproduce, record the result as an experiment")
+    p.add_argument("targets", nargs="*", metavar="STAGE")
+    p.add_argument("-S", "--set-param", dest="set_params", action="append", default=[], metavar="[FILE:]KEY=VALUE",
+                   help="set a param first (YAML typed); repeatable")
+    p.add_argument("-n", "--name", help="experiment name (default: generated, e.g. brave-otter)")
+    p.add_argument("-m", "--message", help="commit message of the experiment")
+    p.add_argument("-f", "--force", action="store_true", help="run every stage, and replace an experiment of that name")
+    p.add_argument("--no-run-cache", dest="run_cache", action="store_false", help="never restore from the run-cache")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not print the stages' output")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (progress on stderr)")
+    p.set_defaults(handler="exp:run")
+
+    p = cmds.add_parser("save", help="record the workspace as an experiment, without running")
+    p.add_argument("-n", "--name")
+    p.add_argument("-m", "--message")
+    p.add_argument("-f", "--force", action="store_true", help="replace an experiment of that name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="exp:save")
+
+    p = cmds.add_parser("show", help="experiments with their params and metrics, grouped by baseline")
+    p.add_argument("-a", "--all-branches", action="store_true", help="baselines: every branch head too")
+    p.add_argument("-A", "--all-commits", action="store_true", help="baselines: every commit of HEAD's history")
+    p.add_argument("-n", "--num", type=int, default=1, metavar="N", help="baselines: N commits back from HEAD")
+    p.add_argument("--rev", action="append", default=[], help="baselines: this revision (repeatable)")
+    p.add_argument("--deps", action="store_true", help="add a column per dependency (its md5)")
+    p.add_argument("--sort-by", metavar="COL", help="sort experiments by a params or metrics column")
+    p.add_argument("--sort-order", choices=("asc", "desc"), default="asc")
+    p.add_argument("--only-changed", action="store_true", help="hide columns whose value is the same everywhere")
+    p.add_argument("--drop", metavar="REGEX", help="hide columns matching REGEX")
+    p.add_argument("--keep", metavar="REGEX", help="always show columns matching REGEX")
+    p.add_argument("--filter", metavar="EXPR",
+                   help="only experiments matching e.g. 'acc>0.9 and tag=best' (= != < <= > >= ~, and, or)")
+    p.add_argument("--precision", type=int, default=5, metavar="N")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    fmt.add_argument("--md", action="store_true")
+    p.set_defaults(handler="exp:show")
+
+    p = cmds.add_parser("diff", help="params and metrics of two experiments side by side")
+    p.add_argument("a", nargs="?", default="HEAD", help="experiment or revision (default: HEAD)")
+    p.add_argument("b", nargs="?", default="workspace", help="experiment or revision (default: workspace)")
+    p.add_argument("--all", action="store_true", help="show unchanged values too")
+    p.add_argument("--precision", type=int, default=5, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--md", action="store_true")
+    p.set_defaults(handler="exp:diff")
+
+    p = cmds.add_parser("apply", help="bring an experiment's files and outputs into the workspace")
+    p.add_argument("name")
+    p.add_argument("--force", action="store_true",
+                   help="when uncommitted changes would be overwritten, save them as an experiment first")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="exp:apply")
+
+    p = cmds.add_parser("branch", help="make an experiment a git branch")
+    p.add_argument("name")
+    p.add_argument("branch")
+    p.set_defaults(handler="exp:branch")
+
+    p = cmds.add_parser("rename", help="rename an experiment")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument("-f", "--force", action="store_true", help="replace an experiment of the new name")
+    p.set_defaults(handler="exp:rename")
+
+    p = cmds.add_parser("remove", help="remove experiments")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--rev", help="every experiment of this baseline")
+    p.add_argument("-A", "--all", dest="all_experiments", action="store_true", help="every experiment")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="exp:remove")
+
+    p = cmds.add_parser("list", help="experiment names by baseline")
+    p.add_argument("--name-only", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="exp:list_experiments")
+
+    p = cmds.add_parser("tag", help="add tags to an experiment (stored in git notes)")
+    p.add_argument("name")
+    p.add_argument("tags", nargs="+", metavar="TAG")
+    p.add_argument("--remove", action="store_true", help="remove these tags instead")
+    p.set_defaults(handler="exp:tag")
+
+    p = cmds.add_parser("note", help="set an experiment's note (stored in git notes)")
+    p.add_argument("name")
+    p.add_argument("text")
+    p.set_defaults(handler="exp:note")
+
+    for verb, helptext in (("push", "push experiments (and their notes) to a git remote"),
+                           ("pull", "fetch experiments (and their notes) from a git remote")):
+        p = cmds.add_parser(verb, help=helptext)
+        p.add_argument("remote", help="a remote name or URL (a bare repository path works)")
+        p.add_argument("names", nargs="*", metavar="NAME", help="only these experiments (default: all)")
+        p.set_defaults(handler=f"exp:{verb}")

@@ -1,0 +1,1 @@
+"""Experiments as git commits under `refs/exps/…`: one module per verb (run, save, show, apply…)."""

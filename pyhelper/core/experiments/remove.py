@@ -1,0 +1,34 @@
+"""`xp exp remove`: delete experiments (their refs and notes); commits become unreachable."""
+
+from __future__ import annotations
+
+from pyhelper.core.experiments import notes
+from pyhelper.core.experiments.resolve import find
+from pyhelper.core.experiments.save import Experiment
+from pyhelper.core.gitrepo import exp_refs, open_repo
+from pyhelper.core.project import Project
+from pyhelper.errors import BadInput, UnknownRevision
+
+
+def remove(project: Project, specs: list[str], *, rev: str | None = None, all_experiments: bool = False) -> list[Experiment]:
+    """Removes the named experiments, or every experiment of a baseline (`rev`), or all of them."""
+    import pygit2
+
+    repo = open_repo(project)
+    if all_experiments:
+        chosen = [Experiment(ref, sha) for ref, sha in exp_refs(repo)]
+    elif rev is not None:
+        try:
+            baseline = str(repo.revparse_single(rev).peel(pygit2.Commit).id)
+        except (KeyError, ValueError, pygit2.GitError):
+            raise UnknownRevision(f"unknown revision '{rev}'", hint="use a commit id, a branch or tag name") from None
+        chosen = [Experiment(ref, sha) for ref, sha in exp_refs(repo) if ref.baseline == baseline]
+    elif specs:
+        chosen = [find(repo, spec) for spec in specs]  # All found before any is removed.
+    else:
+        raise BadInput("nothing to remove", hint="name experiments, or pass --rev REV or -A")
+    for experiment in chosen:
+        repo.references.delete(str(experiment.ref))
+        if experiment.rev not in {sha for _, sha in exp_refs(repo)}:
+            notes.write(repo, experiment.rev, notes.Annotations())
+    return chosen

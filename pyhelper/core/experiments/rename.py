@@ -1,0 +1,24 @@
+"""`xp exp rename OLD NEW`: give an experiment another name (its tags and notes follow it)."""
+
+from __future__ import annotations
+
+from pyhelper.core.experiments.resolve import find
+from pyhelper.core.experiments.save import Experiment
+from pyhelper.core.gitrepo import open_repo
+from pyhelper.core.project import Project
+from pyhelper.core.refs import ExpRef, check_name
+from pyhelper.errors import BadInput
+
+
+def rename(project: Project, spec: str, new_name: str, *, force: bool = False) -> Experiment:
+    """Moves the experiment's ref to the new name within its baseline."""
+    repo = open_repo(project)
+    experiment = find(repo, spec)
+    check_name(new_name)
+    new_ref = ExpRef(experiment.ref.baseline, new_name)
+    if str(new_ref) in repo.references and not force:
+        raise BadInput(f"an experiment named '{new_name}' already exists for baseline "
+                       f"{experiment.ref.baseline[:7]}", hint="choose another name, or pass -f to replace it")
+    repo.references.create(str(new_ref), experiment.rev, force=True)
+    repo.references.delete(str(experiment.ref))
+    return Experiment(new_ref, experiment.rev)

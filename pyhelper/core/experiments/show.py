@@ -1,0 +1,291 @@
+"""`xp exp show`: every experiment of the chosen baselines with its params and metrics.
+
+Reads refs and blobs straight from the object database and never checks anything out. Each
+distinct blob is parsed once (cached by blob id), so experiments that share files share the
+work. A file that cannot be parsed in one experiment becomes an error on that row only.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from pyhelper.core.experiments import notes
+from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo
+from pyhelper.core.project import Project
+from pyhelper.errors import BadInput, UnknownRevision, XpError
+
+if TYPE_CHECKING:
+    import pygit2
+
+WORKSPACE = "workspace"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the experiments table."""
+
+    kind: str
+    """workspace | baseline | experiment"""
+    name: str
+    rev: str
+    """Commit id ('workspace' for the workspace)."""
+    baseline: str
+    created: float | None
+    status: str
+    message: str = ""
+    tags: tuple[str, ...] = ()
+    note: str = ""
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Params file → flattened key → value."""
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Metrics file → flattened key → value."""
+    deps: dict[str, str] = field(default_factory=dict)
+    """Dependency path → md5 (from dvc.lock)."""
+    errors: dict[str, str] = field(default_factory=dict)
+    """File → why it could not be read in this row."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Which files hold params (and which keys) and metrics, per pipeline version."""
+
+    params: dict[str, tuple[str, ...]]
+    metrics: tuple[str, ...]
+    error: str = ""
+
+
+class RowReader:
+    """Parses files of commits and the workspace, each distinct blob once."""
+
+    def __init__(self, project: Project, repo: pygit2.Repository):
+        self.project = project
+        self.repo = repo
+        self._parsed: dict[tuple[str, str], Any] = {}
+        self._layouts: dict[tuple[str, ...], _Layout] = {}
+        self._cache = None
+
+    def _blob(self, tree: pygit2.Tree | None, path: str) -> tuple[str, bytes] | None:
+        """(blob id, bytes) of a file in a tree, or of the workspace file when `tree` is None."""
+        if tree is None:
+            try:
+                data = (self.project.root / path).read_bytes()
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                return None
+            return "ws:" + path + ":" + str(hash(data)), data
+        try:
+            entry = tree[path]
+        except KeyError:
+            return None
+        if entry.type_str != "blob":
+            return None
+        oid = str(entry.id)
+        key = ("raw", oid)
+        if key not in self._parsed:
+            self._parsed[key] = self.repo[entry.id].data
+        return oid, self._parsed[key]
+
+    def _parse(self, kind: str, blob: tuple[str, bytes], path: str, parse: Callable[[bytes, str], Any]) -> Any:
+        key = (kind, blob[0])
+        if key not in self._parsed:
+            try:
+                self._parsed[key] = parse(blob[1], path)
+            except XpError as exc:
+                self._parsed[key] = exc
+        found = self._parsed[key]
+        if isinstance(found, XpError):
+            raise found
+        return found
+
+    def layout(self, tree: pygit2.Tree | None) -> _Layout:
+        """Params and metrics files of the pipeline in this tree."""
+        from pyhelper.core.metrics import metrics_files, params_keys
+
+        dvc = self._blob(tree, "dvc.yaml")
+        if dvc is None:
+            return _Layout({}, ())
+        key: tuple[str, ...] = (dvc[0],)
+        if b"${" in dvc[1]:
+            params = self._blob(tree, "params.yaml")
+            key = (dvc[0], params[0] if params else "")
+        if key not in self._layouts:
+            from pyhelper.core.dvcfile import parse_pipeline
+
+            def read(rel: str) -> str | None:
+                found = self._blob(tree, rel)
+                return found[1].decode("utf-8", errors="replace") if found else None
+
+            try:
+                pipeline = parse_pipeline(read)
+                self._layouts[key] = _Layout(params_keys(pipeline), tuple(metrics_files(pipeline)))
+            except XpError as exc:
+                self._layouts[key] = _Layout({}, (), str(exc))
+        return self._layouts[key]
+
+    def params(self, tree: pygit2.Tree | None, layout: _Layout, errors: dict[str, str]) -> dict[str, dict[str, Any]]:
+        from pyhelper.core.params import flatten, get_value, parse_params
+
+        out: dict[str, dict[str, Any]] = {}
+        for path, keys in layout.params.items():
+            blob = self._blob(tree, path)
+            if blob is None:
+                errors[path] = "missing"
+                continue
+            try:
+                data = self._parse("params", blob, path, lambda raw, p: parse_params(
+                    raw.decode("utf-8", errors="replace"), suffix=posixpath.splitext(p)[1].lower(), display=p))
+            except XpError as exc:
+                errors[path] = str(exc)
+                continue
+            if not keys:
+                out[path] = flatten(data)
+                continue
+            values: dict[str, Any] = {}
+            for k in keys:
+                try:
+                    found = get_value(data, k)
+                except KeyError:
+                    continue
+                values.update(flatten(found, k) if isinstance(found, dict) and found else {k: found})
+            out[path] = values
+        return out
+
+    def lock(self, tree: pygit2.Tree | None) -> dict[str, Any]:
+        """dvc.lock entries of a tree (empty when absent or unreadable)."""
+        from pyhelper.core.lockfile import parse_lock
+
+        blob = self._blob(tree, "dvc.lock")
+        if blob is None:
+            return {}
+        try:
+            return self._parse("lock", blob, "dvc.lock", lambda raw, p: parse_lock(raw.decode("utf-8")))
+        except XpError:
+            return {}
+
+    def metrics(self, tree: pygit2.Tree | None, layout: _Layout, lock: dict[str, Any],
+                errors: dict[str, str]) -> dict[str, dict[str, Any]]:
+        from pyhelper.core.metrics import parse_metrics
+
+        out: dict[str, dict[str, Any]] = {}
+        cached: dict[str, str] | None = None
+        for path in layout.metrics:
+            blob = self._blob(tree, path)
+            if blob is None and tree is not None:
+                if cached is None:
+                    cached = {out_path: info.md5 for entry in lock.values() for out_path, info in entry.outs.items()}
+                md5 = cached.get(path)
+                data = self._cache_object(md5) if md5 else None
+                blob = ("md5:" + md5, data) if data is not None else None
+            if blob is None:
+                errors[path] = "missing"
+                continue
+            try:
+                out[path] = self._parse("metrics", blob, path, lambda raw, p: parse_metrics(raw, path=p))
+            except XpError as exc:
+                errors[path] = str(exc)
+        return out
+
+    def _cache_object(self, md5: str) -> bytes | None:
+        if self._cache is None:
+            from pyhelper.core.cache import Cache
+
+            self._cache = Cache(self.project.cache_dir)
+        return self._cache.read(md5)
+
+    def row(self, *, kind: str, name: str, rev: str, baseline: str, created: float | None, status: str,
+            tree: pygit2.Tree | None, message: str = "", annotations: notes.Annotations | None = None,
+            with_deps: bool = False) -> Row:
+        errors: dict[str, str] = {}
+        layout = self.layout(tree)
+        if layout.error:
+            errors["dvc.yaml"] = layout.error
+        lock = self.lock(tree)
+        deps: dict[str, str] = {}
+        if with_deps:
+            for entry in lock.values():
+                deps.update({path: info.md5 for path, info in entry.deps.items()})
+        annotations = annotations or notes.Annotations()
+        return Row(
+            kind=kind, name=name, rev=rev, baseline=baseline, created=created, status=status, message=message,
+            tags=annotations.tags, note=annotations.note,
+            params=self.params(tree, layout, errors), metrics=self.metrics(tree, layout, lock, errors),
+            deps=deps, errors=errors,
+        )
+
+
+def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool, all_commits: bool,
+               num: int, revs: list[str]) -> list[tuple[str, pygit2.Commit]]:
+    """(label, commit) of each baseline to show, HEAD first."""
+    import pygit2
+
+    head = head_commit(repo, project)
+    chosen: list[tuple[str, pygit2.Commit]] = []
+    label = repo.head.shorthand if not repo.head_is_detached else str(head.id)[:7]
+    if revs:
+        for rev in revs:
+            try:
+                commit = repo.revparse_single(rev).peel(pygit2.Commit)
+            except (KeyError, ValueError, pygit2.GitError):
+                raise UnknownRevision(f"unknown revision '{rev}'",
+                                      hint="use a commit id, a branch or tag name, or HEAD~N") from None
+            chosen.append((rev, commit))
+        return chosen
+    chosen.append((label, head))
+    if num > 1:
+        commit = head
+        for _ in range(num - 1):
+            if not commit.parents:
+                break
+            commit = commit.parents[0]
+            chosen.append((str(commit.id)[:7], commit))
+    if all_branches:
+        for branch in repo.branches.local:
+            commit = repo.branches.local[branch].peel(pygit2.Commit)
+            chosen.append((branch, commit))
+    if all_commits:
+        for commit in repo.walk(head.id, pygit2.enums.SortMode.TIME):
+            chosen.append((str(commit.id)[:7], commit))
+    seen: set[str] = set()
+    unique = []
+    for item in chosen:
+        if str(item[1].id) not in seen:
+            seen.add(str(item[1].id))
+            unique.append(item)
+    return unique
+
+
+def show(project: Project, *, all_branches: bool = False, all_commits: bool = False, num: int = 1,
+         revs: list[str] | None = None, with_deps: bool = False, include_workspace: bool = True) -> list[Row]:
+    """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time."""
+    if num < 1:
+        raise BadInput(f"-n must be at least 1 (got {num})", hint="pass -n 1 for HEAD only")
+    repo = open_repo(project)
+    reader = RowReader(project, repo)
+    annotations = notes.read_all(repo)
+    baselines = _baselines(repo, project, all_branches=all_branches, all_commits=all_commits, num=num,
+                           revs=revs or [])
+    by_baseline: dict[str, list] = {}
+    for ref, rev in exp_refs(repo):
+        by_baseline.setdefault(ref.baseline, []).append((ref, rev))
+    head = str(repo.head.target)
+    rows: list[Row] = []
+    for label, commit in baselines:
+        baseline = str(commit.id)
+        if include_workspace and baseline == head and not revs:
+            rows.append(reader.row(kind="workspace", name=WORKSPACE, rev=WORKSPACE, baseline=baseline,
+                                   created=None, status="", tree=None, with_deps=with_deps))
+        rows.append(reader.row(kind="baseline", name=label, rev=baseline, baseline=baseline,
+                               created=float(commit.commit_time), status="", tree=commit.tree,
+                               message=commit.message.strip(), annotations=annotations.get(baseline),
+                               with_deps=with_deps))
+        exps = []
+        for ref, rev in by_baseline.get(baseline, []):
+            exp_commit = repo[rev]
+            exps.append(reader.row(kind="experiment", name=ref.name, rev=rev, baseline=baseline,
+                                   created=float(exp_commit.commit_time), status="success", tree=exp_commit.tree,
+                                   message=exp_commit.message.strip(), annotations=annotations.get(rev),
+                                   with_deps=with_deps))
+        exps.sort(key=lambda r: (r.created or 0, r.name))
+        rows.extend(exps)
+    return rows
