@@ -73,8 +73,11 @@ def parse_yaml(text: str, *, path: str, error: type[BadInput] = BadInput) -> Any
     """Parses YAML text; a syntax error becomes `error` naming `path` and the line."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from pyhelper.core import yamlfast
+
     try:
-        return _safe_yaml().load(text)
+        value = yamlfast.load(text)
+        return _safe_yaml().load(text) if value is yamlfast.FALLBACK else value
     except MarkedYAMLError as exc:
         message, hint, line = _explain(exc, text)
         raise error(f"malformed YAML: {message}", hint=hint, path=path, line=line) from None

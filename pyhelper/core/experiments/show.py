@@ -163,7 +163,7 @@ class RowReader:
         except XpError:
             return {}
 
-    def metrics(self, tree: pygit2.Tree | None, layout: _Layout, lock: dict[str, Any],
+    def metrics(self, tree: pygit2.Tree | None, layout: _Layout, lock: Callable[[], dict[str, Any]],
                 errors: dict[str, str]) -> dict[str, dict[str, Any]]:
         from pyhelper.core.metrics import parse_metrics
 
@@ -173,7 +173,7 @@ class RowReader:
             blob = self._blob(tree, path)
             if blob is None and tree is not None:
                 if cached is None:
-                    cached = {out_path: info.md5 for entry in lock.values() for out_path, info in entry.outs.items()}
+                    cached = {out_path: info.md5 for entry in lock().values() for out_path, info in entry.outs.items()}
                 md5 = cached.get(path)
                 data = self._cache_object(md5) if md5 else None
                 blob = ("md5:" + md5, data) if data is not None else None
@@ -200,16 +200,16 @@ class RowReader:
         layout = self.layout(tree)
         if layout.error:
             errors["dvc.yaml"] = layout.error
-        lock = self.lock(tree)
         deps: dict[str, str] = {}
         if with_deps:
-            for entry in lock.values():
+            for entry in self.lock(tree).values():
                 deps.update({path: info.md5 for path, info in entry.deps.items()})
         annotations = annotations or notes.Annotations()
         return Row(
             kind=kind, name=name, rev=rev, baseline=baseline, created=created, status=status, message=message,
             tags=annotations.tags, note=annotations.note,
-            params=self.params(tree, layout, errors), metrics=self.metrics(tree, layout, lock, errors),
+            params=self.params(tree, layout, errors),
+            metrics=self.metrics(tree, layout, lambda: self.lock(tree), errors),
             deps=deps, errors=errors,
         )
 
