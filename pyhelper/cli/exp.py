@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
     stream = sys.stderr if args.json else sys.stdout
     result = run_experiment(_project(), set_values=args.set_params, name=args.name, message=args.message,
-                            targets=args.targets or None, force=args.force, use_run_cache=args.run_cache,
+                            targets=args.targets or None, force=args.force, temp=args.temp,
+                            use_run_cache=args.run_cache,
                             on_event=_print_repro_events(args.quiet, stream))
     exp = result.experiment
     if args.json:
@@ -259,6 +260,8 @@ def add_parser(sub) -> None:
     p.add_argument("-n", "--name", help="experiment name (default: generated, e.g. brave-otter)")
     p.add_argument("-m", "--message", help="commit message of the experiment")
     p.add_argument("-f", "--force", action="store_true", help="run every stage, and replace an experiment of that name")
+    p.add_argument("--temp", action="store_true",
+                   help="run in a private copy under .xp/tmp/ (untracked files included); the workspace is untouched")
     p.add_argument("--no-run-cache", dest="run_cache", action="store_false", help="never restore from the run-cache")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the stages' output")
     p.add_argument("--json", action="store_true", help="print the result as JSON (progress on stderr)")

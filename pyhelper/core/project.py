@@ -22,11 +22,23 @@ class Project:
     """A git work tree holding a pipeline; every path below is absolute."""
 
     root: Path
+    """The work tree commands run in: the user's workspace, or a private one under `.xp/tmp/`."""
+    home: Path | None = None
+    """The user's workspace when `root` is a private one; its `.xp/` state and cache are shared."""
+
+    @property
+    def main_root(self) -> Path:
+        """The user's own workspace (where `.xp/` and the cache live)."""
+        return self.home or self.root
 
     @property
     def xp_dir(self) -> Path:
         """`.xp/`: machine-local state (git-ignored, created on first use)."""
-        return self.root / ".xp"
+        return self.main_root / ".xp"
+
+    def in_workspace(self, root: Path) -> Project:
+        """The same project seen from a private work tree that shares its state and cache."""
+        return Project(root, home=self.main_root)
 
     @property
     def git_dir(self) -> Path:
@@ -40,7 +52,7 @@ class Project:
     @property
     def cache_dir(self) -> Path:
         """The object cache: DVC's own when this is also a DVC project, so both tools share it."""
-        dvc_dir = self.root / ".dvc"
+        dvc_dir = self.main_root / ".dvc"
         if dvc_dir.is_dir():
             return _dvc_cache_dir(dvc_dir)
         return self.xp_dir / "cache"

@@ -301,7 +301,9 @@ class workspace_lock:
     """An exclusive lock on the workspace: two repros (or experiment runs) never run at once."""
 
     def __init__(self, project: Project):
-        self.path = project.ensure_xp_dir() / "workspace.lock"
+        xp = project.ensure_xp_dir()
+        # One lock per work tree: the user's workspace, or each private one under .xp/tmp/.
+        self.path = xp / "workspace.lock" if project.home is None else xp / "tmp" / f"{project.root.name}.lock"
         self.handle = None
 
     def __enter__(self) -> None:

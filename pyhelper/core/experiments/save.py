@@ -18,6 +18,8 @@ from pyhelper.errors import BadInput
 if TYPE_CHECKING:
     import pygit2
 
+    from pyhelper.core.tmp_workspace import TmpWorkspace
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -53,13 +55,16 @@ def choose_name(repo: pygit2.Repository, baseline: str, name: str | None, *, for
 
 
 def record(project: Project, *, name: str | None, message: str | None, force: bool,
-           tags: tuple[str, ...] = (), note: str = "") -> Experiment:
-    """Commits the workspace as an experiment whose parent is HEAD, under its ref."""
+           tags: tuple[str, ...] = (), note: str = "", source: TmpWorkspace | None = None) -> Experiment:
+    """Commits the workspace (or the private work tree `source`) as an experiment of HEAD."""
     repo = open_repo(project)
     head = head_commit(repo, project)
     baseline = str(head.id)
     chosen = choose_name(repo, baseline, name, force=force)
-    tree = snapshot_tree(repo, project.root, head.tree)
+    if source is None:
+        tree = snapshot_tree(repo, project.root, head.tree)
+    else:
+        tree = snapshot_tree(source.repo, source.root, head.tree)
     sig = signature(repo)
     commit = repo.create_commit(None, sig, sig, message or f"xp: experiment {chosen}", tree, [head.id])
     ref = ExpRef(baseline, chosen)

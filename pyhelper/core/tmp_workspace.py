@@ -1,0 +1,70 @@
+"""Private work trees under `.xp/tmp/`: where `exp run --temp` (and later queue workers) run.
+
+A private work tree is a git repository whose `objects` folder is the user's own (a symlink),
+so every blob, tree and commit written there is already in the user's repository. Its HEAD is a
+branch of its own at the baseline commit and its index holds the snapshot being run, so the
+usual snapshot code sees exactly what the run changed. Cached outputs come from the shared
+object cache; the user's workspace, index, HEAD and branches are never touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pyhelper.core.outputs import checkout_outputs
+from pyhelper.core.project import Project
+
+if TYPE_CHECKING:
+    import pygit2
+
+BRANCH = "refs/heads/xp-baseline"
+
+
+@dataclass(frozen=True)
+class TmpWorkspace:
+    """A private work tree and the project seen from it."""
+
+    project: Project
+    repo: pygit2.Repository
+
+    @property
+    def root(self) -> Path:
+        """The folder the pipeline runs in."""
+        return self.project.root
+
+
+def create(project: Project, repo: pygit2.Repository, baseline: pygit2.Commit, tree: pygit2.Oid) -> TmpWorkspace:
+    """A new private work tree holding `tree` (a snapshot), with HEAD at `baseline`."""
+    import pygit2
+
+    root = project.ensure_xp_dir() / "tmp" / f"ws-{uuid.uuid4().hex[:12]}"
+    root.mkdir(parents=True)
+    try:
+        pygit2.init_repository(str(root))
+        objects = root / ".git" / "objects"
+        shutil.rmtree(objects)
+        objects.symlink_to(Path(repo.path).resolve() / "objects", target_is_directory=True)
+        private = pygit2.Repository(str(root))
+        private.references.create(BRANCH, baseline.id, force=True)
+        private.set_head(BRANCH)
+        snapshot = private[tree]
+        private.index.read_tree(snapshot)
+        private.index.write()
+        private.checkout_index(strategy=pygit2.enums.CheckoutStrategy.FORCE)
+        view = project.in_workspace(root)
+        checkout_outputs(view, private, snapshot)
+        return TmpWorkspace(view, private)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def remove(workspace: TmpWorkspace) -> None:
+    """Deletes the private work tree (its objects live on in the user's repository)."""
+    shutil.rmtree(workspace.root, ignore_errors=True)
+    lock = workspace.project.xp_dir / "tmp" / f"{workspace.root.name}.lock"
+    lock.unlink(missing_ok=True)
