@@ -246,6 +246,23 @@ def pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def clean(args: argparse.Namespace) -> int:
+    """`xp exp clean`."""
+    from pyhelper.core.experiments.clean import clean as clean_up
+
+    result = clean_up(_project(), dry=args.dry)
+    verb = "Would remove" if args.dry else "Removed"
+    if args.json:
+        emit_json({"workTrees": list(result.work_trees), "objects": result.objects, "bytes": result.bytes,
+                   "cacheSkipped": result.cache_skipped, "dry": args.dry})
+        return 0
+    print(f"{verb} {len(result.work_trees)} private work tree(s) and {result.objects} cache object(s) "
+          f"({result.bytes / 1e6:.1f} MB).")
+    if result.cache_skipped:
+        print(f"Cache objects left alone: {result.cache_skipped}.")
+    return 0
+
+
 def add_parser(sub) -> None:
     """Adds `xp exp …` to the command tree."""
     exp = sub.add_parser("exp", help="experiments: run, show, compare, apply, keep",
@@ -343,6 +360,11 @@ def add_parser(sub) -> None:
     p.add_argument("name")
     p.add_argument("text")
     p.set_defaults(handler="exp:note")
+
+    p = cmds.add_parser("clean", help="remove leftover private work trees and unreferenced cache objects")
+    p.add_argument("--dry", action="store_true", help="only say what would be removed")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="exp:clean")
 
     for verb, helptext in (("push", "push experiments (and their notes) to a git remote"),
                            ("pull", "fetch experiments (and their notes) from a git remote")):

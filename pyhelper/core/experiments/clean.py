@@ -1,0 +1,124 @@
+"""`xp exp clean`: remove leftover private work trees and cache objects nothing refers to.
+
+An object is kept when any of these refers to it: the workspace's dvc.lock, the dvc.lock of any
+commit reachable from any ref (branches, tags, remotes, experiments), or a run-cache record. In a
+project whose cache is DVC's (`.dvc/` exists) objects are left alone: DVC's own `.dvc` files
+may refer to them, and `dvc gc` is the tool that knows.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+from dataclasses import dataclass
+
+from pyhelper.core.gitrepo import open_repo
+from pyhelper.core.project import Project
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """What was (or, dry, would be) removed."""
+
+    work_trees: tuple[str, ...]
+    objects: int
+    bytes: int
+    cache_skipped: str = ""
+    """Why cache objects were not looked at, if they were not."""
+
+
+def clean(project: Project, *, dry: bool = False) -> Cleaned:
+    """Removes idle private work trees and unreferenced cache objects (nothing, when `dry`)."""
+    trees = _idle_work_trees(project, dry)
+    if (project.main_root / ".dvc").is_dir():
+        return Cleaned(trees, 0, 0, "the cache is DVC's; use `dvc gc` to clean it")
+    keep = _referenced(project)
+    files = project.cache_dir / "files" / "md5"
+    count = size = 0
+    if files.is_dir():
+        for folder in files.iterdir():
+            for obj in folder.iterdir():
+                md5 = folder.name + obj.name
+                if md5 in keep or obj.name.startswith(".tmp-"):
+                    continue
+                count += 1
+                size += obj.stat().st_size
+                if not dry:
+                    obj.unlink()
+    return Cleaned(trees, count, size)
+
+
+def _idle_work_trees(project: Project, dry: bool) -> tuple[str, ...]:
+    """Private work trees under .xp/tmp/ that no running process holds."""
+    tmp = project.xp_dir / "tmp"
+    removed = []
+    if not tmp.is_dir():
+        return ()
+    for folder in sorted(p for p in tmp.iterdir() if p.is_dir()):
+        lock_path = tmp / f"{folder.name}.lock"
+        if lock_path.exists():
+            with open(lock_path, "a+") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # A run is using it.
+        removed.append(project.rel(folder))
+        if not dry:
+            shutil.rmtree(folder, ignore_errors=True)
+            lock_path.unlink(missing_ok=True)
+    return tuple(removed)
+
+
+def _referenced(project: Project) -> set[str]:
+    """Every md5 any dvc.lock (workspace or any reachable commit) or run-cache record refers to."""
+    import pygit2
+
+    from pyhelper.core.cache import Cache
+    from pyhelper.core.lockfile import parse_lock
+    from pyhelper.core.run_cache import RunCache
+    from pyhelper.errors import XpError
+
+    md5s: set[str] = set()
+    lock_texts: list[str] = []
+    if project.lock_path.is_file():
+        lock_texts.append(project.lock_path.read_text(encoding="utf-8"))
+    repo = open_repo(project)
+    seen_blobs: set[str] = set()
+    tips = []
+    for name in repo.listall_references():
+        if name.startswith("refs/notes/"):
+            continue
+        try:
+            tips.append(repo.references[name].peel(pygit2.Commit).id)
+        except (ValueError, KeyError, pygit2.GitError):
+            continue
+    if tips:
+        walker = repo.walk(tips[0])
+        for tip in tips[1:]:
+            walker.push(tip)
+        for found in walker:  # Each reachable commit once.
+            try:
+                entry = found.tree["dvc.lock"]
+            except KeyError:
+                continue
+            if str(entry.id) not in seen_blobs:
+                seen_blobs.add(str(entry.id))
+                lock_texts.append(repo[entry.id].data.decode("utf-8", errors="replace"))
+    for text in lock_texts:
+        try:
+            entries = parse_lock(text)
+        except XpError:
+            continue
+        for entry in entries.values():
+            md5s.update(info.md5 for info in (*entry.outs.values(), *entry.deps.values()))
+    runs = RunCache(project.xp_dir / "runs.db")
+    try:
+        for record in runs.list():
+            md5s.update(out.hash.md5 for out in record.outs)
+    finally:
+        runs.close()
+    cache = Cache(project.cache_dir)
+    for md5 in [m for m in md5s if m.endswith(".dir")]:
+        md5s.update(file_md5 for _, file_md5 in cache.manifest(md5) or [])
+    return md5s
+

@@ -1,0 +1,84 @@
+"""`xp exp run --temp` (a private work tree; the workspace untouched) and `xp exp clean`."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+from tests.test_repro import PIPELINE, calls
+
+
+def digest(repo: Path) -> dict[str, str]:
+    """Every file of the work tree (outside .git and .xp) and its md5."""
+    return {
+        p.relative_to(repo).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(repo.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(repo).parts and ".xp" not in p.relative_to(repo).parts
+    }
+
+
+@pytest.fixture
+def project(gen, xp):
+    repo = gen(PIPELINE)
+    xp("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "reproduced")
+    return repo
+
+
+def test_a_temp_run_leaves_the_workspace_byte_identical_and_records_everything(project, xp):
+    (project / "scratch.txt").write_text("untracked work\n")
+    (project / "prep.py").write_text((project / "prep.py").read_text() + "# tweaked\n")
+    before = digest(project)
+    index_before = (project / ".git" / "index").read_bytes()
+
+    out = xp("exp", "run", "--temp", "-S", "train.lr=0.4", "-n", "tmp-lr", cwd=project)
+    assert "Ran experiment 'tmp-lr'" in out.stdout
+    assert digest(project) == before, "the workspace must be untouched"
+    assert (project / ".git" / "index").read_bytes() == index_before
+    assert not list((project / ".xp" / "tmp").glob("ws-*")), "the private work tree is removed"
+
+    ref = git(project, "for-each-ref", "--format=%(refname)", "refs/exps").strip()
+    files = git(project, "ls-tree", "-r", "--name-only", ref).split()
+    assert "scratch.txt" in files, "untracked, not-ignored files are part of the experiment"
+    assert "# tweaked" in git(project, "show", f"{ref}:prep.py")
+    assert "lr: 0.4" in git(project, "show", f"{ref}:params.yaml")
+    assert "model.txt" not in files, "cached outputs stay out of git"
+    # The stages ran in .xp/tmp/ws-*/, so their `../calls.log` is .xp/tmp/calls.log.
+    assert calls(project / ".xp" / "tmp" / "ws") == ["prepare", "train"], "prep.py changed: both stages ran"
+
+
+def test_a_temp_run_reuses_cached_outputs_of_the_workspace(project, xp):
+    xp("exp", "run", "--temp", "-S", "train.lr=0.3", cwd=project)
+    assert calls(project / ".xp" / "tmp" / "ws") == ["train"], "prepare is up to date: its outputs come from the cache"
+
+
+def test_a_failed_temp_run_keeps_its_work_tree_and_clean_removes_it(project, xp):
+    (project / "train.py").write_text("import sys\nprint('boom'); sys.exit(3)\n")
+    failed = xp("exp", "run", "--temp", cwd=project, expect=1)
+    assert "exited with code 3" in failed.stderr and ".xp/tmp/" in failed.stderr
+    assert git(project, "for-each-ref", "refs/exps") == ""
+    leftovers = [p for p in (project / ".xp" / "tmp").glob("ws-*") if p.is_dir()]
+    assert len(leftovers) == 1 and (leftovers[0] / "train.py").is_file()
+
+    assert "Would remove 1 private work tree(s)" in xp("exp", "clean", "--dry", cwd=project).stdout
+    assert leftovers[0].exists()
+    xp("exp", "clean", cwd=project)
+    assert not leftovers[0].exists()
+
+
+def test_clean_drops_only_cache_objects_nothing_refers_to(project, xp):
+    cache = project / ".xp" / "cache" / "files" / "md5"
+    orphan = cache / "ff" / ("0" * 30)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_text("nobody refers to me")
+    kept = {p for p in cache.rglob("*") if p.is_file() and p != orphan}
+    out = xp("exp", "clean", cwd=project).stdout
+    assert "1 cache object(s)" in out
+    assert not orphan.exists()
+    assert all(p.exists() for p in kept)
+    (project / "model.txt").unlink()
+    assert "Restored stage 'train'" in xp("repro", cwd=project).stdout
