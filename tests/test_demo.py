@@ -20,8 +20,15 @@ def test_demo_creates_a_committed_project_reproduces_it_and_prints_metrics(tmp_p
     assert git(repo, "status", "--porcelain") == "", "the demo leaves a clean work tree"
     assert "Data and pipelines are up to date." in xp("status", cwd=repo).stdout
 
+    # Three experiments ran in private copies and are compared in a table.
+    assert sorted(xp("exp", "list", "--name-only", cwd=repo).stdout.split()) == ["higher-lr", "longer", "wider"]
+    assert "├── higher-lr" in out.stdout and "└── wider" in out.stdout and "train.epochs" in out.stdout
+    shown = json.loads(xp("exp", "show", "--json", cwd=repo).stdout)
+    longer = next(r for r in shown if r["name"] == "longer")
+    assert longer["params"]["params.yaml"]["train.epochs"] == 30 and longer["metrics"]["metrics.json"]["accuracy"] > 0
+
     # The walk-through the README gives works as written.
-    changed = xp("repro", "-S", "train.epochs=30", cwd=repo).stdout
+    changed = xp("repro", "-S", "train.epochs=25", cwd=repo).stdout
     assert "Running stage 'train'" in changed and "Running stage 'prepare'" not in changed
     assert "train.epochs" in xp("params", "diff", cwd=repo).stdout
     assert "accuracy" in xp("metrics", "diff", "--all", cwd=repo).stdout

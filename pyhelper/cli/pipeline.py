@@ -113,11 +113,26 @@ def demo(args: argparse.Namespace) -> int:
         for key, value in file.values.items():
             print(f"  {key:<12} {value}")
     print()
+    from pyhelper.core.experiments.run import run as run_experiment
+
+    for name, assignments in demo_project.EXPERIMENTS:
+        result = run_experiment(project, set_values=list(assignments), name=name, temp=True)
+        print(f"Ran experiment '{name}' ({' '.join(assignments)}): "
+              f"{', '.join(result.repro.ran) or 'nothing'} ran, in a private copy (the workspace is untouched).")
+    print()
+    print("Experiments of this commit (xp exp show --only-changed):")
+    sys.stdout.flush()
+    from pyhelper.cli import main as cli_main
+
+    cli_main(["-C", str(dest), "exp", "show", "--only-changed", "--precision", "4"])
+    print()
     print(f"Done in {time.monotonic() - started:.1f}s. Next, try:")
     print(f"  cd {dest}")
-    print("  xp repro -S train.epochs=30         # change a param: only train and evaluate run")
-    print("  xp params diff && xp metrics diff   # compare with the last commit")
-    print("  xp repro -S train.epochs=10         # back: both stages come from the run-cache")
-    print("  xp runs list                        # every stage run the run-cache remembers")
+    print("  xp exp show --sort-by accuracy --sort-order desc   # the best first")
+    print("  xp exp diff higher-lr wider                        # two experiments side by side")
+    print("  xp exp run -S train.lr=0.1 -n my-try               # your own experiment, in the workspace")
+    print("  xp exp apply higher-lr && xp exp branch higher-lr best   # keep the best")
+    print("  xp repro -S train.epochs=25 && xp metrics diff     # plain pipeline runs work too")
+    print("  xp runs list                                       # every stage run the run-cache remembers")
     sys.stdout.flush()
     return 0

@@ -155,3 +155,11 @@ def commit_results(repo: Path) -> None:
     So that `xp params diff` and `xp metrics diff` have a baseline to compare with.
     """
     _commit(repo, "Reproduce the demo pipeline")
+
+
+EXPERIMENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("higher-lr", ("train.lr=0.2",)),
+    ("longer", ("train.epochs=30",)),
+    ("wider", ("model.hidden=16", "train.epochs=20")),
+)
+"""The experiments `xp demo` runs after the baseline: (name, `-S` assignments)."""
