@@ -132,7 +132,14 @@ def edited_text(path: Path, overrides: list[Override], *, display: str) -> str:
             raise missing_key_error(key, plain, display=display,
                                     fix=f"fix the key, or write -S +{key}=... to add it")
     if suffix in (".yaml", ".yml"):
+        from pyhelper.core import yamlfast
         from pyhelper.core.yamlfile import dump_roundtrip, load_for_edit
+
+        if text.strip() and not any(o.key.startswith("+") for o in overrides):
+            # Replacing existing scalars: edit just those bytes (checked by re-parsing).
+            fast = yamlfast.replace_scalars(text, {tuple(o.key.split(".")): o.value for o in overrides})
+            if fast is not None:
+                return fast
 
         doc = load_for_edit(text) if text.strip() else None
         if doc is None:

@@ -144,3 +144,138 @@ def _document(parser: Any) -> Any:
                 raise _Fallback
         elif kind == "StreamEndEvent":
             return result
+
+
+def replace_scalars(text: str, values: dict[tuple[str, ...], Any]) -> str | None:
+    """`text` with the scalars at the given key paths replaced in place, or None.
+
+    Only existing mapping keys holding a scalar are replaced, byte for byte around them, so
+    comments, order, quoting and indentation survive untouched. The result is parsed again and
+    must equal the old document with just those values changed; otherwise (or for anything
+    unusual: aliases, a non-scalar old or new value, text that needs quoting) this returns None
+    and the caller does a full round-trip edit.
+    """
+    from _ruamel_yaml import CParser
+
+    if not values or not all(_simple(v) for v in values.values()):
+        return None
+    before = load(text)
+    if before is FALLBACK or not isinstance(before, dict):
+        return None
+    spans: dict[tuple[str, ...], tuple[int, int, Any]] = {}
+    parser = CParser(text)
+    try:
+        path: list[Any] = []  # Key path of the node being read; for sequences, the next index.
+        kinds: list[str] = []
+        expecting_key: list[bool] = []
+
+        def node_done() -> None:
+            if kinds and kinds[-1] == "map":
+                expecting_key[-1] = True
+                path.pop()
+            elif kinds and kinds[-1] == "seq":
+                path[-1] += 1
+
+        while True:
+            event = parser.get_event()
+            kind = type(event).__name__
+            if kind == "ScalarEvent":
+                if kinds and kinds[-1] == "map" and expecting_key[-1]:
+                    path.append(event.value)
+                    expecting_key[-1] = False
+                    continue
+                key = tuple(str(p) for p in path)
+                if key in values:
+                    spans[key] = (event.start_mark.index, event.end_mark.index, event.style)
+                node_done()
+            elif kind in ("MappingStartEvent", "SequenceStartEvent"):
+                kinds.append("map" if kind == "MappingStartEvent" else "seq")
+                expecting_key.append(True)
+                if kind == "SequenceStartEvent":
+                    path.append(0)
+            elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+                kinds.pop()
+                expecting_key.pop()
+                if kind == "SequenceEndEvent":
+                    path.pop()
+                node_done()
+            elif kind == "AliasEvent":
+                return None
+            elif kind == "StreamEndEvent":
+                break
+    finally:
+        parser.dispose()
+    if set(spans) != set(values):
+        return None
+    if not text.isascii():
+        return None  # Mark indexes count characters or bytes depending on the parser: stay exact.
+    out = text
+    for key, (start, end, style) in sorted(spans.items(), key=lambda item: -item[1][0]):
+        rendered = _render(values[key], style)
+        if rendered is None:
+            return None
+        out = out[:start] + rendered + _keep_comment_column(out[end:], len(rendered) - (end - start))
+    after = load(out)
+    expected = _with_values(before, values)
+    if after is FALLBACK or repr(after) != repr(expected):
+        return None
+    return out
+
+
+def _keep_comment_column(rest: str, grown: int) -> str:
+    """The rest of the text after an edit that made its line `grown` characters longer, with the
+    line's trailing comment moved back to its column (keeping at least one space before it)."""
+    line_end = rest.find("\n")
+    line = rest if line_end < 0 else rest[:line_end]
+    hash_at = line.find(" #")
+    if grown == 0 or hash_at < 0:
+        return rest
+    spaces_start = len(line[:hash_at + 1].rstrip(" "))
+    gap = hash_at + 1 - spaces_start
+    new_gap = max(1, gap - grown)
+    return line[:spaces_start] + " " * new_gap + line[hash_at + 1:] + ("" if line_end < 0 else rest[line_end:])
+
+
+def _simple(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _render(value: Any, style: Any) -> str | None:
+    """YAML text for a scalar, keeping the old quoting style for strings."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        text = repr(value)
+        return text if _scalar(text, None, None) == value else None
+    if style == "'":
+        return "'" + value.replace("'", "''") + "'"
+    if style == '"':
+        import json
+
+        return json.dumps(value)
+    if style:
+        return None  # A block scalar: leave it to the round-trip editor.
+    if not value or value != value.strip() or any(c in value for c in ":#{}[],&*!|>'\"%@`\n"):
+        return None
+    try:
+        return value if _scalar(value, None, None) == value else None
+    except _Fallback:
+        return None
+
+
+def _with_values(document: Any, values: dict[tuple[str, ...], Any]) -> Any:
+    """A deep copy of `document` with the given key paths set."""
+    import copy
+
+    result = copy.deepcopy(document)
+    for key, value in values.items():
+        node = result
+        for part in key[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            node[int(key[-1])] = value
+        else:
+            node[key[-1]] = value
+    return result
