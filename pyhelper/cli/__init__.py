@@ -120,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         os.chdir(args.cwd)
+    import signal
+
+    def terminated(signum: int, frame: object) -> None:
+        # Unwind like Ctrl-C does, so a running stage is stopped and nothing half-done is recorded.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminated)
     module_name, function = args.handler.split(":")
     handler = getattr(importlib.import_module(f"pyhelper.cli.{module_name}"), function)
     try:

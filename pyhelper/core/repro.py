@@ -238,9 +238,11 @@ def _run_command(name: str, command: str, cwd: Path, env: dict[str, str],
                  on_event: Callable[[ReproEvent], None]) -> None:
     """Runs one shell command, streaming its output; raises StageFailed on a non-zero exit."""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
+    # The command gets a process group of its own, so stopping xp (Ctrl-C, SIGTERM) can stop
+    # everything the command started, not just its shell.
     proc = subprocess.Popen(
         command, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, bufsize=1, text=True, errors="replace",
+        stdin=subprocess.DEVNULL, bufsize=1, text=True, errors="replace", start_new_session=True,
     )
     try:
         assert proc.stdout is not None
@@ -250,11 +252,26 @@ def _run_command(name: str, command: str, cwd: Path, env: dict[str, str],
             on_event(ReproEvent("output", name, line))
         code = proc.wait()
     except BaseException:
-        proc.kill()
-        proc.wait()
+        _stop_group(proc)
         raise
     if code != 0:
         raise StageFailed(name, code, list(tail))
+
+
+def _stop_group(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
+    """Stops a command's whole process group: SIGTERM, then SIGKILL after `grace` seconds."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _metrics_of(root: Path, stage: Stage) -> dict[str, Any]:
