@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pyhelper.cli.exp import add_parser as add_exp
 
     add_exp(sub)
+    from pyhelper.cli.queue import add_parser as add_queue
+
+    add_queue(sub)
 
     runs = sub.add_parser("runs", help="explore the run-cache: every recorded stage run").add_subparsers(
         dest="runs_command", metavar="COMMAND", required=True)

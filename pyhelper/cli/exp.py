@@ -25,6 +25,19 @@ def run(args: argparse.Namespace) -> int:
     """`xp exp run`."""
     from pyhelper.core.experiments.run import run as run_experiment
 
+    if args.queue or args.run_all:
+        from pyhelper.cli.queue import queued, run_all
+        from pyhelper.core.queue.enqueue import enqueue
+
+        project = _project()
+        if args.queue:
+            entries = enqueue(project, set_values=args.set_params, name=args.name, message=args.message,
+                              sample=args.sample, seed=args.seed, confirm=args.yes, retries=args.retries)
+            queued(entries, as_json=args.json and not args.run_all)
+        if args.run_all:
+            return run_all(project, args.jobs, as_json=args.json)
+        return 0
+
     stream = sys.stderr if args.json else sys.stdout
     result = run_experiment(_project(), set_values=args.set_params, name=args.name, message=args.message,
                             targets=args.targets or None, force=args.force, temp=args.temp,
@@ -60,6 +73,14 @@ def _created(ts: float | None) -> str:
     return time.strftime(fmt, time.localtime(ts))
 
 
+def _iso(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
 def _row_json(row) -> dict:
     return {
         "kind": row.kind, "name": row.name, "rev": row.rev, "baseline": row.baseline,
@@ -89,17 +110,18 @@ def show(args: argparse.Namespace) -> int:
     headers = ["Experiment", "rev", "Created", "State", "Tags"] + [query.header(c, all_columns) for c in shown]
     body = []
     for index, row in enumerate(rows):
-        if row.kind == "experiment":
+        if row.kind == "experiment" and not args.csv:
             last = index + 1 >= len(rows) or rows[index + 1].kind != "experiment"
             label = ("└── " if last else "├── ") + row.name
         else:
-            label = row.name
+            label = row.name  # CSV is read by programs: plain names, full times.
         cells = []
         for column in shown:
             value = query.value(row, column)
             error = row.errors.get(column.file, "")
             cells.append("error" if value is None and error and error != "missing" else number(value, args.precision))
-        body.append([label, row.rev[:7] if row.rev != "workspace" else "-", _created(row.created),
+        created = _iso(row.created) if args.csv else _created(row.created)
+        body.append([label, row.rev[:7] if row.rev != "workspace" else "-", created,
                      row.status or "-", ",".join(row.tags) or "-", *cells])
     if args.csv:
         import csv
@@ -121,6 +143,8 @@ def diff(args: argparse.Namespace) -> int:
     from pyhelper.core.experiments.diff import diff as compute
 
     result = compute(_project(), args.a, args.b, all_rows=args.all)
+    for side, error in result.errors:
+        print(f"warning: {side}: {error}", file=sys.stderr)
     if args.json:
         out: dict = {"params": {}, "metrics": {}}
         for section, data in (("params", result.params), ("metrics", result.metrics)):
@@ -279,6 +303,14 @@ def add_parser(sub) -> None:
     p.add_argument("-f", "--force", action="store_true", help="run every stage, and replace an experiment of that name")
     p.add_argument("--temp", action="store_true",
                    help="run in a private copy under .xp/tmp/ (untracked files included); the workspace is untouched")
+    p.add_argument("--queue", action="store_true",
+                   help="queue it instead (sweeps: -S 'k=1,2,3', -S 'k=range(1,10,2)'; several -S: the grid)")
+    p.add_argument("--run-all", action="store_true", help="run everything queued now, with -j workers")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="workers for --run-all (default 1)")
+    p.add_argument("--sample", type=int, metavar="N", help="queue N random points of the grid (random search)")
+    p.add_argument("--seed", type=int, help="seed for --sample")
+    p.add_argument("--retries", type=int, default=0, metavar="N", help="re-run a queued entry whose worker was lost")
+    p.add_argument("--yes", action="store_true", help="queue sweeps of more than 1,000 runs")
     p.add_argument("--no-run-cache", dest="run_cache", action="store_false", help="never restore from the run-cache")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the stages' output")
     p.add_argument("--json", action="store_true", help="print the result as JSON (progress on stderr)")

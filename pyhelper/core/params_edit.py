@@ -104,11 +104,16 @@ def set_params(root: Path, assignments: list[str]) -> ParamsEdit:
 
 def edited_text(path: Path, overrides: list[Override], *, display: str) -> str:
     """The text of the params file after the overrides, formatting kept; raises before any change."""
-    suffix = path.suffix.lower()
+    text = path.read_text(encoding="utf-8") if path.is_file() else None
+    return edited_content(text, path.suffix.lower(), overrides, display=display)
+
+
+def edited_content(current: str | None, suffix: str, overrides: list[Override], *, display: str) -> str:
+    """Like `edited_text`, for a file's text given directly (None: the file does not exist)."""
     if suffix not in (".yaml", ".yml", ".json", ".toml"):
         raise ParamsError(f"unsupported params file format '{suffix}'",
                           hint="use a .yaml, .yml, .json or .toml file", path=display)
-    exists = path.is_file()
+    exists = current is not None
     if not exists and not all(o.key.startswith("+") for o in overrides):
         key = next(o.key for o in overrides if not o.key.startswith("+"))
         raise ParamsError(
@@ -116,7 +121,7 @@ def edited_text(path: Path, overrides: list[Override], *, display: str) -> str:
             hint=f"create it, fix the file name, or write -S {display}:+{key}=... to create it with that key",
             path=display,
         )
-    text = path.read_text(encoding="utf-8") if exists else ""
+    text = current or ""
     plain = parse_params(text, suffix=suffix, display=display) if text.strip() else {}
     for override in overrides:
         key = override.key.lstrip("+")

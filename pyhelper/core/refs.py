@@ -14,6 +14,9 @@ from pyhelper.errors import BadInput
 EXPS_NAMESPACE = "refs/exps"
 NOTES_REF = "refs/notes/xp"
 """Git notes holding each experiment's tags and note (JSON), versioned and pushable."""
+QUEUE_NAMESPACE = "refs/xp/queue"
+"""Queued experiments' commits, one ref per entry. Outside refs/exps/ so that DVC, which reads
+every ref under refs/exps/ as an experiment, never trips over them."""
 
 _SHA = re.compile(r"[0-9a-f]{40}")
 _BAD_NAME = re.compile(r"[\x00-\x20\x7f~^:?*\[\\/]|\.\.|@\{|\.lock$|^[.-]|\.$")
@@ -50,6 +53,11 @@ class ExpRef:
 def baseline_prefix(baseline: str) -> str:
     """`refs/exps/ab/cdef…/`: where the experiments of one baseline live."""
     return f"{EXPS_NAMESPACE}/{baseline[:2]}/{baseline[2:]}/"
+
+
+def queue_ref(entry_id: str) -> str:
+    """The ref keeping a queue entry's commit alive."""
+    return f"{QUEUE_NAMESPACE}/{entry_id}"
 
 
 def check_name(name: str) -> str:

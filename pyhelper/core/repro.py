@@ -36,7 +36,8 @@ class ReproEvent:
     """Something a person watching a repro wants to know, as data (the CLI prints it)."""
 
     kind: str
-    """skipped | frozen | running | command | output | restored | checked_out | would_run | done"""
+    """skipped | frozen | running | command | started (text: the command's pid, which leads its own
+    process group) | output | restored | would_run | done"""
     stage: str
     text: str = ""
 
@@ -244,6 +245,7 @@ def _run_command(name: str, command: str, cwd: Path, env: dict[str, str],
         command, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, bufsize=1, text=True, errors="replace", start_new_session=True,
     )
+    on_event(ReproEvent("started", name, str(proc.pid)))
     try:
         assert proc.stdout is not None
         for line in proc.stdout:

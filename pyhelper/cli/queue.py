@@ -1,0 +1,235 @@
+"""`xp queue …`: start workers, watch, kill, stop, remove, retry; and `xp exp run --queue/--run-all`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from pyhelper.cli.render import emit_json, table
+
+
+def _project():
+    from pyhelper.core.project import find_project
+
+    return find_project()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def _entry_json(entry) -> dict:
+    return {"id": entry.id, "name": entry.name, "status": entry.status, "params": list(entry.params),
+            "baseline": entry.baseline, "rev": entry.rev, "worker": entry.worker, "attempts": entry.attempts,
+            "retries": entry.retries, "created": entry.created, "started": entry.started,
+            "finished": entry.finished, "duration": entry.duration, "exitCode": entry.exit_code,
+            "error": entry.error, "experimentRev": entry.exp_rev}
+
+
+def queued(entries, *, as_json: bool) -> None:
+    """Prints what was queued."""
+    if as_json:
+        emit_json([_entry_json(e) for e in entries])
+        return
+    for entry in entries:
+        print(f"Queued '{entry.name}'" + (f": {' '.join(entry.params)}" if entry.params else ""))
+    print(f"{len(entries)} experiment(s) queued. Run them with `xp queue start -j N` or `xp exp run --run-all`.")
+
+
+def run_all(project, jobs: int, *, as_json: bool) -> int:
+    """Starts `jobs` workers and shows progress until the queue is done."""
+    from pyhelper.core.queue.manage import wait
+    from pyhelper.core.queue.worker import start_workers
+
+    started = time.monotonic()
+    start_workers(project, jobs, idle=1.0)
+    tty = sys.stderr.isatty()
+    last = [""]
+
+    def tick(current) -> None:
+        done = sum(current.count(s) for s in ("success", "failed", "cancelled"))
+        total = len(current.entries)
+        elapsed = time.monotonic() - started
+        eta = ""
+        if done and done < total:
+            eta = f", ETA {elapsed / done * (total - done):.0f}s"
+        line = (f"{done}/{total} done ({current.count('failed')} failed), {current.count('running')} running, "
+                f"{current.count('queued')} queued, {elapsed:.1f}s elapsed{eta}")
+        if tty:
+            print("\r" + line.ljust(len(last[0])), end="", file=sys.stderr, flush=True)
+        elif line.split(",")[:3] != last[0].split(",")[:3]:
+            print(line, file=sys.stderr, flush=True)
+        last[0] = line
+
+    final = wait(project, on_tick=tick)
+    if tty:
+        print(file=sys.stderr)
+    failed = [e for e in final.entries if e.status == "failed"]
+    if as_json:
+        emit_json([_entry_json(e) for e in final.entries])
+    else:
+        print(f"Queue done in {time.monotonic() - started:.1f}s: {final.count('success')} succeeded, "
+              f"{len(failed)} failed, {final.count('cancelled')} cancelled.")
+        for entry in failed:
+            print(f"  failed: {entry.name}: {entry.error} (see `xp queue logs {entry.name}`)")
+    return 1 if failed else 0
+
+
+def start(args: argparse.Namespace) -> int:
+    """`xp queue start -j N`."""
+    from pyhelper.core.queue.worker import start_workers
+
+    pids = start_workers(_project(), args.jobs, idle=args.idle)
+    print(f"Started {len(pids)} worker(s) (pids {', '.join(map(str, pids))}); they exit after "
+          f"{args.idle:g}s with nothing to do. Watch with `xp queue status`.")
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    """`xp queue worker` (started by `xp queue start`)."""
+    from pyhelper.core.queue.worker import work
+
+    work(_project(), idle=args.idle)
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    """`xp queue status`."""
+    from pyhelper.core.queue.manage import state
+
+    current = state(_project())
+    if args.json:
+        emit_json({"entries": [_entry_json(e) for e in current.entries],
+                   "workers": [{"id": w.id, "pid": w.pid, "host": w.host, "entry": w.entry,
+                                "started": w.started, "heartbeat": w.heartbeat} for w in current.workers]})
+        return 0
+    if not current.entries:
+        print("The queue is empty. Queue experiments with `xp exp run --queue -S key=v1,v2`.")
+    else:
+        rows = [[e.name, e.status, " ".join(e.params) or "-", e.worker or "-", _duration(e.duration),
+                 (e.error[:60] if e.error else "-")] for e in current.entries]
+        print(table(["Experiment", "Status", "Params", "Worker", "Duration", "Error"], rows))
+    print()
+    names = {e.id: e.name for e in current.entries}
+    if current.workers:
+        print(f"{len(current.workers)} worker(s):")
+        for w in current.workers:
+            doing = f"running '{names.get(w.entry, w.entry)}'" if w.entry else "idle"
+            print(f"  {w.id}  pid {w.pid} on {w.host}  {doing}")
+    else:
+        print("No worker is running" + (" (start them with `xp queue start -j N`)." if current.count("queued") else "."))
+    return 0
+
+
+def logs(args: argparse.Namespace) -> int:
+    """`xp queue logs NAME [-f]`."""
+    from pyhelper.core.queue.db import QueueDb
+    from pyhelper.core.queue.worker import log_path
+
+    project = _project()
+    db = QueueDb(project)
+    try:
+        entry = db.find(args.name)
+        path = log_path(project, entry.id)
+        offset = 0
+        while True:
+            if path.exists():
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read()
+                    offset = handle.tell()
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+            current = db.get(entry.id)
+            if not args.follow or current.status not in ("queued", "running"):
+                if not path.exists():
+                    print(f"'{entry.name}' is {current.status} and has no log yet.")
+                return 0
+            time.sleep(0.3)
+    finally:
+        db.close()
+
+
+def kill(args: argparse.Namespace) -> int:
+    """`xp queue kill NAME…`."""
+    from pyhelper.core.queue.manage import kill as kill_entries
+
+    entries = kill_entries(_project(), args.names, force=args.force)
+    for entry in entries:
+        what = "cancelled" if entry.status == "queued" else ("killing" if args.force else "stopping")
+        print(f"{entry.name}: {what}")
+    return 0
+
+
+def stop(args: argparse.Namespace) -> int:
+    """`xp queue stop [--kill]`."""
+    from pyhelper.core.queue.manage import stop as stop_workers
+
+    count = stop_workers(_project(), kill_running=args.kill)
+    print(f"Asked {count} worker(s) to stop" + (" now." if args.kill else " after their current experiment."))
+    return 0
+
+
+def remove(args: argparse.Namespace) -> int:
+    """`xp queue remove`."""
+    from pyhelper.core.queue.manage import remove as remove_entries
+
+    statuses: tuple[str, ...] = ()
+    if args.all:
+        statuses = ("queued", "success", "failed", "cancelled")
+    else:
+        statuses = tuple(s for s, on in (("queued", args.queued), ("success", args.success),
+                                           ("failed", args.failed), ("cancelled", args.failed)) if on)
+    removed = remove_entries(_project(), args.names, statuses=statuses)
+    print(f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}.")
+    return 0
+
+
+def retry(args: argparse.Namespace) -> int:
+    """`xp queue retry NAME…`."""
+    from pyhelper.core.queue.manage import retry as retry_entries
+
+    entries = retry_entries(_project(), args.names)
+    print(f"Queued again: {', '.join(e.name for e in entries)}.")
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Adds `xp queue …` to the command tree."""
+    queue = sub.add_parser("queue", help="the experiment queue: workers, status, logs, kill, retry",
+                           description="Queued experiments run in worker processes, each in a private copy "
+                                       "of the workspace as it was when queued.")
+    cmds = queue.add_subparsers(dest="queue_command", metavar="COMMAND", required=True)
+    p = cmds.add_parser("start", help="start N detached worker processes")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N")
+    p.add_argument("--idle", type=float, default=5.0, metavar="SECONDS", help="exit after this long with nothing to do")
+    p.set_defaults(handler="queue:start")
+    p = cmds.add_parser("worker", help="run queued experiments in this process (what `start` launches)")
+    p.add_argument("--idle", type=float, default=5.0, metavar="SECONDS")
+    p.set_defaults(handler="queue:worker")
+    p = cmds.add_parser("status", help="entries and live workers")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="queue:status")
+    p = cmds.add_parser("logs", help="an entry's log")
+    p.add_argument("name")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until the entry finishes")
+    p.set_defaults(handler="queue:logs")
+    p = cmds.add_parser("kill", help="cancel queued entries, stop running ones")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("--force", action="store_true", help="SIGKILL at once instead of SIGTERM and a grace period")
+    p.set_defaults(handler="queue:kill")
+    p = cmds.add_parser("stop", help="stop the workers after their current experiment")
+    p.add_argument("--kill", action="store_true", help="stop the running experiments too")
+    p.set_defaults(handler="queue:stop")
+    p = cmds.add_parser("remove", help="remove entries")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    for flag in ("queued", "success", "failed", "all"):
+        p.add_argument(f"--{flag}", action="store_true",
+                       help=f"every {flag} entry" if flag != "all" else "every entry that is not running")
+    p.set_defaults(handler="queue:remove")
+    p = cmds.add_parser("retry", help="queue finished entries again")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.set_defaults(handler="queue:retry")

@@ -1,0 +1,90 @@
+"""`xp exp run --queue`: queue one experiment, or a sweep of them, without touching the workspace.
+
+Each entry is a commit (parent: HEAD) holding the workspace as it is now — tracked changes and
+untracked, not-ignored files — with the entry's params applied, kept alive by its own ref
+(`refs/xp/queue/<id>`). Everything is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+from pyhelper.core.experiments import names as name_gen
+from pyhelper.core.experiments.save import taken_names
+from pyhelper.core.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree
+from pyhelper.core.params_edit import Override, edited_content, parse_override
+from pyhelper.core.project import Project
+from pyhelper.core.queue import sweep
+from pyhelper.core.queue.db import Entry, QueueDb
+from pyhelper.core.refs import check_name, queue_ref
+from pyhelper.errors import BadInput
+
+TRAILER = "xp-queue-entry"
+
+
+def enqueue(project: Project, *, set_values: list[str], name: str | None = None, message: str | None = None,
+            sample: int | None = None, seed: int | None = None, confirm: bool = False,
+            retries: int = 0) -> list[Entry]:
+    """Queues every point of the sweep `set_values` describes; returns the entries in order."""
+    import pygit2
+
+    from pyhelper.core.dvcfile import read_pipeline
+
+    if retries < 0:
+        raise BadInput("--retries must be 0 or more", hint="pass --retries N with N ≥ 0")
+    project.require_pipeline()
+    read_pipeline(project.root)  # A broken dvc.yaml is reported now, not when a worker runs it.
+    repo = open_repo(project)
+    head = head_commit(repo, project)
+    baseline = str(head.id)
+    points = sweep.expand(list(set_values), sample=sample, seed=seed, confirm=confirm)
+    db = QueueDb(project)
+    try:
+        chosen = _names(name, len(points), taken_names(repo, baseline) | db.names())
+        base = repo[snapshot_tree(repo, project.root, head.tree)]
+        sig = signature(repo)
+        prepared = []
+        for point, entry_name in zip(points, chosen):  # Build every tree first: errors stop all.
+            by_file: dict[str, list[Override]] = defaultdict(list)
+            for assignment in point:
+                override = parse_override(assignment)
+                by_file[override.file].append(override)
+            index = pygit2.Index()
+            index.read_tree(base)
+            for file, overrides in by_file.items():
+                try:
+                    current = repo[base[file].id].data.decode("utf-8")
+                except KeyError:
+                    current = None
+                suffix = "." + file.rsplit(".", 1)[-1].lower() if "." in file else ""
+                text = edited_content(current, suffix, overrides, display=file)
+                index.add(pygit2.IndexEntry(file, repo.create_blob(text.encode("utf-8")), FILE_MODE))
+            prepared.append((entry_name, point, index.write_tree(repo)))
+        items = []
+        for entry_name, point, tree in prepared:
+            entry_id = uuid.uuid4().hex[:12]
+            text = f"{message or 'xp: queued experiment ' + entry_name}\n\n{TRAILER}: {entry_id}\n"
+            commit = repo.create_commit(None, sig, sig, text, tree, [head.id])
+            repo.references.create(queue_ref(entry_id), commit, force=True)
+            items.append({"id": entry_id, "name": entry_name, "baseline": baseline, "rev": str(commit),
+                          "params": point, "message": message or "", "retries": retries})
+        return db.add(items)
+    finally:
+        db.close()
+
+
+def _names(name: str | None, count: int, taken: set[str]) -> list[str]:
+    """`name` (one entry), `name-1`…`name-N` (a sweep), or generated names; none already taken."""
+    if name is None:
+        out: list[str] = []
+        for _ in range(count):
+            out.append(name_gen.generate(taken | set(out)))
+        return out
+    check_name(name)
+    wanted = [name] if count == 1 else [f"{name}-{i}" for i in range(1, count + 1)]
+    clash = [n for n in wanted if n in taken]
+    if clash:
+        raise BadInput(f"an experiment or queue entry named '{clash[0]}' already exists for this baseline",
+                       hint="choose another name with -n")
+    return wanted

@@ -1,0 +1,123 @@
+"""Queue operations a person asks for: status, kill, stop, remove, retry, wait for the queue."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from pyhelper.core.project import Project
+from pyhelper.core.queue.db import Entry, QueueDb, Worker
+from pyhelper.core.queue.worker import reap
+from pyhelper.errors import BadInput
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """Every entry and the live workers, after dead workers' entries were dealt with."""
+
+    entries: tuple[Entry, ...]
+    workers: tuple[Worker, ...]
+
+    def count(self, status: str) -> int:
+        """How many entries have this status."""
+        return sum(1 for e in self.entries if e.status == status)
+
+
+def state(project: Project) -> QueueState:
+    """The queue as it is now."""
+    db = QueueDb(project)
+    try:
+        reap(project, db)
+        return QueueState(tuple(db.entries()), tuple(db.workers()))
+    finally:
+        db.close()
+
+
+def _find_all(db: QueueDb, specs: list[str]) -> list[Entry]:
+    return [db.find(spec) for spec in specs]  # All found before anything changes.
+
+
+def kill(project: Project, specs: list[str], *, force: bool = False) -> list[Entry]:
+    """Cancels queued entries and stops running ones (SIGTERM, or SIGKILL with `force`)."""
+    if not specs:
+        raise BadInput("name the entries to kill", hint="see `xp queue status`")
+    db = QueueDb(project)
+    try:
+        entries = _find_all(db, specs)
+        finished = [e.name for e in entries if e.status not in ("queued", "running")]
+        if finished:
+            raise BadInput(f"{', '.join(finished)} already finished", hint="remove them with `xp queue remove`")
+        db.request_cancel([e.id for e in entries], force=force)
+        return entries
+    finally:
+        db.close()
+
+
+def stop(project: Project, *, kill_running: bool = False) -> int:
+    """Asks every worker to exit after its current entry (or now); returns how many were asked."""
+    db = QueueDb(project)
+    try:
+        return db.stop_workers(kill=kill_running)
+    finally:
+        db.close()
+
+
+def remove(project: Project, specs: list[str], *, statuses: tuple[str, ...] = ()) -> list[Entry]:
+    """Removes the named entries, or every entry with one of `statuses` (never running ones)."""
+    from pyhelper.core.gitrepo import open_repo
+    from pyhelper.core.refs import queue_ref
+
+    db = QueueDb(project)
+    try:
+        if specs:
+            entries = _find_all(db, specs)
+        elif statuses:
+            entries = db.entries(statuses)
+        else:
+            raise BadInput("nothing to remove", hint="name entries, or pass --queued, --success, --failed or --all")
+        running = [e.name for e in entries if e.status == "running"]
+        if running and specs:
+            raise BadInput(f"{', '.join(running)} is running", hint="kill it first with `xp queue kill`")
+        entries = [e for e in entries if e.status != "running"]
+        db.remove([e.id for e in entries])
+        repo = open_repo(project)
+        for entry in entries:
+            ref = queue_ref(entry.id)
+            if ref in repo.references:
+                repo.references.delete(ref)
+        return entries
+    finally:
+        db.close()
+
+
+def retry(project: Project, specs: list[str]) -> list[Entry]:
+    """Queues finished entries again (same commit, same params)."""
+    db = QueueDb(project)
+    try:
+        entries = _find_all(db, specs)
+        busy = [e.name for e in entries if e.status in ("queued", "running")]
+        if busy:
+            raise BadInput(f"{', '.join(busy)} is still queued or running", hint="retry only finished entries")
+        db.retry([e.id for e in entries])
+        return [db.get(e.id) for e in entries]
+    finally:
+        db.close()
+
+
+def wait(project: Project, *, on_tick: Callable[[QueueState], None] = lambda s: None,
+         interval: float = 0.25, timeout: float | None = None) -> QueueState:
+    """Waits until nothing is queued or running (or no worker is left to run it)."""
+    started = time.monotonic()
+    grace_until = started + 10.0  # Workers may take a moment to register.
+    while True:
+        current = state(project)
+        on_tick(current)
+        pending = current.count("queued") + current.count("running")
+        if pending == 0:
+            return current
+        if not current.workers and time.monotonic() > grace_until:
+            return current
+        if timeout is not None and time.monotonic() - started > timeout:
+            return current
+        time.sleep(interval)
