@@ -21,7 +21,11 @@ def test_demo_creates_a_committed_project_reproduces_it_and_prints_metrics(tmp_p
     assert "Data and pipelines are up to date." in xp("status", cwd=repo).stdout
 
     # Three experiments ran in private copies and are compared in a table.
-    assert sorted(xp("exp", "list", "--name-only", cwd=repo).stdout.split()) == ["higher-lr", "longer", "wider"]
+    assert sorted(xp("exp", "list", "--name-only", cwd=repo).stdout.split()) == [
+        "higher-lr", "longer", "sweep-1", "sweep-2", "sweep-3", "sweep-4", "wider"]
+    assert "Queue done" in out.stdout and "4 succeeded" in out.stdout
+    queue = json.loads(xp("queue", "status", "--json", cwd=repo).stdout)
+    assert sorted(e["status"] for e in queue["entries"]) == ["success"] * 4
     assert "├── higher-lr" in out.stdout and "└── wider" in out.stdout and "train.epochs" in out.stdout
     shown = json.loads(xp("exp", "show", "--json", cwd=repo).stdout)
     longer = next(r for r in shown if r["name"] == "longer")

@@ -119,6 +119,13 @@ def demo(args: argparse.Namespace) -> int:
         result = run_experiment(project, set_values=list(assignments), name=name, temp=True)
         print(f"Ran experiment '{name}' ({' '.join(assignments)}): "
               f"{', '.join(result.repro.ran) or 'nothing'} ran, in a private copy (the workspace is untouched).")
+    from pyhelper.cli.queue import run_all
+    from pyhelper.core.queue.enqueue import enqueue
+
+    entries = enqueue(project, set_values=list(demo_project.SWEEP), name="sweep")
+    print(f"Queued a {len(entries)}-point sweep ({' × '.join(demo_project.SWEEP)}); running it with 2 workers:")
+    sys.stdout.flush()
+    run_all(project, 2, as_json=False)
     print()
     print("Experiments of this commit (xp exp show --only-changed):")
     sys.stdout.flush()
@@ -131,6 +138,7 @@ def demo(args: argparse.Namespace) -> int:
     print("  xp exp show --sort-by accuracy --sort-order desc   # the best first")
     print("  xp exp diff higher-lr wider                        # two experiments side by side")
     print("  xp exp run -S train.lr=0.1 -n my-try               # your own experiment, in the workspace")
+    print("  xp exp run --queue -S 'train.epochs=range(5,30,5)' && xp queue start -j 2 && xp queue status")
     print("  xp exp apply higher-lr && xp exp branch higher-lr best   # keep the best")
     print("  xp repro -S train.epochs=25 && xp metrics diff     # plain pipeline runs work too")
     print("  xp runs list                                       # every stage run the run-cache remembers")

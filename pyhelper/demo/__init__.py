@@ -163,3 +163,6 @@ EXPERIMENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("wider", ("model.hidden=16", "train.epochs=20")),
 )
 """The experiments `xp demo` runs after the baseline: (name, `-S` assignments)."""
+
+SWEEP: tuple[str, ...] = ("train.lr=0.1,0.2", "model.hidden=4,16")
+"""The 2×2 sweep `xp demo` queues and runs with two workers (names sweep-1 … sweep-4)."""
