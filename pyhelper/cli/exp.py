@@ -287,6 +287,17 @@ def clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _digits(text: str) -> int:
+    """`--precision N`: a whole number from 0 up."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of digits (0 or more)")
+    return value
+
+
 def add_parser(sub) -> None:
     """Adds `xp exp …` to the command tree."""
     exp = sub.add_parser("exp", help="experiments: run, show, compare, apply, keep",
@@ -336,7 +347,7 @@ def add_parser(sub) -> None:
     p.add_argument("--keep", metavar="REGEX", help="always show columns matching REGEX")
     p.add_argument("--filter", metavar="EXPR",
                    help="only experiments matching e.g. 'acc>0.9 and tag=best' (= != < <= > >= ~, and, or)")
-    p.add_argument("--precision", type=int, default=5, metavar="N")
+    p.add_argument("--precision", type=_digits, default=5, metavar="N", help="digits after the point (default: 5)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
@@ -347,7 +358,7 @@ def add_parser(sub) -> None:
     p.add_argument("a", nargs="?", default="HEAD", help="experiment or revision (default: HEAD)")
     p.add_argument("b", nargs="?", default="workspace", help="experiment or revision (default: workspace)")
     p.add_argument("--all", action="store_true", help="show unchanged values too")
-    p.add_argument("--precision", type=int, default=5, metavar="N")
+    p.add_argument("--precision", type=_digits, default=5, metavar="N", help="digits after the point (default: 5)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--md", action="store_true")
     p.set_defaults(handler="exp:diff")

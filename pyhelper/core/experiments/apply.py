@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from pyhelper.core.atomic_write import write_atomic
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment, record
-from pyhelper.core.gitrepo import EXEC_MODE, LINK_MODE, head_commit, open_repo
+from pyhelper.core.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.repro import workspace_lock
 from pyhelper.errors import WouldOverwrite
@@ -79,6 +79,7 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
                 continue
             if path in dirty:
                 conflicts.append(path)
+        conflicts = _not_kept(repo, root, conflicts)
         saved = None
         if conflicts:
             if not force:
@@ -96,6 +97,29 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
             (root / path).unlink()
         outputs, missing = _checkout_outputs(project, repo, exp_tree)
         return Applied(experiment, tuple(writes), tuple(deletes), outputs, missing, saved)
+
+
+def _not_kept(repo: pygit2.Repository, root: Path, paths: list[str]) -> list[str]:
+    """The paths whose current content no experiment holds (at that path): replacing those loses work.
+
+    A file that is exactly as some experiment recorded it (e.g. one applied earlier) can always
+    be brought back, so overwriting it loses nothing.
+    """
+    import pygit2
+
+    if not paths:
+        return []
+    trees = [repo[rev].tree for _, rev in exp_refs(repo)]
+    lost = []
+    for path in paths:
+        full = root / path
+        if full.is_symlink() or not full.is_file():
+            lost.append(path)
+            continue
+        current = pygit2.hashfile(str(full))
+        if not any((entry := _entry(tree, path)) is not None and entry.id == current for tree in trees):
+            lost.append(path)
+    return lost
 
 
 def _write(repo: pygit2.Repository, path: Path, entry: pygit2.Object) -> None:

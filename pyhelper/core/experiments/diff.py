@@ -24,21 +24,30 @@ class ExpDiff:
     b: str
     params: Diff
     metrics: Diff
+    errors: tuple[tuple[str, str], ...] = ()
+    """(A or B, why one of its files could not be read): those values show as missing."""
 
 
 def row_for(project: Project, repo: pygit2.Repository, reader: RowReader, spec: str) -> Row:
     """The row of an experiment name, a git revision, or the workspace."""
+    return _row_and_params_files(project, repo, reader, spec)[0]
+
+
+def _row_and_params_files(project: Project, repo: pygit2.Repository, reader: RowReader,
+                          spec: str) -> tuple[Row, set[str]]:
+    """The row of `spec` and which of its files hold params (so file errors land in the right section)."""
     import pygit2
 
     if spec == WORKSPACE:
-        return reader.row(kind="workspace", name=WORKSPACE, rev=WORKSPACE, baseline="", created=None,
-                          status="", tree=None)
+        row = reader.row(kind="workspace", name=WORKSPACE, rev=WORKSPACE, baseline="", created=None,
+                         status="", tree=None)
+        return row, set(reader.layout(None).params)
     try:
         experiment = find(repo, spec)
         commit = repo[experiment.rev]
-        return reader.row(kind="experiment", name=experiment.name, rev=experiment.rev,
-                          baseline=experiment.ref.baseline, created=float(commit.commit_time),
-                          status="success", tree=commit.tree)
+        row = reader.row(kind="experiment", name=experiment.name, rev=experiment.rev,
+                         baseline=experiment.ref.baseline, created=float(commit.commit_time),
+                         status="success", tree=commit.tree)
     except UnknownExperiment as not_an_experiment:
         try:
             commit = repo.revparse_single(spec).peel(pygit2.Commit)
@@ -47,8 +56,9 @@ def row_for(project: Project, repo: pygit2.Repository, reader: RowReader, spec: 
                 project.require_commits()
             raise UnknownRevision(f"'{spec}' is neither an experiment nor a git revision",
                                   hint=not_an_experiment.hint) from None
-        return reader.row(kind="baseline", name=spec, rev=str(commit.id), baseline=str(commit.id),
-                          created=float(commit.commit_time), status="", tree=commit.tree)
+        row = reader.row(kind="baseline", name=spec, rev=str(commit.id), baseline=str(commit.id),
+                         created=float(commit.commit_time), status="", tree=commit.tree)
+    return row, set(reader.layout(commit.tree).params)
 
 
 def _values(section: dict[str, dict], errors: dict[str, str]) -> list[FileValues]:
@@ -67,7 +77,16 @@ def diff(project: Project, a: str = "HEAD", b: str = WORKSPACE, *, all_rows: boo
     """Params and metrics that differ between A and B (all of them with `all_rows`)."""
     repo = open_repo(project)
     reader = RowReader(project, repo)
-    row_a, row_b = row_for(project, repo, reader, a), row_for(project, repo, reader, b)
-    params = _aligned(_values(row_a.params, {}), _values(row_b.params, {}))
-    metrics = _aligned(_values(row_a.metrics, row_a.errors), _values(row_b.metrics, row_b.errors))
-    return ExpDiff(a, b, diff_values(a, b, *params, all_rows), diff_values(a, b, *metrics, all_rows))
+    (row_a, params_a), (row_b, params_b) = (_row_and_params_files(project, repo, reader, spec) for spec in (a, b))
+
+    def split(row: Row, params_files: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+        errors = row.errors  # A broken dvc.yaml is reported with the metrics.
+        return ({f: e for f, e in errors.items() if f in params_files},
+                {f: e for f, e in errors.items() if f not in params_files})
+
+    (params_err_a, metrics_err_a), (params_err_b, metrics_err_b) = split(row_a, params_a), split(row_b, params_b)
+    params = _aligned(_values(row_a.params, params_err_a), _values(row_b.params, params_err_b))
+    metrics = _aligned(_values(row_a.metrics, metrics_err_a), _values(row_b.metrics, metrics_err_b))
+    errors = tuple((spec, error) for spec, row in ((a, row_a), (b, row_b))
+                   for error in row.errors.values() if not error.startswith("missing"))
+    return ExpDiff(a, b, diff_values(a, b, *params, all_rows), diff_values(a, b, *metrics, all_rows), errors)

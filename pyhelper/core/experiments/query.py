@@ -80,6 +80,9 @@ def find_column(name: str, all_columns: list[Column]) -> Column:
         matches = [c for c in all_columns if c.key == rest and section in (None, c.section)]
         if not matches and section is not None:
             matches = [c for c in all_columns if c.key == name]
+        if not matches:
+            # The last part of a nested key is enough when it is unique (`lr` for `train.lr`).
+            matches = [c for c in all_columns if c.key.endswith("." + rest) and section in (None, c.section)]
     if len(matches) == 1:
         return matches[0]
     labels = [header(c, all_columns) for c in all_columns]

@@ -14,6 +14,9 @@ def remove(project: Project, specs: list[str], *, rev: str | None = None, all_ex
     """Removes the named experiments, or every experiment of a baseline (`rev`), or all of them."""
     import pygit2
 
+    if sum((bool(specs), rev is not None, all_experiments)) > 1:
+        raise BadInput("choose what to remove one way: names, --rev REV or -A",
+                       hint="run one `xp exp remove` per selection")
     repo = open_repo(project)
     if all_experiments:
         chosen = [Experiment(ref, sha) for ref, sha in exp_refs(repo)]
@@ -24,11 +27,14 @@ def remove(project: Project, specs: list[str], *, rev: str | None = None, all_ex
             raise UnknownRevision(f"unknown revision '{rev}'", hint="use a commit id, a branch or tag name") from None
         chosen = [Experiment(ref, sha) for ref, sha in exp_refs(repo) if ref.baseline == baseline]
     elif specs:
-        chosen = [find(repo, spec) for spec in specs]  # All found before any is removed.
+        # All found before any is removed; a name given twice is removed once.
+        chosen = list(dict.fromkeys(find(repo, spec) for spec in specs))
     else:
         raise BadInput("nothing to remove", hint="name experiments, or pass --rev REV or -A")
     for experiment in chosen:
         repo.references.delete(str(experiment.ref))
-        if experiment.rev not in {sha for _, sha in exp_refs(repo)}:
-            notes.write(repo, experiment.rev, notes.Annotations())
+    still_used = {sha for _, sha in exp_refs(repo)}
+    for rev_id in dict.fromkeys(e.rev for e in chosen):
+        if rev_id not in still_used:
+            notes.write(repo, rev_id, notes.Annotations())  # Its tags and note go with it.
     return chosen

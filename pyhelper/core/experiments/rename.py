@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pyhelper.core.experiments import notes
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
-from pyhelper.core.gitrepo import open_repo
+from pyhelper.core.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.refs import ExpRef, check_name
 from pyhelper.errors import BadInput
@@ -16,9 +17,16 @@ def rename(project: Project, spec: str, new_name: str, *, force: bool = False) -
     experiment = find(repo, spec)
     check_name(new_name)
     new_ref = ExpRef(experiment.ref.baseline, new_name)
-    if str(new_ref) in repo.references and not force:
-        raise BadInput(f"an experiment named '{new_name}' already exists for baseline "
-                       f"{experiment.ref.baseline[:7]}", hint="choose another name, or pass -f to replace it")
+    if new_ref == experiment.ref:
+        return experiment  # Renaming to its own name: nothing to do (and nothing may be deleted).
+    replaced = None
+    if str(new_ref) in repo.references:
+        if not force:
+            raise BadInput(f"an experiment named '{new_name}' already exists for baseline "
+                           f"{experiment.ref.baseline[:7]}", hint="choose another name, or pass -f to replace it")
+        replaced = str(repo.references[str(new_ref)].target)
     repo.references.create(str(new_ref), experiment.rev, force=True)
     repo.references.delete(str(experiment.ref))
+    if replaced is not None and replaced != experiment.rev and replaced not in {rev for _, rev in exp_refs(repo)}:
+        notes.write(repo, replaced, notes.Annotations())  # The replaced experiment's notes go with it.
     return Experiment(new_ref, experiment.rev)

@@ -1,13 +1,16 @@
 """`xp exp push` / `xp exp pull`: experiments and their notes through a git remote.
 
 Network work goes through the `git` command (it knows the user's credentials, SSH setup and
-remotes). Pushes never force: a remote that already has a different experiment of the same
-name rejects it, and the error says so. Notes merge with local notes winning on conflicts.
+remotes). Neither direction forces: when the other side already has a different experiment of
+the same name, that one experiment is refused (the others still go through) and the error names
+it. Notes merge, with local notes winning on conflicts; a push merges the remote's notes first,
+so that pushing never drops someone else's tags.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 from pyhelper.core.experiments.resolve import find
@@ -18,6 +21,11 @@ from pyhelper.core.refs import EXPS_NAMESPACE, NOTES_REF, ExpRef
 from pyhelper.errors import BadInput, XpError
 
 FETCHED_NOTES = "refs/notes/xp-fetched"
+_REJECTED_FETCH = re.compile(r"^\s*!\s+\[rejected\]\s+(\S+)\s+->\s+(\S+)")
+
+
+class SyncError(XpError):
+    """A push or pull that the remote (or the local repository) refused."""
 
 
 def _git(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
@@ -27,10 +35,25 @@ def _git(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _failed(action: str, remote: str, result: subprocess.CompletedProcess[str]) -> XpError:
-    detail = " ".join(line.strip() for line in result.stderr.strip().splitlines()[-3:])
-    return XpError(f"{action} '{remote}' failed: {detail}",
-                   hint="check the remote's name/URL and your access; a rejected experiment already exists "
-                        "there with other content (rename yours with `xp exp rename`)")
+    """The error of a git command that failed for another reason than a refused experiment."""
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    important = [line.split(":", 1)[1].strip() for line in lines if line.startswith(("fatal:", "error:"))]
+    detail = "; ".join(important or lines[-2:]) or f"git exited with code {result.returncode}"
+    return SyncError(f"{action} '{remote}' failed: {detail}",
+                     hint="check the remote's name or URL (`git remote -v`) and your access to it")
+
+
+def _names(refs: list[ExpRef]) -> str:
+    return ", ".join(f"'{ref.name}' (baseline {ref.baseline[:7]})" for ref in refs)
+
+
+def _merge_notes(project: Project, remote: str) -> None:
+    """Merges the remote's notes into the local notes ref (local wins on conflicts)."""
+    fetched = _git(project, "fetch", "-q", remote, f"+{NOTES_REF}:{FETCHED_NOTES}")
+    if fetched.returncode != 0:
+        return  # The remote has no notes yet.
+    _git(project, "notes", "--ref", NOTES_REF, "merge", "-q", "-s", "ours", FETCHED_NOTES)
+    _git(project, "update-ref", "-d", FETCHED_NOTES)
 
 
 def push(project: Project, remote: str, names: list[str]) -> list[Experiment]:
@@ -41,11 +64,42 @@ def push(project: Project, remote: str, names: list[str]) -> list[Experiment]:
         raise BadInput("there are no experiments to push", hint="run one with `xp exp run` first")
     refspecs = [f"{e.ref}:{e.ref}" for e in chosen]
     if NOTES_REF in repo.references:
+        _merge_notes(project, remote)
         refspecs.append(f"{NOTES_REF}:{NOTES_REF}")
     result = _git(project, "push", "--porcelain", remote, *refspecs)
-    if result.returncode != 0:
-        raise _failed("pushing to", remote, result)
-    return chosen
+    if result.returncode == 0:
+        return chosen
+    # Porcelain lines: "<flag>\t<src>:<dst>\t<summary>"; "!" marks a refused ref, and the summary
+    # says why: "[rejected] (non-fast-forward)" when the remote has other content under that name,
+    # "[remote rejected] (<reason>)" when a hook or the server's rules said no.
+    refused: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        fields = line.split("\t")
+        if line.startswith("!") and len(fields) >= 3:
+            refused[fields[1].split(":")[-1]] = fields[2]
+    declined = {ref: why for ref, why in refused.items() if not why.startswith("[rejected]")}
+    if declined:
+        ref, why = next(iter(declined.items()))
+        parsed = ExpRef.parse(ref)
+        what = f"experiment '{parsed.name}'" if parsed else ref
+        reason = why.partition("(")[2].rstrip(")") or why
+        said = [line.split(":", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("remote:")]
+        if any(said):
+            reason += f" (the remote says: {' '.join(x for x in said if x)})"
+        raise SyncError(f"'{remote}' refused {what}" + (f" and {len(declined) - 1} more" if len(declined) > 1 else "")
+                        + f": {reason}", hint="the remote's rules do not accept it: ask its owner, or push to another remote")
+    refused_exps = [ref for ref in map(ExpRef.parse, refused) if ref is not None]
+    if refused_exps:
+        pushed = len(chosen) - len(refused_exps)
+        raise SyncError(
+            f"'{remote}' already has a different experiment named {_names(refused_exps)}; "
+            f"it was not pushed (the other {pushed} experiment(s) are on '{remote}' now)",
+            hint=f"rename yours with `xp exp rename {refused_exps[0].name} NEW_NAME` and push again",
+        )
+    if list(refused) == [NOTES_REF]:
+        raise SyncError(f"'{remote}' refused the experiments' notes ({NOTES_REF}); the experiments were pushed",
+                        hint="someone pushed notes at the same moment: push again")
+    raise _failed("pushing to", remote, result)
 
 
 def pull(project: Project, remote: str, names: list[str]) -> list[ExpRef]:
@@ -63,10 +117,16 @@ def pull(project: Project, remote: str, names: list[str]) -> list[ExpRef]:
     if not refs:
         return []
     result = _git(project, "fetch", remote, *[f"{r}:{r}" for r in refs])
+    _merge_notes(project, remote)
     if result.returncode != 0:
+        refused = [ExpRef.parse(m.group(2)) for line in result.stderr.splitlines()
+                   if (m := _REJECTED_FETCH.match(line))]
+        refused = [ref for ref in refused if ref is not None]
+        if refused:
+            raise SyncError(
+                f"you already have a different experiment named {_names(refused)}; it was not pulled "
+                f"(the other {len(refs) - len(refused)} experiment(s) were)",
+                hint=f"rename yours with `xp exp rename {refused[0].name} NEW_NAME` and pull again",
+            )
         raise _failed("fetching from", remote, result)
-    notes = _git(project, "fetch", remote, f"+{NOTES_REF}:{FETCHED_NOTES}")
-    if notes.returncode == 0:
-        _git(project, "notes", "--ref", NOTES_REF, "merge", "-q", "-s", "ours", FETCHED_NOTES)
-        _git(project, "update-ref", "-d", FETCHED_NOTES)
     return refs

@@ -1,0 +1,129 @@
+"""Faults during `xp exp run`: a failing stage, Ctrl-C and SIGTERM, two runs in one workspace."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GIT_ENV, git
+from tests.test_experiments import exps, git_state, one_line_error
+
+SLOW = {
+    "dvc.yaml": """
+        stages:
+          slow:
+            cmd: python slow.py
+            deps: [slow.py]
+            params: [seconds]
+            outs: [out.txt]
+        """,
+    "params.yaml": "seconds: 0\n",
+    "slow.py": """
+        import os, time
+        seconds = float(open("params.yaml").read().split()[1])
+        open("partial.txt", "w").write("written before the end\\n")
+        open("started", "w").write(str(os.getpid()))
+        if seconds < 0:
+            print("boom: cannot sleep a negative time")
+            raise SystemExit(3)
+        time.sleep(seconds)
+        open("out.txt", "w").write(f"slept {seconds}\\n")
+        """,
+    ".gitignore": "started\npartial.txt\n",
+}
+
+
+@pytest.fixture
+def slow(gen, xp) -> Path:
+    repo = gen(SLOW)
+    xp("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "reproduced")
+    (repo / "started").unlink()
+    return repo
+
+
+def start_run(repo: Path, *args: str) -> tuple[subprocess.Popen, int]:
+    """Starts `xp exp run ARGS` and waits until its stage is running; returns it and the stage's pid."""
+    # Ctrl-C must reach it even when the test runner itself ignores SIGINT (as some do).
+    proc = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", *args], cwd=repo,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **GIT_ENV},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 20
+    while not (repo / "started").is_file() or not (repo / "started").read_text():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the stage never started"
+        time.sleep(0.02)
+    return proc, int((repo / "started").read_text())
+
+
+def gone(pid: int) -> bool:
+    """True when the process has exited (a zombie nobody reaped counts as exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_a_failing_stage_records_nothing_shows_its_log_and_keeps_partial_results(slow, xp):
+    lock = (slow / "dvc.lock").read_text()
+    before = git_state(slow)
+    result = xp("exp", "run", "-S", "seconds=-1", "-n", "negative", cwd=slow, expect=1)
+    assert "stage 'slow' failed: its command exited with code 3" in result.stderr
+    assert "boom: cannot sleep a negative time" in result.stderr, "the end of the stage's log is part of the error"
+    assert "no experiment was recorded" in result.stderr and "partial results" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert exps(slow) == {}
+    assert git_state(slow) == before
+    assert (slow / "dvc.lock").read_text() == lock
+    assert (slow / "partial.txt").is_file() and "seconds: -1" in (slow / "params.yaml").read_text(), \
+        "the workspace keeps what the run did"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_leaves_git_as_it_was(slow, sig):
+    (slow / "untracked.txt").write_text("mine\n")
+    before = git_state(slow)
+    proc, stage_pid = start_run(slow, "-S", "seconds=30", "-n", "interrupted")
+    proc.send_signal(sig)
+    try:
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert "Traceback" not in err and "interrupted" in err
+    assert git_state(slow) == before, "HEAD, branches, index untouched; no stash"
+    assert exps(slow) == {} and "interrupted" not in git(slow, "for-each-ref")
+    deadline = time.monotonic() + 10
+    while not gone(stage_pid):
+        assert time.monotonic() < deadline, "the stage's command kept running after xp stopped"
+        time.sleep(0.05)
+    assert not (slow / "out.txt").exists() or "slept 30" not in (slow / "out.txt").read_text()
+    assert (slow / "untracked.txt").read_text() == "mine\n"
+
+
+def test_a_second_run_in_the_same_workspace_refuses_and_names_the_first(slow, xp):
+    first, _ = start_run(slow, "-S", "seconds=30", "-n", "first")
+    try:
+        result = xp("exp", "run", "-S", "seconds=0", "-n", "second", cwd=slow, expect=2)
+        line = one_line_error(result)
+        assert f"pid {first.pid}" in line and "already using this workspace" in line
+        assert "seconds: 30" in (slow / "params.yaml").read_text(), "the second run changed nothing"
+        result = xp("repro", cwd=slow, expect=2)
+        assert f"pid {first.pid}" in one_line_error(result)
+    finally:
+        first.terminate()
+        first.communicate(timeout=20)
+    assert exps(slow) == {}
+    # Once the first is gone, the workspace is free again.
+    xp("exp", "run", "-S", "seconds=0", "-n", "second", cwd=slow)
+    assert set(exps(slow)) == {"second"}
