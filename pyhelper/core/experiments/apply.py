@@ -18,6 +18,7 @@ from pyhelper.core.atomic_write import write_atomic
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment, record
 from pyhelper.core.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
+from pyhelper.core.outputs import checkout_outputs
 from pyhelper.core.project import Project
 from pyhelper.core.repro import workspace_lock
 from pyhelper.errors import WouldOverwrite
@@ -95,7 +96,8 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
             _write(repo, root / path, entry)
         for path in deletes:
             (root / path).unlink()
-        outputs, missing = _checkout_outputs(project, repo, exp_tree)
+        checked = checkout_outputs(project, repo, exp_tree)
+        outputs, missing = checked.outputs, checked.missing
         return Applied(experiment, tuple(writes), tuple(deletes), outputs, missing, saved)
 
 
@@ -135,52 +137,3 @@ def _write(repo: pygit2.Repository, path: Path, entry: pygit2.Object) -> None:
         return
     write_atomic(path, data)
     os.chmod(path, 0o755 if entry.filemode == EXEC_MODE else 0o644)
-
-
-def _checkout_outputs(project: Project, repo: pygit2.Repository,
-                      tree: pygit2.Tree) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Checks out the experiment's cached outputs (those git does not hold) from the cache."""
-    from pyhelper.core.cache import Cache
-    from pyhelper.core.dvcfile import parse_pipeline
-    from pyhelper.core.hashing import StatIndex
-    from pyhelper.core.lockfile import parse_lock
-    from pyhelper.errors import XpError
-
-    lock_entry = _entry(tree, "dvc.lock")
-    if lock_entry is None:
-        return (), ()
-
-    def read(rel: str) -> str | None:
-        found = _entry(tree, rel)
-        return repo[found.id].data.decode("utf-8", errors="replace") if found is not None else None
-
-    try:
-        lock = parse_lock(read("dvc.lock") or "")
-        pipeline = parse_pipeline(read)
-    except XpError:
-        return (), ()
-    index = StatIndex(project.ensure_xp_dir() / "index.db")
-    cache = Cache(project.cache_dir, index)
-    done: list[str] = []
-    missing: list[str] = []
-    try:
-        for name, entry in lock.items():
-            stage = pipeline.stages.get(name)
-            for out_path, info in entry.outs.items():
-                path = stage.repo_path(out_path) if stage else out_path
-                if _entry(tree, path) is not None:
-                    continue  # Git holds it: already written with the other files.
-                target = project.root / path
-                current = index.hash_path(target)
-                if current is not None and current.md5 == info.md5:
-                    continue
-                if not cache.has(info):
-                    missing.append(path)
-                    continue
-                if current is not None and not cache.has(current):
-                    cache.save(target, current)  # Keep what is there before replacing it.
-                cache.checkout(info, target)
-                done.append(path)
-    finally:
-        index.close()
-    return tuple(done), tuple(missing)
