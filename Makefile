@@ -1,7 +1,7 @@
 # The two commands of the README's quick start, and the benchmark.
 #   make demo   set up, then create and reproduce the demo project in build/demo
 #   make test   set up, then run every test (what CI runs, through .ci/run)
-#   make bench  set up, then time xp against DVC 3.67.1 side by side
+#   make bench  set up, then time xp against DVC 3.67.1 side by side (pipeline, experiments)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -26,6 +26,7 @@ test: setup
 
 bench: setup
 	$(PY) bench/pipeline.py
+	$(PY) bench/experiments.py
 
 clean:
 	rm -rf $(VENV) build

@@ -1,18 +1,24 @@
 """How the benchmark runs and times a tool's commands: the tool, the setup, the figure, the failure.
 
-Every process is timed whole (`time.perf_counter` around `subprocess.run`) with its stdout
-discarded; a non-zero exit raises `CommandFailed` with the command's own words, so no time is
-ever recorded for a command that failed.
+Every process is timed whole (`time.perf_counter` around starting it and reaping it with
+`os.wait4`, which also gives its peak RSS) with its stdout discarded; a non-zero exit raises
+`CommandFailed` with the command's own words, so no time is ever recorded for a command that
+failed.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DVC_VERSION = "3.67.1"
 
 # The benchmark's commits must not depend on (or be signed with) the user's git identity.
 GIT_IDENTITY = ["-c", "user.name=xp-bench", "-c", "user.email=xp-bench@localhost", "-c", "commit.gpgsign=false"]
@@ -41,9 +47,23 @@ class Tool:
             raise CommandFailed(failure(self.name, [*self.argv, *args], result.returncode, result.stdout))
         return result.stdout
 
+    def stdout(self, *args: str) -> str:
+        """Run the tool in its project and return its stdout alone (e.g. JSON); fail on a non-zero exit."""
+        result = subprocess.run(
+            [*self.argv, *args], cwd=self.project, env=self.env, capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            output = "\n".join(filter(None, [result.stderr.strip(), result.stdout.strip()]))
+            raise CommandFailed(failure(self.name, [*self.argv, *args], result.returncode, output))
+        return result.stdout
+
     def time(self, *args: str) -> float:
         """Wall time of one run of the tool in seconds, its output discarded; fail on a non-zero exit."""
         return time_process([*self.argv, *args], self.project, self.env, self.name)
+
+    def measure(self, *args: str) -> Measured:
+        """Wall time and peak RSS of one run of the tool, its output discarded; fail on a non-zero exit."""
+        return measure_process([*self.argv, *args], self.project, self.env, self.name)
 
 
 @dataclass(frozen=True)
@@ -80,14 +100,36 @@ def interleave(figure: Figure, tools: list[Tool], runs: int, measure: Callable[[
             figure.seconds.setdefault(tool.name, []).append(measure(tool))
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What one whole process cost."""
+
+    seconds: float
+    """Wall time from starting it to reaping it."""
+    max_rss_kib: int
+    """Its peak resident set size (`ru_maxrss` from `os.wait4`; KiB on Linux), its own reaped children included."""
+
+
 def time_process(argv: list[str], cwd: Path, env: dict[str, str], name: str) -> float:
     """Wall time of one whole process in seconds, stdout discarded; fail with its stderr on a non-zero exit."""
-    start = time.perf_counter()
-    result = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-    seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        raise CommandFailed(failure(name, argv, result.returncode, result.stderr.decode(errors="replace")))
-    return seconds
+    return measure_process(argv, cwd, env, name).seconds
+
+
+def measure_process(argv: list[str], cwd: Path, env: dict[str, str], name: str) -> Measured:
+    """Wall time and peak RSS of one whole process, stdout discarded; fail with its stderr on a non-zero exit."""
+    # stderr goes to a file rather than a pipe: the process is reaped with os.wait4 (for its own
+    # rusage, which `resource.getrusage(RUSAGE_CHILDREN)` would mix with every earlier child), so
+    # nothing would be reading a pipe while it runs.
+    with tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)  # Reaped here; Popen must not wait again.
+        if process.returncode != 0:
+            stderr.seek(0)
+            raise CommandFailed(failure(name, argv, process.returncode, stderr.read().decode(errors="replace")))
+    return Measured(seconds, usage.ru_maxrss)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -114,6 +156,54 @@ def failure(name: str, argv: list[str], code: int, output: str) -> str:
 def indent(text: str) -> str:
     """`text` with each line indented, so it reads as quoted output."""
     return "\n".join(f"  | {line}" for line in text.rstrip().splitlines())
+
+
+def child_env(work: Path) -> dict[str, str]:
+    """The environment every timed process gets: the same `python` first on PATH for both tools."""
+    bin_dir = work / "bin"
+    bin_dir.mkdir()
+    # The stages' commands say `python`; both tools must run them with the same interpreter.
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = dict(os.environ)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    # With this set, Python recompiles every module of a source checkout on each start, which
+    # would time the compiler rather than the tool; users normally have byte code cached.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # DVC otherwise starts a background process after each command to report usage.
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def xp_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` with this checkout first on PYTHONPATH, so `python -m pyhelper` runs the code beside bench/."""
+    out = dict(env)
+    out["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return out
+
+
+def find_dvc() -> str:
+    """The DVC executable in the cached venv, installing it with scripts/dvc-venv.sh when missing."""
+    cached = Path(os.environ.get("XP_TOOL_CACHE", Path.home() / ".cache" / "xp")) / f"dvc-{DVC_VERSION}" / "bin" / "dvc"
+    # The install script deletes a venv it finds broken, so it must not run while another
+    # install is still filling the same venv; a working one is used without asking it.
+    if cached.exists() and subprocess.run([cached, "--version"], capture_output=True, check=False).returncode == 0:
+        return str(cached)
+    progress("installing DVC with scripts/dvc-venv.sh")
+    script = REPO / "scripts" / "dvc-venv.sh"
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise CommandFailed(failure("dvc-venv.sh", ["scripts/dvc-venv.sh"], result.returncode, result.stderr))
+    return result.stdout.strip().splitlines()[-1]
+
+
+def init_dvc(tool: Tool) -> None:
+    """`dvc init` the tool's project with update checks and analytics off, and commit that."""
+    tool.run("init", "-q")
+    # Update checks and analytics are background work a benchmark should not pay for.
+    tool.run("config", "core.check_update", "false")
+    tool.run("config", "core.analytics", "false")
+    git(tool.project, "add", "-A")
+    git(tool.project, "commit", "-q", "-m", "dvc init")
 
 
 def progress(message: str) -> None:

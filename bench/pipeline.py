@@ -15,16 +15,26 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from figures import FIGURES
-from harness import CommandFailed, Figure, Setup, Tool, failure, git, progress, require_clean
-
-REPO = Path(__file__).resolve().parent.parent
-DVC_VERSION = "3.67.1"
+from harness import (
+    DVC_VERSION,
+    REPO,
+    CommandFailed,
+    Figure,
+    Setup,
+    Tool,
+    child_env,
+    find_dvc,
+    git,
+    init_dvc,
+    progress,
+    require_clean,
+    xp_env,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,11 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     figures: list[Figure] = []
     try:
-        env = _child_env(work)
-        xp_env = dict(env)
+        env = child_env(work)
         # Without an installed xp named by --xp, the checkout this script lives in is measured.
-        xp_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-        setup = Setup(work, args.runs, env, xp_env, args.xp_python, tuple(args.tool), args.hash_mib)
+        setup = Setup(work, args.runs, env, xp_env(env), args.xp_python, tuple(args.tool), args.hash_mib)
         tools = _build_tools(args, setup) if set(args.figure) - {"md5"} else []
         for name in args.figure:
             label, measure = FIGURES[name]
@@ -94,22 +102,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _child_env(work: Path) -> dict[str, str]:
-    """The environment every timed process gets: the same `python` first on PATH for both tools."""
-    bin_dir = work / "bin"
-    bin_dir.mkdir()
-    # The stages' commands say `python`; both tools must run them with the same interpreter.
-    (bin_dir / "python").symlink_to(sys.executable)
-    env = dict(os.environ)
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    # With this set, Python recompiles every module of a source checkout on each start, which
-    # would time the compiler rather than the tool; users normally have byte code cached.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    # DVC otherwise starts a background process after each command to report usage.
-    env["DVC_NO_ANALYTICS"] = "1"
-    return env
-
-
 def _build_tools(args: argparse.Namespace, setup: Setup) -> list[Tool]:
     """Create, run and commit one demo project per tool under test."""
     sys.path.insert(0, str(REPO))
@@ -119,14 +111,9 @@ def _build_tools(args: argparse.Namespace, setup: Setup) -> list[Tool]:
     for name in args.tool:
         project = create(setup.work / f"{name}-project")
         if name == "dvc":
-            tool = Tool("dvc", (args.dvc or _find_dvc(),), setup.env, project)
+            tool = Tool("dvc", (args.dvc or find_dvc(),), setup.env, project)
             progress(f"dvc: {tool.run('--version').strip()} in {project}")
-            tool.run("init", "-q")
-            # Update checks and analytics are background work a benchmark should not pay for.
-            tool.run("config", "core.check_update", "false")
-            tool.run("config", "core.analytics", "false")
-            git(project, "add", "-A")
-            git(project, "commit", "-q", "-m", "dvc init")
+            init_dvc(tool)
         else:
             if args.xp:
                 tool = Tool("xp", (args.xp,), setup.env, project)
@@ -140,21 +127,6 @@ def _build_tools(args: argparse.Namespace, setup: Setup) -> list[Tool]:
         require_clean(tool)
         tools.append(tool)
     return tools
-
-
-def _find_dvc() -> str:
-    """The DVC executable in the cached venv, installing it with scripts/dvc-venv.sh when missing."""
-    cached = Path(os.environ.get("XP_TOOL_CACHE", Path.home() / ".cache" / "xp")) / f"dvc-{DVC_VERSION}" / "bin" / "dvc"
-    # The install script deletes a venv it finds broken, so it must not run while another
-    # install is still filling the same venv; a working one is used without asking it.
-    if cached.exists() and subprocess.run([cached, "--version"], capture_output=True, check=False).returncode == 0:
-        return str(cached)
-    progress("installing DVC with scripts/dvc-venv.sh")
-    script = REPO / "scripts" / "dvc-venv.sh"
-    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise CommandFailed(failure("dvc-venv.sh", ["scripts/dvc-venv.sh"], result.returncode, result.stderr))
-    return result.stdout.strip().splitlines()[-1]
 
 
 def _render(figure: Figure) -> str:
