@@ -85,11 +85,11 @@ def _referenced(project: Project) -> set[str]:
     repo = open_repo(project)
     seen_blobs: set[str] = set()
     tips = []
-    for name in repo.listall_references():
-        if name.startswith("refs/notes/"):
+    for reference in repo.references.iterator():
+        if reference.name.startswith("refs/notes/"):
             continue
         try:
-            tips.append(repo.references[name].peel(pygit2.Commit).id)
+            tips.append(reference.peel(pygit2.Commit).id)
         except (ValueError, KeyError, pygit2.GitError):
             continue
     if tips:
