@@ -25,6 +25,19 @@ def run(args: argparse.Namespace) -> int:
     """`xp exp run`."""
     from pyhelper.core.experiments.run import run as run_experiment
 
+    if not args.queue:
+        from pyhelper.core.queue.sweep import expand
+        from pyhelper.errors import BadInput
+
+        if args.sample is not None or args.seed is not None or args.retries or args.yes:
+            raise BadInput("--sample, --seed, --retries and --yes only apply with --queue", hint="add --queue")
+        if args.set_params and args.run_all:
+            raise BadInput("-S with --run-all changes nothing already queued",
+                           hint="queue them first: xp exp run --queue -S …")
+        points = len(expand(args.set_params, confirm=True))
+        if points > 1:
+            raise BadInput(f"these -S values describe {points} experiments",
+                           hint="add --queue to queue them, then run them with `xp exp run --run-all -j N`")
     if args.queue or args.run_all:
         from pyhelper.cli.queue import queued, run_all
         from pyhelper.core.queue.enqueue import enqueue

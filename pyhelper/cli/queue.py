@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 from pyhelper.cli.render import emit_json, table
+
+HELP = "the experiment queue: workers, status, logs, kill, retry"
+
 
 
 def _project():
@@ -40,42 +44,95 @@ def queued(entries, *, as_json: bool) -> None:
 
 
 def run_all(project, jobs: int, *, as_json: bool) -> int:
-    """Starts `jobs` workers and shows progress until the queue is done."""
-    from pyhelper.core.queue.manage import wait
+    """Starts `jobs` workers and shows progress until what is queued now is done."""
+    from pyhelper.core.queue.manage import state, wait
     from pyhelper.core.queue.worker import start_workers
 
     started = time.monotonic()
-    start_workers(project, jobs, idle=1.0)
+    since = time.time()
+    # Progress counts what this run is for: entries queued or running now, and any queued meanwhile.
+    ours = {e.id for e in state(project).entries if e.status in ("queued", "running")}
+    pids = start_workers(project, jobs, idle=1.0)
     tty = sys.stderr.isatty()
     last = [""]
 
+    def mine(current) -> list:
+        return [e for e in current.entries if e.id in ours or e.created >= since]
+
     def tick(current) -> None:
-        done = sum(current.count(s) for s in ("success", "failed", "cancelled"))
-        total = len(current.entries)
+        entries = mine(current)
+        count = {s: sum(1 for e in entries if e.status == s) for s in ("queued", "running", "failed")}
+        done = sum(1 for e in entries if e.status in ("success", "failed", "cancelled"))
+        total = len(entries)
         elapsed = time.monotonic() - started
         eta = ""
         if done and done < total:
             eta = f", ETA {elapsed / done * (total - done):.0f}s"
-        line = (f"{done}/{total} done ({current.count('failed')} failed), {current.count('running')} running, "
-                f"{current.count('queued')} queued, {elapsed:.1f}s elapsed{eta}")
+        line = (f"{done}/{total} done ({count['failed']} failed), {count['running']} running, "
+                f"{count['queued']} queued, {elapsed:.1f}s elapsed{eta}")
         if tty:
             print("\r" + line.ljust(len(last[0])), end="", file=sys.stderr, flush=True)
         elif line.split(",")[:3] != last[0].split(",")[:3]:
             print(line, file=sys.stderr, flush=True)
         last[0] = line
 
-    final = wait(project, on_tick=tick)
+    try:
+        final = mine(wait(project, on_tick=tick))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the workers this run started, as each would stop.
+        stopped = _stop_started_workers(pids)
+        print(f"{chr(10) if tty else ''}Interrupted: stopped {stopped} worker(s); what they ran is failed "
+              f"(or queued again if it has retries), the rest stays queued. See `xp queue status`.", file=sys.stderr)
+        return 130
     if tty:
         print(file=sys.stderr)
-    failed = [e for e in final.entries if e.status == "failed"]
+    by_status = {s: [e for e in final if e.status == s] for s in ("success", "failed", "cancelled", "queued", "running")}
+    left = by_status["queued"] + by_status["running"]
     if as_json:
-        emit_json([_entry_json(e) for e in final.entries])
+        emit_json([_entry_json(e) for e in final])
     else:
-        print(f"Queue done in {time.monotonic() - started:.1f}s: {final.count('success')} succeeded, "
-              f"{len(failed)} failed, {final.count('cancelled')} cancelled.")
-        for entry in failed:
+        print(f"Queue done in {time.monotonic() - started:.1f}s: {len(by_status['success'])} succeeded, "
+              f"{len(by_status['failed'])} failed, {len(by_status['cancelled'])} cancelled.")
+        for entry in by_status["failed"]:
             print(f"  failed: {entry.name}: {entry.error} (see `xp queue logs {entry.name}`)")
-    return 1 if failed else 0
+        if left:
+            print(f"  {len(left)} not finished: no worker is left to run them (see .xp/logs/workers.log; "
+                  f"start workers with `xp queue start`).")
+    return 1 if by_status["failed"] or left else 0
+
+
+def _stop_started_workers(pids: list[int]) -> int:
+    """SIGTERMs workers this process started and waits (bounded) for them to exit; returns how many there were."""
+    import signal
+
+    from pyhelper.core.queue.worker import KILL_GRACE_SECONDS
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # A second Ctrl-C must not cut the clean-up short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    running = []
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            running.append(pid)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + KILL_GRACE_SECONDS + 5
+    while running and time.monotonic() < deadline:
+        running = [pid for pid in running if _alive(pid)]
+        time.sleep(0.05)
+    return len(pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)  # Our own child: reap it, so it is not left a zombie.
+        return waited == 0
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def start(args: argparse.Namespace) -> int:
@@ -83,6 +140,9 @@ def start(args: argparse.Namespace) -> int:
     from pyhelper.core.queue.worker import start_workers
 
     pids = start_workers(_project(), args.jobs, idle=args.idle)
+    if args.json:
+        emit_json({"pids": pids})
+        return 0
     print(f"Started {len(pids)} worker(s) (pids {', '.join(map(str, pids))}); they exit after "
           f"{args.idle:g}s with nothing to do. Watch with `xp queue status`.")
     return 0
@@ -92,7 +152,8 @@ def worker(args: argparse.Namespace) -> int:
     """`xp queue worker` (started by `xp queue start`)."""
     from pyhelper.core.queue.worker import work
 
-    work(_project(), idle=args.idle)
+    ran = work(_project(), idle=args.idle)
+    print(f"worker {os.getpid()} exits after {ran} experiment(s)", flush=True)
     return 0
 
 
@@ -101,9 +162,11 @@ def status(args: argparse.Namespace) -> int:
     from pyhelper.core.queue.manage import state
 
     current = state(_project())
+    names = {e.id: e.name for e in current.entries}
     if args.json:
         emit_json({"entries": [_entry_json(e) for e in current.entries],
                    "workers": [{"id": w.id, "pid": w.pid, "host": w.host, "entry": w.entry,
+                                "entryName": names.get(w.entry) if w.entry else None, "stopping": bool(w.stopping),
                                 "started": w.started, "heartbeat": w.heartbeat} for w in current.workers]})
         return 0
     if not current.entries:
@@ -113,11 +176,11 @@ def status(args: argparse.Namespace) -> int:
                  (e.error[:60] if e.error else "-")] for e in current.entries]
         print(table(["Experiment", "Status", "Params", "Worker", "Duration", "Error"], rows))
     print()
-    names = {e.id: e.name for e in current.entries}
     if current.workers:
         print(f"{len(current.workers)} worker(s):")
         for w in current.workers:
             doing = f"running '{names.get(w.entry, w.entry)}'" if w.entry else "idle"
+            doing += ", stopping" if w.stopping else ""
             print(f"  {w.id}  pid {w.pid} on {w.host}  {doing}")
     else:
         print("No worker is running" + (" (start them with `xp queue start -j N`)." if current.count("queued") else "."))
@@ -127,7 +190,7 @@ def status(args: argparse.Namespace) -> int:
 def logs(args: argparse.Namespace) -> int:
     """`xp queue logs NAME [-f]`."""
     from pyhelper.core.queue.db import QueueDb
-    from pyhelper.core.queue.worker import log_path
+    from pyhelper.core.queue.worker import log_path, reap
 
     project = _project()
     db = QueueDb(project)
@@ -135,6 +198,7 @@ def logs(args: argparse.Namespace) -> int:
         entry = db.find(args.name)
         path = log_path(project, entry.id)
         offset = 0
+        last_worker = time.monotonic()
         while True:
             if path.exists():
                 with open(path, encoding="utf-8", errors="replace") as handle:
@@ -143,11 +207,20 @@ def logs(args: argparse.Namespace) -> int:
                     offset = handle.tell()
                 sys.stdout.write(chunk)
                 sys.stdout.flush()
+            if args.follow:
+                reap(project, db)  # A dead worker's entry ends too, so following it ends.
             current = db.get(entry.id)
             if not args.follow or current.status not in ("queued", "running"):
                 if not path.exists():
                     print(f"'{entry.name}' is {current.status} and has no log yet.")
                 return 0
+            if current.status == "queued" and not db.workers():
+                if time.monotonic() - last_worker > 10:  # Following would never end.
+                    print(f"'{entry.name}' is still queued and no worker is running; "
+                          "start one with `xp queue start`.", file=sys.stderr)
+                    return 0
+            else:
+                last_worker = time.monotonic()
             time.sleep(0.3)
     finally:
         db.close()
@@ -158,6 +231,9 @@ def kill(args: argparse.Namespace) -> int:
     from pyhelper.core.queue.manage import kill as kill_entries
 
     entries = kill_entries(_project(), args.names, force=args.force)
+    if args.json:
+        emit_json([{"id": e.id, "name": e.name, "was": e.status} for e in entries])
+        return 0
     for entry in entries:
         what = "cancelled" if entry.status == "queued" else ("killing" if args.force else "stopping")
         print(f"{entry.name}: {what}")
@@ -169,6 +245,9 @@ def stop(args: argparse.Namespace) -> int:
     from pyhelper.core.queue.manage import stop as stop_workers
 
     count = stop_workers(_project(), kill_running=args.kill)
+    if args.json:
+        emit_json({"workers": count})
+        return 0
     print(f"Asked {count} worker(s) to stop" + (" now." if args.kill else " after their current experiment."))
     return 0
 
@@ -182,8 +261,11 @@ def remove(args: argparse.Namespace) -> int:
         statuses = ("queued", "success", "failed", "cancelled")
     else:
         statuses = tuple(s for s, on in (("queued", args.queued), ("success", args.success),
-                                           ("failed", args.failed), ("cancelled", args.failed)) if on)
+                                           ("failed", args.failed), ("cancelled", args.cancelled)) if on)
     removed = remove_entries(_project(), args.names, statuses=statuses)
+    if args.json:
+        emit_json([{"id": e.id, "name": e.name, "status": e.status} for e in removed])
+        return 0
     print(f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}.")
     return 0
 
@@ -193,19 +275,23 @@ def retry(args: argparse.Namespace) -> int:
     from pyhelper.core.queue.manage import retry as retry_entries
 
     entries = retry_entries(_project(), args.names)
+    if args.json:
+        emit_json([_entry_json(e) for e in entries])
+        return 0
     print(f"Queued again: {', '.join(e.name for e in entries)}.")
     return 0
 
 
 def add_parser(sub) -> None:
     """Adds `xp queue …` to the command tree."""
-    queue = sub.add_parser("queue", help="the experiment queue: workers, status, logs, kill, retry",
+    queue = sub.add_parser("queue", help=HELP,
                            description="Queued experiments run in worker processes, each in a private copy "
                                        "of the workspace as it was when queued.")
     cmds = queue.add_subparsers(dest="queue_command", metavar="COMMAND", required=True)
     p = cmds.add_parser("start", help="start N detached worker processes")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N")
     p.add_argument("--idle", type=float, default=5.0, metavar="SECONDS", help="exit after this long with nothing to do")
+    p.add_argument("--json", action="store_true", help="print the workers' pids as JSON")
     p.set_defaults(handler="queue:start")
     p = cmds.add_parser("worker", help="run queued experiments in this process (what `start` launches)")
     p.add_argument("--idle", type=float, default=5.0, metavar="SECONDS")
@@ -220,16 +306,20 @@ def add_parser(sub) -> None:
     p = cmds.add_parser("kill", help="cancel queued entries, stop running ones")
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("--force", action="store_true", help="SIGKILL at once instead of SIGTERM and a grace period")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(handler="queue:kill")
     p = cmds.add_parser("stop", help="stop the workers after their current experiment")
     p.add_argument("--kill", action="store_true", help="stop the running experiments too")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(handler="queue:stop")
     p = cmds.add_parser("remove", help="remove entries")
     p.add_argument("names", nargs="*", metavar="NAME")
-    for flag in ("queued", "success", "failed", "all"):
+    for flag in ("queued", "success", "failed", "cancelled", "all"):
         p.add_argument(f"--{flag}", action="store_true",
                        help=f"every {flag} entry" if flag != "all" else "every entry that is not running")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(handler="queue:remove")
     p = cmds.add_parser("retry", help="queue finished entries again")
     p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(handler="queue:retry")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import shutil
+import time
 from dataclasses import dataclass
 
 from pyhelper.core.gitrepo import open_repo
@@ -62,6 +63,8 @@ def _idle_work_trees(project: Project, dry: bool) -> tuple[str, ...]:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # A run is using it.
+        elif time.time() - folder.stat().st_mtime < 3600:
+            continue  # No lock yet: maybe a run still setting its work tree up.
         removed.append(project.rel(folder))
         if not dry:
             shutil.rmtree(folder, ignore_errors=True)

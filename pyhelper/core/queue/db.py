@@ -1,5 +1,7 @@
 """The queue database (`.xp/queue.db`, SQLite in WAL mode): entries, workers, and events.
 
+(`store.py` holds the SQLite plumbing: connections, transactions, errors.)
+
 An entry is claimed in one `BEGIN IMMEDIATE` transaction, so two workers never claim the same
 one. The claim is a lease that the worker's heartbeat renews; an entry whose lease ran out
 (its worker was killed) is re-queued when it asked for retries, else marked failed with
@@ -16,23 +18,19 @@ import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pyhelper.core.project import Project
-from pyhelper.errors import BadInput, XpError
+from pyhelper.core.queue.store import Connection, QueueError, Transaction, identity, unreadable
+from pyhelper.errors import BadInput
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LEASE_SECONDS = 6.0
 """How long a claim lasts without a heartbeat; a killed worker's entry is reaped after this."""
 HEARTBEAT_SECONDS = 1.0
 
 STATUSES = ("queued", "running", "success", "failed", "cancelled")
 FINAL = ("success", "failed", "cancelled")
-
-
-class QueueError(XpError):
-    """The queue database cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +80,19 @@ class Worker:
     stopping: int
 
 
+@dataclass(frozen=True)
+class Running:
+    """A running entry and what tells whether its worker still lives."""
+
+    entry: Entry
+    lease_until: float | None
+    pgid: int | None
+    """The process group of its running command."""
+    host: str | None
+    """Its worker's host and pid (None when the worker's row is gone)."""
+    pid: int | None
+
+
 _ENTRY_COLUMNS = ("id, seq, name, baseline, rev, params, message, status, created, started, finished, worker, "
                   "attempts, retries, cancel, exit_code, error, exp_rev")
 
@@ -98,13 +109,20 @@ class QueueDb:
 
     def __init__(self, project: Project):
         self.path = project.ensure_xp_dir() / "queue.db"
+        self.db = Connection(self.path)
         try:
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise _unreadable(self.path, exc) from None
+            # A damaged page would otherwise fail only the commands that happen to read it (ms on a queue's size).
+            problem = self.db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if problem != "ok":
+                raise unreadable(self.path, sqlite3.DatabaseError(problem))
+            # Which file this connection has open: a worker notices when the file was deleted or replaced.
+            self.identity = identity(self.path)
+        except BaseException:
+            self.db.close()
+            raise
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -118,7 +136,9 @@ class QueueDb:
                 "CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, seq INTEGER, name TEXT, baseline TEXT,"
                 " rev TEXT, params TEXT, message TEXT, status TEXT, created REAL, started REAL, finished REAL,"
                 " worker TEXT, lease_until REAL, attempts INTEGER DEFAULT 0, retries INTEGER DEFAULT 0,"
-                " cancel INTEGER DEFAULT 0, exit_code INTEGER, error TEXT, exp_rev TEXT)")
+                " cancel INTEGER DEFAULT 0, exit_code INTEGER, error TEXT, exp_rev TEXT, pgid INTEGER)")
+            if version == 1:  # Schema 1 had no pgid (the running command's process group).
+                self.db.execute("ALTER TABLE entries ADD COLUMN pgid INTEGER")
             self.db.execute("CREATE INDEX IF NOT EXISTS entries_status ON entries(status, seq)")
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, pid INTEGER, host TEXT, started REAL,"
@@ -128,13 +148,17 @@ class QueueDb:
                 " entry TEXT, status TEXT, detail TEXT)")
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
-    def transaction(self) -> _Transaction:
+    def transaction(self) -> Transaction:
         """`with db.transaction():` — one write transaction (BEGIN IMMEDIATE)."""
-        return _Transaction(self.db, self.path)
+        return Transaction(self.db)
 
     def close(self) -> None:
         """Closes the connection."""
         self.db.close()
+
+    def replaced(self) -> bool:
+        """True when the file this connection uses was deleted or replaced (so nobody else sees it)."""
+        return identity(self.path) != self.identity
 
     def _event(self, entry: str, status: str, detail: str = "") -> None:
         self.db.execute("INSERT INTO events(time, entry, status, detail) VALUES (?,?,?,?)",
@@ -188,38 +212,82 @@ class QueueDb:
         return {r[0] for r in self.db.execute("SELECT name FROM entries WHERE status IN ('queued', 'running')")}
 
     def claim(self, worker: str) -> Entry | None:
-        """Takes the oldest queued entry for `worker` (a lease), or None when there is none."""
+        """Takes the oldest queued entry for `worker` (a lease); None when there is none or it must stop."""
         now = time.time()
         with self.transaction():
+            # Checked in the same transaction as `stop_workers` writes, so a stop is never missed.
+            stopping = self.db.execute("SELECT stopping FROM workers WHERE id=?", (worker,)).fetchone()
+            if stopping is None or stopping[0]:
+                return None
             row = self.db.execute("SELECT id FROM entries WHERE status='queued' ORDER BY seq LIMIT 1").fetchone()
             if row is None:
                 return None
             self.db.execute(
                 "UPDATE entries SET status='running', worker=?, started=?, finished=NULL, lease_until=?,"
-                " attempts=attempts+1, exit_code=NULL, error='' WHERE id=? AND status='queued'",
+                " attempts=attempts+1, exit_code=NULL, error='', pgid=NULL WHERE id=? AND status='queued'",
                 (worker, now, now + LEASE_SECONDS, row[0]))
             self.db.execute("UPDATE workers SET entry=? WHERE id=?", (row[0], worker))
             self._event(row[0], "running", worker)
         return self.get(row[0])
 
+    def stopping(self, worker: str) -> bool:
+        """True when `worker` was asked to stop (or was reaped as dead)."""
+        row = self.db.execute("SELECT stopping FROM workers WHERE id=?", (worker,)).fetchone()
+        return row is None or bool(row[0])
+
+    def set_pgid(self, entry_id: str, worker: str, pgid: int | None) -> None:
+        """Notes the process group of the entry's running command (to stop it if its worker dies)."""
+        with self.transaction():
+            self.db.execute("UPDATE entries SET pgid=? WHERE id=? AND worker=? AND status='running'",
+                            (pgid, entry_id, worker))
+
     def finish(self, entry_id: str, worker: str, status: str, *, exit_code: int | None = None,
-               error: str = "", exp_rev: str | None = None) -> bool:
-        """Records the outcome; False (and nothing written) when `worker` no longer holds the entry."""
+               error: str = "", exp_rev: str | None = None, record: Callable[[], None] | None = None) -> bool:
+        """Records the outcome; False (and nothing written) when `worker` no longer holds the entry.
+
+        `record` (writing the experiment's ref) runs inside the transaction, after the lease was
+        checked and while no other process can write: a reaper cannot take the entry between the
+        check and the ref. A crash after the ref but before the commit leaves a recorded ref and a
+        running entry, which `reap` then finds recorded (by its trailer) and marks success.
+        """
         with self.transaction():
             changed = self.db.execute(
-                "UPDATE entries SET status=?, finished=?, exit_code=?, error=?, exp_rev=?, lease_until=NULL"
+                "UPDATE entries SET status=?, finished=?, exit_code=?, error=?, exp_rev=?, lease_until=NULL, pgid=NULL"
                 " WHERE id=? AND worker=? AND status='running'",
                 (status, time.time(), exit_code, error, exp_rev, entry_id, worker)).rowcount
             if changed:
+                if record is not None:
+                    record()
                 self.db.execute("UPDATE workers SET entry=NULL WHERE id=?", (worker,))
                 self._event(entry_id, status, error)
         return bool(changed)
 
-    def holds(self, entry_id: str, worker: str) -> bool:
-        """True while `worker` holds the lease on the entry."""
-        row = self.db.execute("SELECT 1 FROM entries WHERE id=? AND worker=? AND status='running'",
-                              (entry_id, worker)).fetchone()
-        return row is not None
+    def release(self, entry_id: str, worker: str, reason: str) -> str | None:
+        """Gives up a running entry (its worker is stopping): re-queued if it has retries left, else failed."""
+        with self.transaction():
+            row = self.db.execute("SELECT attempts, retries, cancel FROM entries WHERE id=? AND worker=?"
+                                  " AND status='running'", (entry_id, worker)).fetchone()
+            if row is None:
+                return None
+            status = self._give_up(entry_id, *row, reason)
+            self.db.execute("UPDATE workers SET entry=NULL WHERE id=?", (worker,))
+        return status
+
+    def _give_up(self, entry_id: str, attempts: int, retries: int, cancel: int, reason: str) -> str:
+        if cancel:  # Somebody asked to kill it: it is not run again.
+            self.db.execute("UPDATE entries SET status='cancelled', finished=?, error=?, lease_until=NULL, pgid=NULL"
+                            " WHERE id=?", (time.time(), f"{reason} while being cancelled", entry_id))
+            self._event(entry_id, "cancelled", reason)
+            return "cancelled"
+        if attempts <= retries:
+            self.db.execute("UPDATE entries SET status='queued', worker=NULL, started=NULL, lease_until=NULL,"
+                            " pgid=NULL WHERE id=?", (entry_id,))
+            self._event(entry_id, "queued", f"{reason}; retrying")
+            return "queued"
+        self.db.execute("UPDATE entries SET status='failed', finished=?, error=?, lease_until=NULL, pgid=NULL"
+                        " WHERE id=?", (time.time(), reason, entry_id))
+        self._event(entry_id, "failed", reason)
+        return "failed"
 
     def request_cancel(self, entry_ids: list[str], *, force: bool) -> list[str]:
         """Cancels queued entries now, and asks the workers of running ones to stop them."""
@@ -237,23 +305,27 @@ class QueueDb:
                     done.append(entry_id)
         return done
 
-    def remove(self, entry_ids: list[str]) -> None:
-        """Deletes entries that are not running."""
+    def remove(self, entry_ids: list[str]) -> list[str]:
+        """Deletes entries that are not running; returns the ids deleted."""
+        removed = []
         with self.transaction():
             for entry_id in entry_ids:
-                self.db.execute("DELETE FROM entries WHERE id=? AND status != 'running'", (entry_id,))
-                self._event(entry_id, "removed")
+                if self.db.execute("DELETE FROM entries WHERE id=? AND status != 'running'", (entry_id,)).rowcount:
+                    self._event(entry_id, "removed")
+                    removed.append(entry_id)
+        return removed
 
     def retry(self, entry_ids: list[str]) -> None:
-        """Puts finished entries back in the queue (at its end)."""
+        """Puts finished entries back in the queue (at its end), with their retries available again."""
         with self.transaction():
             seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()[0]
             for offset, entry_id in enumerate(entry_ids, 1):
-                self.db.execute(
+                changed = self.db.execute(
                     "UPDATE entries SET status='queued', seq=?, worker=NULL, started=NULL, finished=NULL,"
-                    " cancel=0, exit_code=NULL, error='', exp_rev=NULL WHERE id=? AND status IN"
-                    " ('failed', 'cancelled', 'success')", (seq + offset, entry_id))
-                self._event(entry_id, "queued", "retry")
+                    " attempts=0, cancel=0, exit_code=NULL, error='', exp_rev=NULL, pgid=NULL WHERE id=? AND status IN"
+                    " ('failed', 'cancelled', 'success')", (seq + offset, entry_id)).rowcount
+                if changed:
+                    self._event(entry_id, "queued", "retry")
 
     # -- workers -----------------------------------------------------------------------------
     def register(self) -> str:
@@ -270,17 +342,15 @@ class QueueDb:
         with self.transaction():
             self.db.execute("DELETE FROM workers WHERE id=?", (worker,))
 
-    def heartbeat(self, worker: str) -> tuple[int, int]:
-        """Renews the worker's lease; returns (cancel flag of its entry, stopping flag of the worker)."""
+    def heartbeat(self, worker: str) -> dict[str, int]:
+        """Renews the worker's lease; returns the cancel flag of each entry it runs (by id)."""
         now = time.time()
         with self.transaction():
             self.db.execute("UPDATE workers SET heartbeat=? WHERE id=?", (now, worker))
             self.db.execute("UPDATE entries SET lease_until=? WHERE worker=? AND status='running'",
                             (now + LEASE_SECONDS, worker))
-        row = self.db.execute(
-            "SELECT COALESCE((SELECT cancel FROM entries WHERE worker=? AND status='running'), 0),"
-            " COALESCE((SELECT stopping FROM workers WHERE id=?), 1)", (worker, worker)).fetchone()
-        return row[0], row[1]
+        return dict(self.db.execute("SELECT id, cancel FROM entries WHERE worker=? AND status='running'",
+                                    (worker,)).fetchall())
 
     def workers(self) -> list[Worker]:
         """Workers whose heartbeat is recent."""
@@ -292,35 +362,54 @@ class QueueDb:
     def stop_workers(self, *, kill: bool) -> int:
         """Asks every worker to exit after its current entry (`kill`: stop that entry too)."""
         with self.transaction():
-            count = self.db.execute("UPDATE workers SET stopping=1").rowcount
+            self.db.execute("UPDATE workers SET stopping=1")
+            count = self.db.execute("SELECT COUNT(*) FROM workers WHERE heartbeat >= ?",
+                                    (time.time() - LEASE_SECONDS,)).fetchone()[0]
             if kill:
                 self.db.execute("UPDATE entries SET cancel=2 WHERE status='running'")
         return count
 
-    def reap(self, recorded: dict[str, str] | None = None) -> list[str]:
-        """Entries whose worker stopped heartbeating: re-queued (retries left) or failed "worker lost".
+    def orphaned_retries(self) -> int:
+        """Running entries with retries left whose worker stopped heartbeating (they will be re-queued)."""
+        stale = time.time() - 3 * HEARTBEAT_SECONDS
+        return self.db.execute(
+            "SELECT COUNT(*) FROM entries e LEFT JOIN workers w ON w.id = e.worker WHERE e.status='running'"
+            " AND e.attempts <= e.retries AND e.cancel = 0 AND (w.heartbeat IS NULL OR w.heartbeat < ?)",
+            (stale,)).fetchone()[0]
 
+    def running(self) -> list[Running]:
+        """Every running entry, with what it takes to tell whether its worker is still alive."""
+        rows = self.db.execute(
+            f"SELECT {', '.join('e.' + c for c in _ENTRY_COLUMNS.split(', '))}, e.lease_until, e.pgid, w.host, w.pid"
+            " FROM entries e LEFT JOIN workers w ON w.id = e.worker WHERE e.status='running' ORDER BY e.seq").fetchall()
+        return [Running(_entry(r[:-4]), *r[-4:]) for r in rows]
+
+    def reap(self, lost: dict[str, tuple[str | None, bool]], recorded: dict[str, str] | None = None) -> list[str]:
+        """Entries whose worker is lost: re-queued (retries left) or failed "worker lost".
+
+        `lost` maps entry ids to (the worker that held it, whether that worker is known dead — its
+        process is gone — rather than just late). An entry only late is reaped when its lease ran out,
+        checked again here (a heartbeat may have come meanwhile); an entry that changed hands is left.
         `recorded` maps entry ids to experiment commits found in git for them: such an entry was
         fully recorded before its worker died, so it is marked success instead.
         """
         now = time.time()
         reaped = []
         with self.transaction():
-            rows = self.db.execute("SELECT id, attempts, retries FROM entries WHERE status='running'"
-                                   " AND lease_until < ?", (now,)).fetchall()
-            for entry_id, attempts, retries in rows:
+            for entry_id, (worker, dead) in lost.items():
+                row = self.db.execute(
+                    "SELECT attempts, retries, cancel FROM entries WHERE id=? AND worker IS ? AND status='running'"
+                    " AND (? OR lease_until < ?)", (entry_id, worker, dead, now)).fetchone()
+                if row is None:
+                    continue
                 if recorded and entry_id in recorded:
-                    self.db.execute("UPDATE entries SET status='success', finished=?, exp_rev=? WHERE id=?",
-                                    (now, recorded[entry_id], entry_id))
+                    self.db.execute("UPDATE entries SET status='success', finished=?, exp_rev=?, lease_until=NULL,"
+                                    " pgid=NULL WHERE id=?", (now, recorded[entry_id], entry_id))
                     self._event(entry_id, "success", "recorded before its worker was lost")
-                elif attempts <= retries:
-                    self.db.execute("UPDATE entries SET status='queued', worker=NULL, started=NULL WHERE id=?",
-                                    (entry_id,))
-                    self._event(entry_id, "queued", "worker lost; retrying")
                 else:
-                    self.db.execute("UPDATE entries SET status='failed', finished=?, error=? WHERE id=?",
-                                    (now, "worker lost", entry_id))
-                    self._event(entry_id, "failed", "worker lost")
+                    self._give_up(entry_id, *row, "worker lost")
+                if dead:
+                    self.db.execute("DELETE FROM workers WHERE id=?", (worker,))
                 reaped.append(entry_id)
             self.db.execute("DELETE FROM workers WHERE heartbeat < ?", (now - 10 * LEASE_SECONDS,))
         return reaped
@@ -329,29 +418,3 @@ class QueueDb:
         """Status changes after sequence number `seq` (for followers such as the editor)."""
         return self.db.execute("SELECT seq, time, entry, status, detail FROM events WHERE seq > ? ORDER BY seq",
                                (seq,)).fetchall()
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection, path: Path):
-        self.db = db
-        self.path = path
-
-    def __enter__(self) -> None:
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as exc:
-            raise _unreadable(self.path, exc) from None
-
-    def __exit__(self, kind: object, exc: object, tb: object) -> None:
-        if kind is None:
-            self.db.execute("COMMIT")
-        else:
-            self.db.execute("ROLLBACK")
-
-
-def _unreadable(path: Path, exc: Exception) -> QueueError:
-    return QueueError(
-        f"the queue database {path} cannot be read ({exc})",
-        hint="move it away to start an empty queue; what was queued is still kept in git under "
-             "refs/xp/queue/ (see `git for-each-ref refs/xp/queue`)",
-    )

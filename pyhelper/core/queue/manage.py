@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pyhelper.core.project import Project
-from pyhelper.core.queue.db import Entry, QueueDb, Worker
-from pyhelper.core.queue.worker import reap
+from pyhelper.core.queue.db import LEASE_SECONDS, Entry, QueueDb, Worker
+from pyhelper.core.queue.worker import log_path, reap
 from pyhelper.errors import BadInput
 
 
@@ -79,13 +79,14 @@ def remove(project: Project, specs: list[str], *, statuses: tuple[str, ...] = ()
         running = [e.name for e in entries if e.status == "running"]
         if running and specs:
             raise BadInput(f"{', '.join(running)} is running", hint="kill it first with `xp queue kill`")
-        entries = [e for e in entries if e.status != "running"]
-        db.remove([e.id for e in entries])
+        removed = set(db.remove([e.id for e in entries if e.status != "running"]))
+        entries = [e for e in entries if e.id in removed]
         repo = open_repo(project)
         for entry in entries:
             ref = queue_ref(entry.id)
             if ref in repo.references:
                 repo.references.delete(ref)
+            log_path(project, entry.id).unlink(missing_ok=True)
         return entries
     finally:
         db.close()
@@ -106,17 +107,21 @@ def retry(project: Project, specs: list[str]) -> list[Entry]:
 
 
 def wait(project: Project, *, on_tick: Callable[[QueueState], None] = lambda s: None,
-         interval: float = 0.25, timeout: float | None = None) -> QueueState:
+         interval: float = 0.1, timeout: float | None = None) -> QueueState:
     """Waits until nothing is queued or running (or no worker is left to run it)."""
     started = time.monotonic()
-    grace_until = started + 10.0  # Workers may take a moment to register.
+    last_worker = started + 10.0  # Workers may take a moment to register.
     while True:
         current = state(project)
         on_tick(current)
         pending = current.count("queued") + current.count("running")
         if pending == 0:
             return current
-        if not current.workers and time.monotonic() > grace_until:
+        now = time.monotonic()
+        if current.workers:
+            last_worker = max(last_worker, now)
+        # With no worker left, a running entry is a lost worker's: it is reaped within a lease.
+        elif now > last_worker and (not current.count("running") or now > last_worker + 2 * LEASE_SECONDS):
             return current
         if timeout is not None and time.monotonic() - started > timeout:
             return current

@@ -7,6 +7,7 @@ Several `-S` make the Cartesian product; `sample` draws that many distinct point
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ def parse_axis(text: str) -> Axis:
     match = _RANGE.fullmatch(raw)
     if match:
         return Axis(target, tuple(str(v) for v in _range(match.group(1), text)))
+    if "range(" in raw and not raw.startswith(("'", '"')):
+        raise BadInput(f"'{text}' mixes range(…) with other values",
+                       hint="write either key=range(start, stop, step) or key=v1,v2,… (several -S make a grid)")
     if raw.startswith(("[", "{", "'", '"')) or "," not in raw:
         return Axis(target, (raw,))  # A list, a mapping or a quoted string is one value.
     values = tuple(v.strip() for v in raw.split(","))
@@ -58,9 +62,10 @@ def _range(args: str, text: str) -> list[float | int]:
     if all(isinstance(p, int) for p in parts):
         values: list[float | int] = list(range(start, stop, step))
     else:
-        count = int((stop - start) / step + 1e-9)
-        count = count + 1 if start + count * step < stop - 1e-12 * abs(step) else count
-        values = [round(start + i * step, 12) for i in range(max(count, 0))]
+        # As Python's range: start, start+step, … while short of stop (either direction), floats
+        # rounded so that 0.1 + 2 * 0.1 is 0.3; the tolerance keeps stop itself out.
+        count = max(math.ceil((stop - start) / step - 1e-9), 0)
+        values = [round(float(start) + i * step, 12) for i in range(count)]
     if not values:
         raise BadInput(f"'{text}' is empty", hint="check start, stop and step")
     return values

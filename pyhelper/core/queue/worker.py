@@ -1,10 +1,12 @@
 """A queue worker: claim an entry, run it in a private work tree, record it, repeat.
 
-The worker heartbeats from a thread (renewing its lease, and noticing cancel and stop requests,
-which it carries out by signalling the running command's process group). It records an
-experiment only while it still holds the entry's lease, and the experiment's commit names the
-entry (a trailer), so an entry whose worker died right after recording is found recorded, not
-run again. The stage's output streams to `.xp/logs/<entry id>.log`.
+The worker heartbeats from a thread (renewing its lease, and noticing cancel requests, which it
+carries out by signalling the running command's process group: SIGTERM, then SIGKILL after a
+grace period). It records an experiment only while it holds the entry's lease, in the same
+database transaction that checks it, and the experiment's commit names the entry (a trailer),
+so an entry whose worker died right after recording is found recorded, not run again.
+SIGTERM or Ctrl-C stops the running command the same way and gives the entry back (re-queued
+when it has retries left, else failed). The stage's output streams to `.xp/logs/<entry id>.log`.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from pyhelper.core.queue.db import HEARTBEAT_SECONDS, Entry, QueueDb
 from pyhelper.core.queue.enqueue import TRAILER
 from pyhelper.core.refs import ExpRef
 from pyhelper.core.repro import ReproEvent, reproduce, workspace_lock
-from pyhelper.errors import StageFailed, XpError
+from pyhelper.errors import BadInput, StageFailed, XpError
 
 DEFAULT_IDLE_SECONDS = 5.0
+KILL_GRACE_SECONDS = 5.0
+"""How long a command has to exit after SIGTERM before it gets SIGKILL."""
 
 
 def log_path(project: Project, entry_id: str) -> Path:
@@ -36,10 +40,11 @@ def log_path(project: Project, entry_id: str) -> Path:
 
 def start_workers(project: Project, jobs: int, *, idle: float = DEFAULT_IDLE_SECONDS) -> list[int]:
     """Starts `jobs` detached worker processes; returns their pids."""
-    from pyhelper.errors import BadInput
-
     if jobs < 1:
         raise BadInput("-j must be at least 1", hint="pass -j N with N ≥ 1")
+    if idle < 0:
+        raise BadInput("--idle must be 0 or more", hint="pass --idle SECONDS")
+    QueueDb(project).close()  # A broken database is reported here, not only in the workers' log.
     logs = project.ensure_xp_dir() / "logs"
     logs.mkdir(exist_ok=True)
     pids = []
@@ -54,7 +59,7 @@ def start_workers(project: Project, jobs: int, *, idle: float = DEFAULT_IDLE_SEC
 
 
 def recorded_entries(project: Project, entries: list[Entry]) -> dict[str, str]:
-    """Entry id → experiment commit, for running entries whose experiment is already in git."""
+    """Entry id → experiment commit, for entries whose experiment is already in git."""
     if not entries:
         return {}
     repo = open_repo(project)
@@ -69,36 +74,149 @@ def recorded_entries(project: Project, entries: list[Entry]) -> dict[str, str]:
 
 
 def reap(project: Project, db: QueueDb) -> list[str]:
-    """Marks entries of dead workers (recorded ones as success, others per their retries)."""
-    return db.reap(recorded_entries(project, db.entries(("running",))))
+    """Deals with entries of lost workers: recorded ones become success, others follow their retries.
+
+    A worker is lost when its process is gone (on this host: seen at once) or its lease ran out
+    (kill -9 on another host, a frozen machine). A lost worker's command runs on in its own
+    process group; on this host it is killed, so a retry never runs beside it.
+    """
+    running = db.running()
+    if not running:
+        return []
+    now = time.time()
+    host = _hostname()
+    lost: dict[str, tuple[str | None, bool]] = {}
+    for item in running:
+        dead = item.host == host and item.pid is not None and not _pid_alive(item.pid)
+        if dead or (item.lease_until is not None and item.lease_until < now):
+            lost[item.entry.id] = (item.entry.worker, dead)
+    if not lost:
+        return []
+    for item in running:  # A dead worker's command goes before its entry can be claimed again.
+        if item.entry.id in lost and lost[item.entry.id][1] and item.pgid:
+            _kill_orphan(project, item.pgid)
+    reaped = db.reap(lost, recorded_entries(project, [r.entry for r in running if r.entry.id in lost]))
+    for item in running:  # A late one's, once its entry is surely taken from it.
+        if item.entry.id in reaped and not lost[item.entry.id][1] and item.pgid and item.host == host:
+            _kill_orphan(project, item.pgid)
+    return reaped
+
+
+def _pid_alive(pid: int) -> bool:
+    """True unless the process is gone (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _kill_orphan(project: Project, pgid: int) -> None:
+    """SIGKILLs process group `pgid` if its leader still runs in one of our private work trees."""
+    try:
+        cwd = Path(os.readlink(f"/proc/{pgid}/cwd"))
+    except OSError:
+        return  # Gone already, or no /proc to make sure it is ours: leave it alone.
+    if not cwd.is_relative_to(project.xp_dir.resolve() / "tmp"):
+        return
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _Stopped(Exception):
+    """The entry was cancelled, or its worker asked to stop, between two commands."""
 
 
 class _Heartbeat(threading.Thread):
-    """Renews the lease and signals the running command when asked to cancel or stop."""
+    """Renews the lease, and signals the running command when it is cancelled or the worker stops."""
 
     def __init__(self, project: Project, worker: str):
         super().__init__(daemon=True)
         self.project = project
         self.worker = worker
         self.pgid: int | None = None
-        self.cancelled = False
-        self.stopping = False
+        self.entry: str | None = None
+        """The entry being run (a cancel request read for another one is ignored)."""
+        self.cancel = 0
+        """The current entry's cancel request: 0 none, 1 SIGTERM then SIGKILL, 2 SIGKILL now."""
+        self.terminating = False
+        """This worker got SIGTERM or SIGINT: stop the command, give the entry back, exit."""
+        self.signalled_at: float | None = None
         self.done = threading.Event()
+        # Re-entrant: the signal handler runs in the main thread, perhaps while it holds the lock.
+        self.lock = threading.RLock()
 
     def run(self) -> None:
         db = QueueDb(self.project)
         try:
             while not self.done.wait(HEARTBEAT_SECONDS):
                 try:
-                    cancel, stopping = db.heartbeat(self.worker)
-                except XpError:
+                    cancels = db.heartbeat(self.worker)
+                except Exception:  # A busy database must not end the heartbeat; the next one may pass.
                     continue
-                self.stopping = bool(stopping)
-                if cancel and self.pgid is not None:
-                    self.cancelled = True
-                    self._signal(signal.SIGKILL if cancel >= 2 else signal.SIGTERM)
+                with self.lock:
+                    if self.entry in cancels:
+                        self.cancel = max(self.cancel, cancels[self.entry])
+                self.enforce()
         finally:
             db.close()
+
+    def enforce(self) -> None:
+        """Signals the running command as the cancel request or a stop asks (escalating after the grace)."""
+        with self.lock:
+            if self.pgid is None or not (self.cancel or self.terminating):
+                return
+            now = time.monotonic()
+            if self.cancel >= 2 or (self.signalled_at is not None and now - self.signalled_at >= KILL_GRACE_SECONDS):
+                self._signal(signal.SIGKILL)
+            elif self.signalled_at is None:
+                self.signalled_at = now
+                self._signal(signal.SIGTERM)
+
+    def started(self, pgid: int) -> None:
+        """A command started, leading process group `pgid`."""
+        with self.lock:
+            self.pgid = pgid
+            self.signalled_at = None
+        self.enforce()
+
+    def ended(self) -> None:
+        """No command runs now; after a cancel or stop, what is left of its process group is made to exit too.
+
+        The group's leader (the shell) may exit at SIGTERM while a child that ignores it runs on:
+        such a child gets the rest of the grace period, then SIGKILL.
+        """
+        with self.lock:
+            pgid, signalled_at = self.pgid, self.signalled_at
+            self.pgid = None
+            self.signalled_at = None
+        if pgid is None or signalled_at is None:
+            return
+        deadline = signalled_at + (0 if self.cancel >= 2 else KILL_GRACE_SECONDS)
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _group_alive(pgid):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def _signal(self, sig: int) -> None:
         try:
@@ -107,33 +225,68 @@ class _Heartbeat(threading.Thread):
             pass
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def work(project: Project, *, idle: float = DEFAULT_IDLE_SECONDS) -> int:
-    """The worker loop; returns how many entries it ran. Exits after `idle` seconds with nothing to do."""
+    """The worker loop; returns how many entries it ran. Exits after `idle` seconds with nothing to do,
+    when asked to stop, on SIGTERM/SIGINT, or when its database file was deleted or replaced."""
     db = QueueDb(project)
     worker = db.register()
     beat = _Heartbeat(project, worker)
+
+    def on_signal(signum: int, frame: object) -> None:
+        beat.terminating = True
+        beat.enforce()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # Only the main thread may set handlers.
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     beat.start()
     ran = 0
     last_work = time.monotonic()
     try:
-        while not beat.stopping:
+        while not beat.terminating and not db.replaced():
             reap(project, db)
             entry = db.claim(worker)
             if entry is None:
-                if time.monotonic() - last_work > idle:
+                if db.orphaned_retries():
+                    last_work = time.monotonic()  # Stay: once its lease runs out, a lost entry is ours to retry.
+                if db.stopping(worker) or time.monotonic() - last_work > idle:
                     break
                 time.sleep(0.2)
                 continue
-            beat.cancelled = False
+            with beat.lock:
+                beat.entry = entry.id
+                beat.cancel = 0
             _run_entry(project, db, worker, entry, beat)
             ran += 1
             last_work = time.monotonic()
     finally:
         beat.done.set()
         beat.join(timeout=5)
-        db.unregister(worker)
+        try:
+            db.unregister(worker)
+        except XpError:
+            pass  # The database is gone or broken; the worker's row goes with it.
         db.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return ran
+
+
+def _failure(exc: StageFailed) -> str:
+    """One line for the queue's table: which stage, its exit code, and its last line of output."""
+    last = next((line.strip() for line in reversed(exc.tail) if line.strip()), "")
+    text = f"stage '{exc.stage}' exited with code {exc.returncode}"
+    return f"{text}: {last[:200]}" if last else text
 
 
 def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _Heartbeat) -> None:
@@ -145,47 +298,68 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
 
         def on_event(event: ReproEvent) -> None:
             if event.kind == "started":
-                beat.pgid = int(event.text)
+                beat.started(int(event.text))
+                db.set_pgid(entry.id, worker, int(event.text))
             elif event.kind == "output":
                 log.write(event.text + "\n")
             elif event.kind == "running":
+                if beat.cancel or beat.terminating:
+                    raise _Stopped()
                 log.write(f"Running stage '{event.stage}' ({event.text})\n")
             elif event.kind == "command":
                 log.write(f"> {event.text}\n")
             elif event.kind in ("skipped", "restored"):
                 log.write(f"Stage '{event.stage}': {event.text}\n")
+            elif event.kind == "done":
+                beat.ended()
 
         repo = open_repo(project)
         private = None
         try:
             baseline = repo[entry.baseline]
             private = tmp_workspace.create(project, repo, baseline, repo[entry.rev].tree.id)
-            with workspace_lock(private.project):
+            with workspace_lock(private.project):  # Held until the snapshot: `xp exp clean` leaves it alone.
                 reproduce(private.project, on_event=on_event)
-            beat.pgid = None
-            tree = snapshot_tree(private.repo, private.root, baseline.tree)
+                beat.ended()
+                if beat.cancel or db.get(entry.id).cancel:
+                    raise _Stopped()
+                tree = snapshot_tree(private.repo, private.root, baseline.tree)
             sig = signature(repo)
             text = f"{entry.message or 'xp: experiment ' + entry.name}\n\n{TRAILER}: {entry.id}\n"
             commit = repo.create_commit(None, sig, sig, text, tree, [baseline.id])
-            if not db.holds(entry.id, worker):
-                log.write("# lost the lease (the entry was reaped or cancelled); nothing recorded\n")
-                return
             ref = str(ExpRef(entry.baseline, entry.name))
-            existing = repo.references.get(ref)
-            if existing is not None and str(existing.target) != str(commit):
-                raise XpError(f"an experiment named '{entry.name}' was recorded meanwhile",
-                              hint=f"retry with another name: xp queue retry {entry.name}")
-            repo.references.create(ref, commit, force=True)
-            db.finish(entry.id, worker, "success", exp_rev=str(commit))
-            log.write(f"# recorded experiment '{entry.name}' ({str(commit)[:7]})\n")
-        except StageFailed as exc:
-            status = "cancelled" if beat.cancelled else "failed"
-            log.write(f"# {status}: {exc.message}\n")
-            db.finish(entry.id, worker, status, exit_code=exc.returncode, error=exc.message.splitlines()[0])
+
+            def record() -> None:
+                existing = repo.references.get(ref)
+                if existing is not None and str(existing.target) != str(commit):
+                    # Replacing is fine only when it is this entry's own earlier result (a retry).
+                    if f"{TRAILER}: {entry.id}" not in repo[existing.target].message:
+                        raise XpError(f"an experiment named '{entry.name}' was recorded meanwhile",
+                                      hint=f"rename that experiment, then `xp queue retry {entry.name}`")
+                repo.references.create(ref, commit, force=True)
+
+            if db.finish(entry.id, worker, "success", exp_rev=str(commit), record=record):
+                log.write(f"# recorded experiment '{entry.name}' ({str(commit)[:7]})\n")
+            else:
+                log.write("# lost the lease (the entry was reaped or cancelled); nothing recorded\n")
+        except (StageFailed, _Stopped) as exc:
+            beat.ended()  # Whatever the command left running is gone before the entry is marked.
+            code = exc.returncode if isinstance(exc, StageFailed) else None
+            if beat.cancel or db.get(entry.id).cancel:
+                log.write(f"# cancelled{f' (exit code {code})' if code is not None else ''}\n")
+                db.finish(entry.id, worker, "cancelled", exit_code=code, error="cancelled")
+            elif beat.terminating:
+                status = db.release(entry.id, worker, "its worker was stopped (SIGTERM or Ctrl-C)")
+                log.write(f"# worker stopped; the entry is {status or 'no longer ours'}\n")
+            else:
+                assert isinstance(exc, StageFailed)
+                log.write(f"# failed: {exc.message}\n")
+                db.finish(entry.id, worker, "failed", exit_code=exc.returncode, error=_failure(exc))
         except Exception as exc:  # Anything else fails this entry, never the worker.
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.write(f"# failed: {exc}\n")
-            db.finish(entry.id, worker, "failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            db.finish(entry.id, worker, "failed", error=message)
         finally:
-            beat.pgid = None
+            beat.ended()
             if private is not None:
                 tmp_workspace.remove(private)

@@ -1,0 +1,88 @@
+"""The SQLite plumbing under the queue database: connections, transactions, and errors as one line.
+
+Every SQLite error becomes a `QueueError` naming the file and the fix, so a damaged or locked
+database never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from pyhelper.errors import XpError
+
+
+class QueueError(XpError):
+    """The queue database cannot be used."""
+
+
+class Connection:
+    """A SQLite connection whose errors become one-line `QueueError`s naming the file and the fix."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.raw = guard(path, lambda: sqlite3.connect(path, timeout=30, isolation_level=None))
+
+    def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
+        """Runs one statement."""
+        return guard(self.path, lambda: self.raw.execute(sql, args))
+
+    def close(self) -> None:
+        """Closes the connection."""
+        self.raw.close()
+
+
+class Transaction:
+    """`with Transaction(connection):` — one write transaction (BEGIN IMMEDIATE), rolled back on error."""
+
+    def __init__(self, db: Connection):
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if kind is None:
+            self.db.execute("COMMIT")
+        else:
+            try:
+                self.db.raw.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # The transaction was already gone (the error that got us here ended it).
+
+
+_T = TypeVar("_T")
+
+
+def guard(path: Path, call: Callable[[], _T]) -> _T:
+    """Runs one SQLite call, turning its errors into a `QueueError` that names the file and the fix."""
+    try:
+        return call()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise QueueError(f"the queue database {path} stayed locked for 30 s ({exc})",
+                             hint="another xp process holds it; try again when it is done") from None
+        raise unreadable(path, exc) from None
+    except sqlite3.DatabaseError as exc:
+        raise unreadable(path, exc) from None
+
+
+def identity(path: Path) -> tuple[int, int] | None:
+    """The file's (device, inode): which file a path names now (None when there is none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def unreadable(path: Path, exc: Exception) -> QueueError:
+    """The error for a database file SQLite cannot use, on one line, with the fix."""
+    detail = "; ".join(line.strip("* ") for line in str(exc).splitlines() if line.strip("* "))
+    return QueueError(
+        f"the queue database {path} cannot be read ({detail})",
+        hint=f"move it away to start an empty queue (mv '{path}' '{path}.broken'); what was queued is still "
+             "kept in git under refs/xp/queue/ (see `git for-each-ref refs/xp/queue`)",
+    )
