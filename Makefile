@@ -27,6 +27,7 @@ test: setup
 bench: setup
 	$(PY) bench/pipeline.py
 	$(PY) bench/experiments.py
+	$(PY) bench/queue_bench.py
 
 clean:
 	rm -rf $(VENV) build
