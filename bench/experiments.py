@@ -14,14 +14,10 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sys
-import tempfile
-import time
-from pathlib import Path
 
 from exp_figures import FIGURES, Bench, Line
-from harness import DVC_VERSION, CommandFailed, Setup, Tool, child_env, find_dvc, progress, xp_env
+from harness import DVC_VERSION, Setup, Tool, find_dvc, progress, run_figures
 
 LABEL_WIDTH = 40
 
@@ -29,38 +25,7 @@ LABEL_WIDTH = 40
 def main(argv: list[str] | None = None) -> int:
     """Build the projects, measure the chosen figures, print them; 1 when any command failed."""
     args = _parse_args(argv)
-    started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="xp-bench-exp-"))
-    failed = False
-    lines: list[Line] = []
-    try:
-        env = child_env(work)
-        setup = Setup(work, args.runs, env, xp_env(env), sys.executable, tuple(args.tool), 0)
-        bench = _bench(args, setup)
-        for name in FIGURES:
-            if name not in args.figure:
-                continue
-            progress(f"figure '{name}', timed runs per contender: {args.runs}")
-            try:
-                produced = FIGURES[name](bench)
-            except CommandFailed as e:
-                print(f"{name}: failed\n{e}", file=sys.stderr)
-                failed = True
-                continue
-            lines.extend(produced)
-            if not args.json:
-                for line in produced:
-                    print(_render(line), flush=True)
-    except CommandFailed as e:
-        print(f"setting up failed\n{e}", file=sys.stderr)
-        failed = True
-    finally:
-        if args.keep:
-            progress(f"kept the projects and files in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    total = time.perf_counter() - started
-    progress(f"done in {total:.0f} s")
+    lines, failed, total = run_figures(args, "xp-bench-exp-", FIGURES, _bench, _render)
     if args.json:
         print(json.dumps(_as_json(lines, args, total), indent=2))
     return 1 if failed else 0

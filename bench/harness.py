@@ -209,3 +209,50 @@ def init_dvc(tool: Tool) -> None:
 def progress(message: str) -> None:
     """A progress line on stderr, so stdout holds only the figures."""
     print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run_figures(args, prefix: str, figures: dict, make_bench: Callable, render: Callable[[object], str],
+                cleanup: Callable | None = None) -> tuple[list, bool, float]:
+    """Sets up a work folder, runs the chosen figures in order and prints each line as it comes.
+
+    Returns (lines, whether anything failed, total seconds). A figure whose command fails is
+    reported on stderr and left out; `cleanup(bench)` runs last (e.g. to stop leftover workers).
+    """
+    import shutil
+
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    failed = False
+    lines: list = []
+    bench = None
+    try:
+        env = child_env(work)
+        setup = Setup(work, args.runs, env, xp_env(env), sys.executable, tuple(args.tool), 0)
+        bench = make_bench(args, setup)
+        for name in figures:
+            if name not in args.figure:
+                continue
+            progress(f"figure '{name}', timed runs per contender: {args.runs}")
+            try:
+                produced = figures[name](bench)
+            except CommandFailed as e:
+                print(f"{name}: failed\n{e}", file=sys.stderr)
+                failed = True
+                continue
+            lines.extend(produced)
+            if not args.json:
+                for line in produced:
+                    print(render(line), flush=True)
+    except CommandFailed as e:
+        print(f"setting up failed\n{e}", file=sys.stderr)
+        failed = True
+    finally:
+        if bench is not None and cleanup is not None:
+            cleanup(bench)
+        if args.keep:
+            progress(f"kept the projects and files in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    total = time.perf_counter() - started
+    progress(f"done in {total:.0f} s")
+    return lines, failed, total

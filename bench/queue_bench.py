@@ -17,9 +17,7 @@ import json
 import os
 import re
 import signal
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,17 +26,16 @@ from pathlib import Path
 from exp_figures import Line, _exp_ref, _prepare
 from experiments import _as_json, _render
 from harness import (
+    run_figures,
     DVC_VERSION,
     CommandFailed,
     Setup,
     Tool,
-    child_env,
     find_dvc,
     git,
     indent,
     progress,
     require_clean,
-    xp_env,
 )
 
 COUNT = 20
@@ -362,41 +359,7 @@ def _wait_gone(pids: list[int], timeout: float = 10) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Build the projects, measure the chosen figures, print them; 1 when any command failed."""
     args = _parse_args(argv)
-    started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="xp-bench-queue-"))
-    failed = False
-    lines: list[Line] = []
-    bench = None
-    try:
-        env = child_env(work)
-        setup = Setup(work, args.runs, env, xp_env(env), sys.executable, tuple(args.tool), 0)
-        bench = _bench(args, setup)
-        for name in FIGURES:
-            if name not in args.figure:
-                continue
-            progress(f"figure '{name}', timed runs per contender: {args.runs}")
-            try:
-                produced = FIGURES[name](bench)
-            except CommandFailed as e:
-                print(f"{name}: failed\n{e}", file=sys.stderr)
-                failed = True
-                continue
-            lines.extend(produced)
-            if not args.json:
-                for line in produced:
-                    print(_render(line), flush=True)
-    except CommandFailed as e:
-        print(f"setting up failed\n{e}", file=sys.stderr)
-        failed = True
-    finally:
-        if bench is not None:
-            _leave_no_workers(bench)
-        if args.keep:
-            progress(f"kept the projects and files in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    total = time.perf_counter() - started
-    progress(f"done in {total:.0f} s")
+    lines, failed, total = run_figures(args, "xp-bench-queue-", FIGURES, _bench, _render, cleanup=_leave_no_workers)
     if args.json:
         print(json.dumps(_as_json(lines, args, total), indent=2))
     return 1 if failed else 0
