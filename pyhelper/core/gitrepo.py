@@ -66,15 +66,20 @@ def exp_refs(repo: pygit2.Repository) -> list[tuple[ExpRef, str]]:
     return sorted(found)
 
 
-def snapshot_tree(repo: pygit2.Repository, root: Path, base_tree: pygit2.Tree) -> pygit2.Oid:
-    """The tree of the workspace as it is now: `base_tree` plus every change, deletion and new file."""
+def snapshot_tree(repo: pygit2.Repository, root: Path, base_tree: pygit2.Tree,
+                  exclude: frozenset[str] = frozenset()) -> pygit2.Oid:
+    """The tree of the workspace as it is now: `base_tree` plus every change, deletion and new file.
+
+    Paths in `exclude` (and files below them) are left as `base_tree` has them: a checkpoint
+    leaves out cached outputs that a running stage writes before they are git-ignored.
+    """
     import pygit2
 
     index = pygit2.Index()
     index.read_tree(base_tree)
     status = repo.status(untracked_files="all", ignored=False)
     for path, flags in status.items():
-        if flags & pygit2.enums.FileStatus.IGNORED:
+        if flags & pygit2.enums.FileStatus.IGNORED or (exclude and _excluded(path, exclude)):
             continue
         full = root / path
         try:
@@ -92,6 +97,11 @@ def snapshot_tree(repo: pygit2.Repository, root: Path, base_tree: pygit2.Tree) -
             continue  # A submodule or a special file: left as the base tree has it.
         index.add(pygit2.IndexEntry(path, oid, mode))
     return index.write_tree(repo)
+
+
+def _excluded(path: str, exclude: frozenset[str]) -> bool:
+    """True when `path` is one of `exclude` or inside one of them."""
+    return path in exclude or any(path.startswith(prefix + "/") for prefix in exclude)
 
 
 def _remove(index: pygit2.Index, path: str) -> None:

@@ -27,7 +27,7 @@ class Row:
     """One line of the experiments table."""
 
     kind: str
-    """workspace | baseline | experiment"""
+    """workspace | baseline | experiment | checkpoint"""
     name: str
     rev: str
     """Commit id ('workspace' for the workspace)."""
@@ -45,6 +45,8 @@ class Row:
     """Dependency path → md5 (from dvc.lock)."""
     errors: dict[str, str] = field(default_factory=dict)
     """File → why it could not be read in this row."""
+    step: int | None = None
+    """A checkpoint's step; for an experiment with checkpoints, its newest checkpoint's step."""
 
 
 @dataclass(frozen=True)
@@ -256,8 +258,14 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
 
 
 def show(project: Project, *, all_branches: bool = False, all_commits: bool = False, num: int = 1,
-         revs: list[str] | None = None, with_deps: bool = False, include_workspace: bool = True) -> list[Row]:
-    """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time."""
+         revs: list[str] | None = None, with_deps: bool = False, include_workspace: bool = True,
+         checkpoints: bool = True) -> list[Row]:
+    """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time.
+
+    Each experiment's checkpoints (newest first) follow it, unless `checkpoints` is False.
+    """
+    from pyhelper.core.experiments.checkpoint import live_runs
+
     if num < 1:
         raise BadInput(f"-n must be at least 1 (got {num})", hint="pass -n 1 for HEAD only")
     repo = open_repo(project)
@@ -269,6 +277,7 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
     for ref, rev in exp_refs(repo):
         by_baseline.setdefault(ref.baseline, []).append((ref, rev))
     head = str(repo.head.target)
+    running = live_runs(project)
     rows: list[Row] = []
     for label, commit in baselines:
         baseline = str(commit.id)
@@ -282,10 +291,33 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
         exps = []
         for ref, rev in by_baseline.get(baseline, []):
             exp_commit = repo[rev]
-            exps.append(reader.row(kind="experiment", name=ref.name, rev=rev, baseline=baseline,
-                                   created=float(exp_commit.commit_time), status="success", tree=exp_commit.tree,
-                                   message=exp_commit.message.strip(), annotations=annotations.get(rev),
-                                   with_deps=with_deps))
-        exps.sort(key=lambda r: (r.created or 0, r.name))
-        rows.extend(exps)
+            row = reader.row(kind="experiment", name=ref.name, rev=rev, baseline=baseline,
+                             created=float(exp_commit.commit_time), status="success", tree=exp_commit.tree,
+                             message=exp_commit.message.strip(), annotations=annotations.get(rev),
+                             with_deps=with_deps)
+            exps.append(_with_checkpoints(reader, ref, row, str(ref) in running, checkpoints, with_deps))
+        exps.sort(key=lambda group: (group[0].created or 0, group[0].name))
+        rows.extend(row for group in exps for row in group)
     return rows
+
+
+def _with_checkpoints(reader: RowReader, ref, row: Row, running: bool, listed: bool, with_deps: bool) -> list[Row]:
+    """The experiment's row (running, or failed at its step, while its ref is on a checkpoint) and its checkpoints'."""
+    import dataclasses
+
+    from pyhelper.core.experiments.checkpoint import chain
+
+    found = chain(reader.repo, ref, row.rev)
+    if not found:
+        return [row]
+    unfinished = found[0].rev == row.rev
+    status = ("running" if running else "failed") if unfinished else row.status
+    out = [dataclasses.replace(row, status=status, step=found[0].step)]
+    if listed:
+        for checkpoint in found:
+            commit = reader.repo[checkpoint.rev]
+            out.append(dataclasses.replace(reader.row(
+                kind="checkpoint", name=checkpoint.name, rev=checkpoint.rev, baseline=row.baseline,
+                created=float(commit.commit_time), status="", tree=commit.tree,
+                message=commit.message.strip().split("\n", 1)[0], with_deps=with_deps), step=checkpoint.step))
+    return out
