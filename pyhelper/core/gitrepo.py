@@ -91,7 +91,16 @@ def snapshot_tree(repo: pygit2.Repository, root: Path, base_tree: pygit2.Tree,
             oid = repo.create_blob(os.readlink(full).encode())
             mode = LINK_MODE
         elif statmod.S_ISREG(st.st_mode):
-            oid = repo.create_blob_fromdisk(str(full))
+            try:
+                oid = repo.create_blob_fromdisk(str(full))
+            except (OSError, pygit2.GitError):
+                # The file changed size or went away while git read it (someone is writing it now):
+                # take what one plain read sees, or leave it out when it is gone.
+                try:
+                    oid = repo.create_blob(full.read_bytes())
+                except (FileNotFoundError, IsADirectoryError):
+                    _remove(index, path)
+                    continue
             mode = EXEC_MODE if st.st_mode & 0o100 else FILE_MODE
         else:
             continue  # A submodule or a special file: left as the base tree has it.

@@ -1,0 +1,297 @@
+"""Checkpoints: recorded while `xp exp run` (workspace, --temp, queue) runs a training stage that calls
+`pyhelper.live`'s make_checkpoint(); listed, applied, branched and resumed; and the faults around them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GIT_ENV, git
+
+# A training stage whose "model" is a counter: resuming right gives `epochs` at the end, resuming
+# wrong (state lost, or steps repeated) gives another number.
+PROJECT = {
+    "dvc.yaml": """
+        stages:
+          train:
+            cmd: python train.py
+            deps: [train.py]
+            params: [epochs, delay]
+            outs:
+              - model.bin:
+                  persist: true
+            metrics:
+              - dvclive/metrics.json:
+                  cache: false
+                  persist: true
+            plots:
+              - dvclive/plots/metrics:
+                  cache: false
+                  persist: true
+        """,
+    "params.yaml": "epochs: 3\ndelay: 0\n",
+    "train.py": """
+        import os, time
+        from pyhelper.live import Live
+
+        params = dict(line.split(": ") for line in open("params.yaml").read().splitlines())
+        with Live(resume=True) as live:
+            fresh = not os.path.exists("model.bin")
+            state = int(open("model.bin").read().split()[0]) if live.step > 0 else 0
+            print("start", live.step, "fresh" if fresh else "model-present")
+            for epoch in range(live.step, int(params["epochs"])):
+                state += 1
+                with open("model.bin", "w") as f:
+                    f.write(f"{state} " + "x" * 1000)
+                live.log_metric("train/loss", 1 / (epoch + 1))
+                print("checkpoint", epoch, live.make_checkpoint())
+                live.next_step()
+                time.sleep(float(params["delay"]))
+        print("state", state)
+        """,
+}
+
+
+@pytest.fixture
+def proj(gen) -> Path:
+    return gen(PROJECT)
+
+
+def refs(repo: Path) -> dict[str, str]:
+    """Experiment name → commit its ref points at."""
+    out = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/")
+    return {line.split()[0].rsplit("/", 1)[1]: line.split()[1] for line in out.splitlines()}
+
+
+def chain(repo: Path, rev: str) -> list[tuple[str, str]]:
+    """(commit, subject) of each commit from `rev` down to (not including) HEAD, newest first."""
+    out = git(repo, "log", "--first-parent", "--format=%H %s", f"HEAD..{rev}")
+    return [tuple(line.split(" ", 1)) for line in out.splitlines()]
+
+
+def trailer(repo: Path, rev: str) -> dict:
+    message = git(repo, "log", "-1", "--format=%B", rev)
+    return json.loads(message.split("xp-checkpoint: ", 1)[1].splitlines()[0])
+
+
+def show(xp, repo: Path, *args: str) -> list[dict]:
+    return json.loads(xp("exp", "show", "--json", *args, cwd=repo).stdout)
+
+
+def cache_object(repo: Path, md5: str) -> Path:
+    return repo / ".xp" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def test_a_run_records_a_chain_of_checkpoints_with_persisted_outputs_cached(proj, xp):
+    out = xp("exp", "run", "-n", "a", cwd=proj).stdout
+    assert "state 3" in out and "checkpoint 0 None" not in out, "inside xp, each checkpoint returns its commit"
+    head = git(proj, "rev-parse", "HEAD").strip()
+    commits = chain(proj, refs(proj)["a"])
+    assert [subject for _, subject in commits] == [
+        "xp: experiment a", "xp: checkpoint a@2", "xp: checkpoint a@1", "xp: checkpoint a@0"]
+    assert git(proj, "rev-parse", f"{commits[-1][0]}^").strip() == head, "the chain starts at the baseline"
+    for rev, subject in commits[1:]:
+        step = int(subject.rsplit("@", 1)[1])
+        data = trailer(proj, rev)
+        assert data["step"] == step and data["stage"] == "train" and data["v"] == 1
+        model = cache_object(proj, data["outs"]["model.bin"]["md5"])
+        assert model.read_text().split()[0] == str(step + 1), "the model as it was at that step"
+        files = git(proj, "ls-tree", "-r", "--name-only", rev).split()
+        assert "model.bin" not in files, "a cached output is never put into git"
+        metrics = json.loads(git(proj, "show", f"{rev}:dvclive/metrics.json"))
+        assert metrics["step"] == step
+    assert git(proj, "status", "--porcelain", "--untracked-files=no") == "", "HEAD and the index untouched"
+
+    rows = show(xp, proj)
+    experiment = next(r for r in rows if r["name"] == "a")
+    assert experiment["status"] == "success" and experiment["step"] == 2
+    checkpoints = [r for r in rows if r["kind"] == "checkpoint"]
+    assert [(r["name"], r["step"]) for r in checkpoints] == [("a@2", 2), ("a@1", 1), ("a@0", 0)]
+    assert checkpoints[2]["metrics"]["dvclive/metrics.json"]["train.loss"] == 1.0
+    assert rows.index(experiment) + 1 == rows.index(checkpoints[0]), "listed under their experiment"
+    assert not [r for r in show(xp, proj, "--no-checkpoints") if r["kind"] == "checkpoint"]
+    table = xp("exp", "show", cwd=proj).stdout
+    assert "└── a " in table and "    ├── a@2" in table and "    └── a@0" in table
+
+
+def test_checkpoints_in_a_private_work_tree_and_in_a_queue_worker(proj, xp):
+    xp("exp", "run", "--temp", "-n", "t", cwd=proj)
+    xp("exp", "run", "--queue", "-n", "q", "-S", "epochs=2", cwd=proj)
+    xp("exp", "run", "--run-all", cwd=proj)
+    found = refs(proj)
+    assert [s for _, s in chain(proj, found["t"])] == [
+        "xp: experiment t", "xp: checkpoint t@2", "xp: checkpoint t@1", "xp: checkpoint t@0"]
+    assert [s for _, s in chain(proj, found["q"])][1:] == ["xp: checkpoint q@1", "xp: checkpoint q@0"]
+    assert "xp-queue-entry" in git(proj, "log", "-1", "--format=%B", found["q"])
+    assert not (proj / "model.bin").exists(), "the workspace is untouched"
+    assert not list((proj / ".xp" / "live").iterdir()), "no run is left marked live"
+
+
+def test_checkpoints_from_two_threads_form_one_chain(gen, xp):
+    repo = gen({
+        "dvc.yaml": "stages:\n  train:\n    cmd: python threads.py\n    deps: [threads.py]\n",
+        "threads.py": """
+            import threading
+            from pyhelper.live import Live
+
+            live, other = Live(), Live("other")
+            answers = []
+
+            def work(logger, name):
+                for i in range(5):
+                    logger.log_metric(name, i)
+                    answers.append(logger.make_checkpoint())
+                    logger.next_step()
+
+            threads = [threading.Thread(target=work, args=(live, "a")), threading.Thread(target=work, args=(live, "b")),
+                       threading.Thread(target=work, args=(other, "c"))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(set(answers)) == 15 and None not in answers, answers
+            print("answers", len(answers))
+            """,
+    })
+    assert "answers 15" in xp("exp", "run", "-n", "th", cwd=repo).stdout
+    commits = chain(repo, refs(repo)["th"])
+    assert len(commits) == 16, "15 checkpoints, one after the other, then the experiment"
+
+
+def test_kill_9_keeps_every_checkpoint_and_the_experiment_shows_where_it_stopped(proj, xp):
+    git(proj, "add", "-A")
+    proc = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", "-n", "k", "-S", "epochs=50",
+                             "-S", "delay=0.2"], cwd=proj, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, **GIT_ENV})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(chain(proj, refs(proj).get("k", "HEAD"))) < 2:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # The training process (its own process group) finds xp gone at its next checkpoint and stops.
+    time.sleep(1.0)
+    commits = chain(proj, refs(proj)["k"])
+    steps = [int(s.rsplit("@", 1)[1]) for _, s in commits]
+    assert len(steps) >= 2 and steps == list(range(steps[0], -1, -1)), "every checkpoint, in order"
+    for rev, _ in commits:
+        assert git(proj, "cat-file", "-t", f"{rev}^{{tree}}").strip() == "tree"
+    rows = show(xp, proj)
+    experiment = next(r for r in rows if r["name"] == "k")
+    assert experiment["status"] == "failed" and experiment["step"] == steps[0]
+    assert [r["step"] for r in rows if r["kind"] == "checkpoint"] == steps
+    assert f"failed at step {steps[0]}" in xp("exp", "show", cwd=proj).stdout
+
+    # Resuming continues the same chain from the newest checkpoint, with the model restored.
+    out = xp("exp", "run", "--resume", "k", "-S", "delay=0", "-S", f"epochs={steps[0] + 3}", cwd=proj).stdout
+    assert f"start {steps[0] + 1} model-present" in out and f"state {steps[0] + 3}" in out
+    after = [s for _, s in chain(proj, refs(proj)["k"])]
+    assert after[0] == "xp: experiment k" and after[-len(steps):] == [s for _, s in commits]
+    assert next(r for r in show(xp, proj) if r["name"] == "k")["status"] == "success"
+
+
+def test_resume_from_an_earlier_step_apply_and_branch_a_checkpoint(proj, xp):
+    xp("exp", "run", "-n", "a", "-S", "epochs=4", cwd=proj)
+    out = xp("exp", "run", "--resume", "a@1", cwd=proj).stdout
+    assert "start 2 model-present" in out and "state 4" in out
+    subjects = [s for _, s in chain(proj, refs(proj)["a"])]
+    assert subjects == ["xp: experiment a", "xp: checkpoint a@3", "xp: checkpoint a@2", "xp: checkpoint a@1",
+                        "xp: checkpoint a@0"]
+    loss = (proj / "dvclive" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in loss] == ["step", "0", "1", "2", "3"], "no step twice"
+
+    git(proj, "checkout", "-q", "--", ".")
+    xp("exp", "apply", "a@1", cwd=proj)
+    assert (proj / "model.bin").read_text().split()[0] == "2"
+    assert json.loads((proj / "dvclive" / "metrics.json").read_text())["step"] == 1
+    xp("exp", "branch", "a@2", "at-two", cwd=proj)
+    assert git(proj, "log", "-1", "--format=%s", "at-two").strip() == "xp: checkpoint a@2"
+    assert git(proj, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+
+
+def test_resume_errors_name_what_is_wrong_and_change_nothing(proj, xp):
+    xp("exp", "run", "-n", "a", cwd=proj)
+    xp("exp", "save", "-n", "plain", cwd=proj)
+    before = (proj / "model.bin").read_bytes()
+    err = xp("exp", "run", "--resume", "nope", cwd=proj, expect=2).stderr
+    assert "no experiment named 'nope'" in err
+    err = xp("exp", "run", "--resume", "a@9", cwd=proj, expect=2).stderr
+    assert "has no checkpoint at step 9" in err and "steps 0, 1, 2" in err
+    err = xp("exp", "run", "--resume", "plain", "--reset", cwd=proj, expect=2).stderr
+    assert "--reset" in err
+
+    # The persisted output of the checkpoint was removed from the cache: the error names the file.
+    cache_object(proj, trailer(proj, chain(proj, refs(proj)["a"])[2][0])["outs"]["model.bin"]["md5"]).unlink()
+    for args in (("--resume", "a@1"), ("--resume", "a@1", "--temp")):
+        err = xp("exp", "run", *args, cwd=proj, expect=2).stderr
+        assert "model.bin" in err and "no longer in the cache" in err and "a@1" in err and len(err.splitlines()) == 1
+    assert (proj / "model.bin").read_bytes() == before
+    assert refs(proj)["a"] == chain(proj, refs(proj)["a"])[0][0]
+
+
+def test_reset_starts_over_and_a_new_experiment_does_not_resume(proj, xp):
+    xp("exp", "run", "-n", "a", cwd=proj)
+    out = xp("exp", "run", "-n", "b", "-S", "epochs=2", cwd=proj).stdout
+    assert "start 0 model-present" in out and "state 2" in out, "Live(resume=True) starts at 0 in a new run"
+    out = xp("exp", "run", "-n", "c", "--reset", cwd=proj).stdout
+    assert "start 0 fresh" in out and "state 2" in out
+
+
+def test_outside_an_experiment_a_checkpoint_records_nothing(proj, xp):
+    out = xp("repro", cwd=proj).stdout
+    assert "checkpoint 0 None" in out and "state 3" in out
+    assert refs(proj) == {}
+
+
+def test_a_checkpoint_while_the_user_edits_files_holds_what_was_on_disk(proj, xp):
+    (proj / "notes.txt").write_text("v0\n")
+    git(proj, "add", "-A")
+    git(proj, "commit", "-q", "-m", "notes")
+    stop = threading.Event()
+    written = {"v0\n"}
+
+    def edit() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            text = f"v{n}\n" + "line\n" * (n % 50)
+            written.add(text)
+            tmp = proj / ".notes.tmp"
+            tmp.write_text(text)
+            os.replace(tmp, proj / "notes.txt")  # As editors save: the whole new file at once.
+            time.sleep(0.001)
+
+    editor = threading.Thread(target=edit)
+    editor.start()
+    try:
+        xp("exp", "run", "-n", "e", "-S", "epochs=15", cwd=proj)
+    finally:
+        stop.set()
+        editor.join()
+    commits = chain(proj, refs(proj)["e"])
+    seen = {git(proj, "show", f"{rev}:notes.txt") for rev, _ in commits}
+    assert seen <= written, "every checkpoint holds one whole version of the file"
+    assert len(seen) > 1, "the edits were picked up as they happened"
+
+
+def test_a_stage_speaking_another_protocol_version_gets_a_clear_answer(gen, xp):
+    repo = gen({
+        "dvc.yaml": "stages:\n  s:\n    cmd: python s.py\n    deps: [s.py]\n",
+        "s.py": """
+            import json, os, socket
+            conn = socket.socket(socket.AF_UNIX)
+            conn.connect(os.environ["XP_CHECKPOINT_SOCKET"])
+            conn.sendall(json.dumps({"version": 99, "type": "checkpoint", "step": 0}).encode() + b"\\n")
+            print(conn.makefile().readline())
+            """,
+    })
+    out = xp("exp", "run", "-n", "v", cwd=repo).stdout
+    answer = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    assert answer["ok"] is False and "protocol version 1" in answer["error"] and "99" in answer["error"]
