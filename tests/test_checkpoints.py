@@ -174,6 +174,9 @@ def test_kill_9_keeps_every_checkpoint_and_the_experiment_shows_where_it_stopped
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(chain(proj, refs(proj).get("k", "HEAD"))) < 2:
         time.sleep(0.05)
+    running = next(r for r in show(xp, proj) if r["name"] == "k")
+    assert running["status"] == "running" and running["step"] >= 1, "a live run shows its newest step"
+    assert running["metrics"]["dvclive/metrics.json"]["step"] == running["step"]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     # The training process (its own process group) finds xp gone at its next checkpoint and stops.
@@ -195,6 +198,8 @@ def test_kill_9_keeps_every_checkpoint_and_the_experiment_shows_where_it_stopped
     after = [s for _, s in chain(proj, refs(proj)["k"])]
     assert after[0] == "xp: experiment k" and after[-len(steps):] == [s for _, s in commits]
     assert next(r for r in show(xp, proj) if r["name"] == "k")["status"] == "success"
+    assert not list((proj / ".xp" / "live").iterdir()) and not list((proj / ".xp" / "tmp").glob("*.sock")), \
+        "what the killed run left behind is cleaned up by the next"
 
 
 def test_resume_from_an_earlier_step_apply_and_branch_a_checkpoint(proj, xp):
@@ -295,3 +300,80 @@ def test_a_stage_speaking_another_protocol_version_gets_a_clear_answer(gen, xp):
     out = xp("exp", "run", "-n", "v", cwd=repo).stdout
     answer = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
     assert answer["ok"] is False and "protocol version 1" in answer["error"] and "99" in answer["error"]
+
+
+def wait_for_checkpoints(repo: Path, name: str, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if name in refs(repo) and len(chain(repo, refs(repo)[name])) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} made fewer than {count} checkpoints in 30 s")
+
+
+def test_ctrl_c_keeps_every_checkpoint_and_the_experiment_failed_at_its_step(proj, xp):
+    proc = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", "-n", "c", "-S", "epochs=50",
+                             "-S", "delay=0.2"], cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **GIT_ENV},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    wait_for_checkpoints(proj, "c", 2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in err
+    steps = [int(s.rsplit("@", 1)[1]) for _, s in chain(proj, refs(proj)["c"])]
+    experiment = next(r for r in show(xp, proj) if r["name"] == "c")
+    assert experiment["status"] == "failed" and experiment["step"] == steps[0] == len(steps) - 1
+    assert not list((proj / ".xp" / "live").iterdir()) and not list((proj / ".xp" / "tmp").glob("*.sock"))
+
+
+def test_queue_kill_keeps_the_checkpoints(proj, xp):
+    xp("exp", "run", "--queue", "-n", "qk", "-S", "epochs=50", "-S", "delay=0.2", cwd=proj)
+    xp("queue", "start", "-j", "1", "--idle", "1", cwd=proj)
+    try:
+        wait_for_checkpoints(proj, "qk", 2)
+        xp("queue", "kill", "qk", cwd=proj)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            entries = json.loads(xp("queue", "status", "--json", cwd=proj).stdout)["entries"]
+            if entries[0]["status"] == "cancelled":
+                break
+            time.sleep(0.1)
+        assert entries[0]["status"] == "cancelled"
+    finally:
+        xp("queue", "stop", "--kill", cwd=proj, expect=None)
+    steps = [int(s.rsplit("@", 1)[1]) for _, s in chain(proj, refs(proj)["qk"])]
+    assert len(steps) >= 2 and steps == list(range(steps[0], -1, -1))
+    experiment = next(r for r in show(xp, proj) if r["name"] == "qk")
+    assert experiment["status"] == "failed" and experiment["step"] == steps[0]
+
+
+def test_a_persisted_directory_comes_back_with_its_checkpoint(gen, xp):
+    repo = gen({
+        "dvc.yaml": """
+            stages:
+              train:
+                cmd: python t.py
+                deps: [t.py]
+                outs:
+                  - state:
+                      persist: true
+            """,
+        "t.py": """
+            import os
+            from pyhelper.live import Live
+            live = Live()
+            os.makedirs("state", exist_ok=True)
+            for step in range(3):
+                for name in ("weights", "optimizer"):
+                    with open(f"state/{name}", "w") as f:
+                        f.write(f"{name} {step}")
+                live.log_metric("loss", step)
+                live.make_checkpoint()
+                live.next_step()
+            """,
+    })
+    xp("exp", "run", "-n", "d", cwd=repo)
+    assert (repo / "state" / "weights").read_text() == "weights 2"
+    xp("exp", "apply", "d@1", cwd=repo)
+    assert (repo / "state" / "weights").read_text() == "weights 1"
+    assert (repo / "state" / "optimizer").read_text() == "optimizer 1"

@@ -189,6 +189,27 @@ def live_runs(project: Project) -> dict[str, dict]:
     return runs
 
 
+def prune_dead_runs(project: Project) -> None:
+    """Removes the live files (and sockets) that runs killed without a chance to clean up left behind."""
+    folder = project.xp_dir / "live"
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    host = socket.gethostname()
+    for name in names:
+        path = folder / name
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict) or data.get("host") != host or _alive(data.get("pid")):
+            continue
+        if isinstance(data.get("socket"), str) and data["socket"]:
+            Path(data["socket"]).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+
+
 def _alive(pid: object) -> bool:
     if not isinstance(pid, int):
         return False
@@ -260,6 +281,7 @@ class Recorder:
             outs = [(stage.repo_path(out.path), out) for stage in pipeline.stages.values() for out in stage.outs]
             self._exclude = frozenset(path for path, out in outs if out.cache)
             self._persisted = tuple(sorted({path for path, out in outs if out.cache and out.persist}))
+        prune_dead_runs(self.project)
         tmp = self.project.ensure_xp_dir() / "tmp"
         tmp.mkdir(exist_ok=True)
         path = str(tmp / f"ck-{self.run_id}.sock")
