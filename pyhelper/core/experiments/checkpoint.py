@@ -422,9 +422,10 @@ class Recorder:
         if known is not None and known[0] == key and cache.object_path(known[1]).exists():
             return known[1]
         started = time.time_ns()
-        folder = cache.root / "files" / "md5"
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        # The temporary copy sits at the cache's root: same file system as the objects, and out of
+        # the way of anything that lists objects (`xp exp clean`, DVC).
+        cache.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.root, prefix=".tmp-xp-checkpoint-")
         try:
             digest = hashlib.md5()
             buffer = bytearray(_CHUNK)
