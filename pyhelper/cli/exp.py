@@ -215,7 +215,8 @@ def apply(args: argparse.Namespace) -> int:
     if result.saved_as:
         print(f"Saved the workspace first as experiment '{result.saved_as.name}' "
               f"(bring it back with `xp exp apply {result.saved_as.name}`).")
-    print(f"Applied experiment '{result.experiment.name}': {len(result.written)} file(s) written, "
+    shown = args.name if "@" in args.name else result.experiment.name  # A checkpoint keeps its NAME@STEP.
+    print(f"Applied experiment '{shown}': {len(result.written)} file(s) written, "
           f"{len(result.deleted)} deleted, {len(result.outputs)} output(s) checked out from the cache.")
     for path in result.missing_outputs:
         print(f"warning: output '{path}' is no longer in the cache; `xp repro` rebuilds it", file=sys.stderr)
@@ -227,7 +228,8 @@ def branch(args: argparse.Namespace) -> int:
     from pyhelper.core.experiments.branch import branch as make_branch
 
     exp = make_branch(_project(), args.name, args.branch)
-    print(f"Created branch '{args.branch}' at experiment '{exp.name}' ({exp.rev[:7]}); "
+    shown = args.name if "@" in args.name else exp.name  # A checkpoint keeps its NAME@STEP.
+    print(f"Created branch '{args.branch}' at experiment '{shown}' ({exp.rev[:7]}); "
           f"switch to it with `git checkout {args.branch}`.")
     return 0
 
@@ -409,14 +411,14 @@ def add_parser(sub) -> None:
     p.set_defaults(handler="exp:diff")
 
     p = cmds.add_parser("apply", help="bring an experiment's files and outputs into the workspace")
-    p.add_argument("name")
+    p.add_argument("name", help="an experiment, its commit id, or a checkpoint NAME@STEP")
     p.add_argument("--force", action="store_true",
                    help="when uncommitted changes would be overwritten, save them as an experiment first")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:apply")
 
     p = cmds.add_parser("branch", help="make an experiment a git branch")
-    p.add_argument("name")
+    p.add_argument("name", help="an experiment, its commit id, or a checkpoint NAME@STEP")
     p.add_argument("branch")
     p.set_defaults(handler="exp:branch")
 

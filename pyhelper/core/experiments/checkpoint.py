@@ -198,6 +198,8 @@ def prune_dead_runs(project: Project) -> None:
         return
     host = socket.gethostname()
     for name in names:
+        if not name.endswith(".json"):
+            continue
         path = folder / name
         try:
             data = json.loads(path.read_text())
@@ -249,6 +251,8 @@ class Recorder:
         self._stop = threading.Event()
         self._server: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._wake: tuple[int, int] | None = None
+        """A pipe whose read end the server thread waits on beside the socket, to be told to stop."""
         self._socket_dir: str | None = None
         self.address = ""
         self._memo: dict[str, tuple[tuple[int, int, int, int], str]] = {}
@@ -295,12 +299,15 @@ class Recorder:
         self._server = server
         self.address = path
         self._write_live_file(None)
+        self._wake = os.pipe()
         self._thread = threading.Thread(target=self._serve, name="xp-checkpoints", daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        if self._wake is not None:
+            os.write(self._wake[1], b"x")  # Ends the server thread's wait at once.
         if self._thread is not None:
             self._thread.join(timeout=30)
         if self._server is not None:
@@ -310,25 +317,29 @@ class Recorder:
                 Path(path).unlink(missing_ok=True)
         if self._socket_dir:
             os.rmdir(self._socket_dir)
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
         self._live_file.unlink(missing_ok=True)
 
     def _write_live_file(self, checkpoint: Checkpoint | None) -> None:
-        from pyhelper.core.atomic_write import write_atomic
-
+        """Writes `.xp/live/<run>.json` (renamed into place; no fsync: it only matters while this process lives)."""
         data = {"version": PROTOCOL_VERSION, "pid": os.getpid(), "host": socket.gethostname(),
                 "ref": str(self.ref), "root": str(self.work.root), "socket": self.address,
                 "step": checkpoint.step if checkpoint else None, "rev": checkpoint.rev if checkpoint else None}
         self._live_file.parent.mkdir(exist_ok=True)
-        write_atomic(self._live_file, json.dumps(data))
+        tmp = self._live_file.with_name(f".{self._live_file.name}.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self._live_file)
 
     def _serve(self) -> None:
         """Answers requests one at a time, so checkpoints from several threads form one chain."""
         import select
 
-        assert self._server is not None
+        assert self._server is not None and self._wake is not None
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._server], [], [], 0.1)
-            if not ready:
+            ready, _, _ = select.select([self._server, self._wake[0]], [], [])
+            if self._server not in ready:
                 continue
             try:
                 conn, _ = self._server.accept()
