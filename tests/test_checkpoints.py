@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import GIT_ENV, git
+from tests.test_dvc_interop import dvc, dvc_bin  # noqa: F401  (dvc_bin is a fixture)
 
 # A training stage whose "model" is a counter: resuming right gives `epochs` at the end, resuming
 # wrong (state lost, or steps repeated) gives another number.
@@ -93,6 +94,7 @@ def cache_object(repo: Path, md5: str) -> Path:
 def test_a_run_records_a_chain_of_checkpoints_with_persisted_outputs_cached(proj, xp):
     out = xp("exp", "run", "-n", "a", cwd=proj).stdout
     assert "state 3" in out and "checkpoint 0 None" not in out, "inside xp, each checkpoint returns its commit"
+    assert "Recorded checkpoint a@2 " in out
     head = git(proj, "rev-parse", "HEAD").strip()
     commits = chain(proj, refs(proj)["a"])
     assert [subject for _, subject in commits] == [
@@ -131,6 +133,7 @@ def test_checkpoints_in_a_private_work_tree_and_in_a_queue_worker(proj, xp):
         "xp: experiment t", "xp: checkpoint t@2", "xp: checkpoint t@1", "xp: checkpoint t@0"]
     assert [s for _, s in chain(proj, found["q"])][1:] == ["xp: checkpoint q@1", "xp: checkpoint q@0"]
     assert "xp-queue-entry" in git(proj, "log", "-1", "--format=%B", found["q"])
+    assert "# checkpoint q@1 " in xp("queue", "logs", "q", cwd=proj).stdout
     assert not (proj / "model.bin").exists(), "the workspace is untouched"
     assert not list((proj / ".xp" / "live").iterdir()), "no run is left marked live"
 
@@ -378,3 +381,20 @@ def test_a_persisted_directory_comes_back_with_its_checkpoint(gen, xp):
     xp("exp", "apply", "d@1", cwd=repo)
     assert (repo / "state" / "weights").read_text() == "weights 1"
     assert (repo / "state" / "optimizer").read_text() == "optimizer 1"
+
+
+@pytest.mark.dvc
+def test_dvc_lists_an_experiment_with_checkpoints_and_its_cache_holds_them(proj, dvc_bin, xp):  # noqa: F811
+    dvc(dvc_bin, proj, "init", "-q")
+    git(proj, "add", "-A")
+    git(proj, "commit", "-q", "-m", "dvc init")
+    xp("exp", "run", "-n", "a", cwd=proj)
+    data = json.loads(dvc(dvc_bin, proj, "exp", "show", "--json"))
+    head = git(proj, "rev-parse", "HEAD").strip()
+    baseline = next(entry for entry in data if entry["rev"] == head)
+    experiment = next(exp for exp in baseline["experiments"] if exp["name"] == "a")
+    assert experiment["revs"][0]["rev"] == refs(proj)["a"]
+    assert experiment["revs"][0]["data"]["metrics"]["dvclive/metrics.json"]["data"]["step"] == 2
+    # In a DVC project the checkpoints' outputs go to DVC's cache, where `dvc` finds them too.
+    md5 = trailer(proj, chain(proj, refs(proj)["a"])[2][0])["outs"]["model.bin"]["md5"]
+    assert (proj / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).read_text().split()[0] == "2"

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     exp = result.experiment
     if args.json:
         emit_json({"name": exp.name, "rev": exp.rev, "baseline": exp.ref.baseline, "ref": str(exp.ref),
-                   "ran": list(result.repro.ran), "restored": list(result.repro.restored)})
+                   "ran": list(result.repro.ran), "restored": list(result.repro.restored),
+                   "savedAs": result.saved_workspace.name if result.saved_workspace else None})
     else:
         if result.saved_workspace is not None:
             print(f"Saved the workspace first as experiment '{result.saved_workspace.name}' "

@@ -18,6 +18,7 @@ _EVENT_LINES = {
     "restored": "Restored stage '{stage}' from run-cache (its command did not run)",
     "would_run": "Would run stage '{stage}' ({text})",
     "done": "Stage '{stage}' finished in {text}",
+    "checkpoint": "Recorded checkpoint {text}",
 }
 
 

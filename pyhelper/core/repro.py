@@ -37,7 +37,8 @@ class ReproEvent:
 
     kind: str
     """skipped | frozen | running | command | started (text: the command's pid, which leads its own
-    process group) | output | restored | would_run | done"""
+    process group) | output | restored | would_run | done | checkpoint (text: `NAME@STEP rev`; sent
+    from another thread, by an experiment run's checkpoint recorder)"""
     stage: str
     text: str = ""
 

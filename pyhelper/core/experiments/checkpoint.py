@@ -247,6 +247,8 @@ class Recorder:
         self.recorded: list[Checkpoint] = []
         self.stage = ""
         self.run_id = uuid.uuid4().hex[:12]
+        self._on_event: Callable[[ReproEvent], None] | None = None
+        """Told of each checkpoint (kind "checkpoint", from the server thread): a source for notifications."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server: socket.socket | None = None
@@ -271,6 +273,7 @@ class Recorder:
             if event.kind == "running":
                 self.stage = event.stage
             on_event(event)
+        self._on_event = on_event
         return watched
 
     def __enter__(self) -> Recorder:
@@ -402,7 +405,14 @@ class Recorder:
             self.tip = str(commit)
             self.recorded.append(checkpoint)
             self._write_live_file(checkpoint)
-            return checkpoint
+        if self._on_event is not None:
+            from pyhelper.core.repro import ReproEvent
+
+            try:
+                self._on_event(ReproEvent("checkpoint", self.stage, f"{checkpoint.name} {checkpoint.rev[:7]}"))
+            except Exception:  # noqa: BLE001 - a listener's failure must not undo a recorded checkpoint.
+                pass
+        return checkpoint
 
     def _capture_persisted(self) -> dict[str, HashInfo]:
         """Saves each persisted output into the object cache (unchanged ones cost a stat) and returns the hashes."""

@@ -312,6 +312,8 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
                 log.write(f"Stage '{event.stage}': {event.text}\n")
             elif event.kind == "done":
                 beat.ended()
+            elif event.kind == "checkpoint":
+                log.write(f"# checkpoint {event.text}\n")
 
         repo = open_repo(project)
         private = None
