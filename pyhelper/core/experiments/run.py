@@ -25,7 +25,8 @@ from pyhelper.errors import BadInput, StageFailed, XpError
 if TYPE_CHECKING:
     import pygit2
 
-    from pyhelper.core.experiments.checkpoint import Checkpoint, Recorder
+    from pyhelper.core.experiments.checkpoint import Checkpoint
+    from pyhelper.core.experiments.recorder import Recorder
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def run(
     continues its chain; `reset` removes persisted outputs first, so training starts over.
     """
     from pyhelper.core.experiments import checkpoint as checkpoints
+    from pyhelper.core.experiments.recorder import Recorder
 
     repo = open_repo(project)
     head = head_commit(repo, project)
@@ -68,8 +70,8 @@ def run(
     else:
         chosen = choose_name(repo, str(head.id), name, force=force)  # Refuse a clash before running.
     project.require_pipeline()
-    recorder = checkpoints.Recorder(project, project, baseline=str(head.id), name=chosen,
-                                    parent=start.rev if start else None, resume=start is not None)
+    recorder = Recorder(project, project, baseline=str(head.id), name=chosen,
+                        parent=start.rev if start else None, resume=start is not None)
     if not temp:
         saved = restore_workspace(project, start) if start is not None else None
         with workspace_lock(project):

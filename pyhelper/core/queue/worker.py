@@ -320,7 +320,7 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
         try:
             baseline = repo[entry.baseline]
             private = tmp_workspace.create(project, repo, baseline, repo[entry.rev].tree.id)
-            from pyhelper.core.experiments.checkpoint import Recorder
+            from pyhelper.core.experiments.recorder import Recorder
 
             recorder = Recorder(project, private.project, baseline=entry.baseline, name=entry.name)
             with workspace_lock(private.project), recorder:  # Held until the snapshot: `xp exp clean` leaves it alone.
