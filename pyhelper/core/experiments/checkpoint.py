@@ -23,18 +23,20 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.hashing import HashInfo, StatIndex
 from pyhelper.core.project import Project
 from pyhelper.core.refs import ExpRef
 from pyhelper.errors import BadInput, UnknownExperiment
 
 if TYPE_CHECKING:
     import pygit2
+
+    from pyhelper.core.hashing import HashInfo
+
+# `xp exp show` imports this module: what only recording or restoring needs is imported there.
 
 TRAILER = "xp-checkpoint"
 
@@ -70,6 +72,8 @@ def parse_trailer(message: str) -> dict | None:
 
 
 def _checkpoint(ref: ExpRef, rev: str, data: dict) -> Checkpoint:
+    from pyhelper.core.hashing import HashInfo
+
     outs = {path: HashInfo(md5=info["md5"], size=info.get("size", 0), nfiles=info.get("nfiles"))
             for path, info in (data.get("outs") or {}).items()}
     return Checkpoint(ref, rev, data["step"], str(data.get("stage", "")), outs)
@@ -127,6 +131,7 @@ def checkout_persisted(view: Project, checkpoint: Checkpoint, *, strict: bool) -
     With `strict`, an output the cache no longer has is an error naming it, before anything is written.
     """
     from pyhelper.core.cache import Cache
+    from pyhelper.core.hashing import StatIndex
 
     index = StatIndex(view.ensure_xp_dir() / "index.db")
     cache = Cache(view.cache_dir, index)
@@ -174,7 +179,7 @@ def live_runs(project: Project) -> dict[str, dict]:
             data = json.loads((folder / name).read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and _alive(data.get("pid")) and data.get("host") == socket.gethostname():
+        if isinstance(data, dict) and _alive(data.get("pid")) and data.get("host") == _hostname():
             runs[str(data.get("ref"))] = data
     return runs
 
@@ -186,7 +191,7 @@ def prune_dead_runs(project: Project) -> None:
         names = os.listdir(folder)
     except FileNotFoundError:
         return
-    host = socket.gethostname()
+    host = _hostname()
     for name in names:
         if not name.endswith(".json"):
             continue
@@ -200,6 +205,12 @@ def prune_dead_runs(project: Project) -> None:
         if isinstance(data.get("socket"), str) and data["socket"]:
             Path(data["socket"]).unlink(missing_ok=True)
         path.unlink(missing_ok=True)
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 def _alive(pid: object) -> bool:
