@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from pyhelper.core.experiments.checkpoint import TRAILER, Checkpoint, prune_dead_runs
-from pyhelper.core.hashing import HashInfo, StatIndex
+from pyhelper.core.cache import clone
+from pyhelper.core.hashing import HashInfo, StatIndex, file_md5
 from pyhelper.core.project import Project
 from pyhelper.core.refs import ExpRef
 from pyhelper.live import ENV_RESUME, ENV_SOCKET, PROTOCOL_VERSION
@@ -256,14 +257,11 @@ class Recorder:
         cache.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache.root, prefix=".tmp-xp-checkpoint-")
         try:
-            digest = hashlib.md5()
-            buffer = bytearray(_CHUNK)
-            view = memoryview(buffer)
-            with open(path, "rb") as source, os.fdopen(fd, "wb") as out:
-                while count := source.readinto(buffer):
-                    digest.update(view[:count])
-                    out.write(view[:count])
-            md5 = digest.hexdigest()
+            os.close(fd)
+            if clone(path, Path(tmp)):
+                md5 = file_md5(tmp)  # A copy-on-write clone costs nothing; hashing it is the whole cost.
+            else:
+                md5 = _copy_hashing(path, tmp)
             os.chmod(tmp, 0o444)
             target = cache.object_path(md5)
             if target.exists():
@@ -279,6 +277,18 @@ class Recorder:
                 and started - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
             self._memo[str(path)] = (key, md5)
         return md5
+
+
+def _copy_hashing(source: Path, dest: str) -> str:
+    """Copies `source` to `dest` and returns the md5 of the bytes copied: one read for both."""
+    digest = hashlib.md5()
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with open(source, "rb") as src, open(dest, "wb") as out:
+        while count := src.readinto(buffer):
+            digest.update(view[:count])
+            out.write(view[:count])
+    return digest.hexdigest()
 
 
 class _MemoIndex(StatIndex):
