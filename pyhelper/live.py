@@ -20,12 +20,12 @@ listens on; the checkpoint request is one JSON line and the answer is one JSON l
 carrying `version` (see `PROTOCOL_VERSION`).
 
 This module imports only the standard library's light modules: training code pays nothing for
-git, YAML or the rest of xp.
+git, YAML or the rest of xp. Even `json` (which brings `re`, most of the cost of importing it)
+waits for the first write.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -134,6 +134,8 @@ class Live:
             summary = dict(self._summary)
             if self._logged_step is not None:
                 summary["step"] = self._logged_step
+            import json
+
             _write(self.metrics_file, json.dumps(_jsonable(summary), indent=4) + "\n")
 
     def next_step(self) -> None:
@@ -183,6 +185,8 @@ class Live:
 
     def _load(self) -> None:
         """Reads metrics.json, params.yaml's absence aside, and the TSV rows, to continue after their step."""
+        import json
+
         try:
             with open(self.metrics_file, encoding="utf-8") as handle:
                 summary = json.load(handle)
@@ -247,6 +251,8 @@ def _jsonable(data):
 
 def _yaml(data: dict, indent: str = "") -> str:
     """A small YAML emitter for params: block mappings, and JSON-style flow values (JSON is YAML)."""
+    import json
+
     lines = []
     for key, value in data.items():
         key_text = key if _plain_key(str(key)) else json.dumps(str(key))
@@ -264,6 +270,8 @@ def _plain_key(key: str) -> bool:
 
 
 def _yaml_scalar(value) -> str:
+    import json
+
     if isinstance(value, float) and not math.isfinite(value):
         return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
     if isinstance(value, (list, tuple)):
@@ -296,6 +304,7 @@ def _write(path: str, text: str) -> None:
 
 def _ask(address: str, request: dict) -> dict:
     """Sends one JSON line to xp's checkpoint socket and returns its one-line JSON answer."""
+    import json
     import socket
 
     try:
