@@ -180,6 +180,7 @@ def test_kill_9_keeps_every_checkpoint_and_the_experiment_shows_where_it_stopped
     running = next(r for r in show(xp, proj) if r["name"] == "k")
     assert running["status"] == "running" and running["step"] >= 1, "a live run shows its newest step"
     assert running["metrics"]["dvclive/metrics.json"]["step"] == running["step"]
+    killed = json.loads(next((proj / ".xp" / "live").glob("*.json")).read_text())
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     # The training process (its own process group) finds xp gone at its next checkpoint and stops.
@@ -203,6 +204,8 @@ def test_kill_9_keeps_every_checkpoint_and_the_experiment_shows_where_it_stopped
     assert next(r for r in show(xp, proj) if r["name"] == "k")["status"] == "success"
     assert not list((proj / ".xp" / "live").iterdir()) and not list((proj / ".xp" / "tmp").glob("*.sock")), \
         "what the killed run left behind is cleaned up by the next"
+    assert not Path(killed["socket"]).exists() and not (
+        Path(killed["socket"]).parent.name.startswith("xp-ck-") and Path(killed["socket"]).parent.exists())
 
 
 def test_resume_from_an_earlier_step_apply_and_branch_a_checkpoint(proj, xp):

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 # `xp exp show` imports this module: what only recording or restoring needs is imported there.
 
 TRAILER = "xp-checkpoint"
+SOCKET_DIR_PREFIX = "xp-ck-"
+"""A run whose `.xp/tmp/` path is too long for a Unix socket listens in a temp folder named so."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,13 @@ def prune_dead_runs(project: Project) -> None:
         if not isinstance(data, dict) or data.get("host") != host or _alive(data.get("pid")):
             continue
         if isinstance(data.get("socket"), str) and data["socket"]:
-            Path(data["socket"]).unlink(missing_ok=True)
+            sock = Path(data["socket"])
+            sock.unlink(missing_ok=True)
+            if sock.parent.name.startswith(SOCKET_DIR_PREFIX):  # The private folder of a long path's socket.
+                try:
+                    sock.parent.rmdir()
+                except OSError:
+                    pass
         path.unlink(missing_ok=True)
 
 
