@@ -178,8 +178,9 @@ def test_kill_9_keeps_every_checkpoint_and_the_experiment_shows_where_it_stopped
     while time.monotonic() < deadline and len(chain(proj, refs(proj).get("k", "HEAD"))) < 2:
         time.sleep(0.05)
     running = next(r for r in show(xp, proj) if r["name"] == "k")
-    assert running["status"] == "running" and running["step"] >= 1, "a live run shows its newest step"
-    assert running["metrics"]["dvclive/metrics.json"]["step"] == running["step"]
+    assert running["status"] == "running" and running["step"] >= 1, "a live run shows its newest checkpoint"
+    live_step = json.loads((proj / "dvclive" / "metrics.json").read_text())["step"]
+    assert running["metrics"]["dvclive/metrics.json"]["step"] >= live_step, "and the metrics of its newest step"
     killed = json.loads(next((proj / ".xp" / "live").glob("*.json")).read_text())
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -401,3 +402,41 @@ def test_dvc_lists_an_experiment_with_checkpoints_and_its_cache_holds_them(proj,
     # In a DVC project the checkpoints' outputs go to DVC's cache, where `dvc` finds them too.
     md5 = trailer(proj, chain(proj, refs(proj)["a"])[2][0])["outs"]["model.bin"]["md5"]
     assert (proj / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).read_text().split()[0] == "2"
+
+
+def test_a_running_experiment_shows_the_metrics_of_its_newest_step(gen, xp):
+    repo = gen({
+        "dvc.yaml": """
+            stages:
+              train:
+                cmd: python t.py
+                deps: [t.py]
+                metrics:
+                  - dvclive/metrics.json:
+                      cache: false
+            """,
+        "t.py": """
+            import time
+            from pyhelper.live import Live
+            with Live() as live:
+                for step in range(60):
+                    live.log_metric("loss", 1 / (step + 1))
+                    if step == 0:
+                        live.make_checkpoint()
+                    live.next_step()
+                    time.sleep(0.05)
+            """,
+    })
+    proc = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", "-n", "r"], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **GIT_ENV})
+    try:
+        metrics = repo / "dvclive" / "metrics.json"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (metrics.is_file() and json.loads(metrics.read_text())["step"] >= 5):
+            time.sleep(0.05)
+        row = next(r for r in show(xp, repo) if r["name"] == "r")
+        assert row["status"] == "running" and row["step"] == 0, "its newest checkpoint is step 0"
+        assert row["metrics"]["dvclive/metrics.json"]["step"] >= 5, "but its metrics are those of now"
+    finally:
+        assert proc.wait(timeout=60) == 0
+    assert next(r for r in show(xp, repo) if r["name"] == "r")["status"] == "success"

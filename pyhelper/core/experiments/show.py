@@ -295,15 +295,21 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
                              created=float(exp_commit.commit_time), status="success", tree=exp_commit.tree,
                              message=exp_commit.message.strip(), annotations=annotations.get(rev),
                              with_deps=with_deps)
-            exps.append(_with_checkpoints(reader, ref, row, str(ref) in running, checkpoints, with_deps))
+            exps.append(_with_checkpoints(reader, ref, row, running.get(str(ref)), checkpoints, with_deps))
         exps.sort(key=lambda group: (group[0].created or 0, group[0].name))
         rows.extend(row for group in exps for row in group)
     return rows
 
 
-def _with_checkpoints(reader: RowReader, ref, row: Row, running: bool, listed: bool, with_deps: bool) -> list[Row]:
-    """The experiment's row (running, or failed at its step, while its ref is on a checkpoint) and its checkpoints'."""
+def _with_checkpoints(reader: RowReader, ref, row: Row, running: dict | None, listed: bool,
+                      with_deps: bool) -> list[Row]:
+    """The experiment's row (running, or failed at its step, while its ref is on a checkpoint) and its checkpoints'.
+
+    A running experiment's metrics are read from its work tree, so they are those of its newest step
+    (which `pyhelper.live` writes at every step), not only of its newest checkpoint.
+    """
     import dataclasses
+    from pathlib import Path
 
     from pyhelper.core.experiments.checkpoint import chain
 
@@ -313,6 +319,11 @@ def _with_checkpoints(reader: RowReader, ref, row: Row, running: bool, listed: b
     unfinished = found[0].rev == row.rev
     status = ("running" if running else "failed") if unfinished else row.status
     out = [dataclasses.replace(row, status=status, step=found[0].step)]
+    if unfinished and running and Path(str(running.get("root"))).is_dir():
+        live = RowReader(reader.project.in_workspace(Path(running["root"])), reader.repo)
+        current = live.row(kind=row.kind, name=row.name, rev=row.rev, baseline=row.baseline, created=row.created,
+                           status=status, tree=None, with_deps=with_deps)
+        out[0] = dataclasses.replace(out[0], metrics=current.metrics, errors=current.errors)
     if listed:
         for checkpoint in found:
             commit = reader.repo[checkpoint.rev]
