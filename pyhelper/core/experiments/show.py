@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from pyhelper.core.experiments import notes
+from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, UnknownRevision, XpError
@@ -217,16 +218,15 @@ class RowReader:
 def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool, all_commits: bool,
                num: int, revs: list[str]) -> list[tuple[str, pygit2.Commit]]:
     """(label, commit) of each baseline to show, HEAD first."""
-    import pygit2
-
+    git = native()
     head = head_commit(repo, project)
     chosen: list[tuple[str, pygit2.Commit]] = []
     label = repo.head.shorthand if not repo.head_is_detached else str(head.id)[:7]
     if revs:
         for rev in revs:
             try:
-                commit = repo.revparse_single(rev).peel(pygit2.Commit)
-            except (KeyError, ValueError, pygit2.GitError):
+                commit = repo.revparse_single(rev).peel(git.Commit)
+            except (KeyError, ValueError, git.GitError):
                 raise UnknownRevision(f"unknown revision '{rev}'",
                                       hint="use a commit id, a branch or tag name, or HEAD~N") from None
             chosen.append((rev, commit))
@@ -241,10 +241,10 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
             chosen.append((str(commit.id)[:7], commit))
     if all_branches:
         for branch in repo.branches.local:
-            commit = repo.branches.local[branch].peel(pygit2.Commit)
+            commit = repo.branches.local[branch].peel(git.Commit)
             chosen.append((branch, commit))
     if all_commits:
-        for commit in repo.walk(head.id, pygit2.enums.SortMode.TIME):
+        for commit in repo.walk(head.id, git.GIT_SORT_TIME):
             chosen.append((str(commit.id)[:7], commit))
     seen: set[str] = set()
     unique = []

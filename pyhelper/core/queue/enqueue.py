@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from pyhelper.core.experiments import names as name_gen
 from pyhelper.core.experiments.save import taken_names
-from pyhelper.core.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree
+from pyhelper.core.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree, tree_with
 from pyhelper.core.params_edit import Override, edited_content, parse_override
 from pyhelper.core.project import Project
 from pyhelper.core.queue import sweep
@@ -27,8 +27,6 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
             sample: int | None = None, seed: int | None = None, confirm: bool = False,
             retries: int = 0) -> list[Entry]:
     """Queues every point of the sweep `set_values` describes; returns the entries in order."""
-    import pygit2
-
     from pyhelper.core.dvcfile import read_pipeline
 
     if retries < 0:
@@ -50,8 +48,7 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
             for assignment in point:
                 override = parse_override(assignment)
                 by_file[override.file].append(override)
-            index = pygit2.Index()
-            index.read_tree(base)
+            edits = {}
             for file, overrides in by_file.items():
                 try:
                     current = repo[base[file].id].data.decode("utf-8")
@@ -59,8 +56,8 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
                     current = None
                 suffix = "." + file.rsplit(".", 1)[-1].lower() if "." in file else ""
                 text = edited_content(current, suffix, overrides, display=file)
-                index.add(pygit2.IndexEntry(file, repo.create_blob(text.encode("utf-8")), FILE_MODE))
-            prepared.append((entry_name, point, index.write_tree(repo)))
+                edits[file] = (repo.create_blob(text.encode("utf-8")), FILE_MODE)
+            prepared.append((entry_name, point, tree_with(repo, base, edits)))
         items = []
         for entry_name, point, tree in prepared:
             entry_id = uuid.uuid4().hex[:12]
