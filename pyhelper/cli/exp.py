@@ -311,11 +311,8 @@ def _digits(text: str) -> int:
     return value
 
 
-def add_parser(sub) -> None:
-    """Adds `xp exp …` to the command tree."""
-    exp = sub.add_parser("exp", help="experiments: run, show, compare, apply, keep",
-                         description="Experiments are git commits under refs/exps/… (DVC's layout); "
-                                     "they never move HEAD, touch the index or change a branch.")
+def add_arguments(exp: argparse.ArgumentParser) -> None:
+    """Adds the sub-commands of `xp exp` to its parser."""
     cmds = exp.add_subparsers(dest="exp_command", metavar="COMMAND", required=True)
 
     p = cmds.add_parser("run", help="set params, reproduce, record the result as an experiment")

@@ -9,7 +9,6 @@ import time
 
 from pyhelper.cli.render import emit_json, table
 
-HELP = "the experiment queue: workers, status, logs, kill, retry"
 
 
 
@@ -282,11 +281,8 @@ def retry(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    """Adds `xp queue …` to the command tree."""
-    queue = sub.add_parser("queue", help=HELP,
-                           description="Queued experiments run in worker processes, each in a private copy "
-                                       "of the workspace as it was when queued.")
+def add_arguments(queue: argparse.ArgumentParser) -> None:
+    """Adds the sub-commands of `xp queue` to its parser."""
     cmds = queue.add_subparsers(dest="queue_command", metavar="COMMAND", required=True)
     p = cmds.add_parser("start", help="start N detached worker processes")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N")
