@@ -105,6 +105,7 @@ def _row_json(row) -> dict:
 def show(args: argparse.Namespace) -> int:
     """`xp exp show`."""
     from pyhelper.core.experiments import query
+    from pyhelper.core.experiments.show import EXPERIMENT_KINDS
     from pyhelper.core.experiments.show import show as collect
 
     rows = collect(_project(), all_branches=args.all_branches, all_commits=args.all_commits, num=args.num,
@@ -112,7 +113,7 @@ def show(args: argparse.Namespace) -> int:
     all_columns = query.columns(rows)
     if args.filter:
         keep = query.parse_filter(args.filter, all_columns)
-        rows = [r for r in rows if r.kind != "experiment" or keep(r)]
+        rows = [r for r in rows if r.kind not in EXPERIMENT_KINDS or keep(r)]
     if args.sort_by:
         rows = query.sort_rows(rows, query.find_column(args.sort_by, all_columns),
                                descending=args.sort_order == "desc")
@@ -123,8 +124,8 @@ def show(args: argparse.Namespace) -> int:
     headers = ["Experiment", "rev", "Created", "State", "Tags"] + [query.header(c, all_columns) for c in shown]
     body = []
     for index, row in enumerate(rows):
-        if row.kind == "experiment" and not args.csv:
-            last = index + 1 >= len(rows) or rows[index + 1].kind != "experiment"
+        if row.kind in EXPERIMENT_KINDS and not args.csv:
+            last = index + 1 >= len(rows) or rows[index + 1].kind not in EXPERIMENT_KINDS
             label = ("└── " if last else "├── ") + row.name
         else:
             label = row.name  # CSV is read by programs: plain names, full times.
