@@ -70,3 +70,45 @@ def test_a_broken_queue_database_does_not_break_the_table(queue):
     shown = queue.xp("exp", "show")
     assert "workspace" in shown.stdout and "main" in shown.stdout
     assert str(db) in shown.stderr and "Traceback" not in shown.stderr
+
+
+def _lose_database(queue) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        (queue.repo / ".xp" / f"queue.db{suffix}").unlink(missing_ok=True)
+
+
+def test_recover_rebuilds_lost_entries_from_git_and_runs_only_unfinished_ones(queue):
+    queue.enqueue("train.lr=0.1,0.2", name="done", extra=("-m", "first batch"))
+    queue.xp("exp", "run", "--run-all")
+    queue.settle()  # The run's workers idle for a second and would take new entries.
+    queue.enqueue("train.lr=0.3,0.4", name="todo")
+    _lose_database(queue)
+    assert queue.status()["entries"] == []
+
+    dry = json.loads(queue.xp("queue", "recover", "--dry", "--json").stdout)
+    assert {e["name"]: e["status"] for e in dry} == {"done-1": "success", "done-2": "success",
+                                                    "todo-1": "queued", "todo-2": "queued"}
+    assert queue.status()["entries"] == []  # --dry changed nothing.
+
+    out = queue.xp("queue", "recover").stdout
+    assert "Recovered 4 entries from git (2 to run" in out
+    entries = {e["name"]: e for e in queue.status()["entries"]}
+    assert entries["todo-2"]["params"] == ["train.lr=0.4"]
+    assert entries["done-1"]["status"] == "success" and entries["done-1"]["message"] == "first batch"
+    queue.xp("exp", "run", "--run-all")
+    assert sorted(queue.starts()) == ["0.1", "0.2", "0.3", "0.4"]  # Nothing ran twice.
+    assert set(queue.exp_refs()) == {"done-1", "done-2", "todo-1", "todo-2"}
+    assert "Nothing to recover" in queue.xp("queue", "recover").stdout  # Idempotent.
+
+
+def test_recover_of_a_corrupt_database_says_to_move_it_away_first(queue):
+    queue.enqueue("train.lr=0.5", name="c")
+    queue.xp("queue", "status")
+    _lose_database(queue)
+    db = queue.repo / ".xp" / "queue.db"
+    db.write_bytes(b"this is not a database\n" * 200)
+    result = queue.xp("queue", "recover", expect=2)
+    assert "mv " in result.stderr and "xp queue recover" in result.stderr and result.stderr.count("\n") == 1
+    db.rename(db.with_suffix(".db.broken"))
+    queue.xp("queue", "recover")
+    assert [e["name"] for e in queue.status()["entries"]] == ["c"]

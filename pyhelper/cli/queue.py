@@ -26,6 +26,7 @@ def _duration(seconds: float | None) -> str:
 
 def _entry_json(entry) -> dict:
     return {"id": entry.id, "name": entry.name, "status": entry.status, "params": list(entry.params),
+            "message": entry.message,
             "baseline": entry.baseline, "rev": entry.rev, "worker": entry.worker, "attempts": entry.attempts,
             "retries": entry.retries, "created": entry.created, "started": entry.started,
             "finished": entry.finished, "duration": entry.duration, "exitCode": entry.exit_code,
@@ -281,6 +282,27 @@ def retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def recover(args: argparse.Namespace) -> int:
+    """`xp queue recover [--dry]`."""
+    from pyhelper.core.queue.recover import recover as recover_entries
+
+    found = recover_entries(_project(), dry=args.dry)
+    rows = [e if isinstance(e, dict) else {"id": e.id, "name": e.name, "status": e.status, "params": list(e.params)}
+            for e in found.entries]
+    if args.json:
+        emit_json([{k: r[k] for k in ("id", "name", "status", "params")} for r in rows])
+        return 0
+    if not rows:
+        print(f"Nothing to recover: the database knows every queued commit ({found.known}).")
+        return 0
+    print(table(["Name", "Status", "Params"], [[r["name"], r["status"], " ".join(r["params"]) or "-"] for r in rows]))
+    verb = "Would recover" if args.dry else "Recovered"
+    queued = sum(1 for r in rows if r["status"] == "queued")
+    print(f"{verb} {len(rows)} entr{'y' if len(rows) == 1 else 'ies'} from git ({queued} to run"
+          f"{'; start workers with `xp queue start -j N`' if queued and not args.dry else ''}).")
+    return 0
+
+
 def add_arguments(queue: argparse.ArgumentParser) -> None:
     """Adds the sub-commands of `xp queue` to its parser."""
     cmds = queue.add_subparsers(dest="queue_command", metavar="COMMAND", required=True)
@@ -319,3 +341,10 @@ def add_arguments(queue: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="queue:retry")
+    p = cmds.add_parser("recover", help="rebuild lost queue entries from git (refs/xp/queue/)",
+                        description="Re-create the entries of every queued commit the queue database does not "
+                                    "know (after it was deleted or moved away): those whose experiment is in git "
+                                    "as success, the others as queued.")
+    p.add_argument("--dry", action="store_true", help="only show what would be recovered")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="queue:recover")

@@ -179,6 +179,22 @@ class QueueDb:
                 self._event(item["id"], "queued")
         return [self.get(item["id"]) for item in items]
 
+    def restore(self, items: list[dict[str, Any]]) -> list[Entry]:
+        """Re-adds entries rebuilt from git (`recover`): as `add`, plus their created time, status and
+        experiment; ids already present are left as they are."""
+        with self.transaction():
+            seq = (self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()[0]) + 1
+            for offset, item in enumerate(items):
+                finished = item["created"] if item["status"] in FINAL else None
+                self.db.execute(
+                    "INSERT OR IGNORE INTO entries (id, seq, name, baseline, rev, params, message, status, created,"
+                    " finished, retries, exp_rev) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (item["id"], seq + offset, item["name"], item["baseline"], item["rev"],
+                     json.dumps(list(item["params"])), item["message"], item["status"], item["created"], finished,
+                     item["retries"], item.get("exp_rev")))
+                self._event(item["id"], item["status"], "recovered from git")
+        return [self.get(item["id"]) for item in items]
+
     def entries(self, statuses: tuple[str, ...] = STATUSES) -> list[Entry]:
         """Entries with these statuses, in queue order."""
         marks = ",".join("?" * len(statuses))

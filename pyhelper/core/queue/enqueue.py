@@ -7,6 +7,7 @@ untracked, not-ignored files — with the entry's params applied, kept alive by 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 
@@ -21,6 +22,14 @@ from pyhelper.core.refs import check_name, queue_ref
 from pyhelper.errors import BadInput
 
 TRAILER = "xp-queue-entry"
+"""The trailer naming a commit's queue entry; experiments recorded by workers carry it too."""
+
+
+def trailers(entry_id: str, name: str, params: list[str] | tuple[str, ...], retries: int, message: str) -> str:
+    """The trailers of a queued commit: everything needed to rebuild its entry from git alone."""
+    details = json.dumps({"name": name, "params": list(params), "retries": retries, "message": message},
+                         ensure_ascii=False)
+    return f"{TRAILER}: {entry_id}\nxp-queue-details: {details}\n"
 
 
 def enqueue(project: Project, *, set_values: list[str], name: str | None = None, message: str | None = None,
@@ -61,7 +70,8 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
         items = []
         for entry_name, point, tree in prepared:
             entry_id = uuid.uuid4().hex[:12]
-            text = f"{message or 'xp: queued experiment ' + entry_name}\n\n{TRAILER}: {entry_id}\n"
+            text = f"{message or 'xp: queued experiment ' + entry_name}\n\n" + trailers(
+                entry_id, entry_name, point, retries, message or "")
             commit = repo.create_commit(None, sig, sig, text, tree, [head.id])
             repo.references.create(queue_ref(entry_id), commit, force=True)
             items.append({"id": entry_id, "name": entry_name, "baseline": baseline, "rev": str(commit),
