@@ -23,8 +23,6 @@ def _print_repro_events(quiet: bool, stream):
 
 def run(args: argparse.Namespace) -> int:
     """`xp exp run`."""
-    from pyhelper.core.experiments.run import run as run_experiment
-
     if not args.queue:
         from pyhelper.core.queue.sweep import expand
         from pyhelper.errors import BadInput
@@ -50,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         if args.run_all:
             return run_all(project, args.jobs, as_json=args.json)
         return 0
+
+    from pyhelper.core.experiments.run import run as run_experiment
 
     stream = sys.stderr if args.json else sys.stdout
     result = run_experiment(_project(), set_values=args.set_params, name=args.name, message=args.message,

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+
 import sqlite3
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -31,6 +30,11 @@ HEARTBEAT_SECONDS = 1.0
 
 STATUSES = ("queued", "running", "success", "failed", "cancelled")
 FINAL = ("success", "failed", "cancelled")
+
+
+def hostname() -> str:
+    """This machine's name, as workers record it (same as `socket.gethostname()` on POSIX)."""
+    return os.uname().nodename
 
 
 @dataclass(frozen=True)
@@ -346,11 +350,11 @@ class QueueDb:
     # -- workers -----------------------------------------------------------------------------
     def register(self) -> str:
         """Adds this process as a worker; returns its id."""
-        worker = uuid.uuid4().hex[:10]
+        worker = os.urandom(5).hex()
         now = time.time()
         with self.transaction():
             self.db.execute("INSERT INTO workers (id, pid, host, started, heartbeat) VALUES (?,?,?,?,?)",
-                            (worker, os.getpid(), socket.gethostname(), now, now))
+                            (worker, os.getpid(), hostname(), now, now))
         return worker
 
     def unregister(self, worker: str) -> None:

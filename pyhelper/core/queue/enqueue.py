@@ -8,7 +8,7 @@ untracked, not-ignored files — with the entry's params applied, kept alive by 
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections import defaultdict
 
 from pyhelper.core.experiments import names as name_gen
@@ -69,7 +69,7 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
             prepared.append((entry_name, point, tree_with(repo, base, edits)))
         items = []
         for entry_name, point, tree in prepared:
-            entry_id = uuid.uuid4().hex[:12]
+            entry_id = os.urandom(6).hex()
             text = f"{message or 'xp: queued experiment ' + entry_name}\n\n" + trailers(
                 entry_id, entry_name, point, retries, message or "")
             commit = repo.create_commit(None, sig, sig, text, tree, [head.id])
