@@ -80,7 +80,7 @@ def _lose_database(queue) -> None:
 def test_recover_rebuilds_lost_entries_from_git_and_runs_only_unfinished_ones(queue):
     queue.enqueue("train.lr=0.1,0.2", name="done", extra=("-m", "first batch"))
     queue.xp("exp", "run", "--run-all")
-    queue.settle()  # The run's workers idle for a second and would take new entries.
+    queue.settle()
     queue.enqueue("train.lr=0.3,0.4", name="todo")
     _lose_database(queue)
     assert queue.status()["entries"] == []
@@ -112,3 +112,12 @@ def test_recover_of_a_corrupt_database_says_to_move_it_away_first(queue):
     db.rename(db.with_suffix(".db.broken"))
     queue.xp("queue", "recover")
     assert [e["name"] for e in queue.status()["entries"]] == ["c"]
+
+
+def test_run_all_workers_leave_what_is_queued_after_it_finished(queue):
+    queue.enqueue("train.lr=0.6", name="now")
+    queue.xp("exp", "run", "--run-all")
+    queue.enqueue("train.lr=0.7", name="later")
+    queue.settle(timeout=5)  # The run's workers exit at once instead of idling...
+    assert queue.statuses()["later"] == "queued"  # ...so they did not take what came after.
+    assert queue.starts() == ["0.6"]

@@ -45,7 +45,7 @@ def queued(entries, *, as_json: bool) -> None:
 
 def run_all(project, jobs: int, *, as_json: bool) -> int:
     """Starts `jobs` workers and shows progress until what is queued now is done."""
-    from pyhelper.core.queue.manage import state, wait
+    from pyhelper.core.queue.manage import state, stop, wait
     from pyhelper.core.queue.worker import start_workers
 
     started = time.monotonic()
@@ -78,6 +78,9 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
 
     try:
         final = mine(wait(project, on_tick=tick))
+        # What was queued is done: the workers of this run exit now rather than idle and take
+        # what is queued later (that waits for `xp queue start` or the next --run-all).
+        stop(project, pids=pids)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the workers this run started, as each would stop.
         stopped = _stop_started_workers(pids)
         print(f"{chr(10) if tty else ''}Interrupted: stopped {stopped} worker(s); what they ran is failed "

@@ -379,8 +379,14 @@ class QueueDb:
                                " WHERE heartbeat >= ? ORDER BY started", (cutoff,)).fetchall()
         return [Worker(*r) for r in rows]
 
-    def stop_workers(self, *, kill: bool) -> int:
-        """Asks every worker to exit after its current entry (`kill`: stop that entry too)."""
+    def stop_workers(self, *, kill: bool, pids: list[int] | None = None) -> int:
+        """Asks every worker (or those of this host with these pids) to exit after its current entry
+        (`kill`: stop that entry too; only with every worker)."""
+        if pids is not None:
+            marks = ",".join("?" * len(pids))
+            with self.transaction():
+                return self.db.execute(f"UPDATE workers SET stopping=1 WHERE host=? AND pid IN ({marks})",
+                                       (hostname(), *pids)).rowcount
         with self.transaction():
             self.db.execute("UPDATE workers SET stopping=1")
             count = self.db.execute("SELECT COUNT(*) FROM workers WHERE heartbeat >= ?",
