@@ -191,13 +191,13 @@ class Recorder:
 
     def record(self, step: int) -> Checkpoint:
         """Records the work tree and the persisted outputs as the next checkpoint of the chain."""
-        import pygit2
-
+        from pyhelper.core.gitcore import native, open_repository
         from pyhelper.core.gitrepo import signature, snapshot_tree
 
         with self._lock:
-            repo = pygit2.Repository(str(self.project.root))
-            work_repo = repo if self.work.home is None else pygit2.Repository(str(self.work.root))
+            # Repositories of this thread's own: pygit2 objects are not shared between threads.
+            repo = open_repository(str(self.project.root))
+            work_repo = repo if self.work.home is None else open_repository(str(self.work.root))
             outs = self._capture_persisted()
             tree = snapshot_tree(work_repo, self.work.root, repo[self.baseline].tree, exclude=self._exclude)
             trailer = {"v": PROTOCOL_VERSION, "step": step, "stage": self.stage, "run": self.run_id,
@@ -208,7 +208,7 @@ class Recorder:
                        f"{TRAILER}: {json.dumps(trailer, sort_keys=True)}\n")
             sig = signature(repo)
             parent = self.tip or self.baseline
-            commit = repo.create_commit(None, sig, sig, message, tree, [pygit2.Oid(hex=parent)])
+            commit = repo.create_commit(None, sig, sig, message, tree, [native().Oid(hex=parent)])
             repo.references.create(str(self.ref), commit, force=True)
             checkpoint = Checkpoint(self.ref, str(commit), step, self.stage, outs)
             self.tip = str(commit)

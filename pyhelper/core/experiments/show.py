@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from pyhelper.core.experiments import notes
+from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, UnknownRevision, XpError
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     import pygit2
 
 WORKSPACE = "workspace"
+EXPERIMENT_KINDS = ("experiment", "queued", "running", "failed")
+"""Row kinds listed under a baseline."""
+QUEUE_STATUSES = ("running", "queued", "failed")
+"""Queue entries shown as rows (successful ones are experiments; cancelled ones are gone)."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,9 @@ class Row:
     """One line of the experiments table."""
 
     kind: str
-    """workspace | baseline | experiment | checkpoint"""
+    """workspace | baseline | experiment | queued | running | failed (these three: queue entries
+    without a recorded experiment; their params are the entry's, their metrics empty) | checkpoint
+    (listed under its experiment)"""
     name: str
     rev: str
     """Commit id ('workspace' for the workspace)."""
@@ -197,7 +204,7 @@ class RowReader:
 
     def row(self, *, kind: str, name: str, rev: str, baseline: str, created: float | None, status: str,
             tree: pygit2.Tree | None, message: str = "", annotations: notes.Annotations | None = None,
-            with_deps: bool = False) -> Row:
+            with_deps: bool = False, with_metrics: bool = True) -> Row:
         errors: dict[str, str] = {}
         layout = self.layout(tree)
         if layout.error:
@@ -211,7 +218,7 @@ class RowReader:
             kind=kind, name=name, rev=rev, baseline=baseline, created=created, status=status, message=message,
             tags=annotations.tags, note=annotations.note,
             params=self.params(tree, layout, errors),
-            metrics=self.metrics(tree, layout, lambda: self.lock(tree), errors),
+            metrics=self.metrics(tree, layout, lambda: self.lock(tree), errors) if with_metrics else {},
             deps=deps, errors=errors,
         )
 
@@ -219,16 +226,15 @@ class RowReader:
 def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool, all_commits: bool,
                num: int, revs: list[str]) -> list[tuple[str, pygit2.Commit]]:
     """(label, commit) of each baseline to show, HEAD first."""
-    import pygit2
-
+    git = native()
     head = head_commit(repo, project)
     chosen: list[tuple[str, pygit2.Commit]] = []
     label = repo.head.shorthand if not repo.head_is_detached else str(head.id)[:7]
     if revs:
         for rev in revs:
             try:
-                commit = repo.revparse_single(rev).peel(pygit2.Commit)
-            except (KeyError, ValueError, pygit2.GitError):
+                commit = repo.revparse_single(rev).peel(git.Commit)
+            except (KeyError, ValueError, git.GitError):
                 raise UnknownRevision(f"unknown revision '{rev}'",
                                       hint="use a commit id, a branch or tag name, or HEAD~N") from None
             chosen.append((rev, commit))
@@ -243,10 +249,10 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
             chosen.append((str(commit.id)[:7], commit))
     if all_branches:
         for branch in repo.branches.local:
-            commit = repo.branches.local[branch].peel(pygit2.Commit)
+            commit = repo.branches.local[branch].peel(git.Commit)
             chosen.append((branch, commit))
     if all_commits:
-        for commit in repo.walk(head.id, pygit2.enums.SortMode.TIME):
+        for commit in repo.walk(head.id, git.GIT_SORT_TIME):
             chosen.append((str(commit.id)[:7], commit))
     seen: set[str] = set()
     unique = []
@@ -259,13 +265,15 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
 
 def show(project: Project, *, all_branches: bool = False, all_commits: bool = False, num: int = 1,
          revs: list[str] | None = None, with_deps: bool = False, include_workspace: bool = True,
-         checkpoints: bool = True) -> list[Row]:
-    """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time.
+         include_queue: bool = True, checkpoints: bool = True) -> list[Row]:
+    """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time,
+    then its running, queued and failed queue entries in queue order.
 
-    Each experiment's checkpoints (newest first) follow it, unless `checkpoints` is False.
+    Each experiment's checkpoints (newest first) follow it, unless `checkpoints` is False. A queue
+    entry whose experiment already has checkpoints is that experiment's row (running, or failed at
+    its step), not a row of its own.
     """
     from pyhelper.core.experiments.checkpoint import live_runs
-
     if num < 1:
         raise BadInput(f"-n must be at least 1 (got {num})", hint="pass -n 1 for HEAD only")
     repo = open_repo(project)
@@ -276,6 +284,7 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
     by_baseline: dict[str, list] = {}
     for ref, rev in exp_refs(repo):
         by_baseline.setdefault(ref.baseline, []).append((ref, rev))
+    queued, queue_error = _queue_entries(project) if include_queue else ({}, "")
     head = str(repo.head.target)
     running = live_runs(project)
     rows: list[Row] = []
@@ -288,6 +297,8 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
                                created=float(commit.commit_time), status="", tree=commit.tree,
                                message=commit.message.strip(), annotations=annotations.get(baseline),
                                with_deps=with_deps))
+        if queue_error and baseline == head:
+            rows[-1].errors[".xp/queue.db"] = queue_error
         exps = []
         for ref, rev in by_baseline.get(baseline, []):
             exp_commit = repo[rev]
@@ -298,6 +309,20 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
             exps.append(_with_checkpoints(reader, ref, row, running.get(str(ref)), checkpoints, with_deps))
         exps.sort(key=lambda group: (group[0].created or 0, group[0].name))
         rows.extend(row for group in exps for row in group)
+        unfinished = {group[0].name: group[0] for group in exps if group[0].status in ("running", "failed")}
+        for entry in queued.get(baseline, []):
+            if entry.name in unfinished:
+                if entry.error:
+                    unfinished[entry.name].errors["queue"] = entry.error
+                continue
+            entry_commit = repo.get(entry.rev)
+            row = reader.row(kind=entry.status, name=entry.name, rev=entry.rev, baseline=baseline,
+                             created=entry.created, status=entry.status,
+                             tree=entry_commit.tree if entry_commit is not None else None,
+                             message=entry.message, with_deps=with_deps, with_metrics=False)
+            if entry.error:
+                row.errors["queue"] = entry.error
+            rows.append(row)
     return rows
 
 
@@ -332,3 +357,21 @@ def _with_checkpoints(reader: RowReader, ref, row: Row, running: dict | None, li
                 created=float(commit.commit_time), status="", tree=commit.tree,
                 message=commit.message.strip().split("\n", 1)[0], with_deps=with_deps), step=checkpoint.step))
     return out
+
+
+def _queue_entries(project: Project) -> tuple[dict[str, list], str]:
+    """Running, queued and failed queue entries by baseline, and why the queue could not be read."""
+    if not (project.xp_dir / "queue.db").exists():
+        return {}, ""  # Nothing was ever queued: no database is created just to show nothing.
+    from pyhelper.core.queue.manage import state
+
+    try:
+        entries = state(project).entries
+    except XpError as exc:
+        return {}, f"{exc}" + (f" — {exc.hint}" if exc.hint else "")
+    by_baseline: dict[str, list] = {}
+    for status in QUEUE_STATUSES:
+        for entry in entries:
+            if entry.status == status:
+                by_baseline.setdefault(entry.baseline, []).append(entry)
+    return by_baseline, ""
