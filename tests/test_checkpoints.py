@@ -185,7 +185,7 @@ def test_kill_9_keeps_every_checkpoint_and_the_experiment_shows_where_it_stopped
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     # The training process (its own process group) finds xp gone at its next checkpoint and stops.
-    time.sleep(1.0)
+    wait_for_stages_to_end(proj)
     commits = chain(proj, refs(proj)["k"])
     steps = [int(s.rsplit("@", 1)[1]) for _, s in commits]
     assert len(steps) >= 2 and steps == list(range(steps[0], -1, -1)), "every checkpoint, in order"
@@ -308,6 +308,23 @@ def test_a_stage_speaking_another_protocol_version_gets_a_clear_answer(gen, xp):
     out = xp("exp", "run", "-n", "v", cwd=repo).stdout
     answer = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
     assert answer["ok"] is False and "protocol version 1" in answer["error"] and "99" in answer["error"]
+
+
+def wait_for_stages_to_end(repo: Path) -> None:
+    """Waits until no process runs in `repo` any more (a stage left behind by a killed xp)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if Path(os.readlink(f"/proc/{pid}/cwd")) == repo.resolve():
+                    alive.append(pid)
+            except OSError:
+                continue
+        if not alive:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes still run in {repo}: {alive}")
 
 
 def wait_for_checkpoints(repo: Path, name: str, count: int) -> None:
