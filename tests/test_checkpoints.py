@@ -177,9 +177,9 @@ def test_kill_9_keeps_every_checkpoint_and_the_experiment_shows_where_it_stopped
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(chain(proj, refs(proj).get("k", "HEAD"))) < 2:
         time.sleep(0.05)
+    live_step = json.loads((proj / "dvclive" / "metrics.json").read_text())["step"]
     running = next(r for r in show(xp, proj) if r["name"] == "k")
     assert running["status"] == "running" and running["step"] >= 1, "a live run shows its newest checkpoint"
-    live_step = json.loads((proj / "dvclive" / "metrics.json").read_text())["step"]
     assert running["metrics"]["dvclive/metrics.json"]["step"] >= live_step, "and the metrics of its newest step"
     killed = json.loads(next((proj / ".xp" / "live").glob("*.json")).read_text())
     os.kill(proc.pid, signal.SIGKILL)
