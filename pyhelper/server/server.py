@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
@@ -44,14 +44,18 @@ class XpProtocol(LanguageServerProtocol):
         """
         try:
             return super().structure_message(data)
-        except JsonRpcInvalidParams as exc:
+        except (JsonRpcInvalidParams, JsonRpcInternalError) as exc:
             if "id" not in data or "method" not in data:
                 raise
             from lsprotocol.types import ResponseError
 
-            reason = _wire_reason(exc) or "the params do not have the declared types"
-            self._send_response(data["id"], error=ResponseError(
-                code=JsonRpcInvalidParams.CODE, message=f"{data['method']}: {reason}"))
+            reason = _wire_reason(exc)
+            if reason or isinstance(exc, JsonRpcInvalidParams):
+                error = ResponseError(code=JsonRpcInvalidParams.CODE,
+                                      message=f"{data['method']}: {reason or 'the params do not have the declared types'}")
+            else:
+                error = ResponseError(code=JsonRpcInternalError.CODE, message=f"{data['method']}: cannot read the request")
+            self._send_response(data["id"], error=error)
             return _Answered()
 
     def handle_message(self, message: Any) -> None:
