@@ -18,6 +18,9 @@ def build():
     @server.feature(lsp.INITIALIZE)
     def initialize(ls: XpServer, params: lsp.InitializeParams) -> None:
         ls.set_root(params)
+        # The first look is taken before the client hears back, so a change it makes right after
+        # `initialize` is seen as a change (and notified once `initialized` arrives).
+        ls.watcher.poll()
 
     @server.feature(lsp.INITIALIZED)
     def initialized(ls: XpServer, params: lsp.InitializedParams) -> None:

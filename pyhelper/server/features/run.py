@@ -70,6 +70,7 @@ def _follow(ls: XpServer, process: subprocess.Popen, log: Path, name: str, token
     """Reports the log's new lines until the run ends, then how it ended."""
     offset = 0
     last = ""
+    lines: list[str] = []
     while True:
         done = process.poll() is not None
         try:
@@ -80,6 +81,7 @@ def _follow(ls: XpServer, process: subprocess.Popen, log: Path, name: str, token
             chunk = b""
         offset += len(chunk)
         for line in chunk.decode("utf-8", errors="replace").splitlines():
+            lines.append(line)
             if line.strip():
                 last = line.strip()
                 if token is not None:
@@ -88,9 +90,13 @@ def _follow(ls: XpServer, process: subprocess.Popen, log: Path, name: str, token
             break
         time.sleep(0.1)
     failed = process.returncode != 0
-    text = last.removeprefix("error: ") if failed else f"experiment '{name}' recorded"
+    text = f"experiment '{name}' recorded"
+    if failed:
+        # The CLI's error starts at its last `error: ` line (a failed stage adds its output's tail).
+        starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+        text = "\n".join(lines[starts[-1]:]).removeprefix("error: ") if starts else last
     if token is not None:
-        ls.call(ls.work_done_progress.end, token, lsp.WorkDoneProgressEnd(message=text))
+        ls.call(ls.work_done_progress.end, token, lsp.WorkDoneProgressEnd(message=text.splitlines()[0]))
     if failed:
         ls.call(ls.window_show_message, lsp.ShowMessageParams(
             type=lsp.MessageType.Error, message=f"xp: experiment '{name}' failed: {text}"))
