@@ -30,10 +30,12 @@ def _diagnostic(exc: XpError, text: str | None) -> lsp.Diagnostic:
     lines = (text or "").splitlines()
     content = lines[line] if line < len(lines) else ""
     start, end = len(content) - len(content.lstrip()), len(content.rstrip())
+    # The first name the message quotes that stands on the line as a whole word (a stage's name
+    # inside `train.py` does not count) is what the error is about.
     for word in _QUOTED.findall(exc.message):
-        found = content.find(word)
-        if found >= 0:
-            start, end = found, found + len(word)
+        found = re.search(r"(?<![\w.\-/])" + re.escape(word) + r"(?![\w.\-/])", content)
+        if found:
+            start, end = found.span()
             break
     message = exc.message + (f" — {exc.hint}" if exc.hint else "")
     return lsp.Diagnostic(range=lsp.Range(start=lsp.Position(line=line, character=start),
