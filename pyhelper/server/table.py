@@ -20,7 +20,7 @@ class Table:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._root: Path | None = None
+        self._root: tuple[Path, int | None] | None = None
         self._reader: RowReader | None = None
         self._cache: dict[tuple[Any, ...], list[Row]] = {}
         self._wire: dict[int, Any] = {}
@@ -31,11 +31,16 @@ class Table:
              all_branches: bool = False) -> list[Row]:
         """The table as `xp exp show` builds it (workspace, baselines, experiments by time)."""
         key = (tuple(revs or ()), all_branches)
+        try:
+            identity = (project.root, project.git_dir.stat().st_ino)
+        except OSError:
+            identity = (project.root, None)
         with self._lock:
-            if self._root != project.root or self._reader is None:
+            # A repository removed and made again at the same place is a new one: reopen it.
+            if self._root != identity or self._reader is None:
                 from pyhelper.core.gitrepo import open_repo
 
-                self._root = project.root
+                self._root = identity
                 self._reader = RowReader(project, open_repo(project))
                 self._cache.clear()
                 self._wire.clear()
