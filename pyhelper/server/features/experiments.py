@@ -126,6 +126,15 @@ def show_revision(ls: XpServer, params: p.ShowRevisionParams) -> p.ShowRevisionR
     return p.ShowRevisionResult(row=convert.row(row_for(project, reader.repo, reader, params.rev)))
 
 
+def show_status(ls: XpServer, params: p.ShowStatusParams) -> p.ShowStatusResult:
+    """`xp status`: which stages are out of date, and why."""
+    from pyhelper.core.status import status
+
+    result = status(ls.project(), list(params.targets) or None)
+    return p.ShowStatusResult(stages=[p.StageStatus(stage=s.stage, changed=bool(s.reasons), frozen=s.frozen,
+                                                    reasons=list(s.reasons)) for s in result])
+
+
 HANDLERS = {
     p.SHOW_EXPERIMENTS: show_experiments,
     p.APPLY_EXPERIMENT: apply_experiment,
@@ -136,6 +145,7 @@ HANDLERS = {
     p.TAG_EXPERIMENT: tag_experiment,
     p.NOTE_EXPERIMENT: note_experiment,
     p.SHOW_REVISION: show_revision,
+    p.SHOW_STATUS: show_status,
 }
 
 
