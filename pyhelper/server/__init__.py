@@ -46,6 +46,12 @@ def serve() -> int:
 
     logging.basicConfig(level=os.environ.get("XP_SERVER_LOG", "WARNING").upper(), stream=sys.stderr,
                         format="xp serve: %(levelname)s %(name)s: %(message)s")
+    # The protocol gets its own copy of stdout; file descriptor 1 then points at stderr, so that
+    # nothing else (a library's print, a child process that inherits it) can corrupt the stream.
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
     server = build()
     import gc
 
@@ -54,7 +60,7 @@ def serve() -> int:
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     try:
-        server.start_io()
+        server.start_io(sys.stdin.buffer, protocol_out)
     finally:
         server.watcher.stop()
     return 0
