@@ -28,6 +28,7 @@ def build():
 
         ls.loop = asyncio.get_running_loop()
         ls.watcher.start()
+        ls.thread_pool.submit(_warm_up, ls)
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: XpServer, params: None) -> None:
@@ -36,6 +37,16 @@ def build():
     for feature in (experiments, run, runs, queue, language, diagnostics):
         feature.register(server)
     return server
+
+
+def _warm_up(ls) -> None:
+    """Builds the experiments table in the background, so the editor's first listing finds it ready."""
+    from pyhelper.errors import XpError
+
+    try:
+        ls.table.rows(ls.project(), ls.watcher.poll())
+    except (XpError, OSError):
+        pass  # Not a project (yet): the requests will say so.
 
 
 def serve() -> int:
