@@ -153,8 +153,8 @@ def _params_hover(ls: XpServer, rel: str, key: str, where: lsp.Range) -> lsp.Hov
         lines.append("")
         best = _best(exps, headline)
         if best is not None:
-            lines.append(f"Best by {_md(headline[1])}: {_md(best.name)} with {_md(value(best))} "
-                         f"({_md(headline[1])} {metric(best)})")
+            lines += [f"Best by {_md(headline[1])}: {_md(best.name)} with {_md(value(best))} "
+                      f"({_md(headline[1])} {metric(best)})", ""]
         if seen:
             lines.append(f"Across {len(seen)} experiment(s) of this baseline: {_value_range(seen)}")
         else:
