@@ -208,3 +208,20 @@ async def test_go_to_a_params_key(project):
     assert found.uri == from_fs_path(str(project / "params.yaml"))
     assert found.range == lsp.Range(start=lsp.Position(line=2, character=2), end=lsp.Position(line=2, character=5))
     assert nothing is None
+
+
+async def test_code_lenses_above_params_files(project):
+    async with started(project) as client:
+        params_uri = open_document(client, project / "params.yaml")
+        lenses = await asyncio.wait_for(client.text_document_code_lens_async(lsp.CodeLensParams(
+            text_document=lsp.TextDocumentIdentifier(uri=params_uri))), 10)
+        dvc_uri = open_document(client, project / "dvc.yaml")
+        none = await asyncio.wait_for(client.text_document_code_lens_async(lsp.CodeLensParams(
+            text_document=lsp.TextDocumentIdentifier(uri=dvc_uri))), 10)
+    assert [(lens.command.title, lens.command.command) for lens in lenses] == [
+        ("Run with these params", "xp.runExperiment"),
+        ("Run with modified params…", "xp.runExperimentWithParams"),
+        ("Queue…", "xp.queueExperiment"),
+    ]
+    assert all(lens.range.start.line == 0 for lens in lenses)
+    assert none is None

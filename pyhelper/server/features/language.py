@@ -1,5 +1,6 @@
-"""Language features on the user's files: hover on params keys; completion of params keys in dvc.yaml
-and go-to-definition from them to the params file."""
+"""Language features on the user's files: hover on params keys (and on stages in dvc.yaml);
+completion of params keys in dvc.yaml and go-to-definition from them to the params file; code
+lenses above params files that call the extension's run and queue commands."""
 
 from __future__ import annotations
 
@@ -261,8 +262,36 @@ def definition(ls: XpServer, params: lsp.DefinitionParams) -> lsp.Location | Non
         end=lsp.Position(line=target - 1, character=start + len(last))))
 
 
+LENSES = (
+    ("Run with these params", "xp.runExperiment"),
+    ("Run with modified params…", "xp.runExperimentWithParams"),
+    ("Queue…", "xp.queueExperiment"),
+)
+"""Code lenses above a params file: (title, the extension's command id from package.json)."""
+
+
+def code_lens(ls: XpServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | None:
+    """"Run with these params" / "Run with modified params…" / "Queue…" above params.yaml (and other
+    params files the pipeline reads); they call the extension's commands."""
+    rel = ls.rel(params.text_document.uri)
+    if rel is None or not rel.endswith((".yaml", ".yml", ".json", ".toml")) or rel in ("dvc.yaml", "dvc.lock"):
+        return None
+    if rel != "params.yaml":
+        try:
+            from pyhelper.core.dvcfile import read_pipeline
+            from pyhelper.core.metrics import params_keys
+
+            if rel not in params_keys(read_pipeline(ls.root)):
+                return None
+        except XpError:
+            return None
+    top = _range(0, 0, 0)
+    return [lsp.CodeLens(range=top, command=lsp.Command(title=title, command=command)) for title, command in LENSES]
+
+
 def register(server: XpServer) -> None:
-    """Registers hover, completion and go-to-definition."""
+    """Registers hover, completion, go-to-definition and code lenses."""
+    server.feature(lsp.TEXT_DOCUMENT_CODE_LENS, lsp.CodeLensOptions(resolve_provider=False))(code_lens)
     server.feature(lsp.TEXT_DOCUMENT_DEFINITION)(definition)
     server.feature(lsp.TEXT_DOCUMENT_HOVER)(server.thread()(hover))
     server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["-", " "]))(completion)
