@@ -218,3 +218,19 @@ async def test_status_and_repro(project):
 
         await _until(up_to_date, what="the stage to be up to date")
     assert json.loads((project / "metrics.json").read_text())["acc"] == pytest.approx(0.9)
+
+
+async def test_cancel_a_run_from_its_progress(project):
+    (project / "train.py").write_text("import time\ntime.sleep(60)\n")
+    git(project, "commit", "-qam", "slow")
+    async with started(project) as client:
+        client.progress_reports["slow"] = []
+        await request(client, p.RUN_EXPERIMENT, p.RunExperimentParams(name="slow", work_done_token="slow"))
+        await _until(lambda: asyncio.sleep(0, len(client.progress_reports["slow"]) >= 1), what="progress")
+        assert client.progress_reports["slow"][0].cancellable
+        await asyncio.sleep(1.0)  # Let the stage start.
+        client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token="slow"))
+        reports = await _until(lambda: _ended(client, "slow"), timeout=30, what="the end of progress")
+        assert "interrupted" in reports[-1].message
+        rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
+        assert "slow" not in [r.name for r in rows]
