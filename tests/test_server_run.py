@@ -136,17 +136,21 @@ async def test_cli_experiment_is_pushed_coalesced(project, xp):
                                         where=lambda params: head in params.baselines)
         rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
         assert "from-cli" in [r.name for r in rows]
-        # Twenty refs written as fast as git can: notifications stay at most five a second.
+        # Twenty refs written in a burst (in this process, so the burst takes milliseconds):
+        # they reach the editor as one or two notifications, never one each.
+        import pygit2
+
+        repo = pygit2.Repository(str(project))
+        commit = repo.references[f"refs/exps/{head[:2]}/{head[2:]}/from-cli"].target
         burst = time.monotonic()
-        commit = git(project, "rev-parse", f"refs/exps/{head[:2]}/{head[2:]}/from-cli").strip()
         for index in range(20):
-            git(project, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/copy-{index}", commit)
+            repo.references.create(f"refs/exps/{head[:2]}/{head[2:]}/copy-{index}", commit)
         await asyncio.sleep(1.0)
         elapsed = time.monotonic() - burst
         times = [t for t, method, _ in client.xp_notifications if method == p.EXPERIMENTS_CHANGED and t >= burst]
         assert times, "no notification for the burst"
         # Arrival times can bunch up in the client's loop; the count cannot exceed one per 200 ms.
-        assert len(times) <= elapsed / 0.2 + 1 and len(times) < 20, (len(times), elapsed)
+        assert len(times) <= elapsed / 0.2 + 1 and len(times) <= 3, (len(times), elapsed)
         rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
         assert len([r for r in rows if r.name.startswith("copy-")]) == 20
 
