@@ -457,3 +457,28 @@ def test_a_running_experiment_shows_the_metrics_of_its_newest_step(gen, xp):
     finally:
         assert proc.wait(timeout=60) == 0
     assert next(r for r in show(xp, repo) if r["name"] == "r")["status"] == "success"
+
+
+def test_socket_folders_of_killed_runs_are_removed_and_living_ones_kept():
+    import socket
+    import tempfile
+
+    from pyhelper.core.experiments.checkpoint import SOCKET_DIR_PREFIX, prune_stale_socket_dirs
+
+    stale = Path(tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX))
+    living = Path(tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX))
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(str(stale / "s.sock"))
+    dead.close()  # As kill -9 leaves it: the file, and nobody listening.
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(living / "s.sock"))
+    server.listen(1)
+    try:
+        for folder in (stale, living):
+            os.utime(folder, (time.time() - 3600, time.time() - 3600))
+        prune_stale_socket_dirs()
+        assert not stale.exists() and (living / "s.sock").exists()
+    finally:
+        server.close()
+        (living / "s.sock").unlink(missing_ok=True)
+        living.rmdir()

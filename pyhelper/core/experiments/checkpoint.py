@@ -215,6 +215,45 @@ def prune_dead_runs(project: Project) -> None:
         path.unlink(missing_ok=True)
 
 
+def prune_stale_socket_dirs(older_than: float = 60.0) -> None:
+    """Removes the temp folders of long-path sockets whose run is gone (nothing accepts on them).
+
+    A killed run's folder would otherwise stay in the temp folder when no later run happens in
+    its project (a deleted project, a test's). A folder younger than `older_than` seconds is left
+    alone: its run may still be about to listen.
+    """
+    import socket
+    import tempfile
+    import time
+
+    root = Path(tempfile.gettempdir())
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(SOCKET_DIR_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        folder = root / name
+        try:
+            st = folder.stat()
+        except OSError:
+            continue
+        if st.st_uid != os.getuid() or time.time() - st.st_mtime < older_than:
+            continue
+        sock = folder / "s.sock"
+        if sock.exists():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect(str(sock))
+                    continue  # A living run answers: keep it.
+                except OSError:
+                    pass
+            sock.unlink(missing_ok=True)
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
 def _hostname() -> str:
     import socket
 

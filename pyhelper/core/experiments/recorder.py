@@ -19,8 +19,14 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from pyhelper.core.experiments.checkpoint import SOCKET_DIR_PREFIX, TRAILER, Checkpoint, prune_dead_runs
 from pyhelper.core.cache import clone
+from pyhelper.core.experiments.checkpoint import (
+    SOCKET_DIR_PREFIX,
+    TRAILER,
+    Checkpoint,
+    prune_dead_runs,
+    prune_stale_socket_dirs,
+)
 from pyhelper.core.hashing import HashInfo, StatIndex, file_md5
 from pyhelper.core.project import Project
 from pyhelper.core.refs import ExpRef
@@ -102,6 +108,7 @@ class Recorder:
         tmp.mkdir(exist_ok=True)
         path = str(tmp / f"ck-{self.run_id}.sock")
         if len(path) > _MAX_SOCKET_PATH:  # Unix socket paths are short (108 bytes on Linux).
+            prune_stale_socket_dirs()
             self._socket_dir = tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX)
             path = os.path.join(self._socket_dir, "s.sock")
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
