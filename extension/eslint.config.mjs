@@ -1,0 +1,22 @@
+// ESLint for the extension's TypeScript (flat config): the recommended rules of ESLint and
+// typescript-eslint, plus the few habits STYLE.md asks for.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["extension/dist/**", "extension/out/**", "extension/node_modules/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ["**/*.ts"],
+    rules: {
+      eqeqeq: ["error", "always"],
+      "no-console": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    files: ["**/test/**/*.mjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly", setTimeout: "readonly", URL: "readonly" } },
+  },
+);

@@ -1,0 +1,233 @@
+// The xp helper as the extension sees it: a Python language server (`python -m pyhelper serve`)
+// driven by vscode-languageclient over stdio. This module owns its life — finding the folder and
+// the interpreter, starting, checking the protocol version, restarting a crashed helper a bounded
+// number of times — and publishes its state, which views and the status bar draw.
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  type CloseHandlerResult,
+  ErrorAction,
+  LanguageClient,
+  type LanguageClientOptions,
+  type RequestType,
+  ResponseError,
+  type ServerOptions,
+  State,
+  TransportKind,
+} from "vscode-languageclient/node";
+import { maxRestarts } from "./config";
+import * as proto from "./protocol";
+import { checkHelper, findInterpreter } from "./python";
+import type { HelperState } from "./queueModel";
+
+/** The window in which crashes are counted against `xp.helper.maxRestarts`. */
+const CRASH_WINDOW_MS = 3 * 60 * 1000;
+
+export class Helper implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private current: HelperState = "starting";
+  private crashes: number[] = [];
+  private readonly stateEmitter = new vscode.EventEmitter<HelperState>();
+  private readonly experimentsEmitter = new vscode.EventEmitter<{ baselines: string[] }>();
+  private readonly queueEmitter = new vscode.EventEmitter<{ running: number; queued: number }>();
+
+  /** Fires on every state change (after the context key `xp.state` is set). */
+  readonly onDidChangeState = this.stateEmitter.event;
+  /** Fires on `xp/experimentsChanged` and when a (re)started helper is ready. */
+  readonly onExperimentsChanged = this.experimentsEmitter.event;
+  /** Fires on `xp/queueChanged` and when a (re)started helper is ready (counts unknown = -1). */
+  readonly onQueueChanged = this.queueEmitter.event;
+  /** The project folder the helper serves, once one was found. */
+  folder: vscode.WorkspaceFolder | undefined;
+  /** The interpreter that runs the helper, once one was found. */
+  python: string | undefined;
+
+  constructor(private readonly output: vscode.OutputChannel) {}
+
+  get state(): HelperState {
+    return this.current;
+  }
+
+  /** Finds the project and the interpreter and starts the helper; never throws (the state says what went wrong). */
+  async start(): Promise<void> {
+    this.setState("starting");
+    const folder = await this.findProjectFolder();
+    if (!folder) {
+      return;
+    }
+    this.folder = folder;
+    const interpreter = await findInterpreter(folder);
+    this.python = interpreter.command;
+    this.output.appendLine(`Python: ${interpreter.command} (from ${interpreter.source})`);
+    const check = await checkHelper(interpreter.command, folder.uri.fsPath);
+    if (!check.ok) {
+      this.output.appendLine(check.detail);
+      this.setState(check.reason);
+      return;
+    }
+    this.output.appendLine(`Starting the xp helper ${check.version} in ${folder.uri.fsPath}`);
+    const client = this.createClient(interpreter.command, folder);
+    this.client = client;
+    try {
+      await client.start();
+    } catch (error) {
+      this.output.appendLine(`The helper did not start: ${errorText(error)}`);
+      this.setState("stopped");
+      return;
+    }
+    const version = (client.initializeResult?.capabilities.experimental as { xpProtocolVersion?: unknown } | undefined)
+      ?.xpProtocolVersion;
+    if (typeof version !== "number" || version < proto.REQUIRED_PROTOCOL_VERSION) {
+      this.output.appendLine(`The helper speaks xp protocol ${String(version)}; this extension needs ` +
+        `${proto.REQUIRED_PROTOCOL_VERSION} or later. Upgrade it: pip install -U xp-experiments`);
+      await this.stopClient();
+      this.setState("helperTooOld");
+      return;
+    }
+    this.setState("running");
+  }
+
+  /** Stops the helper (if running) and starts it again, forgetting earlier crashes. */
+  async restart(): Promise<void> {
+    this.crashes = [];
+    await this.stopClient();
+    await this.start();
+  }
+
+  /** Sends a custom request; rejects with a one-line message when the helper is not running. */
+  async request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R> {
+    if (!this.client || this.current !== "running") {
+      throw new Error("The xp helper is not running — see XP: Show Helper Log, then XP: Restart Helper.");
+    }
+    return this.client.sendRequest(type, params);
+  }
+
+  dispose(): void {
+    void this.stopClient();
+    this.stateEmitter.dispose();
+    this.experimentsEmitter.dispose();
+    this.queueEmitter.dispose();
+  }
+
+  private async findProjectFolder(): Promise<vscode.WorkspaceFolder | undefined> {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    if (!folders.length) {
+      this.setState("noFolder");
+      return undefined;
+    }
+    // One helper serves one project: the first folder that is a git repository with a pipeline.
+    let sawRepo = false;
+    for (const folder of folders) {
+      const repo = await exists(vscode.Uri.joinPath(folder.uri, ".git"));
+      sawRepo ||= repo;
+      if (repo && await exists(vscode.Uri.joinPath(folder.uri, "dvc.yaml"))) {
+        if (folders.length > 1) {
+          this.output.appendLine(`Several folders are open; XP serves the first project among them: ${folder.name}`);
+        }
+        return folder;
+      }
+    }
+    this.folder = folders[0];
+    this.setState(sawRepo ? "noPipeline" : "noRepo");
+    return undefined;
+  }
+
+  private createClient(python: string, folder: vscode.WorkspaceFolder): LanguageClient {
+    const serverOptions: ServerOptions = {
+      command: python,
+      args: ["-m", "pyhelper", "serve"],
+      transport: TransportKind.stdio,
+      options: { cwd: folder.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      // The helper answers for params and pipeline files (YAML); it ignores other YAML.
+      documentSelector: [{ scheme: "file", language: "yaml" }],
+      workspaceFolder: folder,
+      outputChannel: this.output,
+      // Errors are shown once, by the command that got them; the client must not pop its own.
+      revealOutputChannelOn: 4 /* RevealOutputChannelOn.Never */,
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Continue }),
+        closed: () => this.closed(),
+      },
+    };
+    const client = new LanguageClient("xp", "XP Helper", serverOptions, clientOptions);
+    client.onNotification(proto.experimentsChanged, (params) => this.experimentsEmitter.fire(params));
+    client.onNotification(proto.queueChanged, (params) => this.queueEmitter.fire(params));
+    client.onDidChangeState((event) => {
+      // A helper the client restarted after a crash comes back here: views reload what they show.
+      if (event.newState === State.Running && this.current === "starting" && this.client === client &&
+          client.initializeResult) {
+        this.setState("running");
+      }
+    });
+    return client;
+  }
+
+  private closed(): CloseHandlerResult {
+    const now = Date.now();
+    this.crashes = this.crashes.filter((t) => now - t < CRASH_WINDOW_MS);
+    this.crashes.push(now);
+    const limit = maxRestarts();
+    if (this.crashes.length <= limit) {
+      this.output.appendLine(`The helper stopped unexpectedly; restarting it (${this.crashes.length} of ${limit}).`);
+      this.setState("starting");
+      return { action: CloseAction.Restart, handled: true };
+    }
+    this.setState("stopped");
+    void vscode.window.showErrorMessage(
+      `The xp helper stopped ${this.crashes.length} times in three minutes; XP gave up restarting it.`,
+      "Show Helper Log", "Restart Helper",
+    ).then((choice) => {
+      if (choice === "Show Helper Log") {
+        this.output.show();
+      } else if (choice === "Restart Helper") {
+        void this.restart();
+      }
+    });
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+
+  private async stopClient(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      try {
+        await client.stop(5000);
+      } catch (error) {
+        this.output.appendLine(`Stopping the helper: ${errorText(error)}`);
+      }
+    }
+  }
+
+  private setState(state: HelperState): void {
+    if (state === this.current && state !== "running") {
+      return;
+    }
+    this.current = state;
+    void vscode.commands.executeCommand("setContext", "xp.state", state);
+    this.stateEmitter.fire(state);
+  }
+}
+
+async function exists(uri: vscode.Uri): Promise<boolean> {
+  try {
+    await vscode.workspace.fs.stat(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One line for any error: the helper's own message for a JSON-RPC error (it names the fix). */
+export function errorText(error: unknown): string {
+  if (error instanceof ResponseError) {
+    return error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** True for the helper's "bad input" errors (the person can fix what they typed). */
+export function isBadInput(error: unknown): boolean {
+  return error instanceof ResponseError && error.code === proto.ERROR_BAD_INPUT;
+}
