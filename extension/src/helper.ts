@@ -13,7 +13,6 @@ import {
   ResponseError,
   type ServerOptions,
   State,
-  TransportKind,
 } from "vscode-languageclient/node";
 import { maxRestarts } from "./config";
 import * as proto from "./protocol";
@@ -136,7 +135,8 @@ export class Helper implements vscode.Disposable {
     const serverOptions: ServerOptions = {
       command: python,
       args: ["-m", "pyhelper", "serve"],
-      transport: TransportKind.stdio,
+      // No `transport`: TransportKind.stdio would append `--stdio`, which `xp serve` does not take;
+      // without it the client still talks over the process's stdin/stdout.
       options: { cwd: folder.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
     };
     const clientOptions: LanguageClientOptions = {
