@@ -1,7 +1,7 @@
 // The Experiments tree as plain data: rows from `xp/showExperiments` become nodes tagged with a
 // `kind`. Pure (no `vscode` import), so the unit tests build trees without an editor; the tree
 // provider (experimentsTree.ts) only maps these nodes to TreeItems.
-import type { Row } from "./protocol";
+import type { ExperimentRow } from "./protocol";
 import { formatValue } from "./text";
 
 /** What a node's icon shows; the provider maps it to a codicon. */
@@ -31,9 +31,9 @@ export interface ViewOptions {
 const STATUSES: ReadonlySet<string> = new Set(["queued", "running", "success", "failed", "cancelled"]);
 
 /** The root nodes of the tree: the workspace, then each baseline holding its experiments. */
-export function buildTree(rows: readonly Row[], options: ViewOptions): ExperimentNode[] {
+export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions): ExperimentNode[] {
   const roots: ExperimentNode[] = [];
-  const baselines = new Map<string, { node: ExperimentNode; row: Row }>();
+  const baselines = new Map<string, { node: ExperimentNode; row: ExperimentRow }>();
   const headline = pickHeadline(rows, options.headlineMetric);
   for (const row of rows) {
     if (row.kind === "workspace") {
@@ -47,7 +47,7 @@ export function buildTree(rows: readonly Row[], options: ViewOptions): Experimen
       // baseline row is missing (another branch, not asked for) gets a placeholder parent.
       let parent = baselines.get(row.baseline);
       if (!parent) {
-        const placeholder: Row = { ...row, kind: "baseline", name: shortRev(row.baseline), rev: row.baseline,
+        const placeholder: ExperimentRow = { ...row, kind: "baseline", name: shortRev(row.baseline), rev: row.baseline,
           status: "", message: "", params: {}, metrics: {}, tags: [], note: "" };
         parent = { node: rowNode(placeholder, "baseline", headline, undefined), row: placeholder };
         baselines.set(row.baseline, parent);
@@ -60,7 +60,7 @@ export function buildTree(rows: readonly Row[], options: ViewOptions): Experimen
 }
 
 /** The metric shown beside each row as `[file, key]`, or undefined when there are no metrics. */
-export function pickHeadline(rows: readonly Row[], wanted: string): [string, string] | undefined {
+export function pickHeadline(rows: readonly ExperimentRow[], wanted: string): [string, string] | undefined {
   for (const row of rows) {
     for (const [file, values] of Object.entries(row.metrics ?? {})) {
       for (const key of Object.keys(values ?? {})) {
@@ -74,7 +74,7 @@ export function pickHeadline(rows: readonly Row[], wanted: string): [string, str
 }
 
 /** Params whose value differs from the baseline's, as `key=value` texts (file prefix when not params.yaml). */
-export function changedParams(row: Row, baseline: Row | undefined): string[] {
+export function changedParams(row: ExperimentRow, baseline: ExperimentRow | undefined): string[] {
   if (!baseline) {
     return [];
   }
@@ -95,8 +95,8 @@ export function paramTarget(file: string, key: string): string {
   return file === "params.yaml" ? key : `${file}:${key}`;
 }
 
-function rowNode(row: Row, kind: ExperimentNode["kind"], headline: [string, string] | undefined,
-  baseline: Row | undefined): ExperimentNode {
+function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [string, string] | undefined,
+  baseline: ExperimentRow | undefined): ExperimentNode {
   const parts: string[] = [];
   if (kind === "baseline") {
     parts.push(shortRev(row.rev));
@@ -130,7 +130,7 @@ function rowNode(row: Row, kind: ExperimentNode["kind"], headline: [string, stri
   };
 }
 
-function statusOf(row: Row, kind: ExperimentNode["kind"]): Status {
+function statusOf(row: ExperimentRow, kind: ExperimentNode["kind"]): Status {
   if (kind === "workspace" || kind === "baseline") {
     return kind;
   }
@@ -139,7 +139,7 @@ function statusOf(row: Row, kind: ExperimentNode["kind"]): Status {
 }
 
 /** Plain text (never markup) listing everything known about a row. */
-export function tooltipText(row: Row): string {
+export function tooltipText(row: ExperimentRow): string {
   const lines = [row.kind === "workspace" ? "workspace" : `${row.name} (${shortRev(row.rev)})`];
   if (row.status) {
     lines.push(`status: ${row.status}`);

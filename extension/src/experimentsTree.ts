@@ -23,7 +23,7 @@ const PAGE = 500;
 
 export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>, vscode.Disposable {
   private roots: ExperimentNode[] = [];
-  private rowsCache: proto.Row[] = [];
+  private rowsCache: proto.ExperimentRow[] = [];
   private loading: Promise<void> | undefined;
   private again = false;
   private readonly changeEmitter = new vscode.EventEmitter<ExperimentNode | undefined>();
@@ -35,7 +35,7 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   constructor(private readonly helper: Helper, private readonly output: vscode.OutputChannel) {}
 
   /** The rows of the last load (the workspace row first). */
-  get rows(): readonly proto.Row[] {
+  get rows(): readonly proto.ExperimentRow[] {
     return this.rowsCache;
   }
 
@@ -98,7 +98,7 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   }
 
   private async load(): Promise<void> {
-    const rows: proto.Row[] = [];
+    const rows: proto.ExperimentRow[] = [];
     try {
       let cursor: string | undefined;
       do {

@@ -76,9 +76,9 @@ export class Helper implements vscode.Disposable {
     }
     const version = (client.initializeResult?.capabilities.experimental as { xpProtocolVersion?: unknown } | undefined)
       ?.xpProtocolVersion;
-    if (typeof version !== "number" || version < proto.REQUIRED_PROTOCOL_VERSION) {
+    if (typeof version !== "number" || version < proto.PROTOCOL_VERSION) {
       this.output.appendLine(`The helper speaks xp protocol ${String(version)}; this extension needs ` +
-        `${proto.REQUIRED_PROTOCOL_VERSION} or later. Upgrade it: pip install -U xp-experiments`);
+        `${proto.PROTOCOL_VERSION} or later. Upgrade it: pip install -U xp-experiments`);
       await this.stopClient();
       this.setState("helperTooOld");
       return;
@@ -229,5 +229,5 @@ export function errorText(error: unknown): string {
 
 /** True for the helper's "bad input" errors (the person can fix what they typed). */
 export function isBadInput(error: unknown): boolean {
-  return error instanceof ResponseError && error.code === proto.ERROR_BAD_INPUT;
+  return error instanceof ResponseError && error.code === proto.BAD_INPUT;
 }

@@ -3,7 +3,7 @@
 // the `xp/runExperiment` arguments built from the edits. Mirrors pyhelper/core/queue/sweep.py so
 // the input box can say what is wrong before anything is sent; the helper still validates.
 // Pure: no `vscode` import.
-import type { Row, RunExperimentParams } from "./protocol";
+import type { ExperimentRow, RunExperimentParams } from "./protocol";
 import { paramTarget } from "./experimentsModel";
 import { formatValue } from "./text";
 
@@ -28,7 +28,7 @@ export interface ParamEdit {
 const RANGE = /^range\(\s*([^)]*)\)$/;
 
 /** The params of the workspace, in file order, as quick-pick choices. */
-export function paramChoices(workspace: Row | undefined): ParamChoice[] {
+export function paramChoices(workspace: ExperimentRow | undefined): ParamChoice[] {
   const choices: ParamChoice[] = [];
   for (const [file, values] of Object.entries(workspace?.params ?? {})) {
     for (const [key, value] of Object.entries(values ?? {})) {

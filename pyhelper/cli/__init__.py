@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     rrestore.add_argument("--force", action="store_true", help="overwrite uncommitted changes")
     rrestore.add_argument("--json", action="store_true", help="print JSON")
     rrestore.set_defaults(handler="runs:restore")
+    sub.add_parser("serve", help="the language server for editors (JSON-RPC over stdio)").set_defaults(handler="serve:serve")
     return parser
 
 
@@ -135,10 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args) or 0
     except XpError as exc:
-        message = str(exc)
-        if exc.hint:
-            message += f" — {exc.hint}"
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -5,8 +5,8 @@ import { buildQueueTree, formatDuration, statusBarText } from "../../src/queueMo
 
 const STATUS = {
   entries: [
-    { id: "e1", name: "sweep-1", status: "success", created: 100, started: 110, finished: 185, error: null },
-    { id: "e2", name: "sweep-2", status: "running", created: 100, started: 190, finished: null, error: null },
+    { id: "e1", name: "sweep-1", status: "success", created: 100, started: 110, finished: 185, error: "" },
+    { id: "e2", name: "sweep-2", status: "running", created: 100, started: 190, finished: null, error: "" },
     { id: "e3", name: "", status: "failed", created: 100, started: 120, finished: 121, error: "stage train failed" },
   ],
   workers: [{ pid: 42, host: "h", status: "running", entryId: "e2" }],

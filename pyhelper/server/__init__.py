@@ -1,0 +1,54 @@
+"""xp's language server (pygls, stdio): every experiment and queue operation as typed JSON-RPC,
+change notifications pushed from a watcher, and hovers, diagnostics and completion in the
+project's files. Started by `xp serve`. `pyhelper.core` knows nothing of it.
+"""
+
+from __future__ import annotations
+
+
+def build():
+    """A server with every feature registered (not started)."""
+    from lsprotocol import types as lsp
+
+    from pyhelper.server.features import diagnostics, experiments, language, queue, run
+    from pyhelper.server.server import XpServer
+
+    server = XpServer()
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: XpServer, params: lsp.InitializeParams) -> None:
+        ls.set_root(params)
+        # The first look is taken before the client hears back, so a change it makes right after
+        # `initialize` is seen as a change (and notified once `initialized` arrives).
+        ls.watcher.poll()
+
+    @server.feature(lsp.INITIALIZED)
+    def initialized(ls: XpServer, params: lsp.InitializedParams) -> None:
+        import asyncio
+
+        ls.loop = asyncio.get_running_loop()
+        ls.watcher.start()
+
+    @server.feature(lsp.SHUTDOWN)
+    def shutdown(ls: XpServer, params: None) -> None:
+        ls.watcher.stop()
+
+    for feature in (experiments, run, queue, language, diagnostics):
+        feature.register(server)
+    return server
+
+
+def serve() -> int:
+    """Runs the server over stdin/stdout until the client exits or disappears; returns the exit code."""
+    import logging
+    import os
+    import sys
+
+    logging.basicConfig(level=os.environ.get("XP_SERVER_LOG", "WARNING").upper(), stream=sys.stderr,
+                        format="xp serve: %(levelname)s %(name)s: %(message)s")
+    server = build()
+    try:
+        server.start_io()
+    finally:
+        server.watcher.stop()
+    return 0
