@@ -8,6 +8,7 @@ import { type ExperimentNode, allExperiments } from "./experimentsModel";
 import type { ExperimentsTree } from "./experimentsTree";
 import { type Helper, errorText, isBadInput } from "./helper";
 import { type ParamEdit, buildRunParams, paramChoices, parseValue } from "./paramEdits";
+import { findInterpreter } from "./python";
 import * as proto from "./protocol";
 import type { QueueTree } from "./queueTree";
 import { plainLabel, plainMessage } from "./text";
@@ -22,9 +23,11 @@ export interface Ctx {
 
 type Handler = (...args: unknown[]) => Promise<void>;
 
-/** Shows a helper error once, as text (it already names the fix). */
-function showError(what: string, error: unknown): void {
-  void vscode.window.showErrorMessage(plainMessage(`${what}: ${errorText(error)}`));
+/** Shows a helper error once, as text (it already names the fix), and keeps it in the log. */
+function showError(ctx: Ctx, what: string, error: unknown): void {
+  const message = `${what}: ${errorText(error)}`;
+  ctx.output.appendLine(message);
+  void vscode.window.showErrorMessage(plainMessage(message));
 }
 
 /** Runs the workspace as it is. */
@@ -112,7 +115,7 @@ async function startRun(ctx: Ctx, edits: ParamEdit[], queue: boolean): Promise<v
       await vscode.commands.executeCommand("xp.startQueue");
     }
   } catch (error) {
-    showError(params.queue ? "Queueing failed" : "The experiment did not start", error);
+    showError(ctx, params.queue ? "Queueing failed" : "The experiment did not start", error);
   }
 }
 
@@ -131,7 +134,7 @@ function startQueue(ctx: Ctx): Handler {
       const result = await ctx.helper.request(proto.startQueue, { jobs: Number(text) });
       void vscode.window.showInformationMessage(`Started ${result.workers} queue worker${result.workers === 1 ? "" : "s"}.`);
     } catch (error) {
-      showError("Starting the queue failed", error);
+      showError(ctx, "Starting the queue failed", error);
     }
   };
 }
@@ -148,7 +151,7 @@ function stopQueue(ctx: Ctx): Handler {
     try {
       await ctx.helper.request(proto.stopQueue, { kill: picked.kill });
     } catch (error) {
-      showError("Stopping the queue failed", error);
+      showError(ctx, "Stopping the queue failed", error);
     }
   };
 }
@@ -186,7 +189,7 @@ function applyExperiment(ctx: Ctx): Handler {
       void vscode.window.showInformationMessage(plainMessage(`Applied experiment ${name} to the workspace.`));
     } catch (error) {
       if (!isBadInput(error)) {
-        showError("Apply failed", error);
+        showError(ctx, "Apply failed", error);
         return;
       }
       // The helper refuses to overwrite uncommitted work; offer its --force, which saves that
@@ -197,7 +200,7 @@ function applyExperiment(ctx: Ctx): Handler {
         try {
           await ctx.helper.request(proto.applyExperiment, { name, force: true });
         } catch (again) {
-          showError("Apply failed", again);
+          showError(ctx, "Apply failed", again);
         }
       }
     }
@@ -223,7 +226,7 @@ function branchExperiment(ctx: Ctx): Handler {
       const result = await ctx.helper.request(proto.branchExperiment, { name, branch: branch.trim() });
       void vscode.window.showInformationMessage(plainMessage(`Created branch ${result.branch} from experiment ${name}.`));
     } catch (error) {
-      showError("Creating the branch failed", error);
+      showError(ctx, "Creating the branch failed", error);
     }
   };
 }
@@ -244,7 +247,7 @@ function removeExperiments(ctx: Ctx): Handler {
       const result = await ctx.helper.request(proto.removeExperiments, { names });
       void vscode.window.showInformationMessage(plainMessage(`Removed ${result.removed.join(", ")}.`));
     } catch (error) {
-      showError("Removing failed", error);
+      showError(ctx, "Removing failed", error);
     }
   };
 }
@@ -263,7 +266,8 @@ function createDemoProject(ctx: Ctx): Handler {
       void vscode.window.showErrorMessage("Open an empty folder first; the demo project is created in it.");
       return;
     }
-    const python = ctx.helper.python ?? "python3";
+    // The helper did not look for Python in a folder without a project, so look now.
+    const python = ctx.helper.python ?? (await findInterpreter(folder)).command;
     ctx.output.appendLine(`$ ${python} -m pyhelper demo ${folder.uri.fsPath}`);
     const ok = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: "Creating the demo project and running its experiments…" },

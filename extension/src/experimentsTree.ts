@@ -26,6 +26,7 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   private rowsCache: proto.ExperimentRow[] = [];
   private loading: Promise<void> | undefined;
   private again = false;
+  private loggedFirstLoad = false;
   private readonly changeEmitter = new vscode.EventEmitter<ExperimentNode | undefined>();
   private readonly loadedEmitter = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
@@ -98,6 +99,7 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   }
 
   private async load(): Promise<void> {
+    const started = performance.now();
     const rows: proto.ExperimentRow[] = [];
     try {
       let cursor: string | undefined;
@@ -113,5 +115,9 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     this.rowsCache = rows;
     this.redraw();
     this.loadedEmitter.fire();
+    if (!this.loggedFirstLoad) {
+      this.loggedFirstLoad = true;
+      this.output.appendLine(`Loaded ${rows.length} experiment rows in ${(performance.now() - started).toFixed(0)} ms.`);
+    }
   }
 }

@@ -49,6 +49,7 @@ export class Helper implements vscode.Disposable {
 
   /** Finds the project and the interpreter and starts the helper; never throws (the state says what went wrong). */
   async start(): Promise<void> {
+    const started = performance.now();
     this.setState("starting");
     const folder = await this.findProjectFolder();
     if (!folder) {
@@ -83,6 +84,7 @@ export class Helper implements vscode.Disposable {
       this.setState("helperTooOld");
       return;
     }
+    this.output.appendLine(`The helper is ready (${(performance.now() - started).toFixed(0)} ms after start).`);
     this.setState("running");
   }
 

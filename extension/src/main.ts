@@ -17,7 +17,7 @@ export function activate(context: vscode.ExtensionContext): void {
   helper = new Helper(output);
   const experiments = new ExperimentsTree(helper, output);
   const queue = new QueueTree(helper, output);
-  const statusBar = new StatusBar(helper);
+  const statusBar = new StatusBar(helper, queue.onDidCount);
   const ctx: Ctx = { helper, experiments, queue, output };
   const current = helper;
 

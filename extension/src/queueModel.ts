@@ -47,6 +47,14 @@ export function buildQueueTree(status: QueueStatusResult, nowSeconds: number): Q
   return [group, ...entries];
 }
 
+/** How many entries run and wait, as `xp/queueChanged` counts them. */
+export function queueCounts(status: QueueStatusResult): { running: number; queued: number } {
+  return {
+    running: status.entries.filter((e) => e.status === "running").length,
+    queued: status.entries.filter((e) => e.status === "queued").length,
+  };
+}
+
 /** `42s`, `3m 05s`, `1h 02m`: durations as a person reads them. */
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));

@@ -3,7 +3,7 @@
 import * as vscode from "vscode";
 import { type Helper, errorText } from "./helper";
 import * as proto from "./protocol";
-import { type QueueNode, buildQueueTree } from "./queueModel";
+import { type QueueNode, buildQueueTree, queueCounts } from "./queueModel";
 
 const ICONS: Record<string, vscode.ThemeIcon> = {
   queued: new vscode.ThemeIcon("clock"),
@@ -18,7 +18,10 @@ export class QueueTree implements vscode.TreeDataProvider<QueueNode>, vscode.Dis
   private loading: Promise<void> | undefined;
   private again = false;
   private readonly changeEmitter = new vscode.EventEmitter<QueueNode | undefined>();
+  private readonly countsEmitter = new vscode.EventEmitter<{ running: number; queued: number }>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
+  /** Fires after each load with the entries' running/queued counts (the status bar's numbers). */
+  readonly onDidCount = this.countsEmitter.event;
 
   constructor(private readonly helper: Helper, private readonly output: vscode.OutputChannel) {}
 
@@ -63,12 +66,14 @@ export class QueueTree implements vscode.TreeDataProvider<QueueNode>, vscode.Dis
 
   dispose(): void {
     this.changeEmitter.dispose();
+    this.countsEmitter.dispose();
   }
 
   private async load(): Promise<void> {
     try {
       const status = await this.helper.request(proto.queueStatus, {});
       this.roots = buildQueueTree(status, Date.now() / 1000);
+      this.countsEmitter.fire(queueCounts(status));
     } catch (error) {
       this.output.appendLine(`Loading the queue failed: ${errorText(error)}`);
       return;

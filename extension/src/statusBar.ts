@@ -21,15 +21,14 @@ export class StatusBar implements vscode.Disposable {
   private counts = { running: 0, queued: 0 };
   private readonly subscriptions: vscode.Disposable[];
 
-  constructor(private readonly helper: Helper) {
+  constructor(private readonly helper: Helper, counted: vscode.Event<{ running: number; queued: number }>) {
     this.item.name = "XP";
     this.item.command = "xp.showQueue";
     this.subscriptions = [
       helper.onDidChangeState(() => this.draw()),
-      helper.onQueueChanged((counts) => {
-        this.counts = counts;
-        this.draw();
-      }),
+      // Counts come with every xp/queueChanged, and from each Queue load (the first one included).
+      helper.onQueueChanged((counts) => this.setCounts(counts)),
+      counted((counts) => this.setCounts(counts)),
     ];
     this.draw();
     this.item.show();
@@ -38,6 +37,11 @@ export class StatusBar implements vscode.Disposable {
   dispose(): void {
     this.subscriptions.forEach((s) => s.dispose());
     this.item.dispose();
+  }
+
+  private setCounts(counts: { running: number; queued: number }): void {
+    this.counts = counts;
+    this.draw();
   }
 
   private draw(): void {

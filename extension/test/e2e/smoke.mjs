@@ -110,6 +110,7 @@ async function main() {
     await page.goto(`${server.url}/?folder=${encodeURIComponent(repo)}`);
     await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
     await smokePath(repo, opened);
+    await emptyFolderPath(server.url, join(work, "empty"));
   } catch (error) {
     results.push({ name: "set up code-server and the browser", ok: false, error });
     console.log(`e2e: FAIL  set-up: ${error?.stack ?? error}`);
@@ -221,6 +222,7 @@ async function smokePath(repo, opened) {
     await waitForQuickInput(page, "Queue Experiment");
     await pickMany(page, ["train.epochs"]);
     await answerInputBox(page, "New value for train.epochs", "3,4");
+    await page.locator(".notification-toast", { hasText: "Queued 2 experiments" }).first().waitFor({ state: "visible" });
     await runCommand(page, "XP: Start Queue");
     await answerInputBox(page, "Start Queue", "2");
     const started = Date.now();
@@ -248,6 +250,23 @@ async function smokePath(repo, opened) {
     const text = await editorText(page);
     if (!/lr:\s0\.2\b/.test(text)) {
       throw new Error(`the open params.yaml does not show lr: 0.2:\n${text}`);
+    }
+  });
+}
+
+async function emptyFolderPath(url, folder) {
+  mkdirSync(folder);
+  await step("an empty folder offers the demo project; creating it fills the Experiments view", async () => {
+    await page.goto(`${url}/?folder=${encodeURIComponent(folder)}`);
+    await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
+    await page.locator('.activitybar [aria-label^="XP"]').first().click();
+    const button = page.locator(".sidebar .welcome-view-content a", { hasText: "Create demo project here" }).first();
+    await button.waitFor({ state: "visible" });
+    await button.click();
+    await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible", timeout: 60_000 });
+    await treeRow(page, "sweep-4", "accuracy=").first().waitFor({ state: "visible" });
+    if (!existsSync(join(folder, "dvc.yaml"))) {
+      throw new Error("the demo project was not created in the open folder");
     }
   });
 }

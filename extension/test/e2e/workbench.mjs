@@ -39,6 +39,9 @@ export async function pickMany(page, labels) {
     await row.waitFor({ state: "visible" });
     await row.locator(".quick-input-list-checkbox, input[type=checkbox], .monaco-custom-toggle").first().click();
   }
+  // The widget counts what is ticked; accepting before it says so could accept nothing.
+  await page.locator(".quick-input-widget .quick-input-count", { hasText: String(labels.length) }).first()
+    .waitFor({ state: "visible" });
   await input.press("Enter");
 }
 

@@ -1,7 +1,7 @@
 // The Queue tree and the status bar text, from `xp/queueStatus` and `xp/queueChanged` data.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildQueueTree, formatDuration, statusBarText } from "../../src/queueModel";
+import { buildQueueTree, formatDuration, queueCounts, statusBarText } from "../../src/queueModel";
 
 const STATUS = {
   entries: [
@@ -28,4 +28,9 @@ test("durations and status-bar text", () => {
   assert.equal(statusBarText("running", { running: 0, queued: 1 }), "$(clock) XP 0 running, 1 queued");
   assert.equal(statusBarText("running", { running: 0, queued: 0 }), "$(beaker) XP");
   assert.equal(statusBarText("stopped", { running: 1, queued: 0 }), "$(warning) XP");
+});
+
+test("counts of running and queued entries, as xp/queueChanged sends them", () => {
+  assert.deepEqual(queueCounts(STATUS), { running: 1, queued: 0 });
+  assert.deepEqual(queueCounts({ entries: [{ ...STATUS.entries[0], status: "queued" }], workers: [] }), { running: 0, queued: 1 });
 });
