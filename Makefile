@@ -1,7 +1,7 @@
 # The two commands of the README's quick start, and the benchmark.
 #   make demo   set up, then create and reproduce the demo project in build/demo
 #   make test   set up, then run every test (what CI runs, through .ci/run)
-#   make bench  set up, then time xp against DVC 3.67.1 side by side (pipeline, experiments)
+#   make bench  set up, then time xp against DVC 3.67.1 side by side (pipeline, experiments), and the server
 #   make ext-test  the extension: esbuild bundle, tsc type check, ESLint, unit tests (node --test)
 #   make e2e    the extension's smoke test in a real VS Code (code-server + chromium; installs them once)
 PYTHON ?= python3
@@ -53,6 +53,7 @@ bench: setup
 	$(PY) bench/pipeline.py
 	$(PY) bench/experiments.py
 	$(PY) bench/queue_bench.py
+	$(PY) bench/server_bench.py
 
 clean:
 	rm -rf $(VENV) build extension/dist extension/out test-output

@@ -44,3 +44,28 @@ async def test_repository_without_commits(gen):
             await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())
         assert caught.value.code == p.BAD_INPUT
         assert "no commits yet" in caught.value.message
+
+
+async def test_repository_deleted_under_the_server(gen):
+    import shutil
+    import time
+
+    from tests.conftest import git
+    from tests.lsp_client import notification
+
+    repo = gen({"params.yaml": "lr: 0.1\n"})
+    async with started(repo) as client:
+        rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
+        assert [r.kind for r in rows] == ["workspace", "baseline"]
+        began = time.monotonic()
+        shutil.rmtree(repo / ".git")
+        _, changed = await notification(client, p.EXPERIMENTS_CHANGED, after=began)
+        assert changed.baselines == []
+        with pytest.raises(JsonRpcException) as caught:
+            await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())
+        assert caught.value.code == p.BAD_INPUT and "is not inside a git repository" in caught.value.message
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "again")
+        rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
+        assert rows[1].message == "again"

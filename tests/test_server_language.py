@@ -159,3 +159,36 @@ async def test_completion_of_params_keys(project):
         outside = await asyncio.wait_for(client.text_document_completion_async(lsp.CompletionParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=1, character=2))), 10)
         assert outside is None
+
+
+async def test_quick_fix_for_a_misspelt_key(project):
+    dvc = project / "dvc.yaml"
+    bad = dvc.read_text().replace("    outs: [model.bin]", "    outz: [model.bin]")
+    async with started(project) as client:
+        uri = open_document(client, dvc, bad)
+        [diagnostic] = await _diagnostics(client, dvc, where=bool)
+        actions = await asyncio.wait_for(client.text_document_code_action_async(lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+            context=lsp.CodeActionContext(diagnostics=[diagnostic]))), 10)
+    [action] = actions
+    assert action.title == "Change to 'outs'" and action.kind == lsp.CodeActionKind.QuickFix
+    [edit] = action.edit.changes[uri]
+    line = bad.splitlines()[edit.range.start.line]
+    fixed = line[:edit.range.start.character] + edit.new_text + line[edit.range.end.character:]
+    assert fixed == "    outs: [model.bin]"
+
+
+async def test_go_to_a_params_key(project):
+    dvc = project / "dvc.yaml"
+    text = dvc.read_text()
+    line = text.splitlines().index("    params: [train.lr, train.opt]")
+    async with started(project) as client:
+        uri = open_document(client, dvc)
+        found = await asyncio.wait_for(client.text_document_definition_async(lsp.DefinitionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=line, character=text.splitlines()[line].index("train.opt") + 7))), 10)
+        nothing = await asyncio.wait_for(client.text_document_definition_async(lsp.DefinitionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=1, character=3))), 10)
+    assert found.uri == from_fs_path(str(project / "params.yaml"))
+    assert found.range == lsp.Range(start=lsp.Position(line=2, character=2), end=lsp.Position(line=2, character=5))
+    assert nothing is None

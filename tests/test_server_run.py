@@ -190,3 +190,29 @@ async def test_server_exits_when_the_client_disappears(project):
     finally:
         if server.poll() is None:
             server.kill()
+
+
+async def test_status_and_repro(project):
+    async with started(project) as client:
+        status = await request(client, p.SHOW_STATUS, p.ShowStatusParams())
+        assert [(s.stage, s.changed) for s in status.stages] == [("train", False)]
+        (project / "params.yaml").write_text("train:\n  lr: 0.4\n  opt: sgd\n")
+        status = await request(client, p.SHOW_STATUS, p.ShowStatusParams())
+        [train] = status.stages
+        assert train.changed and any("train.lr" in reason for reason in train.reasons)
+        with pytest.raises(JsonRpcException) as caught:
+            await request(client, p.REPRO_PIPELINE, p.ReproPipelineParams(targets=["trian"]))
+        assert caught.value.code == p.BAD_INPUT and "unknown stage 'trian'" in caught.value.message
+        assert "did you mean 'train'?" in caught.value.message
+        client.progress_reports["repro"] = []
+        result = await request(client, p.REPRO_PIPELINE, p.ReproPipelineParams(work_done_token="repro"))
+        assert result.started
+        reports = await _until(lambda: _ended(client, "repro"), what="the end of progress")
+        assert reports[-1].message == "pipeline up to date"
+
+        async def up_to_date():
+            current = await request(client, p.SHOW_STATUS, p.ShowStatusParams())
+            return not current.stages[0].changed
+
+        await _until(up_to_date, what="the stage to be up to date")
+    assert json.loads((project / "metrics.json").read_text())["acc"] == pytest.approx(0.9)

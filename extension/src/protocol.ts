@@ -254,6 +254,36 @@ export interface ShowRevisionResult {
   row: ExperimentRow;
 }
 
+/** What `xp status` takes. */
+export interface ShowStatusParams {
+  /** Stages to check (default: all). */
+  targets?: string[];
+}
+
+/** Every stage checked, in pipeline order. */
+export interface ShowStatusResult {
+  /** Their states. */
+  stages: StageStatus[];
+}
+
+/** What `xp repro` takes. */
+export interface ReproPipelineParams {
+  /** Stages to reproduce, with what they depend on (default: all). */
+  targets?: string[];
+  /** Run the targets even if up to date. */
+  force?: boolean;
+  /** `-S` assignments to make first. */
+  params?: string[];
+  /** A `$/progress` token; when given, the run reports its stages through it. */
+  workDoneToken?: number | string | null;
+}
+
+/** Returned at once; `xp repro` runs in a subprocess. */
+export interface ReproPipelineResult {
+  /** True when it was started. */
+  started: boolean;
+}
+
 /** Experiments (or the workspace row) changed on disk. */
 export interface ExperimentsChangedParams {
   /** Baseline commits whose rows changed; empty means reload everything. */
@@ -342,6 +372,18 @@ export interface DiffRow {
   change: unknown;
 }
 
+/** One stage's state. */
+export interface StageStatus {
+  /** The stage's name. */
+  stage: string;
+  /** True when it would run (or be restored) on `xp repro`. */
+  changed: boolean;
+  /** True when it is frozen (never runs). */
+  frozen: boolean;
+  /** Why it is out of date, one line each. */
+  reasons: string[];
+}
+
 // Requests (client → server).
 export const showExperiments = new lc.RequestType<ShowExperimentsParams, ShowExperimentsResult, void>("xp/showExperiments");
 export const runExperiment = new lc.RequestType<RunExperimentParams, RunExperimentResult, void>("xp/runExperiment");
@@ -359,12 +401,14 @@ export const readQueueLog = new lc.RequestType<ReadQueueLogParams, ReadQueueLogR
 export const killQueueEntries = new lc.RequestType<KillQueueEntriesParams, KillQueueEntriesResult, void>("xp/killQueueEntries");
 export const retryQueueEntries = new lc.RequestType<RetryQueueEntriesParams, RetryQueueEntriesResult, void>("xp/retryQueueEntries");
 export const showRevision = new lc.RequestType<ShowRevisionParams, ShowRevisionResult, void>("xp/showRevision");
+export const showStatus = new lc.RequestType<ShowStatusParams, ShowStatusResult, void>("xp/showStatus");
+export const reproPipeline = new lc.RequestType<ReproPipelineParams, ReproPipelineResult, void>("xp/reproPipeline");
 
 // Notifications (server → client).
 export const experimentsChanged = new lc.NotificationType<ExperimentsChangedParams>("xp/experimentsChanged");
 export const queueChanged = new lc.NotificationType<QueueChangedParams>("xp/queueChanged");
 
 /** Every request method name, for the sync test and for logging. */
-export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision"] as const;
+export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline"] as const;
 /** Every notification method name. */
 export const NOTIFICATION_METHODS = ["xp/experimentsChanged", "xp/queueChanged"] as const;

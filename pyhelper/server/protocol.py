@@ -38,6 +38,8 @@ READ_QUEUE_LOG = "xp/readQueueLog"
 KILL_QUEUE_ENTRIES = "xp/killQueueEntries"
 RETRY_QUEUE_ENTRIES = "xp/retryQueueEntries"
 SHOW_REVISION = "xp/showRevision"
+SHOW_STATUS = "xp/showStatus"
+REPRO_PIPELINE = "xp/reproPipeline"
 # -- notifications ------------------------------------------------------------------------------
 EXPERIMENTS_CHANGED = "xp/experimentsChanged"
 QUEUE_CHANGED = "xp/queueChanged"
@@ -434,6 +436,58 @@ class ShowRevisionResult:
 
 
 @attrs.define
+class ShowStatusParams:
+    """What `xp status` takes."""
+
+    targets: list[str] = attrs.Factory(list)
+    """Stages to check (default: all)."""
+
+
+@attrs.define
+class StageStatus:
+    """One stage's state."""
+
+    stage: str
+    """The stage's name."""
+    changed: bool
+    """True when it would run (or be restored) on `xp repro`."""
+    frozen: bool
+    """True when it is frozen (never runs)."""
+    reasons: list[str]
+    """Why it is out of date, one line each."""
+
+
+@attrs.define
+class ShowStatusResult:
+    """Every stage checked, in pipeline order."""
+
+    stages: list[StageStatus]
+    """Their states."""
+
+
+@attrs.define
+class ReproPipelineParams:
+    """What `xp repro` takes."""
+
+    targets: list[str] = attrs.Factory(list)
+    """Stages to reproduce, with what they depend on (default: all)."""
+    force: bool = False
+    """Run the targets even if up to date."""
+    params: list[str] = attrs.Factory(list)
+    """`-S` assignments to make first."""
+    work_done_token: Optional[Union[int, str]] = None
+    """A `$/progress` token; when given, the run reports its stages through it."""
+
+
+@attrs.define
+class ReproPipelineResult:
+    """Returned at once; `xp repro` runs in a subprocess."""
+
+    started: bool
+    """True when it was started."""
+
+
+@attrs.define
 class ExperimentsChangedParams:
     """Experiments (or the workspace row) changed on disk."""
 
@@ -468,6 +522,8 @@ REQUESTS: dict[str, tuple[type, type]] = {
     KILL_QUEUE_ENTRIES: (KillQueueEntriesParams, KillQueueEntriesResult),
     RETRY_QUEUE_ENTRIES: (RetryQueueEntriesParams, RetryQueueEntriesResult),
     SHOW_REVISION: (ShowRevisionParams, ShowRevisionResult),
+    SHOW_STATUS: (ShowStatusParams, ShowStatusResult),
+    REPRO_PIPELINE: (ReproPipelineParams, ReproPipelineResult),
 }
 """Request method → (params type, result type)."""
 
@@ -479,7 +535,7 @@ NOTIFICATIONS: dict[str, type] = {
 
 WIRE_TYPES: tuple[type, ...] = tuple(
     {t: None for pair in REQUESTS.values() for t in pair} | {t: None for t in NOTIFICATIONS.values()}
-    | {ExperimentRow: None, QueueEntry: None, QueueWorker: None, DiffRow: None}
+    | {ExperimentRow: None, QueueEntry: None, QueueWorker: None, DiffRow: None, StageStatus: None}
 )
 """Every type that crosses the wire (registered with the strict camelCase hooks)."""
 

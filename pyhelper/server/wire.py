@@ -9,6 +9,7 @@ written, and what a client sends must have the declared JSON type, or the reques
 
 from __future__ import annotations
 
+import functools
 import types as pytypes
 import typing
 from typing import Any
@@ -89,20 +90,25 @@ def _wrong(value: Any, tp: type, where: str) -> Any:
     raise WireError(f"`{where}` must be {_JSON_NAMES.get(tp, tp.__name__)}, not {_json_type(value)} ({value!r})")
 
 
+@functools.lru_cache(maxsize=None)
+def _fields(cls: type) -> tuple[tuple[str, str, Any, bool], ...]:
+    """(name, wire name, type, required) of each field, worked out once per class."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, camel(f.name), hints[f.name], f.default is attrs.NOTHING) for f in attrs.fields(cls))
+
+
 def structure(data: Any, cls: type, where: str = "params") -> Any:
     """An instance of the attrs class `cls` from decoded JSON, checking every field's type."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise WireError(f"`{where}` must be an object, not {_json_type(data)}")
-    hints = typing.get_type_hints(cls)
     kwargs = {}
-    for field in attrs.fields(cls):
-        wire = camel(field.name)
+    for name, wire, hint, required in _fields(cls):
         path = wire if where == "params" else f"{where}.{wire}"
         if wire in data:
-            kwargs[field.name] = _check(data[wire], hints[field.name], path)
-        elif field.default is attrs.NOTHING:
+            kwargs[name] = _check(data[wire], hint, path)
+        elif required:
             raise WireError(f"`{path}` is required")
     return cls(**kwargs)
 
@@ -112,11 +118,11 @@ def unstructure(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, dict):
-        return {k: unstructure(v) for k, v in value.items()}
+        return value  # Mappings on the wire hold plain JSON data (params and metrics values).
     if isinstance(value, (list, tuple)):
         return [unstructure(v) for v in value]
     if attrs.has(type(value)):
-        return {camel(f.name): unstructure(getattr(value, f.name)) for f in attrs.fields(type(value))}
+        return {wire: unstructure(getattr(value, name)) for name, wire, _, _ in _fields(type(value))}
     return value
 
 

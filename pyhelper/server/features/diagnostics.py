@@ -38,9 +38,28 @@ def _diagnostic(exc: XpError, text: str | None) -> lsp.Diagnostic:
             start, end = found.span()
             break
     message = exc.message + (f" — {exc.hint}" if exc.hint else "")
+    # "did you mean 'cmd'?" about the word under the range: the quick fix writes it.
+    suggestion = re.match(r"did you mean '([^']+)'\?", exc.hint or "")
+    data = {"replacement": suggestion.group(1)} if suggestion and "unknown key" in exc.message else None
     return lsp.Diagnostic(range=lsp.Range(start=lsp.Position(line=line, character=start),
                                           end=lsp.Position(line=line, character=max(end, start))),
-                          message=message, severity=lsp.DiagnosticSeverity.Error, source="xp")
+                          message=message, severity=lsp.DiagnosticSeverity.Error, source="xp", data=data)
+
+
+def code_actions(ls: XpServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction] | None:
+    """Quick fixes: replace a misspelt key by the closest valid one."""
+    actions = []
+    for diagnostic in params.context.diagnostics:
+        data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+        replacement = data.get("replacement")
+        if diagnostic.source != "xp" or not isinstance(replacement, str):
+            continue
+        actions.append(lsp.CodeAction(
+            title=f"Change to '{replacement}'", kind=lsp.CodeActionKind.QuickFix, diagnostics=[diagnostic],
+            is_preferred=True,
+            edit=lsp.WorkspaceEdit(changes={params.text_document.uri: [
+                lsp.TextEdit(range=diagnostic.range, new_text=replacement)]})))
+    return actions or None
 
 
 def check(ls: XpServer) -> dict[str, list[lsp.Diagnostic]]:
@@ -109,7 +128,9 @@ def _relevant(ls: XpServer, uri: str) -> bool:
 
 
 def register(server: XpServer) -> None:
-    """Re-checks when a dvc.yaml or params file is opened, edited or saved."""
+    """Re-checks when a dvc.yaml or params file is opened, edited or saved; offers quick fixes."""
+    server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
+                   lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))(code_actions)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: XpServer, params: lsp.DidOpenTextDocumentParams) -> None:

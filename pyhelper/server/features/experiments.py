@@ -37,7 +37,7 @@ def show_experiments(ls: XpServer, params: p.ShowExperimentsParams) -> p.ShowExp
     project = ls.project()
     generation = ls.watcher.poll()
     rows = ls.table.rows(project, generation, revs=params.revs, all_branches=params.all_branches)
-    all_columns = query.columns(rows)
+    all_columns = query.columns(rows) if params.filter or params.sort_by else []
     if params.filter:
         keep = query.parse_filter(params.filter, all_columns)
         rows = [r for r in rows if r.kind != "experiment" or keep(r)]
@@ -46,7 +46,7 @@ def show_experiments(ls: XpServer, params: p.ShowExperimentsParams) -> p.ShowExp
                                descending=params.sort_order == "desc")
     end = len(rows) if params.limit is None else min(len(rows), offset + params.limit)
     page = rows[offset:end]
-    return p.ShowExperimentsResult(rows=[convert.row(r) for r in page],
+    return p.ShowExperimentsResult(rows=ls.table.wire(page, convert.row),
                                    next_cursor=f"rows:{end}" if end < len(rows) else None)
 
 
@@ -126,6 +126,15 @@ def show_revision(ls: XpServer, params: p.ShowRevisionParams) -> p.ShowRevisionR
     return p.ShowRevisionResult(row=convert.row(row_for(project, reader.repo, reader, params.rev)))
 
 
+def show_status(ls: XpServer, params: p.ShowStatusParams) -> p.ShowStatusResult:
+    """`xp status`: which stages are out of date, and why."""
+    from pyhelper.core.status import status
+
+    result = status(ls.project(), list(params.targets) or None)
+    return p.ShowStatusResult(stages=[p.StageStatus(stage=s.stage, changed=bool(s.reasons), frozen=s.frozen,
+                                                    reasons=list(s.reasons)) for s in result])
+
+
 HANDLERS = {
     p.SHOW_EXPERIMENTS: show_experiments,
     p.APPLY_EXPERIMENT: apply_experiment,
@@ -136,6 +145,7 @@ HANDLERS = {
     p.TAG_EXPERIMENT: tag_experiment,
     p.NOTE_EXPERIMENT: note_experiment,
     p.SHOW_REVISION: show_revision,
+    p.SHOW_STATUS: show_status,
 }
 
 

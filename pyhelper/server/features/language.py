@@ -1,4 +1,5 @@
-"""Language features on the user's files: hover on params keys, completion of params keys in dvc.yaml."""
+"""Language features on the user's files: hover on params keys; completion of params keys in dvc.yaml
+and go-to-definition from them to the params file."""
 
 from __future__ import annotations
 
@@ -151,7 +152,50 @@ def completion(ls: XpServer, params: lsp.CompletionParams) -> lsp.CompletionList
     return lsp.CompletionList(is_incomplete=False, items=list(items.values()))
 
 
+_WORD = re.compile(r"[\w.\-/]+")
+
+
+def definition(ls: XpServer, params: lsp.DefinitionParams) -> lsp.Location | None:
+    """From a params key in a stage's `params:` of dvc.yaml to its line in the params file."""
+    from pygls.uris import from_fs_path
+
+    from pyhelper.core.params import get_value, parse_params
+    from pyhelper.core.yamlfile import line_of
+
+    if ls.rel(params.text_document.uri) != "dvc.yaml":
+        return None
+    text = ls.workspace.get_text_document(params.text_document.uri).source
+    lines = text.splitlines()
+    number, column = params.position.line, params.position.character
+    if number >= len(lines):
+        return None
+    line = lines[number]
+    word = next((m.group() for m in _WORD.finditer(line) if m.start() <= column <= m.end()), None)
+    owner = list_owner(text, number)
+    inline = re.match(r"\s*params\s*:\s*\[", line)  # `params: [train.lr, train.opt]`
+    if not word or word == "params" or not (inline or (owner and "params" in owner)):
+        return None
+    file = owner[-1] if owner and owner[-2:-1] == ["-"] else "params.yaml"
+    source = _params_text(ls, file)
+    if source is None or not file.endswith((".yaml", ".yml")):
+        return None
+    try:
+        get_value(parse_params(source, suffix=".yaml", display=file), word)
+    except (KeyError, XpError):
+        return None
+    target = line_of(source, word.split("."))
+    if target is None:
+        return None
+    content = source.splitlines()[target - 1]
+    last = word.split(".")[-1]
+    start = max(content.find(last), 0)
+    return lsp.Location(uri=from_fs_path(str(ls.root / file)), range=lsp.Range(
+        start=lsp.Position(line=target - 1, character=start),
+        end=lsp.Position(line=target - 1, character=start + len(last))))
+
+
 def register(server: XpServer) -> None:
-    """Registers hover and completion."""
+    """Registers hover, completion and go-to-definition."""
+    server.feature(lsp.TEXT_DOCUMENT_DEFINITION)(definition)
     server.feature(lsp.TEXT_DOCUMENT_HOVER)(server.thread()(hover))
     server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["-", " "]))(completion)

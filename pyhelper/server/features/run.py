@@ -1,6 +1,7 @@
-"""`xp/runExperiment`: returns at once; the run itself is an `xp exp run` subprocess.
+"""`xp/runExperiment` and `xp/reproPipeline`: return at once; the work is an `xp exp run` /
+`xp repro` subprocess.
 
-The subprocess starts a session of its own and writes its output to `.xp/logs/run-<name>.log`,
+The subprocess starts a session of its own and writes its output to `.xp/logs/run-<name>.log` (`repro.log`),
 so it finishes (and records its experiment) even when the editor and this server go away.
 A thread follows the log and reports each line through `$/progress` when the client gave a
 token; a failed run is also shown as an error message (the CLI's one line).
@@ -44,9 +45,6 @@ def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperime
     project.require_pipeline()
     repo = open_repo(project)
     name = choose_name(repo, str(head_commit(repo, project).id), params.name, force=False)
-    logs = project.ensure_xp_dir() / "logs"
-    logs.mkdir(exist_ok=True)
-    log = logs / f"run-{name}.log"
     command = [sys.executable, "-m", "pyhelper", "exp", "run", "-n", name]
     for assignment in params.params:
         command += ["-S", assignment]
@@ -54,19 +52,49 @@ def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperime
         command += ["-m", params.message]
     if params.temp:
         command.append("--temp")
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=project.root, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    token = params.work_done_token
-    if token is not None:
-        ls.call(ls.work_done_progress.begin, token,
-                lsp.WorkDoneProgressBegin(title=f"xp: running experiment '{name}'", cancellable=False))
-    threading.Thread(target=_follow, args=(ls, process, log, name, token), daemon=True,
-                     name=f"xp-run-{name}").start()
+    _start(ls, project.root, command, f"run-{name}", f"xp: running experiment '{name}'",
+           f"experiment '{name}'", f"experiment '{name}' recorded", params.work_done_token)
     return p.RunExperimentResult(started=True, names=[name])
 
 
-def _follow(ls: XpServer, process: subprocess.Popen, log: Path, name: str, token: int | str | None) -> None:
+def repro_pipeline(ls: XpServer, params: p.ReproPipelineParams) -> p.ReproPipelineResult:
+    """Starts `xp repro` in the background."""
+    from pyhelper.core.dvcfile import read_pipeline
+    from pyhelper.core.graph import order
+
+    project = ls.project()
+    project.require_pipeline()
+    # A broken dvc.yaml, an unknown target or a cycle is said now, in the CLI's words.
+    order(read_pipeline(project.root), project.root, list(params.targets) or None)
+    command = [sys.executable, "-m", "pyhelper", "repro", *params.targets]
+    if params.force:
+        command.append("-f")
+    for assignment in params.params:
+        command += ["-S", assignment]
+    _start(ls, project.root, command, "repro", "xp: reproducing the pipeline", "xp repro", "pipeline up to date",
+           params.work_done_token)
+    return p.ReproPipelineResult(started=True)
+
+
+def _start(ls: XpServer, root: Path, command: list[str], log_name: str, title: str, what: str, success: str,
+           token: int | str | None) -> None:
+    """Starts `command` in its own session, its output in .xp/logs/<log_name>.log, and follows it."""
+    from pyhelper.core.project import Project
+
+    logs = Project(root).ensure_xp_dir() / "logs"
+    logs.mkdir(exist_ok=True)
+    log = logs / f"{log_name}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=root, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    if token is not None:
+        ls.call(ls.work_done_progress.begin, token, lsp.WorkDoneProgressBegin(title=title, cancellable=False))
+    threading.Thread(target=_follow, args=(ls, process, log, what, success, token), daemon=True,
+                     name=f"xp-{log_name}").start()
+
+
+def _follow(ls: XpServer, process: subprocess.Popen, log: Path, what: str, success: str,
+            token: int | str | None) -> None:
     """Reports the log's new lines until the run ends, then how it ended."""
     offset = 0
     last = ""
@@ -90,7 +118,7 @@ def _follow(ls: XpServer, process: subprocess.Popen, log: Path, name: str, token
             break
         time.sleep(0.1)
     failed = process.returncode != 0
-    text = f"experiment '{name}' recorded"
+    text = success
     if failed:
         # The CLI's error starts at its last `error: ` line (a failed stage adds its output's tail).
         starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
@@ -99,9 +127,10 @@ def _follow(ls: XpServer, process: subprocess.Popen, log: Path, name: str, token
         ls.call(ls.work_done_progress.end, token, lsp.WorkDoneProgressEnd(message=text.splitlines()[0]))
     if failed:
         ls.call(ls.window_show_message, lsp.ShowMessageParams(
-            type=lsp.MessageType.Error, message=f"xp: experiment '{name}' failed: {text}"))
+            type=lsp.MessageType.Error, message=f"xp: {what} failed: {text}"))
 
 
 def register(server: XpServer) -> None:
-    """Registers xp/runExperiment."""
+    """Registers xp/runExperiment and xp/reproPipeline."""
     server.feature(p.RUN_EXPERIMENT)(server.thread()(translated(run_experiment)))
+    server.feature(p.REPRO_PIPELINE)(server.thread()(translated(repro_pipeline)))
