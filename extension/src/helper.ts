@@ -95,12 +95,31 @@ export class Helper implements vscode.Disposable {
     await this.start();
   }
 
-  /** Sends a custom request; rejects with a one-line message when the helper is not running. */
+  /**
+   * Sends a custom request. A helper that is (re)starting is waited for (up to 30 s), so a command
+   * given during a restart still runs; otherwise rejects with a one-line message.
+   */
   async request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R> {
+    if (this.current === "starting") {
+      await this.settled(30_000);
+    }
     if (!this.client || this.current !== "running") {
       throw new Error("The xp helper is not running — see XP: Show Helper Log, then XP: Restart Helper.");
     }
     return this.client.sendRequest(type, params);
+  }
+
+  /** Resolves when the state leaves "starting" (or after `ms`). */
+  private settled(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const listener = this.stateEmitter.event((state) => state !== "starting" && done());
+      function done(): void {
+        clearTimeout(timer);
+        listener.dispose();
+        resolve();
+      }
+    });
   }
 
   dispose(): void {
@@ -174,7 +193,7 @@ export class Helper implements vscode.Disposable {
     if (this.crashes.length <= limit) {
       this.output.appendLine(`The helper stopped unexpectedly; restarting it (${this.crashes.length} of ${limit}).`);
       this.setState("starting");
-      return { action: CloseAction.Restart, handled: true };
+      return { action: CloseAction.Restart, message: "Restarting the helper.", handled: true };
     }
     this.setState("stopped");
     void vscode.window.showErrorMessage(

@@ -24,7 +24,7 @@ function freePort() {
 
 /**
  * Installs the .vsix into a fresh profile under `dir`, seeds its settings and serves `folder`.
- * Returns `{url, stop}`; `stop()` ends code-server and everything it started.
+ * Returns `{url, stop, setSettings}`; `stop()` ends code-server and everything it started.
  */
 export async function startCodeServer({ codeServer, vsix, dir, folder, settings, env, logFile }) {
   const userData = join(dir, "user-data");
@@ -35,7 +35,8 @@ export async function startCodeServer({ codeServer, vsix, dir, folder, settings,
   // Every call gets these three, or code-server writes into the home folder (recipe, gotcha 5).
   writeFileSync(config, "auth: none\ncert: false\n");
   const profile = ["--config", config, "--user-data-dir", userData, "--extensions-dir", extensions];
-  writeFileSync(join(userData, "User", "settings.json"), JSON.stringify({
+  const settingsFile = join(userData, "User", "settings.json");
+  const seeded = {
     "security.workspace.trust.enabled": false,
     "workbench.startupEditor": "none",
     "telemetry.telemetryLevel": "off",
@@ -47,7 +48,10 @@ export async function startCodeServer({ codeServer, vsix, dir, folder, settings,
     "editor.hover.delay": 100,
     "git.enabled": false,
     ...settings,
-  }, null, 2));
+  };
+  writeFileSync(settingsFile, JSON.stringify(seeded, null, 2));
+  // Changes the user's settings as a person editing settings.json would (VS Code watches the file).
+  const setSettings = (changes) => writeFileSync(settingsFile, JSON.stringify({ ...seeded, ...changes }, null, 2));
   await run(codeServer, [...profile, "--install-extension", vsix], { timeout: 60_000 });
   const port = await freePort();
   const log = createWriteStream(logFile);
@@ -87,5 +91,5 @@ export async function startCodeServer({ codeServer, vsix, dir, folder, settings,
       throw new Error(`code-server did not answer /healthz within 60 s; see ${logFile}`);
     }
   }
-  return { url, stop };
+  return { url, stop, setSettings };
 }

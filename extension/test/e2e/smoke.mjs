@@ -5,7 +5,7 @@
 // and see params.yaml change. Each step saves a screenshot to $XP_E2E_OUT; timings are printed.
 // Run through scripts/e2e-run.sh (which installs and builds what this needs).
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -25,6 +25,8 @@ const PYTHON = env("XP_PYTHON");
 const OUT = env("XP_E2E_OUT");
 const GIT_ENV = { GIT_AUTHOR_NAME: "xp e2e", GIT_AUTHOR_EMAIL: "e2e@xp.invalid",
   GIT_COMMITTER_NAME: "xp e2e", GIT_COMMITTER_EMAIL: "e2e@xp.invalid" };
+/** An experiment name with HTML, quotes, an entity and non-ASCII letters. */
+const MARKUP_NAME = '<b>ünï"q"&amp;';
 /** How long one step may take; the queue step runs two real trainings. */
 const STEP_TIMEOUT_MS = 90_000;
 
@@ -94,6 +96,9 @@ async function main() {
   try {
     const demo = await execFileP(PYTHON, ["-m", "pyhelper", "demo", repo], { env: { ...process.env, ...GIT_ENV }, timeout: 120_000 });
     writeFileSync(join(OUT, "xp-demo.log"), demo.stdout + demo.stderr);
+    // A name a browser would read as markup: the tree must show it as the literal text.
+    await execFileP(PYTHON, ["-m", "pyhelper", "exp", "run", "--temp", "-n", MARKUP_NAME, "-S", "train.lr=0.07"],
+      { cwd: repo, env: { ...process.env, ...GIT_ENV }, timeout: 120_000 });
     server = await startCodeServer({
       codeServer: env("XP_CODE_SERVER"), vsix: env("XP_VSIX"), dir: join(work, "code-server"), folder: repo,
       settings: { "xp.python.interpreterPath": PYTHON }, env: GIT_ENV, logFile: join(OUT, "code-server.log"),
@@ -110,6 +115,7 @@ async function main() {
     await page.goto(`${server.url}/?folder=${encodeURIComponent(repo)}`);
     await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
     await smokePath(repo, opened);
+    await faultPath(repo);
     await emptyFolderPath(server.url, join(work, "empty"));
   } catch (error) {
     results.push({ name: "set up code-server and the browser", ok: false, error });
@@ -144,6 +150,7 @@ async function smokePath(repo, opened) {
       await treeRow(page, name, "accuracy=").first().waitFor({ state: "visible" });
     }
     await treeRow(page, "higher-lr", "train.lr=0.2").first().waitFor({ state: "visible" });
+    await treeRow(page, MARKUP_NAME, "train.lr=0.07").first().waitFor({ state: "visible" });
     timings.push({ name: "page opened → experiments drawn", value: `${Date.now() - opened} ms` });
   });
 
@@ -251,6 +258,66 @@ async function smokePath(repo, opened) {
     if (!/lr:\s0\.2\b/.test(text)) {
       throw new Error(`the open params.yaml does not show lr: 0.2:\n${text}`);
     }
+  });
+}
+
+/** Process ids of helpers (`python -m pyhelper serve`) running in `folder`, read from /proc. */
+function helperPids(folder) {
+  const pids = [];
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (cmdline.includes("pyhelper") && cmdline.includes("serve") && readlinkSync(`/proc/${pid}/cwd`) === folder) {
+        pids.push(Number(pid));
+      }
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+async function runWithParam(key, value) {
+  await runCommand(page, "XP: Run Experiment with Modified Params");
+  await waitForQuickInput(page, "Run Experiment with Modified Params");
+  await pickMany(page, [key]);
+  await answerInputBox(page, `New value for ${key}`, value);
+}
+
+async function faultPath(repo) {
+  await step("a helper killed during use is restarted and the tree keeps updating", async () => {
+    const pids = helperPids(repo);
+    if (pids.length !== 1) {
+      throw new Error(`expected one helper process in ${repo}, found ${pids.length}`);
+    }
+    process.kill(pids[0], "SIGKILL");
+    const deadline = Date.now() + 20_000;
+    while (!helperPids(repo).some((pid) => pid !== pids[0])) {
+      if (Date.now() > deadline) {
+        throw new Error("no new helper process within 20 s of killing the first");
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await runWithParam("train.lr", "0.33");
+    await treeRow(page, "train.lr=0.33", "accuracy=").first().waitFor({ state: "visible", timeout: 60_000 });
+  });
+
+  await step("no Python, then Python without the helper: the view says so; a good interpreter brings it back", async () => {
+    // Workspace settings (.vscode/settings.json) are picked up by the workspace's file watcher.
+    const settings = join(repo, ".vscode", "settings.json");
+    mkdirSync(join(repo, ".vscode"), { recursive: true });
+    const setInterpreter = (path) => writeFileSync(settings, JSON.stringify({ "xp.python.interpreterPath": path }));
+    try {
+      setInterpreter("/nonexistent/python3");
+      await page.getByText("No Python interpreter was found").first().waitFor({ state: "visible" });
+      await page.screenshot({ path: join(OUT, `${String(shot).padStart(2, "0")}b-no-python.png`), animations: "disabled" });
+      setInterpreter("/usr/bin/python3");
+      await page.getByText("The xp helper is not installed").first().waitFor({ state: "visible" });
+      await page.screenshot({ path: join(OUT, `${String(shot).padStart(2, "0")}c-helper-missing.png`), animations: "disabled" });
+    } finally {
+      setInterpreter(PYTHON);
+    }
+    await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible" });
   });
 }
 
