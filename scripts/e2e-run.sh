@@ -7,8 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 bash scripts/e2e-setup.sh
-npm run --silent build
-extension/node_modules/.bin/vsce package --no-dependencies --out extension/dist/xp.vsix >/dev/null
+npm run --silent package >/dev/null
 echo "e2e: set-up and build took $(( $(date +%s) - started ))s" >&2
 export XP_CODE_SERVER="${XP_TOOL_CACHE:-$HOME/.cache/xp}/code-server-4.100.3/node_modules/.bin/code-server"
 export XP_PYTHON="${XP_PYTHON:-$PWD/.venv/bin/python}"

@@ -114,6 +114,7 @@ async function main() {
     const opened = Date.now();
     await page.goto(`${server.url}/?folder=${encodeURIComponent(repo)}`);
     await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
+    timings.push({ name: "page opened → VS Code workbench shown", value: `${Date.now() - opened} ms` });
     await smokePath(repo, opened);
     await faultPath(repo);
     await emptyFolderPath(server.url, join(work, "empty"));
