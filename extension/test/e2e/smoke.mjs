@@ -116,7 +116,9 @@ async function main() {
     await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
     timings.push({ name: "page opened → VS Code workbench shown", value: `${Date.now() - opened} ms` });
     await smokePath(repo, opened);
+    await moreActionsPath(repo);
     await faultPath(repo);
+    await thousandPath(repo);
     await emptyFolderPath(server.url, join(work, "empty"));
   } catch (error) {
     results.push({ name: "set up code-server and the browser", ok: false, error });
@@ -283,6 +285,56 @@ async function runWithParam(key, value) {
   await waitForQuickInput(page, "Run Experiment with Modified Params");
   await pickMany(page, [key]);
   await answerInputBox(page, `New value for ${key}`, value);
+}
+
+async function moreActionsPath(repo) {
+  await step("create a branch from an experiment", async () => {
+    await runCommand(page, "XP: Create Branch from Experiment");
+    await pickOne(page, "wider");
+    await answerInputBox(page, "Create a branch from wider", "best-wider");
+    await page.locator(".notification-toast", { hasText: "Created branch best-wider" }).first().waitFor({ state: "visible" });
+    const { stdout } = await execFileP("git", ["-C", repo, "branch", "--list", "best-wider"]);
+    if (!stdout.includes("best-wider")) {
+      throw new Error("git has no branch best-wider");
+    }
+  });
+
+  await step("remove an experiment (with confirmation); its row goes away", async () => {
+    await treeRow(page, "longer").first().waitFor({ state: "visible" });
+    await runCommand(page, "XP: Remove Experiments");
+    await waitForQuickInput(page, "Remove Experiments");
+    await pickMany(page, ["longer"]);
+    await page.locator(".monaco-dialog-box .monaco-button", { hasText: "Remove" }).first().click();
+    await treeRow(page, "longer").first().waitFor({ state: "detached" });
+    const refs = [...await experimentRefs(repo)];
+    if (refs.some((ref) => ref.endsWith("/longer"))) {
+      throw new Error("the ref of experiment longer is still there");
+    }
+  });
+}
+
+async function thousandPath(repo) {
+  await step("1,000 more experiments: the tree reflects them, and after a reload opens with them", async () => {
+    const { stdout: head } = await execFileP("git", ["-C", repo, "rev-parse", "HEAD"]);
+    const baseline = head.trim();
+    const { stdout: wider } = await execFileP("git", ["-C", repo, "rev-parse", `refs/exps/${baseline.slice(0, 2)}/${baseline.slice(2)}/wider`]);
+    const lines = Array.from({ length: 1000 }, (_, i) =>
+      `create refs/exps/${baseline.slice(0, 2)}/${baseline.slice(2)}/bulk-${String(i).padStart(4, "0")} ${wider.trim()}\n`).join("");
+    const written = Date.now();
+    await new Promise((resolve, reject) => {
+      const child = execFile("git", ["-C", repo, "update-ref", "--stdin"], (error) => (error ? reject(error) : resolve()));
+      child.stdin.end(lines);
+    });
+    await treeRow(page, "bulk-").first().waitFor({ state: "visible", timeout: 30_000 });
+    timings.push({ name: "1,000 new experiment refs → tree shows them", value: `${Date.now() - written} ms` });
+    const reloaded = Date.now();
+    await page.reload();
+    await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
+    const shown = Date.now();
+    await treeRow(page, "bulk-").first().waitFor({ state: "visible", timeout: 60_000 });
+    timings.push({ name: "reload with 1,010 experiments: workbench shown → rows drawn",
+      value: `${Date.now() - shown} ms (workbench itself: ${shown - reloaded} ms)` });
+  });
 }
 
 async function faultPath(repo) {
