@@ -25,7 +25,8 @@ def test_demo_creates_a_committed_project_reproduces_it_and_prints_metrics(tmp_p
         "higher-lr", "longer", "sweep-1", "sweep-2", "sweep-3", "sweep-4", "wider"]
     assert "Queue done" in out.stdout and "4 succeeded" in out.stdout
     queue = json.loads(xp("queue", "status", "--json", cwd=repo).stdout)
-    assert sorted(e["status"] for e in queue["entries"]) == ["success"] * 4
+    assert sorted(e["status"] for e in queue["entries"]) == ["queued"] * 2 + ["success"] * 4
+    assert "├── next-1" in out.stdout and "queued" in out.stdout  # Left for the user to start.
     assert "├── higher-lr" in out.stdout and "└── " in out.stdout and "train.epochs" in out.stdout
     shown = json.loads(xp("exp", "show", "--json", cwd=repo).stdout)
     longer = next(r for r in shown if r["name"] == "longer")

@@ -69,3 +69,4 @@ async def test_repository_deleted_under_the_server(gen):
         git(repo, "commit", "-q", "-m", "again")
         rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
         assert rows[1].message == "again"
+

@@ -49,6 +49,22 @@ async def test_hover_on_a_params_key(project):
     for name, lr, acc in (("low", "0.05", "0.55"), ("mid", "0.2", "0.7"), ("high", "0.3", "0.8")):
         assert f"| {name} | {lr} | {acc} |" in text
     assert "Across 3 experiment(s) of this baseline: 0.05 … 0.3 (3 distinct)" in text
+    assert "Best by acc: high with 0.3 (acc 0.8)" in text
+
+
+async def test_hover_in_dvc_yaml(project, xp):
+    dvc = project / "dvc.yaml"
+    text = dvc.read_text()
+    params_line = text.splitlines().index("    params: [train.lr, train.opt]")
+    async with started(project) as client:
+        uri = open_document(client, dvc)
+        stage = await _hover(client, uri, 1, 3)
+        key = await _hover(client, uri, params_line, text.splitlines()[params_line].index("train.lr") + 2)
+    assert stage.contents.value.startswith("**stage train**")
+    assert "Changed — `xp repro` would run it:" in stage.contents.value  # params.yaml has opt: adam now.
+    assert "Last run: " in stage.contents.value
+    assert key.contents.value.startswith("**train.lr** in params.yaml")
+    assert "| high | 0.3 | 0.8 |" in key.contents.value
 
 
 async def test_hover_elsewhere_says_nothing(project, tmp_path):
@@ -192,3 +208,20 @@ async def test_go_to_a_params_key(project):
     assert found.uri == from_fs_path(str(project / "params.yaml"))
     assert found.range == lsp.Range(start=lsp.Position(line=2, character=2), end=lsp.Position(line=2, character=5))
     assert nothing is None
+
+
+async def test_code_lenses_above_params_files(project):
+    async with started(project) as client:
+        params_uri = open_document(client, project / "params.yaml")
+        lenses = await asyncio.wait_for(client.text_document_code_lens_async(lsp.CodeLensParams(
+            text_document=lsp.TextDocumentIdentifier(uri=params_uri))), 10)
+        dvc_uri = open_document(client, project / "dvc.yaml")
+        none = await asyncio.wait_for(client.text_document_code_lens_async(lsp.CodeLensParams(
+            text_document=lsp.TextDocumentIdentifier(uri=dvc_uri))), 10)
+    assert [(lens.command.title, lens.command.command) for lens in lenses] == [
+        ("Run with these params", "xp.runExperiment"),
+        ("Run with modified params…", "xp.runExperimentWithParams"),
+        ("Queue…", "xp.queueExperiment"),
+    ]
+    assert all(lens.range.start.line == 0 for lens in lenses)
+    assert none is None

@@ -49,8 +49,8 @@ async def test_run_returns_at_once_reports_progress_and_notifies(project):
         began = time.monotonic()
         result = await request(client, p.RUN_EXPERIMENT, p.RunExperimentParams(
             params=["train.lr=0.15"], name="via-lsp", work_done_token="run-1"))
-        assert time.monotonic() - began < 2.0
         assert result.started and result.names == ["via-lsp"]
+        assert await _ended(client, "run-1") is None  # Answered before the run ended.
         _, changed = await notification(client, p.EXPERIMENTS_CHANGED, after=began, timeout=60,
                                         where=lambda params: head in params.baselines)
         reports = await _until(lambda: _ended(client, "run-1"), what="the end of progress")
@@ -136,15 +136,21 @@ async def test_cli_experiment_is_pushed_coalesced(project, xp):
                                         where=lambda params: head in params.baselines)
         rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
         assert "from-cli" in [r.name for r in rows]
-        # Twenty refs written as fast as git can: notifications stay at most five a second.
+        # Twenty refs written in a burst (in this process, so the burst takes milliseconds):
+        # they reach the editor as one or two notifications, never one each.
+        import pygit2
+
+        repo = pygit2.Repository(str(project))
+        commit = repo.references[f"refs/exps/{head[:2]}/{head[2:]}/from-cli"].target
         burst = time.monotonic()
-        commit = git(project, "rev-parse", f"refs/exps/{head[:2]}/{head[2:]}/from-cli").strip()
         for index in range(20):
-            git(project, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/copy-{index}", commit)
+            repo.references.create(f"refs/exps/{head[:2]}/{head[2:]}/copy-{index}", commit)
         await asyncio.sleep(1.0)
+        elapsed = time.monotonic() - burst
         times = [t for t, method, _ in client.xp_notifications if method == p.EXPERIMENTS_CHANGED and t >= burst]
         assert times, "no notification for the burst"
-        assert all(b - a >= 0.18 for a, b in zip(times, times[1:])), times
+        # Arrival times can bunch up in the client's loop; the count cannot exceed one per 200 ms.
+        assert len(times) <= elapsed / 0.2 + 1 and len(times) <= 3, (len(times), elapsed)
         rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
         assert len([r for r in rows if r.name.startswith("copy-")]) == 20
 
@@ -216,3 +222,19 @@ async def test_status_and_repro(project):
 
         await _until(up_to_date, what="the stage to be up to date")
     assert json.loads((project / "metrics.json").read_text())["acc"] == pytest.approx(0.9)
+
+
+async def test_cancel_a_run_from_its_progress(project):
+    (project / "train.py").write_text("import time\ntime.sleep(60)\n")
+    git(project, "commit", "-qam", "slow")
+    async with started(project) as client:
+        client.progress_reports["slow"] = []
+        await request(client, p.RUN_EXPERIMENT, p.RunExperimentParams(name="slow", work_done_token="slow"))
+        await _until(lambda: asyncio.sleep(0, len(client.progress_reports["slow"]) >= 1), what="progress")
+        assert client.progress_reports["slow"][0].cancellable
+        await asyncio.sleep(1.0)  # Let the stage start.
+        client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token="slow"))
+        reports = await _until(lambda: _ended(client, "slow"), timeout=30, what="the end of progress")
+        assert "interrupted" in reports[-1].message
+        rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
+        assert "slow" not in [r.name for r in rows]

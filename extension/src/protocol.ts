@@ -284,6 +284,50 @@ export interface ReproPipelineResult {
   started: boolean;
 }
 
+/** What `xp runs list` takes. */
+export interface ListRunsParams {
+  /** Only runs of this stage. */
+  stage?: string | null;
+  /** At most this many, newest first. */
+  limit?: number | null;
+}
+
+/** Recorded runs, newest first. */
+export interface ListRunsResult {
+  /** The runs. */
+  runs: RecordedRun[];
+}
+
+/** What `xp runs restore` takes. */
+export interface RestoreRunParams {
+  /** The run (a unique prefix of its id). */
+  id: string;
+  /** Overwrite uncommitted changes. */
+  force?: boolean;
+}
+
+/** What was put back. */
+export interface RestoreRunResult {
+  /** Outputs checked out from the cache. */
+  outputs: string[];
+  /** `file:key` of each params value set back. */
+  params: string[];
+}
+
+/** What `xp exp push` / `xp exp pull` take. */
+export interface SyncExperimentsParams {
+  /** A git remote name or URL. */
+  remote: string;
+  /** Only these experiments (default: all). */
+  names?: string[];
+}
+
+/** The experiments sent or fetched. */
+export interface SyncExperimentsResult {
+  /** Their names. */
+  names: string[];
+}
+
 /** Experiments (or the workspace row) changed on disk. */
 export interface ExperimentsChangedParams {
   /** Baseline commits whose rows changed; empty means reload everything. */
@@ -384,6 +428,22 @@ export interface StageStatus {
   reasons: string[];
 }
 
+/** One stage run the run-cache remembers. */
+export interface RecordedRun {
+  /** The run's id (a unique prefix is enough to name it). */
+  id: string;
+  /** The stage that ran. */
+  stage: string;
+  /** When it finished (Unix seconds). */
+  created: number;
+  /** How long it ran, in seconds. */
+  duration: number;
+  /** Params file → dotted key → the value the stage read. */
+  params: Record<string, Record<string, unknown>>;
+  /** `file:key` → value, of the metrics it wrote. */
+  metrics: Record<string, unknown>;
+}
+
 // Requests (client → server).
 export const showExperiments = new lc.RequestType<ShowExperimentsParams, ShowExperimentsResult, void>("xp/showExperiments");
 export const runExperiment = new lc.RequestType<RunExperimentParams, RunExperimentResult, void>("xp/runExperiment");
@@ -403,12 +463,16 @@ export const retryQueueEntries = new lc.RequestType<RetryQueueEntriesParams, Ret
 export const showRevision = new lc.RequestType<ShowRevisionParams, ShowRevisionResult, void>("xp/showRevision");
 export const showStatus = new lc.RequestType<ShowStatusParams, ShowStatusResult, void>("xp/showStatus");
 export const reproPipeline = new lc.RequestType<ReproPipelineParams, ReproPipelineResult, void>("xp/reproPipeline");
+export const listRuns = new lc.RequestType<ListRunsParams, ListRunsResult, void>("xp/listRuns");
+export const restoreRun = new lc.RequestType<RestoreRunParams, RestoreRunResult, void>("xp/restoreRun");
+export const pushExperiments = new lc.RequestType<SyncExperimentsParams, SyncExperimentsResult, void>("xp/pushExperiments");
+export const pullExperiments = new lc.RequestType<SyncExperimentsParams, SyncExperimentsResult, void>("xp/pullExperiments");
 
 // Notifications (server → client).
 export const experimentsChanged = new lc.NotificationType<ExperimentsChangedParams>("xp/experimentsChanged");
 export const queueChanged = new lc.NotificationType<QueueChangedParams>("xp/queueChanged");
 
 /** Every request method name, for the sync test and for logging. */
-export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline"] as const;
+export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline", "xp/listRuns", "xp/restoreRun", "xp/pushExperiments", "xp/pullExperiments"] as const;
 /** Every notification method name. */
 export const NOTIFICATION_METHODS = ["xp/experimentsChanged", "xp/queueChanged"] as const;

@@ -25,8 +25,24 @@ def _add_output_flags(parser: argparse.ArgumentParser, *, md: bool = True, preci
                             help="round numbers to N digits after the point (default: 5)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command tree; each leaf names its handler as `module:function`."""
+def _command_of(argv: list[str]) -> str | None:
+    """The command named in `argv` (skipping global options), or None."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "-C":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command tree; each leaf names its handler as `module:function`.
+
+    Only the command named in `argv` gets its options (and sub-commands) built: the others get
+    their one-line help, which is all `xp --help` shows. Building the whole tree costs ~10 ms
+    that every command would otherwise pay. Without `argv` the whole tree is built.
+    """
     parser = argparse.ArgumentParser(
         prog="xp", description="Experiment management for ML projects (reads DVC's dvc.yaml, params.yaml, dvc.lock).",
         epilog=EPILOG,
@@ -34,17 +50,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"xp {__version__}")
     parser.add_argument("-C", dest="cwd", metavar="DIR", help="run as if xp was started in DIR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = None if argv is None else _command_of(argv)
+    if wanted not in COMMANDS:
+        wanted = None  # Unknown or no command: build everything, so argparse's own errors are complete.
+    for name, (summary, description, builder) in COMMANDS.items():
+        command = sub.add_parser(name, help=summary, description=description)
+        if wanted is None or wanted == name:
+            module, function = builder.split(":")
+            getattr(importlib.import_module(module), function)(command)
+    return parser
 
-    demo = sub.add_parser("demo", help="create a small ML project, reproduce its pipeline, show its metrics",
-                          description="Create a ready-to-run demo project (git initialised, first commit made), "
-                                      "reproduce its pipeline and print its metrics.")
+
+def _add_demo(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("dir", nargs="?", default="xp-demo", help="folder to create (default: ./xp-demo)")
     demo.set_defaults(handler="pipeline:demo")
 
-    repro = sub.add_parser("repro", help="reproduce the pipeline: run what changed, reuse cached runs",
-                           description="Bring the pipeline up to date: stages whose command, deps, params or "
-                                       "outputs differ from dvc.lock run (or are restored from the run-cache); "
-                                       "the rest are skipped.")
+
+def _add_repro(repro: argparse.ArgumentParser) -> None:
     repro.add_argument("targets", nargs="*", metavar="STAGE", help="stages to reproduce (with what they depend on)")
     repro.add_argument("-f", "--force", action="store_true", help="run the targets (default: all) even if up to date")
     repro.add_argument("--dry", action="store_true", help="print what would run, change nothing")
@@ -57,12 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print which stages ran/were restored/skipped as JSON (progress goes to stderr)")
     repro.set_defaults(handler="pipeline:repro")
 
-    status = sub.add_parser("status", help="show which stages are out of date and why")
+
+def _add_status(status: argparse.ArgumentParser) -> None:
     status.add_argument("targets", nargs="*", metavar="STAGE")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler="pipeline:status")
 
-    params = sub.add_parser("params", help="compare params between revisions").add_subparsers(
+
+def _add_params(command: argparse.ArgumentParser) -> None:
+    params = command.add_subparsers(
         dest="params_command", metavar="COMMAND", required=True)
     pdiff = params.add_parser("diff", help="params that differ between two revisions (default: HEAD and workspace)")
     pdiff.add_argument("a", nargs="?", default="HEAD", metavar="A", help="old revision (default: HEAD)")
@@ -71,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_flags(pdiff)
     pdiff.set_defaults(handler="values:params_diff")
 
-    metrics = sub.add_parser("metrics", help="show and compare metrics").add_subparsers(
+
+def _add_metrics(command: argparse.ArgumentParser) -> None:
+    metrics = command.add_subparsers(
         dest="metrics_command", metavar="COMMAND", required=True)
     mshow = metrics.add_parser("show", help="metrics of the workspace (or of a revision)")
     mshow.add_argument("--rev", default="workspace", help="revision to read (default: workspace)")
@@ -84,14 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_flags(mdiff, precision=True)
     mdiff.set_defaults(handler="values:metrics_diff")
 
-    from pyhelper.cli.exp import add_parser as add_exp
 
-    add_exp(sub)
-    from pyhelper.cli.queue import add_parser as add_queue
-
-    add_queue(sub)
-
-    runs = sub.add_parser("runs", help="explore the run-cache: every recorded stage run").add_subparsers(
+def _add_runs(command: argparse.ArgumentParser) -> None:
+    runs = command.add_subparsers(
         dest="runs_command", metavar="COMMAND", required=True)
     rlist = runs.add_parser("list", help="recorded runs, newest first")
     rlist.add_argument("--stage", help="only runs of this stage")
@@ -107,15 +129,37 @@ def build_parser() -> argparse.ArgumentParser:
     rrestore.add_argument("--force", action="store_true", help="overwrite uncommitted changes")
     rrestore.add_argument("--json", action="store_true", help="print JSON")
     rrestore.set_defaults(handler="runs:restore")
-    sub.add_parser("serve", help="the language server for editors (JSON-RPC over stdio)").set_defaults(handler="serve:serve")
-    return parser
+
+
+COMMANDS: dict[str, tuple[str, str | None, str]] = {
+    # name: (one-line help, description for `xp NAME --help`, "module:function" adding its options)
+    "demo": ("create a small ML project, reproduce its pipeline, show its metrics",
+             "Create a ready-to-run demo project (git initialised, first commit made), reproduce its pipeline "
+             "and print its metrics.", "pyhelper.cli:_add_demo"),
+    "repro": ("reproduce the pipeline: run what changed, reuse cached runs",
+              "Bring the pipeline up to date: stages whose command, deps, params or outputs differ from dvc.lock "
+              "run (or are restored from the run-cache); the rest are skipped.", "pyhelper.cli:_add_repro"),
+    "status": ("show which stages are out of date and why", None, "pyhelper.cli:_add_status"),
+    "params": ("compare params between revisions", None, "pyhelper.cli:_add_params"),
+    "metrics": ("show and compare metrics", None, "pyhelper.cli:_add_metrics"),
+    "exp": ("experiments: run, show, compare, apply, keep",
+            "Experiments are git commits under refs/exps/… (DVC's layout); they never move HEAD, touch the "
+            "index or change a branch.", "pyhelper.cli.exp:add_arguments"),
+    "queue": ("the experiment queue: workers, status, logs, kill, retry",
+              "Queued experiments run in worker processes, each in a private copy of the workspace as it "
+              "was when queued.", "pyhelper.cli.queue:add_arguments"),
+    "runs": ("explore the run-cache: every recorded stage run", None, "pyhelper.cli:_add_runs"),
+    "serve": ("the language server for editors (JSON-RPC over stdio)", None, "pyhelper.cli.serve:add_arguments"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `xp`; returns the exit code."""
     from pyhelper.errors import XpError
 
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

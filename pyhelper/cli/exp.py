@@ -23,8 +23,6 @@ def _print_repro_events(quiet: bool, stream):
 
 def run(args: argparse.Namespace) -> int:
     """`xp exp run`."""
-    from pyhelper.core.experiments.run import run as run_experiment
-
     if not args.queue:
         from pyhelper.core.queue.sweep import expand
         from pyhelper.errors import BadInput
@@ -50,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         if args.run_all:
             return run_all(project, args.jobs, as_json=args.json)
         return 0
+
+    from pyhelper.core.experiments.run import run as run_experiment
 
     stream = sys.stderr if args.json else sys.stdout
     result = run_experiment(_project(), set_values=args.set_params, name=args.name, message=args.message,
@@ -105,6 +105,7 @@ def _row_json(row) -> dict:
 def show(args: argparse.Namespace) -> int:
     """`xp exp show`."""
     from pyhelper.core.experiments import query
+    from pyhelper.core.experiments.show import EXPERIMENT_KINDS
     from pyhelper.core.experiments.show import show as collect
 
     rows = collect(_project(), all_branches=args.all_branches, all_commits=args.all_commits, num=args.num,
@@ -112,7 +113,7 @@ def show(args: argparse.Namespace) -> int:
     all_columns = query.columns(rows)
     if args.filter:
         keep = query.parse_filter(args.filter, all_columns)
-        rows = [r for r in rows if r.kind != "experiment" or keep(r)]
+        rows = [r for r in rows if r.kind not in EXPERIMENT_KINDS or keep(r)]
     if args.sort_by:
         rows = query.sort_rows(rows, query.find_column(args.sort_by, all_columns),
                                descending=args.sort_order == "desc")
@@ -123,8 +124,8 @@ def show(args: argparse.Namespace) -> int:
     headers = ["Experiment", "rev", "Created", "State", "Tags"] + [query.header(c, all_columns) for c in shown]
     body = []
     for index, row in enumerate(rows):
-        if row.kind == "experiment" and not args.csv:
-            last = index + 1 >= len(rows) or rows[index + 1].kind != "experiment"
+        if row.kind in EXPERIMENT_KINDS and not args.csv:
+            last = index + 1 >= len(rows) or rows[index + 1].kind not in EXPERIMENT_KINDS
             label = ("└── " if last else "├── ") + row.name
         else:
             label = row.name  # CSV is read by programs: plain names, full times.
@@ -311,11 +312,8 @@ def _digits(text: str) -> int:
     return value
 
 
-def add_parser(sub) -> None:
-    """Adds `xp exp …` to the command tree."""
-    exp = sub.add_parser("exp", help="experiments: run, show, compare, apply, keep",
-                         description="Experiments are git commits under refs/exps/… (DVC's layout); "
-                                     "they never move HEAD, touch the index or change a branch.")
+def add_arguments(exp: argparse.ArgumentParser) -> None:
+    """Adds the sub-commands of `xp exp` to its parser."""
     cmds = exp.add_subparsers(dest="exp_command", metavar="COMMAND", required=True)
 
     p = cmds.add_parser("run", help="set params, reproduce, record the result as an experiment")

@@ -126,6 +126,9 @@ def demo(args: argparse.Namespace) -> int:
     print(f"Queued a {len(entries)}-point sweep ({' × '.join(demo_project.SWEEP)}); running it with 2 workers:")
     sys.stdout.flush()
     run_all(project, 2, as_json=False)
+    left = enqueue(project, set_values=list(demo_project.LEFT_QUEUED), name="next")
+    print(f"Queued {len(left)} more ({' '.join(demo_project.LEFT_QUEUED)}) and left them for you: "
+          "`xp queue start -j 2` runs them.")
     print()
     print("Experiments of this commit (xp exp show --only-changed):")
     sys.stdout.flush()

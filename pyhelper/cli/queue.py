@@ -9,7 +9,6 @@ import time
 
 from pyhelper.cli.render import emit_json, table
 
-HELP = "the experiment queue: workers, status, logs, kill, retry"
 
 
 
@@ -27,6 +26,7 @@ def _duration(seconds: float | None) -> str:
 
 def _entry_json(entry) -> dict:
     return {"id": entry.id, "name": entry.name, "status": entry.status, "params": list(entry.params),
+            "message": entry.message,
             "baseline": entry.baseline, "rev": entry.rev, "worker": entry.worker, "attempts": entry.attempts,
             "retries": entry.retries, "created": entry.created, "started": entry.started,
             "finished": entry.finished, "duration": entry.duration, "exitCode": entry.exit_code,
@@ -45,7 +45,7 @@ def queued(entries, *, as_json: bool) -> None:
 
 def run_all(project, jobs: int, *, as_json: bool) -> int:
     """Starts `jobs` workers and shows progress until what is queued now is done."""
-    from pyhelper.core.queue.manage import state, wait
+    from pyhelper.core.queue.manage import state, stop, wait
     from pyhelper.core.queue.worker import start_workers
 
     started = time.monotonic()
@@ -78,6 +78,9 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
 
     try:
         final = mine(wait(project, on_tick=tick))
+        # What was queued is done: the workers of this run exit now rather than idle and take
+        # what is queued later (that waits for `xp queue start` or the next --run-all).
+        stop(project, pids=pids)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the workers this run started, as each would stop.
         stopped = _stop_started_workers(pids)
         print(f"{chr(10) if tty else ''}Interrupted: stopped {stopped} worker(s); what they ran is failed "
@@ -282,11 +285,29 @@ def retry(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    """Adds `xp queue …` to the command tree."""
-    queue = sub.add_parser("queue", help=HELP,
-                           description="Queued experiments run in worker processes, each in a private copy "
-                                       "of the workspace as it was when queued.")
+def recover(args: argparse.Namespace) -> int:
+    """`xp queue recover [--dry]`."""
+    from pyhelper.core.queue.recover import recover as recover_entries
+
+    found = recover_entries(_project(), dry=args.dry)
+    rows = [e if isinstance(e, dict) else {"id": e.id, "name": e.name, "status": e.status, "params": list(e.params)}
+            for e in found.entries]
+    if args.json:
+        emit_json([{k: r[k] for k in ("id", "name", "status", "params")} for r in rows])
+        return 0
+    if not rows:
+        print(f"Nothing to recover: the database knows every queued commit ({found.known}).")
+        return 0
+    print(table(["Name", "Status", "Params"], [[r["name"], r["status"], " ".join(r["params"]) or "-"] for r in rows]))
+    verb = "Would recover" if args.dry else "Recovered"
+    queued = sum(1 for r in rows if r["status"] == "queued")
+    print(f"{verb} {len(rows)} entr{'y' if len(rows) == 1 else 'ies'} from git ({queued} to run"
+          f"{'; start workers with `xp queue start -j N`' if queued and not args.dry else ''}).")
+    return 0
+
+
+def add_arguments(queue: argparse.ArgumentParser) -> None:
+    """Adds the sub-commands of `xp queue` to its parser."""
     cmds = queue.add_subparsers(dest="queue_command", metavar="COMMAND", required=True)
     p = cmds.add_parser("start", help="start N detached worker processes")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N")
@@ -323,3 +344,10 @@ def add_parser(sub) -> None:
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="queue:retry")
+    p = cmds.add_parser("recover", help="rebuild lost queue entries from git (refs/xp/queue/)",
+                        description="Re-create the entries of every queued commit the queue database does not "
+                                    "know (after it was deleted or moved away): those whose experiment is in git "
+                                    "as success, the others as queued.")
+    p.add_argument("--dry", action="store_true", help="only show what would be recovered")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="queue:recover")

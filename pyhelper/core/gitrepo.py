@@ -1,7 +1,8 @@
 """The git side of experiments, through pygit2: open the repository, snapshot the workspace.
 
-A snapshot is a tree built in an in-memory index from HEAD's tree plus every changed, deleted
-and untracked (not ignored) file of the workspace, written straight to the object database.
+A snapshot is HEAD's tree with every changed, deleted and untracked (not ignored) file of the
+workspace applied, written straight to the object database (only the touched subtrees are
+rebuilt). pygit2 is used through `gitcore`, its C core loaded alone for speed.
 The repository's own index, HEAD and branches are never touched.
 """
 
@@ -12,6 +13,7 @@ import stat as statmod
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pyhelper.core.gitcore import EMPTY_TREE, native, open_repository
 from pyhelper.core.project import Project
 from pyhelper.core.refs import EXPS_NAMESPACE, ExpRef
 from pyhelper.errors import NoCommits
@@ -22,13 +24,12 @@ if TYPE_CHECKING:
 FILE_MODE = 0o100644
 EXEC_MODE = 0o100755
 LINK_MODE = 0o120000
+TREE_MODE = 0o040000
 
 
 def open_repo(project: Project) -> pygit2.Repository:
     """The project's repository."""
-    import pygit2
-
-    return pygit2.Repository(str(project.root))
+    return open_repository(str(project.root))
 
 
 def head_commit(repo: pygit2.Repository, project: Project) -> pygit2.Commit:
@@ -39,14 +40,12 @@ def head_commit(repo: pygit2.Repository, project: Project) -> pygit2.Commit:
             hint="commit your project first: git add -A && git commit -m 'Initial commit'",
             path=str(project.root),
         )
-    import pygit2
-
-    return repo.head.peel(pygit2.Commit)
+    return repo.head.peel(native().Commit)
 
 
 def signature(repo: pygit2.Repository) -> pygit2.Signature:
     """The user's git identity, or xp's own when git has none configured."""
-    import pygit2
+    pygit2 = native()
 
     try:
         return repo.default_signature
@@ -68,34 +67,51 @@ def exp_refs(repo: pygit2.Repository) -> list[tuple[ExpRef, str]]:
 
 def snapshot_tree(repo: pygit2.Repository, root: Path, base_tree: pygit2.Tree) -> pygit2.Oid:
     """The tree of the workspace as it is now: `base_tree` plus every change, deletion and new file."""
-    import pygit2
-
-    index = pygit2.Index()
-    index.read_tree(base_tree)
-    status = repo.status(untracked_files="all", ignored=False)
-    for path, flags in status.items():
-        if flags & pygit2.enums.FileStatus.IGNORED:
+    ignored = native().GIT_STATUS_IGNORED
+    changes: dict[str, tuple[pygit2.Oid, int] | None] = {}
+    for path, flags in repo.status(untracked_files="all", ignored=False).items():
+        if flags & ignored:
             continue
         full = root / path
         try:
             st = os.lstat(full)
         except FileNotFoundError:
-            _remove(index, path)
+            changes[path] = None
             continue
         if statmod.S_ISLNK(st.st_mode):
-            oid = repo.create_blob(os.readlink(full).encode())
-            mode = LINK_MODE
+            changes[path] = (repo.create_blob(os.readlink(full).encode()), LINK_MODE)
         elif statmod.S_ISREG(st.st_mode):
-            oid = repo.create_blob_fromdisk(str(full))
-            mode = EXEC_MODE if st.st_mode & 0o100 else FILE_MODE
+            changes[path] = (repo.create_blob_fromdisk(str(full)), EXEC_MODE if st.st_mode & 0o100 else FILE_MODE)
+        # A submodule or a special file is left as the base tree has it.
+    return tree_with(repo, base_tree, changes)
+
+
+def tree_with(repo: pygit2.Repository, base: pygit2.Tree | None,
+              changes: dict[str, tuple[pygit2.Oid, int] | None]) -> pygit2.Oid:
+    """`base` with each path set to (blob, mode) or removed (None); untouched subtrees are reused.
+
+    A folder left empty disappears, as git has no empty trees inside a commit.
+    """
+    # The tree is looked up in `repo` itself: a private work tree's snapshot starts from a tree
+    # object of the user's repository, which libgit2 will not build on across repositories.
+    builder = repo.TreeBuilder(repo[base.id]) if base is not None else repo.TreeBuilder()
+    nested: dict[str, dict[str, tuple[pygit2.Oid, int] | None]] = {}
+    for path, change in changes.items():
+        head, sep, rest = path.partition("/")
+        if sep:
+            nested.setdefault(head, {})[rest] = change
+        elif change is None:
+            if builder.get(head) is not None:
+                builder.remove(head)
         else:
-            continue  # A submodule or a special file: left as the base tree has it.
-        index.add(pygit2.IndexEntry(path, oid, mode))
-    return index.write_tree(repo)
-
-
-def _remove(index: pygit2.Index, path: str) -> None:
-    try:
-        index.remove(path)
-    except (OSError, KeyError):
-        pass
+            builder.insert(head, change[0], change[1])
+    for name, inner in nested.items():
+        entry = builder.get(name)
+        subtree = repo[entry.id] if entry is not None and entry.filemode == TREE_MODE else None
+        oid = tree_with(repo, subtree, inner)
+        if str(oid) == EMPTY_TREE:
+            if entry is not None:
+                builder.remove(name)
+        else:
+            builder.insert(name, oid, TREE_MODE)
+    return builder.write()

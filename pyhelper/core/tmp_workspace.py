@@ -9,8 +9,8 @@ object cache; the user's workspace, index, HEAD and branches are never touched.
 
 from __future__ import annotations
 
+import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,7 +41,7 @@ def create(project: Project, repo: pygit2.Repository, baseline: pygit2.Commit, t
     """A new private work tree holding `tree` (a snapshot), with HEAD at `baseline`."""
     import pygit2
 
-    root = project.ensure_xp_dir() / "tmp" / f"ws-{uuid.uuid4().hex[:12]}"
+    root = project.ensure_xp_dir() / "tmp" / f"ws-{os.urandom(6).hex()}"
     root.mkdir(parents=True)
     try:
         pygit2.init_repository(str(root))

@@ -167,6 +167,11 @@ def split_preamble(text: str) -> tuple[str, str]:
 
 def dump_plain(data: Any) -> str:
     """Serialises plain data in block style, keys in the order given (as DVC writes dvc.lock)."""
+    from pyhelper.core import yamlemit
+
+    fast = yamlemit.dump(data)
+    if fast is not None:
+        return fast
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)

@@ -166,3 +166,6 @@ EXPERIMENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 SWEEP: tuple[str, ...] = ("train.lr=0.1,0.2", "model.hidden=4,16")
 """The 2×2 sweep `xp demo` queues and runs with two workers (names sweep-1 … sweep-4)."""
+
+LEFT_QUEUED: tuple[str, ...] = ("train.epochs=15,20",)
+"""What `xp demo` queues last and leaves for the user to run (names next-1, next-2)."""

@@ -10,7 +10,7 @@ def build():
     """A server with every feature registered (not started)."""
     from lsprotocol import types as lsp
 
-    from pyhelper.server.features import diagnostics, experiments, language, queue, run
+    from pyhelper.server.features import diagnostics, experiments, language, queue, run, runs
     from pyhelper.server.server import XpServer
 
     server = XpServer()
@@ -28,14 +28,25 @@ def build():
 
         ls.loop = asyncio.get_running_loop()
         ls.watcher.start()
+        ls.thread_pool.submit(_warm_up, ls)
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: XpServer, params: None) -> None:
         ls.watcher.stop()
 
-    for feature in (experiments, run, queue, language, diagnostics):
+    for feature in (experiments, run, runs, queue, language, diagnostics):
         feature.register(server)
     return server
+
+
+def _warm_up(ls) -> None:
+    """Builds the experiments table in the background, so the editor's first listing finds it ready."""
+    from pyhelper.errors import XpError
+
+    try:
+        ls.table.rows(ls.project(), ls.watcher.poll())
+    except (XpError, OSError):
+        pass  # Not a project (yet): the requests will say so.
 
 
 def serve() -> int:
@@ -46,6 +57,12 @@ def serve() -> int:
 
     logging.basicConfig(level=os.environ.get("XP_SERVER_LOG", "WARNING").upper(), stream=sys.stderr,
                         format="xp serve: %(levelname)s %(name)s: %(message)s")
+    # The protocol gets its own copy of stdout; file descriptor 1 then points at stderr, so that
+    # nothing else (a library's print, a child process that inherits it) can corrupt the stream.
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
     server = build()
     import gc
 
@@ -54,7 +71,7 @@ def serve() -> int:
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     try:
-        server.start_io()
+        server.start_io(sys.stdin.buffer, protocol_out)
     finally:
         server.watcher.stop()
     return 0

@@ -40,6 +40,10 @@ RETRY_QUEUE_ENTRIES = "xp/retryQueueEntries"
 SHOW_REVISION = "xp/showRevision"
 SHOW_STATUS = "xp/showStatus"
 REPRO_PIPELINE = "xp/reproPipeline"
+LIST_RUNS = "xp/listRuns"
+RESTORE_RUN = "xp/restoreRun"
+PUSH_EXPERIMENTS = "xp/pushExperiments"
+PULL_EXPERIMENTS = "xp/pullExperiments"
 # -- notifications ------------------------------------------------------------------------------
 EXPERIMENTS_CHANGED = "xp/experimentsChanged"
 QUEUE_CHANGED = "xp/queueChanged"
@@ -488,6 +492,80 @@ class ReproPipelineResult:
 
 
 @attrs.define
+class ListRunsParams:
+    """What `xp runs list` takes."""
+
+    stage: Optional[str] = None
+    """Only runs of this stage."""
+    limit: Optional[int] = None
+    """At most this many, newest first."""
+
+
+@attrs.define
+class RecordedRun:
+    """One stage run the run-cache remembers."""
+
+    id: str
+    """The run's id (a unique prefix is enough to name it)."""
+    stage: str
+    """The stage that ran."""
+    created: float
+    """When it finished (Unix seconds)."""
+    duration: float
+    """How long it ran, in seconds."""
+    params: dict[str, dict[str, Any]]
+    """Params file → dotted key → the value the stage read."""
+    metrics: dict[str, Any]
+    """`file:key` → value, of the metrics it wrote."""
+
+
+@attrs.define
+class ListRunsResult:
+    """Recorded runs, newest first."""
+
+    runs: list[RecordedRun]
+    """The runs."""
+
+
+@attrs.define
+class RestoreRunParams:
+    """What `xp runs restore` takes."""
+
+    id: str
+    """The run (a unique prefix of its id)."""
+    force: bool = False
+    """Overwrite uncommitted changes."""
+
+
+@attrs.define
+class RestoreRunResult:
+    """What was put back."""
+
+    outputs: list[str]
+    """Outputs checked out from the cache."""
+    params: list[str]
+    """`file:key` of each params value set back."""
+
+
+@attrs.define
+class SyncExperimentsParams:
+    """What `xp exp push` / `xp exp pull` take."""
+
+    remote: str
+    """A git remote name or URL."""
+    names: list[str] = attrs.Factory(list)
+    """Only these experiments (default: all)."""
+
+
+@attrs.define
+class SyncExperimentsResult:
+    """The experiments sent or fetched."""
+
+    names: list[str]
+    """Their names."""
+
+
+@attrs.define
 class ExperimentsChangedParams:
     """Experiments (or the workspace row) changed on disk."""
 
@@ -524,6 +602,10 @@ REQUESTS: dict[str, tuple[type, type]] = {
     SHOW_REVISION: (ShowRevisionParams, ShowRevisionResult),
     SHOW_STATUS: (ShowStatusParams, ShowStatusResult),
     REPRO_PIPELINE: (ReproPipelineParams, ReproPipelineResult),
+    LIST_RUNS: (ListRunsParams, ListRunsResult),
+    RESTORE_RUN: (RestoreRunParams, RestoreRunResult),
+    PUSH_EXPERIMENTS: (SyncExperimentsParams, SyncExperimentsResult),
+    PULL_EXPERIMENTS: (SyncExperimentsParams, SyncExperimentsResult),
 }
 """Request method → (params type, result type)."""
 
@@ -535,7 +617,8 @@ NOTIFICATIONS: dict[str, type] = {
 
 WIRE_TYPES: tuple[type, ...] = tuple(
     {t: None for pair in REQUESTS.values() for t in pair} | {t: None for t in NOTIFICATIONS.values()}
-    | {ExperimentRow: None, QueueEntry: None, QueueWorker: None, DiffRow: None, StageStatus: None}
+    | {ExperimentRow: None, QueueEntry: None, QueueWorker: None, DiffRow: None, StageStatus: None,
+       RecordedRun: None}
 )
 """Every type that crosses the wire (registered with the strict camelCase hooks)."""
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from pyhelper.core.atomic_write import write_atomic
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment, record
+from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
 from pyhelper.core.outputs import checkout_outputs
 from pyhelper.core.project import Project
@@ -51,7 +52,7 @@ def _entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
 
 def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
     """Applies the experiment; see the module docstring for the safety rule."""
-    import pygit2
+    git = native()
 
     with workspace_lock(project):
         repo = open_repo(project)
@@ -60,9 +61,9 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
         exp_tree = repo[experiment.rev].tree
         root = project.root
         dirty = {path for path, flags in repo.status(untracked_files="all", ignored=False).items()
-                 if not flags & pygit2.enums.FileStatus.IGNORED}
+                 if not flags & git.GIT_STATUS_IGNORED}
         changed = set()
-        for delta in repo.diff(head.tree, exp_tree).deltas:
+        for delta in head.tree.diff_to_tree(exp_tree).deltas:
             changed.update((delta.old_file.path, delta.new_file.path))
         writes: dict[str, pygit2.Object] = {}
         deletes: list[str] = []
@@ -71,7 +72,7 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
             entry = _entry(exp_tree, path)
             full = root / path
             if entry is not None and entry.type_str == "blob":
-                if full.is_file() and not full.is_symlink() and pygit2.hashfile(str(full)) == entry.id:
+                if full.is_file() and not full.is_symlink() and git.hashfile(str(full)) == entry.id:
                     continue
                 writes[path] = entry
             elif entry is None and _entry(head.tree, path) is not None and os.path.lexists(full):
@@ -107,8 +108,6 @@ def _not_kept(repo: pygit2.Repository, root: Path, paths: list[str]) -> list[str
     A file that is exactly as some experiment recorded it (e.g. one applied earlier) can always
     be brought back, so overwriting it loses nothing.
     """
-    import pygit2
-
     if not paths:
         return []
     trees = [repo[rev].tree for _, rev in exp_refs(repo)]
@@ -118,7 +117,7 @@ def _not_kept(repo: pygit2.Repository, root: Path, paths: list[str]) -> list[str
         if full.is_symlink() or not full.is_file():
             lost.append(path)
             continue
-        current = pygit2.hashfile(str(full))
+        current = native().hashfile(str(full))
         if not any((entry := _entry(tree, path)) is not None and entry.id == current for tree in trees):
             lost.append(path)
     return lost

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
+from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput
@@ -11,7 +12,7 @@ from pyhelper.errors import BadInput
 
 def branch(project: Project, spec: str, name: str) -> Experiment:
     """Creates branch `name` at the experiment's commit; an existing branch is an error."""
-    import pygit2
+    git = native()
 
     repo = open_repo(project)
     experiment = find(repo, spec)
@@ -19,7 +20,7 @@ def branch(project: Project, spec: str, name: str) -> Experiment:
         raise BadInput(f"a branch named '{name}' already exists", hint="choose another branch name")
     try:
         repo.branches.local.create(name, repo[experiment.rev])
-    except (ValueError, pygit2.GitError) as exc:
+    except (ValueError, git.GitError) as exc:
         raise BadInput(f"'{name}' is not a valid branch name ({exc})",
                        hint="use letters, digits, '-', '_', '/' and '.'") from None
     return experiment

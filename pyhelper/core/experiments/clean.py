@@ -13,6 +13,7 @@ import shutil
 import time
 from dataclasses import dataclass
 
+from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.project import Project
 
@@ -74,7 +75,7 @@ def _idle_work_trees(project: Project, dry: bool) -> tuple[str, ...]:
 
 def _referenced(project: Project) -> set[str]:
     """Every md5 any dvc.lock (workspace or any reachable commit) or run-cache record refers to."""
-    import pygit2
+    git = native()
 
     from pyhelper.core.cache import Cache
     from pyhelper.core.lockfile import parse_lock
@@ -92,8 +93,8 @@ def _referenced(project: Project) -> set[str]:
         if reference.name.startswith("refs/notes/"):
             continue
         try:
-            tips.append(reference.peel(pygit2.Commit).id)
-        except (ValueError, KeyError, pygit2.GitError):
+            tips.append(reference.peel(git.Commit).id)
+        except (ValueError, KeyError, git.GitError):
             continue
     if tips:
         walker = repo.walk(tips[0])

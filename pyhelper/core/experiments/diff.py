@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.show import WORKSPACE, Row, RowReader
+from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.metrics import Diff, FileValues, diff_values
 from pyhelper.core.project import Project
@@ -36,7 +37,7 @@ def row_for(project: Project, repo: pygit2.Repository, reader: RowReader, spec: 
 def _row_and_params_files(project: Project, repo: pygit2.Repository, reader: RowReader,
                           spec: str) -> tuple[Row, set[str]]:
     """The row of `spec` and which of its files hold params (so file errors land in the right section)."""
-    import pygit2
+    git = native()
 
     if spec == WORKSPACE:
         row = reader.row(kind="workspace", name=WORKSPACE, rev=WORKSPACE, baseline="", created=None,
@@ -50,8 +51,8 @@ def _row_and_params_files(project: Project, repo: pygit2.Repository, reader: Row
                          status="success", tree=commit.tree)
     except UnknownExperiment as not_an_experiment:
         try:
-            commit = repo.revparse_single(spec).peel(pygit2.Commit)
-        except (KeyError, ValueError, pygit2.GitError):
+            commit = repo.revparse_single(spec).peel(git.Commit)
+        except (KeyError, ValueError, git.GitError):
             if spec == "HEAD":
                 project.require_commits()
             raise UnknownRevision(f"'{spec}' is neither an experiment nor a git revision",

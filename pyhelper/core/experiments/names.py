@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import random
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import random
 
 ADJECTIVES = (
     "agile", "amber", "ample", "azure", "bold", "brave", "brisk", "calm", "civic", "coral", "cosmic",
@@ -24,7 +27,10 @@ NOUNS = (
 
 def generate(taken: set[str], rng: random.Random | None = None) -> str:
     """A fresh `adjective-noun` name not in `taken` (a numeric suffix once the pairs run out)."""
-    rng = rng or random.Random()
+    if rng is None:
+        import random  # Imported here: most commands never generate a name.
+
+        rng = random.Random()
     for _ in range(200):
         name = f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}"
         if name not in taken:

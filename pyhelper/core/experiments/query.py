@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pyhelper.core.experiments.show import Row
+from pyhelper.core.experiments.show import EXPERIMENT_KINDS, Row
 from pyhelper.errors import BadInput, did_you_mean
 
 SECTIONS = ("metrics", "params", "deps")
@@ -243,7 +243,7 @@ def sort_rows(rows: list[Row], column: Column, *, descending: bool) -> list[Row]
         group.clear()
 
     for row in rows:
-        if row.kind == "experiment":
+        if row.kind in EXPERIMENT_KINDS:
             group.append(row)
         else:
             flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyhelper.core.experiments import notes
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
+from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, UnknownRevision
@@ -12,7 +13,7 @@ from pyhelper.errors import BadInput, UnknownRevision
 
 def remove(project: Project, specs: list[str], *, rev: str | None = None, all_experiments: bool = False) -> list[Experiment]:
     """Removes the named experiments, or every experiment of a baseline (`rev`), or all of them."""
-    import pygit2
+    git = native()
 
     if sum((bool(specs), rev is not None, all_experiments)) > 1:
         raise BadInput("choose what to remove one way: names, --rev REV or -A",
@@ -22,8 +23,8 @@ def remove(project: Project, specs: list[str], *, rev: str | None = None, all_ex
         chosen = [Experiment(ref, sha) for ref, sha in exp_refs(repo)]
     elif rev is not None:
         try:
-            baseline = str(repo.revparse_single(rev).peel(pygit2.Commit).id)
-        except (KeyError, ValueError, pygit2.GitError):
+            baseline = str(repo.revparse_single(rev).peel(git.Commit).id)
+        except (KeyError, ValueError, git.GitError):
             raise UnknownRevision(f"unknown revision '{rev}'", hint="use a commit id, a branch or tag name") from None
         chosen = [Experiment(ref, sha) for ref, sha in exp_refs(repo) if ref.baseline == baseline]
     elif specs:

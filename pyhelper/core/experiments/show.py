@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from pyhelper.core.experiments import notes
+from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, UnknownRevision, XpError
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     import pygit2
 
 WORKSPACE = "workspace"
+EXPERIMENT_KINDS = ("experiment", "queued", "running", "failed")
+"""Row kinds listed under a baseline."""
+QUEUE_STATUSES = ("running", "queued", "failed")
+"""Queue entries shown as rows (successful ones are experiments; cancelled ones are gone)."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,8 @@ class Row:
     """One line of the experiments table."""
 
     kind: str
-    """workspace | baseline | experiment"""
+    """workspace | baseline | experiment | queued | running | failed (the last three: queue entries
+    without a recorded experiment; their params are the entry's, their metrics empty)"""
     name: str
     rev: str
     """Commit id ('workspace' for the workspace)."""
@@ -195,7 +201,7 @@ class RowReader:
 
     def row(self, *, kind: str, name: str, rev: str, baseline: str, created: float | None, status: str,
             tree: pygit2.Tree | None, message: str = "", annotations: notes.Annotations | None = None,
-            with_deps: bool = False) -> Row:
+            with_deps: bool = False, with_metrics: bool = True) -> Row:
         errors: dict[str, str] = {}
         layout = self.layout(tree)
         if layout.error:
@@ -209,7 +215,7 @@ class RowReader:
             kind=kind, name=name, rev=rev, baseline=baseline, created=created, status=status, message=message,
             tags=annotations.tags, note=annotations.note,
             params=self.params(tree, layout, errors),
-            metrics=self.metrics(tree, layout, lambda: self.lock(tree), errors),
+            metrics=self.metrics(tree, layout, lambda: self.lock(tree), errors) if with_metrics else {},
             deps=deps, errors=errors,
         )
 
@@ -217,16 +223,15 @@ class RowReader:
 def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool, all_commits: bool,
                num: int, revs: list[str]) -> list[tuple[str, pygit2.Commit]]:
     """(label, commit) of each baseline to show, HEAD first."""
-    import pygit2
-
+    git = native()
     head = head_commit(repo, project)
     chosen: list[tuple[str, pygit2.Commit]] = []
     label = repo.head.shorthand if not repo.head_is_detached else str(head.id)[:7]
     if revs:
         for rev in revs:
             try:
-                commit = repo.revparse_single(rev).peel(pygit2.Commit)
-            except (KeyError, ValueError, pygit2.GitError):
+                commit = repo.revparse_single(rev).peel(git.Commit)
+            except (KeyError, ValueError, git.GitError):
                 raise UnknownRevision(f"unknown revision '{rev}'",
                                       hint="use a commit id, a branch or tag name, or HEAD~N") from None
             chosen.append((rev, commit))
@@ -241,10 +246,10 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
             chosen.append((str(commit.id)[:7], commit))
     if all_branches:
         for branch in repo.branches.local:
-            commit = repo.branches.local[branch].peel(pygit2.Commit)
+            commit = repo.branches.local[branch].peel(git.Commit)
             chosen.append((branch, commit))
     if all_commits:
-        for commit in repo.walk(head.id, pygit2.enums.SortMode.TIME):
+        for commit in repo.walk(head.id, git.GIT_SORT_TIME):
             chosen.append((str(commit.id)[:7], commit))
     seen: set[str] = set()
     unique = []
@@ -257,8 +262,9 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
 
 def show(project: Project, *, all_branches: bool = False, all_commits: bool = False, num: int = 1,
          revs: list[str] | None = None, with_deps: bool = False, include_workspace: bool = True,
-         reader: RowReader | None = None) -> list[Row]:
-    """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time.
+         include_queue: bool = True, reader: RowReader | None = None) -> list[Row]:
+    """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time,
+    then its running, queued and failed queue entries in queue order.
 
     A long-lived caller (the language server) passes its own `reader`, so blobs parsed by one
     call are not parsed again by the next.
@@ -273,6 +279,7 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
     by_baseline: dict[str, list] = {}
     for ref, rev in exp_refs(repo):
         by_baseline.setdefault(ref.baseline, []).append((ref, rev))
+    queued, queue_error = _queue_entries(project) if include_queue else ({}, "")
     head = str(repo.head.target)
     rows: list[Row] = []
     for label, commit in baselines:
@@ -284,6 +291,8 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
                                created=float(commit.commit_time), status="", tree=commit.tree,
                                message=commit.message.strip(), annotations=annotations.get(baseline),
                                with_deps=with_deps))
+        if queue_error and baseline == head:
+            rows[-1].errors[".xp/queue.db"] = queue_error
         exps = []
         for ref, rev in by_baseline.get(baseline, []):
             exp_commit = repo[rev]
@@ -293,4 +302,31 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
                                    with_deps=with_deps))
         exps.sort(key=lambda r: (r.created or 0, r.name))
         rows.extend(exps)
+        for entry in queued.get(baseline, []):
+            entry_commit = repo.get(entry.rev)
+            row = reader.row(kind=entry.status, name=entry.name, rev=entry.rev, baseline=baseline,
+                             created=entry.created, status=entry.status,
+                             tree=entry_commit.tree if entry_commit is not None else None,
+                             message=entry.message, with_deps=with_deps, with_metrics=False)
+            if entry.error:
+                row.errors["queue"] = entry.error
+            rows.append(row)
     return rows
+
+
+def _queue_entries(project: Project) -> tuple[dict[str, list], str]:
+    """Running, queued and failed queue entries by baseline, and why the queue could not be read."""
+    if not (project.xp_dir / "queue.db").exists():
+        return {}, ""  # Nothing was ever queued: no database is created just to show nothing.
+    from pyhelper.core.queue.manage import state
+
+    try:
+        entries = state(project).entries
+    except XpError as exc:
+        return {}, f"{exc}" + (f" — {exc.hint}" if exc.hint else "")
+    by_baseline: dict[str, list] = {}
+    for status in QUEUE_STATUSES:
+        for entry in entries:
+            if entry.status == status:
+                by_baseline.setdefault(entry.baseline, []).append(entry)
+    return by_baseline, ""

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+
 import sqlite3
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -31,6 +30,11 @@ HEARTBEAT_SECONDS = 1.0
 
 STATUSES = ("queued", "running", "success", "failed", "cancelled")
 FINAL = ("success", "failed", "cancelled")
+
+
+def hostname() -> str:
+    """This machine's name, as workers record it (same as `socket.gethostname()` on POSIX)."""
+    return os.uname().nodename
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,22 @@ class QueueDb:
                     (item["id"], seq + offset, item["name"], item["baseline"], item["rev"],
                      json.dumps(list(item["params"])), item.get("message", ""), "queued", now, item.get("retries", 0)))
                 self._event(item["id"], "queued")
+        return [self.get(item["id"]) for item in items]
+
+    def restore(self, items: list[dict[str, Any]]) -> list[Entry]:
+        """Re-adds entries rebuilt from git (`recover`): as `add`, plus their created time, status and
+        experiment; ids already present are left as they are."""
+        with self.transaction():
+            seq = (self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()[0]) + 1
+            for offset, item in enumerate(items):
+                finished = item["created"] if item["status"] in FINAL else None
+                self.db.execute(
+                    "INSERT OR IGNORE INTO entries (id, seq, name, baseline, rev, params, message, status, created,"
+                    " finished, retries, exp_rev) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (item["id"], seq + offset, item["name"], item["baseline"], item["rev"],
+                     json.dumps(list(item["params"])), item["message"], item["status"], item["created"], finished,
+                     item["retries"], item.get("exp_rev")))
+                self._event(item["id"], item["status"], "recovered from git")
         return [self.get(item["id"]) for item in items]
 
     def entries(self, statuses: tuple[str, ...] = STATUSES) -> list[Entry]:
@@ -330,11 +350,11 @@ class QueueDb:
     # -- workers -----------------------------------------------------------------------------
     def register(self) -> str:
         """Adds this process as a worker; returns its id."""
-        worker = uuid.uuid4().hex[:10]
+        worker = os.urandom(5).hex()
         now = time.time()
         with self.transaction():
             self.db.execute("INSERT INTO workers (id, pid, host, started, heartbeat) VALUES (?,?,?,?,?)",
-                            (worker, os.getpid(), socket.gethostname(), now, now))
+                            (worker, os.getpid(), hostname(), now, now))
         return worker
 
     def unregister(self, worker: str) -> None:
@@ -359,8 +379,14 @@ class QueueDb:
                                " WHERE heartbeat >= ? ORDER BY started", (cutoff,)).fetchall()
         return [Worker(*r) for r in rows]
 
-    def stop_workers(self, *, kill: bool) -> int:
-        """Asks every worker to exit after its current entry (`kill`: stop that entry too)."""
+    def stop_workers(self, *, kill: bool, pids: list[int] | None = None) -> int:
+        """Asks every worker (or those of this host with these pids) to exit after its current entry
+        (`kill`: stop that entry too; only with every worker)."""
+        if pids is not None:
+            marks = ",".join("?" * len(pids))
+            with self.transaction():
+                return self.db.execute(f"UPDATE workers SET stopping=1 WHERE host=? AND pid IN ({marks})",
+                                       (hostname(), *pids)).rowcount
         with self.transaction():
             self.db.execute("UPDATE workers SET stopping=1")
             count = self.db.execute("SELECT COUNT(*) FROM workers WHERE heartbeat >= ?",

@@ -7,12 +7,13 @@ untracked, not-ignored files — with the entry's params applied, kept alive by 
 
 from __future__ import annotations
 
-import uuid
+import json
+import os
 from collections import defaultdict
 
 from pyhelper.core.experiments import names as name_gen
 from pyhelper.core.experiments.save import taken_names
-from pyhelper.core.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree
+from pyhelper.core.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree, tree_with
 from pyhelper.core.params_edit import Override, edited_content, parse_override
 from pyhelper.core.project import Project
 from pyhelper.core.queue import sweep
@@ -21,14 +22,20 @@ from pyhelper.core.refs import check_name, queue_ref
 from pyhelper.errors import BadInput
 
 TRAILER = "xp-queue-entry"
+"""The trailer naming a commit's queue entry; experiments recorded by workers carry it too."""
+
+
+def trailers(entry_id: str, name: str, params: list[str] | tuple[str, ...], retries: int, message: str) -> str:
+    """The trailers of a queued commit: everything needed to rebuild its entry from git alone."""
+    details = json.dumps({"name": name, "params": list(params), "retries": retries, "message": message},
+                         ensure_ascii=False)
+    return f"{TRAILER}: {entry_id}\nxp-queue-details: {details}\n"
 
 
 def enqueue(project: Project, *, set_values: list[str], name: str | None = None, message: str | None = None,
             sample: int | None = None, seed: int | None = None, confirm: bool = False,
             retries: int = 0) -> list[Entry]:
     """Queues every point of the sweep `set_values` describes; returns the entries in order."""
-    import pygit2
-
     from pyhelper.core.dvcfile import read_pipeline
 
     if retries < 0:
@@ -50,8 +57,7 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
             for assignment in point:
                 override = parse_override(assignment)
                 by_file[override.file].append(override)
-            index = pygit2.Index()
-            index.read_tree(base)
+            edits = {}
             for file, overrides in by_file.items():
                 try:
                     current = repo[base[file].id].data.decode("utf-8")
@@ -59,12 +65,13 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
                     current = None
                 suffix = "." + file.rsplit(".", 1)[-1].lower() if "." in file else ""
                 text = edited_content(current, suffix, overrides, display=file)
-                index.add(pygit2.IndexEntry(file, repo.create_blob(text.encode("utf-8")), FILE_MODE))
-            prepared.append((entry_name, point, index.write_tree(repo)))
+                edits[file] = (repo.create_blob(text.encode("utf-8")), FILE_MODE)
+            prepared.append((entry_name, point, tree_with(repo, base, edits)))
         items = []
         for entry_name, point, tree in prepared:
-            entry_id = uuid.uuid4().hex[:12]
-            text = f"{message or 'xp: queued experiment ' + entry_name}\n\n{TRAILER}: {entry_id}\n"
+            entry_id = os.urandom(6).hex()
+            text = f"{message or 'xp: queued experiment ' + entry_name}\n\n" + trailers(
+                entry_id, entry_name, point, retries, message or "")
             commit = repo.create_commit(None, sig, sig, text, tree, [head.id])
             repo.references.create(queue_ref(entry_id), commit, force=True)
             items.append({"id": entry_id, "name": entry_name, "baseline": baseline, "rev": str(commit),

@@ -54,11 +54,12 @@ def kill(project: Project, specs: list[str], *, force: bool = False) -> list[Ent
         db.close()
 
 
-def stop(project: Project, *, kill_running: bool = False) -> int:
-    """Asks every worker to exit after its current entry (or now); returns how many were asked."""
+def stop(project: Project, *, kill_running: bool = False, pids: list[int] | None = None) -> int:
+    """Asks every worker (or those with `pids`) to exit after its current entry (or now, with
+    `kill_running`); returns how many were asked."""
     db = QueueDb(project)
     try:
-        return db.stop_workers(kill=kill_running)
+        return db.stop_workers(kill=kill_running, pids=pids)
     finally:
         db.close()
 

@@ -83,6 +83,6 @@ def unreadable(path: Path, exc: Exception) -> QueueError:
     detail = "; ".join(line.strip("* ") for line in str(exc).splitlines() if line.strip("* "))
     return QueueError(
         f"the queue database {path} cannot be read ({detail})",
-        hint=f"move it away to start an empty queue (mv '{path}' '{path}.broken'); what was queued is still "
-             "kept in git under refs/xp/queue/ (see `git for-each-ref refs/xp/queue`)",
+        hint=f"move it away (mv '{path}' '{path}.broken'), then `xp queue recover` re-creates the entries "
+             "from git (refs/xp/queue/)",
     )

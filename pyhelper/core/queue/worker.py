@@ -22,7 +22,7 @@ from pathlib import Path
 from pyhelper.core import tmp_workspace
 from pyhelper.core.gitrepo import open_repo, signature, snapshot_tree
 from pyhelper.core.project import Project
-from pyhelper.core.queue.db import HEARTBEAT_SECONDS, Entry, QueueDb
+from pyhelper.core.queue.db import HEARTBEAT_SECONDS, Entry, QueueDb, hostname
 from pyhelper.core.queue.enqueue import TRAILER
 from pyhelper.core.refs import ExpRef
 from pyhelper.core.repro import ReproEvent, reproduce, workspace_lock
@@ -121,9 +121,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()
+    return hostname()
 
 
 def _kill_orphan(project: Project, pgid: int) -> None:

@@ -1,5 +1,6 @@
-"""Language features on the user's files: hover on params keys; completion of params keys in dvc.yaml
-and go-to-definition from them to the params file."""
+"""Language features on the user's files: hover on params keys (and on stages in dvc.yaml);
+completion of params keys in dvc.yaml and go-to-definition from them to the params file; code
+lenses above params files that call the extension's run and queue commands."""
 
 from __future__ import annotations
 
@@ -35,7 +36,19 @@ def _headline(rows: list[Row]) -> tuple[str, str] | None:
     return None
 
 
-def _range(values: list[Any]) -> str:
+def _best(rows: list[Row], headline: tuple[str, str] | None) -> Row | None:
+    """The experiment with the best headline metric: lowest for losses and errors, else highest."""
+    if headline is None:
+        return None
+    scored = [(r.metrics.get(headline[0], {}).get(headline[1]), r) for r in rows]
+    scored = [(v, r) for v, r in scored if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not scored:
+        return None
+    lower = any(word in headline[1].lower() for word in ("loss", "err", "mse", "mae", "rmse"))
+    return (min if lower else max)(scored, key=lambda item: item[0])[1]
+
+
+def _value_range(values: list[Any]) -> str:
     numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if numbers and len(numbers) == len(values):
         return f"{_md(min(numbers))} … {_md(max(numbers))} ({len(set(numbers))} distinct)"
@@ -45,21 +58,68 @@ def _range(values: list[Any]) -> str:
 
 
 def hover(ls: XpServer, params: lsp.HoverParams) -> lsp.Hover | None:
-    """A params key's value in HEAD, the workspace, the newest experiments, and its range."""
+    """Params files: a key's values across experiments. dvc.yaml: a stage's status, or a params key."""
     rel = ls.rel(params.text_document.uri)
-    if rel is None or not rel.endswith((".yaml", ".yml")) or rel in ("dvc.yaml", "dvc.lock"):
+    if rel is None or not rel.endswith((".yaml", ".yml")) or rel == "dvc.lock":
         return None
     document = ls.workspace.get_text_document(params.text_document.uri)
-    found = key_at(document.source, params.position.line, params.position.character)
+    line, column = params.position.line, params.position.character
+    if rel == "dvc.yaml":
+        found = key_at(document.source, line, column)
+        if found is not None and found.dotted.count(".") == 1 and found.dotted.startswith("stages."):
+            return _stage_hover(ls, found.dotted.split(".", 1)[1], _range(found.line, found.start, found.end))
+        word = _params_word(ls, document.source, line, column)
+        return _params_hover(ls, word[0], word[1], word[2]) if word else None
+    found = key_at(document.source, line, column)
     if found is None:
         return None
+    return _params_hover(ls, rel, found.dotted, _range(found.line, found.start, found.end))
+
+
+def _range(line: int, start: int, end: int) -> lsp.Range:
+    return lsp.Range(start=lsp.Position(line=line, character=start), end=lsp.Position(line=line, character=end))
+
+
+def _stage_hover(ls: XpServer, stage: str, where: lsp.Range) -> lsp.Hover | None:
+    """What a stage runs, whether it is up to date (and why not), and its last recorded run."""
+    import time
+
+    from pyhelper.core.run_cache import RunCache
+    from pyhelper.core.status import status
+
+    try:
+        project = ls.project()
+        [state] = status(project, [stage])
+        cache = RunCache(project.ensure_xp_dir() / "runs.db")
+        try:
+            runs = cache.list(stage=stage, limit=1)
+        finally:
+            cache.close()
+    except (XpError, ValueError):
+        return None  # A broken pipeline: the diagnostics say why.
+    lines = [f"**stage {_md(stage)}**", ""]
+    if state.frozen:
+        lines.append("Frozen: `xp repro` never runs it.")
+    elif state.reasons:
+        lines.append("Changed — `xp repro` would run it:")
+        lines += [f"- {_md(reason)}" for reason in state.reasons]
+    else:
+        lines.append("Up to date.")
+    if runs:
+        last = runs[0]
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last.created))
+        lines += ["", f"Last run: {last.duration:.2f} s, finished {when} (run {_md(last.id)})."]
+    return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value="\n".join(lines)), range=where)
+
+
+def _params_hover(ls: XpServer, rel: str, key: str, where: lsp.Range) -> lsp.Hover | None:
+    """A params key's value in HEAD, the workspace, the newest experiments, the best one, and its range."""
     try:
         rows = ls.table.rows(ls.project(), ls.watcher.poll())
     except XpError:
         return None  # Not a repository yet, or no commits: nothing to compare with.
     if rel != "params.yaml" and not any(rel in row.params for row in rows):
         return None
-    key = found.dotted
     workspace = [r for r in rows if r.kind == "workspace"]
     baseline = next((r for r in rows if r.kind == "baseline"), None)
     exps = [r for r in rows if r.kind == "experiment" and baseline is not None and r.baseline == baseline.rev]
@@ -92,15 +152,15 @@ def hover(ls: XpServer, params: lsp.HoverParams) -> lsp.Hover | None:
             lines.append(f"| {_md(row.name)} | {_md(value(row))} |" + (f" {metric(row)} |" if headline else ""))
         seen = [value(r) for r in exps if key in r.params.get(rel, {})]
         lines.append("")
+        best = _best(exps, headline)
+        if best is not None:
+            lines += [f"Best by {_md(headline[1])}: {_md(best.name)} with {_md(value(best))} "
+                      f"({_md(headline[1])} {metric(best)})", ""]
         if seen:
-            lines.append(f"Across {len(seen)} experiment(s) of this baseline: {_range(seen)}")
+            lines.append(f"Across {len(seen)} experiment(s) of this baseline: {_value_range(seen)}")
         else:
             lines.append("No experiment of this baseline has a value for it yet.")
-    return lsp.Hover(
-        contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value="\n".join(lines)),
-        range=lsp.Range(start=lsp.Position(line=found.line, character=found.start),
-                        end=lsp.Position(line=found.line, character=found.end)),
-    )
+    return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value="\n".join(lines)), range=where)
 
 
 def _params_text(ls: XpServer, rel: str) -> str | None:
@@ -155,6 +215,21 @@ def completion(ls: XpServer, params: lsp.CompletionParams) -> lsp.CompletionList
 _WORD = re.compile(r"[\w.\-/]+")
 
 
+def _params_word(ls: XpServer, text: str, number: int, column: int) -> tuple[str, str, lsp.Range] | None:
+    """(params file, key, its range) when the cursor is on a key in a stage's `params:` of dvc.yaml."""
+    lines = text.splitlines()
+    if number >= len(lines):
+        return None
+    line = lines[number]
+    match = next((m for m in _WORD.finditer(line) if m.start() <= column <= m.end()), None)
+    owner = list_owner(text, number)
+    inline = re.match(r"\s*params\s*:\s*\[", line)  # `params: [train.lr, train.opt]`
+    if match is None or match.group() == "params" or not (inline or (owner and "params" in owner)):
+        return None
+    file = owner[-1] if owner and owner[-2:-1] == ["-"] else "params.yaml"
+    return file, match.group(), _range(number, match.start(), match.end())
+
+
 def definition(ls: XpServer, params: lsp.DefinitionParams) -> lsp.Location | None:
     """From a params key in a stage's `params:` of dvc.yaml to its line in the params file."""
     from pygls.uris import from_fs_path
@@ -165,17 +240,10 @@ def definition(ls: XpServer, params: lsp.DefinitionParams) -> lsp.Location | Non
     if ls.rel(params.text_document.uri) != "dvc.yaml":
         return None
     text = ls.workspace.get_text_document(params.text_document.uri).source
-    lines = text.splitlines()
-    number, column = params.position.line, params.position.character
-    if number >= len(lines):
+    found = _params_word(ls, text, params.position.line, params.position.character)
+    if found is None:
         return None
-    line = lines[number]
-    word = next((m.group() for m in _WORD.finditer(line) if m.start() <= column <= m.end()), None)
-    owner = list_owner(text, number)
-    inline = re.match(r"\s*params\s*:\s*\[", line)  # `params: [train.lr, train.opt]`
-    if not word or word == "params" or not (inline or (owner and "params" in owner)):
-        return None
-    file = owner[-1] if owner and owner[-2:-1] == ["-"] else "params.yaml"
+    file, word, _ = found
     source = _params_text(ls, file)
     if source is None or not file.endswith((".yaml", ".yml")):
         return None
@@ -194,8 +262,36 @@ def definition(ls: XpServer, params: lsp.DefinitionParams) -> lsp.Location | Non
         end=lsp.Position(line=target - 1, character=start + len(last))))
 
 
+LENSES = (
+    ("Run with these params", "xp.runExperiment"),
+    ("Run with modified params…", "xp.runExperimentWithParams"),
+    ("Queue…", "xp.queueExperiment"),
+)
+"""Code lenses above a params file: (title, the extension's command id from package.json)."""
+
+
+def code_lens(ls: XpServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | None:
+    """"Run with these params" / "Run with modified params…" / "Queue…" above params.yaml (and other
+    params files the pipeline reads); they call the extension's commands."""
+    rel = ls.rel(params.text_document.uri)
+    if rel is None or not rel.endswith((".yaml", ".yml", ".json", ".toml")) or rel in ("dvc.yaml", "dvc.lock"):
+        return None
+    if rel != "params.yaml":
+        try:
+            from pyhelper.core.dvcfile import read_pipeline
+            from pyhelper.core.metrics import params_keys
+
+            if rel not in params_keys(read_pipeline(ls.root)):
+                return None
+        except XpError:
+            return None
+    top = _range(0, 0, 0)
+    return [lsp.CodeLens(range=top, command=lsp.Command(title=title, command=command)) for title, command in LENSES]
+
+
 def register(server: XpServer) -> None:
-    """Registers hover, completion and go-to-definition."""
+    """Registers hover, completion, go-to-definition and code lenses."""
+    server.feature(lsp.TEXT_DOCUMENT_CODE_LENS, lsp.CodeLensOptions(resolve_provider=False))(code_lens)
     server.feature(lsp.TEXT_DOCUMENT_DEFINITION)(definition)
     server.feature(lsp.TEXT_DOCUMENT_HOVER)(server.thread()(hover))
     server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["-", " "]))(completion)

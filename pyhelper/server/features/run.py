@@ -88,7 +88,8 @@ def _start(ls: XpServer, root: Path, command: list[str], log_name: str, title: s
         process = subprocess.Popen(command, cwd=root, stdin=subprocess.DEVNULL, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     if token is not None:
-        ls.call(ls.work_done_progress.begin, token, lsp.WorkDoneProgressBegin(title=title, cancellable=False))
+        _RUNNING[token] = process
+        ls.call(ls.work_done_progress.begin, token, lsp.WorkDoneProgressBegin(title=title, cancellable=True))
     threading.Thread(target=_follow, args=(ls, process, log, what, success, token), daemon=True,
                      name=f"xp-{log_name}").start()
 
@@ -117,6 +118,8 @@ def _follow(ls: XpServer, process: subprocess.Popen, log: Path, what: str, succe
         if done:
             break
         time.sleep(0.1)
+    if token is not None:
+        _RUNNING.pop(token, None)
     failed = process.returncode != 0
     text = success
     if failed:
@@ -130,7 +133,26 @@ def _follow(ls: XpServer, process: subprocess.Popen, log: Path, what: str, succe
             type=lsp.MessageType.Error, message=f"xp: {what} failed: {text}"))
 
 
+_RUNNING: dict[int | str, subprocess.Popen] = {}
+"""Progress token → the run reporting through it (what a cancel stops)."""
+
+
+def cancel(ls: XpServer, params: lsp.WorkDoneProgressCancelParams) -> None:
+    """The user pressed Cancel on a run's progress: stop it as Ctrl-C would (SIGTERM to its group;
+    the CLI stops the stage and records nothing)."""
+    import os
+    import signal
+
+    process = _RUNNING.get(params.token)
+    if process is not None and process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
 def register(server: XpServer) -> None:
-    """Registers xp/runExperiment and xp/reproPipeline."""
+    """Registers xp/runExperiment and xp/reproPipeline, and cancelling them from their progress."""
+    server.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL)(cancel)
     server.feature(p.RUN_EXPERIMENT)(server.thread()(translated(run_experiment)))
     server.feature(p.REPRO_PIPELINE)(server.thread()(translated(repro_pipeline)))
