@@ -19,6 +19,13 @@ import * as proto from "./protocol";
 import { checkHelper, findInterpreter } from "./python";
 import type { HelperState } from "./queueModel";
 
+/** One language client's life, as its close handler sees it. */
+interface ClientLife {
+  client: LanguageClient | undefined;
+  /** True once this client reached Running (so its crashes count as crashes during use). */
+  ran: boolean;
+}
+
 /** The window in which crashes are counted against `xp.helper.maxRestarts`. */
 const CRASH_WINDOW_MS = 3 * 60 * 1000;
 
@@ -26,6 +33,7 @@ export class Helper implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private current: HelperState = "starting";
   private crashes: number[] = [];
+  private lifecycle: Promise<void> = Promise.resolve();
   private readonly stateEmitter = new vscode.EventEmitter<HelperState>();
   private readonly experimentsEmitter = new vscode.EventEmitter<{ baselines: string[] }>();
   private readonly queueEmitter = new vscode.EventEmitter<{ running: number; queued: number }>();
@@ -48,7 +56,27 @@ export class Helper implements vscode.Disposable {
   }
 
   /** Finds the project and the interpreter and starts the helper; never throws (the state says what went wrong). */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.serially(() => this.doStart());
+  }
+
+  /** Stops the helper (if running) and starts it again, forgetting earlier crashes. */
+  restart(): Promise<void> {
+    return this.serially(async () => {
+      this.crashes = [];
+      await this.stopClient();
+      await this.doStart();
+    });
+  }
+
+  /** Runs starts and restarts one after the other, so two clients never run at once. */
+  private serially(work: () => Promise<void>): Promise<void> {
+    const next = this.lifecycle.then(work, work);
+    this.lifecycle = next.catch(() => undefined);
+    return next;
+  }
+
+  private async doStart(): Promise<void> {
     const started = performance.now();
     this.setState("starting");
     const folder = await this.findProjectFolder();
@@ -66,14 +94,29 @@ export class Helper implements vscode.Disposable {
       return;
     }
     this.output.appendLine(`Starting the xp helper ${check.version} in ${folder.uri.fsPath}`);
-    const client = this.createClient(interpreter.command, folder);
-    this.client = client;
-    try {
-      await client.start();
-    } catch (error) {
-      this.output.appendLine(`The helper did not start: ${errorText(error)}`);
-      this.setState("stopped");
-      return;
+    // A helper that dies while starting is started again a bounded number of times, with a pause.
+    const limit = maxRestarts();
+    let client: LanguageClient;
+    for (let attempt = 0; ; attempt++) {
+      client = this.createClient(interpreter.command, folder);
+      this.client = client;
+      try {
+        await client.start();
+        // start() can resolve although initialize failed (the client then sits in "startFailed").
+        if (!client.isRunning()) {
+          throw new Error("the helper exited while starting (its errors are above)");
+        }
+        break;
+      } catch (error) {
+        this.output.appendLine(`The helper did not start: ${errorText(error)}`);
+        await this.stopClient();
+        if (attempt >= limit) {
+          this.giveUp(attempt + 1);
+          return;
+        }
+        this.output.appendLine(`Starting it again (${attempt + 1} of ${limit}).`);
+        await new Promise((resolve) => setTimeout(resolve, 300 * (attempt + 1)));
+      }
     }
     const version = (client.initializeResult?.capabilities.experimental as { xpProtocolVersion?: unknown } | undefined)
       ?.xpProtocolVersion;
@@ -86,13 +129,6 @@ export class Helper implements vscode.Disposable {
     }
     this.output.appendLine(`The helper is ready (${(performance.now() - started).toFixed(0)} ms after start).`);
     this.setState("running");
-  }
-
-  /** Stops the helper (if running) and starts it again, forgetting earlier crashes. */
-  async restart(): Promise<void> {
-    this.crashes = [];
-    await this.stopClient();
-    await this.start();
   }
 
   /**
@@ -153,6 +189,8 @@ export class Helper implements vscode.Disposable {
   }
 
   private createClient(python: string, folder: vscode.WorkspaceFolder): LanguageClient {
+    // What the close handler needs to know about this client (it is made before the client is).
+    const life: ClientLife = { client: undefined, ran: false };
     const serverOptions: ServerOptions = {
       command: python,
       args: ["-m", "pyhelper", "serve"],
@@ -169,23 +207,34 @@ export class Helper implements vscode.Disposable {
       revealOutputChannelOn: 4 /* RevealOutputChannelOn.Never */,
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue }),
-        closed: () => this.closed(),
+        closed: () => this.closed(life),
       },
     };
     const client = new LanguageClient("xp", "XP Helper", serverOptions, clientOptions);
+    life.client = client;
     client.onNotification(proto.experimentsChanged, (params) => this.experimentsEmitter.fire(params));
     client.onNotification(proto.queueChanged, (params) => this.queueEmitter.fire(params));
     client.onDidChangeState((event) => {
-      // A helper the client restarted after a crash comes back here: views reload what they show.
-      if (event.newState === State.Running && this.current === "starting" && this.client === client &&
-          client.initializeResult) {
+      if (event.newState !== State.Running) {
+        return;
+      }
+      // The first start is finished by doStart (version check); a helper the client restarted
+      // after a crash comes back here, and the views reload what they show.
+      const restarted = life.ran;
+      life.ran = true;
+      if (restarted && this.current === "starting" && this.client === client) {
         this.setState("running");
       }
     });
     return client;
   }
 
-  private closed(): CloseHandlerResult {
+  private closed(life: ClientLife): CloseHandlerResult {
+    // A client that never ran is being started by doStart, which retries on its own; a client
+    // that is no longer the current one was replaced (restart) and must stay down.
+    if (!life.ran || life.client !== this.client) {
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
     const now = Date.now();
     this.crashes = this.crashes.filter((t) => now - t < CRASH_WINDOW_MS);
     this.crashes.push(now);
@@ -195,9 +244,16 @@ export class Helper implements vscode.Disposable {
       this.setState("starting");
       return { action: CloseAction.Restart, message: "Restarting the helper.", handled: true };
     }
+    this.giveUp(this.crashes.length);
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+
+  /** The helper keeps dying: say so once, with the way out, and stay stopped. */
+  private giveUp(times: number): void {
     this.setState("stopped");
+    this.output.appendLine(`The helper stopped ${times} times; XP gave up restarting it.`);
     void vscode.window.showErrorMessage(
-      `The xp helper stopped ${this.crashes.length} times in three minutes; XP gave up restarting it.`,
+      `The xp helper stopped ${times} times in a row; XP gave up restarting it.`,
       "Show Helper Log", "Restart Helper",
     ).then((choice) => {
       if (choice === "Show Helper Log") {
@@ -206,13 +262,13 @@ export class Helper implements vscode.Disposable {
         void this.restart();
       }
     });
-    return { action: CloseAction.DoNotRestart, handled: true };
   }
 
   private async stopClient(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    if (client) {
+    // A client that failed to start has nothing to stop (and says so loudly if asked).
+    if (client?.needsStop()) {
       try {
         await client.stop(5000);
       } catch (error) {

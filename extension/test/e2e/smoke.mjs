@@ -7,7 +7,7 @@
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 import { startCodeServer } from "./codeServer.mjs";
@@ -41,7 +41,7 @@ async function step(name, body) {
   const file = `${String(++shot).padStart(2, "0")}-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`;
   try {
     // A stopped helper fails every step at once instead of each one waiting for its timeout.
-    if (await page.getByText("The xp helper stopped").isVisible()) {
+    if (await page.locator(".sidebar .welcome-view-content", { hasText: "The xp helper stopped" }).isVisible()) {
       throw new Error("the xp helper is not running (the Experiments view says it stopped); see the XP Helper log in vscode-logs/");
     }
     await withTimeout(body(), STEP_TIMEOUT_MS, name);
@@ -355,7 +355,7 @@ async function faultPath(repo) {
     await treeRow(page, "train.lr=0.33", "accuracy=").first().waitFor({ state: "visible", timeout: 60_000 });
   });
 
-  await step("no Python, then Python without the helper: the view says so; a good interpreter brings it back", async () => {
+  await step("no Python, Python without the helper, a helper crashing at start: the view says so; a good interpreter brings it back", async () => {
     // Workspace settings (.vscode/settings.json) are picked up by the workspace's file watcher.
     const settings = join(repo, ".vscode", "settings.json");
     mkdirSync(join(repo, ".vscode"), { recursive: true });
@@ -367,10 +367,21 @@ async function faultPath(repo) {
       setInterpreter("/usr/bin/python3");
       await page.getByText("The xp helper is not installed").first().waitFor({ state: "visible" });
       await page.screenshot({ path: join(OUT, `${String(shot).padStart(2, "0")}c-helper-missing.png`), animations: "disabled" });
+      // An interpreter whose helper dies at every start: restarted a bounded number of times, then given up.
+      const crasher = join(dirname(repo), "python-whose-helper-crashes");
+      writeFileSync(crasher, `#!/bin/sh\ncase "$*" in *"pyhelper serve"*) echo "crashing at start on purpose" >&2; exit 3;; esac\n` +
+        `exec "${PYTHON}" "$@"\n`, { mode: 0o755 });
+      setInterpreter(crasher);
+      await page.locator(".sidebar .welcome-view-content", { hasText: "The xp helper stopped" }).first().waitFor({ state: "visible" });
+      await page.locator(".notification-toast", { hasText: "XP gave up restarting it" }).first().waitFor({ state: "visible" });
+      await page.screenshot({ path: join(OUT, `${String(shot).padStart(2, "0")}d-helper-crashes-at-start.png`), animations: "disabled" });
     } finally {
       setInterpreter(PYTHON);
     }
     await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible" });
+    // The status bar says the helper runs again (no warning icon).
+    await page.locator(".statusbar-item", { hasText: "XP" }).locator(".codicon-warning").waitFor({ state: "detached" });
+    await runCommand(page, "Notifications: Clear All Notifications");
   });
 }
 
