@@ -149,7 +149,9 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
               "Queued experiments run in worker processes, each in a private copy of the workspace as it "
               "was when queued.", "pyhelper.cli.queue:add_arguments"),
     "runs": ("explore the run-cache: every recorded stage run", None, "pyhelper.cli:_add_runs"),
-    "serve": ("the language server for editors (JSON-RPC over stdio)", None, "pyhelper.cli.serve:add_arguments"),
+    "serve": ("the language server for editors (JSON-RPC over stdio)",
+              "Serve the project in the current folder to an editor over stdin/stdout (VS Code starts it). "
+              "Methods: pyhelper/server/protocol.py.", "pyhelper.cli.serve:add_arguments"),
 }
 
 
