@@ -205,8 +205,14 @@ export class Helper implements vscode.Disposable {
       outputChannel: this.output,
       // Errors are shown once, by the command that got them; the client must not pop its own.
       revealOutputChannelOn: 4 /* RevealOutputChannelOn.Never */,
+      // Returning false gives the start up (doStart retries) instead of the client's own pop-up.
+      initializationFailedHandler: (error) => {
+        this.output.appendLine(`The helper failed to initialize: ${errorText(error)}`);
+        return false;
+      },
       errorHandler: {
-        error: () => ({ action: ErrorAction.Continue }),
+        // handled: the client logs these but pops no notification of its own (we say it once).
+        error: () => ({ action: ErrorAction.Continue, handled: true }),
         closed: () => this.closed(life),
       },
     };
@@ -270,7 +276,9 @@ export class Helper implements vscode.Disposable {
     // A client that failed to start has nothing to stop (and says so loudly if asked).
     if (client?.needsStop()) {
       try {
-        await client.stop(5000);
+        // A client torn down by a failed start can leave stop() pending forever; the life of the
+        // helper (starts, restarts) must not wait on it for more than a few seconds.
+        await Promise.race([client.stop(5000), new Promise((resolve) => setTimeout(resolve, 6000))]);
       } catch (error) {
         this.output.appendLine(`Stopping the helper: ${errorText(error)}`);
       }
