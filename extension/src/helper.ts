@@ -19,6 +19,16 @@ import * as proto from "./protocol";
 import { checkHelper, findInterpreter } from "./python";
 import type { HelperState } from "./queueModel";
 
+/**
+ * A language client that logs its errors without popping notifications: XP tells the person what
+ * went wrong once, with the way out (Restart Helper, Show Helper Log), instead of a cascade.
+ */
+class QuietLanguageClient extends LanguageClient {
+  override error(message: string, data?: unknown, _showNotification?: boolean | "force"): void {
+    super.error(message, data, false);
+  }
+}
+
 /** One language client's life, as its close handler sees it. */
 interface ClientLife {
   client: LanguageClient | undefined;
@@ -216,7 +226,7 @@ export class Helper implements vscode.Disposable {
         closed: () => this.closed(life),
       },
     };
-    const client = new LanguageClient("xp", "XP Helper", serverOptions, clientOptions);
+    const client = new QuietLanguageClient("xp", "XP Helper", serverOptions, clientOptions);
     life.client = client;
     client.onNotification(proto.experimentsChanged, (params) => this.experimentsEmitter.fire(params));
     client.onNotification(proto.queueChanged, (params) => this.queueEmitter.fire(params));

@@ -374,6 +374,11 @@ async function faultPath(repo) {
       setInterpreter(crasher);
       await page.locator(".sidebar .welcome-view-content", { hasText: "The xp helper stopped" }).first().waitFor({ state: "visible" });
       await page.locator(".notification-toast", { hasText: "XP gave up restarting it" }).first().waitFor({ state: "visible" });
+      // Said once: no other error pop-ups (the language client's own are kept in the log).
+      const errors = await page.locator(".notification-toast:has(.codicon-error)").count();
+      if (errors !== 1) {
+        throw new Error(`expected one error notification for a helper crashing at start, saw ${errors}`);
+      }
       await page.screenshot({ path: join(OUT, `${String(shot).padStart(2, "0")}d-helper-crashes-at-start.png`), animations: "disabled" });
     } finally {
       setInterpreter(PYTHON);
