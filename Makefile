@@ -3,11 +3,13 @@
 #   make test   set up, then run every test (what CI runs, through .ci/run)
 #   make bench  set up, then time xp against DVC 3.67.1 side by side (pipeline, experiments, queue),
 #               the server, and xp's checkpoints
+#   make ext-test  the extension: esbuild bundle, tsc type check, ESLint, unit tests (node --test)
+#   make e2e    the extension's smoke test in a real VS Code (code-server + chromium; installs them once)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean ext-deps ext-test e2e package
 
 setup: $(VENV)/.installed
 
@@ -24,6 +26,29 @@ test: setup
 	$(VENV)/bin/ruff check pyhelper tests bench
 	bash scripts/dvc-venv.sh >/dev/null
 	$(PY) -m pytest -n 2 -q
+	$(MAKE) --no-print-directory ext-test
+	$(MAKE) --no-print-directory e2e
+
+# The extension's npm dependencies (build tools, vscode-languageclient, playwright-core), from
+# extension/package-lock.json; reinstalled only when the lock file changes.
+ext-deps: extension/node_modules/.package-lock.json
+
+extension/node_modules/.package-lock.json: extension/package-lock.json
+	cd extension && npm ci --no-audit --no-fund --loglevel=error
+
+ext-test: ext-deps
+	npm run --silent build
+	npm run --silent typecheck
+	npm run --silent lint
+	npm run --silent test:unit
+
+# Fails (non-zero) when any smoke step fails or the smoke test cannot run at all.
+e2e: setup ext-deps
+	bash scripts/e2e-run.sh
+
+# The installable extension: extension/dist/xp.vsix.
+package: ext-deps
+	npm run --silent package
 
 bench: setup
 	$(PY) bench/pipeline.py
@@ -33,4 +58,4 @@ bench: setup
 	$(PY) bench/checkpoint_bench.py
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) build extension/dist extension/out test-output

@@ -1,0 +1,320 @@
+// Every palette and view command, as small factories that take the context and return the
+// handler; main.ts registers them from the one table at the bottom. Ids and titles live in
+// package.json `contributes.commands` only.
+import { execFile } from "node:child_process";
+import * as vscode from "vscode";
+import { queueJobs } from "./config";
+import { type ExperimentNode, allExperiments } from "./experimentsModel";
+import type { ExperimentsTree } from "./experimentsTree";
+import { type Helper, errorText, isBadInput } from "./helper";
+import { type ParamEdit, buildRunParams, paramChoices, parseValue } from "./paramEdits";
+import { findInterpreter } from "./python";
+import * as proto from "./protocol";
+import type { QueueTree } from "./queueTree";
+import { plainLabel, plainMessage } from "./text";
+
+/** What commands work with. */
+export interface Ctx {
+  helper: Helper;
+  experiments: ExperimentsTree;
+  queue: QueueTree;
+  output: vscode.OutputChannel;
+}
+
+type Handler = (...args: unknown[]) => Promise<void>;
+
+/** Shows a helper error once, as text (it already names the fix), and keeps it in the log. */
+function showError(ctx: Ctx, what: string, error: unknown): void {
+  const message = `${what}: ${errorText(error)}`;
+  ctx.output.appendLine(message);
+  void vscode.window.showErrorMessage(plainMessage(message));
+}
+
+/** Runs the workspace as it is. */
+function runExperiment(ctx: Ctx): Handler {
+  return async () => {
+    await startRun(ctx, [], false);
+  };
+}
+
+/** Asks which params to change and their new values, then runs (or, for a sweep, queues) it. */
+function runExperimentWithParams(ctx: Ctx): Handler {
+  return async () => {
+    const edits = await askParamEdits(ctx, false);
+    if (edits?.length) {
+      await startRun(ctx, edits, false);
+    }
+  };
+}
+
+/** Like the above, but always queued; picking no param queues the workspace as it is. */
+function queueExperiment(ctx: Ctx): Handler {
+  return async () => {
+    const edits = await askParamEdits(ctx, true);
+    if (edits) {
+      await startRun(ctx, edits, true);
+    }
+  };
+}
+
+async function askParamEdits(ctx: Ctx, queue: boolean): Promise<ParamEdit[] | undefined> {
+  const workspace = ctx.experiments.rows.find((row) => row.kind === "workspace");
+  const choices = paramChoices(workspace);
+  if (!choices.length && !queue) {
+    void vscode.window.showWarningMessage("XP found no params in this project (params.yaml) to modify.");
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    choices.map((choice) => ({ label: plainLabel(choice.target), description: plainLabel(choice.current), choice })),
+    {
+      title: queue ? "Queue Experiment: params to change (none = as they are)" : "Run Experiment with Modified Params",
+      placeHolder: "Pick the params to change",
+      canPickMany: true,
+      matchOnDescription: true,
+      ignoreFocusOut: true,
+    },
+  );
+  if (!picked) {
+    return undefined;
+  }
+  const edits: ParamEdit[] = [];
+  for (const { choice } of picked) {
+    const text = await vscode.window.showInputBox({
+      title: `New value for ${choice.target}`,
+      prompt: "One value, a comma list (0.1,0.2) or range(start, stop, step); several values queue a sweep",
+      value: choice.current,
+      ignoreFocusOut: true,
+      validateInput: (value) => {
+        const parsed = parseValue(value);
+        return parsed.ok ? undefined : parsed.error;
+      },
+    });
+    if (text === undefined) {
+      return undefined;
+    }
+    edits.push({ target: choice.target, text });
+  }
+  return edits;
+}
+
+async function startRun(ctx: Ctx, edits: ParamEdit[], queue: boolean): Promise<void> {
+  const { params, points } = buildRunParams(edits, { queue });
+  // Runs go to a private copy of the project, so the workspace stays free for editing (and for
+  // the queue's workers) while the experiment runs.
+  if (!params.queue) {
+    params.temp = true;
+  }
+  try {
+    const result = await ctx.helper.request(proto.runExperiment, params);
+    const names = result.names.join(", ");
+    const message = params.queue
+      ? `Queued ${points === 1 ? "an experiment" : `${points} experiments`}${names ? ` (${names})` : ""}. Start the queue to run ${points === 1 ? "it" : "them"}.`
+      : `Running experiment ${names || ""} in a private copy of the project.`;
+    const choice = await vscode.window.showInformationMessage(plainMessage(message), ...(params.queue ? ["Start Queue"] : []));
+    if (choice === "Start Queue") {
+      await vscode.commands.executeCommand("xp.startQueue");
+    }
+  } catch (error) {
+    showError(ctx, params.queue ? "Queueing failed" : "The experiment did not start", error);
+  }
+}
+
+function startQueue(ctx: Ctx): Handler {
+  return async () => {
+    const text = await vscode.window.showInputBox({
+      title: "Start Queue",
+      prompt: "Number of workers running experiments at once (-j)",
+      value: String(queueJobs()),
+      validateInput: (value) => (/^\s*[1-9]\d*\s*$/.test(value) ? undefined : "Type a whole number, 1 or more."),
+    });
+    if (text === undefined) {
+      return;
+    }
+    try {
+      const result = await ctx.helper.request(proto.startQueue, { jobs: Number(text) });
+      void vscode.window.showInformationMessage(`Started ${result.workers} queue worker${result.workers === 1 ? "" : "s"}.`);
+    } catch (error) {
+      showError(ctx, "Starting the queue failed", error);
+    }
+  };
+}
+
+function stopQueue(ctx: Ctx): Handler {
+  return async () => {
+    const picked = await vscode.window.showQuickPick([
+      { label: "Stop after the running experiments finish", kill: false },
+      { label: "Stop now, killing the running experiments", kill: true },
+    ], { title: "Stop Queue" });
+    if (!picked) {
+      return;
+    }
+    try {
+      await ctx.helper.request(proto.stopQueue, { kill: picked.kill });
+    } catch (error) {
+      showError(ctx, "Stopping the queue failed", error);
+    }
+  };
+}
+
+/** The experiments a command acts on: the clicked/selected tree rows, else a quick pick. */
+async function targetExperiments(ctx: Ctx, args: unknown[], many: boolean, title: string): Promise<string[]> {
+  const [clicked, selected] = args as [ExperimentNode | undefined, ExperimentNode[] | undefined];
+  const fromTree = (selected?.length ? selected : clicked ? [clicked] : []).filter((n) => n?.kind === "experiment");
+  if (fromTree.length) {
+    return fromTree.map((n) => n.name);
+  }
+  const items = allExperiments(ctx.experiments.nodes).map((node) => ({
+    label: plainLabel(node.label), description: plainLabel(node.description), name: node.name,
+  }));
+  if (!items.length) {
+    void vscode.window.showInformationMessage("There are no experiments yet: run one first.");
+    return [];
+  }
+  if (many) {
+    const picked = await vscode.window.showQuickPick(items, { title, canPickMany: true });
+    return picked?.map((p) => p.name) ?? [];
+  }
+  const picked = await vscode.window.showQuickPick(items, { title });
+  return picked ? [picked.name] : [];
+}
+
+function applyExperiment(ctx: Ctx): Handler {
+  return async (...args) => {
+    const [name] = await targetExperiments(ctx, args, false, "Apply Experiment: put its params and outputs into the workspace");
+    if (!name) {
+      return;
+    }
+    try {
+      await ctx.helper.request(proto.applyExperiment, { name });
+      void vscode.window.showInformationMessage(plainMessage(`Applied experiment ${name} to the workspace.`));
+    } catch (error) {
+      if (!isBadInput(error)) {
+        showError(ctx, "Apply failed", error);
+        return;
+      }
+      // The helper refuses to overwrite uncommitted work; offer its --force, which saves that
+      // work as an experiment first, so nothing is lost either way.
+      const choice = await vscode.window.showWarningMessage(plainMessage(errorText(error)),
+        "Save My Changes as an Experiment and Apply");
+      if (choice) {
+        try {
+          await ctx.helper.request(proto.applyExperiment, { name, force: true });
+        } catch (again) {
+          showError(ctx, "Apply failed", again);
+        }
+      }
+    }
+  };
+}
+
+function branchExperiment(ctx: Ctx): Handler {
+  return async (...args) => {
+    const [name] = await targetExperiments(ctx, args, false, "Create Branch from Experiment");
+    if (!name) {
+      return;
+    }
+    const branch = await vscode.window.showInputBox({
+      title: `Create a branch from ${name}`,
+      prompt: "Name of the new git branch",
+      value: name.replace(/[^A-Za-z0-9._/-]+/g, "-"),
+      validateInput: (value) => (value.trim() ? undefined : "Type a branch name."),
+    });
+    if (!branch) {
+      return;
+    }
+    try {
+      const result = await ctx.helper.request(proto.branchExperiment, { name, branch: branch.trim() });
+      void vscode.window.showInformationMessage(plainMessage(`Created branch ${result.branch} from experiment ${name}.`));
+    } catch (error) {
+      showError(ctx, "Creating the branch failed", error);
+    }
+  };
+}
+
+function removeExperiments(ctx: Ctx): Handler {
+  return async (...args) => {
+    const names = await targetExperiments(ctx, args, true, "Remove Experiments");
+    if (!names.length) {
+      return;
+    }
+    const what = names.length === 1 ? `experiment ${names[0]}` : `${names.length} experiments`;
+    const ok = await vscode.window.showWarningMessage(plainMessage(`Remove ${what}? Their git refs are deleted.`),
+      { modal: true }, "Remove");
+    if (ok !== "Remove") {
+      return;
+    }
+    try {
+      const result = await ctx.helper.request(proto.removeExperiments, { names });
+      void vscode.window.showInformationMessage(plainMessage(`Removed ${result.removed.join(", ")}.`));
+    } catch (error) {
+      showError(ctx, "Removing failed", error);
+    }
+  };
+}
+
+function showQueue(): Handler {
+  return async () => {
+    await vscode.commands.executeCommand("xp.queue.focus");
+  };
+}
+
+/** Runs `xp demo .` in the open folder with the helper's interpreter, then starts the helper. */
+function createDemoProject(ctx: Ctx): Handler {
+  return async () => {
+    const folder = ctx.helper.folder ?? vscode.workspace.workspaceFolders?.[0];
+    if (!folder) {
+      void vscode.window.showErrorMessage("Open an empty folder first; the demo project is created in it.");
+      return;
+    }
+    // The helper did not look for Python in a folder without a project, so look now.
+    const python = ctx.helper.python ?? (await findInterpreter(folder)).command;
+    ctx.output.appendLine(`$ ${python} -m pyhelper demo ${folder.uri.fsPath}`);
+    const ok = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "Creating the demo project and running its experiments…" },
+      () => new Promise<boolean>((resolve) => {
+        execFile(python, ["-m", "pyhelper", "demo", folder.uri.fsPath], { cwd: folder.uri.fsPath, timeout: 300_000 },
+          (error, stdout, stderr) => {
+            ctx.output.append(stdout);
+            ctx.output.append(stderr);
+            if (error) {
+              void vscode.window.showErrorMessage(plainMessage(`Creating the demo failed: ${stderr.trim().split("\n").pop() ?? error.message}`),
+                "Show Helper Log").then((c) => c && ctx.output.show());
+            }
+            resolve(!error);
+          });
+      }),
+    );
+    if (ok) {
+      await ctx.helper.restart();
+    }
+  };
+}
+
+function restartHelper(ctx: Ctx): Handler {
+  return async () => {
+    ctx.output.appendLine("Restarting the helper (XP: Restart Helper).");
+    await ctx.helper.restart();
+  };
+}
+
+function showHelperLog(ctx: Ctx): Handler {
+  return async () => {
+    ctx.output.show(true);
+  };
+}
+
+/** Every command: id (as in package.json) → factory. */
+export const COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
+  "xp.runExperiment": runExperiment,
+  "xp.runExperimentWithParams": runExperimentWithParams,
+  "xp.queueExperiment": queueExperiment,
+  "xp.startQueue": startQueue,
+  "xp.stopQueue": stopQueue,
+  "xp.showQueue": showQueue,
+  "xp.applyExperiment": applyExperiment,
+  "xp.branchExperiment": branchExperiment,
+  "xp.removeExperiments": removeExperiments,
+  "xp.createDemoProject": createDemoProject,
+  "xp.restartHelper": restartHelper,
+  "xp.showHelperLog": showHelperLog,
+};

@@ -1,0 +1,184 @@
+// The Experiments tree as plain data: rows from `xp/showExperiments` become nodes tagged with a
+// `kind`. Pure (no `vscode` import), so the unit tests build trees without an editor; the tree
+// provider (experimentsTree.ts) only maps these nodes to TreeItems.
+import type { ExperimentRow } from "./protocol";
+import { formatValue } from "./text";
+
+/** What a node's icon shows; the provider maps it to a codicon. */
+export type Status = "workspace" | "baseline" | "queued" | "running" | "success" | "failed" | "cancelled" | "unknown";
+
+/** A node of the Experiments tree. `children` is filled for baselines only. */
+export interface ExperimentNode {
+  kind: "workspace" | "baseline" | "experiment" | "error";
+  /** Stable across reloads (so VS Code keeps expansion and selection). */
+  id: string;
+  label: string;
+  description: string;
+  tooltip: string;
+  status: Status;
+  /** The experiment's name (what apply/branch/remove take); the rev for baselines. */
+  name: string;
+  rev: string;
+  children: ExperimentNode[];
+}
+
+/** Options that change how rows are shown, from the user's settings. */
+export interface ViewOptions {
+  /** `key` or `file:key` of the metric shown beside each row; empty = the first metric found. */
+  headlineMetric: string;
+}
+
+const STATUSES: ReadonlySet<string> = new Set(["queued", "running", "success", "failed", "cancelled"]);
+
+/** The root nodes of the tree: the workspace, then each baseline holding its experiments. */
+export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions): ExperimentNode[] {
+  const roots: ExperimentNode[] = [];
+  const baselines = new Map<string, { node: ExperimentNode; row: ExperimentRow }>();
+  const headline = pickHeadline(rows, options.headlineMetric);
+  for (const row of rows) {
+    if (row.kind === "workspace") {
+      roots.push(rowNode(row, "workspace", headline, undefined));
+    } else if (row.kind === "baseline") {
+      const node = rowNode(row, "baseline", headline, undefined);
+      baselines.set(row.rev, { node, row });
+      roots.push(node);
+    } else {
+      // Every other kind (experiment, queued, running, …) hangs under its baseline; one whose
+      // baseline row is missing (another branch, not asked for) gets a placeholder parent.
+      let parent = baselines.get(row.baseline);
+      if (!parent) {
+        const placeholder: ExperimentRow = { ...row, kind: "baseline", name: shortRev(row.baseline), rev: row.baseline,
+          status: "", message: "", params: {}, metrics: {}, tags: [], note: "" };
+        parent = { node: rowNode(placeholder, "baseline", headline, undefined), row: placeholder };
+        baselines.set(row.baseline, parent);
+        roots.push(parent.node);
+      }
+      parent.node.children.push(rowNode(row, "experiment", headline, parent.row));
+    }
+  }
+  return roots;
+}
+
+/** The metric shown beside each row as `[file, key]`, or undefined when there are no metrics. */
+export function pickHeadline(rows: readonly ExperimentRow[], wanted: string): [string, string] | undefined {
+  for (const row of rows) {
+    for (const [file, values] of Object.entries(row.metrics ?? {})) {
+      for (const key of Object.keys(values ?? {})) {
+        if (!wanted || wanted === key || wanted === `${file}:${key}`) {
+          return [file, key];
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Params whose value differs from the baseline's, as `key=value` texts (file prefix when not params.yaml). */
+export function changedParams(row: ExperimentRow, baseline: ExperimentRow | undefined): string[] {
+  if (!baseline) {
+    return [];
+  }
+  const changed: string[] = [];
+  for (const [file, values] of Object.entries(row.params ?? {})) {
+    const before = baseline.params?.[file] ?? {};
+    for (const [key, value] of Object.entries(values ?? {})) {
+      if (JSON.stringify(value) !== JSON.stringify(before[key])) {
+        changed.push(`${paramTarget(file, key)}=${formatValue(value)}`);
+      }
+    }
+  }
+  return changed;
+}
+
+/** How a params key is addressed in `-S`: bare for params.yaml, `file:key` otherwise. */
+export function paramTarget(file: string, key: string): string {
+  return file === "params.yaml" ? key : `${file}:${key}`;
+}
+
+function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [string, string] | undefined,
+  baseline: ExperimentRow | undefined): ExperimentNode {
+  const parts: string[] = [];
+  if (kind === "baseline") {
+    parts.push(shortRev(row.rev));
+  }
+  if (headline) {
+    const value = row.metrics?.[headline[0]]?.[headline[1]];
+    if (value !== undefined) {
+      parts.push(`${headline[1]}=${formatValue(value)}`);
+    }
+  }
+  if (kind === "experiment") {
+    parts.push(...changedParams(row, baseline));
+    if (row.status && row.status !== "success") {
+      parts.push(row.status);
+    }
+  }
+  const errorCount = Object.keys(row.errors ?? {}).length;
+  if (errorCount) {
+    parts.push(`${errorCount} error${errorCount === 1 ? "" : "s"}`);
+  }
+  return {
+    kind,
+    id: kind === "workspace" ? "workspace" : `${kind}:${row.rev}:${row.name}`,
+    label: kind === "workspace" ? "workspace" : row.name || shortRev(row.rev),
+    description: parts.join("  "),
+    tooltip: tooltipText(row),
+    status: statusOf(row, kind),
+    name: kind === "baseline" ? row.rev : row.name,
+    rev: row.rev,
+    children: [],
+  };
+}
+
+function statusOf(row: ExperimentRow, kind: ExperimentNode["kind"]): Status {
+  if (kind === "workspace" || kind === "baseline") {
+    return kind;
+  }
+  const status = row.status || row.kind;
+  return STATUSES.has(status) ? (status as Status) : "unknown";
+}
+
+/** Plain text (never markup) listing everything known about a row. */
+export function tooltipText(row: ExperimentRow): string {
+  const lines = [row.kind === "workspace" ? "workspace" : `${row.name} (${shortRev(row.rev)})`];
+  if (row.status) {
+    lines.push(`status: ${row.status}`);
+  }
+  if (row.created) {
+    lines.push(`created: ${new Date(row.created * 1000).toISOString().replace("T", " ").slice(0, 19)} UTC`);
+  }
+  if (row.message) {
+    lines.push(`message: ${row.message}`);
+  }
+  if (row.tags?.length) {
+    lines.push(`tags: ${row.tags.join(", ")}`);
+  }
+  if (row.note) {
+    lines.push(`note: ${row.note}`);
+  }
+  for (const [title, table] of [["Metrics", row.metrics], ["Params", row.params]] as const) {
+    const entries = Object.entries(table ?? {});
+    if (entries.length) {
+      lines.push("", `${title}:`);
+      for (const [file, values] of entries) {
+        for (const [key, value] of Object.entries(values ?? {})) {
+          lines.push(`  ${paramTarget(file, key)} = ${formatValue(value)}`);
+        }
+      }
+    }
+  }
+  for (const [where, error] of Object.entries(row.errors ?? {})) {
+    lines.push("", `error in ${where}: ${typeof error === "string" ? error : JSON.stringify(error)}`);
+  }
+  return lines.join("\n");
+}
+
+/** The first seven characters of a commit id (the workspace keeps its name). */
+export function shortRev(rev: string): string {
+  return /^[0-9a-f]{40}$/.test(rev) ? rev.slice(0, 7) : rev;
+}
+
+/** Every experiment node of the tree, in tree order (for quick picks). */
+export function allExperiments(roots: readonly ExperimentNode[]): ExperimentNode[] {
+  return roots.flatMap((root) => root.children.filter((child) => child.kind === "experiment"));
+}

@@ -1,0 +1,328 @@
+// The xp helper as the extension sees it: a Python language server (`python -m pyhelper serve`)
+// driven by vscode-languageclient over stdio. This module owns its life — finding the folder and
+// the interpreter, starting, checking the protocol version, restarting a crashed helper a bounded
+// number of times — and publishes its state, which views and the status bar draw.
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  type CloseHandlerResult,
+  ErrorAction,
+  LanguageClient,
+  type LanguageClientOptions,
+  type RequestType,
+  ResponseError,
+  type ServerOptions,
+  State,
+} from "vscode-languageclient/node";
+import { maxRestarts } from "./config";
+import * as proto from "./protocol";
+import { checkHelper, findInterpreter } from "./python";
+import type { HelperState } from "./queueModel";
+
+/**
+ * A language client that logs its errors without popping notifications: XP tells the person what
+ * went wrong once, with the way out (Restart Helper, Show Helper Log), instead of a cascade.
+ */
+class QuietLanguageClient extends LanguageClient {
+  override error(message: string, data?: unknown, _showNotification?: boolean | "force"): void {
+    super.error(message, data, false);
+  }
+}
+
+/** One language client's life, as its close handler sees it. */
+interface ClientLife {
+  client: LanguageClient | undefined;
+  /** True once this client reached Running (so its crashes count as crashes during use). */
+  ran: boolean;
+}
+
+/** The window in which crashes are counted against `xp.helper.maxRestarts`. */
+const CRASH_WINDOW_MS = 3 * 60 * 1000;
+
+export class Helper implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private current: HelperState = "starting";
+  private crashes: number[] = [];
+  private lifecycle: Promise<void> = Promise.resolve();
+  private readonly stateEmitter = new vscode.EventEmitter<HelperState>();
+  private readonly experimentsEmitter = new vscode.EventEmitter<{ baselines: string[] }>();
+  private readonly queueEmitter = new vscode.EventEmitter<{ running: number; queued: number }>();
+
+  /** Fires on every state change (after the context key `xp.state` is set). */
+  readonly onDidChangeState = this.stateEmitter.event;
+  /** Fires on `xp/experimentsChanged` and when a (re)started helper is ready. */
+  readonly onExperimentsChanged = this.experimentsEmitter.event;
+  /** Fires on `xp/queueChanged` and when a (re)started helper is ready (counts unknown = -1). */
+  readonly onQueueChanged = this.queueEmitter.event;
+  /** The project folder the helper serves, once one was found. */
+  folder: vscode.WorkspaceFolder | undefined;
+  /** The interpreter that runs the helper, once one was found. */
+  python: string | undefined;
+
+  constructor(private readonly output: vscode.OutputChannel) {}
+
+  get state(): HelperState {
+    return this.current;
+  }
+
+  /** Finds the project and the interpreter and starts the helper; never throws (the state says what went wrong). */
+  start(): Promise<void> {
+    return this.serially(() => this.doStart());
+  }
+
+  /** Stops the helper (if running) and starts it again, forgetting earlier crashes. */
+  restart(): Promise<void> {
+    return this.serially(async () => {
+      this.crashes = [];
+      await this.stopClient();
+      await this.doStart();
+    });
+  }
+
+  /** Runs starts and restarts one after the other, so two clients never run at once. */
+  private serially(work: () => Promise<void>): Promise<void> {
+    const next = this.lifecycle.then(work, work);
+    this.lifecycle = next.catch(() => undefined);
+    return next;
+  }
+
+  private async doStart(): Promise<void> {
+    const started = performance.now();
+    this.setState("starting");
+    const folder = await this.findProjectFolder();
+    if (!folder) {
+      return;
+    }
+    this.folder = folder;
+    const interpreter = await findInterpreter(folder);
+    this.python = interpreter.command;
+    this.output.appendLine(`Python: ${interpreter.command} (from ${interpreter.source})`);
+    const check = await checkHelper(interpreter.command, folder.uri.fsPath);
+    if (!check.ok) {
+      this.output.appendLine(check.detail);
+      this.setState(check.reason);
+      return;
+    }
+    this.output.appendLine(`Starting the xp helper ${check.version} in ${folder.uri.fsPath}`);
+    // A helper that dies while starting is started again a bounded number of times, with a pause.
+    const limit = maxRestarts();
+    let client: LanguageClient;
+    for (let attempt = 0; ; attempt++) {
+      client = this.createClient(interpreter.command, folder);
+      this.client = client;
+      try {
+        await client.start();
+        // start() can resolve although initialize failed (the client then sits in "startFailed").
+        if (!client.isRunning()) {
+          throw new Error("the helper exited while starting (its errors are above)");
+        }
+        break;
+      } catch (error) {
+        this.output.appendLine(`The helper did not start: ${errorText(error)}`);
+        await this.stopClient();
+        if (attempt >= limit) {
+          this.giveUp(attempt + 1);
+          return;
+        }
+        this.output.appendLine(`Starting it again (${attempt + 1} of ${limit}).`);
+        await new Promise((resolve) => setTimeout(resolve, 300 * (attempt + 1)));
+      }
+    }
+    const version = (client.initializeResult?.capabilities.experimental as { xpProtocolVersion?: unknown } | undefined)
+      ?.xpProtocolVersion;
+    if (typeof version !== "number" || version < proto.PROTOCOL_VERSION) {
+      this.output.appendLine(`The helper speaks xp protocol ${String(version)}; this extension needs ` +
+        `${proto.PROTOCOL_VERSION} or later. Upgrade it: pip install -U xp-experiments`);
+      await this.stopClient();
+      this.setState("helperTooOld");
+      return;
+    }
+    this.output.appendLine(`The helper is ready (${(performance.now() - started).toFixed(0)} ms after start).`);
+    this.setState("running");
+  }
+
+  /**
+   * Sends a custom request. A helper that is (re)starting is waited for (up to 30 s), so a command
+   * given during a restart still runs; otherwise rejects with a one-line message.
+   */
+  async request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R> {
+    if (this.current === "starting") {
+      await this.settled(30_000);
+    }
+    if (!this.client || this.current !== "running") {
+      throw new Error("The xp helper is not running — see XP: Show Helper Log, then XP: Restart Helper.");
+    }
+    return this.client.sendRequest(type, params);
+  }
+
+  /** Resolves when the state leaves "starting" (or after `ms`). */
+  private settled(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const listener = this.stateEmitter.event((state) => state !== "starting" && done());
+      function done(): void {
+        clearTimeout(timer);
+        listener.dispose();
+        resolve();
+      }
+    });
+  }
+
+  dispose(): void {
+    void this.stopClient();
+    this.stateEmitter.dispose();
+    this.experimentsEmitter.dispose();
+    this.queueEmitter.dispose();
+  }
+
+  private async findProjectFolder(): Promise<vscode.WorkspaceFolder | undefined> {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    if (!folders.length) {
+      this.setState("noFolder");
+      return undefined;
+    }
+    // One helper serves one project: the first folder that is a git repository with a pipeline.
+    let sawRepo = false;
+    for (const folder of folders) {
+      const repo = await exists(vscode.Uri.joinPath(folder.uri, ".git"));
+      sawRepo ||= repo;
+      if (repo && await exists(vscode.Uri.joinPath(folder.uri, "dvc.yaml"))) {
+        if (folders.length > 1) {
+          this.output.appendLine(`Several folders are open; XP serves the first project among them: ${folder.name}`);
+        }
+        return folder;
+      }
+    }
+    this.folder = folders[0];
+    this.setState(sawRepo ? "noPipeline" : "noRepo");
+    return undefined;
+  }
+
+  private createClient(python: string, folder: vscode.WorkspaceFolder): LanguageClient {
+    // What the close handler needs to know about this client (it is made before the client is).
+    const life: ClientLife = { client: undefined, ran: false };
+    const serverOptions: ServerOptions = {
+      command: python,
+      args: ["-m", "pyhelper", "serve"],
+      // No `transport`: TransportKind.stdio would append `--stdio`, which `xp serve` does not take;
+      // without it the client still talks over the process's stdin/stdout.
+      options: { cwd: folder.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      // The helper answers for params and pipeline files (YAML); it ignores other YAML.
+      documentSelector: [{ scheme: "file", language: "yaml" }],
+      workspaceFolder: folder,
+      outputChannel: this.output,
+      // Errors are shown once, by the command that got them; the client must not pop its own.
+      revealOutputChannelOn: 4 /* RevealOutputChannelOn.Never */,
+      // Returning false gives the start up (doStart retries) instead of the client's own pop-up.
+      initializationFailedHandler: (error) => {
+        this.output.appendLine(`The helper failed to initialize: ${errorText(error)}`);
+        return false;
+      },
+      errorHandler: {
+        // handled: the client logs these but pops no notification of its own (we say it once).
+        error: () => ({ action: ErrorAction.Continue, handled: true }),
+        closed: () => this.closed(life),
+      },
+    };
+    const client = new QuietLanguageClient("xp", "XP Helper", serverOptions, clientOptions);
+    life.client = client;
+    client.onNotification(proto.experimentsChanged, (params) => this.experimentsEmitter.fire(params));
+    client.onNotification(proto.queueChanged, (params) => this.queueEmitter.fire(params));
+    client.onDidChangeState((event) => {
+      if (event.newState !== State.Running) {
+        return;
+      }
+      // The first start is finished by doStart (version check); a helper the client restarted
+      // after a crash comes back here, and the views reload what they show.
+      const restarted = life.ran;
+      life.ran = true;
+      if (restarted && this.current === "starting" && this.client === client) {
+        this.setState("running");
+      }
+    });
+    return client;
+  }
+
+  private closed(life: ClientLife): CloseHandlerResult {
+    // A client that never ran is being started by doStart, which retries on its own; a client
+    // that is no longer the current one was replaced (restart) and must stay down.
+    if (!life.ran || life.client !== this.client) {
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    const now = Date.now();
+    this.crashes = this.crashes.filter((t) => now - t < CRASH_WINDOW_MS);
+    this.crashes.push(now);
+    const limit = maxRestarts();
+    if (this.crashes.length <= limit) {
+      this.output.appendLine(`The helper stopped unexpectedly; restarting it (${this.crashes.length} of ${limit}).`);
+      this.setState("starting");
+      return { action: CloseAction.Restart, message: "Restarting the helper.", handled: true };
+    }
+    this.giveUp(this.crashes.length);
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+
+  /** The helper keeps dying: say so once, with the way out, and stay stopped. */
+  private giveUp(times: number): void {
+    this.setState("stopped");
+    this.output.appendLine(`The helper stopped ${times} times; XP gave up restarting it.`);
+    void vscode.window.showErrorMessage(
+      `The xp helper stopped ${times} times in a row; XP gave up restarting it.`,
+      "Show Helper Log", "Restart Helper",
+    ).then((choice) => {
+      if (choice === "Show Helper Log") {
+        this.output.show();
+      } else if (choice === "Restart Helper") {
+        void this.restart();
+      }
+    });
+  }
+
+  private async stopClient(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    // A client that failed to start has nothing to stop (and says so loudly if asked).
+    if (client?.needsStop()) {
+      try {
+        // A client torn down by a failed start can leave stop() pending forever; the life of the
+        // helper (starts, restarts) must not wait on it for more than a few seconds.
+        await Promise.race([client.stop(5000), new Promise((resolve) => setTimeout(resolve, 6000))]);
+      } catch (error) {
+        this.output.appendLine(`Stopping the helper: ${errorText(error)}`);
+      }
+    }
+  }
+
+  private setState(state: HelperState): void {
+    if (state === this.current && state !== "running") {
+      return;
+    }
+    this.current = state;
+    void vscode.commands.executeCommand("setContext", "xp.state", state);
+    this.stateEmitter.fire(state);
+  }
+}
+
+async function exists(uri: vscode.Uri): Promise<boolean> {
+  try {
+    await vscode.workspace.fs.stat(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One line for any error: the helper's own message for a JSON-RPC error (it names the fix). */
+export function errorText(error: unknown): string {
+  if (error instanceof ResponseError) {
+    return error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** True for the helper's "bad input" errors (the person can fix what they typed). */
+export function isBadInput(error: unknown): boolean {
+  return error instanceof ResponseError && error.code === proto.BAD_INPUT;
+}

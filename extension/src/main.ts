@@ -1,0 +1,57 @@
+// Entry point: activation only wires things up (views, commands, status bar) and starts the
+// helper without waiting for it, so activation stays far below its 300 ms budget; everything
+// that takes time happens after, and the views say what state the helper is in.
+import * as vscode from "vscode";
+import { COMMANDS, type Ctx } from "./commands";
+import { changesExperimentsView, needsRestart } from "./config";
+import { ExperimentsTree } from "./experimentsTree";
+import { Helper } from "./helper";
+import { QueueTree } from "./queueTree";
+import { StatusBar } from "./statusBar";
+
+let helper: Helper | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const started = performance.now();
+  const output = vscode.window.createOutputChannel("XP Helper");
+  helper = new Helper(output);
+  const experiments = new ExperimentsTree(helper, output);
+  const queue = new QueueTree(helper, output);
+  const statusBar = new StatusBar(helper, queue.onDidCount);
+  const ctx: Ctx = { helper, experiments, queue, output };
+  const current = helper;
+
+  context.subscriptions.push(
+    output, helper, experiments, queue, statusBar,
+    vscode.window.createTreeView("xp.experiments", { treeDataProvider: experiments, canSelectMany: true, showCollapseAll: true }),
+    vscode.window.createTreeView("xp.queue", { treeDataProvider: queue }),
+    ...Object.entries(COMMANDS).map(([id, factory]) => vscode.commands.registerCommand(id, factory(ctx))),
+    // Views reload only when the helper says something changed, or when it (re)starts.
+    helper.onDidChangeState((state) => {
+      if (state === "running") {
+        void experiments.reload();
+        void queue.reload();
+      } else if (state !== "starting") {
+        experiments.clear();
+        queue.clear();
+      }
+    }),
+    helper.onExperimentsChanged(() => void experiments.reload()),
+    helper.onQueueChanged(() => void queue.reload()),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (needsRestart(event)) {
+        void current.restart();
+      } else if (changesExperimentsView(event)) {
+        experiments.redraw();
+      }
+    }),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => void current.restart()),
+  );
+  void helper.start();
+  output.appendLine(`XP activated in ${(performance.now() - started).toFixed(1)} ms`);
+}
+
+export async function deactivate(): Promise<void> {
+  helper?.dispose();
+  helper = undefined;
+}

@@ -1,0 +1,59 @@
+// The Experiments tree built from helper rows: grouping, descriptions, tooltips, icons.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { allExperiments, buildTree, changedParams, pickHeadline, tooltipText } from "../../src/experimentsModel";
+import { DEMO_ROWS, row } from "./rows";
+
+test("workspace first, then each baseline holding its experiments in order", () => {
+  const roots = buildTree(DEMO_ROWS, { headlineMetric: "" });
+  assert.deepEqual(roots.map((n) => [n.kind, n.label]), [["workspace", "workspace"], ["baseline", "main"], ["baseline", "ccccccc"]]);
+  assert.deepEqual(roots[1].children.map((n) => n.label), ["higher-lr", "<b>bold</b> \"q\" ünï", "sweep-1"]);
+  assert.deepEqual(roots[2].children.map((n) => n.label), ["orphan"]);
+  assert.deepEqual(allExperiments(roots).map((n) => n.name), ["higher-lr", "<b>bold</b> \"q\" ünï", "sweep-1", "orphan"]);
+});
+
+test("description: headline metric, then params changed against the baseline, then a non-success status", () => {
+  const [, main] = buildTree(DEMO_ROWS, { headlineMetric: "" });
+  assert.equal(main.description, "aaaaaaa  accuracy=0.86");
+  assert.deepEqual(main.children.map((n) => n.description), [
+    "accuracy=0.8712  train.lr=0.1",
+    "train.epochs=20  failed  1 error",
+    "train.lr=0.2  queued",
+  ]);
+});
+
+test("the headline metric follows the setting, by key or file:key", () => {
+  assert.deepEqual(pickHeadline(DEMO_ROWS, ""), ["metrics.json", "accuracy"]);
+  assert.deepEqual(pickHeadline(DEMO_ROWS, "loss"), ["metrics.json", "loss"]);
+  assert.deepEqual(pickHeadline(DEMO_ROWS, "metrics.json:loss"), ["metrics.json", "loss"]);
+  assert.equal(pickHeadline(DEMO_ROWS, "nope"), undefined);
+  const [, main] = buildTree(DEMO_ROWS, { headlineMetric: "loss" });
+  assert.equal(main.children[0].description, "loss=0.3  train.lr=0.1");
+});
+
+test("params of other files are named file:key; equal values are not 'changed'", () => {
+  const base = row({ params: { "params.yaml": { a: 1 }, "conf/x.json": { "b.c": [1, 2] } } });
+  const exp = row({ params: { "params.yaml": { a: 1 }, "conf/x.json": { "b.c": [1, 3] } } });
+  assert.deepEqual(changedParams(exp, base), ["conf/x.json:b.c=[1,3]"]);
+  assert.deepEqual(changedParams(base, base), []);
+});
+
+test("status icons: queued/running/success/failed/cancelled, anything else unknown", () => {
+  const statuses = ["queued", "running", "success", "failed", "cancelled", "weird"].map((status) =>
+    buildTree([row({ kind: "baseline", rev: "b".repeat(40) }), row({ status })], { headlineMetric: "" })[0].children[0].status);
+  assert.deepEqual(statuses, ["queued", "running", "success", "failed", "cancelled", "unknown"]);
+});
+
+test("the tooltip lists every param and metric as plain text, names kept verbatim", () => {
+  const text = tooltipText(DEMO_ROWS[3]);
+  assert.match(text, /^<b>bold<\/b> "q" ünï \(2222222\)\nstatus: failed/);
+  assert.match(text, /Params:\n {2}train\.lr = 0\.05\n {2}train\.epochs = 20/);
+  assert.match(text, /error in metrics\.json: missing/);
+});
+
+test("node ids are stable across loads so VS Code keeps expansion and selection", () => {
+  const a = buildTree(DEMO_ROWS, { headlineMetric: "" });
+  const b = buildTree(structuredClone(DEMO_ROWS), { headlineMetric: "loss" });
+  assert.deepEqual(allExperiments(a).map((n) => n.id), allExperiments(b).map((n) => n.id));
+  assert.equal(new Set(allExperiments(a).map((n) => n.id)).size, 4);
+});
