@@ -22,6 +22,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check pyhelper tests bench
 	bash scripts/dvc-venv.sh >/dev/null
+	bash scripts/redis-setup.sh >/dev/null
 	$(PY) -m pytest -n 2 -q
 
 bench: setup

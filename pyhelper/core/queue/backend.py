@@ -1,0 +1,137 @@
+"""Which queue a project uses: the embedded SQLite one (default) or RQ on Redis, and the interface both offer.
+
+The choice lives in `.xp/config` (machine-local, like the rest of `.xp/`), an INI file:
+
+    [queue]
+    backend = redis://127.0.0.1:6379/0   # or "sqlite" (the default when the file or key is missing)
+    remote = /srv/git/project.git        # the shared git remote experiments travel through
+    cache-dir = /srv/xp-cache            # optional: the shared output cache workers write to
+
+`xp queue start --backend redis://HOST:PORT/DB --remote URL` writes it. Reading it imports
+neither Redis nor RQ, so the SQLite queue costs nothing extra.
+"""
+
+from __future__ import annotations
+
+import configparser
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from pyhelper.core.project import Project
+from pyhelper.errors import BadInput
+
+SQLITE = "sqlite"
+DEFAULT_JOB_TIMEOUT = 24 * 3600
+"""Seconds an RQ job may run before RQ stops it (a generous default; every job gets one)."""
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """The `[queue]` section of `.xp/config`."""
+
+    backend: str = SQLITE
+    remote: str | None = None
+    cache_dir: str | None = None
+
+    @property
+    def is_redis(self) -> bool:
+        """True when entries go to RQ on Redis."""
+        return self.backend != SQLITE
+
+
+class QueueBackend(Protocol):
+    """What enqueuing and the queue commands need from a queue (QueueDb and RedisQueue both offer it)."""
+
+    def add(self, items: list[dict[str, Any]]) -> list[Any]:
+        """Adds entries (dicts with id, name, baseline, rev, params, message, retries) in order."""
+
+    def names(self) -> set[str]:
+        """Names of entries that are not finished."""
+
+    def find(self, spec: str) -> Any:
+        """The entry named `spec` (or whose id starts with it)."""
+
+    def request_cancel(self, entry_ids: list[str], *, force: bool) -> list[str]:
+        """Cancels queued entries and asks running ones to stop."""
+
+    def close(self) -> None:
+        """Releases the connection."""
+
+
+def check_backend(url: str) -> str:
+    """`url` when it names a backend xp knows (sqlite, redis://HOST[:PORT][/DB]); else BadInput with the fix."""
+    if url == SQLITE:
+        return url
+    parts = urlsplit(url)
+    db = parts.path.strip("/")
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname or (db and not db.isdigit()):
+        raise BadInput(f"'{url}' is not a queue backend",
+                       hint="use redis://HOST:PORT/DB (e.g. redis://127.0.0.1:6379/0) or sqlite")
+    try:
+        parts.port
+    except ValueError:
+        raise BadInput(f"'{url}' has a bad port", hint="use redis://HOST:PORT/DB with a numeric port") from None
+    return url
+
+
+def config_path(project: Project):
+    """`.xp/config` of the user's workspace."""
+    return project.xp_dir / "config"
+
+
+def read_config(project: Project) -> QueueConfig:
+    """The queue configuration of `project` (the defaults when there is none)."""
+    path = config_path(project)
+    if not path.is_file():
+        return QueueConfig()
+    parser = configparser.ConfigParser(inline_comment_prefixes=("#", ";"))
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise BadInput(f"{path} cannot be read: {first}",
+                       hint="fix it: a [queue] section with backend = redis://HOST:PORT/DB and remote = URL") from None
+    if not parser.has_section("queue"):
+        return QueueConfig()
+    section = parser["queue"]
+    unknown = sorted(set(section) - {"backend", "remote", "cache-dir"})
+    if unknown:
+        raise BadInput(f"{path}: unknown key '{unknown[0]}' in [queue]", hint="the keys are backend, remote, cache-dir")
+    backend = check_backend(section.get("backend", SQLITE).strip() or SQLITE)
+    remote = section.get("remote", "").strip() or None
+    if backend != SQLITE and remote is None:
+        raise BadInput(f"{path}: [queue] backend is {backend} but no remote is set",
+                       hint="add `remote = URL` (the shared git remote), or run "
+                            "`xp queue start --backend URL --remote URL`")
+    return QueueConfig(backend, remote, section.get("cache-dir", "").strip() or None)
+
+
+def write_config(project: Project, config: QueueConfig) -> None:
+    """Writes the `[queue]` section of `.xp/config` (other sections are kept)."""
+    path = config_path(project)
+    project.ensure_xp_dir()
+    parser = configparser.ConfigParser()
+    if path.is_file():
+        parser.read(path, encoding="utf-8")
+    parser["queue"] = {"backend": config.backend}
+    if config.remote:
+        parser["queue"]["remote"] = config.remote
+    if config.cache_dir:
+        parser["queue"]["cache-dir"] = config.cache_dir
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        parser.write(handle)
+    tmp.replace(path)
+
+
+def open_backend(project: Project) -> QueueBackend:
+    """The queue `project` is configured to use."""
+    config = read_config(project)
+    if config.is_redis:
+        from pyhelper.core.queue.redis_backend import RedisQueue
+
+        return RedisQueue(config.backend, remote=config.remote, project=project)
+    from pyhelper.core.queue.db import QueueDb
+
+    return QueueDb(project)
