@@ -290,6 +290,8 @@ def _run(entry: str, name: str, rev: str, baseline_id: str, remote: str, message
         text = f"{message or 'xp: experiment ' + name}\n\n{TRAILER}: {entry}\n"
         commit = str(repo.create_commit(None, sig, sig, text, tree, [baseline.id]))
         recorded = _publish(root, remote, str(ExpRef(baseline_id, name)), commit)
+        if recorded != commit:
+            log(f"# '{remote}' already had this result (the same tree) as {recorded[:7]}; it stands")
         log(f"# recorded experiment '{name}' ({recorded[:7]}) on {remote}")
         return finish("success", exp_rev=recorded, exit_code=0)
     except (StageFailed, _Cancelled) as exc:
