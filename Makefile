@@ -29,6 +29,7 @@ bench: setup
 	$(PY) bench/pipeline.py
 	$(PY) bench/experiments.py
 	$(PY) bench/queue_bench.py
+	$(PY) bench/redis_queue_bench.py
 
 clean:
 	rm -rf $(VENV) build

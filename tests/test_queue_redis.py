@@ -203,3 +203,4 @@ def test_redis_stopped_mid_queue_is_reported_and_the_queue_continues_when_it_ret
     cluster.enqueue("train.lr=0.12", name="after")
     cluster.wait_for({"before": "success", "after": "success"}, timeout=60)
     assert set(cluster.remote_exps()) == {"before", "after"}
+    assert "could not connect to Redis instance" in cluster.worker_log("a")  # RQ's own line, in the worker's output.

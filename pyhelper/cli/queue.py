@@ -62,6 +62,14 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
     from pyhelper.core.queue.manage import state, stop, wait
     from pyhelper.core.queue.worker import start_workers
 
+    from pyhelper.core.queue.backend import read_config
+
+    if read_config(project).is_redis:
+        from pyhelper.errors import BadInput
+
+        raise BadInput("--run-all runs the local queue, but .xp/config puts the queue on Redis",
+                       hint="start workers with `xp queue worker --backend URL --remote URL` (or `xp queue start "
+                            "-j N`), and watch with `xp queue status`")
     started = time.monotonic()
     since = time.time()
     # Progress counts what this run is for: entries queued or running now, and any queued meanwhile.
@@ -156,7 +164,9 @@ def start(args: argparse.Namespace) -> int:
     """`xp queue start -j N`."""
     from pyhelper.core.queue.worker import start_workers
 
-    if args.backend or args.remote:  # RQ on Redis (or back to sqlite): see queue_remote.
+    from pyhelper.core.queue.backend import read_config
+
+    if args.backend or args.remote or read_config(_project()).is_redis:  # RQ on Redis (or back to sqlite).
         from pyhelper.cli.queue_remote import start as start_remote
 
         return start_remote(args, _project())

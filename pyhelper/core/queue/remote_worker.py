@@ -67,6 +67,12 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
 
     ran = [0]
     client = connect(url)
+    # Imported once here, so that each job's forked work horse starts with them loaded (saves ~0.3 s a job).
+    import pyhelper.core.gitrepo  # noqa: F401
+    import pyhelper.core.queue.enqueue  # noqa: F401
+    import pyhelper.core.repro  # noqa: F401
+    import pyhelper.core.tmp_workspace  # noqa: F401
+
     _SETTINGS.update(url=url, remote=remote, cache_dir=cache_dir,
                      mirror_root=Path(mirror_dir) if mirror_dir else default_mirror_root())
     queue = Queue(RQ_QUEUE, connection=client, serializer=JSONSerializer)
