@@ -42,12 +42,6 @@ def test_a_sweep_of_6_runs_on_two_workers_and_comes_home_with_exp_pull(cluster):
     assert len({e.worker for e in found.values()}) == 2, "both workers should have taken entries"
     assert all(e.attempts == 1 for e in found.values())
     assert sorted(lr for lr, _ in cluster.events("end")) == lrs  # Each ran exactly once.
-    # Status and logs show remote runs like local ones.
-    status = json.loads(cluster.xp("queue", "status", "--json").stdout)
-    assert {e["name"]: e["status"] for e in status["entries"]} == {f"sweep-{i}": "success" for i in range(1, 7)}
-    assert len(status["workers"]) == 2
-    log = cluster.xp("queue", "logs", "sweep-3").stdout
-    assert "training lr=0.3" in log and "# recorded experiment 'sweep-3'" in log
     # Results come home through the remote; each carries its entry's trailer and its params.
     assert set(cluster.remote_exps()) == {f"sweep-{i}" for i in range(1, 7)}
     cluster.xp("exp", "pull", cluster.remote)
@@ -60,6 +54,12 @@ def test_a_sweep_of_6_runs_on_two_workers_and_comes_home_with_exp_pull(cluster):
         lr = entry["params"][0].split("=")[1]
         assert f"lr: {lr}" in _params_of(cluster.project, commit)
         assert git(cluster.project, "show", f"{commit}:metrics.json").strip() == json.dumps({"acc": float(lr)})
+    # Status and logs show remote runs like local ones.
+    status = json.loads(cluster.xp("queue", "status", "--json").stdout)
+    assert {e["name"]: e["status"] for e in status["entries"]} == {f"sweep-{i}": "success" for i in range(1, 7)}
+    assert len(status["workers"]) == 2
+    log = cluster.xp("queue", "logs", "sweep-3").stdout
+    assert "training lr=0.3" in log and "# recorded experiment 'sweep-3'" in log
     # The cached output went to the shared cache folder.
     assert any(p.is_file() for p in Path(cluster.cache).rglob("*"))
     assert first.poll() is None and second.poll() is None
@@ -165,6 +165,9 @@ def test_the_first_writer_wins_and_an_identical_tree_counts_as_success(cluster):
     (entry,) = cluster.enqueue("train.lr=0.4", name="twice")
     cluster.wait_for({"twice": "success"}, timeout=30)
     first = cluster.remote_exps()["twice"]
+    # Following a finished entry fetches its result home (as `xp queue status` does).
+    assert "# fetched experiment 'twice'" in cluster.xp("queue", "logs", "-f", "twice").stdout
+    assert git(cluster.project, "for-each-ref", "--format=%(objectname)", "refs/exps/").split() == [first]
     # The same job again (as a second worker racing on it would; its stage comes from the run-cache): a new
     # commit with the same tree, refused by the remote; the ref stays the first one's and the entry succeeds.
     time.sleep(1.1)  # Commit times have a 1 s resolution: the second run's commit must differ from the first.
@@ -204,3 +207,11 @@ def test_redis_stopped_mid_queue_is_reported_and_the_queue_continues_when_it_ret
     cluster.wait_for({"before": "success", "after": "success"}, timeout=60)
     assert set(cluster.remote_exps()) == {"before", "after"}
     assert "could not connect to Redis instance" in cluster.worker_log("a")  # RQ's own line, in the worker's output.
+
+
+def test_stop_shuts_the_workers_down(cluster):
+    first, second = cluster.worker("a"), cluster.worker("b")
+    wait_until(lambda: len(json.loads(cluster.xp("queue", "status", "--json").stdout)["workers"]) == 2, 15,
+               "both workers to register")
+    assert "Asked 2 worker(s)" in cluster.xp("queue", "stop").stdout
+    wait_until(lambda: first.poll() is not None and second.poll() is not None, 15, "the workers to exit")

@@ -288,8 +288,11 @@ def kill(args: argparse.Namespace) -> int:
 
 def stop(args: argparse.Namespace) -> int:
     """`xp queue stop [--kill]`."""
+    from pyhelper.cli.queue_remote import redis_queue
     from pyhelper.core.queue.manage import stop as stop_workers
 
+    if (remote := redis_queue(_project())) is not None:
+        return _closing(remote, lambda: _remote("stop")(args, remote))
     count = stop_workers(_project(), kill_running=args.kill)
     if args.json:
         emit_json({"workers": count})

@@ -79,8 +79,11 @@ def status(args: argparse.Namespace, queue) -> int:
     """`xp queue status` for the Redis queue (same table and JSON as the local one)."""
     from pyhelper.cli.queue import _duration, _entry_json
 
+    from pyhelper.core.queue.redis_backend import bring_home
+
     entries = queue.entries()
     workers = queue.workers()
+    fetched = bring_home(queue.project, queue.remote, entries) if queue.project is not None else []
     names = {e.id: e.name for e in entries}
     if args.json:
         emit_json({"backend": queue.url,
@@ -104,8 +107,8 @@ def status(args: argparse.Namespace, queue) -> int:
     else:
         print(f"No worker listens on {queue.url} (start one with `xp queue worker --backend {queue.url} "
               f"--remote URL`).")
-    if any(e.status == "success" for e in entries):
-        print(f"Bring finished experiments home with `xp exp pull {queue.remote}`.")
+    if fetched:
+        print(f"Fetched {len(fetched)} finished experiment(s) from '{queue.remote}': {', '.join(fetched)}.")
     return 0
 
 
@@ -124,6 +127,11 @@ def logs(args: argparse.Namespace, queue) -> int:
         if not args.follow or current.status not in ("queued", "running"):
             if after == "0-0":
                 print(f"'{entry.name}' is {current.status} and has no log yet.")
+            if args.follow and queue.project is not None:
+                from pyhelper.core.queue.redis_backend import bring_home
+
+                for name in bring_home(queue.project, queue.remote, [current]):
+                    print(f"# fetched experiment '{name}' from '{queue.remote}'")
             return 0
         if current.status == "queued" and not queue.workers():
             if time.monotonic() - idle_since > 10:  # Following would never end.
@@ -152,3 +160,24 @@ def kill(args: argparse.Namespace, queue) -> list:
         for entry in running:  # The worker did not answer: RQ kills its job's process.
             queue.hard_stop(entry.id)
     return entries
+
+
+def stop(args: argparse.Namespace, queue) -> int:
+    """`xp queue stop [--kill]` for the Redis queue: RQ's shutdown command to every worker (each ends its
+    current run first; with --kill, running entries are cancelled too)."""
+    from rq.command import send_shutdown_command
+
+    from pyhelper.core.queue.redis_backend import guarded
+
+    workers = queue.workers()
+    if args.kill:
+        queue.request_cancel([e.id for e in queue.entries(("running",))], force=True)
+    with guarded(queue.url):
+        for w in workers:
+            send_shutdown_command(queue.redis, w.id)
+    if args.json:
+        emit_json({"workers": len(workers)})
+        return 0
+    print(f"Asked {len(workers)} worker(s) on {queue.url} to stop" +
+          (" now." if args.kill else " after their current experiment."))
+    return 0

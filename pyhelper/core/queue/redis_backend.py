@@ -290,3 +290,25 @@ class RedisQueue:
                 self.redis.zrem(index_key(self.remote), entry_id)
                 removed.append(entry_id)
         return removed
+
+
+def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]:
+    """Fetches the experiment refs of finished entries that this repository does not have yet (never
+    forced: a local experiment of the same name stays); returns the names fetched."""
+    from pyhelper.core.gitrepo import open_repo
+    from pyhelper.core.refs import ExpRef
+
+    done = [e for e in entries if e.status == "success" and e.exp_rev]
+    if not done:
+        return []
+    repo = open_repo(project)
+    missing = [e for e in done if str(ExpRef(e.baseline, e.name)) not in repo.references]
+    if not missing:
+        return []
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    refspecs = [f"{ExpRef(e.baseline, e.name)}:{ExpRef(e.baseline, e.name)}" for e in missing]
+    result = subprocess.run(["git", "fetch", "-q", "--no-tags", remote, *refspecs], cwd=project.root,
+                            capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        return []  # Not fatal: `xp exp pull` says why.
+    return [e.name for e in missing]
