@@ -209,6 +209,25 @@ def test_redis_stopped_mid_queue_is_reported_and_the_queue_continues_when_it_ret
     assert "could not connect to Redis instance" in cluster.worker_log("a")  # RQ's own line, in the worker's output.
 
 
+def test_retry_runs_a_failed_entry_again_and_remove_forgets_entries(cluster):
+    broken = cluster.worker("broken", env={"XP_TEST_FAIL": "0.21"})  # This machine's runs of lr=0.21 fail.
+    (entry,) = cluster.enqueue("train.lr=0.21", name="flaky")
+    cluster.wait_for({"flaky": "failed"}, timeout=30)
+    assert "boom: the loss diverged" in cluster.entries()["flaky"].error
+    os.killpg(broken.pid, signal.SIGTERM)
+    broken.wait(15)
+    cluster.worker("fine")
+    assert "Queued again: flaky." in cluster.xp("queue", "retry", "flaky").stdout
+    cluster.wait_for({"flaky": "success"}, timeout=30)
+    assert set(cluster.remote_exps()) == {"flaky"}
+    assert cluster.entries()["flaky"].attempts == 1
+    assert "Removed 1 entry." in cluster.xp("queue", "remove", "--success").stdout
+    assert cluster.entries() == {}
+    assert git(Path(cluster.remote), "for-each-ref", "refs/xp/queue/") == ""
+    assert git(cluster.project, "for-each-ref", "refs/xp/queue/") == ""
+    assert set(cluster.remote_exps()) == {"flaky"}  # The experiment itself stays.
+
+
 def test_stop_shuts_the_workers_down(cluster):
     first, second = cluster.worker("a"), cluster.worker("b")
     wait_until(lambda: len(json.loads(cluster.xp("queue", "status", "--json").stdout)["workers"]) == 2, 15,

@@ -311,7 +311,12 @@ def remove(args: argparse.Namespace) -> int:
     else:
         statuses = tuple(s for s, on in (("queued", args.queued), ("success", args.success),
                                            ("failed", args.failed), ("cancelled", args.cancelled)) if on)
-    removed = remove_entries(_project(), args.names, statuses=statuses)
+    from pyhelper.cli.queue_remote import redis_queue
+
+    if (remote := redis_queue(_project())) is not None:
+        removed = _closing(remote, lambda: _remote("remove")(args, remote, statuses))
+    else:
+        removed = remove_entries(_project(), args.names, statuses=statuses)
     if args.json:
         emit_json([{"id": e.id, "name": e.name, "status": e.status} for e in removed])
         return 0
@@ -321,9 +326,13 @@ def remove(args: argparse.Namespace) -> int:
 
 def retry(args: argparse.Namespace) -> int:
     """`xp queue retry NAME…`."""
+    from pyhelper.cli.queue_remote import redis_queue
     from pyhelper.core.queue.manage import retry as retry_entries
 
-    entries = retry_entries(_project(), args.names)
+    if (remote := redis_queue(_project())) is not None:
+        entries = _closing(remote, lambda: _remote("retry")(args, remote))
+    else:
+        entries = retry_entries(_project(), args.names)
     if args.json:
         emit_json([_entry_json(e) for e in entries])
         return 0

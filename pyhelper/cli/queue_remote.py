@@ -181,3 +181,31 @@ def stop(args: argparse.Namespace, queue) -> int:
     print(f"Asked {len(workers)} worker(s) on {queue.url} to stop" +
           (" now." if args.kill else " after their current experiment."))
     return 0
+
+
+def retry(args: argparse.Namespace, queue) -> list:
+    """`xp queue retry NAME…` for the Redis queue: finished entries get a new RQ job."""
+    from pyhelper.errors import BadInput
+
+    entries = [queue.find(name) for name in args.names]
+    busy = [e.name for e in entries if e.status in ("queued", "running")]
+    if busy:
+        raise BadInput(f"{', '.join(busy)} is still queued or running", hint="retry only finished entries")
+    return queue.retry([e.id for e in entries])
+
+
+def remove(args: argparse.Namespace, queue, statuses: tuple[str, ...]) -> list:
+    """`xp queue remove` for the Redis queue: the entries' hashes, logs and RQ jobs (never running ones)."""
+    from pyhelper.errors import BadInput
+
+    if args.names:
+        entries = [queue.find(name) for name in args.names]
+        running = [e.name for e in entries if e.status == "running"]
+        if running:
+            raise BadInput(f"{', '.join(running)} is running", hint="kill it first with `xp queue kill`")
+    elif statuses:
+        entries = queue.entries(statuses)
+    else:
+        raise BadInput("nothing to remove", hint="name entries, or pass --queued, --success, --failed or --all")
+    removed = set(queue.remove([e.id for e in entries]))
+    return [e for e in entries if e.id in removed]

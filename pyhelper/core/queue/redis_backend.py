@@ -135,8 +135,6 @@ class RedisQueue:
     # -- queuing -----------------------------------------------------------------------------
     def add(self, items: list[dict[str, Any]]) -> list[Entry]:
         """Pushes the entries' commits to the remote, then records and enqueues them (all or nothing)."""
-        from rq import Callback, Retry
-
         assert self.project is not None and self.remote is not None
         refspecs = [f"{item['rev']}:{queue_ref(item['id'])}" for item in items]
         pushed = git_push(str(self.project.root), self.remote, refspecs)
@@ -158,14 +156,42 @@ class RedisQueue:
                     pipe.zadd(index_key(self.remote), {item["id"]: seq + offset})
                 pipe.execute()
             for item in items:
-                payload = {"entry": item["id"], "name": item["name"], "rev": item["rev"],
-                           "baseline": item["baseline"], "remote": self.remote, "params": list(item["params"]),
-                           "message": item.get("message", ""), "retries": item.get("retries", 0)}
-                retries = item.get("retries", 0)
-                queue.enqueue(JOB_FUNCTION, kwargs=payload, job_id=item["id"], job_timeout=DEFAULT_JOB_TIMEOUT,
-                              retry=Retry(max=retries) if retries else None, on_failure=Callback(FAILURE_CALLBACK),
-                              description=f"xp experiment {item['name']}")
+                self._enqueue_job(queue, item, item["id"])
         return [self.get(item["id"]) for item in items]
+
+    def _enqueue_job(self, queue, item: dict[str, Any], job_id: str) -> None:
+        """Enqueues the RQ job of an entry: JSON only, always with a timeout, retried by RQ if its worker is lost."""
+        from rq import Callback, Retry
+
+        payload = {"entry": item["id"], "name": item["name"], "rev": item["rev"], "baseline": item["baseline"],
+                   "remote": self.remote, "params": list(item["params"]), "message": item.get("message", ""),
+                   "retries": item.get("retries", 0)}
+        retries = item.get("retries", 0)
+        self.redis.hset(entry_key(item["id"]), "job", job_id)
+        queue.enqueue(JOB_FUNCTION, kwargs=payload, job_id=job_id, job_timeout=DEFAULT_JOB_TIMEOUT,
+                      retry=Retry(max=retries) if retries else None, on_failure=Callback(FAILURE_CALLBACK),
+                      description=f"xp experiment {item['name']}")
+
+    def retry(self, entry_ids: list[str]) -> list[Entry]:
+        """Queues finished entries again (same commit, same params; at the end of the queue, retries renewed)."""
+        assert self.remote is not None
+        queue = self.rq_queue()
+        out = []
+        with guarded(self.url):
+            for entry_id in entry_ids:
+                entry = self.get(entry_id)
+                if entry.status not in ("success", "failed", "cancelled"):
+                    continue
+                seq = self.redis.incr("xp:seq")
+                self.redis.hset(entry_key(entry_id), mapping={
+                    "status": "queued", "seq": seq, "attempts": 0, "cancel": 0, "error": "", "exit_code": "",
+                    "exp_rev": "", "started": "", "finished": "", "worker": ""})
+                self.redis.zadd(index_key(self.remote), {entry_id: seq})
+                item = {"id": entry.id, "name": entry.name, "rev": entry.rev, "baseline": entry.baseline,
+                        "params": entry.params, "message": entry.message, "retries": entry.retries}
+                self._enqueue_job(queue, item, f"{entry_id}-{seq}")
+                out.append(self.get(entry_id))
+        return out
 
     def _forget_local_refs(self, items: list[dict[str, Any]]) -> None:
         """Deletes the local queue refs of entries that were not queued after all."""
@@ -254,7 +280,8 @@ class RedisQueue:
                 status = _text(self.redis.hget(entry_key(entry_id), "status"))
                 if status == "queued":
                     try:
-                        Job.fetch(entry_id, connection=self.redis, serializer=JSONSerializer).cancel()
+                        job_id = _text(self.redis.hget(entry_key(entry_id), "job")) or entry_id
+                        Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer).cancel()
                     except Exception:  # noqa: BLE001 - the job may have expired or be gone already.
                         pass
                     self.redis.hset(entry_key(entry_id), mapping={"status": "cancelled", "finished": time.time(),
@@ -271,7 +298,7 @@ class RedisQueue:
 
         with guarded(self.url):
             try:
-                send_stop_job_command(self.redis, entry_id)
+                send_stop_job_command(self.redis, _text(self.redis.hget(entry_key(entry_id), "job")) or entry_id)
             except Exception:  # noqa: BLE001 - the job ended meanwhile: nothing to stop.
                 pass
             self.redis.hset(entry_key(entry_id), mapping={"status": "cancelled", "finished": time.time(),
@@ -289,6 +316,9 @@ class RedisQueue:
                 self.redis.delete(entry_key(entry_id), log_key(entry_id))
                 self.redis.zrem(index_key(self.remote), entry_id)
                 removed.append(entry_id)
+        if removed and self.project is not None:  # Their queued commits go too, here and on the remote.
+            self._forget_local_refs([{"id": entry_id} for entry_id in removed])
+            git_push(str(self.project.root), self.remote, [f":{queue_ref(entry_id)}" for entry_id in removed])
         return removed
 
 

@@ -334,7 +334,8 @@ def _retrying(call: Callable[[], object], seconds: float = 60) -> None:
 def on_job_failure(job, connection, kind, value, traceback) -> None:
     """RQ's failure callback: a job that ended without reporting (its worker was lost, it timed out or
     was stopped) is marked in its entry: queued again when RQ retries it, else failed or cancelled."""
-    key = entry_key(job.id)
+    entry_id = (job.kwargs or {}).get("entry", job.id)
+    key = entry_key(entry_id)
     status = connection.hget(key, "status")
     if status in (b"success", b"failed", b"cancelled"):
         return
@@ -352,5 +353,5 @@ def on_job_failure(job, connection, kind, value, traceback) -> None:
     else:
         fields = {"status": "failed", "error": why, "finished": time.time()}
     connection.hset(key, mapping=fields)
-    connection.xadd(log_key(job.id), {"line": f"# {why}" + ("; retrying" if fields["status"] == "queued" else "")},
+    connection.xadd(log_key(entry_id), {"line": f"# {why}" + ("; retrying" if fields["status"] == "queued" else "")},
                     maxlen=LOG_MAXLEN, approximate=True)
