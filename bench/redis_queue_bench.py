@@ -4,8 +4,9 @@ Starts its own redis-server (scripts/redis-setup.sh installs it) on a free port,
 repository as the shared remote, a project queuing on Redis and 2 workers (`xp queue worker
 --backend …`) in folders of their own. Figures (median of N single experiments, trivial stage):
 enqueue → stage start (the queue command, the RQ job, the worker's fetch into its mirror and its
-private work tree), and queue → result home (the queue command until `xp exp pull` has brought
-the experiment ref back). Each run checks that the experiment really came home.
+private work tree), and queue → result home (the queue command, then `xp queue logs -f`, which
+ends when the run is recorded and fetches its experiment ref home). Each run checks that the
+experiment really came home.
 """
 
 from __future__ import annotations
@@ -49,9 +50,6 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7, help="single experiments timed (the median is shown)")
     args = parser.parse_args()
     server = _run("bash", str(ROOT / "scripts" / "redis-setup.sh"), cwd=ROOT).strip()
-    sys.path.insert(0, str(ROOT))
-    from pyhelper.core.queue.redis_backend import RedisQueue
-
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         port = _free_port()
@@ -83,22 +81,15 @@ def main() -> int:
                     cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                     env={**os.environ, "BENCH_STARTS": str(tmp / "starts")}))
             time.sleep(1.0)
-            queue = RedisQueue(url, remote=str(remote))
             to_start, to_home = [], []
             for run in range(args.runs + 1):  # The first run warms the workers' mirrors; it is not counted.
                 name = f"bench-{run}"
                 begun = time.time()
                 _xp("exp", "run", "--queue", "-S", f"p={run + 1}", "-n", name, cwd=project)
-                entry = queue.find(name)
-                deadline = time.monotonic() + 60
-                while queue.get(entry.id).status in ("queued", "running"):
-                    if time.monotonic() > deadline:
-                        sys.exit(f"{name} did not finish within 60 s")
-                    time.sleep(0.01)
-                if queue.get(entry.id).status != "success":
-                    sys.exit(f"{name} ended {queue.get(entry.id).status}: {queue.get(entry.id).error}")
-                _xp("exp", "pull", str(remote), name, cwd=project)
+                follow = _xp("queue", "logs", "-f", name, cwd=project)  # Ends when it is done, fetching it home.
                 home_at = time.time()
+                if f"# fetched experiment '{name}'" not in follow:
+                    sys.exit(f"{name} was not fetched home:\n{follow}")
                 if name not in _run("git", "for-each-ref", "refs/exps/", cwd=project):
                     sys.exit(f"{name} did not come home")
                 starts = sorted(float(line) for line in (tmp / "starts").read_text().split())
@@ -107,7 +98,6 @@ def main() -> int:
                     to_home.append(home_at - begun)
                     if started is not None:
                         to_start.append(started - begun)
-            queue.close()
         finally:
             for proc in workers:
                 try:
@@ -119,7 +109,7 @@ def main() -> int:
             redis.wait(10)
     print(f"redis queue, 2 workers, loopback: enqueue -> stage start   xp {statistics.median(to_start):.3f} s")
     print(f"redis queue, 2 workers, loopback: queue -> result home     xp {statistics.median(to_home):.3f} s"
-          f"  (median of {len(to_home)}; includes `xp exp run --queue` and `xp exp pull`)")
+          f"  (median of {len(to_home)}: `xp exp run --queue`, then `xp queue logs -f` until it is fetched home)")
     return 0
 
 

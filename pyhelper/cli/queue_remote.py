@@ -113,17 +113,16 @@ def status(args: argparse.Namespace, queue) -> int:
 
 
 def logs(args: argparse.Namespace, queue) -> int:
-    """`xp queue logs NAME [-f]` for the Redis queue: the entry's log stream."""
+    """`xp queue logs NAME [-f]` for the Redis queue: the entry's log stream; following a run that
+    succeeds ends by fetching its experiment home."""
     entry = queue.find(args.name)
     after = "0-0"
     idle_since = time.monotonic()
     while True:
-        lines, after = queue.log_lines(entry.id, after, block_ms=500 if args.follow else None)
-        if lines:
-            sys.stdout.write("".join(line + "\n" for line in lines))
-            sys.stdout.flush()
-            continue
-        current = queue.get(entry.id)
+        current = queue.get(entry.id)  # Read before the lines: a final status means every line is in.
+        lines, after = queue.log_lines(entry.id, after)
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
         if not args.follow or current.status not in ("queued", "running"):
             if after == "0-0":
                 print(f"'{entry.name}' is {current.status} and has no log yet.")
@@ -140,6 +139,7 @@ def logs(args: argparse.Namespace, queue) -> int:
                 return 0
         else:
             idle_since = time.monotonic()
+        queue.log_lines(entry.id, after, block_ms=200)  # Wakes up as soon as a line comes (read again above).
 
 
 def kill(args: argparse.Namespace, queue) -> list:

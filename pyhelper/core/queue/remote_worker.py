@@ -241,8 +241,15 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params:
         except Exception:  # noqa: BLE001 - a lost log line must not fail the run.
             pass
 
-    def finish(status: str, **fields: Any) -> dict[str, Any]:
-        _retrying(lambda: client.hset(key, mapping={"status": status, "finished": time.time(), **fields}))
+    def finish(status: str, line: str, **fields: Any) -> dict[str, Any]:
+        """Writes the outcome and the last log line in one transaction (a follower sees both or neither)."""
+        def write() -> None:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping={"status": status, "finished": time.time(), **fields})
+                pipe.xadd(log_key(entry), {"line": line}, maxlen=LOG_MAXLEN, approximate=True)
+                pipe.execute()
+
+        _retrying(write)
         return {"status": status, **fields}
 
     log(f"# {name}: {' '.join(params) or '(no params changed)'} (attempt {attempt} on {hostname()})")
@@ -298,21 +305,18 @@ def _run(entry: str, name: str, rev: str, baseline_id: str, remote: str, message
         recorded = _publish(root, remote, str(ExpRef(baseline_id, name)), commit)
         if recorded != commit:
             log(f"# '{remote}' already had this result (the same tree) as {recorded[:7]}; it stands")
-        log(f"# recorded experiment '{name}' ({recorded[:7]}) on {remote}")
-        return finish("success", exp_rev=recorded, exit_code=0)
+        return finish("success", f"# recorded experiment '{name}' ({recorded[:7]}) on {remote}", exp_rev=recorded,
+                      exit_code=0)
     except (StageFailed, _Cancelled) as exc:
         watch.ended()
         code = exc.returncode if isinstance(exc, StageFailed) else ""
         if watch.cancel:
-            log("# cancelled")
-            return finish("cancelled", error="cancelled", exit_code=code)
+            return finish("cancelled", "# cancelled", error="cancelled", exit_code=code)
         assert isinstance(exc, StageFailed)
-        log(f"# failed: {exc.message}")
-        return finish("failed", error=_failure(exc), exit_code=exc.returncode)
+        return finish("failed", f"# failed: {exc.message}", error=_failure(exc), exit_code=exc.returncode)
     except Exception as exc:  # noqa: BLE001 - anything else fails this entry, never the worker.
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        log(f"# failed: {first}")
-        return finish("failed", error=first)
+        return finish("failed", f"# failed: {first}", error=first)
     finally:
         if private is not None:
             tmp_workspace.remove(private)
@@ -352,6 +356,8 @@ def on_job_failure(job, connection, kind, value, traceback) -> None:
         fields = {"status": "queued", "error": "", "worker": "", "started": ""}
     else:
         fields = {"status": "failed", "error": why, "finished": time.time()}
-    connection.hset(key, mapping=fields)
-    connection.xadd(log_key(entry_id), {"line": f"# {why}" + ("; retrying" if fields["status"] == "queued" else "")},
-                    maxlen=LOG_MAXLEN, approximate=True)
+    with connection.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping=fields)
+        pipe.xadd(log_key(entry_id), {"line": f"# {why}" + ("; retrying" if fields["status"] == "queued" else "")},
+                  maxlen=LOG_MAXLEN, approximate=True)
+        pipe.execute()
