@@ -103,13 +103,13 @@ class Cluster:
         args = [a for s in sets for a in ("-S", s)] + (["-n", name] if name else [])
         return json.loads(self.xp("exp", "run", "--queue", "--json", *extra, *args).stdout)
 
-    def worker(self, label: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    def worker(self, label: str, env: dict[str, str] | None = None, remote: str | None = None) -> subprocess.Popen:
         """Starts `xp queue worker --backend … --remote …` in a folder of its own (a machine of its own)."""
         home = self.tmp / f"machine-{label}"
         home.mkdir(exist_ok=True)
         out = open(home / "worker.log", "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", self.url, "--remote", self.remote,
+            [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", self.url, "--remote", remote or self.remote,
              "--cache-dir", self.cache, "--mirror-dir", str(home / "mirrors"), "--idle", "0"],
             cwd=home, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, **GIT_ENV, **(env or {})})

@@ -102,6 +102,8 @@ def test_cancel_stops_a_running_remote_entry(cluster):
     cluster.worker("a")
     cluster.enqueue("train.lr=0.9", "train.mode=trap", "train.sleep=60", name="stopme")
     stage = cluster.stage_pid("0.9")
+    rows = json.loads(cluster.xp("exp", "show", "--json").stdout)  # The experiments table shows it as local ones.
+    assert ("stopme", "running") in [(r["name"], r["kind"]) for r in rows]
     out = cluster.xp("queue", "kill", "stopme").stdout
     assert "stopme: stopping" in out
     cluster.wait_for({"stopme": "cancelled"}, timeout=15)
@@ -226,6 +228,30 @@ def test_retry_runs_a_failed_entry_again_and_remove_forgets_entries(cluster):
     assert git(Path(cluster.remote), "for-each-ref", "refs/xp/queue/") == ""
     assert git(cluster.project, "for-each-ref", "refs/xp/queue/") == ""
     assert set(cluster.remote_exps()) == {"flaky"}  # The experiment itself stays.
+
+
+def test_a_job_is_json_with_a_timeout_and_only_says_what_to_run(cluster):
+    import zlib
+
+    (entry,) = cluster.enqueue("train.lr=0.5", name="plain", extra=("--retries", "2"))
+    queue = cluster.queue()
+    raw = queue.redis.hgetall(f"rq:job:{entry['id']}")
+    queue.close()
+    assert int(raw[b"timeout"]) == 24 * 3600
+    data = json.loads(zlib.decompress(raw[b"data"]))  # JSON, not pickle: json.loads would fail on a pickle.
+    function, _instance, args, kwargs = data
+    assert function == JOB_FUNCTION and args == []
+    assert kwargs == {"entry": entry["id"], "name": "plain", "rev": entry["rev"], "baseline": entry["baseline"],
+                      "remote": cluster.remote, "params": ["train.lr=0.5"], "message": "", "retries": 2}
+
+
+def test_a_worker_with_a_wrong_remote_fails_the_entry_with_the_reason(cluster):
+    cluster.worker("lost", remote=str(cluster.tmp / "nowhere.git"))
+    cluster.enqueue("train.lr=0.5", name="astray")
+    cluster.wait_for({"astray": "failed"}, timeout=30)
+    error = cluster.entries()["astray"].error
+    assert "cannot fetch from" in error and "nowhere.git" in error
+    assert cluster.events("start") == []
 
 
 def test_stop_shuts_the_workers_down(cluster):

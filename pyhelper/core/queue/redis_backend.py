@@ -342,3 +342,19 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
     if result.returncode != 0:
         return []  # Not fatal: `xp exp pull` says why.
     return [e.name for e in missing]
+
+
+def configured_entries(project: Project) -> list[Entry] | None:
+    """The entries of the project's Redis queue, or None when `.xp/config` does not select one."""
+    from pyhelper.core.queue.backend import read_config
+
+    if not (project.xp_dir / "config").is_file():
+        return None
+    config = read_config(project)
+    if not config.is_redis:
+        return None
+    queue = RedisQueue(config.backend, remote=config.remote, project=project)
+    try:
+        return queue.entries()
+    finally:
+        queue.close()
