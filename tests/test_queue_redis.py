@@ -254,6 +254,19 @@ def test_a_worker_with_a_wrong_remote_fails_the_entry_with_the_reason(cluster):
     assert cluster.events("start") == []
 
 
+def test_a_cold_shutdown_of_a_worker_kills_its_stage_too(cluster):
+    proc = cluster.worker("a")
+    cluster.enqueue("train.lr=0.31", "train.sleep=60", name="abandoned")
+    stage = cluster.stage_pid("0.31")
+    proc.send_signal(signal.SIGTERM)  # RQ: warm shutdown (waits for the job) ...
+    time.sleep(1.2)
+    assert alive(stage)  # RQ ignores a second signal within 1 s (a pool's duplicate).
+    proc.send_signal(signal.SIGTERM)  # ... and a second one: cold shutdown, the job's process is killed.
+    proc.wait(15)
+    wait_until(lambda: not alive(stage), 5, "the stage to be killed with its horse")
+    assert cluster.remote_exps() == {}
+
+
 def test_stop_shuts_the_workers_down(cluster):
     first, second = cluster.worker("a"), cluster.worker("b")
     wait_until(lambda: len(json.loads(cluster.xp("queue", "status", "--json").stdout)["workers"]) == 2, 15,
