@@ -183,7 +183,7 @@ def worker(args: argparse.Namespace) -> int:
     """`xp queue worker` (started by `xp queue start`)."""
     from pyhelper.core.queue.worker import work
 
-    if args.backend:  # An RQ worker, on any machine: no project needed.
+    if args.backend and args.backend != "sqlite":  # An RQ worker, on any machine: no project needed.
         from pyhelper.cli.queue_remote import worker as remote_worker
 
         return remote_worker(args)
