@@ -29,6 +29,10 @@ class XpError(Exception):
         where = self.where
         return f"{where}: {self.message}" if where else self.message
 
+    def one_line(self) -> str:
+        """What the user is told: `file:line: message — hint` (the CLI prints it after `error: `)."""
+        return f"{self} — {self.hint}" if self.hint else str(self)
+
 
 class BadInput(XpError):
     """The user's files or arguments are wrong (exit code 2)."""

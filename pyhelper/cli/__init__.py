@@ -149,6 +149,9 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
               "Queued experiments run in worker processes, each in a private copy of the workspace as it "
               "was when queued.", "pyhelper.cli.queue:add_arguments"),
     "runs": ("explore the run-cache: every recorded stage run", None, "pyhelper.cli:_add_runs"),
+    "serve": ("the language server for editors (JSON-RPC over stdio)",
+              "Serve the project in the current folder to an editor over stdin/stdout (VS Code starts it). "
+              "Methods: pyhelper/server/protocol.py.", "pyhelper.cli.serve:add_arguments"),
 }
 
 
@@ -179,10 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args) or 0
     except XpError as exc:
-        message = str(exc)
-        if exc.hint:
-            message += f" — {exc.hint}"
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -262,13 +262,17 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
 
 def show(project: Project, *, all_branches: bool = False, all_commits: bool = False, num: int = 1,
          revs: list[str] | None = None, with_deps: bool = False, include_workspace: bool = True,
-         include_queue: bool = True) -> list[Row]:
+         include_queue: bool = True, reader: RowReader | None = None) -> list[Row]:
     """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time,
-    then its running, queued and failed queue entries in queue order."""
+    then its running, queued and failed queue entries in queue order.
+
+    A long-lived caller (the language server) passes its own `reader`, so blobs parsed by one
+    call are not parsed again by the next.
+    """
     if num < 1:
         raise BadInput(f"-n must be at least 1 (got {num})", hint="pass -n 1 for HEAD only")
-    repo = open_repo(project)
-    reader = RowReader(project, repo)
+    repo = reader.repo if reader is not None else open_repo(project)
+    reader = reader or RowReader(project, repo)
     annotations = notes.read_all(repo)
     baselines = _baselines(repo, project, all_branches=all_branches, all_commits=all_commits, num=num,
                            revs=revs or [])

@@ -1,0 +1,155 @@
+"""Experiment requests: show (sorted, filtered, paged), diff, apply, branch, rename, remove, tag, note,
+and the params/metrics of one revision. Each is a thin adapter over `pyhelper.core.experiments`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyhelper.errors import BadInput
+from pyhelper.server import convert
+from pyhelper.server import protocol as p
+from pyhelper.server.errors import translated
+
+if TYPE_CHECKING:
+    from pyhelper.server.server import XpServer
+
+
+def _cursor(text: str | None) -> int:
+    """The row offset a cursor stands for."""
+    if not text:
+        return 0
+    try:
+        offset = int(text.removeprefix("rows:"))
+    except ValueError:
+        offset = -1
+    if not text.startswith("rows:") or offset < 0:
+        raise BadInput(f"'{text}' is not a cursor this server gave", hint="pass the nextCursor of the previous page")
+    return offset
+
+
+def show_experiments(ls: XpServer, params: p.ShowExperimentsParams) -> p.ShowExperimentsResult:
+    """`xp exp show` with the CLI's sort and filter, one page at a time."""
+    from pyhelper.core.experiments import query
+
+    if params.limit is not None and params.limit < 1:
+        raise BadInput(f"limit must be at least 1 (got {params.limit})", hint="leave it out for every row")
+    offset = _cursor(params.cursor)
+    project = ls.project()
+    generation = ls.watcher.poll()
+    rows = ls.table.rows(project, generation, revs=params.revs, all_branches=params.all_branches)
+    all_columns = query.columns(rows) if params.filter or params.sort_by else []
+    if params.filter:
+        keep = query.parse_filter(params.filter, all_columns)
+        rows = [r for r in rows if r.kind != "experiment" or keep(r)]
+    if params.sort_by:
+        rows = query.sort_rows(rows, query.find_column(params.sort_by, all_columns),
+                               descending=params.sort_order == "desc")
+    end = len(rows) if params.limit is None else min(len(rows), offset + params.limit)
+    page = rows[offset:end]
+    return p.ShowExperimentsResult(rows=ls.table.wire(page, convert.row),
+                                   next_cursor=f"rows:{end}" if end < len(rows) else None)
+
+
+def apply_experiment(ls: XpServer, params: p.ApplyExperimentParams) -> p.ApplyExperimentResult:
+    """`xp exp apply`."""
+    from pyhelper.core.experiments.apply import apply
+
+    result = apply(ls.project(), params.name, force=params.force)
+    return p.ApplyExperimentResult(applied=result.experiment.name)
+
+
+def branch_experiment(ls: XpServer, params: p.BranchExperimentParams) -> p.BranchExperimentResult:
+    """`xp exp branch`."""
+    from pyhelper.core.experiments.branch import branch
+
+    branch(ls.project(), params.name, params.branch)
+    return p.BranchExperimentResult(branch=params.branch)
+
+
+def remove_experiments(ls: XpServer, params: p.RemoveExperimentsParams) -> p.RemoveExperimentsResult:
+    """`xp exp remove NAME…`."""
+    from pyhelper.core.experiments.remove import remove
+
+    if not params.names:
+        raise BadInput("name the experiments to remove", hint="pass names: [...]")
+    removed = remove(ls.project(), list(params.names))
+    return p.RemoveExperimentsResult(removed=[e.name for e in removed])
+
+
+def diff_experiments(ls: XpServer, params: p.DiffExperimentsParams) -> p.DiffExperimentsResult:
+    """`xp exp diff A B`."""
+    from pyhelper.core.experiments.diff import diff
+
+    result = diff(ls.project(), params.a, params.b, all_rows=params.all)
+
+    def rows(section) -> list[p.DiffRow]:
+        return [p.DiffRow(path=r.path, key=r.key, old=r.old, new=r.new, change=r.change) for r in section.rows]
+
+    return p.DiffExperimentsResult(params=rows(result.params), metrics=rows(result.metrics),
+                                   errors=[f"{side}: {error}" for side, error in result.errors])
+
+
+def rename_experiment(ls: XpServer, params: p.RenameExperimentParams) -> p.RenameExperimentResult:
+    """`xp exp rename`."""
+    from pyhelper.core.experiments.rename import rename
+
+    exp = rename(ls.project(), params.name, params.new_name, force=params.force)
+    return p.RenameExperimentResult(name=exp.name)
+
+
+def tag_experiment(ls: XpServer, params: p.TagExperimentParams) -> p.TagExperimentResult:
+    """`xp exp tag`."""
+    from pyhelper.core.experiments.annotate import tag
+
+    if not params.tags:
+        raise BadInput("name at least one tag", hint="pass tags: [\"best\"]")
+    result = tag(ls.project(), params.name, list(params.tags), remove=params.remove)
+    return p.TagExperimentResult(tags=list(result.tags))
+
+
+def note_experiment(ls: XpServer, params: p.NoteExperimentParams) -> p.NoteExperimentResult:
+    """`xp exp note`."""
+    from pyhelper.core.experiments.annotate import set_note
+
+    result = set_note(ls.project(), params.name, params.text)
+    return p.NoteExperimentResult(note=result.note)
+
+
+def show_revision(ls: XpServer, params: p.ShowRevisionParams) -> p.ShowRevisionResult:
+    """Params and metrics of one experiment, revision or the workspace."""
+    from pyhelper.core.experiments.diff import row_for
+
+    project = ls.project()
+    generation = ls.watcher.poll()
+    ls.table.rows(project, generation)  # Opens (or reuses) the warm reader.
+    reader = ls.table.reader
+    return p.ShowRevisionResult(row=convert.row(row_for(project, reader.repo, reader, params.rev)))
+
+
+def show_status(ls: XpServer, params: p.ShowStatusParams) -> p.ShowStatusResult:
+    """`xp status`: which stages are out of date, and why."""
+    from pyhelper.core.status import status
+
+    result = status(ls.project(), list(params.targets) or None)
+    return p.ShowStatusResult(stages=[p.StageStatus(stage=s.stage, changed=bool(s.reasons), frozen=s.frozen,
+                                                    reasons=list(s.reasons)) for s in result])
+
+
+HANDLERS = {
+    p.SHOW_EXPERIMENTS: show_experiments,
+    p.APPLY_EXPERIMENT: apply_experiment,
+    p.BRANCH_EXPERIMENT: branch_experiment,
+    p.REMOVE_EXPERIMENTS: remove_experiments,
+    p.DIFF_EXPERIMENTS: diff_experiments,
+    p.RENAME_EXPERIMENT: rename_experiment,
+    p.TAG_EXPERIMENT: tag_experiment,
+    p.NOTE_EXPERIMENT: note_experiment,
+    p.SHOW_REVISION: show_revision,
+    p.SHOW_STATUS: show_status,
+}
+
+
+def register(server: XpServer) -> None:
+    """Registers the experiment requests, each run on a worker thread."""
+    for method, handler in HANDLERS.items():
+        server.feature(method)(server.thread()(translated(handler)))

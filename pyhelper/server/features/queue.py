@@ -1,0 +1,101 @@
+"""Queue requests: start and stop workers, status, a log chunk by offset, kill, retry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyhelper.server import convert
+from pyhelper.server import protocol as p
+from pyhelper.server.errors import translated
+
+if TYPE_CHECKING:
+    from pyhelper.server.server import XpServer
+
+
+def start_queue(ls: XpServer, params: p.StartQueueParams) -> p.StartQueueResult:
+    """`xp queue start -j N` (detached workers: they outlive the server)."""
+    from pyhelper.core.queue.worker import start_workers
+
+    return p.StartQueueResult(workers=len(start_workers(ls.project(), params.jobs)))
+
+
+def stop_queue(ls: XpServer, params: p.StopQueueParams) -> p.StopQueueResult:
+    """`xp queue stop [--kill]`."""
+    from pyhelper.core.queue.manage import stop
+
+    stop(ls.project(), kill_running=params.kill)
+    return p.StopQueueResult()
+
+
+def queue_status(ls: XpServer, params: p.QueueStatusParams) -> p.QueueStatusResult:
+    """`xp queue status`."""
+    from pyhelper.core.queue.manage import state
+
+    current = state(ls.project())
+    return p.QueueStatusResult(entries=[convert.entry(e) for e in current.entries],
+                               workers=[convert.worker(w) for w in current.workers])
+
+
+def read_queue_log(ls: XpServer, params: p.ReadQueueLogParams) -> p.ReadQueueLogResult:
+    """The log of an entry from a byte offset on (`xp queue logs`, one chunk)."""
+    from pyhelper.core.queue.db import QueueDb
+    from pyhelper.core.queue.worker import log_path
+    from pyhelper.errors import BadInput
+
+    if params.offset < 0:
+        raise BadInput(f"offset must be 0 or more (got {params.offset})", hint="start at 0")
+    project = ls.project()
+    db = QueueDb(project)
+    try:
+        entry = db.find(params.name)
+    finally:
+        db.close()
+    data = b""
+    path = log_path(project, entry.id)
+    if path.exists():
+        with open(path, "rb") as handle:
+            handle.seek(params.offset)
+            data = handle.read(1 << 20)
+    # Stop before a cut multi-byte character; the next chunk starts with it.
+    text = data.decode("utf-8", errors="ignore") if len(data) < 4 else _whole_chars(data)
+    return p.ReadQueueLogResult(text=text, next_offset=params.offset + len(text.encode("utf-8")),
+                                status=entry.status)
+
+
+def _whole_chars(data: bytes) -> str:
+    for cut in range(4):
+        try:
+            return data[: len(data) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+def kill_queue_entries(ls: XpServer, params: p.KillQueueEntriesParams) -> p.KillQueueEntriesResult:
+    """`xp queue kill`."""
+    from pyhelper.core.queue.manage import kill
+
+    return p.KillQueueEntriesResult(names=[e.name for e in kill(ls.project(), list(params.names), force=params.force)])
+
+
+def retry_queue_entries(ls: XpServer, params: p.RetryQueueEntriesParams) -> p.RetryQueueEntriesResult:
+    """`xp queue retry`."""
+    from pyhelper.core.queue.manage import retry
+
+    return p.RetryQueueEntriesResult(names=[e.name for e in retry(ls.project(), list(params.names))])
+
+
+HANDLERS = {
+    p.START_QUEUE: start_queue,
+    p.STOP_QUEUE: stop_queue,
+    p.QUEUE_STATUS: queue_status,
+    p.READ_QUEUE_LOG: read_queue_log,
+    p.KILL_QUEUE_ENTRIES: kill_queue_entries,
+    p.RETRY_QUEUE_ENTRIES: retry_queue_entries,
+}
+
+
+def register(server: XpServer) -> None:
+    """Registers the queue requests, each run on a worker thread."""
+    for method, handler in HANDLERS.items():
+        server.feature(method)(server.thread()(translated(handler)))

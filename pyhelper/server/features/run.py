@@ -1,0 +1,158 @@
+"""`xp/runExperiment` and `xp/reproPipeline`: return at once; the work is an `xp exp run` /
+`xp repro` subprocess.
+
+The subprocess starts a session of its own and writes its output to `.xp/logs/run-<name>.log` (`repro.log`),
+so it finishes (and records its experiment) even when the editor and this server go away.
+A thread follows the log and reports each line through `$/progress` when the client gave a
+token; a failed run is also shown as an error message (the CLI's one line).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lsprotocol import types as lsp
+
+from pyhelper.errors import BadInput
+from pyhelper.server import protocol as p
+from pyhelper.server.errors import translated
+
+if TYPE_CHECKING:
+    from pyhelper.server.server import XpServer
+
+
+def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperimentResult:
+    """Queues the run (`queue`), or starts `xp exp run` in the background and names it."""
+    from pyhelper.core.experiments.save import choose_name
+    from pyhelper.core.gitrepo import head_commit, open_repo
+    from pyhelper.core.queue.sweep import expand
+
+    project = ls.project()
+    if params.queue:
+        from pyhelper.core.queue.enqueue import enqueue
+
+        entries = enqueue(project, set_values=list(params.params), name=params.name, message=params.message)
+        return p.RunExperimentResult(started=True, names=[e.name for e in entries])
+    points = len(expand(list(params.params), confirm=True))
+    if points > 1:  # The same check, and text, as `xp exp run`.
+        raise BadInput(f"these -S values describe {points} experiments",
+                       hint="add --queue to queue them, then run them with `xp exp run --run-all -j N`")
+    project.require_pipeline()
+    repo = open_repo(project)
+    name = choose_name(repo, str(head_commit(repo, project).id), params.name, force=False)
+    command = [sys.executable, "-m", "pyhelper", "exp", "run", "-n", name]
+    for assignment in params.params:
+        command += ["-S", assignment]
+    if params.message:
+        command += ["-m", params.message]
+    if params.temp:
+        command.append("--temp")
+    _start(ls, project.root, command, f"run-{name}", f"xp: running experiment '{name}'",
+           f"experiment '{name}'", f"experiment '{name}' recorded", params.work_done_token)
+    return p.RunExperimentResult(started=True, names=[name])
+
+
+def repro_pipeline(ls: XpServer, params: p.ReproPipelineParams) -> p.ReproPipelineResult:
+    """Starts `xp repro` in the background."""
+    from pyhelper.core.dvcfile import read_pipeline
+    from pyhelper.core.graph import order
+
+    project = ls.project()
+    project.require_pipeline()
+    # A broken dvc.yaml, an unknown target or a cycle is said now, in the CLI's words.
+    order(read_pipeline(project.root), project.root, list(params.targets) or None)
+    command = [sys.executable, "-m", "pyhelper", "repro", *params.targets]
+    if params.force:
+        command.append("-f")
+    for assignment in params.params:
+        command += ["-S", assignment]
+    _start(ls, project.root, command, "repro", "xp: reproducing the pipeline", "xp repro", "pipeline up to date",
+           params.work_done_token)
+    return p.ReproPipelineResult(started=True)
+
+
+def _start(ls: XpServer, root: Path, command: list[str], log_name: str, title: str, what: str, success: str,
+           token: int | str | None) -> None:
+    """Starts `command` in its own session, its output in .xp/logs/<log_name>.log, and follows it."""
+    from pyhelper.core.project import Project
+
+    logs = Project(root).ensure_xp_dir() / "logs"
+    logs.mkdir(exist_ok=True)
+    log = logs / f"{log_name}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=root, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    if token is not None:
+        _RUNNING[token] = process
+        ls.call(ls.work_done_progress.begin, token, lsp.WorkDoneProgressBegin(title=title, cancellable=True))
+    threading.Thread(target=_follow, args=(ls, process, log, what, success, token), daemon=True,
+                     name=f"xp-{log_name}").start()
+
+
+def _follow(ls: XpServer, process: subprocess.Popen, log: Path, what: str, success: str,
+            token: int | str | None) -> None:
+    """Reports the log's new lines until the run ends, then how it ended."""
+    offset = 0
+    last = ""
+    lines: list[str] = []
+    while True:
+        done = process.poll() is not None
+        try:
+            with open(log, "rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+        except OSError:
+            chunk = b""
+        offset += len(chunk)
+        for line in chunk.decode("utf-8", errors="replace").splitlines():
+            lines.append(line)
+            if line.strip():
+                last = line.strip()
+                if token is not None:
+                    ls.call(ls.work_done_progress.report, token, lsp.WorkDoneProgressReport(message=last[:200]))
+        if done:
+            break
+        time.sleep(0.1)
+    if token is not None:
+        _RUNNING.pop(token, None)
+    failed = process.returncode != 0
+    text = success
+    if failed:
+        # The CLI's error starts at its last `error: ` line (a failed stage adds its output's tail).
+        starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+        text = "\n".join(lines[starts[-1]:]).removeprefix("error: ") if starts else last
+    if token is not None:
+        ls.call(ls.work_done_progress.end, token, lsp.WorkDoneProgressEnd(message=text.splitlines()[0]))
+    if failed:
+        ls.call(ls.window_show_message, lsp.ShowMessageParams(
+            type=lsp.MessageType.Error, message=f"xp: {what} failed: {text}"))
+
+
+_RUNNING: dict[int | str, subprocess.Popen] = {}
+"""Progress token → the run reporting through it (what a cancel stops)."""
+
+
+def cancel(ls: XpServer, params: lsp.WorkDoneProgressCancelParams) -> None:
+    """The user pressed Cancel on a run's progress: stop it as Ctrl-C would (SIGTERM to its group;
+    the CLI stops the stage and records nothing)."""
+    import os
+    import signal
+
+    process = _RUNNING.get(params.token)
+    if process is not None and process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def register(server: XpServer) -> None:
+    """Registers xp/runExperiment and xp/reproPipeline, and cancelling them from their progress."""
+    server.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL)(cancel)
+    server.feature(p.RUN_EXPERIMENT)(server.thread()(translated(run_experiment)))
+    server.feature(p.REPRO_PIPELINE)(server.thread()(translated(repro_pipeline)))

@@ -1,0 +1,664 @@
+"""Every custom JSON-RPC method xp's server speaks, with its params and result types.
+
+The one place the server side declares the wire contract (the extension's twin is
+`extension/src/protocol.ts`, generated from this module by `scripts/gen-protocol-ts.py`;
+`tests/test_protocol_sync.py` keeps them equal). Requests are `xp/<verbNoun>`, notifications
+`xp/<nounPastTense>`; fields are snake_case here and camelCase on the wire (see `wire.py`).
+Core values are converted to these types explicitly (`convert.py`), never serialised directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+import attrs
+
+PROTOCOL_VERSION = 1
+"""Sent as `capabilities.experimental.xpProtocolVersion`; a client refuses a server older than it needs."""
+
+BAD_INPUT = -32001
+"""JSON-RPC error code: the request or the user's files are wrong (the CLI's exit code 2)."""
+OPERATION_FAILED = -32002
+"""JSON-RPC error code: the operation was valid but failed (a stage failed, git failed...)."""
+
+# -- requests -----------------------------------------------------------------------------------
+SHOW_EXPERIMENTS = "xp/showExperiments"
+RUN_EXPERIMENT = "xp/runExperiment"
+START_QUEUE = "xp/startQueue"
+STOP_QUEUE = "xp/stopQueue"
+QUEUE_STATUS = "xp/queueStatus"
+APPLY_EXPERIMENT = "xp/applyExperiment"
+BRANCH_EXPERIMENT = "xp/branchExperiment"
+REMOVE_EXPERIMENTS = "xp/removeExperiments"
+DIFF_EXPERIMENTS = "xp/diffExperiments"
+RENAME_EXPERIMENT = "xp/renameExperiment"
+TAG_EXPERIMENT = "xp/tagExperiment"
+NOTE_EXPERIMENT = "xp/noteExperiment"
+READ_QUEUE_LOG = "xp/readQueueLog"
+KILL_QUEUE_ENTRIES = "xp/killQueueEntries"
+RETRY_QUEUE_ENTRIES = "xp/retryQueueEntries"
+SHOW_REVISION = "xp/showRevision"
+SHOW_STATUS = "xp/showStatus"
+REPRO_PIPELINE = "xp/reproPipeline"
+LIST_RUNS = "xp/listRuns"
+RESTORE_RUN = "xp/restoreRun"
+PUSH_EXPERIMENTS = "xp/pushExperiments"
+PULL_EXPERIMENTS = "xp/pullExperiments"
+# -- notifications ------------------------------------------------------------------------------
+EXPERIMENTS_CHANGED = "xp/experimentsChanged"
+QUEUE_CHANGED = "xp/queueChanged"
+
+
+@attrs.define
+class ShowExperimentsParams:
+    """What `xp exp show` takes: which baselines, sorting, a filter, and a page."""
+
+    revs: Optional[list[str]] = None
+    """Baselines to show (commits, branches, tags); default HEAD."""
+    all_branches: bool = False
+    """Also every local branch head as a baseline (`-a`)."""
+    sort_by: Optional[str] = None
+    """A params or metrics column to sort experiments by (`--sort-by`)."""
+    sort_order: Literal["asc", "desc"] = "asc"
+    """Direction of `sortBy`."""
+    filter: Optional[str] = None
+    """Only experiments matching this expression, e.g. `acc>0.9 and tag=best` (`--filter`)."""
+    limit: Optional[int] = None
+    """At most this many rows in this page (default: all)."""
+    cursor: Optional[str] = None
+    """`nextCursor` of the previous page; absent for the first page."""
+
+
+@attrs.define
+class ExperimentRow:
+    """One row of the table: exactly the keys of an element of `xp exp show --json`."""
+
+    kind: str
+    """workspace | baseline | experiment."""
+    name: str
+    """The experiment's name, the branch (or short commit) of a baseline, or `workspace`."""
+    rev: str
+    """Full commit id (`workspace` for the workspace)."""
+    baseline: str
+    """Full commit id of the baseline the row belongs to."""
+    created: Optional[float]
+    """Commit time in Unix seconds (null for the workspace)."""
+    status: str
+    """`success` for recorded experiments, empty for workspace and baselines."""
+    message: str
+    """The commit message."""
+    tags: list[str]
+    """Tags (from git notes)."""
+    note: str
+    """The note (from git notes)."""
+    params: dict[str, dict[str, Any]]
+    """Params file → dotted key → value."""
+    metrics: dict[str, dict[str, Any]]
+    """Metrics file → dotted key → value."""
+    deps: dict[str, str]
+    """Dependency path → md5 (empty unless asked)."""
+    errors: dict[str, str]
+    """File → why it could not be read in this row (`missing` when absent)."""
+
+
+@attrs.define
+class ShowExperimentsResult:
+    """A page of rows: the workspace first, then each baseline followed by its experiments."""
+
+    rows: list[ExperimentRow]
+    """The rows of this page."""
+    next_cursor: Optional[str]
+    """Pass as `cursor` for the next page; null on the last page."""
+
+
+@attrs.define
+class RunExperimentParams:
+    """What `xp exp run` takes."""
+
+    params: list[str] = attrs.Factory(list)
+    """`-S` assignments such as `train.lr=0.1` (`file:key=value` for other params files)."""
+    name: Optional[str] = None
+    """The experiment's name (generated when absent)."""
+    message: Optional[str] = None
+    """Commit message of the experiment."""
+    queue: bool = False
+    """Queue it (sweeps allowed) instead of running it now."""
+    temp: bool = False
+    """Run in a private copy under .xp/tmp/; the workspace is untouched."""
+    work_done_token: Optional[Union[int, str]] = None
+    """A `$/progress` token; when given, the run reports its stages through it."""
+
+
+@attrs.define
+class RunExperimentResult:
+    """Returned at once; the work goes on in a subprocess (or in the queue)."""
+
+    started: bool
+    """True when a run was started or entries were queued."""
+    names: list[str]
+    """The experiment names (one per queued point for sweeps)."""
+
+
+@attrs.define
+class StartQueueParams:
+    """What `xp queue start` takes."""
+
+    jobs: int = 1
+    """How many worker processes to start."""
+
+
+@attrs.define
+class StartQueueResult:
+    """Workers started."""
+
+    workers: int
+    """How many were started."""
+
+
+@attrs.define
+class StopQueueParams:
+    """What `xp queue stop` takes."""
+
+    kill: bool = False
+    """Stop the running experiments too, not only after them."""
+
+
+@attrs.define
+class StopQueueResult:
+    """Nothing to say: the workers were asked to stop."""
+
+
+@attrs.define
+class QueueStatusParams:
+    """No options."""
+
+
+@attrs.define
+class QueueEntry:
+    """One queue entry."""
+
+    id: str
+    """The entry's id."""
+    name: str
+    """The experiment name it runs under."""
+    status: str
+    """queued | running | success | failed | cancelled."""
+    created: float
+    """When it was queued (Unix seconds)."""
+    started: Optional[float]
+    """When a worker started it."""
+    finished: Optional[float]
+    """When it ended."""
+    error: str
+    """Why it failed (empty otherwise)."""
+
+
+@attrs.define
+class QueueWorker:
+    """One live worker process."""
+
+    pid: int
+    """Its process id."""
+    host: str
+    """The machine it runs on."""
+    status: str
+    """running | idle | stopping."""
+    entry_id: Optional[str]
+    """The entry it runs now."""
+
+
+@attrs.define
+class QueueStatusResult:
+    """The queue as it is now."""
+
+    entries: list[QueueEntry]
+    """Every entry, oldest first."""
+    workers: list[QueueWorker]
+    """Live workers."""
+
+
+@attrs.define
+class ApplyExperimentParams:
+    """What `xp exp apply` takes."""
+
+    name: str
+    """The experiment (name or commit id)."""
+    force: bool = False
+    """When uncommitted changes would be lost, save them as an experiment first."""
+
+
+@attrs.define
+class ApplyExperimentResult:
+    """The experiment now in the workspace."""
+
+    applied: str
+    """Its name."""
+
+
+@attrs.define
+class BranchExperimentParams:
+    """What `xp exp branch` takes."""
+
+    name: str
+    """The experiment."""
+    branch: str
+    """The new branch's name."""
+
+
+@attrs.define
+class BranchExperimentResult:
+    """The branch made."""
+
+    branch: str
+    """Its name."""
+
+
+@attrs.define
+class RemoveExperimentsParams:
+    """What `xp exp remove` takes."""
+
+    names: list[str]
+    """The experiments to remove."""
+
+
+@attrs.define
+class RemoveExperimentsResult:
+    """What was removed."""
+
+    removed: list[str]
+    """Names of the removed experiments."""
+
+
+@attrs.define
+class DiffExperimentsParams:
+    """What `xp exp diff` takes."""
+
+    a: str = "HEAD"
+    """Old side: an experiment or revision."""
+    b: str = "workspace"
+    """New side: an experiment, revision or `workspace`."""
+    all: bool = False
+    """Include unchanged values."""
+
+
+@attrs.define
+class DiffRow:
+    """One changed value."""
+
+    path: str
+    """The params or metrics file."""
+    key: str
+    """The dotted key."""
+    old: Any
+    """Value on side `a` (null when absent)."""
+    new: Any
+    """Value on side `b` (null when absent)."""
+    change: Any
+    """`new - old` for numbers, else null."""
+
+
+@attrs.define
+class DiffExperimentsResult:
+    """Params and metrics that differ."""
+
+    params: list[DiffRow]
+    """Changed params."""
+    metrics: list[DiffRow]
+    """Changed metrics."""
+    errors: list[str]
+    """Files that could not be read, as `side: error`."""
+
+
+@attrs.define
+class RenameExperimentParams:
+    """What `xp exp rename` takes."""
+
+    name: str
+    """The experiment's current name."""
+    new_name: str
+    """Its new name."""
+    force: bool = False
+    """Replace an experiment of the new name."""
+
+
+@attrs.define
+class RenameExperimentResult:
+    """The experiment after renaming."""
+
+    name: str
+    """Its new name."""
+
+
+@attrs.define
+class TagExperimentParams:
+    """What `xp exp tag` takes."""
+
+    name: str
+    """The experiment."""
+    tags: list[str]
+    """Tags to add (or remove)."""
+    remove: bool = False
+    """Remove these tags instead."""
+
+
+@attrs.define
+class TagExperimentResult:
+    """The experiment's tags now."""
+
+    tags: list[str]
+    """All of them."""
+
+
+@attrs.define
+class NoteExperimentParams:
+    """What `xp exp note` takes."""
+
+    name: str
+    """The experiment."""
+    text: str
+    """The note (empty removes it)."""
+
+
+@attrs.define
+class NoteExperimentResult:
+    """The experiment's note now."""
+
+    note: str
+    """Its text."""
+
+
+@attrs.define
+class ReadQueueLogParams:
+    """A chunk of a queue entry's log."""
+
+    name: str
+    """The entry (name or id)."""
+    offset: int = 0
+    """Byte offset to read from (`nextOffset` of the previous chunk)."""
+
+
+@attrs.define
+class ReadQueueLogResult:
+    """A chunk of log text."""
+
+    text: str
+    """The log from `offset` on (decoded as UTF-8)."""
+    next_offset: int
+    """Where the next chunk starts."""
+    status: str
+    """The entry's status; more text can come while it is queued or running."""
+
+
+@attrs.define
+class KillQueueEntriesParams:
+    """What `xp queue kill` takes."""
+
+    names: list[str]
+    """Entries to cancel (queued) or stop (running)."""
+    force: bool = False
+    """SIGKILL at once instead of SIGTERM and a grace period."""
+
+
+@attrs.define
+class KillQueueEntriesResult:
+    """The entries asked to stop."""
+
+    names: list[str]
+    """Their names."""
+
+
+@attrs.define
+class RetryQueueEntriesParams:
+    """What `xp queue retry` takes."""
+
+    names: list[str]
+    """Finished entries to queue again."""
+
+
+@attrs.define
+class RetryQueueEntriesResult:
+    """The entries queued again."""
+
+    names: list[str]
+    """Their names."""
+
+
+@attrs.define
+class ShowRevisionParams:
+    """Params and metrics of one revision."""
+
+    rev: str = "workspace"
+    """An experiment, a revision, or `workspace`."""
+
+
+@attrs.define
+class ShowRevisionResult:
+    """The revision's row."""
+
+    row: ExperimentRow
+    """Its params, metrics and errors."""
+
+
+@attrs.define
+class ShowStatusParams:
+    """What `xp status` takes."""
+
+    targets: list[str] = attrs.Factory(list)
+    """Stages to check (default: all)."""
+
+
+@attrs.define
+class StageStatus:
+    """One stage's state."""
+
+    stage: str
+    """The stage's name."""
+    changed: bool
+    """True when it would run (or be restored) on `xp repro`."""
+    frozen: bool
+    """True when it is frozen (never runs)."""
+    reasons: list[str]
+    """Why it is out of date, one line each."""
+
+
+@attrs.define
+class ShowStatusResult:
+    """Every stage checked, in pipeline order."""
+
+    stages: list[StageStatus]
+    """Their states."""
+
+
+@attrs.define
+class ReproPipelineParams:
+    """What `xp repro` takes."""
+
+    targets: list[str] = attrs.Factory(list)
+    """Stages to reproduce, with what they depend on (default: all)."""
+    force: bool = False
+    """Run the targets even if up to date."""
+    params: list[str] = attrs.Factory(list)
+    """`-S` assignments to make first."""
+    work_done_token: Optional[Union[int, str]] = None
+    """A `$/progress` token; when given, the run reports its stages through it."""
+
+
+@attrs.define
+class ReproPipelineResult:
+    """Returned at once; `xp repro` runs in a subprocess."""
+
+    started: bool
+    """True when it was started."""
+
+
+@attrs.define
+class ListRunsParams:
+    """What `xp runs list` takes."""
+
+    stage: Optional[str] = None
+    """Only runs of this stage."""
+    limit: Optional[int] = None
+    """At most this many, newest first."""
+
+
+@attrs.define
+class RecordedRun:
+    """One stage run the run-cache remembers."""
+
+    id: str
+    """The run's id (a unique prefix is enough to name it)."""
+    stage: str
+    """The stage that ran."""
+    created: float
+    """When it finished (Unix seconds)."""
+    duration: float
+    """How long it ran, in seconds."""
+    params: dict[str, dict[str, Any]]
+    """Params file → dotted key → the value the stage read."""
+    metrics: dict[str, Any]
+    """`file:key` → value, of the metrics it wrote."""
+
+
+@attrs.define
+class ListRunsResult:
+    """Recorded runs, newest first."""
+
+    runs: list[RecordedRun]
+    """The runs."""
+
+
+@attrs.define
+class RestoreRunParams:
+    """What `xp runs restore` takes."""
+
+    id: str
+    """The run (a unique prefix of its id)."""
+    force: bool = False
+    """Overwrite uncommitted changes."""
+
+
+@attrs.define
+class RestoreRunResult:
+    """What was put back."""
+
+    outputs: list[str]
+    """Outputs checked out from the cache."""
+    params: list[str]
+    """`file:key` of each params value set back."""
+
+
+@attrs.define
+class SyncExperimentsParams:
+    """What `xp exp push` / `xp exp pull` take."""
+
+    remote: str
+    """A git remote name or URL."""
+    names: list[str] = attrs.Factory(list)
+    """Only these experiments (default: all)."""
+
+
+@attrs.define
+class SyncExperimentsResult:
+    """The experiments sent or fetched."""
+
+    names: list[str]
+    """Their names."""
+
+
+@attrs.define
+class ExperimentsChangedParams:
+    """Experiments (or the workspace row) changed on disk."""
+
+    baselines: list[str]
+    """Baseline commits whose rows changed; empty means reload everything."""
+
+
+@attrs.define
+class QueueChangedParams:
+    """The queue changed."""
+
+    running: int
+    """Entries running now."""
+    queued: int
+    """Entries waiting."""
+
+
+REQUESTS: dict[str, tuple[type, type]] = {
+    SHOW_EXPERIMENTS: (ShowExperimentsParams, ShowExperimentsResult),
+    RUN_EXPERIMENT: (RunExperimentParams, RunExperimentResult),
+    START_QUEUE: (StartQueueParams, StartQueueResult),
+    STOP_QUEUE: (StopQueueParams, StopQueueResult),
+    QUEUE_STATUS: (QueueStatusParams, QueueStatusResult),
+    APPLY_EXPERIMENT: (ApplyExperimentParams, ApplyExperimentResult),
+    BRANCH_EXPERIMENT: (BranchExperimentParams, BranchExperimentResult),
+    REMOVE_EXPERIMENTS: (RemoveExperimentsParams, RemoveExperimentsResult),
+    DIFF_EXPERIMENTS: (DiffExperimentsParams, DiffExperimentsResult),
+    RENAME_EXPERIMENT: (RenameExperimentParams, RenameExperimentResult),
+    TAG_EXPERIMENT: (TagExperimentParams, TagExperimentResult),
+    NOTE_EXPERIMENT: (NoteExperimentParams, NoteExperimentResult),
+    READ_QUEUE_LOG: (ReadQueueLogParams, ReadQueueLogResult),
+    KILL_QUEUE_ENTRIES: (KillQueueEntriesParams, KillQueueEntriesResult),
+    RETRY_QUEUE_ENTRIES: (RetryQueueEntriesParams, RetryQueueEntriesResult),
+    SHOW_REVISION: (ShowRevisionParams, ShowRevisionResult),
+    SHOW_STATUS: (ShowStatusParams, ShowStatusResult),
+    REPRO_PIPELINE: (ReproPipelineParams, ReproPipelineResult),
+    LIST_RUNS: (ListRunsParams, ListRunsResult),
+    RESTORE_RUN: (RestoreRunParams, RestoreRunResult),
+    PUSH_EXPERIMENTS: (SyncExperimentsParams, SyncExperimentsResult),
+    PULL_EXPERIMENTS: (SyncExperimentsParams, SyncExperimentsResult),
+}
+"""Request method → (params type, result type)."""
+
+NOTIFICATIONS: dict[str, type] = {
+    EXPERIMENTS_CHANGED: ExperimentsChangedParams,
+    QUEUE_CHANGED: QueueChangedParams,
+}
+"""Server → client notification method → params type."""
+
+WIRE_TYPES: tuple[type, ...] = tuple(
+    {t: None for pair in REQUESTS.values() for t in pair} | {t: None for t in NOTIFICATIONS.values()}
+    | {ExperimentRow: None, QueueEntry: None, QueueWorker: None, DiffRow: None, StageStatus: None,
+       RecordedRun: None}
+)
+"""Every type that crosses the wire (registered with the strict camelCase hooks)."""
+
+
+def _message_classes() -> tuple[dict[str, type], dict[str, type]]:
+    """JSON-RPC message envelopes per method, as pygls looks them up (`get_message_type`)."""
+    messages: dict[str, type] = {}
+    responses: dict[str, type] = {}
+    for method, (params, result) in REQUESTS.items():
+        base = params.__name__.removesuffix("Params")
+        messages[method] = attrs.make_class(f"{base}Request", {
+            "id": attrs.field(type=Union[int, str]),
+            "params": attrs.field(type=params, factory=params),
+            "method": attrs.field(type=str, default=method),
+            "jsonrpc": attrs.field(type=str, default="2.0"),
+        })
+        responses[method] = attrs.make_class(f"{base}Response", {
+            "id": attrs.field(type=Optional[Union[int, str]]),
+            "result": attrs.field(type=result),
+            "jsonrpc": attrs.field(type=str, default="2.0"),
+        })
+    for method, params in NOTIFICATIONS.items():
+        messages[method] = attrs.make_class(params.__name__.removesuffix("Params") + "Notification", {
+            "params": attrs.field(type=params),
+            "method": attrs.field(type=str, default=method),
+            "jsonrpc": attrs.field(type=str, default="2.0"),
+        })
+    return messages, responses
+
+
+MESSAGE_TYPES, RESPONSE_TYPES = _message_classes()
+"""Method → request/notification envelope; method → response envelope."""
+
+
+def converter():
+    """pygls' converter (lsprotocol types) plus xp's strict camelCase hooks for its own types."""
+    from pygls.protocol import default_converter
+
+    from pyhelper.server import wire
+
+    # The envelopes too: lsprotocol's hooks would drop `method` and `jsonrpc`, which hold their defaults.
+    envelopes = (*MESSAGE_TYPES.values(), *RESPONSE_TYPES.values())
+    return wire.register(default_converter(), (*WIRE_TYPES, *envelopes))

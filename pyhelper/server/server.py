@@ -1,0 +1,148 @@
+"""The language server object: pygls' LanguageServer with xp's protocol, project and caches.
+
+Features live in `features/` (one module per area), each with a `register(server)` function;
+this module only holds what they share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.uris import to_fs_path
+
+from pyhelper import __version__
+from pyhelper.core.project import Project, find_project
+from pyhelper.server import protocol
+
+logger = logging.getLogger(__name__)
+
+
+class XpProtocol(LanguageServerProtocol):
+    """LSP plus xp's typed custom messages and its version in `initialize`."""
+
+    def get_message_type(self, method: str) -> Any:
+        """The envelope of an xp message, else lsprotocol's."""
+        return protocol.MESSAGE_TYPES.get(method) or super().get_message_type(method)
+
+    def get_result_type(self, method: str) -> Any:
+        """The response envelope of an xp request, else lsprotocol's."""
+        return protocol.RESPONSE_TYPES.get(method) or super().get_result_type(method)
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """Decodes a message; a request whose params have the wrong types is answered with an error.
+
+        pygls raises out of the JSON decoder for such a request and never answers it, which
+        would leave the client waiting forever.
+        """
+        try:
+            return super().structure_message(data)
+        except (JsonRpcInvalidParams, JsonRpcInternalError) as exc:
+            if "id" not in data or "method" not in data:
+                raise
+            from lsprotocol.types import ResponseError
+
+            reason = _wire_reason(exc)
+            if reason or isinstance(exc, JsonRpcInvalidParams):
+                error = ResponseError(code=JsonRpcInvalidParams.CODE,
+                                      message=f"{data['method']}: {reason or 'the params do not have the declared types'}")
+            else:
+                error = ResponseError(code=JsonRpcInternalError.CODE, message=f"{data['method']}: cannot read the request")
+            self._send_response(data["id"], error=error)
+            return _Answered()
+
+    def handle_message(self, message: Any) -> None:
+        """Skips requests already answered while decoding."""
+        if isinstance(message, _Answered):
+            return
+        super().handle_message(message)
+
+    @lsp_method(lsp.INITIALIZE)
+    def lsp_initialize(self, params: lsp.InitializeParams):
+        """pygls' initialize, plus `capabilities.experimental.xpProtocolVersion`."""
+        result = yield from super().lsp_initialize(params)
+        result.capabilities.experimental = {"xpProtocolVersion": protocol.PROTOCOL_VERSION}
+        return result
+
+
+class _Answered:
+    """Stands for a message that needs no further handling."""
+
+    jsonrpc = "answered"
+
+
+def _wire_reason(exc: BaseException) -> str:
+    """The first `WireError` message inside a (nested) cattrs validation error."""
+    from pyhelper.server.wire import WireError
+
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, WireError):
+            return str(current)
+        stack.extend(getattr(current, "exceptions", ()))
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                stack.append(linked)
+    return ""
+
+
+class XpServer(LanguageServer):
+    """xp's language server: one project (the workspace root), a warm table, a watcher."""
+
+    def __init__(self) -> None:
+        super().__init__("xp", __version__, protocol_cls=XpProtocol, converter_factory=protocol.converter,
+                         max_workers=8)
+        self.root = Path.cwd()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        from pyhelper.server.table import Table
+        from pyhelper.server.watcher import Watcher
+
+        self.table = Table()
+        self.watcher = Watcher(lambda: self.root, self.send_notification)
+        self.lock = threading.Lock()
+
+    def project(self) -> Project:
+        """The project at the root (looked up each time: `git init` may happen while the server runs)."""
+        return find_project(self.root)
+
+    def set_root(self, params: lsp.InitializeParams) -> None:
+        """Takes the project folder from the client (rootUri, first workspace folder), else the cwd."""
+        uri = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
+        if uri:
+            path = to_fs_path(uri)
+            if path:
+                self.root = Path(path)
+        elif params.root_path:
+            self.root = Path(params.root_path)
+
+    def send_notification(self, method: str, params: Any) -> None:
+        """Sends a notification from any thread (written by the event loop's thread)."""
+        self.call(self.protocol.notify, method, params)
+
+    def call(self, function: Any, *args: Any) -> None:
+        """Runs `function(*args)` on the event loop's thread (progress, messages from worker threads)."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(function, *args)
+        except RuntimeError:
+            pass
+
+    def rel(self, uri: str) -> str | None:
+        """A document's path relative to the root, or None when it lies elsewhere."""
+        path = to_fs_path(uri)
+        if not path:
+            return None
+        try:
+            return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return None

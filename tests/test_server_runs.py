@@ -1,0 +1,57 @@
+"""Run-cache and sharing requests through a real client: list and restore runs, push and pull experiments."""
+
+from __future__ import annotations
+
+import pytest
+from pygls.exceptions import JsonRpcException
+
+from pyhelper.server import protocol as p
+from tests.conftest import git
+from tests.lsp_client import request, started
+from tests.test_experiments import PROJECT
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def project(gen, xp):
+    """PROJECT reproduced and committed (one run in the run-cache)."""
+    repo = gen(PROJECT)
+    xp("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "reproduced")
+    return repo
+
+
+async def test_list_and_restore_runs(project, xp):
+    xp("repro", "-S", "train.lr=0.3", cwd=project)
+    async with started(project) as client:
+        runs = (await request(client, p.LIST_RUNS, p.ListRunsParams(stage="train"))).runs
+        assert [r.params["params.yaml"]["train.lr"] for r in runs] == [0.3, 0.1]
+        assert runs[0].metrics and runs[0].duration >= 0
+        assert [r.id for r in (await request(client, p.LIST_RUNS, p.ListRunsParams(limit=1))).runs] == [runs[0].id]
+        git(project, "checkout", "-q", "--", "params.yaml")
+        restored = await request(client, p.RESTORE_RUN, p.RestoreRunParams(id=runs[1].id))
+        assert "model.bin" in restored.outputs
+        assert (project / "model.bin").read_text() == "model lr=0.1 opt=sgd\n"
+        with pytest.raises(JsonRpcException) as caught:
+            await request(client, p.RESTORE_RUN, p.RestoreRunParams(id="nope"))
+        assert caught.value.code == p.BAD_INPUT and "nope" in caught.value.message
+
+
+async def test_push_and_pull(project, xp, tmp_path):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    xp("exp", "run", "-q", "-n", "shared", "-S", "train.lr=0.2", cwd=project)
+    async with started(project) as client:
+        pushed = await request(client, p.PUSH_EXPERIMENTS, p.SyncExperimentsParams(remote=str(remote)))
+        assert pushed.names == ["shared"]
+        assert "/shared" in git(remote, "for-each-ref", "refs/exps")
+        await request(client, p.REMOVE_EXPERIMENTS, p.RemoveExperimentsParams(names=["shared"]))
+        pulled = await request(client, p.PULL_EXPERIMENTS, p.SyncExperimentsParams(remote=str(remote)))
+        assert pulled.names == ["shared"]
+        rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
+        assert "shared" in [r.name for r in rows]
+        with pytest.raises(JsonRpcException) as caught:
+            await request(client, p.PUSH_EXPERIMENTS, p.SyncExperimentsParams(remote=str(tmp_path / "missing")))
+        assert caught.value.code in (p.BAD_INPUT, p.OPERATION_FAILED) and caught.value.message
