@@ -267,6 +267,20 @@ def test_a_cold_shutdown_of_a_worker_kills_its_stage_too(cluster):
     assert cluster.remote_exps() == {}
 
 
+def test_a_run_past_its_job_timeout_fails_and_its_stage_is_stopped(cluster):
+    config = cluster.project / ".xp" / "config"
+    config.write_text(config.read_text() + "job-timeout = 2\n")
+    cluster.worker("a")
+    (entry,) = cluster.enqueue("train.lr=0.61", "train.sleep=60", name="slow")
+    stage = cluster.stage_pid("0.61")
+    cluster.wait_for({"slow": "failed"}, timeout=20)
+    assert cluster.entries()["slow"].error == "timed out after 2 s (job-timeout in .xp/config)"
+    wait_until(lambda: not alive(stage), 5, "the timed-out stage to stop")
+    config.write_text(config.read_text().replace("job-timeout = 2", "job-timeout = soon"))
+    bad = cluster.xp("queue", "status", expect=2)
+    assert "job-timeout must be a whole number of seconds" in bad.stderr
+
+
 def test_stop_shuts_the_workers_down(cluster):
     first, second = cluster.worker("a"), cluster.worker("b")
     wait_until(lambda: len(json.loads(cluster.xp("queue", "status", "--json").stdout)["workers"]) == 2, 15,

@@ -20,7 +20,7 @@ def redis_queue(project):
         return None
     from pyhelper.core.queue.redis_backend import RedisQueue
 
-    return RedisQueue(config.backend, remote=config.remote, project=project)
+    return RedisQueue(config.backend, remote=config.remote, project=project, job_timeout=config.job_timeout)
 
 
 def start(args: argparse.Namespace, project) -> int:
@@ -39,7 +39,7 @@ def start(args: argparse.Namespace, project) -> int:
         raise BadInput("-j must be 0 or more", hint="pass -j N with N ≥ 0 (0: only select the backend)")
     if backend != "sqlite":
         connect(backend).close()  # An unreachable server is reported before anything is written.
-    write_config(project, QueueConfig(backend, remote, args.cache_dir or current.cache_dir))
+    write_config(project, QueueConfig(backend, remote, args.cache_dir or current.cache_dir, current.job_timeout))
     if backend == "sqlite":
         print("The queue is the local one (.xp/queue.db) again.")
         return 0

@@ -6,6 +6,7 @@ The choice lives in `.xp/config` (machine-local, like the rest of `.xp/`), an IN
     backend = redis://127.0.0.1:6379/0   # or "sqlite" (the default when the file or key is missing)
     remote = /srv/git/project.git        # the shared git remote experiments travel through
     cache-dir = /srv/xp-cache            # optional: the shared output cache workers write to
+    job-timeout = 86400                  # optional: seconds a run may take before RQ stops it (default 24 h)
 
 `xp queue start --backend redis://HOST:PORT/DB --remote URL` writes it. Reading it imports
 neither Redis nor RQ, so the SQLite queue costs nothing extra.
@@ -33,6 +34,7 @@ class QueueConfig:
     backend: str = SQLITE
     remote: str | None = None
     cache_dir: str | None = None
+    job_timeout: int = DEFAULT_JOB_TIMEOUT
 
     @property
     def is_redis(self) -> bool:
@@ -95,16 +97,21 @@ def read_config(project: Project) -> QueueConfig:
     if not parser.has_section("queue"):
         return QueueConfig()
     section = parser["queue"]
-    unknown = sorted(set(section) - {"backend", "remote", "cache-dir"})
+    unknown = sorted(set(section) - {"backend", "remote", "cache-dir", "job-timeout"})
     if unknown:
-        raise BadInput(f"{path}: unknown key '{unknown[0]}' in [queue]", hint="the keys are backend, remote, cache-dir")
+        raise BadInput(f"{path}: unknown key '{unknown[0]}' in [queue]",
+                       hint="the keys are backend, remote, cache-dir, job-timeout")
+    timeout = section.get("job-timeout", "").strip() or str(DEFAULT_JOB_TIMEOUT)
+    if not timeout.isdigit() or int(timeout) < 1:
+        raise BadInput(f"{path}: job-timeout must be a whole number of seconds ≥ 1, not '{timeout}'",
+                       hint=f"e.g. job-timeout = {DEFAULT_JOB_TIMEOUT} (24 h)")
     backend = check_backend(section.get("backend", SQLITE).strip() or SQLITE)
     remote = section.get("remote", "").strip() or None
     if backend != SQLITE and remote is None:
         raise BadInput(f"{path}: [queue] backend is {backend} but no remote is set",
                        hint="add `remote = URL` (the shared git remote), or run "
                             "`xp queue start --backend URL --remote URL`")
-    return QueueConfig(backend, remote, section.get("cache-dir", "").strip() or None)
+    return QueueConfig(backend, remote, section.get("cache-dir", "").strip() or None, int(timeout))
 
 
 def write_config(project: Project, config: QueueConfig) -> None:
@@ -119,6 +126,8 @@ def write_config(project: Project, config: QueueConfig) -> None:
         parser["queue"]["remote"] = config.remote
     if config.cache_dir:
         parser["queue"]["cache-dir"] = config.cache_dir
+    if config.job_timeout != DEFAULT_JOB_TIMEOUT:
+        parser["queue"]["job-timeout"] = str(config.job_timeout)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
         parser.write(handle)
@@ -131,7 +140,7 @@ def open_backend(project: Project) -> QueueBackend:
     if config.is_redis:
         from pyhelper.core.queue.redis_backend import RedisQueue
 
-        return RedisQueue(config.backend, remote=config.remote, project=project)
+        return RedisQueue(config.backend, remote=config.remote, project=project, job_timeout=config.job_timeout)
     from pyhelper.core.queue.db import QueueDb
 
     return QueueDb(project)

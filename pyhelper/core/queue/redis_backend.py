@@ -115,8 +115,10 @@ def git_error(result: subprocess.CompletedProcess[str]) -> str:
 class RedisQueue:
     """The queue of one project (or of a worker, without one) on a Redis server."""
 
-    def __init__(self, url: str, *, remote: str | None = None, project: Project | None = None):
+    def __init__(self, url: str, *, remote: str | None = None, project: Project | None = None,
+                 job_timeout: int = DEFAULT_JOB_TIMEOUT):
         self.url = url
+        self.job_timeout = job_timeout
         self.remote = remote
         self.project = project
         self.redis = connect(url)
@@ -168,7 +170,7 @@ class RedisQueue:
                    "retries": item.get("retries", 0)}
         retries = item.get("retries", 0)
         self.redis.hset(entry_key(item["id"]), "job", job_id)
-        queue.enqueue(JOB_FUNCTION, kwargs=payload, job_id=job_id, job_timeout=DEFAULT_JOB_TIMEOUT,
+        queue.enqueue(JOB_FUNCTION, kwargs=payload, job_id=job_id, job_timeout=self.job_timeout,
                       retry=Retry(max=retries) if retries else None, on_failure=Callback(FAILURE_CALLBACK),
                       description=f"xp experiment {item['name']}")
 

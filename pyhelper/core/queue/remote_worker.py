@@ -341,10 +341,20 @@ def _run(entry: str, name: str, rev: str, baseline_id: str, remote: str, message
         return finish("failed", f"# failed: {exc.message}", error=_failure(exc), exit_code=exc.returncode)
     except Exception as exc:  # noqa: BLE001 - anything else fails this entry, never the worker.
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if type(exc).__name__ == "JobTimeoutException":  # RQ's job timeout, raised in this horse.
+            first = f"timed out after {get_current_job_timeout()} s (job-timeout in .xp/config)"
         return finish("failed", f"# failed: {first}", error=first)
     finally:
         if private is not None:
             tmp_workspace.remove(private)
+
+
+def get_current_job_timeout() -> int | None:
+    """The running RQ job's timeout in seconds."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.timeout if job is not None else None
 
 
 def _retrying(call: Callable[[], object], seconds: float = 60) -> None:
