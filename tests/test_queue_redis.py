@@ -287,3 +287,36 @@ def test_stop_shuts_the_workers_down(cluster):
                "both workers to register")
     assert "Asked 2 worker(s)" in cluster.xp("queue", "stop").stdout
     wait_until(lambda: first.poll() is not None and second.poll() is not None, 15, "the workers to exit")
+
+
+@pytest.mark.asyncio
+async def test_the_editor_sees_remote_runs_like_local_ones(cluster):
+    import asyncio
+
+    from pyhelper.server import protocol as p
+    from tests.lsp_client import request, started
+
+    cluster.worker("a")
+    cluster.enqueue("train.lr=0.71", name="seen")
+    cluster.enqueue("train.lr=0.72", "train.sleep=60", name="held")
+    async with started(cluster.project) as client:
+        deadline = time.monotonic() + 30
+        while True:
+            status = await request(client, p.QUEUE_STATUS, p.QueueStatusParams())
+            current = {e.name: e.status for e in status.entries}
+            if current == {"seen": "success", "held": "running"}:
+                break
+            assert time.monotonic() < deadline, f"timed out waiting for seen=success, held=running (now {current})"
+            await asyncio.sleep(0.2)
+        assert len(status.workers) == 1
+        log = await request(client, p.READ_QUEUE_LOG, p.ReadQueueLogParams(name="seen"))
+        assert log.status == "success" and "training lr=0.71" in log.text
+        assert log.next_offset == len(log.text.encode())
+        rest = await request(client, p.READ_QUEUE_LOG, p.ReadQueueLogParams(name="seen", offset=log.next_offset))
+        assert rest.text == "" and rest.next_offset == log.next_offset
+        killed = await request(client, p.KILL_QUEUE_ENTRIES, p.KillQueueEntriesParams(names=["held"]))
+        assert killed.names == ["held"]
+        cluster.wait_for({"held": "cancelled"}, timeout=15)
+        retried = await request(client, p.RETRY_QUEUE_ENTRIES, p.RetryQueueEntriesParams(names=["held"]))
+        assert retried.names == ["held"]
+        assert cluster.statuses()["held"] in ("queued", "running")

@@ -13,14 +13,9 @@ from pyhelper.cli.render import emit_json, table
 
 def redis_queue(project):
     """The project's Redis queue when `.xp/config` selects one, else None."""
-    from pyhelper.core.queue.backend import read_config
+    from pyhelper.core.queue.backend import redis_queue as configured
 
-    config = read_config(project)
-    if not config.is_redis:
-        return None
-    from pyhelper.core.queue.redis_backend import RedisQueue
-
-    return RedisQueue(config.backend, remote=config.remote, project=project, job_timeout=config.job_timeout)
+    return configured(project)
 
 
 def start(args: argparse.Namespace, project) -> int:

@@ -144,3 +144,17 @@ def open_backend(project: Project) -> QueueBackend:
     from pyhelper.core.queue.db import QueueDb
 
     return QueueDb(project)
+
+
+def redis_queue(project: Project):
+    """The project's queue on Redis (a `RedisQueue`, to be closed) when `.xp/config` selects one, else None.
+
+    Neither Redis nor RQ is imported when the project has no `.xp/config`."""
+    if not config_path(project).is_file():
+        return None
+    config = read_config(project)
+    if not config.is_redis:
+        return None
+    from pyhelper.core.queue.redis_backend import RedisQueue
+
+    return RedisQueue(config.backend, remote=config.remote, project=project, job_timeout=config.job_timeout)

@@ -270,6 +270,13 @@ class RedisQueue:
                 after = item_id.decode()
         return lines, after
 
+    def read_log(self, entry_id: str, offset: int, limit: int = 1 << 20) -> bytes:
+        """The entry's log as bytes (its lines, each ending in a newline) from byte `offset` on, at most `limit`."""
+        with guarded(self.url):
+            items = self.redis.xrange(log_key(entry_id))
+        data = b"".join(fields.get(b"line", b"") + b"\n" for _, fields in items)
+        return data[offset:offset + limit]
+
     # -- changing ----------------------------------------------------------------------------
     def request_cancel(self, entry_ids: list[str], *, force: bool = False) -> list[str]:
         """Cancels queued entries (their RQ jobs too) and flags running ones for their worker to stop."""
@@ -348,14 +355,11 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
 
 def configured_entries(project: Project) -> list[Entry] | None:
     """The entries of the project's Redis queue, or None when `.xp/config` does not select one."""
-    from pyhelper.core.queue.backend import read_config
+    from pyhelper.core.queue.backend import redis_queue
 
-    if not (project.xp_dir / "config").is_file():
+    queue = redis_queue(project)
+    if queue is None:
         return None
-    config = read_config(project)
-    if not config.is_redis:
-        return None
-    queue = RedisQueue(config.backend, remote=config.remote, project=project)
     try:
         return queue.entries()
     finally:
