@@ -196,6 +196,20 @@ def test_the_first_writer_wins_and_an_identical_tree_counts_as_success(cluster):
     queue.close()
 
 
+def test_a_push_the_remote_refuses_fails_the_entry_with_the_remote_s_reason(cluster):
+    hook = Path(cluster.remote) / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nwhile read old new ref; do case $ref in refs/exps/*) "
+                    "echo 'experiments are frozen this week' >&2; exit 1;; esac; done\n")
+    hook.chmod(0o755)
+    cluster.worker("a")
+    cluster.enqueue("train.lr=0.52", name="refused")
+    cluster.wait_for({"refused": "failed"}, timeout=30)
+    error = cluster.entries()["refused"].error
+    assert "pushing the experiment to" in error and "pre-receive hook declined" in error
+    assert "experiments are frozen this week" in error
+    assert cluster.remote_exps() == {}
+
+
 def test_redis_stopped_mid_queue_is_reported_and_the_queue_continues_when_it_returns(cluster):
     cluster.worker("a")
     cluster.enqueue("train.lr=0.11", name="before")

@@ -225,9 +225,15 @@ def _publish(root: Path, remote: str, ref: str, commit: str) -> str:
     pushed = git_push(str(root), remote, [f"{commit}:{ref}"])
     if pushed.returncode == 0:
         return commit
-    if not any(line.startswith("!") and "[rejected]" in line for line in pushed.stdout.splitlines()):
-        raise XpError(f"pushing the experiment to '{remote}' failed: {git_error(pushed)}",
-                      hint="check the worker's access to the remote, then `xp queue retry` the entry")
+    refused = [line.split("\t") for line in pushed.stdout.splitlines() if line.startswith("!")]
+    if not any(len(fields) >= 3 and fields[2].startswith("[rejected]") for fields in refused):
+        # Porcelain "!\t<src>:<dst>\t[remote rejected] (<reason>)": a hook or the server's rules said no.
+        reason = next((fields[2] for fields in refused if len(fields) >= 3), "") or git_error(pushed)
+        said = " ".join(line.split(":", 1)[1].strip() for line in pushed.stderr.splitlines()
+                        if line.startswith("remote:") and line.split(":", 1)[1].strip())
+        raise XpError(f"pushing the experiment to '{remote}' failed: {reason}"
+                      + (f" (the remote says: {said})" if said else ""),
+                      hint="check the worker's access to the remote and its rules, then `xp queue retry` the entry")
     fetched = _git(root, "fetch", "-q", "--no-tags", remote, ref)
     theirs = _git(root, "rev-parse", "FETCH_HEAD").stdout.strip()
     same = _git(root, "rev-parse", f"{theirs}^{{tree}}").stdout.strip() == _git(
