@@ -295,6 +295,19 @@ def test_a_run_past_its_job_timeout_fails_and_its_stage_is_stopped(cluster):
     assert "job-timeout must be a whole number of seconds" in bad.stderr
 
 
+def test_redis_restarted_while_a_stage_runs_the_run_still_records(cluster):
+    cluster.worker("a")
+    cluster.enqueue("train.lr=0.13", "train.sleep=4", name="through")
+    cluster.stage_pid("0.13")
+    cluster.server.stop()
+    time.sleep(1.5)
+    cluster.server.start()
+    cluster.wait_for({"through": "success"}, timeout=60)
+    assert set(cluster.remote_exps()) == {"through"}
+    assert [lr for lr, _ in cluster.events("end")] == ["0.13"]
+    assert "Traceback" not in cluster.worker_log("a")
+
+
 def test_stop_shuts_the_workers_down(cluster):
     first, second = cluster.worker("a"), cluster.worker("b")
     wait_until(lambda: len(json.loads(cluster.xp("queue", "status", "--json").stdout)["workers"]) == 2, 15,

@@ -65,6 +65,14 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
             ran[0] += 1
             return super().execute_job(job, queue)
 
+        # While a job runs, Redis going away for a moment must not end the worker (and with it the run):
+        # its bookkeeping writes are skipped until the server answers again.
+        def maintain_heartbeats(self, job):  # noqa: D102 - RQ's hook.
+            _while_redis_is_away(lambda: Worker.maintain_heartbeats(self, job), self.log)
+
+        def set_current_job_working_time(self, *args, **kwargs):  # noqa: D102 - RQ's hook.
+            _while_redis_is_away(lambda: Worker.set_current_job_working_time(self, *args, **kwargs), self.log)
+
         def kill_horse(self, sig=signal.SIGKILL):  # noqa: D102 - RQ's cold shutdown and stop-job command.
             # The stage runs in a session of its own, so killing the horse's group would leave it running.
             _kill_stage(self.connection, self.get_current_job())
@@ -85,6 +93,16 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
                       job_monitoring_interval=MONITOR_SECONDS, maintenance_interval=MAINTENANCE_SECONDS)
     worker.work(burst=burst, max_idle_time=int(idle) if idle else None, logging_level="WARNING")
     return ran[0]
+
+
+def _while_redis_is_away(call: Callable[[], object], log) -> None:
+    """Runs an RQ bookkeeping write; a connection error is logged as one line instead of ending the worker."""
+    import redis
+
+    try:
+        call()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        log.warning("Redis is unreachable (%s); the running experiment goes on", exc)
 
 
 def _kill_stage(client, job) -> None:
