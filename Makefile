@@ -1,7 +1,8 @@
 # The two commands of the README's quick start, and the benchmark.
 #   make demo   set up, then create and reproduce the demo project in build/demo
 #   make test   set up, then run every test (what CI runs, through .ci/run)
-#   make bench  set up, then time xp against DVC 3.67.1 side by side (pipeline, experiments), and the server
+#   make bench  set up, then time xp against DVC 3.67.1 side by side (pipeline, experiments, queue),
+#               the server, and xp's checkpoints
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -31,6 +32,7 @@ bench: setup
 	$(PY) bench/queue_bench.py
 	$(PY) bench/redis_queue_bench.py
 	$(PY) bench/server_bench.py
+	$(PY) bench/checkpoint_bench.py
 
 clean:
 	rm -rf $(VENV) build

@@ -274,7 +274,7 @@ def test_run_all_records_every_experiment_exactly_once(queue):
 
 
 def test_status_shows_live_workers_and_logs_follow_a_run(queue):
-    queue.enqueue("train.lr=0.1,0.2", "train.sleep=1.5", name="slow")
+    queue.enqueue("train.lr=0.1,0.2", "train.sleep=4", name="slow")  # Long enough to look at it under load.
     never = queue.enqueue("train.lr=0.9", name="later")[0]
     queue.xp("queue", "kill", "later")  # Cancelled while queued: it never runs and has no log.
     assert "'later' is cancelled and has no log yet." in queue.xp("queue", "logs", never["name"]).stdout
@@ -296,7 +296,7 @@ def test_status_shows_live_workers_and_logs_follow_a_run(queue):
     assert "# recorded experiment 'slow-1'" in followed
     assert queue.xp("queue", "logs", "slow-1").stdout == followed
     queue.wait_for({"slow-1": "success", "slow-2": "success"})
-    assert queue.entry("slow-2")["duration"] >= 1.5
+    assert queue.entry("slow-2")["duration"] >= 4
     assert queue.starts().count("0.9") == 0
 
 

@@ -344,7 +344,7 @@ export interface QueueChangedParams {
 
 /** One row of the table: exactly the keys of an element of `xp exp show --json`. */
 export interface ExperimentRow {
-  /** workspace | baseline | experiment. */
+  /** workspace | baseline | experiment | queued | running | failed | checkpoint (under its experiment). */
   kind: string;
   /** The experiment's name, the branch (or short commit) of a baseline, or `workspace`. */
   name: string;
@@ -370,6 +370,8 @@ export interface ExperimentRow {
   deps: Record<string, string>;
   /** File → why it could not be read in this row (`missing` when absent). */
   errors: Record<string, string>;
+  /** A checkpoint's step; for an experiment with checkpoints, its newest one's (null otherwise). */
+  step: number | null;
 }
 
 /** One queue entry. */

@@ -23,6 +23,10 @@ def _print_repro_events(quiet: bool, stream):
 
 def run(args: argparse.Namespace) -> int:
     """`xp exp run`."""
+    if (args.resume or args.reset) and (args.queue or args.run_all):
+        from pyhelper.errors import BadInput
+
+        raise BadInput("--resume and --reset apply to a run, not to the queue", hint="drop --queue/--run-all")
     if not args.queue:
         from pyhelper.core.queue.sweep import expand
         from pyhelper.errors import BadInput
@@ -55,12 +59,17 @@ def run(args: argparse.Namespace) -> int:
     result = run_experiment(_project(), set_values=args.set_params, name=args.name, message=args.message,
                             targets=args.targets or None, force=args.force, temp=args.temp,
                             use_run_cache=args.run_cache,
-                            on_event=_print_repro_events(args.quiet, stream))
+                            on_event=_print_repro_events(args.quiet, stream),
+                            resume=args.resume, reset=args.reset)
     exp = result.experiment
     if args.json:
         emit_json({"name": exp.name, "rev": exp.rev, "baseline": exp.ref.baseline, "ref": str(exp.ref),
-                   "ran": list(result.repro.ran), "restored": list(result.repro.restored)})
+                   "ran": list(result.repro.ran), "restored": list(result.repro.restored),
+                   "savedAs": result.saved_workspace.name if result.saved_workspace else None})
     else:
+        if result.saved_workspace is not None:
+            print(f"Saved the workspace first as experiment '{result.saved_workspace.name}' "
+                  f"(bring it back with `xp exp apply {result.saved_workspace.name}`).")
         print(f"Ran experiment '{exp.name}' ({exp.rev[:7]}) on baseline {exp.ref.baseline[:7]}.")
         print(f"Compare with `xp exp show`; keep it with `xp exp branch {exp.name} <branch>`.")
     return 0
@@ -99,6 +108,7 @@ def _row_json(row) -> dict:
         "kind": row.kind, "name": row.name, "rev": row.rev, "baseline": row.baseline,
         "created": row.created, "status": row.status, "message": row.message, "tags": list(row.tags),
         "note": row.note, "params": row.params, "metrics": row.metrics, "deps": row.deps, "errors": row.errors,
+        "step": row.step,
     }
 
 
@@ -109,24 +119,38 @@ def show(args: argparse.Namespace) -> int:
     from pyhelper.core.experiments.show import show as collect
 
     rows = collect(_project(), all_branches=args.all_branches, all_commits=args.all_commits, num=args.num,
-                   revs=args.rev, with_deps=args.deps)
+                   revs=args.rev, with_deps=args.deps, checkpoints=args.checkpoints)
     all_columns = query.columns(rows)
+    # Checkpoints travel with their experiment: filtered and sorted as it is.
+    below: dict[tuple[str, str], list] = {}
+    for row in rows:
+        if row.kind == "checkpoint":
+            below.setdefault((row.baseline, row.name.rpartition("@")[0]), []).append(row)
+    rows = [r for r in rows if r.kind != "checkpoint"]
     if args.filter:
         keep = query.parse_filter(args.filter, all_columns)
         rows = [r for r in rows if r.kind not in EXPERIMENT_KINDS or keep(r)]
     if args.sort_by:
         rows = query.sort_rows(rows, query.find_column(args.sort_by, all_columns),
                                descending=args.sort_order == "desc")
+    rows = [shown for r in rows
+            for shown in [r, *(below.get((r.baseline, r.name), []) if r.kind == "experiment" else [])]]
     shown = query.select_columns(rows, all_columns, only_changed=args.only_changed, drop=args.drop, keep=args.keep)
     if args.json:
         emit_json([_row_json(r) for r in rows])
         return 0
     headers = ["Experiment", "rev", "Created", "State", "Tags"] + [query.header(c, all_columns) for c in shown]
     body = []
+    last_experiment = True
     for index, row in enumerate(rows):
         if row.kind in EXPERIMENT_KINDS and not args.csv:
-            last = index + 1 >= len(rows) or rows[index + 1].kind not in EXPERIMENT_KINDS
+            following = next((r for r in rows[index + 1:] if r.kind != "checkpoint"), None)
+            last = following is None or following.kind not in EXPERIMENT_KINDS
             label = ("└── " if last else "├── ") + row.name
+            last_experiment = last
+        elif row.kind == "checkpoint" and not args.csv:
+            end = index + 1 >= len(rows) or rows[index + 1].kind != "checkpoint"
+            label = ("    " if last_experiment else "│   ") + ("└── " if end else "├── ") + row.name
         else:
             label = row.name  # CSV is read by programs: plain names, full times.
         cells = []
@@ -135,8 +159,11 @@ def show(args: argparse.Namespace) -> int:
             error = row.errors.get(column.file, "")
             cells.append("error" if value is None and error and error != "missing" else number(value, args.precision))
         created = _iso(row.created) if args.csv else _created(row.created)
+        state = row.status or "-"
+        if row.kind == "experiment" and row.status in ("running", "failed") and row.step is not None:
+            state = f"{row.status} at step {row.step}"
         body.append([label, row.rev[:7] if row.rev != "workspace" else "-", created,
-                     row.status or "-", ",".join(row.tags) or "-", *cells])
+                     state, ",".join(row.tags) or "-", *cells])
     if args.csv:
         import csv
 
@@ -144,7 +171,7 @@ def show(args: argparse.Namespace) -> int:
         writer.writerow(headers)
         writer.writerows(body)
         return 0
-    print(table(headers, body, markdown=args.md))
+    print(table(headers, body, markdown=args.md, indented=bool(below)))
     for row in rows:
         for file, error in row.errors.items():
             if error != "missing":
@@ -190,7 +217,8 @@ def apply(args: argparse.Namespace) -> int:
     if result.saved_as:
         print(f"Saved the workspace first as experiment '{result.saved_as.name}' "
               f"(bring it back with `xp exp apply {result.saved_as.name}`).")
-    print(f"Applied experiment '{result.experiment.name}': {len(result.written)} file(s) written, "
+    shown = args.name if "@" in args.name else result.experiment.name  # A checkpoint keeps its NAME@STEP.
+    print(f"Applied experiment '{shown}': {len(result.written)} file(s) written, "
           f"{len(result.deleted)} deleted, {len(result.outputs)} output(s) checked out from the cache.")
     for path in result.missing_outputs:
         print(f"warning: output '{path}' is no longer in the cache; `xp repro` rebuilds it", file=sys.stderr)
@@ -202,7 +230,8 @@ def branch(args: argparse.Namespace) -> int:
     from pyhelper.core.experiments.branch import branch as make_branch
 
     exp = make_branch(_project(), args.name, args.branch)
-    print(f"Created branch '{args.branch}' at experiment '{exp.name}' ({exp.rev[:7]}); "
+    shown = args.name if "@" in args.name else exp.name  # A checkpoint keeps its NAME@STEP.
+    print(f"Created branch '{args.branch}' at experiment '{shown}' ({exp.rev[:7]}); "
           f"switch to it with `git checkout {args.branch}`.")
     return 0
 
@@ -334,6 +363,10 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("--retries", type=int, default=0, metavar="N", help="re-run a queued entry whose worker was lost")
     p.add_argument("--yes", action="store_true", help="queue sweeps of more than 1,000 runs")
     p.add_argument("--no-run-cache", dest="run_cache", action="store_false", help="never restore from the run-cache")
+    p.add_argument("--resume", metavar="NAME[@STEP]",
+                   help="restore a checkpoint (default: the experiment's newest) and continue its chain")
+    p.add_argument("--reset", action="store_true",
+                   help="start over: remove persisted outputs first, so training restarts at step 0")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the stages' output")
     p.add_argument("--json", action="store_true", help="print the result as JSON (progress on stderr)")
     p.set_defaults(handler="exp:run")
@@ -359,6 +392,8 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("--filter", metavar="EXPR",
                    help="only experiments matching e.g. 'acc>0.9 and tag=best' (= != < <= > >= ~, and, or)")
     p.add_argument("--precision", type=_digits, default=5, metavar="N", help="digits after the point (default: 5)")
+    p.add_argument("--no-checkpoints", dest="checkpoints", action="store_false",
+                   help="hide the checkpoints listed under their experiments")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
@@ -375,14 +410,14 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.set_defaults(handler="exp:diff")
 
     p = cmds.add_parser("apply", help="bring an experiment's files and outputs into the workspace")
-    p.add_argument("name")
+    p.add_argument("name", help="an experiment, its commit id, or a checkpoint NAME@STEP")
     p.add_argument("--force", action="store_true",
                    help="when uncommitted changes would be overwritten, save them as an experiment first")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:apply")
 
     p = cmds.add_parser("branch", help="make an experiment a git branch")
-    p.add_argument("name")
+    p.add_argument("name", help="an experiment, its commit id, or a checkpoint NAME@STEP")
     p.add_argument("branch")
     p.set_defaults(handler="exp:branch")
 

@@ -18,6 +18,7 @@ _EVENT_LINES = {
     "restored": "Restored stage '{stage}' from run-cache (its command did not run)",
     "would_run": "Would run stage '{stage}' ({text})",
     "done": "Stage '{stage}' finished in {text}",
+    "checkpoint": "Recorded checkpoint {text}",
 }
 
 
@@ -130,16 +131,18 @@ def demo(args: argparse.Namespace) -> int:
     print(f"Queued {len(left)} more ({' '.join(demo_project.LEFT_QUEUED)}) and left them for you: "
           "`xp queue start -j 2` runs them.")
     print()
-    print("Experiments of this commit (xp exp show --only-changed):")
+    print("Experiments of this commit (xp exp show --only-changed --no-checkpoints):")
     sys.stdout.flush()
     from pyhelper.cli import main as cli_main
 
-    cli_main(["-C", str(dest), "exp", "show", "--only-changed", "--precision", "4"])
+    cli_main(["-C", str(dest), "exp", "show", "--only-changed", "--no-checkpoints", "--precision", "4"])
     print()
     print(f"Done in {time.monotonic() - started:.1f}s. Next, try:")
     print(f"  cd {dest}")
     print("  xp exp show --sort-by accuracy --sort-order desc   # the best first")
     print("  xp exp diff higher-lr wider                        # two experiments side by side")
+    print("  xp exp show --keep train.loss                      # with a checkpoint per epoch under each")
+    print("  xp exp apply longer@15                             # the files as they were at epoch 15")
     print("  xp exp run -S train.lr=0.1 -n my-try               # your own experiment, in the workspace")
     print("  xp exp run --queue -S 'train.epochs=range(5,30,5)' && xp queue start -j 2 && xp queue status")
     print("  xp exp apply higher-lr && xp exp branch higher-lr best   # keep the best")

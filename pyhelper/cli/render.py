@@ -20,11 +20,12 @@ def number(value: Any, precision: int) -> str:
     return str(value)
 
 
-def table(headers: list[str], rows: list[list[Any]], *, markdown: bool = False) -> str:
-    """A plain or Markdown table."""
+def table(headers: list[str], rows: list[list[Any]], *, markdown: bool = False, indented: bool = False) -> str:
+    """A plain or Markdown table; with `indented`, cells keep their leading spaces (tree drawings)."""
     from tabulate import tabulate
 
-    return tabulate(rows, headers=headers, tablefmt="github" if markdown else "plain", disable_numparse=True)
+    return tabulate(rows, headers=headers, tablefmt="github" if markdown else "plain", disable_numparse=True,
+                    preserve_whitespace=indented)
 
 
 def emit_json(data: Any) -> None:

@@ -139,6 +139,11 @@ def _clone_or_copy(source: Path, dest: Path) -> None:
         shutil.copyfile(source, dest)
 
 
+def clone(source: Path, dest: Path) -> bool:
+    """Makes `dest` a copy-on-write clone of `source` when the file system can (True), else does nothing."""
+    return _reflink(source, dest)
+
+
 def _reflink(source: Path, dest: Path) -> bool:
     """Makes `dest` a copy-on-write clone of `source`; False when the file system cannot."""
     import fcntl

@@ -65,12 +65,17 @@ def exp_refs(repo: pygit2.Repository) -> list[tuple[ExpRef, str]]:
     return sorted(found)
 
 
-def snapshot_tree(repo: pygit2.Repository, root: Path, base_tree: pygit2.Tree) -> pygit2.Oid:
-    """The tree of the workspace as it is now: `base_tree` plus every change, deletion and new file."""
+def snapshot_tree(repo: pygit2.Repository, root: Path, base_tree: pygit2.Tree,
+                  exclude: frozenset[str] = frozenset()) -> pygit2.Oid:
+    """The tree of the workspace as it is now: `base_tree` plus every change, deletion and new file.
+
+    Paths in `exclude` (and files below them) are left as `base_tree` has them: a checkpoint
+    leaves out cached outputs that a running stage writes before they are git-ignored.
+    """
     ignored = native().GIT_STATUS_IGNORED
     changes: dict[str, tuple[pygit2.Oid, int] | None] = {}
     for path, flags in repo.status(untracked_files="all", ignored=False).items():
-        if flags & ignored:
+        if flags & ignored or (exclude and _excluded(path, exclude)):
             continue
         full = root / path
         try:
@@ -81,9 +86,33 @@ def snapshot_tree(repo: pygit2.Repository, root: Path, base_tree: pygit2.Tree) -
         if statmod.S_ISLNK(st.st_mode):
             changes[path] = (repo.create_blob(os.readlink(full).encode()), LINK_MODE)
         elif statmod.S_ISREG(st.st_mode):
-            changes[path] = (repo.create_blob_fromdisk(str(full)), EXEC_MODE if st.st_mode & 0o100 else FILE_MODE)
+            oid = _file_blob(repo, full)
+            if oid is None:
+                changes[path] = None  # Deleted (or renamed away) since git listed it.
+                continue
+            changes[path] = (oid, EXEC_MODE if st.st_mode & 0o100 else FILE_MODE)
         # A submodule or a special file is left as the base tree has it.
     return tree_with(repo, base_tree, changes)
+
+
+def _excluded(path: str, exclude: frozenset[str]) -> bool:
+    """True when `path` is one of `exclude` or inside one of them."""
+    return path in exclude or any(path.startswith(prefix + "/") for prefix in exclude)
+
+
+def _file_blob(repo: pygit2.Repository, full: Path) -> pygit2.Oid | None:
+    """The blob of a file as it is on disk, or None when it is gone.
+
+    A file that changes size or goes away while git reads it (someone is writing it now, e.g. a
+    training loop between two checkpoints) is taken as one plain read sees it.
+    """
+    try:
+        return repo.create_blob_fromdisk(str(full))
+    except (OSError, native().GitError):
+        try:
+            return repo.create_blob(full.read_bytes())
+        except (FileNotFoundError, IsADirectoryError):
+            return None
 
 
 def tree_with(repo: pygit2.Repository, base: pygit2.Tree | None,

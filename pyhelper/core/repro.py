@@ -37,7 +37,8 @@ class ReproEvent:
 
     kind: str
     """skipped | frozen | running | command | started (text: the command's pid, which leads its own
-    process group) | output | restored | would_run | done"""
+    process group) | output | restored | would_run | done | checkpoint (text: `NAME@STEP rev`; sent
+    from another thread, by an experiment run's checkpoint recorder)"""
     stage: str
     text: str = ""
 
@@ -62,6 +63,8 @@ class Workspace:
         self.cache = Cache(project.cache_dir, self.index)
         self.runs = RunCache(xp / "runs.db")
         self.params = ParamsReader(project.root)
+        self.env: dict[str, str] = {}
+        """Added to the environment of every command (e.g. where checkpoints go)."""
 
     def close(self) -> None:
         """Commits the stat index and closes the databases."""
@@ -91,14 +94,16 @@ def reproduce(
     dry: bool = False,
     use_run_cache: bool = True,
     on_event: Callable[[ReproEvent], None] = lambda event: None,
+    env: dict[str, str] | None = None,
 ) -> ReproResult:
-    """`repro` for a caller that already holds the workspace lock."""
+    """`repro` for a caller that already holds the workspace lock; `env` is added to the commands' environment."""
     root = project.root
     project.require_pipeline()
     pipeline = read_pipeline(root)
     stages = graph.order(pipeline, root, targets)
     forced = set(targets or pipeline.stages) if force else set()
     ws = Workspace(project)
+    ws.env = dict(env or {})
     try:
         return _run_all(ws, stages, forced, dry, use_run_cache, on_event, keep=list(pipeline.stages))
     finally:
@@ -203,6 +208,7 @@ def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callabl
     env = dict(os.environ)
     # The stage's `python` is the one xp runs under (as in an activated virtual environment).
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env.update(ws.env)
     cwd = root / stage.wdir
     for command in stage.commands:
         on_event(ReproEvent("command", stage.name, command))

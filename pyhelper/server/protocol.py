@@ -74,7 +74,7 @@ class ExperimentRow:
     """One row of the table: exactly the keys of an element of `xp exp show --json`."""
 
     kind: str
-    """workspace | baseline | experiment."""
+    """workspace | baseline | experiment | queued | running | failed | checkpoint (under its experiment)."""
     name: str
     """The experiment's name, the branch (or short commit) of a baseline, or `workspace`."""
     rev: str
@@ -99,6 +99,8 @@ class ExperimentRow:
     """Dependency path → md5 (empty unless asked)."""
     errors: dict[str, str]
     """File → why it could not be read in this row (`missing` when absent)."""
+    step: Optional[int] = None
+    """A checkpoint's step; for an experiment with checkpoints, its newest one's (null otherwise)."""
 
 
 @attrs.define

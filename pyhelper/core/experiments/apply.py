@@ -99,7 +99,20 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
             (root / path).unlink()
         checked = checkout_outputs(project, repo, exp_tree)
         outputs, missing = checked.outputs, checked.missing
+        outputs, missing = _checkpoint_outputs(project, repo, experiment, outputs, missing)
         return Applied(experiment, tuple(writes), tuple(deletes), outputs, missing, saved)
+
+
+def _checkpoint_outputs(project: Project, repo: pygit2.Repository, experiment: Experiment,
+                        outputs: tuple[str, ...], missing: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Adds a checkpoint's persisted outputs (which its commit's trailer lists, not dvc.lock)."""
+    from pyhelper.core.experiments.checkpoint import checkout_persisted, checkpoint_at
+
+    found = checkpoint_at(repo, experiment.ref, experiment.rev)
+    if found is None:
+        return outputs, missing
+    restored, missed = checkout_persisted(project, found, strict=False)
+    return (*outputs, *restored), (*missing, *missed)
 
 
 def _not_kept(repo: pygit2.Repository, root: Path, paths: list[str]) -> list[str]:

@@ -1,7 +1,8 @@
 """`xp exp clean`: remove leftover private work trees and cache objects nothing refers to.
 
 An object is kept when any of these refers to it: the workspace's dvc.lock, the dvc.lock of any
-commit reachable from any ref (branches, tags, remotes, experiments), or a run-cache record. In a
+commit reachable from any ref (branches, tags, remotes, experiments), the persisted outputs a
+reachable checkpoint commit lists, or a run-cache record. In a
 project whose cache is DVC's (`.dvc/` exists) objects are left alone: DVC's own `.dvc` files
 may refer to them, and `dvc gc` is the tool that knows.
 """
@@ -100,7 +101,12 @@ def _referenced(project: Project) -> set[str]:
         walker = repo.walk(tips[0])
         for tip in tips[1:]:
             walker.push(tip)
+        from pyhelper.core.experiments.checkpoint import parse_trailer
+
         for found in walker:  # Each reachable commit once.
+            checkpoint = parse_trailer(found.message)
+            if checkpoint is not None:
+                md5s.update(info["md5"] for info in (checkpoint.get("outs") or {}).values())
             try:
                 entry = found.tree["dvc.lock"]
             except KeyError:

@@ -1,4 +1,4 @@
-"""Finding an experiment from what a person types: its name, or a prefix of its commit id."""
+"""Finding an experiment from what a person types: its name, a prefix of its commit id, or NAME@STEP."""
 
 from __future__ import annotations
 
@@ -13,9 +13,17 @@ if TYPE_CHECKING:
 
 
 def find(repo: pygit2.Repository, spec: str) -> Experiment:
-    """The experiment named `spec` (preferring HEAD's baseline when names repeat), or with that id."""
+    """The experiment named `spec` (preferring HEAD's baseline when names repeat), or with that id.
+
+    `NAME@STEP` names a checkpoint of experiment NAME (unless an experiment is called that).
+    """
     refs = exp_refs(repo)
     by_name = [(ref, rev) for ref, rev in refs if ref.name == spec]
+    if not by_name and "@" in spec and spec.rpartition("@")[2].isdigit():
+        from pyhelper.core.experiments.checkpoint import find_step
+
+        ref, checkpoint = find_step(repo, spec)
+        return Experiment(ref, checkpoint.rev)
     if len(by_name) > 1 and not repo.head_is_unborn:
         head = str(repo.head.target)
         of_head = [(ref, rev) for ref, rev in by_name if ref.baseline == head]

@@ -4,13 +4,14 @@ Without `temp` the run happens in the workspace (which then holds the results) u
 workspace lock, so two runs never share a workspace. With `temp` it happens in a private work
 tree under `.xp/tmp/` holding the workspace as it is (untracked files included), and the
 workspace is left exactly as it was. HEAD, the index and branches are never touched; a failed
-or interrupted run records nothing.
+or interrupted run records nothing but the checkpoints its stages made (`checkpoint.py`), which
+it keeps, and which `resume` continues.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from pyhelper.core import graph, tmp_workspace
 from pyhelper.core.dvcfile import read_pipeline
@@ -19,7 +20,13 @@ from pyhelper.core.gitrepo import head_commit, open_repo, snapshot_tree
 from pyhelper.core.params_edit import set_params
 from pyhelper.core.project import Project
 from pyhelper.core.repro import ReproEvent, ReproResult, reproduce, workspace_lock
-from pyhelper.errors import StageFailed, XpError
+from pyhelper.errors import BadInput, StageFailed, XpError
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from pyhelper.core.experiments.checkpoint import Checkpoint
+    from pyhelper.core.experiments.recorder import Recorder
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,8 @@ class ExpRunResult:
 
     experiment: Experiment
     repro: ReproResult
+    saved_workspace: Experiment | None = None
+    """With `resume` in the workspace: the experiment uncommitted work was saved as before restoring."""
 
 
 def run(
@@ -41,26 +50,55 @@ def run(
     temp: bool = False,
     use_run_cache: bool = True,
     on_event: Callable[[ReproEvent], None] = lambda event: None,
+    resume: str | None = None,
+    reset: bool = False,
 ) -> ExpRunResult:
-    """Runs an experiment; see the module docstring."""
+    """Runs an experiment; see the module docstring.
+
+    `resume` (`NAME` or `NAME@STEP`) restores that checkpoint's files and persisted outputs and
+    continues its chain; `reset` removes persisted outputs first, so training starts over.
+    """
+    from pyhelper.core.experiments import checkpoint as checkpoints
+    from pyhelper.core.experiments.recorder import Recorder
+
     repo = open_repo(project)
     head = head_commit(repo, project)
-    chosen = choose_name(repo, str(head.id), name, force=force)  # Refuse a clash before running.
+    start = None
+    if resume is not None:
+        start = resume_point(repo, head, resume, name=name, reset=reset)
+        chosen = start.ref.name
+    else:
+        chosen = choose_name(repo, str(head.id), name, force=force)  # Refuse a clash before running.
     project.require_pipeline()
+    recorder = Recorder(project, project, baseline=str(head.id), name=chosen,
+                        parent=start.rev if start else None, resume=start is not None)
     if not temp:
+        saved = restore_workspace(project, start) if start is not None else None
         with workspace_lock(project):
-            result = _reproduce(project, set_values, targets, force, use_run_cache, on_event,
-                                failed_hint="no experiment was recorded; the workspace keeps the partial "
-                                            "results (`xp status` and `git status` show them)")
-            return ExpRunResult(record(project, name=chosen, message=message, force=True), result)
-    private = tmp_workspace.create(project, repo, head, snapshot_tree(repo, project.root, head.tree))
+            if reset:
+                remove_persisted(project)
+            with recorder:
+                result = _reproduce(project, set_values, targets, force, use_run_cache, recorder,
+                                    on_event, failed_hint="the workspace keeps the partial results "
+                                                          "(`xp status` and `git status` show them)")
+            return ExpRunResult(record(project, name=chosen, message=message, force=True, parent=recorder.tip),
+                                result, saved)
+    tree = repo[start.rev].tree.id if start else snapshot_tree(repo, project.root, head.tree)
+    private = tmp_workspace.create(project, repo, head, tree)
+    recorder.work = private.project
     try:
+        if start is not None:
+            checkpoints.checkout_persisted(private.project, start, strict=True)
+        if reset:
+            remove_persisted(private.project)
         with workspace_lock(private.project):
             where = project.rel(private.root)
-            result = _reproduce(private.project, set_values, targets, force, use_run_cache, on_event,
-                                failed_hint=f"no experiment was recorded; the partial results are kept in "
-                                            f"{where} (`xp exp clean` removes them)")
-            experiment = record(project, name=chosen, message=message, force=True, source=private)
+            with recorder:
+                result = _reproduce(private.project, set_values, targets, force, use_run_cache, recorder,
+                                    on_event, failed_hint=f"the partial results are kept in {where} "
+                                                          "(`xp exp clean` removes them)")
+            experiment = record(project, name=chosen, message=message, force=True, source=private,
+                                parent=recorder.tip)
     except StageFailed:
         raise  # Keep the private work tree for a look at what went wrong.
     except BaseException:
@@ -71,8 +109,9 @@ def run(
 
 
 def _reproduce(view: Project, set_values: list[str], targets: list[str] | None, force: bool,
-               use_run_cache: bool, on_event: Callable[[ReproEvent], None], *, failed_hint: str) -> ReproResult:
-    """Sets the params (undone if the pipeline turns out invalid) and reproduces in `view`."""
+               use_run_cache: bool, recorder: Recorder, on_event: Callable[[ReproEvent], None], *,
+               failed_hint: str) -> ReproResult:
+    """Sets the params (undone if the pipeline turns out invalid) and reproduces in `view`, recording checkpoints."""
     edit = set_params(view.root, list(set_values)) if set_values else None
     try:
         graph.order(read_pipeline(view.root), view.root, targets)
@@ -81,7 +120,63 @@ def _reproduce(view: Project, set_values: list[str], targets: list[str] | None, 
             edit.undo()
         raise
     try:
-        return reproduce(view, targets, force=force, use_run_cache=use_run_cache, on_event=on_event)
+        return reproduce(view, targets, force=force, use_run_cache=use_run_cache,
+                         on_event=recorder.watch(on_event), env=recorder.env)
     except StageFailed as exc:
-        exc.hint = failed_hint + "; fix the stage and run again"
+        if recorder.recorded:
+            last = recorder.recorded[-1]
+            kept = (f"the experiment stopped at step {last.step}: its {len(recorder.recorded)} checkpoint(s) "
+                    f"are kept (continue with `xp exp run --resume {last.name}`)")
+        else:
+            kept = "no experiment was recorded"
+        exc.hint = f"{kept}; {failed_hint}; fix the stage and run again"
         raise
+
+
+def resume_point(repo: pygit2.Repository, head: pygit2.Commit, spec: str, *, name: str | None,
+                 reset: bool) -> Checkpoint:
+    """The checkpoint `--resume NAME[@STEP]` names, checked to belong to HEAD's commit."""
+    from pyhelper.core.experiments.checkpoint import find_step
+
+    if reset:
+        raise BadInput("--reset starts over and --resume continues a checkpoint; they do not go together",
+                       hint="drop one of them")
+    if name is not None:
+        raise BadInput("a resumed run continues its own experiment; -n does not apply",
+                       hint="drop -n, or start a new experiment without --resume")
+    ref, start = find_step(repo, spec)
+    if ref.baseline != str(head.id):
+        raise BadInput(f"checkpoint '{start.name}' is of baseline {ref.baseline[:7]}, but HEAD is {str(head.id)[:7]}",
+                       hint=f"check out its baseline first (`git checkout {ref.baseline[:7]}`), then resume")
+    return start
+
+
+def restore_workspace(project: Project, start: Checkpoint) -> Experiment | None:
+    """Brings the checkpoint's files and outputs into the workspace; work that would be lost is saved
+    first, as the experiment returned."""
+    from pyhelper.core.experiments.apply import apply
+    from pyhelper.core.experiments.checkpoint import checkout_persisted
+
+    checkout_persisted(project, start, strict=True)  # A missing output fails before anything is written.
+    return apply(project, start.name, force=True).saved_as
+
+
+def remove_persisted(view: Project) -> None:
+    """Deletes the outputs declared `persist: true`, so the stage that writes them starts over."""
+    from pyhelper.core.cache import Cache, remove
+    from pyhelper.core.hashing import StatIndex
+
+    pipeline = read_pipeline(view.root)
+    index = StatIndex(view.ensure_xp_dir() / "index.db")
+    cache = Cache(view.cache_dir, index)
+    try:
+        for stage in pipeline.stages.values():
+            for out in stage.outs:
+                path = view.root / stage.repo_path(out.path)
+                if out.persist:
+                    info = index.hash_path(path)
+                    if info is not None and out.cache and not cache.has(info):
+                        cache.save(path, info)  # Started over, but never lost.
+                    remove(path)
+    finally:
+        index.close()

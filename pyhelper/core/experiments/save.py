@@ -55,8 +55,12 @@ def choose_name(repo: pygit2.Repository, baseline: str, name: str | None, *, for
 
 
 def record(project: Project, *, name: str | None, message: str | None, force: bool,
-           tags: tuple[str, ...] = (), note: str = "", source: TmpWorkspace | None = None) -> Experiment:
-    """Commits the workspace (or the private work tree `source`) as an experiment of HEAD."""
+           tags: tuple[str, ...] = (), note: str = "", source: TmpWorkspace | None = None,
+           parent: str | None = None) -> Experiment:
+    """Commits the workspace (or the private work tree `source`) as an experiment of HEAD.
+
+    `parent` is the run's newest checkpoint, when it made any: the experiment continues its chain.
+    """
     repo = open_repo(project)
     head = head_commit(repo, project)
     baseline = str(head.id)
@@ -66,7 +70,8 @@ def record(project: Project, *, name: str | None, message: str | None, force: bo
     else:
         tree = snapshot_tree(source.repo, source.root, head.tree)
     sig = signature(repo)
-    commit = repo.create_commit(None, sig, sig, message or f"xp: experiment {chosen}", tree, [head.id])
+    commit = repo.create_commit(None, sig, sig, message or f"xp: experiment {chosen}", tree,
+                               [repo[parent].id if parent else head.id])
     ref = ExpRef(baseline, chosen)
     repo.references.create(str(ref), commit, force=True)
     if tags or note:

@@ -32,8 +32,9 @@ class Row:
     """One line of the experiments table."""
 
     kind: str
-    """workspace | baseline | experiment | queued | running | failed (the last three: queue entries
-    without a recorded experiment; their params are the entry's, their metrics empty)"""
+    """workspace | baseline | experiment | queued | running | failed (these three: queue entries
+    without a recorded experiment; their params are the entry's, their metrics empty) | checkpoint
+    (listed under its experiment)"""
     name: str
     rev: str
     """Commit id ('workspace' for the workspace)."""
@@ -51,6 +52,8 @@ class Row:
     """Dependency path → md5 (from dvc.lock)."""
     errors: dict[str, str] = field(default_factory=dict)
     """File → why it could not be read in this row."""
+    step: int | None = None
+    """A checkpoint's step; for an experiment with checkpoints, its newest checkpoint's step."""
 
 
 @dataclass(frozen=True)
@@ -262,13 +265,16 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
 
 def show(project: Project, *, all_branches: bool = False, all_commits: bool = False, num: int = 1,
          revs: list[str] | None = None, with_deps: bool = False, include_workspace: bool = True,
-         include_queue: bool = True, reader: RowReader | None = None) -> list[Row]:
+         include_queue: bool = True, reader: RowReader | None = None, checkpoints: bool = True) -> list[Row]:
     """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time,
     then its running, queued and failed queue entries in queue order.
 
     A long-lived caller (the language server) passes its own `reader`, so blobs parsed by one
-    call are not parsed again by the next.
+    call are not parsed again by the next. Each experiment's checkpoints (newest first) follow it,
+    unless `checkpoints` is False. A queue entry whose experiment already has checkpoints is that
+    experiment's row (running, or failed at its step), not a row of its own.
     """
+    from pyhelper.core.experiments.checkpoint import live_runs
     if num < 1:
         raise BadInput(f"-n must be at least 1 (got {num})", hint="pass -n 1 for HEAD only")
     repo = reader.repo if reader is not None else open_repo(project)
@@ -281,6 +287,7 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
         by_baseline.setdefault(ref.baseline, []).append((ref, rev))
     queued, queue_error = _queue_entries(project) if include_queue else ({}, "")
     head = str(repo.head.target)
+    running = live_runs(project)
     rows: list[Row] = []
     for label, commit in baselines:
         baseline = str(commit.id)
@@ -296,13 +303,19 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
         exps = []
         for ref, rev in by_baseline.get(baseline, []):
             exp_commit = repo[rev]
-            exps.append(reader.row(kind="experiment", name=ref.name, rev=rev, baseline=baseline,
-                                   created=float(exp_commit.commit_time), status="success", tree=exp_commit.tree,
-                                   message=exp_commit.message.strip(), annotations=annotations.get(rev),
-                                   with_deps=with_deps))
-        exps.sort(key=lambda r: (r.created or 0, r.name))
-        rows.extend(exps)
+            row = reader.row(kind="experiment", name=ref.name, rev=rev, baseline=baseline,
+                             created=float(exp_commit.commit_time), status="success", tree=exp_commit.tree,
+                             message=exp_commit.message.strip(), annotations=annotations.get(rev),
+                             with_deps=with_deps)
+            exps.append(_with_checkpoints(reader, ref, row, running.get(str(ref)), checkpoints, with_deps))
+        exps.sort(key=lambda group: (group[0].created or 0, group[0].name))
+        rows.extend(row for group in exps for row in group)
+        unfinished = {group[0].name: group[0] for group in exps if group[0].status in ("running", "failed")}
         for entry in queued.get(baseline, []):
+            if entry.name in unfinished:
+                if entry.error:
+                    unfinished[entry.name].errors["queue"] = entry.error
+                continue
             entry_commit = repo.get(entry.rev)
             row = reader.row(kind=entry.status, name=entry.name, rev=entry.rev, baseline=baseline,
                              created=entry.created, status=entry.status,
@@ -312,6 +325,39 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
                 row.errors["queue"] = entry.error
             rows.append(row)
     return rows
+
+
+def _with_checkpoints(reader: RowReader, ref, row: Row, running: dict | None, listed: bool,
+                      with_deps: bool) -> list[Row]:
+    """The experiment's row (running, or failed at its step, while its ref is on a checkpoint) and its checkpoints'.
+
+    A running experiment's metrics are read from its work tree, so they are those of its newest step
+    (which `pyhelper.live` writes at every step), not only of its newest checkpoint.
+    """
+    import dataclasses
+    from pathlib import Path
+
+    from pyhelper.core.experiments.checkpoint import chain
+
+    found = chain(reader.repo, ref, row.rev)
+    if not found:
+        return [row]
+    unfinished = found[0].rev == row.rev
+    status = ("running" if running else "failed") if unfinished else row.status
+    out = [dataclasses.replace(row, status=status, step=found[0].step)]
+    if unfinished and running and Path(str(running.get("root"))).is_dir():
+        live = RowReader(reader.project.in_workspace(Path(running["root"])), reader.repo)
+        current = live.row(kind=row.kind, name=row.name, rev=row.rev, baseline=row.baseline, created=row.created,
+                           status=status, tree=None, with_deps=with_deps)
+        out[0] = dataclasses.replace(out[0], metrics=current.metrics, errors=current.errors)
+    if listed:
+        for checkpoint in found:
+            commit = reader.repo[checkpoint.rev]
+            out.append(dataclasses.replace(reader.row(
+                kind="checkpoint", name=checkpoint.name, rev=checkpoint.rev, baseline=row.baseline,
+                created=float(commit.commit_time), status="", tree=commit.tree,
+                message=commit.message.strip().split("\n", 1)[0], with_deps=with_deps), step=checkpoint.step))
+    return out
 
 
 def _queue_entries(project: Project) -> tuple[dict[str, list], str]:

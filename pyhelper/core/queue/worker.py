@@ -310,26 +310,33 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
                 log.write(f"Stage '{event.stage}': {event.text}\n")
             elif event.kind == "done":
                 beat.ended()
+            elif event.kind == "checkpoint":
+                log.write(f"# checkpoint {event.text}\n")
 
         repo = open_repo(project)
         private = None
         try:
             baseline = repo[entry.baseline]
             private = tmp_workspace.create(project, repo, baseline, repo[entry.rev].tree.id)
-            with workspace_lock(private.project):  # Held until the snapshot: `xp exp clean` leaves it alone.
-                reproduce(private.project, on_event=on_event)
+            from pyhelper.core.experiments.recorder import Recorder
+
+            recorder = Recorder(project, private.project, baseline=entry.baseline, name=entry.name)
+            with workspace_lock(private.project), recorder:  # Held until the snapshot: `xp exp clean` leaves it alone.
+                reproduce(private.project, on_event=recorder.watch(on_event), env=recorder.env)
                 beat.ended()
                 if beat.cancel or db.get(entry.id).cancel:
                     raise _Stopped()
                 tree = snapshot_tree(private.repo, private.root, baseline.tree)
             sig = signature(repo)
             text = f"{entry.message or 'xp: experiment ' + entry.name}\n\n{TRAILER}: {entry.id}\n"
-            commit = repo.create_commit(None, sig, sig, text, tree, [baseline.id])
+            # With checkpoints, the experiment continues their chain.
+            parent = repo[recorder.tip].id if recorder.tip else baseline.id
+            commit = repo.create_commit(None, sig, sig, text, tree, [parent])
             ref = str(ExpRef(entry.baseline, entry.name))
 
             def record() -> None:
                 existing = repo.references.get(ref)
-                if existing is not None and str(existing.target) != str(commit):
+                if existing is not None and str(existing.target) not in (str(commit), recorder.tip):
                     # Replacing is fine only when it is this entry's own earlier result (a retry).
                     if f"{TRAILER}: {entry.id}" not in repo[existing.target].message:
                         raise XpError(f"an experiment named '{entry.name}' was recorded meanwhile",

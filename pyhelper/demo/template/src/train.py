@@ -4,6 +4,10 @@ Reads `train.*` and `model.*` from params.yaml. Writes the model to model/model.
 row per epoch (training loss and accuracy) to train_log.tsv. The features are standardised with
 the training set's mean and deviation, which the model file keeps so that evaluate.py applies
 the same transform. Plain lists rather than numpy keep the stage runnable by any python3.
+
+Each epoch's loss and accuracy also go through `pyhelper.live` (DVCLive's files under
+dvclive/), followed by a checkpoint: under `xp exp run` each epoch becomes a commit on the
+experiment's chain (`xp exp show` lists them; `xp exp apply NAME@EPOCH` brings one back).
 """
 
 import json
@@ -12,6 +16,11 @@ import os
 import random
 
 import params
+
+try:
+    from pyhelper.live import Live
+except ImportError:  # A python without xp (e.g. DVC's own) runs the stage without live metrics.
+    Live = None
 
 # Floats are added with math.fsum, whose result is exact: since Python 3.12 sum() rounds
 # differently, and plain sums would make the model file depend on the interpreter's version.
@@ -115,12 +124,20 @@ def main():
     net = init_net(len(names), hidden, rng)
     order = list(range(len(xs)))
     log = ["epoch\tloss\taccuracy"]
+    live = Live() if Live is not None else None
     for epoch in range(1, p["epochs"] + 1):
         rng.shuffle(order)
         for start in range(0, len(order), p["batch_size"]):
             sgd_step(net, xs, labels, order[start:start + p["batch_size"]], p["lr"], p["l2"])
         loss, accuracy = score(net, xs, labels)
         log.append(f"{epoch}\t{loss:.4f}\t{accuracy:.4f}")
+        if live is not None:
+            live.step = epoch
+            live.log_metric("train/loss", round(loss, 4))
+            live.log_metric("train/accuracy", round(accuracy, 4))
+            live.make_checkpoint()
+    if live is not None:
+        live.end()
     # The output folder may have been deleted along with the previous model before this run.
     os.makedirs(os.path.dirname(MODEL_JSON), exist_ok=True)
     with open(MODEL_JSON, "w", encoding="utf-8", newline="\n") as f:
