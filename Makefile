@@ -25,6 +25,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check pyhelper tests bench
 	bash scripts/dvc-venv.sh >/dev/null
+	bash scripts/redis-setup.sh >/dev/null
 	$(PY) -m pytest -n 2 -q
 	$(MAKE) --no-print-directory ext-test
 	$(MAKE) --no-print-directory e2e
@@ -54,6 +55,7 @@ bench: setup
 	$(PY) bench/pipeline.py
 	$(PY) bench/experiments.py
 	$(PY) bench/queue_bench.py
+	$(PY) bench/redis_queue_bench.py
 	$(PY) bench/server_bench.py
 	$(PY) bench/checkpoint_bench.py
 

@@ -18,6 +18,20 @@ def _project():
     return find_project()
 
 
+def _remote(name: str):
+    """A handler of the Redis queue (queue_remote.py), imported only when that queue is configured."""
+    import pyhelper.cli.queue_remote as module
+
+    return getattr(module, name)
+
+
+def _closing(queue, call):
+    try:
+        return call()
+    finally:
+        queue.close()
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -48,6 +62,14 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
     from pyhelper.core.queue.manage import state, stop, wait
     from pyhelper.core.queue.worker import start_workers
 
+    from pyhelper.core.queue.backend import read_config
+
+    if read_config(project).is_redis:
+        from pyhelper.errors import BadInput
+
+        raise BadInput("--run-all runs the local queue, but .xp/config puts the queue on Redis",
+                       hint="start workers with `xp queue worker --backend URL --remote URL` (or `xp queue start "
+                            "-j N`), and watch with `xp queue status`")
     started = time.monotonic()
     since = time.time()
     # Progress counts what this run is for: entries queued or running now, and any queued meanwhile.
@@ -142,6 +164,12 @@ def start(args: argparse.Namespace) -> int:
     """`xp queue start -j N`."""
     from pyhelper.core.queue.worker import start_workers
 
+    from pyhelper.core.queue.backend import read_config
+
+    if args.backend or args.remote or read_config(_project()).is_redis:  # RQ on Redis (or back to sqlite).
+        from pyhelper.cli.queue_remote import start as start_remote
+
+        return start_remote(args, _project())
     pids = start_workers(_project(), args.jobs, idle=args.idle)
     if args.json:
         emit_json({"pids": pids})
@@ -155,15 +183,22 @@ def worker(args: argparse.Namespace) -> int:
     """`xp queue worker` (started by `xp queue start`)."""
     from pyhelper.core.queue.worker import work
 
-    ran = work(_project(), idle=args.idle)
+    if args.backend and args.backend != "sqlite":  # An RQ worker, on any machine: no project needed.
+        from pyhelper.cli.queue_remote import worker as remote_worker
+
+        return remote_worker(args)
+    ran = work(_project(), idle=5.0 if args.idle is None else args.idle)
     print(f"worker {os.getpid()} exits after {ran} experiment(s)", flush=True)
     return 0
 
 
 def status(args: argparse.Namespace) -> int:
     """`xp queue status`."""
+    from pyhelper.cli.queue_remote import redis_queue
     from pyhelper.core.queue.manage import state
 
+    if (remote := redis_queue(_project())) is not None:
+        return _closing(remote, lambda: _remote("status")(args, remote))
     current = state(_project())
     names = {e.id: e.name for e in current.entries}
     if args.json:
@@ -196,6 +231,10 @@ def logs(args: argparse.Namespace) -> int:
     from pyhelper.core.queue.worker import log_path, reap
 
     project = _project()
+    from pyhelper.cli.queue_remote import redis_queue
+
+    if (remote := redis_queue(project)) is not None:
+        return _closing(remote, lambda: _remote("logs")(args, remote))
     db = QueueDb(project)
     try:
         entry = db.find(args.name)
@@ -231,9 +270,13 @@ def logs(args: argparse.Namespace) -> int:
 
 def kill(args: argparse.Namespace) -> int:
     """`xp queue kill NAME…`."""
+    from pyhelper.cli.queue_remote import redis_queue
     from pyhelper.core.queue.manage import kill as kill_entries
 
-    entries = kill_entries(_project(), args.names, force=args.force)
+    if (remote := redis_queue(_project())) is not None:
+        entries = _closing(remote, lambda: _remote("kill")(args, remote))
+    else:
+        entries = kill_entries(_project(), args.names, force=args.force)
     if args.json:
         emit_json([{"id": e.id, "name": e.name, "was": e.status} for e in entries])
         return 0
@@ -245,8 +288,11 @@ def kill(args: argparse.Namespace) -> int:
 
 def stop(args: argparse.Namespace) -> int:
     """`xp queue stop [--kill]`."""
+    from pyhelper.cli.queue_remote import redis_queue
     from pyhelper.core.queue.manage import stop as stop_workers
 
+    if (remote := redis_queue(_project())) is not None:
+        return _closing(remote, lambda: _remote("stop")(args, remote))
     count = stop_workers(_project(), kill_running=args.kill)
     if args.json:
         emit_json({"workers": count})
@@ -265,7 +311,12 @@ def remove(args: argparse.Namespace) -> int:
     else:
         statuses = tuple(s for s, on in (("queued", args.queued), ("success", args.success),
                                            ("failed", args.failed), ("cancelled", args.cancelled)) if on)
-    removed = remove_entries(_project(), args.names, statuses=statuses)
+    from pyhelper.cli.queue_remote import redis_queue
+
+    if (remote := redis_queue(_project())) is not None:
+        removed = _closing(remote, lambda: _remote("remove")(args, remote, statuses))
+    else:
+        removed = remove_entries(_project(), args.names, statuses=statuses)
     if args.json:
         emit_json([{"id": e.id, "name": e.name, "status": e.status} for e in removed])
         return 0
@@ -275,9 +326,13 @@ def remove(args: argparse.Namespace) -> int:
 
 def retry(args: argparse.Namespace) -> int:
     """`xp queue retry NAME…`."""
+    from pyhelper.cli.queue_remote import redis_queue
     from pyhelper.core.queue.manage import retry as retry_entries
 
-    entries = retry_entries(_project(), args.names)
+    if (remote := redis_queue(_project())) is not None:
+        entries = _closing(remote, lambda: _remote("retry")(args, remote))
+    else:
+        entries = retry_entries(_project(), args.names)
     if args.json:
         emit_json([_entry_json(e) for e in entries])
         return 0
@@ -306,6 +361,14 @@ def recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backend_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", metavar="URL", help="redis://HOST:PORT/DB: the queue on RQ and Redis (saved in "
+                   ".xp/config by `start`); sqlite: the local queue")
+    p.add_argument("--remote", metavar="URL", help="the shared git remote experiments travel through")
+    p.add_argument("--cache-dir", metavar="DIR", help="the shared output cache workers write to (a folder every "
+                   "machine reaches)")
+
+
 def add_arguments(queue: argparse.ArgumentParser) -> None:
     """Adds the sub-commands of `xp queue` to its parser."""
     cmds = queue.add_subparsers(dest="queue_command", metavar="COMMAND", required=True)
@@ -313,9 +376,17 @@ def add_arguments(queue: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N")
     p.add_argument("--idle", type=float, default=5.0, metavar="SECONDS", help="exit after this long with nothing to do")
     p.add_argument("--json", action="store_true", help="print the workers' pids as JSON")
+    _backend_arguments(p)
     p.set_defaults(handler="queue:start")
-    p = cmds.add_parser("worker", help="run queued experiments in this process (what `start` launches)")
-    p.add_argument("--idle", type=float, default=5.0, metavar="SECONDS")
+    p = cmds.add_parser("worker", help="run queued experiments in this process (what `start` launches)",
+                        description="Run queued experiments. With --backend redis://…, an RQ worker that can run "
+                                    "on any machine: it fetches each entry's commit from --remote, runs it in a "
+                                    "temp work tree and pushes the experiment ref back.")
+    p.add_argument("--idle", type=float, metavar="SECONDS", help="exit after this long with nothing to do "
+                   "(default 5; with --backend: never)")
+    _backend_arguments(p)
+    p.add_argument("--mirror-dir", metavar="DIR", help="where the worker keeps its mirrors of the repository "
+                   "(default ~/.cache/xp/mirrors)")
     p.set_defaults(handler="queue:worker")
     p = cmds.add_parser("status", help="entries and live workers")
     p.add_argument("--json", action="store_true")

@@ -362,12 +362,18 @@ def _with_checkpoints(reader: RowReader, ref, row: Row, running: dict | None, li
 
 def _queue_entries(project: Project) -> tuple[dict[str, list], str]:
     """Running, queued and failed queue entries by baseline, and why the queue could not be read."""
-    if not (project.xp_dir / "queue.db").exists():
-        return {}, ""  # Nothing was ever queued: no database is created just to show nothing.
-    from pyhelper.core.queue.manage import state
-
     try:
-        entries = state(project).entries
+        entries = None
+        if (project.xp_dir / "config").is_file():  # Perhaps the queue on Redis (imported only then).
+            from pyhelper.core.queue.redis_backend import configured_entries
+
+            entries = configured_entries(project)
+        if entries is None:
+            if not (project.xp_dir / "queue.db").exists():
+                return {}, ""  # Nothing was ever queued: no database is created just to show nothing.
+            from pyhelper.core.queue.manage import state
+
+            entries = state(project).entries
     except XpError as exc:
         return {}, f"{exc}" + (f" — {exc.hint}" if exc.hint else "")
     by_baseline: dict[str, list] = {}

@@ -17,7 +17,8 @@ from pyhelper.core.gitrepo import FILE_MODE, head_commit, open_repo, signature, 
 from pyhelper.core.params_edit import Override, edited_content, parse_override
 from pyhelper.core.project import Project
 from pyhelper.core.queue import sweep
-from pyhelper.core.queue.db import Entry, QueueDb
+from pyhelper.core.queue.backend import open_backend
+from pyhelper.core.queue.db import Entry
 from pyhelper.core.refs import check_name, queue_ref
 from pyhelper.errors import BadInput
 
@@ -46,7 +47,7 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
     head = head_commit(repo, project)
     baseline = str(head.id)
     points = sweep.expand(list(set_values), sample=sample, seed=seed, confirm=confirm)
-    db = QueueDb(project)
+    db = open_backend(project)  # The local SQLite queue, or RQ on Redis as .xp/config says.
     try:
         chosen = _names(name, len(points), taken_names(repo, baseline) | db.names())
         base = repo[snapshot_tree(repo, project.root, head.tree)]

@@ -29,8 +29,15 @@ def stop_queue(ls: XpServer, params: p.StopQueueParams) -> p.StopQueueResult:
 
 def queue_status(ls: XpServer, params: p.QueueStatusParams) -> p.QueueStatusResult:
     """`xp queue status`."""
+    from pyhelper.core.queue.backend import redis_queue
     from pyhelper.core.queue.manage import state
 
+    if (remote := redis_queue(ls.project())) is not None:  # The queue on RQ/Redis (.xp/config).
+        try:
+            return p.QueueStatusResult(entries=[convert.entry(e) for e in remote.entries()],
+                                       workers=[convert.worker(w) for w in remote.workers()])
+        finally:
+            remote.close()
     current = state(ls.project())
     return p.QueueStatusResult(entries=[convert.entry(e) for e in current.entries],
                                workers=[convert.worker(w) for w in current.workers])
@@ -44,15 +51,18 @@ def read_queue_log(ls: XpServer, params: p.ReadQueueLogParams) -> p.ReadQueueLog
 
     if params.offset < 0:
         raise BadInput(f"offset must be 0 or more (got {params.offset})", hint="start at 0")
+    from pyhelper.core.queue.backend import redis_queue
+
     project = ls.project()
-    db = QueueDb(project)
+    remote = redis_queue(project)
+    db = remote if remote is not None else QueueDb(project)
     try:
         entry = db.find(params.name)
+        data = remote.read_log(entry.id, params.offset) if remote is not None else b""
     finally:
         db.close()
-    data = b""
     path = log_path(project, entry.id)
-    if path.exists():
+    if remote is None and path.exists():
         with open(path, "rb") as handle:
             handle.seek(params.offset)
             data = handle.read(1 << 20)
@@ -73,15 +83,30 @@ def _whole_chars(data: bytes) -> str:
 
 def kill_queue_entries(ls: XpServer, params: p.KillQueueEntriesParams) -> p.KillQueueEntriesResult:
     """`xp queue kill`."""
+    from pyhelper.core.queue.backend import redis_queue
     from pyhelper.core.queue.manage import kill
 
+    if (remote := redis_queue(ls.project())) is not None:
+        try:
+            entries = [remote.find(name) for name in params.names]
+            remote.request_cancel([e.id for e in entries if e.status in ("queued", "running")], force=params.force)
+            return p.KillQueueEntriesResult(names=[e.name for e in entries])
+        finally:
+            remote.close()
     return p.KillQueueEntriesResult(names=[e.name for e in kill(ls.project(), list(params.names), force=params.force)])
 
 
 def retry_queue_entries(ls: XpServer, params: p.RetryQueueEntriesParams) -> p.RetryQueueEntriesResult:
     """`xp queue retry`."""
+    from pyhelper.core.queue.backend import redis_queue
     from pyhelper.core.queue.manage import retry
 
+    if (remote := redis_queue(ls.project())) is not None:
+        try:
+            entries = [remote.find(name) for name in params.names]
+            return p.RetryQueueEntriesResult(names=[e.name for e in remote.retry([e.id for e in entries])])
+        finally:
+            remote.close()
     return p.RetryQueueEntriesResult(names=[e.name for e in retry(ls.project(), list(params.names))])
 
 

@@ -1,0 +1,206 @@
+"""`xp queue …` when the queue is RQ on Redis (`--backend redis://…` or `.xp/config`): workers on any machine."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from pyhelper.cli.render import emit_json, table
+
+
+def redis_queue(project):
+    """The project's Redis queue when `.xp/config` selects one, else None."""
+    from pyhelper.core.queue.backend import redis_queue as configured
+
+    return configured(project)
+
+
+def start(args: argparse.Namespace, project) -> int:
+    """`xp queue start --backend redis://… --remote URL [-j N]`: selects the backend, starts N local workers."""
+    from pyhelper.core.queue.backend import QueueConfig, check_backend, read_config, write_config
+    from pyhelper.core.queue.redis_backend import connect
+    from pyhelper.errors import BadInput
+
+    current = read_config(project)
+    backend = check_backend(args.backend or current.backend)
+    remote = args.remote or current.remote
+    if backend != "sqlite" and not remote:
+        raise BadInput("--backend redis://… needs --remote URL (the git remote experiments travel through)",
+                       hint="pass --remote with a URL or path every worker can reach")
+    if args.jobs < 0:
+        raise BadInput("-j must be 0 or more", hint="pass -j N with N ≥ 0 (0: only select the backend)")
+    if backend != "sqlite":
+        connect(backend).close()  # An unreachable server is reported before anything is written.
+    write_config(project, QueueConfig(backend, remote, args.cache_dir or current.cache_dir, current.job_timeout))
+    if backend == "sqlite":
+        print("The queue is the local one (.xp/queue.db) again.")
+        return 0
+    logs = project.ensure_xp_dir() / "logs"
+    logs.mkdir(exist_ok=True)
+    pids = []
+    for _ in range(args.jobs):
+        command = [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", backend, "--remote", remote,
+                   "--idle", str(args.idle)]
+        if args.cache_dir or current.cache_dir:
+            command += ["--cache-dir", args.cache_dir or current.cache_dir]
+        with open(logs / "workers.log", "ab") as out:
+            pids.append(subprocess.Popen(command, cwd=project.root, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True).pid)
+    if args.json:
+        emit_json({"pids": pids, "backend": backend, "remote": remote})
+        return 0
+    print(f"The queue is on {backend} (experiments travel through '{remote}'); saved in .xp/config.")
+    if pids:
+        print(f"Started {len(pids)} local worker(s) (pids {', '.join(map(str, pids))}). On other machines: "
+              f"xp queue worker --backend {backend} --remote URL")
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    """`xp queue worker --backend redis://… --remote URL`: run jobs here until stopped (or idle)."""
+    from pyhelper.core.queue.backend import check_backend
+    from pyhelper.core.queue.remote_worker import work
+
+    ran = work(check_backend(args.backend), remote=args.remote, cache_dir=args.cache_dir, mirror_dir=args.mirror_dir,
+               idle=args.idle or None)
+    print(f"worker {os.getpid()} exits after {ran} experiment(s)", flush=True)
+    return 0
+
+
+def status(args: argparse.Namespace, queue) -> int:
+    """`xp queue status` for the Redis queue (same table and JSON as the local one)."""
+    from pyhelper.cli.queue import _duration, _entry_json
+
+    from pyhelper.core.queue.redis_backend import bring_home
+
+    entries = queue.entries()
+    workers = queue.workers()
+    fetched = bring_home(queue.project, queue.remote, entries) if queue.project is not None else []
+    names = {e.id: e.name for e in entries}
+    if args.json:
+        emit_json({"backend": queue.url,
+                   "entries": [_entry_json(e) for e in entries],
+                   "workers": [{"id": w.id, "pid": w.pid, "host": w.host, "entry": w.entry,
+                                "entryName": names.get(w.entry) if w.entry else None, "stopping": False,
+                                "started": w.started, "heartbeat": w.heartbeat} for w in workers]})
+        return 0
+    if not entries:
+        print(f"The queue on {queue.url} is empty. Queue experiments with `xp exp run --queue -S key=v1,v2`.")
+    else:
+        rows = [[e.name, e.status, " ".join(e.params) or "-", e.worker or "-", _duration(e.duration),
+                 (e.error[:60] if e.error else "-")] for e in entries]
+        print(table(["Experiment", "Status", "Params", "Worker", "Duration", "Error"], rows))
+    print()
+    if workers:
+        print(f"{len(workers)} worker(s) on {queue.url}:")
+        for w in workers:
+            doing = f"running '{names.get(w.entry, w.entry)}'" if w.entry else "idle"
+            print(f"  {w.id}  pid {w.pid} on {w.host}  {doing}")
+    else:
+        print(f"No worker listens on {queue.url} (start one with `xp queue worker --backend {queue.url} "
+              f"--remote URL`).")
+    if fetched:
+        print(f"Fetched {len(fetched)} finished experiment(s) from '{queue.remote}': {', '.join(fetched)}.")
+    return 0
+
+
+def logs(args: argparse.Namespace, queue) -> int:
+    """`xp queue logs NAME [-f]` for the Redis queue: the entry's log stream; following a run that
+    succeeds ends by fetching its experiment home."""
+    entry = queue.find(args.name)
+    after = "0-0"
+    idle_since = time.monotonic()
+    while True:
+        current = queue.get(entry.id)  # Read before the lines: a final status means every line is in.
+        lines, after = queue.log_lines(entry.id, after)
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
+        if not args.follow or current.status not in ("queued", "running"):
+            if after == "0-0":
+                print(f"'{entry.name}' is {current.status} and has no log yet.")
+            if args.follow and queue.project is not None:
+                from pyhelper.core.queue.redis_backend import bring_home
+
+                for name in bring_home(queue.project, queue.remote, [current]):
+                    print(f"# fetched experiment '{name}' from '{queue.remote}'")
+            return 0
+        if current.status == "queued" and not queue.workers():
+            if time.monotonic() - idle_since > 10:  # Following would never end.
+                print(f"'{entry.name}' is still queued and no worker listens on {queue.url}; start one with "
+                      f"`xp queue worker --backend {queue.url} --remote URL`.", file=sys.stderr)
+                return 0
+        else:
+            idle_since = time.monotonic()
+        queue.log_lines(entry.id, after, block_ms=200)  # Wakes up as soon as a line comes (read again above).
+
+
+def kill(args: argparse.Namespace, queue) -> list:
+    """`xp queue kill NAME…` for the Redis queue; with --force, RQ's stop-job command when the stage outlives SIGKILL."""
+    from pyhelper.errors import BadInput
+
+    entries = [queue.find(name) for name in args.names]
+    finished = [e.name for e in entries if e.status not in ("queued", "running")]
+    if finished:
+        raise BadInput(f"{', '.join(finished)} already finished", hint="remove them with `xp queue remove`")
+    queue.request_cancel([e.id for e in entries], force=args.force)
+    if args.force:
+        deadline = time.monotonic() + 5
+        running = [e for e in entries if e.status == "running"]
+        while running and time.monotonic() < deadline:
+            time.sleep(0.2)
+            running = [e for e in running if queue.get(e.id).status == "running"]
+        for entry in running:  # The worker did not answer: RQ kills its job's process.
+            queue.hard_stop(entry.id)
+    return entries
+
+
+def stop(args: argparse.Namespace, queue) -> int:
+    """`xp queue stop [--kill]` for the Redis queue: RQ's shutdown command to every worker (each ends its
+    current run first; with --kill, running entries are cancelled too)."""
+    from rq.command import send_shutdown_command
+
+    from pyhelper.core.queue.redis_backend import guarded
+
+    workers = queue.workers()
+    if args.kill:
+        queue.request_cancel([e.id for e in queue.entries(("running",))], force=True)
+    with guarded(queue.url):
+        for w in workers:
+            send_shutdown_command(queue.redis, w.id)
+    if args.json:
+        emit_json({"workers": len(workers)})
+        return 0
+    print(f"Asked {len(workers)} worker(s) on {queue.url} to stop" +
+          (" now." if args.kill else " after their current experiment."))
+    return 0
+
+
+def retry(args: argparse.Namespace, queue) -> list:
+    """`xp queue retry NAME…` for the Redis queue: finished entries get a new RQ job."""
+    from pyhelper.errors import BadInput
+
+    entries = [queue.find(name) for name in args.names]
+    busy = [e.name for e in entries if e.status in ("queued", "running")]
+    if busy:
+        raise BadInput(f"{', '.join(busy)} is still queued or running", hint="retry only finished entries")
+    return queue.retry([e.id for e in entries])
+
+
+def remove(args: argparse.Namespace, queue, statuses: tuple[str, ...]) -> list:
+    """`xp queue remove` for the Redis queue: the entries' hashes, logs and RQ jobs (never running ones)."""
+    from pyhelper.errors import BadInput
+
+    if args.names:
+        entries = [queue.find(name) for name in args.names]
+        running = [e.name for e in entries if e.status == "running"]
+        if running:
+            raise BadInput(f"{', '.join(running)} is running", hint="kill it first with `xp queue kill`")
+    elif statuses:
+        entries = queue.entries(statuses)
+    else:
+        raise BadInput("nothing to remove", hint="name entries, or pass --queued, --success, --failed or --all")
+    removed = set(queue.remove([e.id for e in entries]))
+    return [e for e in entries if e.id in removed]

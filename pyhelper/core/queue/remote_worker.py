@@ -1,0 +1,422 @@
+"""`xp queue worker --backend redis://…`: an RQ worker that runs queued experiments from a git remote.
+
+Each job runs in RQ's work horse (a forked process): it fetches the entry's queue ref into a
+cached mirror of the repository, checks the commit id, runs the pipeline in a fresh private work
+tree of that mirror (the same code as the local queue), and pushes the experiment ref without
+force — the first writer wins, and a ref already there with the identical tree counts as success.
+Outputs go to the mirror's cache, which is the shared `--cache-dir` when one is given.
+
+A watchdog thread in the horse carries out cancel requests read from Redis (SIGTERM to the
+stage's process group, a grace period, SIGKILL) and, when the worker process above it dies
+(kill -9), kills the stage and exits, so a retry on another worker never runs beside it. RQ
+itself notices the lost worker (its heartbeat lapses) and retries the job at most `retries` times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from pyhelper.core.queue.db import hostname
+from pyhelper.core.queue.redis_backend import (RQ_QUEUE, connect, entry_key, git_error, git_push, log_key,
+                                               LOG_MAXLEN)
+from pyhelper.errors import StageFailed, XpError
+
+LEASE_SECONDS = 8
+"""A running job's heartbeat lasts this long: a killed worker's job is retried after about this."""
+MONITOR_SECONDS = 1
+MAINTENANCE_SECONDS = 2
+KILL_GRACE_SECONDS = 5.0
+"""How long a cancelled stage has after SIGTERM before SIGKILL."""
+
+_SETTINGS: dict[str, Any] = {}
+"""This worker's --remote, --cache-dir and mirror folder (set before RQ forks a horse per job)."""
+
+
+def default_mirror_root() -> Path:
+    """Where workers keep their mirrors unless told otherwise."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xp" / "mirrors"
+
+
+def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, mirror_dir: str | None = None,
+         burst: bool = False, idle: float | None = None) -> int:
+    """Runs RQ jobs of xp's queue until stopped (or, with `burst`, the queue is empty; with `idle`, after
+    that long with nothing to do); returns how many jobs it ran."""
+    from rq import Queue, Worker
+    from rq.serializers import JSONSerializer
+
+    class XpWorker(Worker):
+        """RQ's worker with a short lease, so a lost worker's job is retried within seconds."""
+
+        def get_heartbeat_ttl(self, job):  # noqa: D102 - RQ's hook.
+            return LEASE_SECONDS
+
+        @property
+        def dequeue_timeout(self) -> int:  # Idle workers look for abandoned jobs this often.
+            return MAINTENANCE_SECONDS
+
+        def execute_job(self, job, queue):  # noqa: D102 - counted here: RQ's own counters live in the horse.
+            ran[0] += 1
+            return super().execute_job(job, queue)
+
+        # While a job runs, Redis going away for a moment must not end the worker (and with it the run):
+        # its bookkeeping writes are skipped until the server answers again.
+        def maintain_heartbeats(self, job):  # noqa: D102 - RQ's hook.
+            _while_redis_is_away(lambda: Worker.maintain_heartbeats(self, job), self.log)
+
+        def set_current_job_working_time(self, *args, **kwargs):  # noqa: D102 - RQ's hook.
+            _while_redis_is_away(lambda: Worker.set_current_job_working_time(self, *args, **kwargs), self.log)
+
+        def kill_horse(self, sig=signal.SIGKILL):  # noqa: D102 - RQ's cold shutdown and stop-job command.
+            # The stage runs in a session of its own, so killing the horse's group would leave it running.
+            _kill_stage(self.connection, self.get_current_job())
+            super().kill_horse(sig)
+
+    ran = [0]
+    client = connect(url)
+    # Imported once here, so that each job's forked work horse starts with them loaded (saves ~0.3 s a job).
+    import pyhelper.core.gitrepo  # noqa: F401
+    import pyhelper.core.queue.enqueue  # noqa: F401
+    import pyhelper.core.repro  # noqa: F401
+    import pyhelper.core.tmp_workspace  # noqa: F401
+
+    _SETTINGS.update(url=url, remote=remote, cache_dir=cache_dir,
+                     mirror_root=Path(mirror_dir) if mirror_dir else default_mirror_root())
+    queue = Queue(RQ_QUEUE, connection=client, serializer=JSONSerializer)
+    worker = XpWorker([queue], connection=client, serializer=JSONSerializer, worker_ttl=30,
+                      job_monitoring_interval=MONITOR_SECONDS, maintenance_interval=MAINTENANCE_SECONDS)
+    worker.work(burst=burst, max_idle_time=int(idle) if idle else None, logging_level="WARNING")
+    return ran[0]
+
+
+def _while_redis_is_away(call: Callable[[], object], log) -> None:
+    """Runs an RQ bookkeeping write; a connection error is logged as one line instead of ending the worker."""
+    import redis
+
+    try:
+        call()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        log.warning("Redis is unreachable (%s); the running experiment goes on", exc)
+
+
+def _kill_stage(client, job) -> None:
+    """SIGKILLs the process group of the stage a job of this machine runs now (noted in its entry)."""
+    if job is None:
+        return
+    try:
+        key = entry_key((job.kwargs or {}).get("entry", job.id))
+        pgid, worker = client.hmget(key, "pgid", "worker")
+    except Exception:  # noqa: BLE001 - Redis away: the horse's watchdog is the other way the stage goes.
+        return
+    if pgid and (worker or b"").decode().startswith(f"{hostname()}:"):
+        try:
+            os.killpg(int(pgid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, ValueError):
+            pass
+
+
+class _Watch(threading.Thread):
+    """Carries out cancel requests and the death of the worker above this horse."""
+
+    def __init__(self, client, entry_id: str):
+        super().__init__(daemon=True)
+        self.client = client
+        self.entry_id = entry_id
+        self.parent = os.getppid()
+        self.pgid: int | None = None
+        self.cancel = 0
+        self.signalled_at: float | None = None
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self.done.wait(0.3):
+            if os.getppid() != self.parent:  # Our worker was killed: nobody would record this run.
+                self._signal(signal.SIGKILL)
+                os._exit(137)
+            try:
+                flag = self.client.hget(entry_key(self.entry_id), "cancel")
+                self.cancel = max(self.cancel, int(flag or 0))
+            except Exception:  # noqa: BLE001 - Redis away for a moment: look again next time.
+                pass
+            self.enforce()
+
+    def enforce(self) -> None:
+        """Signals the stage's group as the cancel request asks (SIGKILL after the grace)."""
+        with self.lock:
+            if self.pgid is None or not self.cancel:
+                return
+            now = time.monotonic()
+            if self.cancel >= 2 or (self.signalled_at is not None and now - self.signalled_at >= KILL_GRACE_SECONDS):
+                self._signal(signal.SIGKILL)
+            elif self.signalled_at is None:
+                self.signalled_at = now
+                self._signal(signal.SIGTERM)
+
+    def started(self, pgid: int) -> None:
+        """A stage's command started, leading process group `pgid` (noted in the entry, for the worker to kill)."""
+        with self.lock:
+            self.pgid, self.signalled_at = pgid, None
+        try:
+            self.client.hset(entry_key(self.entry_id), "pgid", pgid)
+        except Exception:  # noqa: BLE001 - only needed if the horse is killed; the run goes on.
+            pass
+        self.enforce()
+
+    def ended(self) -> None:
+        """No command runs now; whatever is left of its group is killed."""
+        with self.lock:
+            pgid, self.pgid, self.signalled_at = self.pgid, None, None
+        if pgid is not None:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _signal(self, sig: int) -> None:
+        if self.pgid is not None:
+            try:
+                os.killpg(self.pgid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+class _Cancelled(Exception):
+    """The entry was cancelled between two commands."""
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+
+
+def mirror(remote: str, entry_id: str, rev: str) -> Path:
+    """The cached mirror of `remote` (created on first use) holding the entry's queue ref, checked to be `rev`."""
+    from pyhelper.core.refs import queue_ref
+
+    root = _SETTINGS.get("mirror_root") or default_mirror_root()
+    path = Path(root) / hashlib.sha1(remote.encode()).hexdigest()[:16]
+    if not (path / ".git").is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        _git(path, "init", "-q")
+    ref = queue_ref(entry_id)
+    fetched = _git(path, "fetch", "-q", "--no-tags", remote, f"+{ref}:{ref}")
+    if fetched.returncode != 0:
+        if "couldn't find remote ref" in fetched.stderr:
+            raise XpError(f"the queued commit {rev[:12]} is not on '{remote}' ({ref} is missing)",
+                          hint="queue it again, or check that the workers use the same remote as the laptop")
+        raise XpError(f"cannot fetch from '{remote}': {git_error(fetched)}",
+                      hint="check the worker's --remote and its access to it")
+    got = _git(path, "rev-parse", ref).stdout.strip()
+    if got != rev:
+        raise XpError(f"{ref} on '{remote}' is {got[:12]}, not the queued commit {rev[:12]}",
+                      hint="queue the experiment again")
+    cache_dir = _SETTINGS.get("cache_dir")
+    if cache_dir:  # The mirror's output cache is the shared one: outputs land there as they are saved.
+        xp_dir = path / ".xp"
+        xp_dir.mkdir(exist_ok=True)
+        link = xp_dir / "cache"
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        if not (link.is_symlink() and os.readlink(link) == str(Path(cache_dir).resolve())):
+            if link.is_symlink() or link.is_file():
+                link.unlink()
+            elif link.is_dir():
+                import shutil
+
+                shutil.rmtree(link)
+            link.symlink_to(Path(cache_dir).resolve(), target_is_directory=True)
+    return path
+
+
+def _publish(root: Path, remote: str, ref: str, commit: str) -> str:
+    """Pushes `commit` as `ref` without force; the commit the remote holds under `ref` afterwards.
+
+    When the remote already has the ref (another attempt or worker got there first), that one
+    stands: it counts as this run's result when its tree is the same, else this run fails.
+    """
+    pushed = git_push(str(root), remote, [f"{commit}:{ref}"])
+    if pushed.returncode == 0:
+        return commit
+    refused = [line.split("\t") for line in pushed.stdout.splitlines() if line.startswith("!")]
+    if not any(len(fields) >= 3 and fields[2].startswith("[rejected]") for fields in refused):
+        # Porcelain "!\t<src>:<dst>\t[remote rejected] (<reason>)": a hook or the server's rules said no.
+        reason = next((fields[2] for fields in refused if len(fields) >= 3), "") or git_error(pushed)
+        said = " ".join(line.split(":", 1)[1].strip() for line in pushed.stderr.splitlines()
+                        if line.startswith("remote:") and line.split(":", 1)[1].strip())
+        raise XpError(f"pushing the experiment to '{remote}' failed: {reason}"
+                      + (f" (the remote says: {said})" if said else ""),
+                      hint="check the worker's access to the remote and its rules, then `xp queue retry` the entry")
+    fetched = _git(root, "fetch", "-q", "--no-tags", remote, ref)
+    theirs = _git(root, "rev-parse", "FETCH_HEAD").stdout.strip()
+    same = _git(root, "rev-parse", f"{theirs}^{{tree}}").stdout.strip() == _git(
+        root, "rev-parse", f"{commit}^{{tree}}").stdout.strip()
+    if fetched.returncode == 0 and theirs and same:
+        return theirs
+    raise XpError(f"'{remote}' already has a different experiment under {ref}; this run was not recorded",
+                  hint="rename that experiment, then `xp queue retry` this entry")
+
+
+def _failure(exc: StageFailed) -> str:
+    last = next((line.strip() for line in reversed(exc.tail) if line.strip()), "")
+    text = f"stage '{exc.stage}' exited with code {exc.returncode}"
+    return f"{text}: {last[:200]}" if last else text
+
+
+def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params: list[str], message: str = "",
+            retries: int = 0) -> dict[str, Any]:
+    """The RQ job: run commit `rev` from git remote `remote` as experiment `name` (entry `entry`)."""
+    from rq import get_current_job
+
+    client = get_current_job().connection
+    key = entry_key(entry)
+    remote = _SETTINGS.get("remote") or remote
+    state = client.hget(key, "status")
+    if state in (b"cancelled", b"success"):
+        return {"status": state.decode()}
+    client.hincrby(key, "attempts", 1)
+    attempt = int(client.hget(key, "attempts") or 1)
+    client.hset(key, mapping={"status": "running", "started": time.time(), "finished": "", "error": "",
+                              "exit_code": "", "worker": f"{hostname()}:{os.getppid()}"})
+
+    def log(text: str) -> None:
+        try:
+            client.xadd(log_key(entry), {"line": text}, maxlen=LOG_MAXLEN, approximate=True)
+        except Exception:  # noqa: BLE001 - a lost log line must not fail the run.
+            pass
+
+    def finish(status: str, line: str, **fields: Any) -> dict[str, Any]:
+        """Writes the outcome and the last log line in one transaction (a follower sees both or neither)."""
+        def write() -> None:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping={"status": status, "finished": time.time(), **fields})
+                pipe.xadd(log_key(entry), {"line": line}, maxlen=LOG_MAXLEN, approximate=True)
+                pipe.execute()
+
+        _retrying(write)
+        return {"status": status, **fields}
+
+    log(f"# {name}: {' '.join(params) or '(no params changed)'} (attempt {attempt} on {hostname()})")
+    watch = _Watch(client, entry)
+    watch.start()
+    try:
+        return _run(entry, name, rev, baseline, remote, message, watch, log, finish)
+    finally:
+        watch.ended()
+        watch.done.set()
+
+
+def _run(entry: str, name: str, rev: str, baseline_id: str, remote: str, message: str, watch: _Watch,
+         log: Callable[[str], None], finish: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    from pyhelper.core import tmp_workspace
+    from pyhelper.core.gitrepo import open_repo, signature, snapshot_tree
+    from pyhelper.core.project import Project
+    from pyhelper.core.queue.enqueue import TRAILER
+    from pyhelper.core.refs import ExpRef
+    from pyhelper.core.repro import ReproEvent, reproduce
+
+    def on_event(event: ReproEvent) -> None:
+        if event.kind == "started":
+            watch.started(int(event.text))
+        elif event.kind == "output":
+            log(event.text)
+        elif event.kind == "running":
+            if watch.cancel:
+                raise _Cancelled()
+            log(f"Running stage '{event.stage}' ({event.text})")
+        elif event.kind == "command":
+            log(f"> {event.text}")
+        elif event.kind in ("skipped", "restored"):
+            log(f"Stage '{event.stage}': {event.text}")
+        elif event.kind == "done":
+            watch.ended()
+
+    private = None
+    try:
+        root = mirror(remote, entry, rev)
+        project = Project(root)
+        repo = open_repo(project)
+        baseline = repo[baseline_id]
+        private = tmp_workspace.create(project, repo, baseline, repo[rev].tree.id)
+        reproduce(private.project, on_event=on_event)
+        watch.ended()
+        if watch.cancel:
+            raise _Cancelled()
+        tree = snapshot_tree(private.repo, private.root, baseline.tree)
+        sig = signature(repo)
+        text = f"{message or 'xp: experiment ' + name}\n\n{TRAILER}: {entry}\n"
+        commit = str(repo.create_commit(None, sig, sig, text, tree, [baseline.id]))
+        recorded = _publish(root, remote, str(ExpRef(baseline_id, name)), commit)
+        if recorded != commit:
+            log(f"# '{remote}' already had this result (the same tree) as {recorded[:7]}; it stands")
+        return finish("success", f"# recorded experiment '{name}' ({recorded[:7]}) on {remote}", exp_rev=recorded,
+                      exit_code=0)
+    except (StageFailed, _Cancelled) as exc:
+        watch.ended()
+        code = exc.returncode if isinstance(exc, StageFailed) else ""
+        if watch.cancel:
+            return finish("cancelled", "# cancelled", error="cancelled", exit_code=code)
+        assert isinstance(exc, StageFailed)
+        return finish("failed", f"# failed: {exc.message}", error=_failure(exc), exit_code=exc.returncode)
+    except Exception as exc:  # noqa: BLE001 - anything else fails this entry, never the worker.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if type(exc).__name__ == "JobTimeoutException":  # RQ's job timeout, raised in this horse.
+            first = f"timed out after {get_current_job_timeout()} s (job-timeout in .xp/config)"
+        return finish("failed", f"# failed: {first}", error=first)
+    finally:
+        if private is not None:
+            tmp_workspace.remove(private)
+
+
+def get_current_job_timeout() -> int | None:
+    """The running RQ job's timeout in seconds."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.timeout if job is not None else None
+
+
+def _retrying(call: Callable[[], object], seconds: float = 60) -> None:
+    """Runs a Redis write, trying again for a while when the server is away (it may be restarting)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            call()
+            return
+        except Exception:  # noqa: BLE001 - connection errors: the server may be back in a moment.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def on_job_failure(job, connection, kind, value, traceback) -> None:
+    """RQ's failure callback: a job that ended without reporting (its worker was lost, it timed out or
+    was stopped) is marked in its entry: queued again when RQ retries it, else failed or cancelled."""
+    entry_id = (job.kwargs or {}).get("entry", job.id)
+    key = entry_key(entry_id)
+    status = connection.hget(key, "status")
+    if status in (b"success", b"failed", b"cancelled"):
+        return
+    reason = getattr(kind, "__name__", str(kind))
+    if reason == "AbandonedJobError":
+        why = "worker lost"
+    elif reason == "JobTimeoutException":
+        why = f"timed out after {job.timeout} s"
+    else:
+        why = f"{reason}: {value}"
+    if int(connection.hget(key, "cancel") or 0):
+        fields = {"status": "cancelled", "error": f"cancelled ({why})", "finished": time.time()}
+    elif job.retries_left and why == "worker lost":
+        fields = {"status": "queued", "error": "", "worker": "", "started": ""}
+    else:
+        fields = {"status": "failed", "error": why, "finished": time.time()}
+    with connection.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping=fields)
+        pipe.xadd(log_key(entry_id), {"line": f"# {why}" + ("; retrying" if fields["status"] == "queued" else "")},
+                  maxlen=LOG_MAXLEN, approximate=True)
+        pipe.execute()
