@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def values(project: Project, repo: pygit2.Repository | None, revisions: list[Revision]) -> list[dict[str, Any]]:
-    """One record per revision: `rev` (its label), then `params` and `metrics` as file → key → value."""
+    """One record per revision: `rev` (its label), `params` and `metrics` as file → key → value, and `errors`."""
     from pyhelper.core.experiments.show import RowReader
 
     reader = RowReader(project, repo)
@@ -28,7 +28,7 @@ def values(project: Project, repo: pygit2.Repository | None, revisions: list[Rev
         tree = None if revision.kind == WORKSPACE or repo is None else repo[revision.rev].tree
         row = reader.row(kind=revision.kind, name=revision.label, rev=revision.rev, baseline="", created=None,
                          status="", tree=tree)
-        out.append({"rev": revision.label, "params": row.params, "metrics": row.metrics})
+        out.append({"rev": revision.label, "params": row.params, "metrics": row.metrics, "errors": row.errors})
     return out
 
 
