@@ -33,10 +33,22 @@ if (args.has("--unit")) {
     sourcemap: "linked",
     metafile: true,
   };
+  // The webview pages' scripts: browser bundles loaded by the panels through asWebviewUri.
+  const webview = {
+    ...common,
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+    entryPoints: [join(here, "src", "webview", "compare.ts")],
+    outdir: join(here, "dist", "webview"),
+    minify: !args.has("--watch"),
+  };
   if (args.has("--watch")) {
+    await (await esbuild.context(webview)).watch();
     const context = await esbuild.context(options);
     await context.watch();
   } else {
     await esbuild.build(options);
+    await esbuild.build(webview);
   }
 }
