@@ -11,6 +11,7 @@ import { type ParamEdit, buildRunParams, paramChoices, parseValue } from "./para
 import { findInterpreter } from "./python";
 import * as proto from "./protocol";
 import { ComparePanel } from "./panels/comparePanel";
+import { PlotsPanel } from "./panels/plotsPanel";
 import type { QueueTree } from "./queueTree";
 import { plainLabel, plainMessage } from "./text";
 
@@ -270,6 +271,16 @@ function compareExperiments(ctx: Ctx): Handler {
   };
 }
 
+/** Opens the Plots panel for the selected experiments (or those picked), overlaid in distinct colours. */
+function showPlots(ctx: Ctx): Handler {
+  return async (...args) => {
+    const names = await targetExperiments(ctx, args, true, "Show Plots: pick the experiments to overlay (up to 20)");
+    if (names.length) {
+      PlotsPanel.show(ctx.helper, ctx.extensionUri, ctx.output, names);
+    }
+  };
+}
+
 function showQueue(): Handler {
   return async () => {
     await vscode.commands.executeCommand("xp.queue.focus");
@@ -333,6 +344,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
   "xp.branchExperiment": branchExperiment,
   "xp.removeExperiments": removeExperiments,
   "xp.compareExperiments": compareExperiments,
+  "xp.showPlots": showPlots,
   "xp.createDemoProject": createDemoProject,
   "xp.restartHelper": restartHelper,
   "xp.showHelperLog": showHelperLog,

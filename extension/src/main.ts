@@ -7,6 +7,7 @@ import { changesExperimentsView, needsRestart } from "./config";
 import { ExperimentsTree } from "./experimentsTree";
 import { Helper } from "./helper";
 import { ComparePanel, VIEW_TYPE as COMPARE_VIEW } from "./panels/comparePanel";
+import { PlotsPanel, VIEW_TYPE as PLOTS_VIEW } from "./panels/plotsPanel";
 import { QueueTree } from "./queueTree";
 import { StatusBar } from "./statusBar";
 
@@ -49,6 +50,9 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.workspace.onDidChangeWorkspaceFolders(() => void current.restart()),
     vscode.window.registerWebviewPanelSerializer(COMPARE_VIEW, {
       deserializeWebviewPanel: async (panel, state) => ComparePanel.revive(panel, state, current, context.extensionUri, output),
+    }),
+    vscode.window.registerWebviewPanelSerializer(PLOTS_VIEW, {
+      deserializeWebviewPanel: async (panel, state) => PlotsPanel.revive(panel, state, current, context.extensionUri, output),
     }),
   );
   void helper.start();

@@ -2,24 +2,16 @@
 // dist/webview/compare.js. One panel, reused and revealed; it reloads when the helper says the
 // experiments changed, and VS Code restores it after a reload (the serializer asks again for the
 // names kept in the webview state). Strict CSP: nothing but our own script file, nonce-checked.
-import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
 import type { Helper } from "../helper";
 import { errorText } from "../helper";
 import * as proto from "../protocol";
+import { page, panelOptions } from "./page";
 import { plainMessage } from "../text";
 
 export const VIEW_TYPE = "xp.compare";
 
-function html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
-  const nonce = randomBytes(16).toString("base64");
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, "extension", "dist", "webview", "compare.js"));
-  const csp = `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}';`;
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style nonce="${nonce}">
+const STYLE = `
   body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); }
   .bar { display: flex; gap: 1em; align-items: center; margin: 0.5em 0 1em; }
   table { border-collapse: collapse; } th, td { padding: 2px 10px; text-align: left; white-space: nowrap; }
@@ -28,17 +20,17 @@ function html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
   tr.section th { padding-top: 0.8em; border-bottom: 1px solid var(--vscode-panel-border); }
   .delta { opacity: 0.85; font-size: 0.9em; } .delta.up { color: var(--vscode-charts-green); } .delta.down { color: var(--vscode-charts-red); }
   .error { color: var(--vscode-errorForeground); }
-  button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); border: none; padding: 3px 10px; }
-</style></head>
-<body>
-<div class="bar">
+  button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); border: none; padding: 3px 10px; }`;
+
+const BODY = `<div class="bar">
   <label><input type="checkbox" id="only-changed"> Only changed</label>
   <label>Sort <select id="sort-by"><option value="name">by name</option><option value="delta">by change</option></select></label>
   <button id="copy">Copy as Markdown</button>
 </div>
-<div id="table"></div>
-<script nonce="${nonce}" src="${script}"></script>
-</body></html>`;
+<div id="table"></div>`;
+
+function html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
+  return page(webview, extensionUri, { scripts: ["compare.js"], style: STYLE, body: BODY });
 }
 
 export class ComparePanel {
@@ -48,10 +40,7 @@ export class ComparePanel {
 
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
     extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel) {
-    panel.webview.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, "extension", "dist", "webview")],
-    };
+    panel.webview.options = panelOptions(extensionUri);
     panel.webview.html = html(panel.webview, extensionUri);
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
@@ -71,8 +60,7 @@ export class ComparePanel {
   static show(helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel, names: string[]): void {
     if (!ComparePanel.current) {
       const panel = vscode.window.createWebviewPanel(VIEW_TYPE, "Compare Experiments", vscode.ViewColumn.Active,
-        { enableScripts: true, retainContextWhenHidden: false,
-          localResourceRoots: [vscode.Uri.joinPath(extensionUri, "extension", "dist", "webview")] });
+        panelOptions(extensionUri));
       ComparePanel.current = new ComparePanel(panel, helper, extensionUri, output);
     }
     const current = ComparePanel.current;
