@@ -11,6 +11,7 @@ appended to `events`, which others can follow by sequence number.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 
@@ -113,20 +114,26 @@ class QueueDb:
 
     def __init__(self, project: Project):
         self.path = project.ensure_xp_dir() / "queue.db"
-        self.db = Connection(self.path)
-        try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-            # A damaged page would otherwise fail only the commands that happen to read it (ms on a queue's size).
-            problem = self.db.execute("PRAGMA quick_check(1)").fetchone()[0]
-            if problem != "ok":
-                raise unreadable(self.path, sqlite3.DatabaseError(problem))
-            # Which file this connection has open: a worker notices when the file was deleted or replaced.
-            self.identity = identity(self.path)
-        except BaseException:
-            self.db.close()
-            raise
+        # Switching a new database to WAL needs every other connection out of the way, and SQLite
+        # answers "locked" at once (no busy wait) when two connections try it together, so
+        # connections are set up one at a time (an flock, which also orders threads of one process).
+        with open(self.path.with_name("queue.db.setup-lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.db = Connection(self.path)
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self._migrate()
+                # A damaged page would otherwise fail only the commands that happen to read it (ms on a queue's size).
+                problem = self.db.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if problem != "ok":
+                    raise unreadable(self.path, sqlite3.DatabaseError(problem))
+                # Which file this connection has open: a worker notices when the file was deleted or replaced.
+                self.identity = identity(self.path)
+            except BaseException:
+                self.db.close()
+                raise
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
