@@ -225,3 +225,14 @@ def test_hostile_values_are_drawn_as_text_and_nothing_executes(gen, xp):
     dom = _render(repo / "out.html")
     assert "<img" not in dom and "<b>" not in dom.split('id="plots"', 1)[1]
     assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in dom  # The category label, as SVG text.
+
+
+def test_an_experiment_named_as_markup_is_text_in_the_report(project, xp):
+    name = '<b>ünï"q"&amp;'
+    xp("exp", "run", "-S", "lr=0.3", "-n", name, cwd=project)
+    xp("plots", "diff", name, "slow", "--targets", "log.csv", "-o", "out.html", cwd=project)
+    dom = _render(project / "out.html")
+    assert "<b>" not in dom and "xp-error" not in dom
+    assert dom.count('class="marks"') == 2  # log.csv and scores, which reads it.
+    # The header and the chart's legend both show the name as the literal text.
+    assert dom.count("&lt;b&gt;ünï\"q\"&amp;amp;") >= 2
