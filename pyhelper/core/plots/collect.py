@@ -142,7 +142,8 @@ class _Joined:
 
     def __init__(self, definition: PlotDef):
         self.definition = definition
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[tuple[str, str, str, Any, Any]] = []
+        """(revision label, file, field, x, y): made into records once, when the plot's series are known."""
         self.series: set[tuple[str, str]] = set()
         self.x_fields: set[str] = set()
         self.revisions: list[str] = []
@@ -206,27 +207,27 @@ def _join(plot: _Joined, label: str, path: str, source: Source, records: list[di
     if label not in plot.revisions:
         plot.revisions.append(label)
     plot.x_fields.add(x or "step")
-    for index, record in enumerate(records):
-        x_value = record.get(x) if x else index
-        if x_value is None:
-            continue
-        for name in y_fields:
-            if name in record:
-                plot.series.add((path, name))
-                plot.rows.append({"rev": label, "series": f"{path}\0{name}", "x": x_value, "y": record[name]})
+    rows = plot.rows
+    for name in y_fields:
+        before = len(rows)
+        rows.extend((label, path, name, record.get(x) if x else index, record[name])
+                    for index, record in enumerate(records) if name in record)
+        if x:
+            rows[before:] = [row for row in rows[before:] if row[3] is not None]
+        if len(rows) > before:
+            plot.series.add((path, name))
 
 
 def _plot(plot_id: str, item: _Joined, labels: list[str]) -> Plot:
     """The spec of a joined plot; series are named by field, or by file and field when files differ."""
-    files = {path for path, _ in item.series}
-    for row in item.rows:
-        path, name = row["series"].split("\0")
-        row["series"] = name if len(files) == 1 else f"{path}: {name}"
+    one_file = len({path for path, _ in item.series}) == 1
+    rows = [{"rev": label, "series": name if one_file else f"{path}: {name}", "x": x, "y": y}
+            for label, path, name, x, y in item.rows]
     definition = item.definition
     fields = sorted({name for _, name in item.series})
     present = [label for label in labels if label in item.revisions]
     # Every revision keeps its colour in every plot, so the scale lists them all.
-    spec = build_spec(definition.template, item.rows, labels=labels, title=definition.title or plot_id,
+    spec = build_spec(definition.template, rows, labels=labels, title=definition.title or plot_id,
                       x_label=definition.x_label or ", ".join(sorted(item.x_fields)),
                       y_label=definition.y_label or (fields[0] if len(fields) == 1 else "value"))
     return Plot(id=plot_id, template=definition.template, spec=spec, revisions=tuple(present))
