@@ -120,5 +120,5 @@ def templates(args: argparse.Namespace) -> int:
         emit_json(DESCRIPTIONS)
         return 0
     print(table(["Template", "Draws"], [[name, text] for name, text in DESCRIPTIONS.items()]))
-    print("\nUse one in dvc.yaml: `plots: [- file.csv: {x: step, y: loss, template: smooth}]`.")
+    print("\nName one in dvc.yaml, under `plots:`: `- train_log.csv: {x: step, y: loss, template: smooth}`.")
     return 0
