@@ -315,22 +315,27 @@ async function moreActionsPath(repo) {
 }
 
 async function panelsPath() {
-  await step("compare two experiments and read a delta in the Compare panel", async () => {
+  await step("compare three experiments (one named as markup) and read a delta in the Compare panel", async () => {
     await runCommand(page, "XP: Compare Experiments");
     await waitForQuickInput(page, "Compare Experiments");
     const picked = Date.now();
-    await pickMany(page, ["higher-lr", "wider"]);
+    await pickMany(page, ["higher-lr", "wider", MARKUP_NAME]);
     // The panel's page is two iframes deep (VS Code's webview host, then our document).
     const view = page.frameLocator("iframe.webview.ready").frameLocator("#active-frame");
     const hidden = view.locator('tr[data-key="model.hidden"]');
     await hidden.waitFor({ state: "visible" });
-    timings.push({ name: "Compare (2 experiments): picked → table drawn", value: `${Date.now() - picked} ms` });
+    timings.push({ name: "Compare (3 experiments): picked → table drawn", value: `${Date.now() - picked} ms` });
     // higher-lr has model.hidden 8 and wider 16: the second column shows the delta against the first.
     const first = plain(await view.locator("th").nth(1).innerText());
     const expected = first.startsWith("higher-lr") ? /16\s*\+8 \(\+100\.0%\)/ : /8\s*-8 \(-50\.0%\)/;
     const text = plain(await hidden.innerText());
     if (!expected.test(text)) {
       throw new Error(`the model.hidden row does not show its delta: ${JSON.stringify(text)} (baseline ${first})`);
+    }
+    // The experiment named as markup is a column header as its literal text, with no element made of it.
+    await view.locator("th", { hasText: MARKUP_NAME }).first().waitFor({ state: "visible" });
+    if (await view.locator("th b, td b").count()) {
+      throw new Error("the name <b>… became an element in the Compare panel");
     }
     await view.locator('tr[data-key="prepare.seed"]').waitFor({ state: "visible" });
     await view.locator("#only-changed").check();
