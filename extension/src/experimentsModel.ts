@@ -7,9 +7,9 @@ import { formatValue } from "./text";
 /** What a node's icon shows; the provider maps it to a codicon. */
 export type Status = "workspace" | "baseline" | "queued" | "running" | "success" | "failed" | "cancelled" | "unknown";
 
-/** A node of the Experiments tree. `children` is filled for baselines only. */
+/** A node of the Experiments tree. `children` is filled for baselines and experiments with checkpoints. */
 export interface ExperimentNode {
-  kind: "workspace" | "baseline" | "experiment" | "error";
+  kind: "workspace" | "baseline" | "experiment" | "checkpoint" | "error";
   /** Stable across reloads (so VS Code keeps expansion and selection). */
   id: string;
   label: string;
@@ -35,7 +35,15 @@ export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions):
   const roots: ExperimentNode[] = [];
   const baselines = new Map<string, { node: ExperimentNode; row: ExperimentRow }>();
   const headline = pickHeadline(rows, options.headlineMetric);
+  // Checkpoint rows follow their experiment (newest first); they hang under it, collapsed.
+  let lastExperiment: { node: ExperimentNode; row: ExperimentRow } | undefined;
   for (const row of rows) {
+    if (row.kind === "checkpoint") {
+      if (lastExperiment && row.name.startsWith(`${lastExperiment.row.name}@`)) {
+        lastExperiment.node.children.push(rowNode(row, "checkpoint", headline, lastExperiment.row));
+        continue;
+      }
+    }
     if (row.kind === "workspace") {
       roots.push(rowNode(row, "workspace", headline, undefined));
     } else if (row.kind === "baseline") {
@@ -53,7 +61,9 @@ export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions):
         baselines.set(row.baseline, parent);
         roots.push(parent.node);
       }
-      parent.node.children.push(rowNode(row, "experiment", headline, parent.row));
+      const node = rowNode(row, "experiment", headline, parent.row);
+      parent.node.children.push(node);
+      lastExperiment = row.kind === "checkpoint" ? undefined : { node, row };
     }
   }
   return roots;
@@ -107,7 +117,9 @@ function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [st
       parts.push(`${headline[1]}=${formatValue(value)}`);
     }
   }
-  if (kind === "experiment") {
+  if (kind === "checkpoint") {
+    parts.push(`step ${row.step ?? "?"}`);
+  } else if (kind === "experiment") {
     parts.push(...changedParams(row, baseline));
     if (row.status && row.status !== "success") {
       parts.push(row.status);

@@ -79,9 +79,11 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   }
 
   getTreeItem(node: ExperimentNode): vscode.TreeItem {
-    const collapsible = node.kind !== "baseline" ? vscode.TreeItemCollapsibleState.None
-      : node === this.roots.find((n) => n.kind === "baseline") ? vscode.TreeItemCollapsibleState.Expanded
-        : vscode.TreeItemCollapsibleState.Collapsed;
+    const collapsible = node.kind === "experiment"
+      ? (node.children.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None)
+      : node.kind !== "baseline" ? vscode.TreeItemCollapsibleState.None
+        : node === this.roots.find((n) => n.kind === "baseline") ? vscode.TreeItemCollapsibleState.Expanded
+          : vscode.TreeItemCollapsibleState.Collapsed;
     // A plain-string label, description and tooltip: helper text is shown as text, never markup.
     const item = new vscode.TreeItem(node.label, collapsible);
     item.id = node.id;

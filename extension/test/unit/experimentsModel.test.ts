@@ -57,3 +57,20 @@ test("node ids are stable across loads so VS Code keeps expansion and selection"
   assert.deepEqual(allExperiments(a).map((n) => n.id), allExperiments(b).map((n) => n.id));
   assert.equal(new Set(allExperiments(a).map((n) => n.id)).size, 4);
 });
+
+test("checkpoints hang under their experiment, newest first, with their step", () => {
+  const base = "a".repeat(40);
+  const rows = [
+    row({ kind: "baseline", name: "main", rev: base, baseline: base, status: "" }),
+    row({ name: "deep", rev: "1".repeat(40), baseline: base, step: 2 }),
+    row({ kind: "checkpoint", name: "deep@2", rev: "2".repeat(40), baseline: base, status: "", step: 2 }),
+    row({ kind: "checkpoint", name: "deep@1", rev: "3".repeat(40), baseline: base, status: "", step: 1 }),
+    row({ name: "flat", rev: "4".repeat(40), baseline: base }),
+  ];
+  const [main] = buildTree(rows, { headlineMetric: "" });
+  assert.deepEqual(main.children.map((n) => n.label), ["deep", "flat"]);
+  const deep = main.children[0];
+  assert.deepEqual(deep.children.map((n) => [n.kind, n.label]), [["checkpoint", "deep@2"], ["checkpoint", "deep@1"]]);
+  assert.match(deep.children[1].description, /step 1/);
+  assert.equal(main.children[1].children.length, 0);
+});
