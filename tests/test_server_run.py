@@ -16,8 +16,7 @@ from pygls.exceptions import JsonRpcException
 
 from pyhelper.server import protocol as p
 from tests.conftest import GIT_ENV, git
-from tests.lsp_client import notification, request, started
-from tests.test_experiments import PROJECT
+from tests.lsp_client import notification, request, started, reproduced_project
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,11 +24,7 @@ pytestmark = pytest.mark.asyncio
 @pytest.fixture
 def project(gen, xp):
     """PROJECT reproduced and committed."""
-    repo = gen(PROJECT)
-    xp("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "reproduced")
-    return repo
+    return reproduced_project(gen, xp)
 
 
 async def _until(check, timeout: float = 60.0, what: str = "condition"):
