@@ -218,3 +218,11 @@ async def test_code_lenses_above_params_files(project):
     ]
     assert all(lens.range.start.line == 0 for lens in lenses)
     assert none is None
+
+
+async def test_hover_text_keeps_names_literal_markup_and_entities_included():
+    from pyhelper.server.features.language import _md
+
+    # Escaped for CommonMark: the editor shows exactly these characters, never a tag or an entity.
+    assert _md('<b>ünï"q"&amp;') == '\\<b\\>ünï"q"\\&amp;'
+    assert _md("a_b*c`d`") == "a\\_b\\*c\\`d\\`"
