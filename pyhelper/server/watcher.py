@@ -77,6 +77,9 @@ class Watcher:
         self._queue_pending: tuple[int, int] | None = None
         self._sent_at: dict[str, float] = {}
         self._live_pending: dict[str, Path] = {}
+        self._passes = 0
+        self._redis: Any = None
+        self._redis_config: Stat = None
 
     def start(self) -> None:
         """Starts the polling thread (once)."""
@@ -102,6 +105,9 @@ class Watcher:
             snap = self._snapshot(self._root())
             if self._last is not None and self._compare(self._last, snap):
                 self.generation += 1
+            self._passes += 1
+            if self._passes % 5 == 0:  # A queue on Redis has no file to stat: asked twice a second.
+                self._redis_changed()
             self._last = snap
             self._flush()
             return self.generation
@@ -202,6 +208,31 @@ class Watcher:
             self._queue_digest = digest
             self._queue_pending = (sum(e.status == "running" for e in entries),
                                    sum(e.status == "queued" for e in entries))
+
+    def _redis_changed(self) -> None:
+        """Reads the entries of a queue on RQ/Redis (when `.xp/config` selects one) like `_queue_changed`."""
+        try:
+            from pyhelper.core.project import find_project
+            from pyhelper.core.queue.backend import config_path, redis_queue
+
+            project = find_project(self._root())
+            config = _stat(config_path(project))
+            if config != self._redis_config:  # Configured, changed or removed: connect anew.
+                self._redis_config = config
+                if self._redis is not None:
+                    self._redis.close()
+                self._redis = redis_queue(project) if config is not None else None
+            if self._redis is None:
+                return
+            entries = self._redis.entries()
+        except Exception:  # Redis down or a config being written: the next pass asks again.
+            return
+        digest = tuple((e.id, e.status) for e in entries)
+        if digest != self._queue_digest:
+            self._queue_digest = digest
+            self._queue_pending = (sum(e.status == "running" for e in entries),
+                                   sum(e.status == "queued" for e in entries))
+            self.generation += 1
 
     # -- telling ------------------------------------------------------------------------------
     def _flush(self) -> None:
