@@ -69,6 +69,23 @@ export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions):
   return roots;
 }
 
+/** The file `pyhelper.live` writes a run's newest step to (DVCLive's default). */
+export const LIVE_METRICS_FILE = "dvclive/metrics.json";
+
+/** `rows` with the running experiment's live metrics and step put in; the same array when no row matches. */
+export function withLiveMetrics(rows: readonly ExperimentRow[],
+  live: { experiment: string; baseline: string; step: number | null; metrics: Record<string, unknown> }): ExperimentRow[] {
+  const index = rows.findIndex((row) => row.name === live.experiment && row.baseline === live.baseline
+    && row.kind !== "checkpoint" && row.kind !== "baseline" && row.kind !== "workspace");
+  if (index < 0) {
+    return rows as ExperimentRow[];
+  }
+  const updated = [...rows];
+  const row = rows[index];
+  updated[index] = { ...row, step: live.step, metrics: { ...row.metrics, [LIVE_METRICS_FILE]: { ...live.metrics } } };
+  return updated;
+}
+
 /** The metric shown beside each row as `[file, key]`, or undefined when there are no metrics. */
 export function pickHeadline(rows: readonly ExperimentRow[], wanted: string): [string, string] | undefined {
   for (const row of rows) {

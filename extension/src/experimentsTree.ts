@@ -3,7 +3,7 @@
 // getChildren hands out what the last load built and never does I/O.
 import * as vscode from "vscode";
 import { headlineMetric } from "./config";
-import { type ExperimentNode, type Status, buildTree } from "./experimentsModel";
+import { type ExperimentNode, type Status, buildTree, withLiveMetrics } from "./experimentsModel";
 import { type Helper, errorText } from "./helper";
 import * as proto from "./protocol";
 
@@ -66,6 +66,15 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     this.rowsCache = [];
     this.roots = [];
     this.changeEmitter.fire(undefined);
+  }
+
+  /** A running experiment's newest step: its row shows these metrics at once (no request). */
+  showLiveMetrics(params: proto.LiveMetricsUpdatedParams): void {
+    const rows = withLiveMetrics(this.rowsCache, params);
+    if (rows !== this.rowsCache) {
+      this.rowsCache = rows;
+      this.redraw();
+    }
   }
 
   /** Draws the same rows again (a display setting changed). */

@@ -1,7 +1,7 @@
 // The Experiments tree built from helper rows: grouping, descriptions, tooltips, icons.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { allExperiments, buildTree, changedParams, pickHeadline, tooltipText } from "../../src/experimentsModel";
+import { allExperiments, buildTree, changedParams, pickHeadline, tooltipText, withLiveMetrics } from "../../src/experimentsModel";
 import { DEMO_ROWS, row } from "./rows";
 
 test("workspace first, then each baseline holding its experiments in order", () => {
@@ -73,4 +73,19 @@ test("checkpoints hang under their experiment, newest first, with their step", (
   assert.deepEqual(deep.children.map((n) => [n.kind, n.label]), [["checkpoint", "deep@2"], ["checkpoint", "deep@1"]]);
   assert.match(deep.children[1].description, /step 1/);
   assert.equal(main.children[1].children.length, 0);
+});
+
+test("a live step updates the running experiment's metrics and step, nothing else", () => {
+  const base = "a".repeat(40);
+  const rows = [
+    row({ kind: "baseline", name: "main", rev: base, baseline: base, status: "" }),
+    row({ kind: "running", name: "deep", rev: "1".repeat(40), baseline: base, status: "running",
+      metrics: { "metrics.json": { accuracy: 0.5 } } }),
+  ];
+  const live = { experiment: "deep", baseline: base, step: 3, metrics: { "train.loss": 0.25 } };
+  const updated = withLiveMetrics(rows, live);
+  assert.deepEqual(updated[1].metrics, { "metrics.json": { accuracy: 0.5 }, "dvclive/metrics.json": { "train.loss": 0.25 } });
+  assert.equal(updated[1].step, 3);
+  assert.equal(updated[0], rows[0]);
+  assert.equal(withLiveMetrics(rows, { ...live, experiment: "other" }), rows);
 });
