@@ -111,3 +111,21 @@ def change_document(client: LanguageClient, uri: str, text: str, version: int) -
     client.text_document_did_change(lsp.DidChangeTextDocumentParams(
         text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
         content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=text)]))
+
+
+def reproduced_project(gen, xp, *, experiments: tuple[tuple[str, str], ...] = ()) -> Path:
+    """tests.test_experiments.PROJECT reproduced and committed, plus experiments (name, train.lr) made by the CLI."""
+    from tests.conftest import git
+    from tests.test_experiments import PROJECT
+
+    repo = gen(PROJECT)
+    xp("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "reproduced")
+    for name, lr in experiments:
+        xp("exp", "run", "-q", "-n", name, "-S", f"train.lr={lr}", cwd=repo)
+    return repo
+
+
+THREE_EXPERIMENTS = (("low", "0.05"), ("mid", "0.2"), ("high", "0.3"))
+"""The experiments most server tests start from."""

@@ -347,3 +347,20 @@ async def test_the_editor_sees_remote_runs_like_local_ones(cluster):
         retried = await request(client, p.RETRY_QUEUE_ENTRIES, p.RetryQueueEntriesParams(names=["held"]))
         assert retried.names == ["held"]
         assert cluster.statuses()["held"] in ("queued", "running")
+
+
+@pytest.mark.asyncio
+async def test_the_editor_is_told_when_the_redis_queue_changes(cluster):
+    from pyhelper.server import protocol as p
+    from tests.lsp_client import notification, started
+
+    cluster.enqueue("train.lr=0.81", name="first")  # Selects the Redis queue in .xp/config.
+    async with started(cluster.project) as client:
+        after = time.monotonic()
+        cluster.enqueue("train.lr=0.82", "train.sleep=60", name="second")
+        _, params = await notification(client, p.QUEUE_CHANGED, after=after, timeout=15,
+                                       where=lambda params: params.queued == 2)
+        assert params.running == 0
+        cluster.worker("a")
+        await notification(client, p.QUEUE_CHANGED, after=after, timeout=30,
+                           where=lambda params: params.running == 1)

@@ -10,8 +10,7 @@ from pygls.exceptions import JsonRpcException
 
 from pyhelper.server import protocol as p
 from tests.conftest import git
-from tests.lsp_client import request, started
-from tests.test_experiments import PROJECT
+from tests.lsp_client import THREE_EXPERIMENTS, request, started, reproduced_project
 
 pytestmark = pytest.mark.asyncio
 
@@ -19,13 +18,7 @@ pytestmark = pytest.mark.asyncio
 @pytest.fixture
 def project(gen, xp):
     """PROJECT reproduced and committed, with three experiments made by the CLI."""
-    repo = gen(PROJECT)
-    xp("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "reproduced")
-    for name, lr in (("low", "0.05"), ("mid", "0.2"), ("high", "0.3")):
-        xp("exp", "run", "-q", "-n", name, "-S", f"train.lr={lr}", cwd=repo)
-    return repo
+    return reproduced_project(gen, xp, experiments=THREE_EXPERIMENTS)
 
 
 def _wire(row: p.ExperimentRow) -> dict:

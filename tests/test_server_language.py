@@ -12,9 +12,7 @@ from lsprotocol import types as lsp
 from pygls.uris import from_fs_path
 
 from pyhelper.server import protocol as p
-from tests.conftest import git
-from tests.lsp_client import change_document, open_document, request, started
-from tests.test_experiments import PROJECT
+from tests.lsp_client import THREE_EXPERIMENTS, change_document, open_document, request, started, reproduced_project
 
 pytestmark = pytest.mark.asyncio
 
@@ -22,12 +20,7 @@ pytestmark = pytest.mark.asyncio
 @pytest.fixture
 def project(gen, xp):
     """PROJECT reproduced and committed, with three experiments."""
-    repo = gen(PROJECT)
-    xp("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "reproduced")
-    for name, lr in (("low", "0.05"), ("mid", "0.2"), ("high", "0.3")):
-        xp("exp", "run", "-q", "-n", name, "-S", f"train.lr={lr}", cwd=repo)
+    repo = reproduced_project(gen, xp, experiments=THREE_EXPERIMENTS)
     (repo / "params.yaml").write_text("train:\n  lr: 0.1   # learning rate\n  opt: adam\n")
     return repo
 
@@ -225,3 +218,11 @@ async def test_code_lenses_above_params_files(project):
     ]
     assert all(lens.range.start.line == 0 for lens in lenses)
     assert none is None
+
+
+async def test_hover_text_keeps_names_literal_markup_and_entities_included():
+    from pyhelper.server.features.language import _md
+
+    # Escaped for CommonMark: the editor shows exactly these characters, never a tag or an entity.
+    assert _md('<b>ünï"q"&amp;') == '\\<b\\>ünï"q"\\&amp;'
+    assert _md("a_b*c`d`") == "a\\_b\\*c\\`d\\`"

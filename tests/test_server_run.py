@@ -16,8 +16,7 @@ from pygls.exceptions import JsonRpcException
 
 from pyhelper.server import protocol as p
 from tests.conftest import GIT_ENV, git
-from tests.lsp_client import notification, request, started
-from tests.test_experiments import PROJECT
+from tests.lsp_client import notification, request, started, reproduced_project
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,11 +24,7 @@ pytestmark = pytest.mark.asyncio
 @pytest.fixture
 def project(gen, xp):
     """PROJECT reproduced and committed."""
-    repo = gen(PROJECT)
-    xp("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "reproduced")
-    return repo
+    return reproduced_project(gen, xp)
 
 
 async def _until(check, timeout: float = 60.0, what: str = "condition"):
@@ -238,3 +233,22 @@ async def test_cancel_a_run_from_its_progress(project):
         assert "interrupted" in reports[-1].message
         rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
         assert "slow" not in [r.name for r in rows]
+
+
+async def test_a_running_experiment_pushes_its_new_steps(gen):
+    from tests.test_checkpoints import PROJECT as TRAINING
+
+    repo = gen({**TRAINING, "params.yaml": "epochs: 4\ndelay: 0.6\n"})
+    async with started(repo) as client:
+        run = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", "-q", "-n", "deep"], cwd=repo,
+                               env={**os.environ, **GIT_ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _, first = await notification(client, p.LIVE_METRICS_UPDATED, timeout=30,
+                                          where=lambda params: params.step is not None and params.step >= 1)
+            assert first.experiment == "deep" and first.baseline == git(repo, "rev-parse", "HEAD").strip()
+            assert "train.loss" in first.metrics
+            _, later = await notification(client, p.LIVE_METRICS_UPDATED, timeout=30,
+                                          where=lambda params: params.step is not None and params.step > first.step)
+            assert later.metrics["train.loss"] < first.metrics["train.loss"]
+        finally:
+            assert run.wait(timeout=60) == 0, run.stderr.read()

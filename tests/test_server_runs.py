@@ -7,8 +7,7 @@ from pygls.exceptions import JsonRpcException
 
 from pyhelper.server import protocol as p
 from tests.conftest import git
-from tests.lsp_client import request, started
-from tests.test_experiments import PROJECT
+from tests.lsp_client import request, started, reproduced_project
 
 pytestmark = pytest.mark.asyncio
 
@@ -16,11 +15,7 @@ pytestmark = pytest.mark.asyncio
 @pytest.fixture
 def project(gen, xp):
     """PROJECT reproduced and committed (one run in the run-cache)."""
-    repo = gen(PROJECT)
-    xp("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "reproduced")
-    return repo
+    return reproduced_project(gen, xp)
 
 
 async def test_list_and_restore_runs(project, xp):

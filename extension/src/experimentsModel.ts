@@ -7,9 +7,9 @@ import { formatValue } from "./text";
 /** What a node's icon shows; the provider maps it to a codicon. */
 export type Status = "workspace" | "baseline" | "queued" | "running" | "success" | "failed" | "cancelled" | "unknown";
 
-/** A node of the Experiments tree. `children` is filled for baselines only. */
+/** A node of the Experiments tree. `children` is filled for baselines and experiments with checkpoints. */
 export interface ExperimentNode {
-  kind: "workspace" | "baseline" | "experiment" | "error";
+  kind: "workspace" | "baseline" | "experiment" | "checkpoint" | "error";
   /** Stable across reloads (so VS Code keeps expansion and selection). */
   id: string;
   label: string;
@@ -35,7 +35,15 @@ export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions):
   const roots: ExperimentNode[] = [];
   const baselines = new Map<string, { node: ExperimentNode; row: ExperimentRow }>();
   const headline = pickHeadline(rows, options.headlineMetric);
+  // Checkpoint rows follow their experiment (newest first); they hang under it, collapsed.
+  let lastExperiment: { node: ExperimentNode; row: ExperimentRow } | undefined;
   for (const row of rows) {
+    if (row.kind === "checkpoint") {
+      if (lastExperiment && row.name.startsWith(`${lastExperiment.row.name}@`)) {
+        lastExperiment.node.children.push(rowNode(row, "checkpoint", headline, lastExperiment.row));
+        continue;
+      }
+    }
     if (row.kind === "workspace") {
       roots.push(rowNode(row, "workspace", headline, undefined));
     } else if (row.kind === "baseline") {
@@ -53,10 +61,29 @@ export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions):
         baselines.set(row.baseline, parent);
         roots.push(parent.node);
       }
-      parent.node.children.push(rowNode(row, "experiment", headline, parent.row));
+      const node = rowNode(row, "experiment", headline, parent.row);
+      parent.node.children.push(node);
+      lastExperiment = row.kind === "checkpoint" ? undefined : { node, row };
     }
   }
   return roots;
+}
+
+/** The file `pyhelper.live` writes a run's newest step to (DVCLive's default). */
+export const LIVE_METRICS_FILE = "dvclive/metrics.json";
+
+/** `rows` with the running experiment's live metrics and step put in; the same array when no row matches. */
+export function withLiveMetrics(rows: readonly ExperimentRow[],
+  live: { experiment: string; baseline: string; step: number | null; metrics: Record<string, unknown> }): ExperimentRow[] {
+  const index = rows.findIndex((row) => row.name === live.experiment && row.baseline === live.baseline
+    && row.kind !== "checkpoint" && row.kind !== "baseline" && row.kind !== "workspace");
+  if (index < 0) {
+    return rows as ExperimentRow[];
+  }
+  const updated = [...rows];
+  const row = rows[index];
+  updated[index] = { ...row, step: live.step, metrics: { ...row.metrics, [LIVE_METRICS_FILE]: { ...live.metrics } } };
+  return updated;
 }
 
 /** The metric shown beside each row as `[file, key]`, or undefined when there are no metrics. */
@@ -107,7 +134,9 @@ function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [st
       parts.push(`${headline[1]}=${formatValue(value)}`);
     }
   }
-  if (kind === "experiment") {
+  if (kind === "checkpoint") {
+    parts.push(`step ${row.step ?? "?"}`);
+  } else if (kind === "experiment") {
     parts.push(...changedParams(row, baseline));
     if (row.status && row.status !== "success") {
       parts.push(row.status);

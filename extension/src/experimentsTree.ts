@@ -3,7 +3,7 @@
 // getChildren hands out what the last load built and never does I/O.
 import * as vscode from "vscode";
 import { headlineMetric } from "./config";
-import { type ExperimentNode, type Status, buildTree } from "./experimentsModel";
+import { type ExperimentNode, type Status, buildTree, withLiveMetrics } from "./experimentsModel";
 import { type Helper, errorText } from "./helper";
 import * as proto from "./protocol";
 
@@ -68,6 +68,15 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     this.changeEmitter.fire(undefined);
   }
 
+  /** A running experiment's newest step: its row shows these metrics at once (no request). */
+  showLiveMetrics(params: proto.LiveMetricsUpdatedParams): void {
+    const rows = withLiveMetrics(this.rowsCache, params);
+    if (rows !== this.rowsCache) {
+      this.rowsCache = rows;
+      this.redraw();
+    }
+  }
+
   /** Draws the same rows again (a display setting changed). */
   redraw(): void {
     this.roots = buildTree(this.rowsCache, { headlineMetric: headlineMetric() });
@@ -79,9 +88,11 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   }
 
   getTreeItem(node: ExperimentNode): vscode.TreeItem {
-    const collapsible = node.kind !== "baseline" ? vscode.TreeItemCollapsibleState.None
-      : node === this.roots.find((n) => n.kind === "baseline") ? vscode.TreeItemCollapsibleState.Expanded
-        : vscode.TreeItemCollapsibleState.Collapsed;
+    const collapsible = node.kind === "experiment"
+      ? (node.children.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None)
+      : node.kind !== "baseline" ? vscode.TreeItemCollapsibleState.None
+        : node === this.roots.find((n) => n.kind === "baseline") ? vscode.TreeItemCollapsibleState.Expanded
+          : vscode.TreeItemCollapsibleState.Collapsed;
     // A plain-string label, description and tooltip: helper text is shown as text, never markup.
     const item = new vscode.TreeItem(node.label, collapsible);
     item.id = node.id;

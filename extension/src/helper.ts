@@ -47,6 +47,7 @@ export class Helper implements vscode.Disposable {
   private readonly stateEmitter = new vscode.EventEmitter<HelperState>();
   private readonly experimentsEmitter = new vscode.EventEmitter<{ baselines: string[] }>();
   private readonly queueEmitter = new vscode.EventEmitter<{ running: number; queued: number }>();
+  private readonly liveEmitter = new vscode.EventEmitter<proto.LiveMetricsUpdatedParams>();
 
   /** Fires on every state change (after the context key `xp.state` is set). */
   readonly onDidChangeState = this.stateEmitter.event;
@@ -54,6 +55,8 @@ export class Helper implements vscode.Disposable {
   readonly onExperimentsChanged = this.experimentsEmitter.event;
   /** Fires on `xp/queueChanged` and when a (re)started helper is ready (counts unknown = -1). */
   readonly onQueueChanged = this.queueEmitter.event;
+  /** Fires on `xp/liveMetricsUpdated`: a running experiment logged a new step. */
+  readonly onLiveMetrics = this.liveEmitter.event;
   /** The project folder the helper serves, once one was found. */
   folder: vscode.WorkspaceFolder | undefined;
   /** The interpreter that runs the helper, once one was found. */
@@ -173,6 +176,7 @@ export class Helper implements vscode.Disposable {
     this.stateEmitter.dispose();
     this.experimentsEmitter.dispose();
     this.queueEmitter.dispose();
+    this.liveEmitter.dispose();
   }
 
   private async findProjectFolder(): Promise<vscode.WorkspaceFolder | undefined> {
@@ -230,6 +234,7 @@ export class Helper implements vscode.Disposable {
     life.client = client;
     client.onNotification(proto.experimentsChanged, (params) => this.experimentsEmitter.fire(params));
     client.onNotification(proto.queueChanged, (params) => this.queueEmitter.fire(params));
+    client.onNotification(proto.liveMetricsUpdated, (params) => this.liveEmitter.fire(params));
     client.onDidChangeState((event) => {
       if (event.newState !== State.Running) {
         return;

@@ -39,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     helper.onExperimentsChanged(() => void experiments.reload()),
+    helper.onLiveMetrics((params) => experiments.showLiveMetrics(params)),
     helper.onQueueChanged(() => void queue.reload()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (needsRestart(event)) {

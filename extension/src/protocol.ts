@@ -382,6 +382,18 @@ export interface QueueChangedParams {
   queued: number;
 }
 
+/** A running experiment logged a new step (its `pyhelper.live` metrics file changed). */
+export interface LiveMetricsUpdatedParams {
+  /** The experiment's name. */
+  experiment: string;
+  /** Its baseline commit. */
+  baseline: string;
+  /** The step its metrics file names (None when it names none). */
+  step: number | null;
+  /** Flattened metric name → value, as in `dvclive/metrics.json`. */
+  metrics: Record<string, unknown>;
+}
+
 /** One row of the table: exactly the keys of an element of `xp exp show --json`. */
 export interface ExperimentRow {
   /** workspace | baseline | experiment | queued | running | failed | checkpoint (under its experiment). */
@@ -551,8 +563,9 @@ export const compareExperiments = new lc.RequestType<CompareExperimentsParams, C
 // Notifications (server → client).
 export const experimentsChanged = new lc.NotificationType<ExperimentsChangedParams>("xp/experimentsChanged");
 export const queueChanged = new lc.NotificationType<QueueChangedParams>("xp/queueChanged");
+export const liveMetricsUpdated = new lc.NotificationType<LiveMetricsUpdatedParams>("xp/liveMetricsUpdated");
 
 /** Every request method name, for the sync test and for logging. */
 export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline", "xp/listRuns", "xp/restoreRun", "xp/pushExperiments", "xp/pullExperiments", "xp/plotsData", "xp/compareExperiments"] as const;
 /** Every notification method name. */
-export const NOTIFICATION_METHODS = ["xp/experimentsChanged", "xp/queueChanged"] as const;
+export const NOTIFICATION_METHODS = ["xp/experimentsChanged", "xp/queueChanged", "xp/liveMetricsUpdated"] as const;

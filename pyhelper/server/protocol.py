@@ -49,6 +49,7 @@ COMPARE_EXPERIMENTS = "xp/compareExperiments"
 # -- notifications ------------------------------------------------------------------------------
 EXPERIMENTS_CHANGED = "xp/experimentsChanged"
 QUEUE_CHANGED = "xp/queueChanged"
+LIVE_METRICS_UPDATED = "xp/liveMetricsUpdated"
 
 
 @attrs.define
@@ -677,6 +678,20 @@ class QueueChangedParams:
     """Entries waiting."""
 
 
+@attrs.define
+class LiveMetricsUpdatedParams:
+    """A running experiment logged a new step (its `pyhelper.live` metrics file changed)."""
+
+    experiment: str
+    """The experiment's name."""
+    baseline: str
+    """Its baseline commit."""
+    step: Optional[int]
+    """The step its metrics file names (None when it names none)."""
+    metrics: dict[str, Any]
+    """Flattened metric name → value, as in `dvclive/metrics.json`."""
+
+
 REQUESTS: dict[str, tuple[type, type]] = {
     SHOW_EXPERIMENTS: (ShowExperimentsParams, ShowExperimentsResult),
     RUN_EXPERIMENT: (RunExperimentParams, RunExperimentResult),
@@ -708,6 +723,7 @@ REQUESTS: dict[str, tuple[type, type]] = {
 NOTIFICATIONS: dict[str, type] = {
     EXPERIMENTS_CHANGED: ExperimentsChangedParams,
     QUEUE_CHANGED: QueueChangedParams,
+    LIVE_METRICS_UPDATED: LiveMetricsUpdatedParams,
 }
 """Server → client notification method → params type."""
 

@@ -4,9 +4,11 @@ The standard library has no inotify, so the watcher stats a handful of paths eve
 (a few dozen syscalls: cheaper than the alternatives' threads): the experiment ref folders
 (git renames a lock file into place, so a folder's mtime changes with every ref it holds),
 packed-refs, HEAD and the branch it names, the notes ref, the pipeline's params, metrics and
-lock files, and the queue database. What changed becomes `xp/experimentsChanged` (which
-baselines) and `xp/queueChanged` (counts), each sent at most every 200 ms (≤ 5 per second);
-changes that arrive meanwhile are merged into the next one.
+lock files, the queue database, and the `dvclive/metrics.json` of every run recording an
+experiment now (found through `.xp/live/`). What changed becomes `xp/experimentsChanged` (which
+baselines), `xp/queueChanged` (counts) and `xp/liveMetricsUpdated` (a run's newest step), each
+sent at most every 200 ms (≤ 5 per second, per run for live metrics); changes that arrive
+meanwhile are merged into the next one.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class _Snapshot:
     notes: Stat = None
     workspace: tuple[tuple[str, Stat], ...] = ()
     queue: tuple[Stat, Stat] = (None, None)
+    live: dict[str, tuple[Path, Stat]] = field(default_factory=dict)
+    """Experiment ref of a running experiment → (its live metrics file, that file's stat)."""
 
 
 class Watcher:
@@ -72,6 +76,10 @@ class Watcher:
         self._queue_digest: tuple[Any, ...] | None = None
         self._queue_pending: tuple[int, int] | None = None
         self._sent_at: dict[str, float] = {}
+        self._live_pending: dict[str, Path] = {}
+        self._passes = 0
+        self._redis: Any = None
+        self._redis_config: Stat = None
 
     def start(self) -> None:
         """Starts the polling thread (once)."""
@@ -97,6 +105,9 @@ class Watcher:
             snap = self._snapshot(self._root())
             if self._last is not None and self._compare(self._last, snap):
                 self.generation += 1
+            self._passes += 1
+            if self._passes % 5 == 0:  # A queue on Redis has no file to stat: asked twice a second.
+                self._redis_changed()
             self._last = snap
             self._flush()
             return self.generation
@@ -138,6 +149,7 @@ class Watcher:
         snap.notes = _stat(git / "refs" / "notes" / "xp")
         xp_dir = project.xp_dir
         snap.queue = (_stat(xp_dir / "queue.db"), _stat(xp_dir / "queue.db-wal"))
+        snap.live = _live_files(project)
         return snap
 
     def _workspace(self, root: Path) -> tuple[tuple[str, Stat], ...]:
@@ -167,6 +179,9 @@ class Watcher:
                 self._pending.add(new.head_sha)
             else:
                 self._pending_all = True
+        for ref, (path, stat) in new.live.items():
+            if stat is not None and old.live.get(ref, (None, None))[1] != stat:
+                self._live_pending[ref] = path
         if old.queue != new.queue or old.git_dir != new.git_dir:
             changed = True
             self._queue_changed()
@@ -194,6 +209,31 @@ class Watcher:
             self._queue_pending = (sum(e.status == "running" for e in entries),
                                    sum(e.status == "queued" for e in entries))
 
+    def _redis_changed(self) -> None:
+        """Reads the entries of a queue on RQ/Redis (when `.xp/config` selects one) like `_queue_changed`."""
+        try:
+            from pyhelper.core.project import find_project
+            from pyhelper.core.queue.backend import config_path, redis_queue
+
+            project = find_project(self._root())
+            config = _stat(config_path(project))
+            if config != self._redis_config:  # Configured, changed or removed: connect anew.
+                self._redis_config = config
+                if self._redis is not None:
+                    self._redis.close()
+                self._redis = redis_queue(project) if config is not None else None
+            if self._redis is None:
+                return
+            entries = self._redis.entries()
+        except Exception:  # Redis down or a config being written: the next pass asks again.
+            return
+        digest = tuple((e.id, e.status) for e in entries)
+        if digest != self._queue_digest:
+            self._queue_digest = digest
+            self._queue_pending = (sum(e.status == "running" for e in entries),
+                                   sum(e.status == "queued" for e in entries))
+            self.generation += 1
+
     # -- telling ------------------------------------------------------------------------------
     def _flush(self) -> None:
         now = time.monotonic()
@@ -210,6 +250,49 @@ class Watcher:
             self._queue_pending = None
             self._sent_at[method] = now
             self._send(method, protocol.QueueChangedParams(running=running, queued=queued))
+        for ref, path in list(self._live_pending.items()):
+            key = f"{protocol.LIVE_METRICS_UPDATED} {ref}"
+            if now - self._sent_at.get(key, 0.0) < self.min_gap:
+                continue
+            del self._live_pending[ref]
+            params = _live_params(ref, path)
+            if params is not None:
+                self._sent_at[key] = now
+                self._send(protocol.LIVE_METRICS_UPDATED, params)
+
+
+def _live_files(project: Any) -> dict[str, tuple[Path, Stat]]:
+    """Each running experiment's `dvclive/metrics.json` (DVCLive's default folder) and its stat."""
+    if not (project.xp_dir / "live").is_dir():
+        return {}
+    from pyhelper.core.experiments.checkpoint import live_runs
+
+    found = {}
+    for ref, run in live_runs(project).items():
+        if isinstance(run.get("root"), str):
+            path = Path(run["root"]) / "dvclive" / "metrics.json"
+            found[ref] = (path, _stat(path))
+    return found
+
+
+def _live_params(ref: str, path: Path) -> protocol.LiveMetricsUpdatedParams | None:
+    """The notification for a run's metrics file, or None when it cannot be read (being replaced)."""
+    import json
+
+    from pyhelper.core.params import flatten
+    from pyhelper.core.refs import ExpRef
+
+    parsed = ExpRef.parse(ref)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if parsed is None or not isinstance(data, dict):
+        return None
+    step = data.pop("step", None)
+    return protocol.LiveMetricsUpdatedParams(
+        experiment=parsed.name, baseline=parsed.baseline, step=step if isinstance(step, int) else None,
+        metrics=flatten(data))
 
 
 def _read(path: Path) -> str:

@@ -1,7 +1,7 @@
 // The Experiments tree built from helper rows: grouping, descriptions, tooltips, icons.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { allExperiments, buildTree, changedParams, pickHeadline, tooltipText } from "../../src/experimentsModel";
+import { allExperiments, buildTree, changedParams, pickHeadline, tooltipText, withLiveMetrics } from "../../src/experimentsModel";
 import { DEMO_ROWS, row } from "./rows";
 
 test("workspace first, then each baseline holding its experiments in order", () => {
@@ -56,4 +56,36 @@ test("node ids are stable across loads so VS Code keeps expansion and selection"
   const b = buildTree(structuredClone(DEMO_ROWS), { headlineMetric: "loss" });
   assert.deepEqual(allExperiments(a).map((n) => n.id), allExperiments(b).map((n) => n.id));
   assert.equal(new Set(allExperiments(a).map((n) => n.id)).size, 4);
+});
+
+test("checkpoints hang under their experiment, newest first, with their step", () => {
+  const base = "a".repeat(40);
+  const rows = [
+    row({ kind: "baseline", name: "main", rev: base, baseline: base, status: "" }),
+    row({ name: "deep", rev: "1".repeat(40), baseline: base, step: 2 }),
+    row({ kind: "checkpoint", name: "deep@2", rev: "2".repeat(40), baseline: base, status: "", step: 2 }),
+    row({ kind: "checkpoint", name: "deep@1", rev: "3".repeat(40), baseline: base, status: "", step: 1 }),
+    row({ name: "flat", rev: "4".repeat(40), baseline: base }),
+  ];
+  const [main] = buildTree(rows, { headlineMetric: "" });
+  assert.deepEqual(main.children.map((n) => n.label), ["deep", "flat"]);
+  const deep = main.children[0];
+  assert.deepEqual(deep.children.map((n) => [n.kind, n.label]), [["checkpoint", "deep@2"], ["checkpoint", "deep@1"]]);
+  assert.match(deep.children[1].description, /step 1/);
+  assert.equal(main.children[1].children.length, 0);
+});
+
+test("a live step updates the running experiment's metrics and step, nothing else", () => {
+  const base = "a".repeat(40);
+  const rows = [
+    row({ kind: "baseline", name: "main", rev: base, baseline: base, status: "" }),
+    row({ kind: "running", name: "deep", rev: "1".repeat(40), baseline: base, status: "running",
+      metrics: { "metrics.json": { accuracy: 0.5 } } }),
+  ];
+  const live = { experiment: "deep", baseline: base, step: 3, metrics: { "train.loss": 0.25 } };
+  const updated = withLiveMetrics(rows, live);
+  assert.deepEqual(updated[1].metrics, { "metrics.json": { accuracy: 0.5 }, "dvclive/metrics.json": { "train.loss": 0.25 } });
+  assert.equal(updated[1].step, 3);
+  assert.equal(updated[0], rows[0]);
+  assert.equal(withLiveMetrics(rows, { ...live, experiment: "other" }), rows);
 });

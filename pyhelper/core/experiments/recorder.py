@@ -15,7 +15,6 @@ import socket
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -61,7 +60,7 @@ class Recorder:
         self.resume = resume
         self.recorded: list[Checkpoint] = []
         self.stage = ""
-        self.run_id = uuid.uuid4().hex[:12]
+        self.run_id = os.urandom(6).hex()
         self._on_event: Callable[[ReproEvent], None] | None = None
         """Told of each checkpoint (kind "checkpoint", from the server thread): a source for notifications."""
         self._lock = threading.Lock()

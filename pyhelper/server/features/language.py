@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 NEWEST = 5
 """How many of the newest experiments a hover lists."""
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
 
 
 def _md(value: Any) -> str:
