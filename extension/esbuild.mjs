@@ -2,7 +2,7 @@
 // the editor, so it stays external), or with --unit the unit tests into extension/out/unit/ so
 // that `node --test` runs them without VS Code. --watch rebuilds the bundle on every change.
 import * as esbuild from "esbuild";
-import { readdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -33,10 +33,28 @@ if (args.has("--unit")) {
     sourcemap: "linked",
     metafile: true,
   };
+  // The webview pages' scripts: browser bundles loaded by the panels through asWebviewUri.
+  const webview = {
+    ...common,
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+    entryPoints: [join(here, "src", "webview", "compare.ts"), join(here, "src", "webview", "plots.ts")],
+    outdir: join(here, "dist", "webview"),
+    minify: !args.has("--watch"),
+  };
   if (args.has("--watch")) {
+    await (await esbuild.context(webview)).watch();
     const context = await esbuild.context(options);
     await context.watch();
   } else {
     await esbuild.build(options);
+    await esbuild.build(webview);
+  }
+  // The vendored vega scripts (pyhelper/plots_assets/, from the npm registry) go next to plots.js:
+  // a webview may load only from dist/webview.
+  mkdirSync(join(here, "dist", "webview"), { recursive: true });
+  for (const name of ["vega", "vega-lite", "vega-interpreter", "vega-embed"]) {
+    copyFileSync(join(here, "..", "pyhelper", "plots_assets", `${name}.min.js`), join(here, "dist", "webview", `${name}.min.js`));
   }
 }

@@ -10,6 +10,8 @@ import { type Helper, errorText, isBadInput } from "./helper";
 import { type ParamEdit, buildRunParams, paramChoices, parseValue } from "./paramEdits";
 import { findInterpreter } from "./python";
 import * as proto from "./protocol";
+import { ComparePanel } from "./panels/comparePanel";
+import { PlotsPanel } from "./panels/plotsPanel";
 import type { QueueTree } from "./queueTree";
 import { plainLabel, plainMessage } from "./text";
 
@@ -19,6 +21,8 @@ export interface Ctx {
   experiments: ExperimentsTree;
   queue: QueueTree;
   output: vscode.OutputChannel;
+  /** Where the extension is installed (webview panels load their scripts from it). */
+  extensionUri: vscode.Uri;
 }
 
 type Handler = (...args: unknown[]) => Promise<void>;
@@ -252,6 +256,31 @@ function removeExperiments(ctx: Ctx): Handler {
   };
 }
 
+/** Opens the Compare panel for the selected experiments (or those picked), the first as baseline. */
+function compareExperiments(ctx: Ctx): Handler {
+  return async (...args) => {
+    const names = await targetExperiments(ctx, args, true, "Compare Experiments: pick 2 to 20 (the first is the baseline)");
+    if (!names.length) {
+      return;
+    }
+    if (names.length < 2 || names.length > 20) {
+      void vscode.window.showWarningMessage(`Compare takes 2 to 20 experiments (${names.length} chosen).`);
+      return;
+    }
+    ComparePanel.show(ctx.helper, ctx.extensionUri, ctx.output, names);
+  };
+}
+
+/** Opens the Plots panel for the selected experiments (or those picked), overlaid in distinct colours. */
+function showPlots(ctx: Ctx): Handler {
+  return async (...args) => {
+    const names = await targetExperiments(ctx, args, true, "Show Plots: pick the experiments to overlay (up to 20)");
+    if (names.length) {
+      PlotsPanel.show(ctx.helper, ctx.extensionUri, ctx.output, names);
+    }
+  };
+}
+
 function showQueue(): Handler {
   return async () => {
     await vscode.commands.executeCommand("xp.queue.focus");
@@ -314,6 +343,8 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
   "xp.applyExperiment": applyExperiment,
   "xp.branchExperiment": branchExperiment,
   "xp.removeExperiments": removeExperiments,
+  "xp.compareExperiments": compareExperiments,
+  "xp.showPlots": showPlots,
   "xp.createDemoProject": createDemoProject,
   "xp.restartHelper": restartHelper,
   "xp.showHelperLog": showHelperLog,

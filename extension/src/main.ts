@@ -6,6 +6,8 @@ import { COMMANDS, type Ctx } from "./commands";
 import { changesExperimentsView, needsRestart } from "./config";
 import { ExperimentsTree } from "./experimentsTree";
 import { Helper } from "./helper";
+import { ComparePanel, VIEW_TYPE as COMPARE_VIEW } from "./panels/comparePanel";
+import { PlotsPanel, VIEW_TYPE as PLOTS_VIEW } from "./panels/plotsPanel";
 import { QueueTree } from "./queueTree";
 import { StatusBar } from "./statusBar";
 
@@ -18,7 +20,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const experiments = new ExperimentsTree(helper, output);
   const queue = new QueueTree(helper, output);
   const statusBar = new StatusBar(helper, queue.onDidCount);
-  const ctx: Ctx = { helper, experiments, queue, output };
+  const ctx: Ctx = { helper, experiments, queue, output, extensionUri: context.extensionUri };
   const current = helper;
 
   context.subscriptions.push(
@@ -47,6 +49,12 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     vscode.workspace.onDidChangeWorkspaceFolders(() => void current.restart()),
+    vscode.window.registerWebviewPanelSerializer(COMPARE_VIEW, {
+      deserializeWebviewPanel: async (panel, state) => ComparePanel.revive(panel, state, current, context.extensionUri, output),
+    }),
+    vscode.window.registerWebviewPanelSerializer(PLOTS_VIEW, {
+      deserializeWebviewPanel: async (panel, state) => PlotsPanel.revive(panel, state, current, context.extensionUri, output),
+    }),
   );
   void helper.start();
   output.appendLine(`XP activated in ${(performance.now() - started).toFixed(1)} ms`);

@@ -328,6 +328,46 @@ export interface SyncExperimentsResult {
   names: string[];
 }
 
+/** What `xp plots diff` takes: revisions, plot targets, and the plots across experiments. */
+export interface PlotsDataParams {
+  /** Experiment names, commits, branches or `workspace`; empty means HEAD and the workspace. */
+  revs?: string[];
+  /** Only plots with these ids or reading these files (default: all). */
+  targets?: string[];
+  /** The metric of the custom plot (with `param`) and of the parallel coordinates (with `parallelParams`). */
+  metric?: string | null;
+  /** With `metric`: a plot of the metric against this param, a point per revision. */
+  param?: string | null;
+  /** With `metric`: parallel coordinates over these params and the metric. */
+  parallelParams?: string[];
+}
+
+/** Every chart, in dvc.yaml's order, then the custom ones. */
+export interface PlotsDataResult {
+  /** The revisions compared, in colour order. */
+  revisions: PlotRevision[];
+  /** The charts. */
+  plots: PlotSpec[];
+  /** Files that could not be read, as `label: file: why`. */
+  errors: string[];
+}
+
+/** The experiments to put side by side. */
+export interface CompareExperimentsParams {
+  /** 2 to 20 experiment names, commits or `workspace`; the first is the baseline of the deltas. */
+  names?: string[];
+}
+
+/** The comparison table. */
+export interface CompareExperimentsResult {
+  /** The compared experiments, in the order asked. */
+  columns: PlotRevision[];
+  /** Params first, then metrics, in file order. */
+  rows: CompareRow[];
+  /** Files that could not be read, as `label: file: why`. */
+  errors: string[];
+}
+
 /** Experiments (or the workspace row) changed on disk. */
 export interface ExperimentsChangedParams {
   /** Baseline commits whose rows changed; empty means reload everything. */
@@ -458,6 +498,42 @@ export interface RecordedRun {
   metrics: Record<string, unknown>;
 }
 
+/** A revision drawn in the plots. */
+export interface PlotRevision {
+  /** Its name in the plots: the experiment's name, the revision typed, or `workspace`. */
+  label: string;
+  /** Full commit id (`workspace` for the workspace). */
+  rev: string;
+  /** workspace | commit | experiment */
+  kind: string;
+}
+
+/** One chart. */
+export interface PlotSpec {
+  /** The plot's id in dvc.yaml (or its file), or the custom plot's title. */
+  id: string;
+  /** linear | scatter | smooth | confusion | bar | custom | parallel */
+  template: string;
+  /** Labels of the revisions with data in it. */
+  revisions: string[];
+  /** The Vega-Lite spec, data inline. */
+  spec: Record<string, unknown>;
+}
+
+/** One param or metric across the compared experiments. */
+export interface CompareRow {
+  /** params | metrics */
+  section: string;
+  /** The params or metrics file. */
+  path: string;
+  /** The dotted key. */
+  key: string;
+  /** One value per column (null where absent). */
+  values: unknown[];
+  /** Whether any value differs from the first column's. */
+  changed: boolean;
+}
+
 // Requests (client → server).
 export const showExperiments = new lc.RequestType<ShowExperimentsParams, ShowExperimentsResult, void>("xp/showExperiments");
 export const runExperiment = new lc.RequestType<RunExperimentParams, RunExperimentResult, void>("xp/runExperiment");
@@ -481,6 +557,8 @@ export const listRuns = new lc.RequestType<ListRunsParams, ListRunsResult, void>
 export const restoreRun = new lc.RequestType<RestoreRunParams, RestoreRunResult, void>("xp/restoreRun");
 export const pushExperiments = new lc.RequestType<SyncExperimentsParams, SyncExperimentsResult, void>("xp/pushExperiments");
 export const pullExperiments = new lc.RequestType<SyncExperimentsParams, SyncExperimentsResult, void>("xp/pullExperiments");
+export const plotsData = new lc.RequestType<PlotsDataParams, PlotsDataResult, void>("xp/plotsData");
+export const compareExperiments = new lc.RequestType<CompareExperimentsParams, CompareExperimentsResult, void>("xp/compareExperiments");
 
 // Notifications (server → client).
 export const experimentsChanged = new lc.NotificationType<ExperimentsChangedParams>("xp/experimentsChanged");
@@ -488,6 +566,6 @@ export const queueChanged = new lc.NotificationType<QueueChangedParams>("xp/queu
 export const liveMetricsUpdated = new lc.NotificationType<LiveMetricsUpdatedParams>("xp/liveMetricsUpdated");
 
 /** Every request method name, for the sync test and for logging. */
-export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline", "xp/listRuns", "xp/restoreRun", "xp/pushExperiments", "xp/pullExperiments"] as const;
+export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline", "xp/listRuns", "xp/restoreRun", "xp/pushExperiments", "xp/pullExperiments", "xp/plotsData", "xp/compareExperiments"] as const;
 /** Every notification method name. */
 export const NOTIFICATION_METHODS = ["xp/experimentsChanged", "xp/queueChanged", "xp/liveMetricsUpdated"] as const;

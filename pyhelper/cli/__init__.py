@@ -148,6 +148,9 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "queue": ("the experiment queue: workers, status, logs, kill, retry",
               "Queued experiments run in worker processes, each in a private copy of the workspace as it "
               "was when queued.", "pyhelper.cli.queue:add_arguments"),
+    "plots": ("plots of experiments and revisions as one offline HTML file (or JSON)",
+              "Draw dvc.yaml's plots (linear, scatter, smooth, confusion, bar) and pyhelper.live's per-step "
+              "metrics with Vega-Lite, overlaying experiments.", "pyhelper.cli.plots:add_arguments"),
     "runs": ("explore the run-cache: every recorded stage run", None, "pyhelper.cli:_add_runs"),
     "serve": ("the language server for editors (JSON-RPC over stdio)",
               "Serve the project in the current folder to an editor over stdin/stdout (VS Code starts it). "

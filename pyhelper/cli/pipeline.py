@@ -141,6 +141,7 @@ def demo(args: argparse.Namespace) -> int:
     print(f"  cd {dest}")
     print("  xp exp show --sort-by accuracy --sort-order desc   # the best first")
     print("  xp exp diff higher-lr wider                        # two experiments side by side")
+    print("  xp plots diff -A --open                            # every experiment's curves in one HTML file")
     print("  xp exp show --keep train.loss                      # with a checkpoint per epoch under each")
     print("  xp exp apply longer@15                             # the files as they were at epoch 15")
     print("  xp exp run -S train.lr=0.1 -n my-try               # your own experiment, in the workspace")

@@ -44,6 +44,8 @@ LIST_RUNS = "xp/listRuns"
 RESTORE_RUN = "xp/restoreRun"
 PUSH_EXPERIMENTS = "xp/pushExperiments"
 PULL_EXPERIMENTS = "xp/pullExperiments"
+PLOTS_DATA = "xp/plotsData"
+COMPARE_EXPERIMENTS = "xp/compareExperiments"
 # -- notifications ------------------------------------------------------------------------------
 EXPERIMENTS_CHANGED = "xp/experimentsChanged"
 QUEUE_CHANGED = "xp/queueChanged"
@@ -569,6 +571,96 @@ class SyncExperimentsResult:
 
 
 @attrs.define
+class PlotsDataParams:
+    """What `xp plots diff` takes: revisions, plot targets, and the plots across experiments."""
+
+    revs: list[str] = attrs.Factory(list)
+    """Experiment names, commits, branches or `workspace`; empty means HEAD and the workspace."""
+    targets: list[str] = attrs.Factory(list)
+    """Only plots with these ids or reading these files (default: all)."""
+    metric: Optional[str] = None
+    """The metric of the custom plot (with `param`) and of the parallel coordinates (with `parallelParams`)."""
+    param: Optional[str] = None
+    """With `metric`: a plot of the metric against this param, a point per revision."""
+    parallel_params: list[str] = attrs.Factory(list)
+    """With `metric`: parallel coordinates over these params and the metric."""
+
+
+@attrs.define
+class PlotRevision:
+    """A revision drawn in the plots."""
+
+    label: str
+    """Its name in the plots: the experiment's name, the revision typed, or `workspace`."""
+    rev: str
+    """Full commit id (`workspace` for the workspace)."""
+    kind: str
+    """workspace | commit | experiment"""
+
+
+@attrs.define
+class PlotSpec:
+    """One chart."""
+
+    id: str
+    """The plot's id in dvc.yaml (or its file), or the custom plot's title."""
+    template: str
+    """linear | scatter | smooth | confusion | bar | custom | parallel"""
+    revisions: list[str]
+    """Labels of the revisions with data in it."""
+    spec: dict[str, Any]
+    """The Vega-Lite spec, data inline."""
+
+
+@attrs.define
+class PlotsDataResult:
+    """Every chart, in dvc.yaml's order, then the custom ones."""
+
+    revisions: list[PlotRevision]
+    """The revisions compared, in colour order."""
+    plots: list[PlotSpec]
+    """The charts."""
+    errors: list[str]
+    """Files that could not be read, as `label: file: why`."""
+
+
+@attrs.define
+class CompareExperimentsParams:
+    """The experiments to put side by side."""
+
+    names: list[str] = attrs.Factory(list)
+    """2 to 20 experiment names, commits or `workspace`; the first is the baseline of the deltas."""
+
+
+@attrs.define
+class CompareRow:
+    """One param or metric across the compared experiments."""
+
+    section: str
+    """params | metrics"""
+    path: str
+    """The params or metrics file."""
+    key: str
+    """The dotted key."""
+    values: list[Any]
+    """One value per column (null where absent)."""
+    changed: bool
+    """Whether any value differs from the first column's."""
+
+
+@attrs.define
+class CompareExperimentsResult:
+    """The comparison table."""
+
+    columns: list[PlotRevision]
+    """The compared experiments, in the order asked."""
+    rows: list[CompareRow]
+    """Params first, then metrics, in file order."""
+    errors: list[str]
+    """Files that could not be read, as `label: file: why`."""
+
+
+@attrs.define
 class ExperimentsChangedParams:
     """Experiments (or the workspace row) changed on disk."""
 
@@ -623,6 +715,8 @@ REQUESTS: dict[str, tuple[type, type]] = {
     RESTORE_RUN: (RestoreRunParams, RestoreRunResult),
     PUSH_EXPERIMENTS: (SyncExperimentsParams, SyncExperimentsResult),
     PULL_EXPERIMENTS: (SyncExperimentsParams, SyncExperimentsResult),
+    PLOTS_DATA: (PlotsDataParams, PlotsDataResult),
+    COMPARE_EXPERIMENTS: (CompareExperimentsParams, CompareExperimentsResult),
 }
 """Request method → (params type, result type)."""
 
@@ -636,7 +730,7 @@ NOTIFICATIONS: dict[str, type] = {
 WIRE_TYPES: tuple[type, ...] = tuple(
     {t: None for pair in REQUESTS.values() for t in pair} | {t: None for t in NOTIFICATIONS.values()}
     | {ExperimentRow: None, QueueEntry: None, QueueWorker: None, DiffRow: None, StageStatus: None,
-       RecordedRun: None}
+       RecordedRun: None, PlotRevision: None, PlotSpec: None, CompareRow: None}
 )
 """Every type that crosses the wire (registered with the strict camelCase hooks)."""
 

@@ -117,6 +117,7 @@ async function main() {
     timings.push({ name: "page opened → VS Code workbench shown", value: `${Date.now() - opened} ms` });
     await smokePath(repo, opened);
     await moreActionsPath(repo);
+    await panelsPath();
     await faultPath(repo);
     await thousandPath(repo);
     await emptyFolderPath(server.url, join(work, "empty"));
@@ -310,6 +311,55 @@ async function moreActionsPath(repo) {
     if (refs.some((ref) => ref.endsWith("/longer"))) {
       throw new Error("the ref of experiment longer is still there");
     }
+  });
+}
+
+async function panelsPath() {
+  await step("compare three experiments (one named as markup) and read a delta in the Compare panel", async () => {
+    await runCommand(page, "XP: Compare Experiments");
+    await waitForQuickInput(page, "Compare Experiments");
+    const picked = Date.now();
+    await pickMany(page, ["higher-lr", "wider", MARKUP_NAME]);
+    // The panel's page is two iframes deep (VS Code's webview host, then our document).
+    const view = page.frameLocator("iframe.webview.ready").frameLocator("#active-frame");
+    const hidden = view.locator('tr[data-key="model.hidden"]');
+    await hidden.waitFor({ state: "visible" });
+    timings.push({ name: "Compare (3 experiments): picked → table drawn", value: `${Date.now() - picked} ms` });
+    // higher-lr has model.hidden 8 and wider 16: the second column shows the delta against the first.
+    const first = plain(await view.locator("th").nth(1).innerText());
+    const expected = first.startsWith("higher-lr") ? /16\s*\+8 \(\+100\.0%\)/ : /8\s*-8 \(-50\.0%\)/;
+    const text = plain(await hidden.innerText());
+    if (!expected.test(text)) {
+      throw new Error(`the model.hidden row does not show its delta: ${JSON.stringify(text)} (baseline ${first})`);
+    }
+    // The experiment named as markup is a column header as its literal text, with no element made of it.
+    await view.locator("th", { hasText: MARKUP_NAME }).first().waitFor({ state: "visible" });
+    if (await view.locator("th b, td b").count()) {
+      throw new Error("the name <b>… became an element in the Compare panel");
+    }
+    await view.locator('tr[data-key="prepare.seed"]').waitFor({ state: "visible" });
+    await view.locator("#only-changed").check();
+    await view.locator('tr[data-key="prepare.seed"]').waitFor({ state: "detached" });
+    await runCommand(page, "View: Close All Editors");
+  });
+
+  await step("show plots of two experiments: one chart per plot of the demo, drawn offline", async () => {
+    await runCommand(page, "XP: Show Plots");
+    await waitForQuickInput(page, "Show Plots");
+    const picked = Date.now();
+    await pickMany(page, ["higher-lr", "wider"]);
+    const view = page.frameLocator("iframe.webview.ready").frameLocator("#active-frame");
+    // train_log.tsv, and pyhelper.live's two per-step curves (dvclive/plots/metrics/train/*.tsv).
+    for (const id of ["train_log.tsv", "dvclive/plots/metrics/train/accuracy.tsv", "dvclive/plots/metrics/train/loss.tsv"]) {
+      await view.locator(`section.plot[data-id="${id}"] svg.marks`).waitFor({ state: "visible" });
+    }
+    timings.push({ name: "Plots (2 experiments, 3 plots): picked → charts drawn", value: `${Date.now() - picked} ms` });
+    const failed = await view.locator(".chart.failed").count();
+    const sections = await view.locator("section.plot").count();
+    if (failed || sections !== 3) {
+      throw new Error(`expected 3 drawn charts, got ${sections} (${failed} failed)`);
+    }
+    await runCommand(page, "View: Close All Editors");
   });
 }
 

@@ -1,0 +1,86 @@
+// The Plots panel: the pipeline's plots for the chosen experiments overlaid (xp/plotsData: the
+// same Vega-Lite specs as `xp plots diff --json`), drawn by dist/webview/plots.js with the
+// vendored vega scripts copied next to it. One panel, reused; it reloads when the helper says the
+// experiments changed (so a finished run's curves appear) and is restored after a reload.
+import * as vscode from "vscode";
+import type { Helper } from "../helper";
+import { errorText } from "../helper";
+import * as proto from "../protocol";
+import { plainMessage } from "../text";
+import { page, panelOptions } from "./page";
+
+export const VIEW_TYPE = "xp.plots";
+
+const STYLE = `
+  body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); }
+  .chart { width: 100%; max-width: 900px; background: white; padding: 4px; }
+  h3 { font-family: var(--vscode-editor-font-family); font-weight: normal; margin: 1em 0 0.3em; }
+  .revs { opacity: 0.8; } .error, .failed { color: var(--vscode-errorForeground); }`;
+
+/** vega, then vega-lite and the interpreter, then vega-embed (it needs the first two), then our page. */
+const SCRIPTS = ["vega.min.js", "vega-lite.min.js", "vega-interpreter.min.js", "vega-embed.min.js", "plots.js"];
+
+export class PlotsPanel {
+  private static current: PlotsPanel | undefined;
+  private names: string[] = [];
+  private readonly disposables: vscode.Disposable[] = [];
+
+  private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
+    extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel) {
+    panel.webview.options = panelOptions(extensionUri);
+    panel.webview.html = page(panel.webview, extensionUri, { scripts: SCRIPTS, style: STYLE, body: `<div id="plots"></div>` });
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((message: { type?: string }) => {
+        if (message?.type === "ready") {
+          void this.load();
+        }
+      }),
+      helper.onExperimentsChanged(() => void this.load()),
+    );
+  }
+
+  /** Opens (or reveals and refills) the panel for `names` (empty: HEAD and the workspace). */
+  static show(helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel, names: string[]): void {
+    if (!PlotsPanel.current) {
+      const panel = vscode.window.createWebviewPanel(VIEW_TYPE, "Plots", vscode.ViewColumn.Active, panelOptions(extensionUri));
+      PlotsPanel.current = new PlotsPanel(panel, helper, extensionUri, output);
+    }
+    const current = PlotsPanel.current;
+    current.names = names;
+    current.panel.title = names.length ? `Plots: ${names.join(", ")}` : "Plots";
+    current.panel.reveal();
+    void current.load();
+  }
+
+  /** Brings back a panel VS Code kept across a reload; its names are in the webview state. */
+  static revive(panel: vscode.WebviewPanel, state: unknown, helper: Helper, extensionUri: vscode.Uri,
+    output: vscode.OutputChannel): void {
+    PlotsPanel.current?.panel.dispose();
+    const revived = new PlotsPanel(panel, helper, extensionUri, output);
+    const names = (state as { names?: unknown } | undefined)?.names;
+    revived.names = Array.isArray(names) ? names.filter((n): n is string => typeof n === "string") : [];
+    PlotsPanel.current = revived;
+  }
+
+  private async load(): Promise<void> {
+    try {
+      const result = await this.helper.request(proto.plotsData, { revs: this.names });
+      await this.panel.webview.postMessage({ type: "data", result, names: this.names });
+    } catch (error) {
+      const message = `Plots failed: ${errorText(error)}`;
+      this.output.appendLine(message);
+      void vscode.window.showErrorMessage(plainMessage(message));
+    }
+  }
+
+  dispose(): void {
+    if (PlotsPanel.current === this) {
+      PlotsPanel.current = undefined;
+    }
+    this.panel.dispose();
+    for (const d of this.disposables.splice(0)) {
+      d.dispose();
+    }
+  }
+}

@@ -1,0 +1,233 @@
+"""`xp plots show/diff`: the pipeline's plots for chosen revisions and experiments, data joined.
+
+Each revision is read on its own terms: its dvc.yaml says which plots it has, its files hold the
+data, so an experiment that added a plot shows it and one that lacks a file is simply absent from
+that plot. Records of every revision are joined into one data set per plot, tagged with the
+revision's label, which the Vega-Lite templates colour by.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pyhelper.core.plots.definitions import PlotDef, Source, definitions
+from pyhelper.core.plots.series import Snapshot, parse_series
+from pyhelper.core.plots.templates import spec as build_spec
+from pyhelper.core.project import Project
+from pyhelper.errors import BadInput, UnknownExperiment, UnknownRevision, XpError, did_you_mean
+
+if TYPE_CHECKING:
+    import pygit2
+
+WORKSPACE = "workspace"
+LIVE_DIR = "dvclive/plots/metrics"
+"""Where `pyhelper.live` writes per-step metric curves (DVCLive's layout); plotted even when undeclared."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A revision shown in plots: the workspace, a commit or an experiment."""
+
+    label: str
+    """What the plots call it: the experiment's name, the name typed, or 'workspace'."""
+    rev: str
+    """Commit id, or 'workspace'."""
+    kind: str
+    """workspace | commit | experiment"""
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One chart: its id, how it is drawn and its Vega-Lite spec with the data inline."""
+
+    id: str
+    template: str
+    spec: dict[str, Any]
+    revisions: tuple[str, ...] = ()
+    """Labels of the revisions that have data in this plot."""
+
+
+@dataclass(frozen=True)
+class Plots:
+    """Every chart of a report, the revisions it compares and what could not be read (as data)."""
+
+    revisions: tuple[Revision, ...]
+    plots: tuple[Plot, ...]
+    errors: tuple[str, ...] = field(default_factory=tuple)
+    """`label: path: why` for each file that could not be read in one revision."""
+
+
+def open_git(project: Project) -> pygit2.Repository | None:
+    """The repository, or None when it has no commits yet (only the workspace can be plotted)."""
+    from pyhelper.core.gitrepo import open_repo
+
+    return open_repo(project) if project.has_commits() else None
+
+
+def select(project: Project, repo: pygit2.Repository | None, specs: list[str]) -> list[Revision]:
+    """The revisions `specs` name (experiment names first, then git revisions, or 'workspace'), deduplicated.
+
+    No specs means HEAD and the workspace, as `dvc plots diff` does.
+    """
+    if not specs:
+        specs = (["HEAD"] if repo is not None else []) + [WORKSPACE]
+    chosen: list[Revision] = []
+    for spec in specs:
+        found = _one(repo, spec)
+        if all(item.rev != found.rev for item in chosen):
+            chosen.append(found)
+    return chosen
+
+
+def experiments_of_head(repo: pygit2.Repository) -> list[str]:
+    """Names of the experiments of HEAD's baseline, oldest first."""
+    from pyhelper.core.gitrepo import exp_refs
+
+    head = str(repo.head.target)
+    found = [(repo[rev].commit_time, ref.name) for ref, rev in exp_refs(repo) if ref.baseline == head]
+    return [name for _, name in sorted(found)]
+
+
+def _one(repo: pygit2.Repository | None, spec: str) -> Revision:
+    if spec == WORKSPACE:
+        return Revision(WORKSPACE, WORKSPACE, WORKSPACE)
+    if repo is None:
+        raise UnknownRevision(f"unknown revision '{spec}' (the repository has no commits)",
+                              hint="commit first, or plot the workspace")
+    from pyhelper.core.experiments.resolve import find
+    from pyhelper.core.gitcore import native
+
+    try:
+        found = find(repo, spec)
+        return Revision(spec, found.rev, "experiment")
+    except UnknownExperiment as exc:
+        not_an_experiment = exc
+    git = native()
+    try:
+        commit = repo.revparse_single(spec).peel(git.Commit)
+    except (KeyError, ValueError, git.GitError):
+        raise UnknownRevision(f"'{spec}' is neither an experiment nor a git revision",
+                              hint=not_an_experiment.hint or "use an experiment name, a commit, a branch, "
+                              "HEAD~N or 'workspace'") from None
+    label = spec if spec != "HEAD" or repo.head_is_detached else repo.head.shorthand
+    return Revision(label, str(commit.id), "commit")
+
+
+def snapshot(project: Project, repo: pygit2.Repository | None, revision: Revision) -> Snapshot:
+    """The files of a revision."""
+    if revision.kind == WORKSPACE or repo is None:
+        return Snapshot(project, repo, None)
+    return Snapshot(project, repo, repo[revision.rev].tree)
+
+
+def _definitions(snap: Snapshot) -> list[PlotDef]:
+    """The revision's declared plots, plus the live metric curves when they exist undeclared."""
+    from pyhelper.core.dvcfile import parse_pipeline
+
+    defs = definitions(parse_pipeline(snap.text))
+    covered = any(s.path == LIVE_DIR or LIVE_DIR.startswith(s.path + "/") for d in defs for s in d.sources)
+    if not covered and snap.files(LIVE_DIR):
+        defs.append(PlotDef(id=LIVE_DIR, sources=(Source(LIVE_DIR, x="step"),)))
+    return defs
+
+
+def _matches(plot_id: str, path: str, targets: list[str]) -> bool:
+    return not targets or any(t in (plot_id, path) or path.startswith(t.rstrip("/") + "/") for t in targets)
+
+
+class _Joined:
+    """The records of one plot across revisions, before they become a spec."""
+
+    def __init__(self, definition: PlotDef):
+        self.definition = definition
+        self.rows: list[tuple[str, str, str, Any, Any]] = []
+        """(revision label, file, field, x, y): made into records once, when the plot's series are known."""
+        self.series: set[tuple[str, str]] = set()
+        self.x_fields: set[str] = set()
+        self.revisions: list[str] = []
+
+
+def collect(project: Project, revisions: list[Revision], *, targets: list[str] | None = None,
+            repo: pygit2.Repository | None = None) -> Plots:
+    """The plots of `revisions` (only those matching `targets`, ids or paths, when given)."""
+    targets = [posixpath.normpath(t) for t in targets or []]
+    joined: dict[str, _Joined] = {}
+    errors: list[str] = []
+    for revision in revisions:
+        snap = snapshot(project, repo, revision)
+        try:
+            defs = _definitions(snap)
+        except XpError as exc:
+            if revision.kind == WORKSPACE:
+                raise
+            errors.append(f"{revision.label}: {exc}")
+            continue
+        for definition in defs:
+            for source in definition.sources:
+                for path in snap.files(source.path):
+                    # A folder's files are plots of their own (DVC's rule); a named plot stays one.
+                    plot_id = path if path != source.path and definition.id == source.path else definition.id
+                    if not _matches(plot_id, path, targets):
+                        continue
+                    raw = snap.read(path)
+                    if raw is None:
+                        continue
+                    try:
+                        records = parse_series(raw, path)
+                    except XpError as exc:
+                        errors.append(f"{revision.label}: {exc}")
+                        continue
+                    plot = joined.setdefault(plot_id, _Joined(definition))
+                    _join(plot, revision.label, path, source, records)
+    if targets and not joined:
+        known = sorted({d.id for r in revisions for d in _safe_defs(project, repo, r)})
+        raise BadInput(f"no plot matches {', '.join(targets)}",
+                       hint=did_you_mean(targets[0], known) or f"plots: {', '.join(known) or 'none declared in dvc.yaml'}")
+    labels = [r.label for r in revisions]
+    plots = tuple(_plot(plot_id, item, labels) for plot_id, item in joined.items())
+    return Plots(revisions=tuple(revisions), plots=plots, errors=tuple(errors))
+
+
+def _safe_defs(project: Project, repo: pygit2.Repository | None, revision: Revision) -> list[PlotDef]:
+    try:
+        return _definitions(snapshot(project, repo, revision))
+    except XpError:
+        return []
+
+
+def _join(plot: _Joined, label: str, path: str, source: Source, records: list[dict[str, Any]]) -> None:
+    """Adds one file's records of one revision to a plot as normalised rows."""
+    if not records:
+        return
+    x = source.x
+    columns = list(records[0])
+    y_fields = list(source.y) or [c for c in columns if c != x][-1:]
+    if label not in plot.revisions:
+        plot.revisions.append(label)
+    plot.x_fields.add(x or "step")
+    rows = plot.rows
+    for name in y_fields:
+        before = len(rows)
+        rows.extend((label, path, name, record.get(x) if x else index, record[name])
+                    for index, record in enumerate(records) if name in record)
+        if x:
+            rows[before:] = [row for row in rows[before:] if row[3] is not None]
+        if len(rows) > before:
+            plot.series.add((path, name))
+
+
+def _plot(plot_id: str, item: _Joined, labels: list[str]) -> Plot:
+    """The spec of a joined plot; series are named by field, or by file and field when files differ."""
+    one_file = len({path for path, _ in item.series}) == 1
+    rows = [{"rev": label, "series": name if one_file else f"{path}: {name}", "x": x, "y": y}
+            for label, path, name, x, y in item.rows]
+    definition = item.definition
+    fields = sorted({name for _, name in item.series})
+    present = [label for label in labels if label in item.revisions]
+    # Every revision keeps its colour in every plot, so the scale lists them all.
+    spec = build_spec(definition.template, rows, labels=labels, title=definition.title or plot_id,
+                      x_label=definition.x_label or ", ".join(sorted(item.x_fields)),
+                      y_label=definition.y_label or (fields[0] if len(fields) == 1 else "value"))
+    return Plot(id=plot_id, template=definition.template, spec=spec, revisions=tuple(present))

@@ -1,0 +1,171 @@
+"""Plot data files (CSV, TSV, JSON, YAML) as lists of records, read from the workspace or a commit.
+
+A `Snapshot` is one revision's files: the workspace on disk or a commit's tree (read with pygit2,
+which the experiment paths load anyway). An output that git does not track (`cache: true`) is read
+from the object cache through that revision's dvc.lock, as `xp exp show` reads metrics.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import posixpath
+from typing import TYPE_CHECKING, Any
+
+from pyhelper.core.project import Project
+from pyhelper.errors import BadInput
+
+if TYPE_CHECKING:
+    import pygit2
+
+SUFFIXES = (".csv", ".tsv", ".json", ".yaml", ".yml")
+
+
+def _number(text: str) -> Any:
+    """A CSV cell as int or float when it is one, else the text itself."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _column(values: list[str | None]) -> list[Any]:
+    """A CSV column converted whole (ints, else floats, else cell by cell): per-cell tries cost 3× more."""
+    try:
+        return [int(v) for v in values]  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        pass
+    try:
+        return [float(v) for v in values]  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return [None if v is None else _number(v) for v in values]
+
+
+def _table(rows: list[list[str]]) -> list[dict[str, Any]]:
+    """Records of a CSV/TSV file's rows (the first is the header); a short row lacks its last fields."""
+    if not rows:
+        return []
+    header, body = rows[0], [r for r in rows[1:] if r]
+    columns = [_column([r[i] if i < len(r) else None for r in body]) for i in range(len(header))]
+    records = [dict(zip(header, values)) for values in zip(*columns)] if columns else []
+    if any(len(r) < len(header) for r in body):
+        records = [{k: v for k, v in record.items() if v is not None} for record in records]
+    return records
+
+
+def parse_series(raw: bytes, path: str) -> list[dict[str, Any]]:
+    """The records of a plot file; `BadInput` naming the file when it holds no list of records."""
+    suffix = posixpath.splitext(path)[1].lower()
+    text = raw.decode("utf-8", errors="replace")
+    if suffix in (".csv", ".tsv"):
+        return _table(list(csv.reader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")))
+    if suffix == ".json":
+        try:
+            data = json.loads(text) if text.strip() else []
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"not valid JSON: {exc.msg}", hint="fix the file or the stage that writes it",
+                           path=path, line=exc.lineno) from None
+    elif suffix in (".yaml", ".yml"):
+        from pyhelper.core.yamlfile import parse_yaml
+
+        data = parse_yaml(text, path=path) or []
+    else:
+        raise BadInput(f"cannot plot a '{suffix or path}' file", hint=f"plot a file ending in {', '.join(SUFFIXES)}",
+                       path=path)
+    # DVC accepts a list of records, or a mapping holding one list of records.
+    if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), list):
+        data = next(iter(data.values()))
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise BadInput("a plot file must hold a list of records (or `{name: [records]}`)",
+                       hint="write e.g. [{\"step\": 0, \"loss\": 1.2}, ...]", path=path)
+    return [{str(k): v for k, v in item.items()} for item in data]
+
+
+class Snapshot:
+    """The files of one revision: the workspace (`tree` None) or a commit's tree."""
+
+    def __init__(self, project: Project, repo: pygit2.Repository | None, tree: pygit2.Tree | None):
+        self.project = project
+        self.repo = repo
+        self.tree = tree
+        self._lock: dict[str, str] | None = None
+
+    def read(self, path: str) -> bytes | None:
+        """A file's bytes, or None when the revision has no such file."""
+        if self.tree is None:
+            try:
+                return (self.project.root / path).read_bytes()
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                return None
+        try:
+            entry = self.tree[path]
+        except KeyError:
+            return self._from_cache(path)
+        if entry.type_str != "blob":
+            return None
+        assert self.repo is not None
+        return self.repo[entry.id].data
+
+    def text(self, path: str) -> str | None:
+        """A text file (for the pipeline parser), or None."""
+        raw = self.read(path)
+        return None if raw is None else raw.decode("utf-8", errors="replace")
+
+    def files(self, path: str) -> list[str]:
+        """`path` itself when it is a file; the plot files under it (sorted) when a folder; else []."""
+        if self.tree is None:
+            full = self.project.root / path
+            if full.is_file():
+                return [path]
+            if full.is_dir():
+                return sorted(p.relative_to(self.project.root).as_posix() for p in full.rglob("*")
+                              if p.is_file() and p.suffix.lower() in SUFFIXES)
+            return [path] if self._cached_md5(path) else []
+        try:
+            entry = self.tree[path]
+        except KeyError:
+            return [path] if self._cached_md5(path) else []
+        if entry.type_str == "blob":
+            return [path]
+        assert self.repo is not None
+        return sorted(_walk(self.repo, self.repo[entry.id], path))
+
+    def _cached_md5(self, path: str) -> str | None:
+        if self._lock is None:
+            from pyhelper.core.lockfile import parse_lock
+
+            raw = self.read("dvc.lock") if path != "dvc.lock" else None
+            self._lock = {}
+            if raw:
+                try:
+                    lock = parse_lock(raw.decode("utf-8"))
+                except Exception:  # An unreadable dvc.lock just means nothing comes from the cache.
+                    lock = {}
+                self._lock = {out: info.md5 for entry in lock.values() for out, info in entry.outs.items()}
+        return self._lock.get(path)
+
+    def _from_cache(self, path: str) -> bytes | None:
+        md5 = self._cached_md5(path)
+        if not md5 or md5.endswith(".dir"):
+            return None
+        from pyhelper.core.cache import Cache
+
+        return Cache(self.project.cache_dir).read(md5)
+
+
+def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> list[str]:
+    """Plot files under a tree, as repository-relative paths."""
+    out = []
+    for entry in tree:
+        path = f"{prefix}/{entry.name}"
+        if entry.type_str == "tree":
+            out.extend(_walk(repo, repo[entry.id], path))
+        elif posixpath.splitext(entry.name)[1].lower() in SUFFIXES:
+            out.append(path)
+    return out
+

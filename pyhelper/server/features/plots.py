@@ -1,0 +1,60 @@
+"""Plots and Compare panels' requests: the plots of chosen revisions (Vega-Lite specs with data) and
+experiments side by side. Thin adapters over `pyhelper.core.plots` and `core.experiments.compare`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyhelper.errors import BadInput
+from pyhelper.server import protocol as p
+from pyhelper.server.errors import translated
+
+if TYPE_CHECKING:
+    from pyhelper.server.server import XpServer
+
+
+def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
+    """`xp plots diff --json`, plus the custom plots the panel asks for."""
+    from pyhelper.core.plots import across, collect
+
+    if (params.param or params.parallel_params) and not params.metric:
+        raise BadInput("a custom plot needs `metric`", hint="pass metric with param or parallelParams")
+    project = ls.project()
+    repo = collect.open_git(project)
+    revisions = collect.select(project, repo, list(params.revs))
+    result = collect.collect(project, revisions, targets=list(params.targets), repo=repo)
+    plots = list(result.plots)
+    if params.metric and (params.param or params.parallel_params):
+        records = across.values(project, repo, revisions)
+        if params.param:
+            plots.append(across.metric_vs_param(records, params.metric, params.param))
+        if params.parallel_params:
+            plots.append(across.parallel(records, list(params.parallel_params), params.metric))
+    return p.PlotsDataResult(
+        revisions=[p.PlotRevision(label=r.label, rev=r.rev, kind=r.kind) for r in result.revisions],
+        plots=[p.PlotSpec(id=x.id, template=x.template, revisions=list(x.revisions), spec=x.spec) for x in plots],
+        errors=list(result.errors))
+
+
+def compare_experiments(ls: XpServer, params: p.CompareExperimentsParams) -> p.CompareExperimentsResult:
+    """Params and metrics of 2 to 20 experiments side by side."""
+    from pyhelper.core.experiments.compare import compare
+
+    result = compare(ls.project(), list(params.names))
+    return p.CompareExperimentsResult(
+        columns=[p.PlotRevision(label=c.label, rev=c.rev, kind=c.kind) for c in result.columns],
+        rows=[p.CompareRow(section=r.section, path=r.path, key=r.key, values=list(r.values), changed=r.changed)
+              for r in result.rows],
+        errors=list(result.errors))
+
+
+HANDLERS = {
+    p.PLOTS_DATA: plots_data,
+    p.COMPARE_EXPERIMENTS: compare_experiments,
+}
+
+
+def register(server: XpServer) -> None:
+    """Registers the panels' requests, each run on a worker thread."""
+    for method, handler in HANDLERS.items():
+        server.feature(method)(server.thread()(translated(handler)))

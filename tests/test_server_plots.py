@@ -1,0 +1,50 @@
+"""The panels' requests through a real client: xp/plotsData and xp/compareExperiments."""
+
+from __future__ import annotations
+
+import pytest
+from pygls.exceptions import JsonRpcException
+
+from pyhelper.server import protocol as p
+from tests.lsp_client import request, started
+from tests.test_plots import project  # noqa: F401 (the fixture: a pipeline with every plot kind, experiments slow/fast)
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_plots_data_gives_the_clis_specs_and_custom_plots(project, xp):  # noqa: F811
+    import json
+
+    cli = json.loads(xp("plots", "diff", "slow", "fast", "--json", cwd=project).stdout)
+    async with started(project) as client:
+        result = await request(client, p.PLOTS_DATA, p.PlotsDataParams(
+            revs=["slow", "fast"], metric="acc", param="lr", parallel_params=["lr"]))
+        assert [(r.label, r.kind) for r in result.revisions] == [("slow", "experiment"), ("fast", "experiment")]
+        ids = [x.id for x in result.plots]
+        assert ids[:-2] == [x["id"] for x in cli["plots"]] and ids[-2:] == [
+            "acc vs lr", "parallel coordinates: lr → acc"]
+        by_id = {x.id: x for x in result.plots}
+        assert by_id["log.csv"].spec == cli["plots"][ids.index("log.csv")]["spec"]
+        assert by_id["acc vs lr"].revisions == ["slow", "fast"] and result.errors == []
+        only = await request(client, p.PLOTS_DATA, p.PlotsDataParams(revs=["slow"], targets=["preds.json"]))
+        assert [x.template for x in only.plots] == ["confusion"]
+        with pytest.raises(JsonRpcException) as caught:
+            await request(client, p.PLOTS_DATA, p.PlotsDataParams(revs=["nope"]))
+        assert caught.value.code == p.BAD_INPUT and "'nope' is neither an experiment" in caught.value.message
+        with pytest.raises(JsonRpcException) as caught:
+            await request(client, p.PLOTS_DATA, p.PlotsDataParams(param="lr"))
+        assert caught.value.code == p.BAD_INPUT and "metric" in caught.value.message
+
+
+async def test_compare_puts_experiments_side_by_side_with_changed_rows(project):  # noqa: F811
+    async with started(project) as client:
+        result = await request(client, p.COMPARE_EXPERIMENTS, p.CompareExperimentsParams(names=["slow", "fast", "HEAD"]))
+        assert [c.label for c in result.columns] == ["slow", "fast", "main"]
+        rows = {(r.section, r.key): r for r in result.rows}
+        assert rows[("params", "lr")].values == [0.1, 0.5, 0.2] and rows[("params", "lr")].changed
+        assert rows[("params", "label")].values == ["cat", "cat", "cat"] and not rows[("params", "label")].changed
+        assert rows[("metrics", "acc")].values == [0.2857, 0.6667, 0.4444]
+        assert [r.section for r in result.rows] == ["params", "params", "metrics"]
+        with pytest.raises(JsonRpcException) as caught:
+            await request(client, p.COMPARE_EXPERIMENTS, p.CompareExperimentsParams(names=["slow"]))
+        assert caught.value.code == p.BAD_INPUT and "compare 2 to 20 experiments (got 1)" in caught.value.message
