@@ -367,29 +367,23 @@ def test_stop_lets_workers_finish_their_current_entry_then_exit(queue):
 
 def _timed_run_all(queue: Queue, jobs: int, lrs: list[str], name: str) -> float:
     queue.settle()  # Only this run's workers: an idle one left from before would add to -j.
-    queue.enqueue(f"train.lr={','.join(lrs)}", "train.burn=0.5", name=name)
+    queue.enqueue(f"train.lr={','.join(lrs)}", "train.sleep=0.8", name=name)
     started = time.monotonic()
     queue.xp("exp", "run", "--run-all", "-j", str(jobs))
     return time.monotonic() - started
 
 
-def test_two_workers_are_faster_than_one_on_cpu_bound_stages(queue):
-    # Under `pytest -n 2` another test may hold a core for a while: measure again (within a budget)
-    # before failing. Alone on 2 cores the ratio is about 1.75.
-    ratios: list[float] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(ratios) < 4:
-        attempt = len(ratios)
-        one = _timed_run_all(queue, 1, [f"1.{attempt}{i}" for i in range(4)], f"one{attempt}")
-        two = _timed_run_all(queue, 2, [f"2.{attempt}{i}" for i in range(4)], f"two{attempt}")
-        ratios.append(round(one / two, 2))
-        if ratios[-1] > 1.3:
-            break
-    assert max(ratios) > 1.3, f"-j 1 / -j 2 time ratios: {ratios}"
+def test_two_workers_run_two_stages_at_once(queue):
+    # Stages that wait rather than compute, so the other tests sharing the machine under
+    # `pytest -n 2` cannot take the speed-up away; the CPU-bound speed-up (about 1.8x on 2 cores)
+    # is a figure of bench/queue_bench.py.
+    one = _timed_run_all(queue, 1, [f"1.{i}" for i in range(4)], "one")
+    two = _timed_run_all(queue, 2, [f"2.{i}" for i in range(4)], "two")
+    assert one / two > 1.3, f"-j 1 took {one:.2f} s, -j 2 took {two:.2f} s"
     # Each stage ran once, and under -j 2 two stages really ran at the same time.
     spans: dict[str, list[float]] = {}
     for event, lr, _, at in queue.events():
         spans.setdefault(lr, []).append(at)
     assert all(len(times) == 2 for times in spans.values())
-    two = sorted(times for lr, times in spans.items() if lr.startswith("2."))
-    assert any(later[0] < earlier[1] for earlier, later in zip(two, two[1:]))
+    two_spans = sorted(times for lr, times in spans.items() if lr.startswith("2."))
+    assert any(later[0] < earlier[1] for earlier, later in zip(two_spans, two_spans[1:]))
