@@ -203,11 +203,17 @@ class Watcher:
                 db.close()
         except Exception:  # A database being created or migrated: the next pass reads it.
             return
+        self._queue_seen(entries)
+
+    def _queue_seen(self, entries: list) -> bool:
+        """Notes the entries' statuses; a change of any is due as `xp/queueChanged` (True then)."""
         digest = tuple((e.id, e.status) for e in entries)
-        if digest != self._queue_digest:
-            self._queue_digest = digest
-            self._queue_pending = (sum(e.status == "running" for e in entries),
-                                   sum(e.status == "queued" for e in entries))
+        if digest == self._queue_digest:
+            return False
+        self._queue_digest = digest
+        self._queue_pending = (sum(e.status == "running" for e in entries),
+                               sum(e.status == "queued" for e in entries))
+        return True
 
     def _redis_changed(self) -> None:
         """Reads the entries of a queue on RQ/Redis (when `.xp/config` selects one) like `_queue_changed`."""
@@ -227,11 +233,7 @@ class Watcher:
             entries = self._redis.entries()
         except Exception:  # Redis down or a config being written: the next pass asks again.
             return
-        digest = tuple((e.id, e.status) for e in entries)
-        if digest != self._queue_digest:
-            self._queue_digest = digest
-            self._queue_pending = (sum(e.status == "running" for e in entries),
-                                   sum(e.status == "queued" for e in entries))
+        if self._queue_seen(entries):
             self.generation += 1
 
     # -- telling ------------------------------------------------------------------------------
