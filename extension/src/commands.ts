@@ -333,6 +333,83 @@ function showHelperLog(ctx: Ctx): Handler {
 }
 
 /** Every command: id (as in package.json) → factory. */
+/** The queue entry a command acts on: the clicked row, else one picked from the queue's entries. */
+async function queueEntry(ctx: Ctx, node: unknown, statuses: readonly string[], placeHolder: string):
+  Promise<string | undefined> {
+  const clicked = node as { kind?: string; label?: string } | undefined;
+  if (clicked?.kind === "entry" && clicked.label) {
+    return clicked.label;
+  }
+  const status = await ctx.helper.request(proto.queueStatus, {});
+  const names = status.entries.filter((e) => statuses.includes(e.status)).map((e) => e.name || e.id);
+  if (!names.length) {
+    void vscode.window.showInformationMessage(`No queue entry is ${statuses.join(" or ")}.`);
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(names.map((name) => ({ label: plainLabel(name), name })),
+    { placeHolder });
+  return picked?.name;
+}
+
+/** Streams an entry's log into an output channel of its own until the entry finishes. */
+function showQueueLog(ctx: Ctx): Handler {
+  return async (node?: unknown) => {
+    try {
+      const name = await queueEntry(ctx, node, ["queued", "running", "success", "failed", "cancelled"],
+        "Whose log?");
+      if (!name) {
+        return;
+      }
+      const channel = vscode.window.createOutputChannel(`XP Queue: ${name}`);
+      channel.show(true);
+      let offset = 0;
+      const deadline = Date.now() + 24 * 3600 * 1000;
+      while (Date.now() < deadline) {
+        const chunk = await ctx.helper.request(proto.readQueueLog, { name, offset });
+        channel.append(chunk.text);
+        offset = chunk.nextOffset;
+        if (chunk.status !== "queued" && chunk.status !== "running") {
+          channel.appendLine(`# ${name}: ${chunk.status}`);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    } catch (error) {
+      showError(ctx, "Could not read the log", error);
+    }
+  };
+}
+
+/** Cancels a queued entry or stops a running one. */
+function killQueueEntry(ctx: Ctx): Handler {
+  return async (node?: unknown) => {
+    try {
+      const name = await queueEntry(ctx, node, ["queued", "running"], "Which entry to stop?");
+      if (name) {
+        const result = await ctx.helper.request(proto.killQueueEntries, { names: [name] });
+        void vscode.window.showInformationMessage(`Asked to stop: ${result.names.map(plainLabel).join(", ")}.`);
+      }
+    } catch (error) {
+      showError(ctx, "Could not stop the entry", error);
+    }
+  };
+}
+
+/** Queues a finished entry again. */
+function retryQueueEntry(ctx: Ctx): Handler {
+  return async (node?: unknown) => {
+    try {
+      const name = await queueEntry(ctx, node, ["failed", "cancelled", "success"], "Which entry to run again?");
+      if (name) {
+        const result = await ctx.helper.request(proto.retryQueueEntries, { names: [name] });
+        void vscode.window.showInformationMessage(`Queued again: ${result.names.map(plainLabel).join(", ")}.`);
+      }
+    } catch (error) {
+      showError(ctx, "Could not queue the entry again", error);
+    }
+  };
+}
+
 export const COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
   "xp.runExperiment": runExperiment,
   "xp.runExperimentWithParams": runExperimentWithParams,
@@ -340,6 +417,9 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
   "xp.startQueue": startQueue,
   "xp.stopQueue": stopQueue,
   "xp.showQueue": showQueue,
+  "xp.showQueueLog": showQueueLog,
+  "xp.killQueueEntry": killQueueEntry,
+  "xp.retryQueueEntry": retryQueueEntry,
   "xp.applyExperiment": applyExperiment,
   "xp.branchExperiment": branchExperiment,
   "xp.removeExperiments": removeExperiments,

@@ -246,6 +246,16 @@ async function smokePath(repo, opened) {
     }
   });
 
+  await step("show a queue entry's log in an output channel", async () => {
+    await runCommand(page, "XP: Show Queue Entry Log");
+    await pickOne(page, "sweep-1");
+    // Monaco draws spaces as no-break spaces, hence \s.
+    await page.locator(".part.panel .view-line", { hasText: /recorded\sexperiment/ }).first()
+      .waitFor({ state: "visible", timeout: 20_000 });
+    await page.locator(".part.panel .view-line", { hasText: /#\ssweep-1:\ssuccess/ }).first()
+      .waitFor({ state: "visible", timeout: 20_000 });
+  });
+
   await step("apply an experiment and see params.yaml change", async () => {
     await runCommand(page, "XP: Apply Experiment");
     await pickOne(page, "higher-lr");
