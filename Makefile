@@ -26,6 +26,7 @@ test: setup
 	$(VENV)/bin/ruff check pyhelper tests bench
 	bash scripts/dvc-venv.sh >/dev/null
 	bash scripts/redis-setup.sh >/dev/null
+	bash scripts/e2e-setup.sh >/dev/null  # chromium: the plots tests render reports in it
 	$(PY) -m pytest -n 2 -q
 	$(MAKE) --no-print-directory ext-test
 	$(MAKE) --no-print-directory e2e

@@ -192,7 +192,7 @@ def _render(html: Path) -> str:
     """The DOM after Debian's chromium ran the page's scripts (headless, no network needed)."""
     chromium = shutil.which("chromium")
     if chromium is None:
-        pytest.skip("chromium is not installed (scripts/e2e-setup.sh installs it)")
+        pytest.fail("chromium is not installed: run scripts/e2e-setup.sh (make test does) to render the report")
     done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                            "--no-first-run", "--disable-background-networking", "--virtual-time-budget=15000",
                            "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120)
