@@ -96,7 +96,7 @@ def test_unknown_template_is_one_line_naming_the_choices(gen, xp):
     err = xp("plots", "show", cwd=repo, expect=2).stderr
     assert err.strip().splitlines() == [
         "error: dvc.yaml: unknown plot template 'pie' in plot 'log.csv' — use one of: "
-        "linear, scatter, smooth, confusion, bar"]
+        "linear, scatter, smooth, confusion, confusion_normalized, bar, bar_horizontal, bar_horizontal_sorted"]
 
 
 def test_diff_joins_each_experiments_data_tagged_by_name(project, xp):
@@ -185,7 +185,8 @@ def test_show_draws_the_workspace_into_xp_folder_and_targets_filter(project, xp)
 
 def test_templates_are_listed(tmp_path, xp):
     out = json.loads(xp("plots", "templates", "--json", cwd=tmp_path).stdout)
-    assert list(out) == ["linear", "scatter", "smooth", "confusion", "bar"]
+    assert list(out) == ["linear", "scatter", "smooth", "confusion", "confusion_normalized", "bar", "bar_horizontal",
+                         "bar_horizontal_sorted", "image"]
 
 
 def _render(html: Path) -> str:
@@ -236,3 +237,88 @@ def test_an_experiment_named_as_markup_is_text_in_the_report(project, xp):
     assert dom.count('class="marks"') == 2  # log.csv and scores, which reads it.
     # The header and the chart's legend both show the name as the literal text.
     assert dom.count("&lt;b&gt;ünï\"q\"&amp;amp;") >= 2
+
+
+IMAGES = '''
+import os, struct, sys, zlib
+lr = float(open("params.yaml").read().split("lr:")[1].split()[0])
+def png(red):
+    """A 2×2 PNG of one colour (no imaging library needed)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\\0" + bytes([red, 0, 0]) * 2 for _ in range(2))
+    return (b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+os.makedirs("images", exist_ok=True)
+open("images/sample.png", "wb").write(png(int(lr * 255)))
+open("images/curve.svg", "w").write(f'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+                                    f'<script>alert(1)</script><rect width="{lr * 10}" height="10"/></svg>')
+open("imp.csv", "w").write(f"feature,importance\\nage,{lr}\\nheight,{1 - lr}\\n")
+open("pred.csv", "w").write("actual,predicted\\ncat,cat\\ncat,dog\\ndog,dog\\ndog,dog\\n")
+'''
+
+IMAGES_DVC = """
+stages:
+  draw:
+    cmd: python draw.py
+    deps: [draw.py]
+    params: [lr]
+    plots:
+      - images
+      - imp.csv: {cache: false, template: bar_horizontal_sorted, x: importance, y: feature}
+      - pred.csv: {cache: false, template: confusion_normalized, x: actual, y: predicted}
+"""
+
+
+@pytest.fixture
+def images_project(gen, xp) -> Path:
+    """A stage whose cached folder output holds a PNG and an SVG per run; experiments 'dim' and 'bright'."""
+    repo = gen({"draw.py": IMAGES, "dvc.yaml": IMAGES_DVC, "params.yaml": "lr: 0.2\n"})
+    xp("repro", "-q", cwd=repo)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "drawn"], cwd=repo,
+                   check=True)
+    xp("exp", "run", "-S", "lr=0.1", "-n", "dim", cwd=repo)
+    xp("exp", "run", "-S", "lr=0.9", "-n", "bright", cwd=repo)
+    return repo
+
+
+def test_images_of_each_experiment_side_by_side_from_the_cache(images_project, xp):
+    import base64
+
+    out = report(xp, images_project, "diff", "dim", "bright")
+    assert out["errors"] == []
+    sample = out["by_id"]["images/sample.png"]
+    assert sample["template"] == "image" and sample["revisions"] == ["dim", "bright"]
+    images = {row["rev"]: row["url"] for row in sample["spec"]["data"]["values"]}
+    # Each experiment's own bytes, read from the object cache (the folder is not in git).
+    red = {rev: base64.b64decode(url.split(",", 1)[1]) for rev, url in images.items()}
+    assert all(url.startswith("data:image/png;base64,") for url in images.values())
+    assert red["dim"] != red["bright"] and red["dim"].startswith(b"\x89PNG")
+    assert sample["spec"]["facet"]["column"]["sort"] == ["dim", "bright"]
+    assert out["by_id"]["images/curve.svg"]["spec"]["data"]["values"][0]["url"].startswith("data:image/svg+xml")
+
+
+def test_horizontal_bars_and_normalized_confusion(images_project, xp):
+    by_id = report(xp, images_project, "diff", "dim", "bright")["by_id"]
+    bars = by_id["imp.csv"]["spec"]
+    assert bars["encoding"]["y"] == {"field": "y", "type": "nominal", "title": "feature", "sort": "-x"}
+    assert bars["encoding"]["x"]["type"] == "quantitative" and bars["encoding"]["yOffset"]["field"] == "rev"
+    assert {(r["rev"], r["y"], r["x"]) for r in bars["data"]["values"]} >= {("dim", "age", 0.1), ("bright", "age", 0.9)}
+    confusion = by_id["pred.csv"]["spec"]["spec"]
+    assert confusion["transform"][-1] == {"calculate": "datum.count / datum.total", "as": "share"}
+    assert confusion["layer"][0]["encoding"]["color"]["field"] == "share"
+
+
+def test_image_and_new_templates_render_offline_and_svg_scripts_stay_inert(images_project, xp):
+    html = images_project / "report.html"
+    xp("plots", "diff", "dim", "bright", "-o", str(html), cwd=images_project)
+    dom = _render(html)
+    charts = re.findall(r'<div class="chart(?: [^"]*)?"', dom)
+    assert len(charts) == 4 and not any("xp-error" in c for c in charts)
+    # Two images per image plot (one per experiment), drawn as SVG <image> marks with data: URLs.
+    assert len(re.findall(r'<image [^>]*href="data:image/png;base64,', dom)) == 2
+    assert len(re.findall(r'<image [^>]*href="data:image/svg\+xml;base64,', dom)) == 2
+    assert "<script>alert(1)" not in dom  # An SVG shown as an image never runs its script.
+    # The normalized matrix shows shares: dog predicted 3 times, twice rightly.
+    assert ">0.67<" in dom and ">0.33<" in dom

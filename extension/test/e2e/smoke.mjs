@@ -359,15 +359,22 @@ async function panelsPath() {
     const picked = Date.now();
     await pickMany(page, ["higher-lr", "wider"]);
     const view = page.frameLocator("iframe.webview.ready").frameLocator("#active-frame");
-    // train_log.tsv, and pyhelper.live's two per-step curves (dvclive/plots/metrics/train/*.tsv).
-    for (const id of ["train_log.tsv", "dvclive/plots/metrics/train/accuracy.tsv", "dvclive/plots/metrics/train/loss.tsv"]) {
+    // train_log.tsv, pyhelper.live's two per-step curves (dvclive/plots/metrics/train/*.tsv), the
+    // normalised confusion matrix and the image plot (each experiment's picture from the cache).
+    const ids = ["train_log.tsv", "dvclive/plots/metrics/train/accuracy.tsv", "dvclive/plots/metrics/train/loss.tsv",
+      "eval/predictions.csv", "eval/test_points.svg"];
+    for (const id of ids) {
       await view.locator(`section.plot[data-id="${id}"] svg.marks`).waitFor({ state: "visible" });
     }
-    timings.push({ name: "Plots (2 experiments, 3 plots): picked → charts drawn", value: `${Date.now() - picked} ms` });
+    timings.push({ name: `Plots (2 experiments, ${ids.length} plots): picked → charts drawn`, value: `${Date.now() - picked} ms` });
     const failed = await view.locator(".chart.failed").count();
     const sections = await view.locator("section.plot").count();
-    if (failed || sections !== 3) {
-      throw new Error(`expected 3 drawn charts, got ${sections} (${failed} failed)`);
+    if (failed || sections !== ids.length) {
+      throw new Error(`expected ${ids.length} drawn charts, got ${sections} (${failed} failed)`);
+    }
+    const pictures = await view.locator('section.plot[data-id="eval/test_points.svg"] svg.marks image').count();
+    if (pictures !== 2) {
+      throw new Error(`expected one picture per experiment in the image plot, got ${pictures}`);
     }
     await runCommand(page, "View: Close All Editors");
   });

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.plots.definitions import PlotDef, Source, definitions
-from pyhelper.core.plots.series import Snapshot, parse_series
+from pyhelper.core.plots.series import IMAGE_SUFFIXES, Snapshot, is_image, parse_series
+from pyhelper.core.plots.templates import image_spec
 from pyhelper.core.plots.templates import spec as build_spec
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, UnknownExperiment, UnknownRevision, XpError, did_you_mean
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     import pygit2
 
 WORKSPACE = "workspace"
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+"""An image larger than this is left out (named in the errors): it would make the report unusably large."""
 LIVE_DIR = "dvclive/plots/metrics"
 """Where `pyhelper.live` writes per-step metric curves (DVCLive's layout); plotted even when undeclared."""
 
@@ -147,6 +150,8 @@ class _Joined:
         self.series: set[tuple[str, str]] = set()
         self.x_fields: set[str] = set()
         self.revisions: list[str] = []
+        self.images: list[dict[str, str]] = []
+        """{rev, series, url} of an image plot, url a data: URL."""
 
 
 def collect(project: Project, revisions: list[Revision], *, targets: list[str] | None = None,
@@ -173,6 +178,13 @@ def collect(project: Project, revisions: list[Revision], *, targets: list[str] |
                         continue
                     raw = snap.read(path)
                     if raw is None:
+                        continue
+                    if is_image(path):
+                        if len(raw) > MAX_IMAGE_BYTES:
+                            errors.append(f"{revision.label}: {path}: image of {len(raw) // 2**20} MB left out "
+                                          f"(the limit is {MAX_IMAGE_BYTES // 2**20} MB)")
+                            continue
+                        _add_image(joined.setdefault(plot_id, _Joined(definition)), revision.label, path, raw)
                         continue
                     try:
                         records = parse_series(raw, path)
@@ -218,8 +230,23 @@ def _join(plot: _Joined, label: str, path: str, source: Source, records: list[di
             plot.series.add((path, name))
 
 
+def _add_image(plot: _Joined, label: str, path: str, raw: bytes) -> None:
+    """Adds one revision's image file to an image plot, as a data: URL (the report loads nothing else)."""
+    import base64
+
+    mime = IMAGE_SUFFIXES[posixpath.splitext(path)[1].lower()]
+    if label not in plot.revisions:
+        plot.revisions.append(label)
+    plot.images.append({"rev": label, "series": path,
+                        "url": f"data:{mime};base64,{base64.b64encode(raw).decode('ascii')}"})
+
+
 def _plot(plot_id: str, item: _Joined, labels: list[str]) -> Plot:
     """The spec of a joined plot; series are named by field, or by file and field when files differ."""
+    if item.images:
+        present = [label for label in labels if label in item.revisions]
+        return Plot(id=plot_id, template="image", revisions=tuple(present),
+                    spec=image_spec(item.images, labels=present, title=item.definition.title or plot_id))
     one_file = len({path for path, _ in item.series}) == 1
     rows = [{"rev": label, "series": name if one_file else f"{path}: {name}", "x": x, "y": y}
             for label, path, name, x, y in item.rows]

@@ -16,10 +16,10 @@ from typing import Any
 from pyhelper.core.stage import Pipeline
 from pyhelper.errors import PipelineError
 
-TEMPLATES = ("linear", "scatter", "smooth", "confusion", "bar")
-"""Templates a definition may name (DVC's `simple` is drawn as `linear`)."""
-ALIASES = {"simple": "linear", "confusion_normalized": "confusion", "bar_horizontal": "bar",
-           "bar_horizontal_sorted": "bar"}
+TEMPLATES = ("linear", "scatter", "smooth", "confusion", "confusion_normalized", "bar", "bar_horizontal",
+             "bar_horizontal_sorted")
+"""Templates a definition may name (DVC 3's own set; its `simple` is drawn as `linear`)."""
+ALIASES = {"simple": "linear"}
 """DVC template names xp draws with one of its own."""
 PROPS = ("x", "y", "template", "title", "x_label", "y_label", "header", "cache", "persist")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg")

@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     import pygit2
 
 SUFFIXES = (".csv", ".tsv", ".json", ".yaml", ".yml")
+IMAGE_SUFFIXES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+                  ".svg": "image/svg+xml", ".webp": "image/webp"}
+"""Image files a plot shows as they are (DVC's image plots), with the MIME type of their data: URL."""
+PLOTTABLE = SUFFIXES + tuple(IMAGE_SUFFIXES)
+
+
+def is_image(path: str) -> bool:
+    """True when `path` is an image file, shown as is rather than parsed into records."""
+    return posixpath.splitext(path)[1].lower() in IMAGE_SUFFIXES
 
 
 def _number(text: str) -> Any:
@@ -124,12 +133,12 @@ class Snapshot:
                 return [path]
             if full.is_dir():
                 return sorted(p.relative_to(self.project.root).as_posix() for p in full.rglob("*")
-                              if p.is_file() and p.suffix.lower() in SUFFIXES)
-            return [path] if self._cached_md5(path) else []
+                              if p.is_file() and p.suffix.lower() in PLOTTABLE)
+            return self._cached_files(path)
         try:
             entry = self.tree[path]
         except KeyError:
-            return [path] if self._cached_md5(path) else []
+            return self._cached_files(path)
         if entry.type_str == "blob":
             return [path]
         assert self.repo is not None
@@ -149,12 +158,34 @@ class Snapshot:
                 self._lock = {out: info.md5 for entry in lock.values() for out, info in entry.outs.items()}
         return self._lock.get(path)
 
-    def _from_cache(self, path: str) -> bytes | None:
+    def _cached_files(self, path: str) -> list[str]:
+        """An output git does not track: `path` itself, or the plot files of its cached folder."""
         md5 = self._cached_md5(path)
-        if not md5 or md5.endswith(".dir"):
-            return None
+        if not md5:
+            return []
+        if not md5.endswith(".dir"):
+            return [path]
+        return sorted(f"{path}/{rel}" for rel in self._manifest(md5)
+                      if posixpath.splitext(rel)[1].lower() in PLOTTABLE)
+
+    def _manifest(self, md5: str) -> dict[str, str]:
         from pyhelper.core.cache import Cache
 
+        return dict(Cache(self.project.cache_dir).manifest(md5) or [])
+
+    def _from_cache(self, path: str) -> bytes | None:
+        """A file of an untracked output: the output itself, or a file inside a cached folder."""
+        from pyhelper.core.cache import Cache
+
+        md5 = self._cached_md5(path)
+        if md5 is None:
+            # A file inside a folder output: its md5 is in the folder's manifest.
+            for out, out_md5 in (self._lock or {}).items():
+                if out_md5.endswith(".dir") and path.startswith(out + "/"):
+                    md5 = self._manifest(out_md5).get(path[len(out) + 1:])
+                    break
+        if not md5 or md5.endswith(".dir"):
+            return None
         return Cache(self.project.cache_dir).read(md5)
 
 
@@ -165,7 +196,7 @@ def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> list[str]:
         path = f"{prefix}/{entry.name}"
         if entry.type_str == "tree":
             out.extend(_walk(repo, repo[entry.id], path))
-        elif posixpath.splitext(entry.name)[1].lower() in SUFFIXES:
+        elif posixpath.splitext(entry.name)[1].lower() in PLOTTABLE:
             out.append(path)
     return out
 

@@ -27,7 +27,11 @@ DESCRIPTIONS = {
     "scatter": "points of y against x, one colour per revision",
     "smooth": "the raw lines faint, with a LOESS-smoothed line over them",
     "confusion": "a confusion matrix per revision: counts of (actual x, predicted y) pairs",
+    "confusion_normalized": "a confusion matrix per revision, each y class's counts as fractions of it",
     "bar": "bars of y for each x, grouped by revision",
+    "bar_horizontal": "horizontal bars of the value x for each category y, grouped by revision",
+    "bar_horizontal_sorted": "horizontal bars as bar_horizontal, the largest first",
+    "image": "image files (.png .jpg .gif .svg) shown side by side, one per revision",
 }
 """One line per template, for `xp plots templates`."""
 
@@ -70,22 +74,61 @@ def spec(template: str, rows: list[dict[str, Any]], *, labels: list[str], title:
                     "mark": {"type": "line"},
                     "encoding": {"x": x, "y": y, "color": color, "detail": {"field": "series"}}}
         return {**base, "layer": [raw, smoothed]}
-    if template == "confusion":
-        base.pop("height")
-        base["width"] = 220
-        heat = {"mark": "rect", "encoding": {
-            "x": {"field": "x", "type": "nominal", "title": x_label},
-            "y": {"field": "y", "type": "nominal", "title": y_label},
-            "color": {"aggregate": "count", "type": "quantitative", "title": "count"}}}
-        text = {"mark": {"type": "text", "color": "#303030"}, "encoding": {
-            "x": {"field": "x", "type": "nominal"}, "y": {"field": "y", "type": "nominal"},
-            "text": {"aggregate": "count", "type": "quantitative"}}}
-        return {"$schema": SCHEMA, "data": base["data"], **({"title": title} if title else {}),
-                "facet": {"column": {"field": "rev", "type": "nominal", "title": "experiment",
-                                     "sort": list(labels)}},
-                "spec": {"width": 220, "height": 220, "layer": [heat, text]}}
+    if template.startswith("confusion"):
+        return _confusion(rows, labels=labels, title=title, x_label=x_label, y_label=y_label,
+                          normalized=template == "confusion_normalized")
+    if template.startswith("bar_horizontal"):
+        return {**base, "mark": {"type": "bar", "tooltip": True}, "encoding": {
+            "x": {"field": "x", "type": "quantitative", "title": x_label},
+            "y": {"field": "y", "type": "nominal", "title": y_label,
+                  **({"sort": "-x"} if template == "bar_horizontal_sorted" else {})},
+            "yOffset": {"field": "rev", "type": "nominal", "sort": list(labels)},
+            "color": color, "tooltip": tooltip}}
     return {**base, "mark": {"type": "bar", "tooltip": True}, "encoding": {
         "x": {"field": "x", "type": "nominal", "title": x_label},
         "y": {"field": "y", "type": "quantitative", "title": y_label},
         "xOffset": {"field": "rev", "type": "nominal", "sort": list(labels)},
         "color": color, "tooltip": tooltip}}
+
+
+def _confusion(rows: list[dict[str, Any]], *, labels: list[str], title: str, x_label: str, y_label: str,
+               normalized: bool) -> dict[str, Any]:
+    """A confusion matrix per revision (facets): counts of (x, y) pairs, or each y class's share of them."""
+    # Counted in Vega-Lite, not here, so the data stays the file's records (and its CSV/JSON export too).
+    transform: list[dict[str, Any]] = [
+        {"aggregate": [{"op": "count", "as": "count"}], "groupby": ["rev", "x", "y"]}]
+    value = {"field": "count", "type": "quantitative", "title": "count"}
+    if normalized:
+        # DVC's confusion_normalized: each predicted (y) class's counts divided by that class's total.
+        transform += [{"joinaggregate": [{"op": "sum", "field": "count", "as": "total"}], "groupby": ["rev", "y"]},
+                      {"calculate": "datum.count / datum.total", "as": "share"}]
+        value = {"field": "share", "type": "quantitative", "title": "share", "scale": {"domain": [0, 1]}}
+    heat = {"mark": "rect", "encoding": {
+        "x": {"field": "x", "type": "nominal", "title": x_label},
+        "y": {"field": "y", "type": "nominal", "title": y_label},
+        "color": value}}
+    text = {"mark": {"type": "text"}, "encoding": {
+        "x": {"field": "x", "type": "nominal"}, "y": {"field": "y", "type": "nominal"},
+        "text": {**value, **({"format": ".2f"} if normalized else {})}}}
+    # Light text on the dark cells, so every number stays readable.
+    text["encoding"]["color"] = ({"condition": {"test": "datum.share > 0.5", "value": "white"}, "value": "#303030"}
+                                 if normalized else {"value": "#303030"})
+    return {"$schema": SCHEMA, "data": {"values": rows}, **({"title": title} if title else {}),
+            "facet": {"column": {"field": "rev", "type": "nominal", "title": "experiment", "sort": list(labels)}},
+            "spec": {"width": 220, "height": 220, "transform": transform, "layer": [heat, text]}}
+
+
+def image_spec(images: list[dict[str, Any]], *, labels: list[str], title: str = "") -> dict[str, Any]:
+    """Images side by side, one column per revision: `images` are {rev, series, url} with data: URLs."""
+    # An image mark needs a position: the centre of its facet cell.
+    return {"$schema": SCHEMA, "data": {"values": images}, **({"title": title} if title else {}),
+            "facet": {"column": {"field": "rev", "type": "nominal", "title": "experiment", "sort": list(labels)},
+                      **({"row": {"field": "series", "type": "nominal", "title": None}}
+                         if len({i.get("series") for i in images}) > 1 else {})},
+            "spec": {"width": 240, "height": 240,
+                     "mark": {"type": "image", "width": 240, "height": 240, "aspect": True, "align": "center",
+                              "baseline": "middle"},
+                     "encoding": {"url": {"field": "url", "type": "nominal"},
+                                  "x": {"value": 120}, "y": {"value": 120},
+                                  "tooltip": [{"field": "rev", "title": "experiment"},
+                                              {"field": "series", "title": "file"}]}}}

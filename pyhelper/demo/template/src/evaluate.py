@@ -1,7 +1,9 @@
-"""Scores model/model.json on data/prepared/test.csv and writes metrics.json.
+"""Scores model/model.json on data/prepared/test.csv: metrics.json, the predictions and a picture.
 
 The metrics are accuracy, mean log loss, and precision and recall of class 1, each rounded to
-four places so that `metrics diff` shows changes that matter rather than float noise.
+four places so that `metrics diff` shows changes that matter rather than float noise. Every test
+point's actual and predicted class go to eval/predictions.csv (a confusion matrix in `xp plots`),
+and eval/test_points.svg draws the points coloured by prediction, mistakes ringed (an image plot).
 """
 
 import json
@@ -11,6 +13,8 @@ import os
 TEST_CSV = os.path.join("data", "prepared", "test.csv")
 MODEL_JSON = os.path.join("model", "model.json")
 METRICS_JSON = "metrics.json"
+PREDICTIONS_CSV = os.path.join("eval", "predictions.csv")
+PICTURE_SVG = os.path.join("eval", "test_points.svg")
 
 
 def read_csv(path):
@@ -53,7 +57,30 @@ def main():
     with open(METRICS_JSON, "w", encoding="utf-8", newline="\n") as f:
         json.dump({k: round(v, 4) for k, v in metrics.items()}, f, indent=2)
         f.write("\n")
+    os.makedirs("eval", exist_ok=True)
+    with open(PREDICTIONS_CSV, "w", encoding="utf-8", newline="\n") as f:
+        f.write("actual,predicted\n")
+        f.writelines(f"{y},{p}\n" for y, p in zip(labels, predicted))
+    with open(PICTURE_SVG, "w", encoding="utf-8", newline="\n") as f:
+        f.write(picture(rows, labels, predicted))
     print("  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+
+
+def picture(rows, labels, predicted, size=240):
+    """An SVG of the test points' first two features, filled by predicted class, mistakes ringed in red."""
+    xs, ys = [r[0] for r in rows], [r[1] for r in rows]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+
+    def at(v, lo, hi):
+        return round(8 + (v - lo) / ((hi - lo) or 1.0) * (size - 16), 1)
+
+    dots = []
+    for x, y, actual, guess in zip(xs, ys, labels, predicted):
+        ring = "" if actual == guess else ' stroke="#e6194b" stroke-width="1.5"'
+        fill = "#4363d8" if guess else "#f58231"
+        dots.append(f'<circle cx="{at(x, x0, x1)}" cy="{at(y1 - y + y0, y0, y1)}" r="3" fill="{fill}"{ring}/>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}">'
+            f'<rect width="{size}" height="{size}" fill="white"/>{"".join(dots)}</svg>\n')
 
 
 if __name__ == "__main__":
