@@ -322,3 +322,41 @@ def test_image_and_new_templates_render_offline_and_svg_scripts_stay_inert(image
     assert "<script>alert(1)" not in dom  # An SVG shown as an image never runs its script.
     # The normalized matrix shows shares: dog predicted 3 times, twice rightly.
     assert ">0.67<" in dom and ">0.33<" in dom
+
+
+def test_a_running_experiment_is_plotted_from_the_files_it_is_writing(gen, xp):
+    """`xp plots diff NAME` of an experiment still running draws the steps it has logged so far."""
+    import os
+    import sys
+    import time
+
+    from tests.conftest import GIT_ENV
+    from tests.test_checkpoints import PROJECT as TRAINING
+
+    repo = gen({**TRAINING, "params.yaml": "epochs: 6\ndelay: 0.7\n"})
+    run = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", "--temp", "-q", "-n", "deep"], cwd=repo,
+                           env={**os.environ, **GIT_ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        seen: list[int] = []
+        while time.monotonic() < deadline and run.poll() is None:
+            shown = xp("plots", "diff", "deep", "--json", cwd=repo, expect=None)
+            if shown.returncode == 2 and "neither an experiment" in shown.stderr:
+                continue  # Not started yet: the name is known once the run has begun.
+            out = json.loads(shown.stdout)
+            if out["revisions"][0]["kind"] == "running":
+                curve = next((p for p in out["plots"] if p["id"].endswith("loss.tsv")), None)
+                steps = len(curve["spec"]["data"]["values"]) if curve else 0
+                if not seen or steps > seen[-1]:
+                    seen.append(steps)
+                if len(seen) >= 2 and seen[-1] >= 2:
+                    break
+            time.sleep(0.2)
+        assert run.poll() is None, "the run ended before two steps were plotted mid-run"
+        assert len(seen) >= 2 and seen[-1] > seen[0], seen  # The curve grew while the run went on.
+    finally:
+        assert run.wait(timeout=60) == 0, run.stderr.read()
+    done = json.loads(xp("plots", "diff", "deep", "--json", cwd=repo).stdout)
+    assert done["revisions"][0]["kind"] == "experiment"  # Finished: read from its commit.
+    curve = next(p for p in done["plots"] if p["id"].endswith("loss.tsv"))
+    assert len(curve["spec"]["data"]["values"]) == 6

@@ -1,7 +1,8 @@
 // The Plots panel: the pipeline's plots for the chosen experiments overlaid (xp/plotsData: the
 // same Vega-Lite specs as `xp plots diff --json`), drawn by dist/webview/plots.js with the
 // vendored vega scripts copied next to it. One panel, reused; it reloads when the helper says the
-// experiments changed (so a finished run's curves appear) and is restored after a reload.
+// experiments changed (so a finished run's curves appear), redraws while a shown experiment runs
+// (each new step the helper pushes, at most twice a second), and is restored after a reload.
 import * as vscode from "vscode";
 import type { Helper } from "../helper";
 import { errorText } from "../helper";
@@ -24,6 +25,12 @@ export class PlotsPanel {
   private static current: PlotsPanel | undefined;
   private names: string[] = [];
   private readonly disposables: vscode.Disposable[] = [];
+  /** A load is on its way, or one more is wanted after it (steps arrive faster than charts redraw). */
+  private loading: Promise<void> | undefined;
+  private again = false;
+  /** Live redraws at most this often: vega redraws every chart, so each step must not cost one. */
+  private static readonly LIVE_INTERVAL_MS = 500;
+  private liveTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
     extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel) {
@@ -37,6 +44,14 @@ export class PlotsPanel {
         }
       }),
       helper.onExperimentsChanged(() => void this.load()),
+      helper.onLiveMetrics((event) => {
+        if (this.names.includes(event.experiment) && !this.liveTimer) {
+          this.liveTimer = setTimeout(() => {
+            this.liveTimer = undefined;
+            void this.load();
+          }, PlotsPanel.LIVE_INTERVAL_MS);
+        }
+      }),
     );
   }
 
@@ -63,7 +78,23 @@ export class PlotsPanel {
     PlotsPanel.current = revived;
   }
 
-  private async load(): Promise<void> {
+  /** Asks the helper for the plots and sends them to the page; overlapping calls coalesce into one more. */
+  private load(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = this.fetch().finally(() => {
+      this.loading = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.load();
+      }
+    });
+    return this.loading;
+  }
+
+  private async fetch(): Promise<void> {
     try {
       const result = await this.helper.request(proto.plotsData, { revs: this.names });
       await this.panel.webview.postMessage({ type: "data", result, names: this.names });
@@ -75,6 +106,7 @@ export class PlotsPanel {
   }
 
   dispose(): void {
+    clearTimeout(this.liveTimer);
     if (PlotsPanel.current === this) {
       PlotsPanel.current = undefined;
     }

@@ -25,31 +25,70 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, c
 function render(): void {
   vscode.setState(state);
   const root = document.getElementById("plots")!;
-  root.replaceChildren();
   const result = state.result;
   if (!result) {
-    root.append(element("p", "Loading…"));
+    root.replaceChildren(element("p", "Loading…"));
     return;
   }
-  root.append(element("p", `Revisions: ${result.revisions.map((r) => r.label).join(", ")}`, "revs"));
+  // Charts are redrawn in place (a running experiment sends a new step every few hundred ms): the
+  // old drawing stays until the new one is ready, so the page neither blinks nor loses its scroll.
+  const old = new Map<string, HTMLElement>();
+  for (const section of Array.from(root.querySelectorAll<HTMLElement>("section.plot"))) {
+    old.set(section.dataset.id ?? "", section);
+  }
+  const nodes: HTMLElement[] = [element("p", `Revisions: ${result.revisions.map((r) => r.label).join(", ")}`, "revs")];
   if (!result.plots.length) {
-    root.append(element("p", "No plots: dvc.yaml declares none, or their files are missing in these revisions."));
+    nodes.push(element("p", "No plots: dvc.yaml declares none, or their files are missing in these revisions."));
   }
   for (const plot of result.plots) {
-    const section = element("section", undefined, "plot");
-    section.dataset.id = plot.id;
-    const chart = element("div", undefined, "chart");
-    section.append(element("h3", plot.id), chart);
-    root.append(section);
-    vegaEmbed(chart, plot.spec, { renderer: "svg", ast: true, expr: vega.expressionInterpreter, actions: false, defaultStyle: false })
-      .catch((error: Error) => {
-        chart.classList.add("failed");
-        chart.textContent = `Could not draw this plot: ${error.message}`;
-      });
+    let section = old.get(plot.id);
+    if (!section) {
+      section = element("section", undefined, "plot");
+      section.dataset.id = plot.id;
+      section.append(element("h3", plot.id), element("div", undefined, "chart"));
+    }
+    nodes.push(section);
+    draw(section, plot.spec);
   }
   for (const error of result.errors) {
-    root.append(element("p", error, "error"));
+    nodes.push(element("p", error, "error"));
   }
+  root.replaceChildren(...nodes);
+}
+
+/** Draws `spec` into a fresh chart element that replaces the section's current one once drawn. */
+function draw(section: HTMLElement, spec: unknown): void {
+  const current = section.querySelector<HTMLElement>("div.chart");
+  const chart = element("div", undefined, "chart");
+  const drawn = current && current.childElementCount ? chart : null;
+  if (!drawn) {
+    if (current) {
+      current.replaceWith(chart);
+    } else {
+      section.append(chart);
+    }
+  } else {
+    // Drawn off to the side at the same width, then swapped in.
+    chart.style.position = "absolute";
+    chart.style.visibility = "hidden";
+    chart.style.width = `${current!.clientWidth}px`;
+    section.append(chart);
+  }
+  vegaEmbed(chart, spec, { renderer: "svg", ast: true, expr: vega.expressionInterpreter, actions: false, defaultStyle: false })
+    .then(() => {
+      if (drawn && current!.isConnected) {
+        chart.style.position = chart.style.visibility = chart.style.width = "";
+        current!.replaceWith(chart);
+      }
+    })
+    .catch((error: Error) => {
+      chart.classList.add("failed");
+      chart.style.position = chart.style.visibility = "";
+      chart.textContent = `Could not draw this plot: ${error.message}`;
+      if (drawn) {
+        current!.replaceWith(chart);
+      }
+    });
 }
 
 window.addEventListener("message", (event: MessageEvent) => {

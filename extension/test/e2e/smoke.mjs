@@ -364,7 +364,7 @@ async function panelsPath() {
     const ids = ["train_log.tsv", "dvclive/plots/metrics/train/accuracy.tsv", "dvclive/plots/metrics/train/loss.tsv",
       "eval/predictions.csv", "eval/test_points.svg"];
     for (const id of ids) {
-      await view.locator(`section.plot[data-id="${id}"] svg.marks`).waitFor({ state: "visible" });
+      await view.locator(`section.plot[data-id="${id}"] svg.marks`).first().waitFor({ state: "visible" });
     }
     timings.push({ name: `Plots (2 experiments, ${ids.length} plots): picked → charts drawn`, value: `${Date.now() - picked} ms` });
     const failed = await view.locator(".chart.failed").count();

@@ -7,6 +7,7 @@ Keys are dotted (`train.lr`); `file:key` picks one file when several have the ke
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.plots.collect import WORKSPACE, Plot, Revision
@@ -25,8 +26,9 @@ def values(project: Project, repo: pygit2.Repository | None, revisions: list[Rev
     reader = RowReader(project, repo)
     out = []
     for revision in revisions:
-        tree = None if revision.kind == WORKSPACE or repo is None else repo[revision.rev].tree
-        row = reader.row(kind=revision.kind, name=revision.label, rev=revision.rev, baseline="", created=None,
+        tree = None if revision.kind in (WORKSPACE, "running") or repo is None else repo[revision.rev].tree
+        row = (reader if revision.kind != "running" else
+               RowReader(project.in_workspace(Path(revision.root or project.root)), repo)).row(kind=revision.kind, name=revision.label, rev=revision.rev, baseline="", created=None,
                          status="", tree=tree)
         out.append({"rev": revision.label, "params": row.params, "metrics": row.metrics, "errors": row.errors})
     return out

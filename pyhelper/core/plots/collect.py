@@ -36,9 +36,11 @@ class Revision:
     label: str
     """What the plots call it: the experiment's name, the name typed, or 'workspace'."""
     rev: str
-    """Commit id, or 'workspace'."""
+    """Commit id, 'workspace', or 'running' (files read from the run's work tree as it writes them)."""
     kind: str
-    """workspace | commit | experiment"""
+    """workspace | commit | experiment | running"""
+    root: str | None = None
+    """A running experiment's work tree (the workspace, or its private copy under .xp/tmp/)."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,9 @@ def select(project: Project, repo: pygit2.Repository | None, specs: list[str]) -
     if not specs:
         specs = (["HEAD"] if repo is not None else []) + [WORKSPACE]
     chosen: list[Revision] = []
+    running = _running(project) if repo is not None else {}
     for spec in specs:
-        found = _one(repo, spec)
+        found = running.get(spec) or _one(repo, spec)
         if all(item.rev != found.rev for item in chosen):
             chosen.append(found)
     return chosen
@@ -91,6 +94,18 @@ def experiments_of_head(repo: pygit2.Repository) -> list[str]:
     head = str(repo.head.target)
     found = [(repo[rev].commit_time, ref.name) for ref, rev in exp_refs(repo) if ref.baseline == head]
     return [name for _, name in sorted(found)]
+
+
+def _running(project: Project) -> dict[str, Revision]:
+    """Experiments being run now, by name: their plots are read from the files the run is writing."""
+    from pyhelper.core.experiments.checkpoint import live_runs
+
+    found = {}
+    for ref, run in live_runs(project).items():
+        name = ref.rsplit("/", 1)[-1]
+        if run.get("root"):
+            found[name] = Revision(name, "running", "running", root=str(run["root"]))
+    return found
 
 
 def _one(repo: pygit2.Repository | None, spec: str) -> Revision:
@@ -120,6 +135,10 @@ def _one(repo: pygit2.Repository | None, spec: str) -> Revision:
 
 def snapshot(project: Project, repo: pygit2.Repository | None, revision: Revision) -> Snapshot:
     """The files of a revision."""
+    if revision.kind == "running":
+        from pathlib import Path
+
+        return Snapshot(project, repo, None, root=Path(revision.root or project.root))
     if revision.kind == WORKSPACE or repo is None:
         return Snapshot(project, repo, None)
     return Snapshot(project, repo, repo[revision.rev].tree)

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import posixpath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.project import Project
@@ -96,19 +97,22 @@ def parse_series(raw: bytes, path: str) -> list[dict[str, Any]]:
 
 
 class Snapshot:
-    """The files of one revision: the workspace (`tree` None) or a commit's tree."""
+    """The files of one revision: a work tree on disk (`tree` None) or a commit's tree."""
 
-    def __init__(self, project: Project, repo: pygit2.Repository | None, tree: pygit2.Tree | None):
+    def __init__(self, project: Project, repo: pygit2.Repository | None, tree: pygit2.Tree | None, *,
+                 root: Path | None = None):
         self.project = project
         self.repo = repo
         self.tree = tree
+        self.root = root or project.root
+        """The work tree read when `tree` is None: the workspace, or a running experiment's private copy."""
         self._lock: dict[str, str] | None = None
 
     def read(self, path: str) -> bytes | None:
         """A file's bytes, or None when the revision has no such file."""
         if self.tree is None:
             try:
-                return (self.project.root / path).read_bytes()
+                return (self.root / path).read_bytes()
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 return None
         try:
@@ -128,11 +132,11 @@ class Snapshot:
     def files(self, path: str) -> list[str]:
         """`path` itself when it is a file; the plot files under it (sorted) when a folder; else []."""
         if self.tree is None:
-            full = self.project.root / path
+            full = self.root / path
             if full.is_file():
                 return [path]
             if full.is_dir():
-                return sorted(p.relative_to(self.project.root).as_posix() for p in full.rglob("*")
+                return sorted(p.relative_to(self.root).as_posix() for p in full.rglob("*")
                               if p.is_file() and p.suffix.lower() in PLOTTABLE)
             return self._cached_files(path)
         try:
