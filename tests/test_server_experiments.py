@@ -139,3 +139,23 @@ async def test_unknown_method_and_wrong_types(project):
         # The server is still there and answers well-formed requests.
         result = await request(client, p.SHOW_EXPERIMENTS, {"limit": 1})
         assert result.rows[0].kind == "workspace" and result.nextCursor == "rows:1"
+
+
+async def test_checkpoints_can_be_left_out_and_asked_for_per_experiment(gen, xp):
+    """The tree loads experiments without their checkpoints, and one experiment's when it is expanded."""
+    from tests.test_checkpoints import PROJECT as TRAINING
+
+    repo = gen(TRAINING)
+    xp("exp", "run", "-q", "-n", "deep", cwd=repo)
+    cli = json.loads(xp("exp", "show", "--json", cwd=repo).stdout)
+    async with started(repo) as client:
+        lean = await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams(checkpoints=False))
+        deep = next(r for r in lean.rows if r.name == "deep")
+        assert [r.kind for r in lean.rows] == ["workspace", "baseline", "experiment"] and deep.step == 2
+        expanded = await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams(checkpoints_of="deep",
+                                                                                     revs=["HEAD"]))
+        assert [_wire(r) for r in expanded.rows] == [r for r in cli if r["kind"] == "checkpoint"]
+        assert [r.name for r in expanded.rows] == ["deep@2", "deep@1", "deep@0"]
+        with pytest.raises(JsonRpcException) as missing:
+            await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams(checkpoints_of="shallow"))
+    assert "no experiment 'shallow'" in str(missing.value)

@@ -19,7 +19,11 @@ export interface ExperimentNode {
   /** The experiment's name (what apply/branch/remove take); the rev for baselines. */
   name: string;
   rev: string;
+  /** The baseline commit the row belongs to. */
+  baseline: string;
   children: ExperimentNode[];
+  /** An experiment with checkpoints whose rows were not loaded with it: they are asked for on expand. */
+  hasCheckpoints: boolean;
 }
 
 /** Options that change how rows are shown, from the user's settings. */
@@ -62,11 +66,22 @@ export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions):
         roots.push(parent.node);
       }
       const node = rowNode(row, "experiment", headline, parent.row);
+      node.hasCheckpoints = row.step !== null && row.step !== undefined;
       parent.node.children.push(node);
       lastExperiment = row.kind === "checkpoint" ? undefined : { node, row };
     }
   }
   return roots;
+}
+
+/** The nodes of an experiment's checkpoint rows (`xp/showExperiments` with `checkpointsOf`), newest first. */
+export function checkpointNodes(rows: readonly ExperimentRow[], headline: [string, string] | undefined): ExperimentNode[] {
+  return rows.filter((row) => row.kind === "checkpoint").map((row) => rowNode(row, "checkpoint", headline, undefined));
+}
+
+/** Where an experiment's loaded checkpoints are kept: its ref moves at every checkpoint, so the tip names the chain. */
+export function checkpointsKey(node: ExperimentNode): string {
+  return `${node.baseline}:${node.name}:${node.rev}`;
 }
 
 /** The file `pyhelper.live` writes a run's newest step to (DVCLive's default). */
@@ -155,7 +170,9 @@ function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [st
     status: statusOf(row, kind),
     name: kind === "baseline" ? row.rev : row.name,
     rev: row.rev,
+    baseline: row.baseline,
     children: [],
+    hasCheckpoints: false,
   };
 }
 

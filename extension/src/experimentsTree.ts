@@ -1,9 +1,12 @@
 // The Experiments view: draws the nodes of experimentsModel.ts. It asks the helper for rows only
 // when the helper says experiments changed (`xp/experimentsChanged`) or has just become ready;
-// getChildren hands out what the last load built and never does I/O.
+// getChildren hands out what the last load built and never waits for I/O. Rows come without
+// checkpoints (a thousand experiments with twenty each would be twenty thousand rows); an
+// experiment's checkpoints are asked for when it is first expanded, and kept while its ref stays.
 import * as vscode from "vscode";
 import { headlineMetric } from "./config";
-import { type ExperimentNode, type Status, buildTree, withLiveMetrics } from "./experimentsModel";
+import { type ExperimentNode, type Status, buildTree, checkpointNodes, checkpointsKey, pickHeadline,
+  withLiveMetrics } from "./experimentsModel";
 import { type Helper, errorText } from "./helper";
 import * as proto from "./protocol";
 
@@ -27,6 +30,9 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   private loading: Promise<void> | undefined;
   private again = false;
   private loggedFirstLoad = false;
+  /** Loaded checkpoint nodes by checkpointsKey; pruned to the experiments of each load. */
+  private checkpoints = new Map<string, ExperimentNode[]>();
+  private readonly fetching = new Set<string>();
   private readonly changeEmitter = new vscode.EventEmitter<ExperimentNode | undefined>();
   private readonly loadedEmitter = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
@@ -84,12 +90,44 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   }
 
   getChildren(node?: ExperimentNode): ExperimentNode[] {
-    return node ? node.children : this.roots;
+    if (!node) {
+      return this.roots;
+    }
+    if (node.kind === "experiment" && node.hasCheckpoints && !node.children.length) {
+      const loaded = this.checkpoints.get(checkpointsKey(node));
+      if (loaded) {
+        node.children = loaded;
+        return loaded;
+      }
+      void this.fetchCheckpoints(node);
+      return [{ ...node, kind: "error", id: `${node.id}:loading`, label: "Loading checkpoints…", description: "",
+        tooltip: "", status: "unknown", children: [], hasCheckpoints: false }];
+    }
+    return node.children;
+  }
+
+  /** Asks the helper for one experiment's checkpoints, then redraws that experiment. */
+  private async fetchCheckpoints(node: ExperimentNode): Promise<void> {
+    const key = checkpointsKey(node);
+    if (this.fetching.has(key)) {
+      return;
+    }
+    this.fetching.add(key);
+    try {
+      const result = await this.helper.request(proto.showExperiments, { checkpointsOf: node.name, revs: [node.baseline] });
+      this.checkpoints.set(key, checkpointNodes(result.rows, pickHeadline(this.rowsCache, headlineMetric())));
+      this.changeEmitter.fire(node);
+    } catch (error) {
+      this.output.appendLine(`Loading the checkpoints of ${node.name} failed: ${errorText(error)}`);
+    } finally {
+      this.fetching.delete(key);
+    }
   }
 
   getTreeItem(node: ExperimentNode): vscode.TreeItem {
     const collapsible = node.kind === "experiment"
-      ? (node.children.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None)
+      ? (node.children.length || node.hasCheckpoints ? vscode.TreeItemCollapsibleState.Collapsed
+        : vscode.TreeItemCollapsibleState.None)
       : node.kind !== "baseline" ? vscode.TreeItemCollapsibleState.None
         : node === this.roots.find((n) => n.kind === "baseline") ? vscode.TreeItemCollapsibleState.Expanded
           : vscode.TreeItemCollapsibleState.Collapsed;
@@ -115,7 +153,8 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     try {
       let cursor: string | undefined;
       do {
-        const page = await this.helper.request(proto.showExperiments, cursor ? { limit: PAGE, cursor } : { limit: PAGE });
+        const page = await this.helper.request(proto.showExperiments,
+          cursor ? { limit: PAGE, cursor, checkpoints: false } : { limit: PAGE, checkpoints: false });
         rows.push(...page.rows);
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
@@ -125,6 +164,12 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     }
     this.rowsCache = rows;
     this.redraw();
+    const current = new Set(this.roots.flatMap((root) => root.children).map(checkpointsKey));
+    for (const key of this.checkpoints.keys()) {
+      if (!current.has(key)) {
+        this.checkpoints.delete(key);
+      }
+    }
     this.loadedEmitter.fire();
     if (!this.loggedFirstLoad) {
       this.loggedFirstLoad = true;

@@ -24,6 +24,10 @@ export interface ShowExperimentsParams {
   limit?: number | null;
   /** `nextCursor` of the previous page; absent for the first page. */
   cursor?: string | null;
+  /** Include each experiment's checkpoint rows; false leaves them out (an experiment's `step` says it has some). */
+  checkpoints?: boolean;
+  /** Only the checkpoint rows (newest first) of this experiment, of the first of `revs` when given. */
+  checkpointsOf?: string | null;
 }
 
 /** A page of rows: the workspace first, then each baseline followed by its experiments. */

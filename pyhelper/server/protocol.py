@@ -70,6 +70,10 @@ class ShowExperimentsParams:
     """At most this many rows in this page (default: all)."""
     cursor: Optional[str] = None
     """`nextCursor` of the previous page; absent for the first page."""
+    checkpoints: bool = True
+    """Include each experiment's checkpoint rows; false leaves them out (an experiment's `step` says it has some)."""
+    checkpoints_of: Optional[str] = None
+    """Only the checkpoint rows (newest first) of this experiment, of the first of `revs` when given."""
 
 
 @attrs.define

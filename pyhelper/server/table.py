@@ -28,30 +28,42 @@ class Table:
         self._generation = -1
 
     def rows(self, project: Project, generation: int, *, revs: list[str] | None = None,
-             all_branches: bool = False) -> list[Row]:
+             all_branches: bool = False, checkpoints: bool = True) -> list[Row]:
         """The table as `xp exp show` builds it (workspace, baselines, experiments by time)."""
-        key = (tuple(revs or ()), all_branches)
+        key = (tuple(revs or ()), all_branches, checkpoints)
+        with self._lock:
+            reader = self._open(project, generation)
+            if key not in self._cache:
+                self._cache[key] = show(project, revs=list(revs or []), all_branches=all_branches,
+                                        reader=reader, checkpoints=checkpoints)
+            return self._cache[key]
+
+    def checkpoint_rows(self, project: Project, generation: int, name: str, *, baseline: str | None) -> list[Row]:
+        """One experiment's checkpoint rows, newest first (asked for when the editor expands it)."""
+        from pyhelper.core.experiments.show import checkpoint_rows
+
+        with self._lock:
+            return checkpoint_rows(self._open(project, generation), name, baseline)
+
+    def _open(self, project: Project, generation: int) -> RowReader:
+        """The reader of `project`'s repository, its cached rows dropped when the generation moved on."""
         try:
             identity = (project.root, project.git_dir.stat().st_ino)
         except OSError:
             identity = (project.root, None)
-        with self._lock:
-            # A repository removed and made again at the same place is a new one: reopen it.
-            if self._root != identity or self._reader is None:
-                from pyhelper.core.gitrepo import open_repo
+        # A repository removed and made again at the same place is a new one: reopen it.
+        if self._root != identity or self._reader is None:
+            from pyhelper.core.gitrepo import open_repo
 
-                self._root = identity
-                self._reader = RowReader(project, open_repo(project))
-                self._cache.clear()
-                self._wire.clear()
-            if generation != self._generation:
-                self._cache.clear()
-                self._wire.clear()
-                self._generation = generation
-            if key not in self._cache:
-                self._cache[key] = show(project, revs=list(revs or []), all_branches=all_branches,
-                                        reader=self._reader)
-            return self._cache[key]
+            self._root = identity
+            self._reader = RowReader(project, open_repo(project))
+            self._cache.clear()
+            self._wire.clear()
+        if generation != self._generation:
+            self._cache.clear()
+            self._wire.clear()
+            self._generation = generation
+        return self._reader
 
     def wire(self, rows: list[Row], convert: Callable[[Row], Any]) -> list[Any]:
         """`convert(row)` of each row, remembered while the rows are cached."""

@@ -1,7 +1,8 @@
 // The Experiments tree built from helper rows: grouping, descriptions, tooltips, icons.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { allExperiments, buildTree, changedParams, pickHeadline, tooltipText, withLiveMetrics } from "../../src/experimentsModel";
+import { allExperiments, buildTree, changedParams, checkpointNodes, checkpointsKey, pickHeadline, tooltipText,
+  withLiveMetrics } from "../../src/experimentsModel";
 import { DEMO_ROWS, row } from "./rows";
 
 test("workspace first, then each baseline holding its experiments in order", () => {
@@ -73,6 +74,26 @@ test("checkpoints hang under their experiment, newest first, with their step", (
   assert.deepEqual(deep.children.map((n) => [n.kind, n.label]), [["checkpoint", "deep@2"], ["checkpoint", "deep@1"]]);
   assert.match(deep.children[1].description, /step 1/);
   assert.equal(main.children[1].children.length, 0);
+});
+
+test("rows without checkpoints: an experiment with a step expands, and its checkpoints come on their own", () => {
+  const base = "a".repeat(40);
+  const lean = [
+    row({ kind: "baseline", name: "main", rev: base, baseline: base, status: "" }),
+    row({ name: "deep", rev: "1".repeat(40), baseline: base, step: 2, metrics: { "m.json": { acc: 0.9 } } }),
+    row({ name: "flat", rev: "4".repeat(40), baseline: base }),
+  ];
+  const [main] = buildTree(lean, { headlineMetric: "" });
+  assert.deepEqual(main.children.map((n) => [n.label, n.hasCheckpoints, n.children.length]), [["deep", true, 0], ["flat", false, 0]]);
+  const deep = main.children[0];
+  // The key names the chain by its tip: a new checkpoint moves the ref, so the list is asked for again.
+  assert.notEqual(checkpointsKey(deep), checkpointsKey({ ...deep, rev: "5".repeat(40) }));
+  const nodes = checkpointNodes([
+    row({ kind: "checkpoint", name: "deep@2", rev: "2".repeat(40), baseline: base, status: "", step: 2, metrics: { "m.json": { acc: 0.9 } } }),
+    row({ kind: "checkpoint", name: "deep@1", rev: "3".repeat(40), baseline: base, status: "", step: 1, metrics: { "m.json": { acc: 0.8 } } }),
+  ], pickHeadline(lean, ""));
+  assert.deepEqual(nodes.map((n) => [n.kind, n.label, n.description]), [
+    ["checkpoint", "deep@2", "acc=0.9  step 2"], ["checkpoint", "deep@1", "acc=0.8  step 1"]]);
 });
 
 test("a live step updates the running experiment's metrics and step, nothing else", () => {

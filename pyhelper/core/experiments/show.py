@@ -15,7 +15,7 @@ from pyhelper.core.experiments import notes
 from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo
 from pyhelper.core.project import Project
-from pyhelper.errors import BadInput, UnknownRevision, XpError
+from pyhelper.errors import BadInput, UnknownExperiment, UnknownRevision, XpError
 
 if TYPE_CHECKING:
     import pygit2
@@ -351,13 +351,43 @@ def _with_checkpoints(reader: RowReader, ref, row: Row, running: dict | None, li
                            status=status, tree=None, with_deps=with_deps)
         out[0] = dataclasses.replace(out[0], metrics=current.metrics, errors=current.errors)
     if listed:
-        for checkpoint in found:
-            commit = reader.repo[checkpoint.rev]
-            out.append(dataclasses.replace(reader.row(
-                kind="checkpoint", name=checkpoint.name, rev=checkpoint.rev, baseline=row.baseline,
-                created=float(commit.commit_time), status="", tree=commit.tree,
-                message=commit.message.strip().split("\n", 1)[0], with_deps=with_deps), step=checkpoint.step))
+        out.extend(_checkpoint_rows(reader, found, row.baseline, with_deps))
     return out
+
+
+def _checkpoint_rows(reader: RowReader, found: list, baseline: str, with_deps: bool) -> list[Row]:
+    """A row per checkpoint of a chain (newest first), each with the params and metrics of its commit."""
+    import dataclasses
+
+    rows = []
+    for checkpoint in found:
+        commit = reader.repo[checkpoint.rev]
+        rows.append(dataclasses.replace(reader.row(
+            kind="checkpoint", name=checkpoint.name, rev=checkpoint.rev, baseline=baseline,
+            created=float(commit.commit_time), status="", tree=commit.tree,
+            message=commit.message.strip().split("\n", 1)[0], with_deps=with_deps), step=checkpoint.step))
+    return rows
+
+
+def checkpoint_rows(reader: RowReader, name: str, baseline: str | None = None) -> list[Row]:
+    """The checkpoint rows (newest first) of experiment `name` (of `baseline` when given); [] when it has none.
+
+    What the editor asks for when an experiment is expanded, so a table of a thousand experiments
+    with twenty checkpoints each is not twenty thousand rows up front.
+    """
+    from pyhelper.core.experiments.checkpoint import chain
+
+    if baseline is not None:
+        git = native()
+        try:
+            baseline = str(reader.repo.revparse_single(baseline).peel(git.Commit).id)
+        except (KeyError, ValueError, git.GitError):
+            raise UnknownRevision(f"unknown baseline '{baseline}'", hint="pass a commit, branch or tag") from None
+    for ref, rev in exp_refs(reader.repo):
+        if ref.name == name and (baseline is None or ref.baseline == baseline):
+            return _checkpoint_rows(reader, chain(reader.repo, ref, rev), ref.baseline, False)
+    raise UnknownExperiment(f"no experiment '{name}'" + (f" of baseline {baseline[:7]}" if baseline else ""),
+                            hint="list experiments with `xp exp show`")
 
 
 def _queue_entries(project: Project) -> tuple[dict[str, list], str]:

@@ -36,7 +36,12 @@ def show_experiments(ls: XpServer, params: p.ShowExperimentsParams) -> p.ShowExp
     offset = _cursor(params.cursor)
     project = ls.project()
     generation = ls.watcher.poll()
-    rows = ls.table.rows(project, generation, revs=params.revs, all_branches=params.all_branches)
+    if params.checkpoints_of is not None:
+        rows = ls.table.checkpoint_rows(project, generation, params.checkpoints_of,
+                                        baseline=(params.revs or [None])[0])
+        return p.ShowExperimentsResult(rows=[convert.row(r) for r in rows], next_cursor=None)
+    rows = ls.table.rows(project, generation, revs=params.revs, all_branches=params.all_branches,
+                         checkpoints=params.checkpoints)
     all_columns = query.columns(rows) if params.filter or params.sort_by else []
     if params.filter:
         keep = query.parse_filter(params.filter, all_columns)
