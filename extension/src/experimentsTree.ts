@@ -23,6 +23,11 @@ const ICONS: Record<Status, vscode.ThemeIcon> = {
 
 /** Rows fetched per `xp/showExperiments` page. */
 const PAGE = 500;
+/** The last rows drawn, kept in the workspace's storage folder so the next window opens with them. */
+const SNAPSHOT_FILE = "experiments-snapshot.json";
+const SNAPSHOT_VERSION = 1;
+/** A load is saved this long after it (loads come in bursts while experiments run). */
+const SNAPSHOT_DELAY_MS = 1000;
 
 export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>, vscode.Disposable {
   private roots: ExperimentNode[] = [];
@@ -33,13 +38,87 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   /** Loaded checkpoint nodes by checkpointsKey; pruned to the experiments of each load. */
   private checkpoints = new Map<string, ExperimentNode[]>();
   private readonly fetching = new Set<string>();
+  /** Bumped by every load and clear: a snapshot read that started before either is dropped. */
+  private epoch = 0;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private staleRows = false;
+  private readonly staleEmitter = new vscode.EventEmitter<boolean>();
+  /** Fires when the view starts or stops showing the last session's rows (the helper is not up yet). */
+  readonly onDidChangeStale = this.staleEmitter.event;
   private readonly changeEmitter = new vscode.EventEmitter<ExperimentNode | undefined>();
   private readonly loadedEmitter = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
   /** Fires after each load has been drawn. */
   readonly onDidLoad = this.loadedEmitter.event;
 
-  constructor(private readonly helper: Helper, private readonly output: vscode.OutputChannel) {}
+  constructor(private readonly helper: Helper, private readonly output: vscode.OutputChannel,
+    private readonly storage: vscode.Uri | undefined) {}
+
+  /** True while the rows shown are the last session's, not yet the helper's. */
+  get stale(): boolean {
+    return this.staleRows;
+  }
+
+  /**
+   * Draws the rows the last session saved, while the helper starts (a second or more with a
+   * thousand experiments): the view opens with what it showed before, marked as such, and the
+   * helper's rows replace them as soon as they come. Never called before activate() returned.
+   */
+  async restoreSnapshot(): Promise<void> {
+    if (!this.storage) {
+      return;
+    }
+    const epoch = this.epoch;
+    const started = performance.now();
+    let rows: proto.ExperimentRow[];
+    try {
+      const raw = await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.storage, SNAPSHOT_FILE));
+      const data = JSON.parse(new TextDecoder().decode(raw)) as { version?: number; rows?: unknown };
+      if (data.version !== SNAPSHOT_VERSION || !Array.isArray(data.rows)) {
+        return;
+      }
+      rows = data.rows as proto.ExperimentRow[];
+    } catch {
+      return; // No snapshot yet, or a torn one: the helper's rows come soon anyway.
+    }
+    if (epoch !== this.epoch || this.rowsCache.length || !rows.length) {
+      return;
+    }
+    this.rowsCache = rows;
+    this.setStale(true);
+    this.redraw();
+    this.output.appendLine(`Drew ${rows.length} rows from the last session in ${(performance.now() - started).toFixed(0)} ms.`);
+  }
+
+  private setStale(stale: boolean): void {
+    if (stale !== this.staleRows) {
+      this.staleRows = stale;
+      this.staleEmitter.fire(stale);
+    }
+  }
+
+  private scheduleSave(): void {
+    if (!this.storage || this.saveTimer) {
+      return;
+    }
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      void this.save();
+    }, SNAPSHOT_DELAY_MS);
+  }
+
+  private async save(): Promise<void> {
+    if (!this.storage || this.staleRows) {
+      return;
+    }
+    try {
+      await vscode.workspace.fs.createDirectory(this.storage);
+      const text = JSON.stringify({ version: SNAPSHOT_VERSION, rows: this.rowsCache });
+      await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.storage, SNAPSHOT_FILE), new TextEncoder().encode(text));
+    } catch (error) {
+      this.output.appendLine(`Could not save the experiments snapshot: ${errorText(error)}`);
+    }
+  }
 
   /** The rows of the last load (the workspace row first). */
   get rows(): readonly proto.ExperimentRow[] {
@@ -69,6 +148,8 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
 
   /** Forgets what was shown (the helper stopped): the view shows its welcome text instead. */
   clear(): void {
+    this.epoch++;
+    this.setStale(false);
     this.rowsCache = [];
     this.roots = [];
     this.changeEmitter.fire(undefined);
@@ -143,6 +224,8 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   }
 
   dispose(): void {
+    clearTimeout(this.saveTimer);
+    this.staleEmitter.dispose();
     this.changeEmitter.dispose();
     this.loadedEmitter.dispose();
   }
@@ -162,8 +245,11 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
       this.output.appendLine(`Loading experiments failed: ${errorText(error)}`);
       return;
     }
+    this.epoch++;
     this.rowsCache = rows;
+    this.setStale(false);
     this.redraw();
+    this.scheduleSave();
     const current = new Set(this.roots.flatMap((root) => root.children).map(checkpointsKey));
     for (const key of this.checkpoints.keys()) {
       if (!current.has(key)) {

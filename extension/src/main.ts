@@ -17,15 +17,20 @@ export function activate(context: vscode.ExtensionContext): void {
   const started = performance.now();
   const output = vscode.window.createOutputChannel("XP Helper");
   helper = new Helper(output);
-  const experiments = new ExperimentsTree(helper, output);
+  const experiments = new ExperimentsTree(helper, output, context.storageUri);
   const queue = new QueueTree(helper, output);
   const statusBar = new StatusBar(helper, queue.onDidCount);
+  const experimentsView = vscode.window.createTreeView("xp.experiments",
+    { treeDataProvider: experiments, canSelectMany: true, showCollapseAll: true });
   const ctx: Ctx = { helper, experiments, queue, output, extensionUri: context.extensionUri };
   const current = helper;
 
   context.subscriptions.push(
     output, helper, experiments, queue, statusBar,
-    vscode.window.createTreeView("xp.experiments", { treeDataProvider: experiments, canSelectMany: true, showCollapseAll: true }),
+    experimentsView,
+    experiments.onDidChangeStale((stale) => {
+      experimentsView.message = stale ? "Last known experiments: the helper is starting…" : undefined;
+    }),
     vscode.window.createTreeView("xp.queue", { treeDataProvider: queue }),
     ...Object.entries(COMMANDS).map(([id, factory]) => vscode.commands.registerCommand(id, factory(ctx))),
     // Views reload only when the helper says something changed, or when it (re)starts.
@@ -57,6 +62,8 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
   void helper.start();
+  // The last session's rows while the helper starts (read after activate() returns: it awaits nothing).
+  void experiments.restoreSnapshot();
   output.appendLine(`XP activated in ${(performance.now() - started).toFixed(1)} ms`);
 }
 
