@@ -26,6 +26,8 @@ async def test_plots_data_gives_the_clis_specs_and_custom_plots(project, xp):  #
         by_id = {x.id: x for x in result.plots}
         assert by_id["log.csv"].spec == cli["plots"][ids.index("log.csv")]["spec"]
         assert by_id["acc vs lr"].revisions == ["slow", "fast"] and result.errors == []
+        # What the panel's custom-plot controls offer: every param and metric of the revisions shown.
+        assert (result.params, result.metrics) == (["label", "lr"], ["acc"])
         only = await request(client, p.PLOTS_DATA, p.PlotsDataParams(revs=["slow"], targets=["preds.json"]))
         assert [x.template for x in only.plots] == ["confusion"]
         with pytest.raises(JsonRpcException) as caught:

@@ -354,6 +354,10 @@ export interface PlotsDataResult {
   plots: PlotSpec[];
   /** Files that could not be read, as `label: file: why`. */
   errors: string[];
+  /** Params keys of these revisions (dotted; `file:key` outside params.yaml), for a custom plot's controls. */
+  params: string[];
+  /** Metric keys of these revisions (dotted; `file:key` when two files share a key), for the same controls. */
+  metrics: string[];
 }
 
 /** The experiments to put side by side. */

@@ -626,6 +626,10 @@ class PlotsDataResult:
     """The charts."""
     errors: list[str]
     """Files that could not be read, as `label: file: why`."""
+    params: list[str] = attrs.Factory(list)
+    """Params keys of these revisions (dotted; `file:key` outside params.yaml), for a custom plot's controls."""
+    metrics: list[str] = attrs.Factory(list)
+    """Metric keys of these revisions (dotted; `file:key` when two files share a key), for the same controls."""
 
 
 @attrs.define

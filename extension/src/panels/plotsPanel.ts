@@ -12,11 +12,28 @@ import { page, panelOptions } from "./page";
 
 export const VIEW_TYPE = "xp.plots";
 
+/** The custom plots the page's controls ask for: a metric against a param, and parallel coordinates. */
+export interface CustomPlots {
+  metric?: string;
+  param?: string;
+  parallelParams?: string[];
+}
+
+/** Only the fields a page may set, as strings (the page is not trusted to send well-formed data). */
+function customFrom(value: unknown): CustomPlots {
+  const raw = (value ?? {}) as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === "string" && v ? v : undefined);
+  const list = Array.isArray(raw.parallelParams) ? raw.parallelParams.filter((v): v is string => typeof v === "string" && !!v) : [];
+  return { metric: text(raw.metric), param: text(raw.param), parallelParams: list };
+}
+
 const STYLE = `
   body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); }
   .chart { width: 100%; max-width: 900px; background: white; padding: 4px; }
   h3 { font-family: var(--vscode-editor-font-family); font-weight: normal; margin: 1em 0 0.3em; }
-  .revs { opacity: 0.8; } .error, .failed { color: var(--vscode-errorForeground); }`;
+  .revs { opacity: 0.8; } .error, .failed { color: var(--vscode-errorForeground); }
+  #custom { margin: 0.5em 0 1em; } #custom fieldset { border: none; padding: 0.3em 0; display: inline; }
+  #custom select, #custom button { margin: 0 0.4em; }`;
 
 /** vega, then vega-lite and the interpreter, then vega-embed (it needs the first two), then our page. */
 const SCRIPTS = ["vega.min.js", "vega-lite.min.js", "vega-interpreter.min.js", "vega-embed.min.js", "plots.js"];
@@ -24,6 +41,7 @@ const SCRIPTS = ["vega.min.js", "vega-lite.min.js", "vega-interpreter.min.js", "
 export class PlotsPanel {
   private static current: PlotsPanel | undefined;
   private names: string[] = [];
+  private custom: CustomPlots = {};
   private readonly disposables: vscode.Disposable[] = [];
   /** A load is on its way, or one more is wanted after it (steps arrive faster than charts redraw). */
   private loading: Promise<void> | undefined;
@@ -38,8 +56,11 @@ export class PlotsPanel {
     panel.webview.html = page(panel.webview, extensionUri, { scripts: SCRIPTS, style: STYLE, body: `<div id="plots"></div>` });
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((message: { type?: string }) => {
+      panel.webview.onDidReceiveMessage((message: { type?: string; custom?: unknown }) => {
         if (message?.type === "ready") {
+          void this.load();
+        } else if (message?.type === "custom") {
+          this.custom = customFrom(message.custom);
           void this.load();
         }
       }),
@@ -75,6 +96,7 @@ export class PlotsPanel {
     const revived = new PlotsPanel(panel, helper, extensionUri, output);
     const names = (state as { names?: unknown } | undefined)?.names;
     revived.names = Array.isArray(names) ? names.filter((n): n is string => typeof n === "string") : [];
+    revived.custom = customFrom((state as { custom?: unknown } | undefined)?.custom);
     PlotsPanel.current = revived;
   }
 
@@ -96,8 +118,21 @@ export class PlotsPanel {
 
   private async fetch(): Promise<void> {
     try {
-      const result = await this.helper.request(proto.plotsData, { revs: this.names });
-      await this.panel.webview.postMessage({ type: "data", result, names: this.names });
+      const custom = this.custom.metric && (this.custom.param || this.custom.parallelParams?.length)
+        ? { metric: this.custom.metric, param: this.custom.param ?? null, parallelParams: this.custom.parallelParams ?? [] } : {};
+      let customError = "";
+      let result: proto.PlotsDataResult;
+      try {
+        result = await this.helper.request(proto.plotsData, { revs: this.names, ...custom });
+      } catch (error) {
+        if (!("metric" in custom)) {
+          throw error;
+        }
+        // A custom plot the revisions cannot draw (a key none of them has): say why, draw the rest.
+        customError = errorText(error);
+        result = await this.helper.request(proto.plotsData, { revs: this.names });
+      }
+      await this.panel.webview.postMessage({ type: "data", result, names: this.names, custom: this.custom, customError });
     } catch (error) {
       const message = `Plots failed: ${errorText(error)}`;
       this.output.appendLine(message);

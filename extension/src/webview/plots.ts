@@ -8,8 +8,24 @@ declare function acquireVsCodeApi(): { postMessage(message: unknown): void; getS
 declare const vega: { expressionInterpreter: unknown };
 declare function vegaEmbed(el: HTMLElement, spec: unknown, options: unknown): Promise<unknown>;
 
+/** The custom plots chosen in the controls (the panel keeps the same shape). */
+interface CustomPlots {
+  metric?: string;
+  param?: string;
+  parallelParams?: string[];
+}
+
+interface State {
+  result?: PlotsDataResult;
+  names?: string[];
+  custom?: CustomPlots;
+  customError?: string;
+}
+
 const vscode = acquireVsCodeApi();
-let state = (vscode.getState() as { result?: PlotsDataResult; names?: string[] } | undefined) ?? {};
+let state = (vscode.getState() as State | undefined) ?? {};
+/** The key lists the controls were built from: rebuilt only when they change, so a choice in progress survives live redraws. */
+let controlsFor = "";
 
 function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
@@ -30,6 +46,7 @@ function render(): void {
     root.replaceChildren(element("p", "Loading…"));
     return;
   }
+  renderControls(result);
   // Charts are redrawn in place (a running experiment sends a new step every few hundred ms): the
   // old drawing stays until the new one is ready, so the page neither blinks nor loses its scroll.
   const old = new Map<string, HTMLElement>();
@@ -54,6 +71,72 @@ function render(): void {
     nodes.push(element("p", error, "error"));
   }
   root.replaceChildren(...nodes);
+}
+
+/** A `<select>` of `options` (first an empty choice named `none` when given), `chosen` selected. */
+function select(id: string, options: string[], chosen: string | undefined, none?: string): HTMLSelectElement {
+  const box = element("select");
+  box.id = id;
+  for (const value of none !== undefined ? ["", ...options] : options) {
+    const option = element("option", value || none);
+    option.value = value;
+    option.selected = value === (chosen ?? "");
+    box.append(option);
+  }
+  return box;
+}
+
+/**
+ * The custom plot controls: a metric against a param (one point per experiment) and parallel
+ * coordinates over chosen params, coloured by the metric — what W&B and MLflow offer, here over
+ * the experiments shown.
+ */
+function renderControls(result: PlotsDataResult): void {
+  const key = JSON.stringify([result.params, result.metrics, state.custom, state.customError]);
+  const form = document.getElementById("custom") as HTMLFormElement | null ?? element("form");
+  if (!form.id) {
+    form.id = "custom";
+    document.body.insertBefore(form, document.getElementById("plots"));
+  }
+  if (key === controlsFor) {
+    return;
+  }
+  controlsFor = key;
+  const custom = state.custom ?? {};
+  form.replaceChildren();
+  if (!result.metrics.length || !result.params.length) {
+    form.append(element("p", "Custom plots need params and metrics in the experiments shown.", "revs"));
+    return;
+  }
+  const metric = select("metric", result.metrics, custom.metric ?? result.metrics[0]);
+  const param = select("param", result.params, custom.param, "(no plot against a param)");
+  const parallel = element("fieldset");
+  parallel.id = "parallel";
+  parallel.append(element("legend", "Parallel coordinates over"));
+  for (const name of result.params) {
+    const label = element("label");
+    const box = element("input");
+    box.type = "checkbox";
+    box.value = name;
+    box.checked = custom.parallelParams?.includes(name) ?? false;
+    label.append(box, document.createTextNode(` ${name} `));
+    parallel.append(label);
+  }
+  const draw = element("button", "Draw custom plots");
+  draw.type = "submit";
+  form.append(element("span", "Metric "), metric, element("span", " against "), param, parallel, draw);
+  if (state.customError) {
+    form.append(element("p", state.customError, "error"));
+  }
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    const chosen: CustomPlots = {
+      metric: metric.value,
+      param: param.value || undefined,
+      parallelParams: Array.from(parallel.querySelectorAll<HTMLInputElement>("input:checked")).map((b) => b.value),
+    };
+    vscode.postMessage({ type: "custom", custom: chosen });
+  };
 }
 
 /** Draws `spec` into a fresh chart element that replaces the section's current one once drawn. */
@@ -92,9 +175,10 @@ function draw(section: HTMLElement, spec: unknown): void {
 }
 
 window.addEventListener("message", (event: MessageEvent) => {
-  const message = event.data as { type?: string; result?: PlotsDataResult; names?: string[] };
+  const message = event.data as State & { type?: string };
   if (message?.type === "data" && message.result) {
-    state = { result: message.result, names: message.names ?? [] };
+    state = { result: message.result, names: message.names ?? [], custom: message.custom ?? {},
+      customError: message.customError ?? "" };
     render();
   }
 });

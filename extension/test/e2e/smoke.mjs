@@ -384,6 +384,17 @@ async function panelsPath() {
     if (pictures !== 2) {
       throw new Error(`expected one picture per experiment in the image plot, got ${pictures}`);
     }
+    // Custom plots from the panel's controls: a metric against a param, and parallel coordinates.
+    await view.locator("#metric").selectOption("accuracy");
+    await view.locator("#param").selectOption("train.lr");
+    await view.locator('#parallel input[value="train.lr"]').check();
+    await view.locator('#parallel input[value="model.hidden"]').check();
+    const asked = Date.now();
+    await view.locator('#custom button[type="submit"]').click();
+    for (const id of ["accuracy vs train.lr", "parallel coordinates: model.hidden, train.lr → accuracy"]) {
+      await view.locator(`section.plot[data-id="${id}"] svg.marks`).first().waitFor({ state: "visible" });
+    }
+    timings.push({ name: "Plots: custom plots asked → drawn", value: `${Date.now() - asked} ms` });
     await runCommand(page, "View: Close All Editors");
   });
 }

@@ -135,3 +135,22 @@ def parallel(records: list[dict[str, Any]], params: list[str], metric: str) -> P
     }
     return Plot(id=f"parallel coordinates: {', '.join(params)} → {metric}", template="parallel", spec=spec,
                 revisions=tuple(dict.fromkeys(r["rev"] for r in rows)))
+
+
+def keys(records: list[dict[str, Any]], section: str) -> list[str]:
+    """The `section` ('params' or 'metrics') keys of `records`, sorted, as the custom plots take them.
+
+    A key is bare, or `file:key` when several files have it (the bare key would be ambiguous).
+    """
+    found: dict[str, set[str]] = {}
+    for record in records:
+        for path, values in record[section].items():
+            for key in values:
+                found.setdefault(key, set()).add(path)
+    out = []
+    for key, paths in sorted(found.items()):
+        if len(paths) == 1:
+            out.append(key)
+        else:
+            out.extend(f"{path}:{key}" for path in sorted(paths))
+    return out

@@ -24,8 +24,9 @@ def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
     revisions = collect.select(project, repo, list(params.revs))
     result = collect.collect(project, revisions, targets=list(params.targets), repo=repo)
     plots = list(result.plots)
+    # Each revision's params and metrics: the custom plots' data, and the keys the panel offers for them.
+    records = across.values(project, repo, revisions)
     if params.metric and (params.param or params.parallel_params):
-        records = across.values(project, repo, revisions)
         if params.param:
             plots.append(across.metric_vs_param(records, params.metric, params.param))
         if params.parallel_params:
@@ -33,7 +34,7 @@ def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
     return p.PlotsDataResult(
         revisions=[p.PlotRevision(label=r.label, rev=r.rev, kind=r.kind) for r in result.revisions],
         plots=[p.PlotSpec(id=x.id, template=x.template, revisions=list(x.revisions), spec=x.spec) for x in plots],
-        errors=list(result.errors))
+        errors=list(result.errors), params=across.keys(records, "params"), metrics=across.keys(records, "metrics"))
 
 
 def compare_experiments(ls: XpServer, params: p.CompareExperimentsParams) -> p.CompareExperimentsResult:
