@@ -395,6 +395,9 @@ async function panelsPath() {
       await view.locator(`section.plot[data-id="${id}"] svg.marks`).first().waitFor({ state: "visible" });
     }
     timings.push({ name: "Plots: custom plots asked → drawn", value: `${Date.now() - asked} ms` });
+    await page.screenshot({ path: join(OUT, "11b-plots-panel.png"), animations: "disabled" });
+    await view.locator('section.plot[data-id="eval/test_points.svg"]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(OUT, "11c-plots-panel-images.png"), animations: "disabled" });
     await runCommand(page, "View: Close All Editors");
   });
 }
