@@ -10,6 +10,8 @@ figure, with the issue's target:
   show warm         `xp/showExperiments` (every row) once the table is warm: median and p95
   hover             `textDocument/hover` on a params.yaml key: median and p95
   notification      a new experiment ref appears → `xp/experimentsChanged` arrives: median and max
+  panels            `xp/compareExperiments` of 20 experiments; `xp/plotsData` of 20 experiments with
+                    10 plots × 1,000 steps each (the helper's part of opening the Compare / Plots panel)
   RSS               the server's resident memory after all that (and its peak)
 """
 
@@ -36,6 +38,10 @@ PROJECT = {
     "metrics.json": '{"acc": 0.5, "loss": 0.9}\n',
     "train.py": "print('training')\n",
 }
+PLOTS = 10
+"""Plot files (1,000 steps each) in the first PLOTTED experiments, for the Plots panel's figure."""
+PLOTTED = 20
+STEPS = 1000
 
 
 def build(root: Path, count: int) -> str:
@@ -45,6 +51,8 @@ def build(root: Path, count: int) -> str:
     root.mkdir(parents=True)
     for name, text in PROJECT.items():
         (root / name).write_text(text)
+    with (root / "dvc.yaml").open("a") as f:
+        f.write("plots:\n" + "".join(f"  - logs/curve{k}.csv: {{x: step}}\n" for k in range(PLOTS)))
     env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b",
            "GIT_COMMITTER_EMAIL": "b@x"}
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
@@ -59,6 +67,12 @@ def build(root: Path, count: int) -> str:
         metrics = f'{{"acc": {0.5 + i / 2500:.4f}, "loss": {0.9 - i / 2500:.4f}}}\n'
         builder.insert("params.yaml", repo.create_blob(params.encode()), pygit2.enums.FileMode.BLOB)
         builder.insert("metrics.json", repo.create_blob(metrics.encode()), pygit2.enums.FileMode.BLOB)
+        if i <= PLOTTED:
+            logs = repo.TreeBuilder()
+            for k in range(PLOTS):
+                curve = "step,value\n" + "".join(f"{s},{1 / (1 + s * i * (k + 1) / 1e4):.5f}\n" for s in range(STEPS))
+                logs.insert(f"curve{k}.csv", repo.create_blob(curve.encode()), pygit2.enums.FileMode.BLOB)
+            builder.insert("logs", logs.write(), pygit2.enums.FileMode.TREE)
         sig_i = pygit2.Signature("bench", "bench@localhost", int(time.time()) - count + i, 0)
         commit = repo.create_commit(None, sig_i, sig_i, f"e{i}", builder.write(), [head.id])
         repo.references.create(_ref(str(head.id), f"e{i}"), commit)
@@ -188,6 +202,22 @@ async def measure(root: Path, head: str, count: int, repeats: int) -> list[str]:
         latencies.append(arrivals[-1][0] - made)
     lines.append(f"new experiment ref → xp/experimentsChanged: median {statistics.median(latencies) * 1000:.0f} ms, "
                  f"max {max(latencies) * 1000:.0f} ms  (target <= 300 ms)")
+
+    names = [f"e{i}" for i in range(1, PLOTTED + 1)]
+    compares, plots = [], []
+    for _ in range(max(3, repeats // 4)):
+        began = time.perf_counter()
+        compared = await client.protocol.send_request_async(p.COMPARE_EXPERIMENTS, p.CompareExperimentsParams(names=names))
+        compares.append(time.perf_counter() - began)
+        assert len(compared.columns) == PLOTTED
+        began = time.perf_counter()
+        drawn = await client.protocol.send_request_async(p.PLOTS_DATA, p.PlotsDataParams(revs=names))
+        plots.append(time.perf_counter() - began)
+        assert len(drawn.plots) == PLOTS and len(drawn.plots[0].spec["data"]["values"]) == PLOTTED * STEPS
+    lines.append(f"xp/compareExperiments of {PLOTTED} experiments: median {statistics.median(compares) * 1000:.0f} ms  "
+                 f"(panel target <= 500 ms, drawing included)")
+    lines.append(f"xp/plotsData, {PLOTS} plots × {PLOTTED} experiments × {STEPS} steps: median "
+                 f"{statistics.median(plots) * 1000:.0f} ms  (panel target <= 1000 ms, drawing included)")
 
     rss, peak = _rss_kb(client._server.pid)
     lines.append(f"server RSS after the figures: {rss / 1024:.0f} MB (peak {peak / 1024:.0f} MB)  (target <= 120 MB)")

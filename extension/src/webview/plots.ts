@@ -139,6 +139,14 @@ function renderControls(result: PlotsDataResult): void {
   };
 }
 
+/** Above this many data points a chart is painted on a canvas: an SVG node per point makes 20,000 points slow. */
+const CANVAS_ABOVE = 5000;
+
+function rendererFor(spec: unknown): "svg" | "canvas" {
+  const values = (spec as { data?: { values?: unknown } } | undefined)?.data?.values;
+  return Array.isArray(values) && values.length > CANVAS_ABOVE ? "canvas" : "svg";
+}
+
 /** Draws `spec` into a fresh chart element that replaces the section's current one once drawn. */
 function draw(section: HTMLElement, spec: unknown): void {
   const current = section.querySelector<HTMLElement>("div.chart");
@@ -157,7 +165,7 @@ function draw(section: HTMLElement, spec: unknown): void {
     chart.style.width = `${current!.clientWidth}px`;
     section.append(chart);
   }
-  vegaEmbed(chart, spec, { renderer: "svg", ast: true, expr: vega.expressionInterpreter, actions: false, defaultStyle: false })
+  vegaEmbed(chart, spec, { renderer: rendererFor(spec), ast: true, expr: vega.expressionInterpreter, actions: false, defaultStyle: false })
     .then(() => {
       if (drawn && current!.isConnected) {
         chart.style.position = chart.style.visibility = chart.style.width = "";

@@ -29,7 +29,8 @@ def remove(project: Project, specs: list[str], *, rev: str | None = None, all_ex
         chosen = [Experiment(ref, sha) for ref, sha in exp_refs(repo) if ref.baseline == baseline]
     elif specs:
         # All found before any is removed; a name given twice is removed once.
-        chosen = list(dict.fromkeys(find(repo, spec) for spec in specs))
+        refs = exp_refs(repo)
+        chosen = list(dict.fromkeys(find(repo, spec, refs=refs) for spec in specs))
     else:
         raise BadInput("nothing to remove", hint="name experiments, or pass --rev REV or -A")
     for experiment in chosen:

@@ -12,12 +12,13 @@ if TYPE_CHECKING:
     import pygit2
 
 
-def find(repo: pygit2.Repository, spec: str) -> Experiment:
+def find(repo: pygit2.Repository, spec: str, *, refs: list | None = None) -> Experiment:
     """The experiment named `spec` (preferring HEAD's baseline when names repeat), or with that id.
 
-    `NAME@STEP` names a checkpoint of experiment NAME (unless an experiment is called that).
+    `NAME@STEP` names a checkpoint of experiment NAME (unless an experiment is called that). A caller
+    resolving many names passes `refs` (from `exp_refs`) once: listing a thousand refs costs ~40 ms.
     """
-    refs = exp_refs(repo)
+    refs = exp_refs(repo) if refs is None else refs
     by_name = [(ref, rev) for ref, rev in refs if ref.name == spec]
     if not by_name and "@" in spec and spec.rpartition("@")[2].isdigit():
         from pyhelper.core.experiments.checkpoint import find_step

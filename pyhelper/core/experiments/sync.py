@@ -59,7 +59,8 @@ def _merge_notes(project: Project, remote: str) -> None:
 def push(project: Project, remote: str, names: list[str]) -> list[Experiment]:
     """Pushes the named experiments (default: all) and the notes ref to `remote`."""
     repo = open_repo(project)
-    chosen = [find(repo, n) for n in names] if names else [Experiment(r, s) for r, s in exp_refs(repo)]
+    refs = exp_refs(repo)
+    chosen = [find(repo, n, refs=refs) for n in names] if names else [Experiment(r, s) for r, s in refs]
     if not chosen:
         raise BadInput("there are no experiments to push", hint="run one with `xp exp run` first")
     refspecs = [f"{e.ref}:{e.ref}" for e in chosen]

@@ -56,20 +56,20 @@ def _column(values: list[str | None]) -> list[Any]:
         return [None if v is None else _number(v) for v in values]
 
 
-def _table(rows: list[list[str]]) -> list[dict[str, Any]]:
-    """Records of a CSV/TSV file's rows (the first is the header); a short row lacks its last fields."""
+def _table(rows: list[list[str]]) -> dict[str, list[Any]]:
+    """Columns of a CSV/TSV file's rows (the first is the header); a short row lacks its last fields (None)."""
     if not rows:
-        return []
+        return {}
     header, body = rows[0], [r for r in rows[1:] if r]
-    columns = [_column([r[i] if i < len(r) else None for r in body]) for i in range(len(header))]
-    records = [dict(zip(header, values)) for values in zip(*columns)] if columns else []
-    if any(len(r) < len(header) for r in body):
-        records = [{k: v for k, v in record.items() if v is not None} for record in records]
-    return records
+    if body and min(map(len, body)) >= len(header):
+        # Every row is whole: transpose in C rather than cell by cell.
+        return {name: _column(list(values)) for name, values in zip(header, zip(*body))}
+    return {name: _column([r[i] if i < len(r) else None for r in body]) for i, name in enumerate(header)}
 
 
-def parse_series(raw: bytes, path: str) -> list[dict[str, Any]]:
-    """The records of a plot file; `BadInput` naming the file when it holds no list of records."""
+def parse_series(raw: bytes, path: str) -> dict[str, list[Any]]:
+    """A plot file as columns of equal length (None where a record lacks the field); `BadInput` naming
+    the file when it holds no list of records. Columns, not records: a 1,000-step file is a few lists."""
     suffix = posixpath.splitext(path)[1].lower()
     text = raw.decode("utf-8", errors="replace")
     if suffix in (".csv", ".tsv"):
@@ -93,7 +93,8 @@ def parse_series(raw: bytes, path: str) -> list[dict[str, Any]]:
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise BadInput("a plot file must hold a list of records (or `{name: [records]}`)",
                        hint="write e.g. [{\"step\": 0, \"loss\": 1.2}, ...]", path=path)
-    return [{str(k): v for k, v in item.items()} for item in data]
+    fields = dict.fromkeys(key for item in data for key in item)  # In order of first appearance.
+    return {str(key): [item.get(key) for item in data] for key in fields}
 
 
 class Snapshot:

