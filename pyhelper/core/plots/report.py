@@ -32,7 +32,10 @@ for (const item of specs) {
   chart.className = 'chart';
   section.append(heading, chart);
   root.append(section);
-  vegaEmbed(chart, item.spec, {renderer: 'svg', ast: true, expr: vega.expressionInterpreter,
+  // Over 5,000 points a chart is painted on a canvas: an SVG node per point would make it slow.
+  const values = item.spec.data && item.spec.data.values;
+  const renderer = Array.isArray(values) && values.length > 5000 ? 'canvas' : 'svg';
+  vegaEmbed(chart, item.spec, {renderer, ast: true, expr: vega.expressionInterpreter,
                                actions: {export: true, source: false, compiled: false, editor: false}})
     .catch((error) => { chart.classList.add('xp-error'); chart.textContent = 'Could not draw this plot: ' + error.message; });
 }
