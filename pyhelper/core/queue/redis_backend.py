@@ -333,7 +333,8 @@ class RedisQueue:
 
 def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]:
     """Fetches the experiment refs of finished entries that this repository does not have yet (never
-    forced: a local experiment of the same name stays); returns the names fetched."""
+    forced: a local experiment of the same name stays), with their outputs from the shared cache dir;
+    returns the names fetched."""
     from pyhelper.core.gitrepo import open_repo
     from pyhelper.core.refs import ExpRef
 
@@ -350,6 +351,12 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
                             capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         return []  # Not fatal: `xp exp pull` says why.
+    from pyhelper.core.queue.remote_outputs import outputs_home
+
+    try:  # Their outputs too, from the shared cache dir, so that `xp exp apply` restores them.
+        outputs_home(project, [e.exp_rev for e in missing if e.exp_rev])
+    except OSError:
+        pass  # Not fatal: `xp exp pull` copies them again, and says why it cannot.
     return [e.name for e in missing]
 
 

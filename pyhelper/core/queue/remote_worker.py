@@ -131,9 +131,15 @@ class _Watch(threading.Thread):
     (SIGTERM, SIGKILL a second later) and this run records nothing.
     """
 
-    def __init__(self, client, entry_id: str, job):
+    def __init__(self, url: str, entry_id: str, job):
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         super().__init__(daemon=True)
-        self.client = client
+        # A client of its own that gives up at once: redis-py's default retries with backoff would keep
+        # a look blocked for seconds, past the moment the stage must be stopped.
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
         self.entry_id = entry_id
         self.job_id = job.id if job is not None else ""
         self.registry = job.started_job_registry.key if job is not None else ""
@@ -141,8 +147,11 @@ class _Watch(threading.Thread):
         self.pgid: int | None = None
         self.cancel = 0
         self.signalled_at: float | None = None
-        self.lease_until: float | None = None
-        """When the job's lease lapses (epoch seconds), as last read from Redis."""
+        self.lease_until = time.time() + LEASE_SECONDS - 1
+        """When the job's lease lapses (epoch seconds), as last read from Redis; until then, as the worker
+        set it just before forking this horse (Redis may be gone before the first look)."""
+        self.seen = False
+        """The lease was read from Redis at least once."""
         self.lost = False
         """The lease lapsed (or is about to) without being renewed: this run must record nothing."""
         self.done = threading.Event()
@@ -168,8 +177,8 @@ class _Watch(threading.Thread):
         self.cancel = max(self.cancel, int(flag or 0))
         ours = [score for member, score in leases if member.decode().startswith(f"{self.job_id}:")]
         if ours:
-            self.lease_until = max(ours)
-        elif self.lease_until is not None:  # It was ours and is gone: RQ gave the job up (or to another worker).
+            self.lease_until, self.seen = max(ours), True
+        elif self.seen:  # It was ours and is gone: RQ gave the job up (or to another worker).
             self.lease_until = 0.0
         return True
 
@@ -178,8 +187,8 @@ class _Watch(threading.Thread):
         late, when Redis does not answer at once)."""
         while not self.lost:
             if self.look():
-                return self.lease_until is None or self.lease_until - time.time() > LEASE_MARGIN
-            if not wait or (self.lease_until is not None and self.lease_until - time.time() <= LEASE_MARGIN):
+                return self.lease_until - time.time() > LEASE_MARGIN
+            if not wait or self.lease_until - time.time() <= LEASE_MARGIN:
                 break
             time.sleep(0.3)
         return False
@@ -188,7 +197,7 @@ class _Watch(threading.Thread):
         """Signals the stage's group as the cancel request (SIGKILL after the grace) or a lost lease asks."""
         with self.lock:
             now = time.monotonic()
-            if not self.lost and self.lease_until is not None and self.lease_until - time.time() <= LEASE_MARGIN:
+            if not self.lost and self.lease_until - time.time() <= LEASE_MARGIN:
                 self.lost = True
             if self.pgid is None or not (self.cancel or self.lost):
                 return
@@ -255,7 +264,7 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params:
         attempt, number = pipe.execute()
     client.hset(key, mapping={"status": "running", "started": time.time(), "finished": "", "error": "",
                               "exit_code": "", "worker": f"{hostname()}:{os.getppid()}"})
-    watch = _Watch(client, entry, job)
+    watch = _Watch(_SETTINGS["url"], entry, job)
 
     def log(text: str) -> None:
         try:
@@ -275,7 +284,7 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params:
         if watch.lost:
             log(f"# {line.removeprefix('# ')} (after this worker lost its lease: nothing recorded here)")
             return {"status": "lost"}
-        _retrying(write, seconds=max(1.0, (watch.lease_until or time.time() + 60) - time.time() - LEASE_MARGIN))
+        _retrying(write, seconds=max(1.0, watch.lease_until - time.time() - LEASE_MARGIN))
         return {"status": status, **fields}
 
     log(f"# {name}: {' '.join(params) or '(no params changed)'} (attempt {attempt} on {hostname()})")
