@@ -153,3 +153,45 @@ def test_a_stage_ignoring_sigterm_is_killed_and_a_hung_horse_is_stopped_by_rq(cl
     cluster.enqueue("train.lr=0.9", name="after")
     cluster.wait_for({"after": "success"}, timeout=30)
     assert cluster.remote_exps().keys() == {"after"}
+
+
+def test_run_all_runs_what_is_queued_with_progress_and_brings_it_home(cluster):
+    cluster.enqueue("train.lr=0.31,0.32,0.33", name="all")
+    result = cluster.xp("exp", "run", "--run-all", "-j", "2", timeout=90)
+    assert "Queue done in" in result.stdout and "3 succeeded, 0 failed" in result.stdout
+    assert "3/3 done (0 failed)" in result.stderr  # Plain progress lines when not on a terminal.
+    assert "Fetched 3 experiment(s)" in result.stdout
+    assert sorted(lr for lr, _ in cluster.events("end")) == ["0.31", "0.32", "0.33"]
+    local = git(cluster.project, "for-each-ref", "--format=%(refname)", "refs/exps/").split()
+    assert sorted(ref.rsplit("/", 1)[1] for ref in local) == ["all-1", "all-2", "all-3"]
+    # The workers it started are gone; with nothing queued and no worker, it says so and ends at once.
+    wait_until(lambda: json.loads(cluster.xp("queue", "status", "--json").stdout)["workers"] == [], 20,
+               "the run-all workers to exit")
+    cluster.enqueue("train.lr=0.34", name="stranded")
+    began = time.monotonic()
+    stranded = cluster.xp("exp", "run", "--run-all", "-j", "0", expect=1, timeout=60)
+    assert "1 not finished: no worker is left" in stranded.stdout and time.monotonic() - began < 30
+
+
+def test_recover_rebuilds_the_entries_redis_lost_from_the_remote(cluster):
+    cluster.worker("a")
+    cluster.enqueue("train.lr=0.41", name="finished")
+    cluster.wait_for({"finished": "success"}, timeout=30)
+    os.killpg(cluster.workers[0].pid, signal.SIGTERM)
+    cluster.workers[0].wait(15)
+    cluster.enqueue("train.lr=0.42,0.43", name="pending")
+    queue = cluster.queue()
+    queue.redis.flushall()  # Redis lost everything (a restart without its append-only file).
+    queue.close()
+    assert "is empty" in cluster.xp("queue", "status").stdout
+    dry = cluster.xp("queue", "recover", "--dry").stdout
+    assert "Would recover 3 entries" in dry and cluster.entries() == {}
+    out = cluster.xp("queue", "recover").stdout
+    assert "Recovered 3 entries from git (2 to run" in out
+    assert cluster.statuses() == {"finished": "success", "pending-1": "queued", "pending-2": "queued"}
+    assert cluster.entries()["finished"].exp_rev == cluster.remote_exps()["finished"]
+    assert "Nothing to recover: the queue knows every queued commit (3)" in cluster.xp("queue", "recover").stdout
+    cluster.worker("b")
+    cluster.wait_for({"pending-1": "success", "pending-2": "success"}, timeout=45)
+    assert sorted(lr for lr, _ in cluster.events("end")) == ["0.41", "0.42", "0.43"]  # The finished one ran once.
+    assert set(cluster.remote_exps()) == {"finished", "pending-1", "pending-2"}
