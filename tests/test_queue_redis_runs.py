@@ -76,6 +76,9 @@ def test_a_remote_run_killed_mid_way_keeps_its_checkpoints(ck_cluster):
     doomed = c.worker("doomed")
     c.enqueue("epochs=50", "delay=0.3", name="cut")
     wait_until(lambda: len(remote_subjects(c, "cut")) >= 2, 40, "two checkpoints on the remote")
+    c.xp("exp", "pull", c.remote)  # Mid-run, the chain so far comes home; its entry says it is running.
+    running = next(r for r in show(c) if r["name"] == "cut")
+    assert running["status"] == "running" and running["step"] >= 1
     os.killpg(doomed.pid, signal.SIGKILL)  # The machine is lost mid-run.
     doomed.wait(5)
     c.worker("other")  # Its maintenance notices the lapsed lease (no retries: the entry fails).
