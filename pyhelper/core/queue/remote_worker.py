@@ -81,6 +81,8 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
     ran = [0]
     client = connect(url)
     # Imported once here, so that each job's forked work horse starts with them loaded (saves ~0.3 s a job).
+    import pyhelper.core.experiments.checkpoint  # noqa: F401
+    import pyhelper.core.experiments.recorder  # noqa: F401
     import pyhelper.core.gitrepo  # noqa: F401
     import pyhelper.core.queue.enqueue  # noqa: F401
     import pyhelper.core.repro  # noqa: F401
