@@ -103,13 +103,14 @@ class Cluster:
         args = [a for s in sets for a in ("-S", s)] + (["-n", name] if name else [])
         return json.loads(self.xp("exp", "run", "--queue", "--json", *extra, *args).stdout)
 
-    def worker(self, label: str, env: dict[str, str] | None = None, remote: str | None = None) -> subprocess.Popen:
+    def worker(self, label: str, env: dict[str, str] | None = None, remote: str | None = None,
+               url: str | None = None) -> subprocess.Popen:
         """Starts `xp queue worker --backend … --remote …` in a folder of its own (a machine of its own)."""
         home = self.tmp / f"machine-{label}"
         home.mkdir(exist_ok=True)
         out = open(home / "worker.log", "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", self.url, "--remote", remote or self.remote,
+            [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", url or self.url, "--remote", remote or self.remote,
              "--cache-dir", self.cache, "--mirror-dir", str(home / "mirrors"), "--idle", "0"],
             cwd=home, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, **GIT_ENV, **(env or {})})
@@ -192,15 +193,91 @@ def redis_server_fixture(tmp_path):
     server.stop()
 
 
-@pytest.fixture(name="cluster")
-def cluster_fixture(gen, tmp_path, monkeypatch, redis_server):
-    """The laptop's project (queue on Redis, pushed to a bare remote) and a way to start workers."""
+def make_cluster(gen, tmp_path: Path, monkeypatch, redis_server: RedisServer, files: dict) -> Cluster:
+    """A laptop's project made of `files`, queuing on `redis_server`, pushed to a bare remote."""
     log = tmp_path / "calls.log"
     monkeypatch.setenv("XP_TEST_LOG", str(log))
-    project = gen(PIPELINE)
+    project = gen(files)
     c = Cluster(tmp_path, project, redis_server, log)
     git(tmp_path, "init", "-q", "--bare", c.remote)
     git(project, "push", "-q", c.remote, "main")
     c.xp("queue", "start", "--backend", c.url, "--remote", c.remote, "--cache-dir", c.cache, "-j", "0")
+    return c
+
+
+@pytest.fixture(name="cluster")
+def cluster_fixture(gen, tmp_path, monkeypatch, redis_server):
+    """The laptop's project (queue on Redis, pushed to a bare remote) and a way to start workers."""
+    c = make_cluster(gen, tmp_path, monkeypatch, redis_server, PIPELINE)
     yield c
     c.cleanup()
+
+
+PROXY = r"""
+import socket, sys, threading
+
+listen = socket.socket()
+listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listen.bind(("127.0.0.1", int(sys.argv[1])))
+listen.listen(64)
+print("ready", flush=True)
+
+def pipe(source, sink):
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    for sock in (source, sink):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+def serve(client):
+    upstream = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+    pipe(upstream, client)
+
+while True:
+    conn, _ = listen.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"""
+
+
+class TcpProxy:
+    """A TCP proxy process in front of redis-server: killing it cuts whoever talks through it off Redis
+    (open connections die, new ones are refused), as a network cut would."""
+
+    def __init__(self, server: RedisServer):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen([sys.executable, "-c", PROXY, str(self.port), str(server.port)],
+                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def cut(self) -> None:
+        """Kills the proxy (SIGKILL): the network between its clients and Redis is gone."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5)
+
+
+def parent_of(pid: int) -> int:
+    """The parent process id of `pid` (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+
+
+def horse_of(worker_pid: int, stage_pid: int) -> int:
+    """The RQ work horse (the worker's child) above a stage's process."""
+    pid = stage_pid
+    while pid > 1:
+        up = parent_of(pid)
+        if up == worker_pid:
+            return pid
+        pid = up
+    raise AssertionError(f"stage {stage_pid} does not run under worker {worker_pid}")

@@ -65,11 +65,9 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
     from pyhelper.core.queue.backend import read_config
 
     if read_config(project).is_redis:
-        from pyhelper.errors import BadInput
+        from pyhelper.cli.queue_remote import run_all as run_all_remote
 
-        raise BadInput("--run-all runs the local queue, but .xp/config puts the queue on Redis",
-                       hint="start workers with `xp queue worker --backend URL --remote URL` (or `xp queue start "
-                            "-j N`), and watch with `xp queue status`")
+        return run_all_remote(project, jobs, as_json=as_json)
     started = time.monotonic()
     since = time.time()
     # Progress counts what this run is for: entries queued or running now, and any queued meanwhile.
@@ -344,14 +342,22 @@ def recover(args: argparse.Namespace) -> int:
     """`xp queue recover [--dry]`."""
     from pyhelper.core.queue.recover import recover as recover_entries
 
-    found = recover_entries(_project(), dry=args.dry)
+    from pyhelper.cli.queue_remote import redis_queue
+
+    project = _project()
+    if (remote := redis_queue(project)) is not None:  # Entries Redis lost come back from the shared remote.
+        from pyhelper.core.queue.remote_recover import recover as recover_remote
+
+        found = _closing(remote, lambda: recover_remote(project, remote, dry=args.dry))
+    else:
+        found = recover_entries(project, dry=args.dry)
     rows = [e if isinstance(e, dict) else {"id": e.id, "name": e.name, "status": e.status, "params": list(e.params)}
             for e in found.entries]
     if args.json:
         emit_json([{k: r[k] for k in ("id", "name", "status", "params")} for r in rows])
         return 0
     if not rows:
-        print(f"Nothing to recover: the database knows every queued commit ({found.known}).")
+        print(f"Nothing to recover: the queue knows every queued commit ({found.known}).")
         return 0
     print(table(["Name", "Status", "Params"], [[r["name"], r["status"], " ".join(r["params"]) or "-"] for r in rows]))
     verb = "Would recover" if args.dry else "Recovered"
@@ -416,9 +422,10 @@ def add_arguments(queue: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="queue:retry")
     p = cmds.add_parser("recover", help="rebuild lost queue entries from git (refs/xp/queue/)",
-                        description="Re-create the entries of every queued commit the queue database does not "
-                                    "know (after it was deleted or moved away): those whose experiment is in git "
-                                    "as success, the others as queued.")
+                        description="Re-create the entries of every queued commit the queue does not know "
+                                    "(.xp/queue.db deleted or moved away; on Redis: entries Redis lost, rebuilt "
+                                    "from the shared remote): those whose experiment is in git as success, the "
+                                    "others as queued.")
     p.add_argument("--dry", action="store_true", help="only show what would be recovered")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="queue:recover")

@@ -138,7 +138,10 @@ def logs(args: argparse.Namespace, queue) -> int:
 
 
 def kill(args: argparse.Namespace, queue) -> list:
-    """`xp queue kill NAME…` for the Redis queue; with --force, RQ's stop-job command when the stage outlives SIGKILL."""
+    """`xp queue kill NAME…` for the Redis queue: the cancel flag (the worker sends SIGTERM, waits its grace,
+    then SIGKILL; --force: SIGKILL at once); a run still going after that is stopped by RQ's stop-job
+    command, the hard stop (it kills the job's work horse and the stage's process group)."""
+    from pyhelper.core.queue.remote_worker import KILL_GRACE_SECONDS
     from pyhelper.errors import BadInput
 
     entries = [queue.find(name) for name in args.names]
@@ -146,14 +149,16 @@ def kill(args: argparse.Namespace, queue) -> list:
     if finished:
         raise BadInput(f"{', '.join(finished)} already finished", hint="remove them with `xp queue remove`")
     queue.request_cancel([e.id for e in entries], force=args.force)
-    if args.force:
-        deadline = time.monotonic() + 5
-        running = [e for e in entries if e.status == "running"]
-        while running and time.monotonic() < deadline:
-            time.sleep(0.2)
-            running = [e for e in running if queue.get(e.id).status == "running"]
-        for entry in running:  # The worker did not answer: RQ kills its job's process.
-            queue.hard_stop(entry.id)
+    bound = 3.0 + (0 if args.force else KILL_GRACE_SECONDS)
+    deadline = time.monotonic() + bound
+    running = [e for e in entries if e.status == "running"]
+    while running and time.monotonic() < deadline:
+        time.sleep(0.2)
+        running = [e for e in running if queue.get(e.id).status == "running"]
+    for entry in running:  # The worker did not answer (a hung work horse): RQ kills its job's process.
+        queue.hard_stop(entry.id)
+        print(f"{entry.name}: still running {bound:.0f} s after the cancel request; stopped with RQ's stop-job "
+              f"command", file=sys.stderr)
     return entries
 
 
@@ -204,3 +209,89 @@ def remove(args: argparse.Namespace, queue, statuses: tuple[str, ...]) -> list:
         raise BadInput("nothing to remove", hint="name entries, or pass --queued, --success, --failed or --all")
     removed = set(queue.remove([e.id for e in entries]))
     return [e for e in entries if e.id in removed]
+
+
+def run_all(project, jobs: int, *, as_json: bool) -> int:
+    """`xp exp run --run-all -j N` on the Redis queue: starts N local workers, shows progress until what is
+    queued now (and anything queued meanwhile) is finished — by these workers or any other — then stops
+    them and fetches the experiments home (with their outputs from the shared cache dir)."""
+    import signal
+
+    from pyhelper.cli.queue import _entry_json
+    from pyhelper.core.queue.backend import read_config
+    from pyhelper.core.queue.redis_backend import bring_home
+    from pyhelper.errors import BadInput
+
+    if jobs < 0:
+        raise BadInput("-j must be 0 or more", hint="pass -j N with N ≥ 0 (0: only the workers already running)")
+    config = read_config(project)
+    queue = redis_queue(project)
+    started, since = time.monotonic(), time.time()
+    procs: list[subprocess.Popen] = []
+    try:
+        ours = {e.id for e in queue.entries(("queued", "running"))}
+        logs = project.ensure_xp_dir() / "logs"
+        logs.mkdir(exist_ok=True)
+        for _ in range(jobs):
+            command = [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", config.backend,
+                       "--remote", config.remote, "--idle", "0"]
+            if config.cache_dir:
+                command += ["--cache-dir", config.cache_dir]
+            with open(logs / "workers.log", "ab") as out:
+                procs.append(subprocess.Popen(command, cwd=project.root, stdin=subprocess.DEVNULL, stdout=out,
+                                              stderr=subprocess.STDOUT, start_new_session=True))
+        tty = sys.stderr.isatty()
+        last, idle_since = "", time.monotonic()
+        while True:
+            mine = [e for e in queue.entries() if e.id in ours or e.created >= since]
+            done = sum(1 for e in mine if e.status in ("success", "failed", "cancelled"))
+            count = {s: sum(1 for e in mine if e.status == s) for s in ("queued", "running", "failed")}
+            elapsed = time.monotonic() - started
+            eta = f", ETA {elapsed / done * (len(mine) - done):.0f}s" if done and done < len(mine) else ""
+            line = (f"{done}/{len(mine)} done ({count['failed']} failed), {count['running']} running, "
+                    f"{count['queued']} queued, {elapsed:.1f}s elapsed{eta}")
+            if tty:
+                print("\r" + line.ljust(len(last)), end="", file=sys.stderr, flush=True)
+            elif line.split(",")[:3] != last.split(",")[:3]:
+                print(line, file=sys.stderr, flush=True)
+            last = line
+            if done == len(mine):
+                break
+            if count["running"] or queue.workers():
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > 10:  # Nobody is left to run what is queued.
+                break
+            time.sleep(0.3)
+        if tty:
+            print(file=sys.stderr)
+        fetched = bring_home(project, queue.remote, mine)
+    except KeyboardInterrupt:
+        print(f"{chr(10) if sys.stderr.isatty() else ''}Interrupted: stopping the {len(procs)} worker(s) started "
+              f"here; what they ran is failed (or queued again if it has retries). See `xp queue status`.",
+              file=sys.stderr)
+        return 130
+    finally:
+        for proc in procs:  # RQ's warm shutdown: an idle worker exits at once, a busy one after its run.
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        queue.close()
+    by_status = {s: [e for e in mine if e.status == s] for s in ("success", "failed", "cancelled", "queued", "running")}
+    left = by_status["queued"] + by_status["running"]
+    if as_json:
+        emit_json([_entry_json(e) for e in mine])
+        return 1 if by_status["failed"] or left else 0
+    print(f"Queue done in {time.monotonic() - started:.1f}s: {len(by_status['success'])} succeeded, "
+          f"{len(by_status['failed'])} failed, {len(by_status['cancelled'])} cancelled.")
+    for entry in by_status["failed"]:
+        print(f"  failed: {entry.name}: {entry.error} (see `xp queue logs {entry.name}`)")
+    if left:
+        print(f"  {len(left)} not finished: no worker is left to run them (start workers with "
+              f"`xp queue worker --backend {config.backend} --remote URL`).")
+    if fetched:
+        print(f"Fetched {len(fetched)} experiment(s) from '{queue.remote}': {', '.join(fetched)}.")
+    return 1 if by_status["failed"] or left else 0

@@ -47,10 +47,11 @@ class Recorder:
     `project` is the user's project (its repository gets the commits and the ref); `work` is the
     work tree the pipeline runs in (the workspace itself, or a private one under `.xp/tmp/`).
     `parent` is the checkpoint a resumed run continues from (None: the chain starts at the baseline).
+    `run_id` names the run in the checkpoints' trailers (default: random).
     """
 
     def __init__(self, project: Project, work: Project, *, baseline: str, name: str,
-                 parent: str | None = None, resume: bool = False):
+                 parent: str | None = None, resume: bool = False, run_id: str | None = None):
         self.project = project
         self.work = work
         self.baseline = baseline
@@ -60,7 +61,8 @@ class Recorder:
         self.resume = resume
         self.recorded: list[Checkpoint] = []
         self.stage = ""
-        self.run_id = os.urandom(6).hex()
+        self.run_id = run_id or os.urandom(6).hex()
+        """Names the run in each checkpoint's trailer (a remote queue run passes `<entry>.<attempt>`)."""
         self._on_event: Callable[[ReproEvent], None] | None = None
         """Told of each checkpoint (kind "checkpoint", from the server thread): a source for notifications."""
         self._lock = threading.Lock()

@@ -8,7 +8,7 @@ work. A file that cannot be parsed in one experiment becomes an error on that ro
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from pyhelper.core.experiments import notes
@@ -313,6 +313,10 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
         unfinished = {group[0].name: group[0] for group in exps if group[0].status in ("running", "failed")}
         for entry in queued.get(baseline, []):
             if entry.name in unfinished:
+                if entry.status == "running" and unfinished[entry.name].status == "failed":
+                    # A run on another machine (the Redis queue): no live file here, its entry says it runs.
+                    at = next(i for i, r in enumerate(rows) if r is unfinished[entry.name])
+                    rows[at] = unfinished[entry.name] = replace(rows[at], status="running")
                 if entry.error:
                     unfinished[entry.name].errors["queue"] = entry.error
                 continue

@@ -161,6 +161,37 @@ class RedisQueue:
                 self._enqueue_job(queue, item, item["id"])
         return [self.get(item["id"]) for item in items]
 
+    def restore(self, items: list[dict[str, Any]]) -> list[Entry]:
+        """Re-adds entries rebuilt from git (`xp queue recover`): as `add`, plus their created time, status,
+        experiment and run counter; queued ones get a new RQ job (their commits pushed first, if only here)."""
+        assert self.project is not None and self.remote is not None
+        todo = [item for item in items if item["status"] == "queued"]
+        if todo:
+            pushed = git_push(str(self.project.root), self.remote, [f"{i['rev']}:{queue_ref(i['id'])}" for i in todo])
+            if pushed.returncode != 0:
+                raise QueueError(f"pushing the queued commits to '{self.remote}' failed: {git_error(pushed)}",
+                                 hint="check the remote (`remote` in .xp/config) and your access to it")
+        queue = self.rq_queue()
+        with guarded(self.url):
+            seq = self.redis.incrby("xp:seq", len(items)) - len(items)
+            with self.redis.pipeline() as pipe:
+                for offset, item in enumerate(items, 1):
+                    done = item["status"] != "queued"
+                    fields = {"id": item["id"], "seq": seq + offset, "name": item["name"], "baseline": item["baseline"],
+                              "rev": item["rev"], "params": json.dumps(list(item["params"])),
+                              "message": item.get("message", ""), "status": item["status"], "created": item["created"],
+                              "finished": item["created"] if done else "", "exp_rev": item.get("exp_rev") or "",
+                              "attempts": 0, "runs": item.get("runs", 0), "retries": item.get("retries", 0),
+                              "cancel": 0, "remote": self.remote}
+                    pipe.hset(entry_key(item["id"]), mapping=fields)
+                    pipe.zadd(index_key(self.remote), {item["id"]: seq + offset})
+                    pipe.xadd(log_key(item["id"]), {"line": "# recovered from git"}, maxlen=LOG_MAXLEN,
+                              approximate=True)
+                pipe.execute()
+            for item in todo:
+                self._enqueue_job(queue, item, f"{item['id']}-r{seq}")
+        return [self.get(item["id"]) for item in items]
+
     def _enqueue_job(self, queue, item: dict[str, Any], job_id: str) -> None:
         """Enqueues the RQ job of an entry: JSON only, always with a timeout, retried by RQ if its worker is lost."""
         from rq import Callback, Retry
@@ -333,7 +364,8 @@ class RedisQueue:
 
 def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]:
     """Fetches the experiment refs of finished entries that this repository does not have yet (never
-    forced: a local experiment of the same name stays); returns the names fetched."""
+    forced: a local experiment of the same name stays), with their outputs from the shared cache dir;
+    returns the names fetched."""
     from pyhelper.core.gitrepo import open_repo
     from pyhelper.core.refs import ExpRef
 
@@ -350,6 +382,12 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
                             capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         return []  # Not fatal: `xp exp pull` says why.
+    from pyhelper.core.queue.remote_outputs import outputs_home
+
+    try:  # Their outputs too, from the shared cache dir, so that `xp exp apply` restores them.
+        outputs_home(project, [e.exp_rev for e in missing if e.exp_rev])
+    except OSError:
+        pass  # Not fatal: `xp exp pull` copies them again, and says why it cannot.
     return [e.name for e in missing]
 
 

@@ -14,18 +14,16 @@ itself notices the lost worker (its heartbeat lapses) and retries the job at mos
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from pyhelper.core.queue.db import hostname
-from pyhelper.core.queue.redis_backend import (RQ_QUEUE, connect, entry_key, git_error, git_push, log_key,
-                                               LOG_MAXLEN)
+from pyhelper.core.queue.redis_backend import LOG_MAXLEN, RQ_QUEUE, connect, entry_key, log_key
+from pyhelper.core.queue.remote_git import Superseded, mirror, publish
 from pyhelper.errors import StageFailed, XpError
 
 LEASE_SECONDS = 8
@@ -34,6 +32,8 @@ MONITOR_SECONDS = 1
 MAINTENANCE_SECONDS = 2
 KILL_GRACE_SECONDS = 5.0
 """How long a cancelled stage has after SIGTERM before SIGKILL."""
+LEASE_MARGIN = 3.0
+"""A run whose lease was not seen renewed until this many seconds before it lapses stops its stage."""
 
 _SETTINGS: dict[str, Any] = {}
 """This worker's --remote, --cache-dir and mirror folder (set before RQ forks a horse per job)."""
@@ -81,6 +81,8 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
     ran = [0]
     client = connect(url)
     # Imported once here, so that each job's forked work horse starts with them loaded (saves ~0.3 s a job).
+    import pyhelper.core.experiments.checkpoint  # noqa: F401
+    import pyhelper.core.experiments.recorder  # noqa: F401
     import pyhelper.core.gitrepo  # noqa: F401
     import pyhelper.core.queue.enqueue  # noqa: F401
     import pyhelper.core.repro  # noqa: F401
@@ -122,16 +124,38 @@ def _kill_stage(client, job) -> None:
 
 
 class _Watch(threading.Thread):
-    """Carries out cancel requests and the death of the worker above this horse."""
+    """Carries out cancel requests, the death of the worker above this horse, and the loss of the job's lease.
 
-    def __init__(self, client, entry_id: str):
+    The lease is RQ's: the job's score in the started-job registry, which the worker renews every
+    second to LEASE_SECONDS ahead. Once it lapses, any worker's maintenance may fail the job as
+    abandoned and RQ retries it elsewhere; so when the lease could not be seen renewed until
+    LEASE_MARGIN seconds before it lapses (Redis or the network gone), the stage is stopped
+    (SIGTERM, SIGKILL a second later) and this run records nothing.
+    """
+
+    def __init__(self, url: str, entry_id: str, job):
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         super().__init__(daemon=True)
-        self.client = client
+        # A client of its own that gives up at once: redis-py's default retries with backoff would keep
+        # a look blocked for seconds, past the moment the stage must be stopped.
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
         self.entry_id = entry_id
+        self.job_id = job.id if job is not None else ""
+        self.registry = job.started_job_registry.key if job is not None else ""
         self.parent = os.getppid()
         self.pgid: int | None = None
         self.cancel = 0
         self.signalled_at: float | None = None
+        self.lease_until = time.time() + LEASE_SECONDS - 1
+        """When the job's lease lapses (epoch seconds), as last read from Redis; until then, as the worker
+        set it just before forking this horse (Redis may be gone before the first look)."""
+        self.seen = False
+        """The lease was read from Redis at least once."""
+        self.lost = False
+        """The lease lapsed (or is about to) without being renewed: this run must record nothing."""
         self.done = threading.Event()
         self.lock = threading.Lock()
 
@@ -140,20 +164,47 @@ class _Watch(threading.Thread):
             if os.getppid() != self.parent:  # Our worker was killed: nobody would record this run.
                 self._signal(signal.SIGKILL)
                 os._exit(137)
-            try:
-                flag = self.client.hget(entry_key(self.entry_id), "cancel")
-                self.cancel = max(self.cancel, int(flag or 0))
-            except Exception:  # noqa: BLE001 - Redis away for a moment: look again next time.
-                pass
+            self.look()
             self.enforce()
 
+    def look(self) -> bool:
+        """Reads the cancel flag and the lease from Redis; False when Redis cannot be reached."""
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.hget(entry_key(self.entry_id), "cancel")
+                pipe.zrange(self.registry, 0, -1, withscores=True)
+                flag, leases = pipe.execute()
+        except Exception:  # noqa: BLE001 - Redis away for a moment: the lease decides how long that may last.
+            return False
+        self.cancel = max(self.cancel, int(flag or 0))
+        ours = [score for member, score in leases if member.decode().startswith(f"{self.job_id}:")]
+        if ours:
+            self.lease_until, self.seen = max(ours), True
+        elif self.seen:  # It was ours and is gone: RQ gave the job up (or to another worker).
+            self.lease_until = 0.0
+        return True
+
+    def holds_lease(self, wait: bool = True) -> bool:
+        """True when Redis confirms the lease is ours and not about to lapse (asked again until it is too
+        late, when Redis does not answer at once)."""
+        while not self.lost:
+            if self.look():
+                return self.lease_until - time.time() > LEASE_MARGIN
+            if not wait or self.lease_until - time.time() <= LEASE_MARGIN:
+                break
+            time.sleep(0.3)
+        return False
+
     def enforce(self) -> None:
-        """Signals the stage's group as the cancel request asks (SIGKILL after the grace)."""
+        """Signals the stage's group as the cancel request (SIGKILL after the grace) or a lost lease asks."""
         with self.lock:
-            if self.pgid is None or not self.cancel:
-                return
             now = time.monotonic()
-            if self.cancel >= 2 or (self.signalled_at is not None and now - self.signalled_at >= KILL_GRACE_SECONDS):
+            if not self.lost and self.lease_until - time.time() <= LEASE_MARGIN:
+                self.lost = True
+            if self.pgid is None or not (self.cancel or self.lost):
+                return
+            grace = 1.0 if self.lost else KILL_GRACE_SECONDS
+            if self.cancel >= 2 or (self.signalled_at is not None and now - self.signalled_at >= grace):
                 self._signal(signal.SIGKILL)
             elif self.signalled_at is None:
                 self.signalled_at = now
@@ -191,77 +242,6 @@ class _Cancelled(Exception):
     """The entry was cancelled between two commands."""
 
 
-def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
-
-
-def mirror(remote: str, entry_id: str, rev: str) -> Path:
-    """The cached mirror of `remote` (created on first use) holding the entry's queue ref, checked to be `rev`."""
-    from pyhelper.core.refs import queue_ref
-
-    root = _SETTINGS.get("mirror_root") or default_mirror_root()
-    path = Path(root) / hashlib.sha1(remote.encode()).hexdigest()[:16]
-    if not (path / ".git").is_dir():
-        path.mkdir(parents=True, exist_ok=True)
-        _git(path, "init", "-q")
-    ref = queue_ref(entry_id)
-    fetched = _git(path, "fetch", "-q", "--no-tags", remote, f"+{ref}:{ref}")
-    if fetched.returncode != 0:
-        if "couldn't find remote ref" in fetched.stderr:
-            raise XpError(f"the queued commit {rev[:12]} is not on '{remote}' ({ref} is missing)",
-                          hint="queue it again, or check that the workers use the same remote as the laptop")
-        raise XpError(f"cannot fetch from '{remote}': {git_error(fetched)}",
-                      hint="check the worker's --remote and its access to it")
-    got = _git(path, "rev-parse", ref).stdout.strip()
-    if got != rev:
-        raise XpError(f"{ref} on '{remote}' is {got[:12]}, not the queued commit {rev[:12]}",
-                      hint="queue the experiment again")
-    cache_dir = _SETTINGS.get("cache_dir")
-    if cache_dir:  # The mirror's output cache is the shared one: outputs land there as they are saved.
-        xp_dir = path / ".xp"
-        xp_dir.mkdir(exist_ok=True)
-        link = xp_dir / "cache"
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        if not (link.is_symlink() and os.readlink(link) == str(Path(cache_dir).resolve())):
-            if link.is_symlink() or link.is_file():
-                link.unlink()
-            elif link.is_dir():
-                import shutil
-
-                shutil.rmtree(link)
-            link.symlink_to(Path(cache_dir).resolve(), target_is_directory=True)
-    return path
-
-
-def _publish(root: Path, remote: str, ref: str, commit: str) -> str:
-    """Pushes `commit` as `ref` without force; the commit the remote holds under `ref` afterwards.
-
-    When the remote already has the ref (another attempt or worker got there first), that one
-    stands: it counts as this run's result when its tree is the same, else this run fails.
-    """
-    pushed = git_push(str(root), remote, [f"{commit}:{ref}"])
-    if pushed.returncode == 0:
-        return commit
-    refused = [line.split("\t") for line in pushed.stdout.splitlines() if line.startswith("!")]
-    if not any(len(fields) >= 3 and fields[2].startswith("[rejected]") for fields in refused):
-        # Porcelain "!\t<src>:<dst>\t[remote rejected] (<reason>)": a hook or the server's rules said no.
-        reason = next((fields[2] for fields in refused if len(fields) >= 3), "") or git_error(pushed)
-        said = " ".join(line.split(":", 1)[1].strip() for line in pushed.stderr.splitlines()
-                        if line.startswith("remote:") and line.split(":", 1)[1].strip())
-        raise XpError(f"pushing the experiment to '{remote}' failed: {reason}"
-                      + (f" (the remote says: {said})" if said else ""),
-                      hint="check the worker's access to the remote and its rules, then `xp queue retry` the entry")
-    fetched = _git(root, "fetch", "-q", "--no-tags", remote, ref)
-    theirs = _git(root, "rev-parse", "FETCH_HEAD").stdout.strip()
-    same = _git(root, "rev-parse", f"{theirs}^{{tree}}").stdout.strip() == _git(
-        root, "rev-parse", f"{commit}^{{tree}}").stdout.strip()
-    if fetched.returncode == 0 and theirs and same:
-        return theirs
-    raise XpError(f"'{remote}' already has a different experiment under {ref}; this run was not recorded",
-                  hint="rename that experiment, then `xp queue retry` this entry")
-
-
 def _failure(exc: StageFailed) -> str:
     last = next((line.strip() for line in reversed(exc.tail) if line.strip()), "")
     text = f"stage '{exc.stage}' exited with code {exc.returncode}"
@@ -273,16 +253,20 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params:
     """The RQ job: run commit `rev` from git remote `remote` as experiment `name` (entry `entry`)."""
     from rq import get_current_job
 
-    client = get_current_job().connection
+    job = get_current_job()
+    client = job.connection
     key = entry_key(entry)
     remote = _SETTINGS.get("remote") or remote
     state = client.hget(key, "status")
     if state in (b"cancelled", b"success"):
         return {"status": state.decode()}
-    client.hincrby(key, "attempts", 1)
-    attempt = int(client.hget(key, "attempts") or 1)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hincrby(key, "attempts", 1)
+        pipe.hincrby(key, "runs", 1)  # Never reset (unlike attempts): names this run in its checkpoints.
+        attempt, number = pipe.execute()
     client.hset(key, mapping={"status": "running", "started": time.time(), "finished": "", "error": "",
                               "exit_code": "", "worker": f"{hostname()}:{os.getppid()}"})
+    watch = _Watch(_SETTINGS["url"], entry, job)
 
     def log(text: str) -> None:
         try:
@@ -291,34 +275,42 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params:
             pass
 
     def finish(status: str, line: str, **fields: Any) -> dict[str, Any]:
-        """Writes the outcome and the last log line in one transaction (a follower sees both or neither)."""
+        """Writes the outcome and the last log line in one transaction (a follower sees both or neither);
+        a run that lost its lease writes nothing: the entry is another run's now."""
         def write() -> None:
             with client.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping={"status": status, "finished": time.time(), **fields})
                 pipe.xadd(log_key(entry), {"line": line}, maxlen=LOG_MAXLEN, approximate=True)
                 pipe.execute()
 
-        _retrying(write)
+        if watch.lost:
+            log(f"# {line.removeprefix('# ')} (after this worker lost its lease: nothing recorded here)")
+            return {"status": "lost"}
+        _retrying(write, seconds=max(1.0, watch.lease_until - time.time() - LEASE_MARGIN))
         return {"status": status, **fields}
 
     log(f"# {name}: {' '.join(params) or '(no params changed)'} (attempt {attempt} on {hostname()})")
-    watch = _Watch(client, entry)
     watch.start()
     try:
-        return _run(entry, name, rev, baseline, remote, message, watch, log, finish)
+        return _run(entry, f"{entry}.{number}", name, rev, baseline, remote, message, watch, log, finish)
     finally:
         watch.ended()
         watch.done.set()
 
 
-def _run(entry: str, name: str, rev: str, baseline_id: str, remote: str, message: str, watch: _Watch,
+def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: str, message: str, watch: _Watch,
          log: Callable[[str], None], finish: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     from pyhelper.core import tmp_workspace
+    from pyhelper.core.experiments.recorder import Recorder
     from pyhelper.core.gitrepo import open_repo, signature, snapshot_tree
     from pyhelper.core.project import Project
     from pyhelper.core.queue.enqueue import TRAILER
     from pyhelper.core.refs import ExpRef
     from pyhelper.core.repro import ReproEvent, reproduce
+
+    ref = str(ExpRef(baseline_id, name))
+    pushed: list[str] = []
+    """Checkpoints of this run on the remote (pushed as each is made, so a lost machine keeps them)."""
 
     def on_event(event: ReproEvent) -> None:
         if event.kind == "started":
@@ -326,7 +318,7 @@ def _run(entry: str, name: str, rev: str, baseline_id: str, remote: str, message
         elif event.kind == "output":
             log(event.text)
         elif event.kind == "running":
-            if watch.cancel:
+            if watch.cancel or watch.lost:
                 raise _Cancelled()
             log(f"Running stage '{event.stage}' ({event.text})")
         elif event.kind == "command":
@@ -335,23 +327,52 @@ def _run(entry: str, name: str, rev: str, baseline_id: str, remote: str, message
             log(f"Stage '{event.stage}': {event.text}")
         elif event.kind == "done":
             watch.ended()
+        elif event.kind == "checkpoint":
+            push_checkpoint(event.text)
+
+    def push_checkpoint(text: str) -> None:
+        """Pushes the newest checkpoint before the stage hears it is recorded; a run whose experiment ref
+        is another run's now (a later retry took over) stops its stage."""
+        tip = recorder.tip
+        if tip is None or watch.lost:
+            return
+        try:
+            publish(root, remote, ref, tip, run, final=False)
+        except Superseded as exc:
+            log(f"# checkpoint {text} not pushed: {exc}; stopping")
+            watch.lost = True
+            watch.enforce()
+            return
+        except XpError as exc:
+            log(f"# checkpoint {text} not pushed: {exc}")
+            return
+        pushed.append(tip)
+        log(f"# checkpoint {text} pushed to {remote}")
 
     private = None
     try:
-        root = mirror(remote, entry, rev)
+        root = mirror(remote, entry, rev, root=_SETTINGS.get("mirror_root") or default_mirror_root(),
+                      cache_dir=_SETTINGS.get("cache_dir"))
         project = Project(root)
         repo = open_repo(project)
         baseline = repo[baseline_id]
         private = tmp_workspace.create(project, repo, baseline, repo[rev].tree.id)
-        reproduce(private.project, on_event=on_event)
+        recorder = Recorder(project, private.project, baseline=baseline_id, name=name, run_id=run)
+        with recorder:
+            reproduce(private.project, on_event=recorder.watch(on_event), env=recorder.env)
         watch.ended()
-        if watch.cancel:
+        if watch.cancel or watch.lost:
             raise _Cancelled()
         tree = snapshot_tree(private.repo, private.root, baseline.tree)
         sig = signature(repo)
         text = f"{message or 'xp: experiment ' + name}\n\n{TRAILER}: {entry}\n"
-        commit = str(repo.create_commit(None, sig, sig, text, tree, [baseline.id]))
-        recorded = _publish(root, remote, str(ExpRef(baseline_id, name)), commit)
+        # With checkpoints, the experiment continues their chain (a fast-forward of the remote's ref).
+        parent = repo[recorder.tip].id if recorder.tip else baseline.id
+        commit = str(repo.create_commit(None, sig, sig, text, tree, [parent]))
+        if not watch.holds_lease():  # Only the lease holder records: a retry may be running this entry.
+            watch.lost = True
+            return finish("failed", "# lost the lease before recording", error="worker lost")
+        recorded = publish(root, remote, ref, commit, run, final=True)
         if recorded != commit:
             log(f"# '{remote}' already had this result (the same tree) as {recorded[:7]}; it stands")
         return finish("success", f"# recorded experiment '{name}' ({recorded[:7]}) on {remote}", exp_rev=recorded,
@@ -359,10 +380,13 @@ def _run(entry: str, name: str, rev: str, baseline_id: str, remote: str, message
     except (StageFailed, _Cancelled) as exc:
         watch.ended()
         code = exc.returncode if isinstance(exc, StageFailed) else ""
+        kept = f"; its {len(pushed)} checkpoint(s) are on {remote}" if pushed else ""
+        if watch.lost:
+            return finish("failed", f"# stopped: this worker lost its lease{kept}", error="worker lost")
         if watch.cancel:
-            return finish("cancelled", "# cancelled", error="cancelled", exit_code=code)
+            return finish("cancelled", f"# cancelled{kept}", error="cancelled", exit_code=code)
         assert isinstance(exc, StageFailed)
-        return finish("failed", f"# failed: {exc.message}", error=_failure(exc), exit_code=exc.returncode)
+        return finish("failed", f"# failed: {exc.message}{kept}", error=_failure(exc), exit_code=exc.returncode)
     except Exception as exc:  # noqa: BLE001 - anything else fails this entry, never the worker.
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if type(exc).__name__ == "JobTimeoutException":  # RQ's job timeout, raised in this horse.
