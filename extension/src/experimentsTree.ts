@@ -3,7 +3,7 @@
 // getChildren hands out what the last load built and never does I/O.
 import * as vscode from "vscode";
 import { headlineMetric } from "./config";
-import { type ExperimentNode, type Status, buildTree, withLiveMetrics } from "./experimentsModel";
+import { type ExperimentNode, type Status, type ViewOptions, buildTree, withLiveMetrics } from "./experimentsModel";
 import { type Helper, errorText } from "./helper";
 import * as proto from "./protocol";
 
@@ -32,6 +32,8 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   readonly onDidChangeTreeData = this.changeEmitter.event;
   /** Fires after each load has been drawn. */
   readonly onDidLoad = this.loadedEmitter.event;
+  /** How rows are described (the Params & Metrics view's choices); absent: from the settings alone. */
+  viewOptions: (() => ViewOptions) | undefined;
 
   constructor(private readonly helper: Helper, private readonly output: vscode.OutputChannel) {}
 
@@ -79,7 +81,7 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
 
   /** Draws the same rows again (a display setting changed). */
   redraw(): void {
-    this.roots = buildTree(this.rowsCache, { headlineMetric: headlineMetric() });
+    this.roots = buildTree(this.rowsCache, this.viewOptions?.() ?? { headlineMetric: headlineMetric() });
     this.changeEmitter.fire(undefined);
   }
 
