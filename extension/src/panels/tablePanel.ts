@@ -37,7 +37,7 @@ const STYLE = `
     border-bottom: 1px solid var(--vscode-panel-border); font-weight: 600; }
   .row { position: absolute; left: 0; right: 0; display: flex; height: 24px; line-height: 24px; cursor: default; }
   .row:hover .cell { background: var(--vscode-list-hoverBackground); }
-  .row.selected .cell { background: var(--vscode-list-activeSelectionBackground); color: var(--vscode-list-activeSelectionForeground); }
+  .row.selected .cell { background: var(--vscode-list-activeSelectionBackground, #04395e); color: var(--vscode-list-activeSelectionForeground, #fff); }
   .row.baseline .name, .row.workspace .name { font-weight: 600; }
   .row.checkpoint .name { padding-left: 24px; opacity: 0.85; }
   .row.best .value, .row.best .name { font-weight: 600; }

@@ -112,7 +112,7 @@ function draw(): void {
     return gap;
   };
   // The header: name, star, then the columns in view.
-  const headCells: HTMLElement[] = [headerCell("name", "Experiment", "name", "Sort by name (shift-click: add as the next sort key)")];
+  const headCells: HTMLElement[] = [headerCell("name", "Experiment", "cell name", "Sort by name (shift-click: add as the next sort key)")];
   if (data.hasStars) {
     headCells.push(element("div", "★", "cell star"));
   }
