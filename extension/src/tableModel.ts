@@ -153,7 +153,9 @@ export function arrangeRows(data: TableData, keys: readonly SortKey[], checkpoin
     group = [];
   };
   for (const row of data.rows) {
-    if (row.parent) {
+    // Checkpoints appear only under their experiment; those whose experiment is not listed (a
+    // filter left it out) are not shown on their own.
+    if (row.parent || row.kind === "checkpoint") {
       continue;
     }
     if (GROUP_KINDS.has(row.kind)) {

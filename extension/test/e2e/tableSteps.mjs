@@ -7,6 +7,8 @@
 // reload. Figures go to `timings`; screenshots are taken by `step`.
 /* global Buffer, document, performance, requestAnimationFrame */
 import { execFile } from "node:child_process";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { pickOne, plain, runCommand, treeRow, waitForQuickInput } from "./workbench.mjs";
 
@@ -22,15 +24,21 @@ async function widenBulkExperiments(repo) {
   const baseline = await git("rev-parse", "HEAD");
   const prefix = `refs/exps/${baseline.slice(0, 2)}/${baseline.slice(2)}`;
   const tree = await git("rev-parse", `${prefix}/wider^{tree}`);
+  // One experiment has a param whose value is markup (params.yaml gets one more key).
+  const params = Buffer.from(`${await git("show", `${prefix}/wider:params.yaml`)}\nlabel: "${MARKUP_VALUE}"\n`);
   const chunks = [];
   for (let i = 0; i < 1000; i++) {
-    const metrics = { accuracy: accuracyOf(i), loss: 1 - accuracyOf(i), precision: 0.8, recall: 0.8, a_text: i === 7 ? MARKUP_VALUE : "ok" };
+    const metrics = { accuracy: accuracyOf(i), loss: 1 - accuracyOf(i), precision: 0.8, recall: 0.8 };
     for (let k = 0; k < WIDE; k++) {
       metrics[`m${String(k).padStart(3, "0")}`] = ((i * 31 + k * 17) % 1000) / 1000;
     }
     const json = Buffer.from(JSON.stringify(metrics, null, 1));
     chunks.push(`commit ${prefix}/bulk-${String(i).padStart(4, "0")}\ncommitter xp e2e <e2e@xp.invalid> ${1_700_000_000 + i} +0000\n`,
-      `data 4\nbulk\nfrom ${baseline}\nM 040000 ${tree} ""\nM 100644 inline metrics.json\ndata ${json.length}\n`, json, "\n\n");
+      `data 4\nbulk\nfrom ${baseline}\nM 040000 ${tree} ""\nM 100644 inline metrics.json\ndata ${json.length}\n`, json, "\n");
+    if (i === 7) {
+      chunks.push(`M 100644 inline params.yaml\ndata ${params.length}\n`, params, "\n");
+    }
+    chunks.push("\n");
   }
   await new Promise((resolve, reject) => {
     const child = execFile("git", ["-C", repo, "fast-import", "--quiet", "--force"], (error) => (error ? reject(error) : resolve()));
@@ -39,6 +47,17 @@ async function widenBulkExperiments(repo) {
     }
     child.stdin.end();
   });
+}
+
+/** Runs a palette command even when a webview has the keyboard focus (F1 would go to its page). */
+async function command(page, title) {
+  await page.evaluate(() => document.activeElement?.blur());
+  await runCommand(page, title);
+}
+
+/** The header of the side bar view titled `title`. */
+function paneHeader(page, title) {
+  return page.locator(".sidebar .pane-header").filter({ has: page.locator(".title", { hasText: new RegExp(`^${title}$`, "i") }) }).first();
 }
 
 /** The table's page, two iframes deep (VS Code's webview host, then our document). */
@@ -74,18 +93,25 @@ export async function tablePath(t) {
   const page = t.page();
 
   await step("Params & Metrics view: columns by file; Set as Headline Metric changes the tree's description", async () => {
-    await runCommand(page, "View: Close All Editors");
-    const header = page.locator(".sidebar .pane-header", { hasText: "Params & Metrics" }).first();
+    await command(page, "View: Close All Editors");
+    await command(page, "View: Hide Panel").catch(() => {});
+    // Give the view room: the Experiments and Queue views fold to their headers.
+    for (const title of ["Experiments", "Queue"]) {
+      const pane = paneHeader(page, title);
+      if ((await pane.getAttribute("aria-expanded").catch(() => "")) === "true") {
+        await pane.locator(".title").click();
+      }
+    }
+    const header = paneHeader(page, "Params & Metrics");
     await header.waitFor({ state: "visible" });
     if ((await header.getAttribute("aria-expanded")) !== "true") {
-      await header.click();
+      await header.locator(".title").click();
     }
     await treeRow(page, "metrics.json", "metrics").first().waitFor({ state: "visible" });
     await treeRow(page, "params.yaml", "params").first().waitFor({ state: "visible" });
-    await runCommand(page, "XP: Set as Headline Metric");
+    await command(page, "XP: Set as Headline Metric");
     await waitForQuickInput(page, "Set as Headline Metric");
     await pickOne(page, "loss");
-    await treeRow(page, "higher-lr", "loss=").first().waitFor({ state: "visible" });
     await treeRow(page, "loss", "headline").first().waitFor({ state: "visible" });
     // Untick the loss column: the table (opened next) must not have it; tick it again after.
     const lossRow = treeRow(page, "loss", "headline").first();
@@ -93,19 +119,22 @@ export async function tablePath(t) {
     await lossRow.locator(".custom-view-tree-node-item-checkbox").first().click();
     await treeRow(page, "metrics.json", "metrics · 3/4").first().waitFor({ state: "visible" });
     t.hiddenLoss = true;
+    await paneHeader(page, "Experiments").locator(".title").click();
+    await treeRow(page, "higher-lr", "loss=").first().waitFor({ state: "visible" });
   });
 
   await step("widen the 1,000 bulk experiments to 200 more metrics each (git fast-import)", async () => {
     const started = Date.now();
     await widenBulkExperiments(repo);
     timings.push({ name: "rewrite 1,000 experiments with 205 metrics (fast-import)", value: `${Date.now() - started} ms` });
-    await treeRow(page, "bulk-", "loss=").first().waitFor({ state: "visible", timeout: 60_000 });
+    // bulk-0000 now has accuracy 0.5 and loss 0.5, whichever is the headline.
+    await treeRow(page, "bulk-0000").filter({ hasText: /=0\.5\s/ }).first().waitFor({ state: "visible", timeout: 60_000 });
   });
 
   await step("open the Experiments table (1,000+ rows × 200+ columns) and sort by a metric", async () => {
-    await runCommand(page, "View: Close All Editors");
+    await command(page, "View: Close All Editors");
     const opened = Date.now();
-    await runCommand(page, "XP: Show Experiments Table");
+    await command(page, "XP: Show Experiments Table");
     const view = tableView(page);
     await view.locator(".row.experiment").first().waitFor({ state: "visible", timeout: 60_000 });
     timings.push({ name: "table panel: command → first rows drawn (1,013 rows)", value: `${Date.now() - opened} ms` });
@@ -204,11 +233,14 @@ export async function tablePath(t) {
     await view.locator("#filter").fill(`name~ünï or name=bulk-0007`);
     await view.locator("#filter").press("Enter");
     await view.locator(".row .name", { hasText: markupName }).first().waitFor({ state: "visible" });
+    // The markup param is the last column: scroll to the right end.
+    await view.locator("#scroller").evaluate((scroller) => { scroller.scrollLeft = scroller.scrollWidth; });
     await view.locator(".row .value", { hasText: "</script><img" }).first().waitFor({ state: "visible" });
     if (await view.locator("#rows b, #rows img").count()) {
       throw new Error("a name or value written as markup became an element in the table");
     }
     await view.locator("#error").waitFor({ state: "hidden" });
+    await view.locator("#scroller").evaluate((scroller) => { scroller.scrollLeft = 0; });
   });
 
   await step("select two rows and Compare selected opens the Compare panel", async () => {
@@ -220,7 +252,36 @@ export async function tablePath(t) {
     await view.locator("#compare").click();
     await page.locator(".tabs-container .tab", { hasText: "Compare:" }).first().waitFor({ state: "visible" });
     // Closing Compare shows the table again (VS Code re-creates its page, which restores its state).
-    await runCommand(page, "View: Close Editor");
+    await page.locator(".tabs-container .tab", { hasText: "Compare:" }).first().locator(".codicon-close").click({ force: true });
+    await tableView(page).locator(".row.experiment").first().waitFor({ state: "visible" });
+  });
+
+  await step("Plot selected opens Plots; a chart exports as SVG, PNG, CSV and JSON into .xp/plots/export", async () => {
+    const view = tableView(page);
+    await view.locator("#selected", { hasText: "2 selected" }).waitFor({ state: "visible" });
+    await view.locator("#plot").click();
+    await page.locator(".tabs-container .tab", { hasText: "Plots:" }).first().waitFor({ state: "visible" });
+    // The table's page is hidden now (VS Code drops hidden pages), so the only webview is Plots.
+    const plots = tableView(page);
+    const section = plots.locator('section.plot[data-id="train_log.tsv"]');
+    await section.locator("svg.marks").waitFor({ state: "visible" });
+    const checks = {
+      svg: (bytes) => bytes.toString("utf8").trimStart().startsWith("<svg"),
+      png: (bytes) => bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+      csv: (bytes) => /^[^\r\n]*epoch/.test(bytes.toString("utf8")),
+      json: (bytes) => Array.isArray(JSON.parse(bytes.toString("utf8"))),
+    };
+    for (const [format, check] of Object.entries(checks)) {
+      const file = join(repo, ".xp", "plots", "export", `train_log.tsv.${format}`);
+      rmSync(file, { force: true });
+      await section.locator(`button[data-format="${format}"]`).click();
+      await page.locator(".notification-toast", { hasText: `.xp/plots/export/train_log.tsv.${format}` }).first().waitFor({ state: "visible" });
+      const bytes = await waitFor(async () => (existsSync(file) ? readFileSync(file) : undefined), `${file} to be written`);
+      if (!check(bytes)) {
+        throw new Error(`the exported ${format} does not look like one: ${JSON.stringify(bytes.subarray(0, 60).toString("latin1"))}`);
+      }
+    }
+    await page.locator(".tabs-container .tab", { hasText: "Plots:" }).first().locator(".codicon-close").click({ force: true });
     await tableView(page).locator(".row.experiment").first().waitFor({ state: "visible" });
   });
 
@@ -241,6 +302,6 @@ export async function tablePath(t) {
     if (filter !== "accuracy>0.9" || !marker.includes("▼1")) {
       throw new Error(`after reload: filter ${JSON.stringify(filter)}, accuracy sort marker ${JSON.stringify(marker)}`);
     }
-    await runCommand(page, "View: Close All Editors");
+    await command(page, "View: Close All Editors");
   });
 }

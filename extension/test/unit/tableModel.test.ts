@@ -58,6 +58,12 @@ test("sort by several columns: the second key breaks ties of the first; checkpoi
   assert.deepEqual(labels(arrangeRows(data, [{ id: "name", descending: true }], false)).slice(2), ["e", "d", "c", "b", "a"]);
 });
 
+test("a checkpoint whose experiment is filtered out is not listed on its own", () => {
+  const rows = [SORT_ROWS[1], row({ name: "gone@2", kind: "checkpoint", baseline: BASE }), SORT_ROWS[4]];
+  const data = buildTableData(rows, findColumns(rows));
+  assert.deepEqual(labels(arrangeRows(data, [], true)), ["main (aaaaaaa)", "b"]);
+});
+
 test("experiments are sorted within their own baseline only", () => {
   const other = "c".repeat(40);
   const rows = [
