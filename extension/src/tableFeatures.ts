@@ -4,15 +4,14 @@
 // choices applied to the Experiments tree and the Compare panel. Kept apart from commands.ts and
 // main.ts, which call `registerTableFeatures` once.
 import * as vscode from "vscode";
+import { shownTest } from "./columnsModel";
 import { ColumnsView, columnCommands } from "./columnsTree";
-import { paramTarget } from "./experimentsModel";
 import type { ExperimentsTree } from "./experimentsTree";
 import { type Helper, errorText } from "./helper";
-import { buildRunParams, paramChoices, parseValue } from "./paramEdits";
+import { assignmentValue, buildRunParams, paramChoices, parseValue, variationBase } from "./paramEdits";
 import * as proto from "./protocol";
 import { ComparePanel } from "./panels/comparePanel";
 import { TablePanel, VIEW_TYPE as TABLE_VIEW } from "./panels/tablePanel";
-import type { ExperimentRow } from "./protocol";
 import { plainLabel, plainMessage } from "./text";
 
 /** What the table features need from the extension. */
@@ -22,24 +21,6 @@ export interface TableCtx {
   output: vscode.OutputChannel;
   extensionUri: vscode.Uri;
   workspaceState: vscode.Memento;
-}
-
-/** A value as `-S key=value` takes it: strings as typed, anything else as JSON (which YAML reads back). */
-export function assignmentValue(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
-
-/** The `-S` assignments that make the workspace's params equal to `row`'s. */
-export function variationBase(row: ExperimentRow, workspace: ExperimentRow | undefined): string[] {
-  const out: string[] = [];
-  for (const [file, values] of Object.entries(row.params ?? {})) {
-    for (const [key, value] of Object.entries(values ?? {})) {
-      if (JSON.stringify(value) !== JSON.stringify(workspace?.params?.[file]?.[key])) {
-        out.push(`${paramTarget(file, key)}=${assignmentValue(value)}`);
-      }
-    }
-  }
-  return out;
 }
 
 /** Queues a new experiment starting from an experiment's params, with the params a person changes. */
@@ -100,8 +81,7 @@ function queueVariation(ctx: TableCtx): (...args: unknown[]) => Promise<void> {
 export function registerTableFeatures(ctx: TableCtx): vscode.Disposable[] {
   const columns = new ColumnsView(ctx.workspaceState, ctx.experiments);
   ctx.experiments.viewOptions = () => columns.treeOptions();
-  ComparePanel.showRow = (section, file, key) => columns.chosen([{ id: `${section}:${file}:${key}`, section: section as "params", file, key,
-    label: key }]).length > 0;
+  ComparePanel.showRow = (section, file, key) => shownTest(columns.choices)(section, file, key);
   const columnsTree = vscode.window.createTreeView("xp.columns", { treeDataProvider: columns, manageCheckboxStateManually: true });
   const commands: Record<string, (...args: unknown[]) => Promise<void>> = {
     ...columnCommands(columns),

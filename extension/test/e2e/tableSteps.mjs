@@ -24,8 +24,12 @@ async function widenBulkExperiments(repo) {
   const baseline = await git("rev-parse", "HEAD");
   const prefix = `refs/exps/${baseline.slice(0, 2)}/${baseline.slice(2)}`;
   const tree = await git("rev-parse", `${prefix}/wider^{tree}`);
-  // One experiment has a param whose value is markup (params.yaml gets one more key).
-  const params = Buffer.from(`${await git("show", `${prefix}/wider:params.yaml`)}\nlabel: "${MARKUP_VALUE}"\n`);
+  // One experiment has a param whose value is markup (train.seed, a key the pipeline lists).
+  const original = `${await git("show", `${prefix}/wider:params.yaml`)}\n`;
+  const params = Buffer.from(original.replace(/^( {2}seed: )7$/m, `$1"${MARKUP_VALUE}"`));
+  if (params.toString() === original) {
+    throw new Error("the demo's params.yaml has no 'train.seed: 7' line to replace");
+  }
   const chunks = [];
   for (let i = 0; i < 1000; i++) {
     const metrics = { accuracy: accuracyOf(i), loss: 1 - accuracyOf(i), precision: 0.8, recall: 0.8 };
@@ -233,7 +237,7 @@ export async function tablePath(t) {
     await view.locator("#filter").fill(`name~ünï or name=bulk-0007`);
     await view.locator("#filter").press("Enter");
     await view.locator(".row .name", { hasText: markupName }).first().waitFor({ state: "visible" });
-    // The markup param is the last column: scroll to the right end.
+    // The markup param (train.seed) is among the last columns: scroll to the right end.
     await view.locator("#scroller").evaluate((scroller) => { scroller.scrollLeft = scroller.scrollWidth; });
     await view.locator(".row .value", { hasText: "</script><img" }).first().waitFor({ state: "visible" });
     if (await view.locator("#rows b, #rows img").count()) {
@@ -268,7 +272,7 @@ export async function tablePath(t) {
     const checks = {
       svg: (bytes) => bytes.toString("utf8").trimStart().startsWith("<svg"),
       png: (bytes) => bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
-      csv: (bytes) => /^[^\r\n]*epoch/.test(bytes.toString("utf8")),
+      csv: (bytes) => /^[^\r\n]+,[^\r\n]+\r\n[^\r\n]+,/.test(bytes.toString("utf8")),
       json: (bytes) => Array.isArray(JSON.parse(bytes.toString("utf8"))),
     };
     for (const [format, check] of Object.entries(checks)) {
@@ -286,6 +290,13 @@ export async function tablePath(t) {
   });
 
   await step("the table keeps its filter, sort and selection after VS Code reloads", async () => {
+    // Only the table stays open (a Plots page left by a failed step would be a second webview).
+    for (const title of ["Plots:", "Compare:"]) {
+      const tab = page.locator(".tabs-container .tab", { hasText: title });
+      while (await tab.count()) {
+        await tab.first().locator(".codicon-close").click({ force: true });
+      }
+    }
     const view = tableView(page);
     await view.locator("#filter").fill("accuracy>0.9");
     await view.locator("#filter").press("Enter");
