@@ -57,10 +57,17 @@ export function buildTableData(rows: readonly ExperimentRow[], columns: readonly
   let lastExperiment: TableRow | undefined;
   let hasStars = false;
   const out: TableRow[] = [];
+  const seen = new Set<string>();
   for (const row of rows) {
     const starredField = (row as { starred?: unknown }).starred;
     hasStars ||= typeof starredField === "boolean";
     const id = `${row.kind}:${row.rev}:${row.name}`;
+    // Pages fetched while experiments change can repeat a row (the cursor is an offset); the
+    // reload that change triggers brings the final rows, and until then each row is listed once.
+    if (seen.has(id)) {
+      continue;
+    }
+    seen.add(id);
     const parent = row.kind === "checkpoint" && lastExperiment && row.name.startsWith(`${lastExperiment.name}@`) ? lastExperiment.id : "";
     const tableRow: TableRow = {
       id,

@@ -20,6 +20,8 @@ export const VIEW_TYPE = "xp.table";
 
 /** Rows fetched per xp/showExperiments page. */
 const PAGE = 500;
+/** Live steps arriving within this long are drawn together. */
+const LIVE_DELAY_MS = 200;
 
 const STYLE = `
   html, body { height: 100%; margin: 0; padding: 0; overflow: hidden; }
@@ -87,6 +89,7 @@ export class TablePanel {
   private loading: Promise<void> | undefined;
   private again = false;
   private ready = false;
+  private livePost: ReturnType<typeof setTimeout> | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
@@ -97,11 +100,13 @@ export class TablePanel {
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((message: PageMessage) => void this.onMessage(message)),
       helper.onExperimentsChanged(() => void this.reload()),
+      // A panel restored while the helper was still starting loads again once it runs.
+      helper.onDidChangeState((state) => state === "running" && void this.reload()),
       helper.onLiveMetrics((params) => {
         const rows = withLiveMetrics(this.rows, params);
         if (rows !== this.rows) {
           this.rows = rows;
-          void this.post();
+          this.postSoon();
         }
       }),
       columns.onDidChangeChoices(() => void this.post()),
@@ -220,6 +225,19 @@ export class TablePanel {
     await this.post();
   }
 
+  /**
+   * Sends the table within LIVE_DELAY_MS: several runs logging steps at once cost one post (the
+   * whole table is sent, which for 1,000 × 200 is a few megabytes).
+   */
+  private postSoon(): void {
+    if (!this.livePost) {
+      this.livePost = setTimeout(() => {
+        this.livePost = undefined;
+        void this.post();
+      }, LIVE_DELAY_MS);
+    }
+  }
+
   /** Sends the table (the chosen columns of the rows loaded) to the page. */
   private async post(): Promise<void> {
     const columns = this.columns.chosen(findColumns(this.rows));
@@ -230,6 +248,7 @@ export class TablePanel {
   }
 
   dispose(): void {
+    clearTimeout(this.livePost);
     if (TablePanel.current === this) {
       TablePanel.current = undefined;
     }

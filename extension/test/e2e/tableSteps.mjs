@@ -66,7 +66,8 @@ function paneHeader(page, title) {
 
 /** The table's page, two iframes deep (VS Code's webview host, then our document). */
 function tableView(page) {
-  return page.frameLocator("iframe.webview.ready").frameLocator("#active-frame");
+  // VS Code may keep a hidden panel's iframe for a moment: only the shown one counts.
+  return page.frameLocator("iframe.webview.ready:visible").frameLocator("#active-frame");
 }
 
 /** Accuracy values of the experiment rows drawn now, in display order. */
@@ -262,13 +263,18 @@ export async function tablePath(t) {
 
   await step("Plot selected opens Plots; a chart exports as SVG, PNG, CSV and JSON into .xp/plots/export", async () => {
     const view = tableView(page);
-    await view.locator("#selected", { hasText: "2 selected" }).waitFor({ state: "visible" });
+    await view.locator("#selected", { hasText: "2 selected" }).waitFor({ state: "visible" }).catch((error) => {
+      throw new Error("the table does not say 2 selected (selection not restored?)", { cause: error });
+    });
+    await command(page, "Notifications: Clear All Notifications").catch(() => {});
     await view.locator("#plot").click();
     await page.locator(".tabs-container .tab", { hasText: "Plots:" }).first().waitFor({ state: "visible" });
     // The table's page is hidden now (VS Code drops hidden pages), so the only webview is Plots.
     const plots = tableView(page);
     const section = plots.locator('section.plot[data-id="train_log.tsv"]');
-    await section.locator("svg.marks").waitFor({ state: "visible" });
+    await section.locator("svg.marks").waitFor({ state: "visible" }).catch((error) => {
+      throw new Error("the Plots panel drew no train_log.tsv chart", { cause: error });
+    });
     const checks = {
       svg: (bytes) => bytes.toString("utf8").trimStart().startsWith("<svg"),
       png: (bytes) => bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
@@ -279,7 +285,11 @@ export async function tablePath(t) {
       const file = join(repo, ".xp", "plots", "export", `train_log.tsv.${format}`);
       rmSync(file, { force: true });
       await section.locator(`button[data-format="${format}"]`).click();
-      await page.locator(".notification-toast", { hasText: `.xp/plots/export/train_log.tsv.${format}` }).first().waitFor({ state: "visible" });
+      const name = `.xp/plots/export/train_log.tsv.${format}`;
+      await page.locator(".notification-toast", { hasText: name }).first().waitFor({ state: "visible" })
+        .catch((error) => {
+          throw new Error(`no notification naming ${name} after clicking ${format.toUpperCase()}`, { cause: error });
+        });
       const bytes = await waitFor(async () => (existsSync(file) ? readFileSync(file) : undefined), `${file} to be written`);
       if (!check(bytes)) {
         throw new Error(`the exported ${format} does not look like one: ${JSON.stringify(bytes.subarray(0, 60).toString("latin1"))}`);
@@ -289,7 +299,7 @@ export async function tablePath(t) {
     await tableView(page).locator(".row.experiment").first().waitFor({ state: "visible" });
   });
 
-  await step("the table keeps its filter, sort and selection after VS Code reloads", async () => {
+  await step("the table keeps its filter and sort after VS Code reloads", async () => {
     // Only the table stays open (a Plots page left by a failed step would be a second webview).
     for (const title of ["Plots:", "Compare:"]) {
       const tab = page.locator(".tabs-container .tab", { hasText: title });

@@ -20,6 +20,7 @@ test("table data: one value per column in column order, baselines named by commi
   assert.equal(data.rows[3].label, "<b>bold</b> \"q\" ünï");
   assert.equal(data.hasStars, false);
   assert.equal(buildTableData([row({ starred: true } as never)], []).hasStars, true);
+  assert.equal(buildTableData([DEMO_ROWS[2], DEMO_ROWS[2]], []).rows.length, 1);
 });
 
 test("values compare as numbers first, then as text", () => {
