@@ -85,7 +85,7 @@ export function registerTableFeatures(ctx: TableCtx): vscode.Disposable[] {
   const columnsTree = vscode.window.createTreeView("xp.columns", { treeDataProvider: columns, manageCheckboxStateManually: true });
   const commands: Record<string, (...args: unknown[]) => Promise<void>> = {
     ...columnCommands(columns),
-    "xp.showExperimentsTable": async () => TablePanel.show(ctx.helper, ctx.extensionUri, ctx.output, columns),
+    "xp.showExperimentsTable": async () => TablePanel.show(ctx.helper, ctx.extensionUri, ctx.output, columns, ctx.experiments),
     "xp.queueVariation": queueVariation(ctx),
   };
   return [
@@ -99,7 +99,7 @@ export function registerTableFeatures(ctx: TableCtx): vscode.Disposable[] {
     }),
     ...Object.entries(commands).map(([id, handler]) => vscode.commands.registerCommand(id, handler)),
     vscode.window.registerWebviewPanelSerializer(TABLE_VIEW, {
-      deserializeWebviewPanel: async (panel) => TablePanel.revive(panel, ctx.helper, ctx.extensionUri, ctx.output, columns),
+      deserializeWebviewPanel: async (panel) => TablePanel.revive(panel, ctx.helper, ctx.extensionUri, ctx.output, columns, ctx.experiments),
     }),
   ];
 }

@@ -8,6 +8,7 @@ import * as vscode from "vscode";
 import { findColumns } from "../columnsModel";
 import type { ColumnsView } from "../columnsTree";
 import { withLiveMetrics } from "../experimentsModel";
+import type { ExperimentsTree } from "../experimentsTree";
 import { type Helper, errorText, isBadInput } from "../helper";
 import * as proto from "../protocol";
 import { buildTableData } from "../tableModel";
@@ -93,15 +94,19 @@ export class TablePanel {
   private readonly disposables: vscode.Disposable[] = [];
 
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
-    private readonly extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel, private readonly columns: ColumnsView) {
+    private readonly extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel, private readonly columns: ColumnsView,
+    private readonly experiments: ExperimentsTree) {
     panel.webview.options = panelOptions(extensionUri);
     panel.webview.html = page(panel.webview, extensionUri, { scripts: ["table.js"], style: STYLE, body: BODY });
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((message: PageMessage) => void this.onMessage(message)),
-      helper.onExperimentsChanged(() => void this.reload()),
+      // Without a filter the table shows the Experiments tree's rows (loaded once for both);
+      // with one, the helper answers, and loads again when experiments change.
+      experiments.onDidLoad(() => !this.filter && void this.reload()),
+      helper.onExperimentsChanged(() => this.filter && void this.reload()),
       // A panel restored while the helper was still starting loads again once it runs.
-      helper.onDidChangeState((state) => state === "running" && void this.reload()),
+      helper.onDidChangeState((state) => state === "running" && this.filter && void this.reload()),
       helper.onLiveMetrics((params) => {
         const rows = withLiveMetrics(this.rows, params);
         if (rows !== this.rows) {
@@ -114,20 +119,21 @@ export class TablePanel {
   }
 
   /** Opens (or reveals) the panel. */
-  static show(helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel, columns: ColumnsView): void {
+  static show(helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel, columns: ColumnsView,
+    experiments: ExperimentsTree): void {
     if (TablePanel.current) {
       TablePanel.current.panel.reveal();
       return;
     }
     const panel = vscode.window.createWebviewPanel(VIEW_TYPE, "Experiments Table", vscode.ViewColumn.Active, panelOptions(extensionUri));
-    TablePanel.current = new TablePanel(panel, helper, extensionUri, output, columns);
+    TablePanel.current = new TablePanel(panel, helper, extensionUri, output, columns, experiments);
   }
 
   /** Brings back a panel VS Code kept across a reload; the page sends its filter when it is ready. */
   static revive(panel: vscode.WebviewPanel, helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel,
-    columns: ColumnsView): void {
+    columns: ColumnsView, experiments: ExperimentsTree): void {
     TablePanel.current?.panel.dispose();
-    TablePanel.current = new TablePanel(panel, helper, extensionUri, output, columns);
+    TablePanel.current = new TablePanel(panel, helper, extensionUri, output, columns, experiments);
   }
 
   private async onMessage(message: PageMessage): Promise<void> {
@@ -196,6 +202,14 @@ export class TablePanel {
 
   private async load(): Promise<void> {
     const filter = this.filter;
+    if (!filter) {
+      // The tree's rows (empty until its first load, which then calls reload again).
+      if (this.experiments.rows.length) {
+        this.rows = [...this.experiments.rows];
+        await this.post();
+      }
+      return;
+    }
     const rows: proto.ExperimentRow[] = [];
     try {
       let cursor: string | undefined;

@@ -294,6 +294,8 @@ export async function tablePath(t) {
       if (!check(bytes)) {
         throw new Error(`the exported ${format} does not look like one: ${JSON.stringify(bytes.subarray(0, 60).toString("latin1"))}`);
       }
+      // VS Code shows a few notifications at once: clear them so the next one is seen.
+      await command(page, "Notifications: Clear All Notifications").catch(() => {});
     }
     await page.locator(".tabs-container .tab", { hasText: "Plots:" }).first().locator(".codicon-close").click({ force: true });
     await tableView(page).locator(".row.experiment").first().waitFor({ state: "visible" });
