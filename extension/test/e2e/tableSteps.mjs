@@ -316,8 +316,11 @@ export async function tablePath(t) {
     await page.waitForTimeout(300);
     await page.reload();
     await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
-    const restored = tableView(page);
     const shown = Date.now();
+    // code-server may restore editors closed just before the reload (its layout is saved
+    // asynchronously), so bring the table's tab to the front; its page is made when it is shown.
+    await page.locator(".tabs-container .tab", { hasText: "Experiments Table" }).first().click();
+    const restored = tableView(page);
     await restored.locator(".row.experiment").first().waitFor({ state: "visible", timeout: 60_000 });
     timings.push({ name: "table restored after reload: workbench → rows drawn", value: `${Date.now() - shown} ms` });
     const filter = await restored.locator("#filter").inputValue();
