@@ -39,7 +39,8 @@ if (args.has("--unit")) {
     platform: "browser",
     format: "iife",
     target: "es2022",
-    entryPoints: [join(here, "src", "webview", "compare.ts"), join(here, "src", "webview", "plots.ts")],
+    entryPoints: [join(here, "src", "webview", "compare.ts"), join(here, "src", "webview", "plots.ts"),
+      join(here, "src", "webview", "table.ts")],
     outdir: join(here, "dist", "webview"),
     minify: !args.has("--watch"),
   };

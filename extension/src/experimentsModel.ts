@@ -30,6 +30,8 @@ export interface ExperimentNode {
 export interface ViewOptions {
   /** `key` or `file:key` of the metric shown beside each row; empty = the first metric found. */
   headlineMetric: string;
+  /** Whether a params column is shown (the Params & Metrics view's checkboxes); absent: all are. */
+  showColumn?: (section: string, file: string, key: string) => boolean;
 }
 
 const STATUSES: ReadonlySet<string> = new Set(["queued", "running", "success", "failed", "cancelled"]);
@@ -44,14 +46,14 @@ export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions):
   for (const row of rows) {
     if (row.kind === "checkpoint") {
       if (lastExperiment && row.name.startsWith(`${lastExperiment.row.name}@`)) {
-        lastExperiment.node.children.push(rowNode(row, "checkpoint", headline, lastExperiment.row));
+        lastExperiment.node.children.push(rowNode(row, "checkpoint", headline, lastExperiment.row, options));
         continue;
       }
     }
     if (row.kind === "workspace") {
-      roots.push(rowNode(row, "workspace", headline, undefined));
+      roots.push(rowNode(row, "workspace", headline, undefined, options));
     } else if (row.kind === "baseline") {
-      const node = rowNode(row, "baseline", headline, undefined);
+      const node = rowNode(row, "baseline", headline, undefined, options);
       baselines.set(row.rev, { node, row });
       roots.push(node);
     } else {
@@ -61,11 +63,11 @@ export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions):
       if (!parent) {
         const placeholder: ExperimentRow = { ...row, kind: "baseline", name: shortRev(row.baseline), rev: row.baseline,
           status: "", message: "", params: {}, metrics: {}, tags: [], note: "" };
-        parent = { node: rowNode(placeholder, "baseline", headline, undefined), row: placeholder };
+        parent = { node: rowNode(placeholder, "baseline", headline, undefined, options), row: placeholder };
         baselines.set(row.baseline, parent);
         roots.push(parent.node);
       }
-      const node = rowNode(row, "experiment", headline, parent.row);
+      const node = rowNode(row, "experiment", headline, parent.row, options);
       node.hasCheckpoints = row.step !== null && row.step !== undefined;
       parent.node.children.push(node);
       lastExperiment = row.kind === "checkpoint" ? undefined : { node, row };
@@ -116,7 +118,8 @@ export function pickHeadline(rows: readonly ExperimentRow[], wanted: string): [s
 }
 
 /** Params whose value differs from the baseline's, as `key=value` texts (file prefix when not params.yaml). */
-export function changedParams(row: ExperimentRow, baseline: ExperimentRow | undefined): string[] {
+export function changedParams(row: ExperimentRow, baseline: ExperimentRow | undefined,
+  showColumn?: ViewOptions["showColumn"]): string[] {
   if (!baseline) {
     return [];
   }
@@ -124,7 +127,7 @@ export function changedParams(row: ExperimentRow, baseline: ExperimentRow | unde
   for (const [file, values] of Object.entries(row.params ?? {})) {
     const before = baseline.params?.[file] ?? {};
     for (const [key, value] of Object.entries(values ?? {})) {
-      if (JSON.stringify(value) !== JSON.stringify(before[key])) {
+      if (JSON.stringify(value) !== JSON.stringify(before[key]) && (!showColumn || showColumn("params", file, key))) {
         changed.push(`${paramTarget(file, key)}=${formatValue(value)}`);
       }
     }
@@ -138,7 +141,7 @@ export function paramTarget(file: string, key: string): string {
 }
 
 function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [string, string] | undefined,
-  baseline: ExperimentRow | undefined): ExperimentNode {
+  baseline: ExperimentRow | undefined, options?: ViewOptions): ExperimentNode {
   const parts: string[] = [];
   if (kind === "baseline") {
     parts.push(shortRev(row.rev));
@@ -152,7 +155,7 @@ function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [st
   if (kind === "checkpoint") {
     parts.push(`step ${row.step ?? "?"}`);
   } else if (kind === "experiment") {
-    parts.push(...changedParams(row, baseline));
+    parts.push(...changedParams(row, baseline, options?.showColumn));
     if (row.status && row.status !== "success") {
       parts.push(row.status);
     }

@@ -5,7 +5,7 @@
 // experiment's checkpoints are asked for when it is first expanded, and kept while its ref stays.
 import * as vscode from "vscode";
 import { headlineMetric } from "./config";
-import { type ExperimentNode, type Status, buildTree, checkpointNodes, checkpointsKey, pickHeadline,
+import { type ExperimentNode, type Status, type ViewOptions, buildTree, checkpointNodes, checkpointsKey, pickHeadline,
   withLiveMetrics } from "./experimentsModel";
 import { type Helper, errorText } from "./helper";
 import * as proto from "./protocol";
@@ -50,6 +50,8 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   readonly onDidChangeTreeData = this.changeEmitter.event;
   /** Fires after each load has been drawn. */
   readonly onDidLoad = this.loadedEmitter.event;
+  /** How rows are described (the Params & Metrics view's choices); absent: from the settings alone. */
+  viewOptions: (() => ViewOptions) | undefined;
 
   constructor(private readonly helper: Helper, private readonly output: vscode.OutputChannel,
     private readonly storage: vscode.Uri | undefined) {}
@@ -166,7 +168,7 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
 
   /** Draws the same rows again (a display setting changed). */
   redraw(): void {
-    this.roots = buildTree(this.rowsCache, { headlineMetric: headlineMetric() });
+    this.roots = buildTree(this.rowsCache, this.viewOptions?.() ?? { headlineMetric: headlineMetric() });
     this.changeEmitter.fire(undefined);
   }
 

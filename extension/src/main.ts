@@ -10,6 +10,7 @@ import { ComparePanel, VIEW_TYPE as COMPARE_VIEW } from "./panels/comparePanel";
 import { PlotsPanel, VIEW_TYPE as PLOTS_VIEW } from "./panels/plotsPanel";
 import { QueueTree } from "./queueTree";
 import { StatusBar } from "./statusBar";
+import { registerTableFeatures } from "./tableFeatures";
 
 let helper: Helper | undefined;
 
@@ -61,6 +62,7 @@ export function activate(context: vscode.ExtensionContext): void {
       deserializeWebviewPanel: async (panel, state) => PlotsPanel.revive(panel, state, current, context.extensionUri, output),
     }),
   );
+  context.subscriptions.push(...registerTableFeatures({ ...ctx, workspaceState: context.workspaceState }));
   void helper.start();
   // The last session's rows while the helper starts (read after activate() returns: it awaits nothing).
   void experiments.restoreSnapshot();

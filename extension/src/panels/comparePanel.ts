@@ -35,6 +35,8 @@ function html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
 
 export class ComparePanel {
   private static current: ComparePanel | undefined;
+  /** Which params/metrics rows to show (the Params & Metrics view's checkboxes); absent: all. */
+  static showRow: ((section: string, file: string, key: string) => boolean) | undefined;
   private names: string[] = [];
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -86,6 +88,10 @@ export class ComparePanel {
     }
     try {
       const result = await this.helper.request(proto.compareExperiments, { names: this.names });
+      const showRow = ComparePanel.showRow;
+      if (showRow) {
+        result.rows = result.rows.filter((row) => showRow(row.section, row.path, row.key));
+      }
       await this.panel.webview.postMessage({ type: "data", result, names: this.names });
     } catch (error) {
       const message = `Compare failed: ${errorText(error)}`;

@@ -6,6 +6,7 @@
 import * as vscode from "vscode";
 import type { Helper } from "../helper";
 import { errorText } from "../helper";
+import { exportFileName, isExportFormat } from "../plotsExport";
 import * as proto from "../protocol";
 import { plainMessage } from "../text";
 import { page, panelOptions } from "./page";
@@ -27,13 +28,26 @@ function customFrom(value: unknown): CustomPlots {
   return { metric: text(raw.metric), param: text(raw.param), parallelParams: list };
 }
 
+/** What the page sends: ready, or a chart exported (content is base64 for PNG), or why an export failed. */
+interface ExportMessage {
+  type?: string;
+  id?: unknown;
+  format?: unknown;
+  content?: unknown;
+  encoding?: unknown;
+  error?: unknown;
+}
+
 const STYLE = `
   body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); }
   .chart { width: 100%; max-width: 900px; background: white; padding: 4px; }
   h3 { font-family: var(--vscode-editor-font-family); font-weight: normal; margin: 1em 0 0.3em; }
   .revs { opacity: 0.8; } .error, .failed { color: var(--vscode-errorForeground); }
   #custom { margin: 0.5em 0 1em; } #custom fieldset { border: none; padding: 0.3em 0; display: inline; }
-  #custom select, #custom button { margin: 0 0.4em; }`;
+  #custom select, #custom button { margin: 0 0.4em; }
+  .export { display: flex; gap: 4px; margin: 0 0 4px; }
+  .export-button { font-size: 0.85em; color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground);
+    border: none; padding: 1px 8px; cursor: pointer; }`;
 
 /** vega, then vega-lite and the interpreter, then vega-embed (it needs the first two), then our page. */
 const SCRIPTS = ["vega.min.js", "vega-lite.min.js", "vega-interpreter.min.js", "vega-embed.min.js", "plots.js"];
@@ -56,12 +70,16 @@ export class PlotsPanel {
     panel.webview.html = page(panel.webview, extensionUri, { scripts: SCRIPTS, style: STYLE, body: `<div id="plots"></div>` });
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((message: { type?: string; custom?: unknown }) => {
+      panel.webview.onDidReceiveMessage((message: ExportMessage & { custom?: unknown }) => {
         if (message?.type === "ready") {
           void this.load();
         } else if (message?.type === "custom") {
           this.custom = customFrom(message.custom);
           void this.load();
+        } else if (message?.type === "export") {
+          void this.save(message);
+        } else if (message?.type === "exportFailed") {
+          void vscode.window.showErrorMessage(plainMessage(`Could not export ${String(message.id)} as ${String(message.format)}: ${String(message.error)}`));
         }
       }),
       helper.onExperimentsChanged(() => void this.load()),
@@ -137,6 +155,29 @@ export class PlotsPanel {
       const message = `Plots failed: ${errorText(error)}`;
       this.output.appendLine(message);
       void vscode.window.showErrorMessage(plainMessage(message));
+    }
+  }
+
+  /** Writes an exported chart or its data to .xp/plots/export/ and names the file in a notification. */
+  private async save(message: ExportMessage): Promise<void> {
+    const folder = this.helper.folder ?? vscode.workspace.workspaceFolders?.[0];
+    if (!folder || !isExportFormat(message.format) || typeof message.id !== "string" || typeof message.content !== "string") {
+      return;
+    }
+    const dir = vscode.Uri.joinPath(folder.uri, ".xp", "plots", "export");
+    const file = vscode.Uri.joinPath(dir, exportFileName(message.id, message.format));
+    try {
+      await vscode.workspace.fs.createDirectory(dir);
+      await vscode.workspace.fs.writeFile(file, Buffer.from(message.content, message.encoding === "base64" ? "base64" : "utf8"));
+    } catch (error) {
+      void vscode.window.showErrorMessage(plainMessage(`Could not save ${file.fsPath}: ${errorText(error)}`));
+      return;
+    }
+    const where = vscode.workspace.asRelativePath(file, false);
+    this.output.appendLine(`Exported plot ${message.id} to ${file.fsPath}`);
+    const choice = await vscode.window.showInformationMessage(plainMessage(`Saved plot ${message.id} as ${where}`), "Open");
+    if (choice === "Open") {
+      await vscode.commands.executeCommand("vscode.open", file);
     }
   }
 

@@ -2,11 +2,16 @@
 // plot the helper sends (Vega-Lite specs with data inline), drawn by the vendored vega-embed with
 // Vega's expression interpreter (no eval, so the CSP needs no 'unsafe-eval'). Titles are set with
 // textContent; names inside charts are SVG text.
+import { EXPORT_FORMATS, plotData, toCsv } from "../plotsExport";
 import type { PlotsDataResult } from "../protocol";
 
 declare function acquireVsCodeApi(): { postMessage(message: unknown): void; getState(): unknown; setState(state: unknown): void };
 declare const vega: { expressionInterpreter: unknown };
-declare function vegaEmbed(el: HTMLElement, spec: unknown, options: unknown): Promise<unknown>;
+interface VegaView {
+  toSVG(): Promise<string>;
+  toImageURL(type: string, scale?: number): Promise<string>;
+}
+declare function vegaEmbed(el: HTMLElement, spec: unknown, options: unknown): Promise<{ view: VegaView }>;
 
 /** The custom plots chosen in the controls (the panel keeps the same shape). */
 interface CustomPlots {
@@ -62,7 +67,27 @@ function render(): void {
     if (!section) {
       section = element("section", undefined, "plot");
       section.dataset.id = plot.id;
-      section.append(element("h3", plot.id), element("div", undefined, "chart"));
+      const tools = element("div", undefined, "export");
+      section.append(element("h3", plot.id), tools, element("div", undefined, "chart"));
+      // Export buttons: the chart as SVG or PNG (drawn by Vega), its data as CSV or JSON; the
+      // extension writes the file (a webview cannot), under .xp/plots/export/. They export the
+      // newest drawing, since a running experiment's charts are redrawn in place.
+      const target = section;
+      const id = plot.id;
+      for (const format of EXPORT_FORMATS) {
+        const button = element("button", format.toUpperCase(), "export-button");
+        button.dataset.format = format;
+        button.title = format === "svg" || format === "png" ? `Save this chart as ${format.toUpperCase()}` : `Save this chart's data as ${format.toUpperCase()}`;
+        button.addEventListener("click", () => {
+          const latest = drawings.get(target);
+          if (!latest) {
+            return;
+          }
+          void exportPlot(id, latest.spec, format, latest.drawn).catch((error: Error) =>
+            vscode.postMessage({ type: "exportFailed", id, format, error: String(error?.message ?? error) }));
+        });
+        tools.append(button);
+      }
     }
     nodes.push(section);
     draw(section, plot.spec);
@@ -147,6 +172,9 @@ function rendererFor(spec: unknown): "svg" | "canvas" {
   return Array.isArray(values) && values.length > CANVAS_ABOVE ? "canvas" : "svg";
 }
 
+/** Each section's newest spec and drawing (what its export buttons save). */
+const drawings = new WeakMap<HTMLElement, { spec: unknown; drawn: Promise<{ view: VegaView }> }>();
+
 /** Draws `spec` into a fresh chart element that replaces the section's current one once drawn. */
 function draw(section: HTMLElement, spec: unknown): void {
   const current = section.querySelector<HTMLElement>("div.chart");
@@ -165,7 +193,9 @@ function draw(section: HTMLElement, spec: unknown): void {
     chart.style.width = `${current!.clientWidth}px`;
     section.append(chart);
   }
-  vegaEmbed(chart, spec, { renderer: rendererFor(spec), ast: true, expr: vega.expressionInterpreter, actions: false, defaultStyle: false })
+  const embedded = vegaEmbed(chart, spec, { renderer: rendererFor(spec), ast: true, expr: vega.expressionInterpreter, actions: false, defaultStyle: false });
+  drawings.set(section, { spec, drawn: embedded });
+  embedded
     .then(() => {
       if (drawn && current!.isConnected) {
         chart.style.position = chart.style.visibility = chart.style.width = "";
@@ -180,6 +210,23 @@ function draw(section: HTMLElement, spec: unknown): void {
         current!.replaceWith(chart);
       }
     });
+}
+
+async function exportPlot(id: string, spec: unknown, format: string, drawn: Promise<{ view: VegaView }>): Promise<void> {
+  let content: string;
+  let encoding = "utf8";
+  if (format === "svg") {
+    content = await (await drawn).view.toSVG();
+  } else if (format === "png") {
+    const url = await (await drawn).view.toImageURL("png", 2);
+    content = url.slice(url.indexOf(",") + 1);
+    encoding = "base64";
+  } else if (format === "csv") {
+    content = toCsv(plotData(spec));
+  } else {
+    content = JSON.stringify(plotData(spec), null, 2) + "\n";
+  }
+  vscode.postMessage({ type: "export", id, format, content, encoding });
 }
 
 window.addEventListener("message", (event: MessageEvent) => {

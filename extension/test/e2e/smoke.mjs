@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 import { startCodeServer } from "./codeServer.mjs";
+import { tablePath } from "./tableSteps.mjs";
 import { answerInputBox, editorText, pickMany, pickOne, plain, runCommand, treeRow, viewRows, waitForQuickInput } from "./workbench.mjs";
 
 const execFileP = promisify(execFile);
@@ -120,6 +121,7 @@ async function main() {
     await panelsPath();
     await faultPath(repo);
     await thousandPath(repo);
+    await tablePath({ step, page: () => page, timings, repo, markupName: MARKUP_NAME });
     await emptyFolderPath(server.url, join(work, "empty"));
   } catch (error) {
     results.push({ name: "set up code-server and the browser", ok: false, error });
