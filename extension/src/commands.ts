@@ -28,7 +28,7 @@ export interface Ctx {
 type Handler = (...args: unknown[]) => Promise<void>;
 
 /** Shows a helper error once, as text (it already names the fix), and keeps it in the log. */
-function showError(ctx: Ctx, what: string, error: unknown): void {
+export function showError(ctx: Ctx, what: string, error: unknown): void {
   const message = `${what}: ${errorText(error)}`;
   ctx.output.appendLine(message);
   void vscode.window.showErrorMessage(plainMessage(message));
@@ -61,8 +61,10 @@ function queueExperiment(ctx: Ctx): Handler {
   };
 }
 
-async function askParamEdits(ctx: Ctx, queue: boolean): Promise<ParamEdit[] | undefined> {
-  const workspace = ctx.experiments.rows.find((row) => row.kind === "workspace");
+/** Asks which params to change, and their values; the current values shown are `from`'s (default: the workspace's). */
+export async function askParamEdits(ctx: Ctx, queue: boolean, from?: proto.ExperimentRow, title?: string):
+  Promise<ParamEdit[] | undefined> {
+  const workspace = from ?? ctx.experiments.rows.find((row) => row.kind === "workspace");
   const choices = paramChoices(workspace);
   if (!choices.length && !queue) {
     void vscode.window.showWarningMessage("XP found no params in this project (params.yaml) to modify.");
@@ -71,7 +73,7 @@ async function askParamEdits(ctx: Ctx, queue: boolean): Promise<ParamEdit[] | un
   const picked = await vscode.window.showQuickPick(
     choices.map((choice) => ({ label: plainLabel(choice.target), description: plainLabel(choice.current), choice })),
     {
-      title: queue ? "Queue Experiment: params to change (none = as they are)" : "Run Experiment with Modified Params",
+      title: title ?? (queue ? "Queue Experiment: params to change (none = as they are)" : "Run Experiment with Modified Params"),
       placeHolder: "Pick the params to change",
       canPickMany: true,
       matchOnDescription: true,
@@ -161,7 +163,7 @@ function stopQueue(ctx: Ctx): Handler {
 }
 
 /** The experiments a command acts on: the clicked/selected tree rows, else a quick pick. */
-async function targetExperiments(ctx: Ctx, args: unknown[], many: boolean, title: string): Promise<string[]> {
+export async function targetExperiments(ctx: Ctx, args: unknown[], many: boolean, title: string): Promise<string[]> {
   const [clicked, selected] = args as [ExperimentNode | undefined, ExperimentNode[] | undefined];
   const fromTree = (selected?.length ? selected : clicked ? [clicked] : []).filter((n) => n?.kind === "experiment");
   if (fromTree.length) {

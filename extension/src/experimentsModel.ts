@@ -137,6 +137,11 @@ function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [st
   if (kind === "checkpoint") {
     parts.push(`step ${row.step ?? "?"}`);
   } else if (kind === "experiment") {
+    // Tags and the note (its first line) come first: they are what a person wrote to find it again.
+    parts.push(...(row.tags ?? []).map((tag) => `#${tag}`));
+    if (row.note) {
+      parts.push(`“${row.note.split("\n")[0].slice(0, 40)}”`);
+    }
     parts.push(...changedParams(row, baseline));
     if (row.status && row.status !== "success") {
       parts.push(row.status);

@@ -4,6 +4,7 @@
 import * as vscode from "vscode";
 import { COMMANDS, type Ctx } from "./commands";
 import { changesExperimentsView, needsRestart } from "./config";
+import { EXPERIMENT_COMMANDS } from "./experimentActions";
 import { ExperimentsTree } from "./experimentsTree";
 import { Helper } from "./helper";
 import { ComparePanel, VIEW_TYPE as COMPARE_VIEW } from "./panels/comparePanel";
@@ -28,6 +29,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.createTreeView("xp.experiments", { treeDataProvider: experiments, canSelectMany: true, showCollapseAll: true }),
     vscode.window.createTreeView("xp.queue", { treeDataProvider: queue }),
     ...Object.entries(COMMANDS).map(([id, factory]) => vscode.commands.registerCommand(id, factory(ctx))),
+    ...Object.entries(EXPERIMENT_COMMANDS).map(([id, factory]) => vscode.commands.registerCommand(id, factory(ctx))),
     // Views reload only when the helper says something changed, or when it (re)starts.
     helper.onDidChangeState((state) => {
       if (state === "running") {
