@@ -242,6 +242,30 @@ function queueVariation(ctx: Ctx): Handler {
   };
 }
 
+/** Stars the selected experiments, or unstars them when all of them are starred already. */
+function toggleStar(ctx: Ctx): Handler {
+  return async (...args) => {
+    const names = await targetExperiments(ctx, args, true, "Star / Unstar Experiments");
+    if (!names.length) {
+      return;
+    }
+    const starred = !names.every((name) => experimentRow(ctx, name)?.starred);
+    try {
+      for (const name of names) {
+        await ctx.helper.request(proto.starExperiment, { name, starred });
+      }
+    } catch (error) {
+      showError(ctx, starred ? "Starring failed" : "Unstarring failed", error);
+    }
+  };
+}
+
+function showStarredOnly(ctx: Ctx, value: boolean): Handler {
+  return async () => {
+    ctx.experiments.setStarredOnly(value);
+  };
+}
+
 /** Every command of this module: id (as in package.json) → factory. */
 export const EXPERIMENT_COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
   "xp.renameExperiment": renameExperiment,
@@ -252,4 +276,7 @@ export const EXPERIMENT_COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
   "xp.showRunCache": showRunCache,
   "xp.showExperimentLog": showExperimentLog,
   "xp.queueVariation": queueVariation,
+  "xp.toggleStar": toggleStar,
+  "xp.showStarredOnly": (ctx) => showStarredOnly(ctx, true),
+  "xp.showAllExperiments": (ctx) => showStarredOnly(ctx, false),
 };

@@ -26,6 +26,8 @@ export interface ExperimentNode {
 export interface ViewOptions {
   /** `key` or `file:key` of the metric shown beside each row; empty = the first metric found. */
   headlineMetric: string;
+  /** Only starred experiments (with their checkpoints); the workspace and baselines stay. */
+  starredOnly?: boolean;
 }
 
 const STATUSES: ReadonlySet<string> = new Set(["queued", "running", "success", "failed", "cancelled"]);
@@ -37,7 +39,15 @@ export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions):
   const headline = pickHeadline(rows, options.headlineMetric);
   // Checkpoint rows follow their experiment (newest first); they hang under it, collapsed.
   let lastExperiment: { node: ExperimentNode; row: ExperimentRow } | undefined;
+  let hiding = false;
   for (const row of rows) {
+    // "Show Starred Only" hides unstarred experiments, and the checkpoints that follow them.
+    if (options.starredOnly && row.kind !== "workspace" && row.kind !== "baseline") {
+      hiding = row.kind === "checkpoint" ? hiding : !row.starred;
+      if (hiding) {
+        continue;
+      }
+    }
     if (row.kind === "checkpoint") {
       if (lastExperiment && row.name.startsWith(`${lastExperiment.row.name}@`)) {
         lastExperiment.node.children.push(rowNode(row, "checkpoint", headline, lastExperiment.row));
@@ -125,6 +135,9 @@ export function paramTarget(file: string, key: string): string {
 function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [string, string] | undefined,
   baseline: ExperimentRow | undefined): ExperimentNode {
   const parts: string[] = [];
+  if (row.starred && kind === "experiment") {
+    parts.push("★");
+  }
   if (kind === "baseline") {
     parts.push(shortRev(row.rev));
   }
@@ -183,6 +196,9 @@ export function tooltipText(row: ExperimentRow): string {
   }
   if (row.message) {
     lines.push(`message: ${row.message}`);
+  }
+  if (row.starred) {
+    lines.push("starred");
   }
   if (row.tags?.length) {
     lines.push(`tags: ${row.tags.join(", ")}`);

@@ -27,6 +27,7 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   private loading: Promise<void> | undefined;
   private again = false;
   private loggedFirstLoad = false;
+  private starredOnlyState = false;
   private readonly changeEmitter = new vscode.EventEmitter<ExperimentNode | undefined>();
   private readonly loadedEmitter = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
@@ -77,9 +78,21 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     }
   }
 
+  /** True while the view shows only starred experiments. */
+  get starredOnly(): boolean {
+    return this.starredOnlyState;
+  }
+
+  /** Shows only starred experiments (or all again); the context key `xp.starredOnly` picks the title button. */
+  setStarredOnly(value: boolean): void {
+    this.starredOnlyState = value;
+    void vscode.commands.executeCommand("setContext", "xp.starredOnly", value);
+    this.redraw();
+  }
+
   /** Draws the same rows again (a display setting changed). */
   redraw(): void {
-    this.roots = buildTree(this.rowsCache, { headlineMetric: headlineMetric() });
+    this.roots = buildTree(this.rowsCache, { headlineMetric: headlineMetric(), starredOnly: this.starredOnlyState });
     this.changeEmitter.fire(undefined);
   }
 

@@ -53,3 +53,19 @@ test("tags and the note's first line show in an experiment's description, as tex
   assert.match(node.description, /^#best {2}#<i> {2}“first line”/);
   assert.match(node.tooltip, /tags: best, <i>\nnote: first line\nsecond/);
 });
+
+test("a starred experiment shows ★; Show Starred Only hides the others and their checkpoints", () => {
+  const base = DEMO_ROWS[1];
+  const rows = [DEMO_ROWS[0], base,
+    row({ name: "plain", rev: "5".repeat(40), baseline: base.rev }),
+    row({ kind: "checkpoint", name: "plain@2", rev: "6".repeat(40), baseline: base.rev, step: 2 }),
+    row({ name: "<b>star</b>", rev: "7".repeat(40), baseline: base.rev, starred: true }),
+    row({ kind: "checkpoint", name: "<b>star</b>@1", rev: "8".repeat(40), baseline: base.rev, step: 1 })];
+  const all = buildTree(rows, { headlineMetric: "" });
+  assert.deepEqual(all[1].children.map((n) => n.label), ["plain", "<b>star</b>"]);
+  assert.match(all[1].children[1].description, /^★/);
+  assert.match(all[1].children[1].tooltip, /\nstarred$/m);
+  const starred = buildTree(rows, { headlineMetric: "", starredOnly: true });
+  assert.deepEqual(starred.map((n) => n.kind), ["workspace", "baseline"]);
+  assert.deepEqual(starred[1].children.map((n) => [n.label, n.children.map((c) => c.label)]), [["<b>star</b>", ["<b>star</b>@1"]]]);
+});
