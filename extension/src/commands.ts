@@ -14,6 +14,7 @@ import { ComparePanel } from "./panels/comparePanel";
 import { PlotsPanel } from "./panels/plotsPanel";
 import type { QueueTree } from "./queueTree";
 import { plainLabel, plainMessage } from "./text";
+import { withHelperProgress } from "./progress";
 
 /** What commands work with. */
 export interface Ctx {
@@ -111,6 +112,13 @@ async function startRun(ctx: Ctx, edits: ParamEdit[], queue: boolean): Promise<v
     params.temp = true;
   }
   try {
+    if (!params.queue) {
+      // A run answers at once and reports its stages through $/progress until it is recorded;
+      // Cancel stops it as Ctrl-C would.
+      await withHelperProgress(ctx.helper, { title: "XP: running an experiment", cancellable: true, untilEnd: true },
+        (token) => ctx.helper.request(proto.runExperiment, { ...params, workDoneToken: token }));
+      return;
+    }
     const result = await ctx.helper.request(proto.runExperiment, params);
     const names = result.names.join(", ");
     const message = params.queue
@@ -137,8 +145,9 @@ function startQueue(ctx: Ctx): Handler {
       return;
     }
     try {
-      const result = await ctx.helper.request(proto.startQueue, { jobs: Number(text) });
-      void vscode.window.showInformationMessage(`Started ${result.workers} queue worker${result.workers === 1 ? "" : "s"}.`);
+      // The notification follows the queue until nothing is queued or running; Cancel stops it (kills the runs).
+      await withHelperProgress(ctx.helper, { title: "XP: queue", cancellable: true, untilEnd: true },
+        (token) => ctx.helper.request(proto.startQueue, { jobs: Number(text), workDoneToken: token }));
     } catch (error) {
       showError(ctx, "Starting the queue failed", error);
     }

@@ -7,6 +7,7 @@ import { parseTags, remoteName, runItem, tagChanges, variationAssignments } from
 import { type Ctx, askParamEdits, showError, targetExperiments } from "./commands";
 import { isBadInput, errorText } from "./helper";
 import { buildRunParams } from "./paramEdits";
+import { withHelperProgress } from "./progress";
 import * as proto from "./protocol";
 import { plainLabel, plainMessage } from "./text";
 
@@ -122,10 +123,8 @@ function syncExperiments(push: boolean): (ctx: Ctx) => Handler {
     }
     const title = push ? `Pushing experiments to ${remote}…` : `Pulling experiments from ${remote}…`;
     try {
-      const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: plainMessage(title) },
-        () => ctx.helper.request(push ? proto.pushExperiments : proto.pullExperiments, { remote, names }),
-      );
+      const result = await withHelperProgress(ctx.helper, { title, cancellable: false, untilEnd: false },
+        (token) => ctx.helper.request(push ? proto.pushExperiments : proto.pullExperiments, { remote, names, workDoneToken: token }));
       const count = `${result.names.length} experiment${result.names.length === 1 ? "" : "s"}`;
       void vscode.window.showInformationMessage(plainMessage(push
         ? `Pushed ${count} to ${remote} (with their tags, notes and stars).`

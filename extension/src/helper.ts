@@ -13,6 +13,11 @@ import {
   ResponseError,
   type ServerOptions,
   State,
+  WorkDoneProgress,
+  type WorkDoneProgressBegin,
+  WorkDoneProgressCancelNotification,
+  type WorkDoneProgressEnd,
+  type WorkDoneProgressReport,
 } from "vscode-languageclient/node";
 import { maxRestarts } from "./config";
 import * as proto from "./protocol";
@@ -156,6 +161,21 @@ export class Helper implements vscode.Disposable {
       throw new Error("The xp helper is not running — see XP: Show Helper Log, then XP: Restart Helper.");
     }
     return this.client.sendRequest(type, params);
+  }
+
+  /** Receives the helper's `$/progress` for `token` (made by this side and sent in a request). */
+  onProgress(token: string, handler: (value: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd) => void):
+    vscode.Disposable {
+    const client = this.client;
+    if (!client) {
+      return new vscode.Disposable(() => undefined);
+    }
+    return client.onProgress(WorkDoneProgress.type, token, handler);
+  }
+
+  /** Asks the helper to stop the work reporting through `token` (the progress's Cancel). */
+  cancelProgress(token: string): void {
+    void this.client?.sendNotification(WorkDoneProgressCancelNotification.type, { token });
   }
 
   /** Resolves when the state leaves "starting" (or after `ms`). */

@@ -62,6 +62,8 @@ export interface RunExperimentResult {
 export interface StartQueueParams {
   /** How many worker processes to start. */
   jobs?: number;
+  /** A `$/progress` token: when given, the queue's counts are reported until it is empty (Cancel stops it). */
+  workDoneToken?: number | string | null;
 }
 
 /** Workers started. */
@@ -320,6 +322,8 @@ export interface SyncExperimentsParams {
   remote: string;
   /** Only these experiments (default: all). */
   names?: string[];
+  /** A `$/progress` token: when given, the push or pull reports its start and end through it. */
+  workDoneToken?: number | string | null;
 }
 
 /** The experiments sent or fetched. */

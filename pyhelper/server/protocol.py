@@ -153,6 +153,8 @@ class StartQueueParams:
 
     jobs: int = 1
     """How many worker processes to start."""
+    work_done_token: Optional[Union[int, str]] = None
+    """A `$/progress` token: when given, the queue's counts are reported until it is empty (Cancel stops it)."""
 
 
 @attrs.define
@@ -581,6 +583,8 @@ class SyncExperimentsParams:
     """A git remote name or URL."""
     names: list[str] = attrs.Factory(list)
     """Only these experiments (default: all)."""
+    work_done_token: Optional[Union[int, str]] = None
+    """A `$/progress` token: when given, the push or pull reports its start and end through it."""
 
 
 @attrs.define
