@@ -6,6 +6,7 @@ import * as vscode from "vscode";
 import { parseTags, remoteName, runItem, tagChanges, variationAssignments } from "./actionsModel";
 import { type Ctx, askParamEdits, showError, targetExperiments } from "./commands";
 import { isBadInput, errorText } from "./helper";
+import { installHelper } from "./helperInstall";
 import { buildRunParams } from "./paramEdits";
 import { withHelperProgress } from "./progress";
 import * as proto from "./protocol";
@@ -276,6 +277,7 @@ export const EXPERIMENT_COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
   "xp.showExperimentLog": showExperimentLog,
   "xp.queueVariation": queueVariation,
   "xp.toggleStar": toggleStar,
+  "xp.installHelper": installHelper,
   "xp.showStarredOnly": (ctx) => showStarredOnly(ctx, true),
   "xp.showAllExperiments": (ctx) => showStarredOnly(ctx, false),
 };

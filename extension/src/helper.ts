@@ -48,6 +48,7 @@ export class Helper implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private current: HelperState = "starting";
   private crashes: number[] = [];
+  private readonly offered = new Set<string>();
   private lifecycle: Promise<void> = Promise.resolve();
   private readonly stateEmitter = new vscode.EventEmitter<HelperState>();
   private readonly experimentsEmitter = new vscode.EventEmitter<{ baselines: string[] }>();
@@ -109,6 +110,9 @@ export class Helper implements vscode.Disposable {
     if (!check.ok) {
       this.output.appendLine(check.detail);
       this.setState(check.reason);
+      if (check.reason !== "noPython") {
+        this.offerInstall(check.reason, interpreter.command);
+      }
       return;
     }
     this.output.appendLine(`Starting the xp helper ${check.version} in ${folder.uri.fsPath}`);
@@ -287,6 +291,24 @@ export class Helper implements vscode.Disposable {
     }
     this.giveUp(this.crashes.length);
     return { action: CloseAction.DoNotRestart, handled: true };
+  }
+
+  /** Offers (once per interpreter and reason) to install the helper wheel shipped in the extension. */
+  private offerInstall(reason: "helperMissing" | "helperTooOld", python: string): void {
+    const key = `${reason}:${python}`;
+    if (this.offered.has(key)) {
+      return;
+    }
+    this.offered.add(key);
+    const what = reason === "helperMissing" ? "is not installed in" : "is older than this extension needs in";
+    void vscode.window.showWarningMessage(`The xp helper ${what} ${python}.`, "Install xp Helper", "Show Helper Log")
+      .then((choice) => {
+        if (choice === "Install xp Helper") {
+          void vscode.commands.executeCommand("xp.installHelper");
+        } else if (choice === "Show Helper Log") {
+          this.output.show();
+        }
+      });
   }
 
   /** The helper keeps dying: say so once, with the way out, and stay stopped. */
