@@ -8,6 +8,7 @@ import { type Ctx, askParamEdits, showError, targetExperiments } from "./command
 import { isBadInput, errorText } from "./helper";
 import { installHelper } from "./helperInstall";
 import { buildRunParams } from "./paramEdits";
+import { folderDescription } from "./projectFolder";
 import { withHelperProgress } from "./progress";
 import * as proto from "./protocol";
 import { plainLabel, plainMessage } from "./text";
@@ -266,6 +267,24 @@ function showStarredOnly(ctx: Ctx, value: boolean): Handler {
   };
 }
 
+/** Chooses which open folder the helper serves (multi-root workspaces); remembered per workspace. */
+function selectProjectFolder(ctx: Ctx): Handler {
+  return async () => {
+    const all = await ctx.helper.folderFacts();
+    if (!all.length) {
+      void vscode.window.showInformationMessage("Open a folder first.");
+      return;
+    }
+    const served = ctx.helper.folder?.uri.toString();
+    const picked = await vscode.window.showQuickPick(all.map(({ folder, facts }) => ({
+      label: plainLabel(facts.name), description: folderDescription(facts, facts.uri === served), detail: folder.uri.fsPath, facts,
+    })), { title: "XP: Select Project Folder (the folder whose experiments XP shows)" });
+    if (picked) {
+      await ctx.helper.selectFolder(picked.facts.uri);
+    }
+  };
+}
+
 /** Every command of this module: id (as in package.json) → factory. */
 export const EXPERIMENT_COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
   "xp.renameExperiment": renameExperiment,
@@ -278,6 +297,7 @@ export const EXPERIMENT_COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
   "xp.queueVariation": queueVariation,
   "xp.toggleStar": toggleStar,
   "xp.installHelper": installHelper,
+  "xp.selectProjectFolder": selectProjectFolder,
   "xp.showStarredOnly": (ctx) => showStarredOnly(ctx, true),
   "xp.showAllExperiments": (ctx) => showStarredOnly(ctx, false),
 };

@@ -17,16 +17,21 @@ let helper: Helper | undefined;
 export function activate(context: vscode.ExtensionContext): void {
   const started = performance.now();
   const output = vscode.window.createOutputChannel("XP Helper");
-  helper = new Helper(output);
+  helper = new Helper(output, context.workspaceState);
   const experiments = new ExperimentsTree(helper, output);
   const queue = new QueueTree(helper, output);
   const statusBar = new StatusBar(helper, queue.onDidCount);
   const ctx: Ctx = { helper, experiments, queue, output, extensionUri: context.extensionUri };
   const current = helper;
+  const experimentsView = vscode.window.createTreeView("xp.experiments", { treeDataProvider: experiments, canSelectMany: true, showCollapseAll: true });
+  // With several folders open, the view's title says which one XP serves.
+  const describeFolder = (): void => {
+    experimentsView.description = (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? current.folder?.name : undefined;
+  };
 
   context.subscriptions.push(
     output, helper, experiments, queue, statusBar,
-    vscode.window.createTreeView("xp.experiments", { treeDataProvider: experiments, canSelectMany: true, showCollapseAll: true }),
+    experimentsView,
     vscode.window.createTreeView("xp.queue", { treeDataProvider: queue }),
     ...Object.entries(COMMANDS).map(([id, factory]) => vscode.commands.registerCommand(id, factory(ctx))),
     ...Object.entries(EXPERIMENT_COMMANDS).map(([id, factory]) => vscode.commands.registerCommand(id, factory(ctx))),
@@ -41,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     helper.onExperimentsChanged(() => void experiments.reload()),
+    helper.onDidChangeState(describeFolder),
     helper.onLiveMetrics((params) => experiments.showLiveMetrics(params)),
     helper.onQueueChanged(() => void queue.reload()),
     vscode.workspace.onDidChangeConfiguration((event) => {
