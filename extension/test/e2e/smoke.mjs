@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 import { startCodeServer } from "./codeServer.mjs";
+import { installPath, rowActionsPath } from "./rowActions.mjs";
 import { answerInputBox, editorText, pickMany, pickOne, plain, runCommand, treeRow, viewRows, waitForQuickInput } from "./workbench.mjs";
 
 const execFileP = promisify(execFile);
@@ -118,7 +119,10 @@ async function main() {
     await smokePath(repo, opened);
     await moreActionsPath(repo);
     await panelsPath();
+    await rowActionsPath({ step, page, repo, work, python: PYTHON, timings });
     await faultPath(repo);
+    await installPath({ step, page, repo, work, python: PYTHON, timings,
+      shotName: (name) => join(OUT, `${String(shot).padStart(2, "0")}b-${name}.png`) });
     await thousandPath(repo);
     await emptyFolderPath(server.url, join(work, "empty"));
   } catch (error) {
