@@ -21,8 +21,12 @@ function experimentRow(ctx: Ctx, name: string): proto.ExperimentRow | undefined 
     && row.kind !== "checkpoint" && row.kind !== "baseline" && row.kind !== "workspace");
 }
 
-/** The one experiment a command acts on: the clicked row, else one picked. */
+/** The one experiment a command acts on: the right-clicked row (not the rest of the selection), else one picked. */
 async function oneExperiment(ctx: Ctx, args: unknown[], title: string): Promise<string | undefined> {
+  const clicked = args[0] as { kind?: string; name?: string } | undefined;
+  if (clicked?.kind === "experiment" && clicked.name) {
+    return clicked.name;
+  }
   const [name] = await targetExperiments(ctx, args, false, title);
   return name;
 }
@@ -202,6 +206,7 @@ function showExperimentLog(ctx: Ctx): Handler {
       return;
     } catch {
       // Not run from VS Code: the queue may have run it.
+      ctx.output.appendLine(`No run log at ${file.fsPath}; looking for a queue entry named ${name}.`);
     }
     try {
       await ctx.helper.request(proto.readQueueLog, { name, offset: 0 });

@@ -234,6 +234,8 @@ export class Helper implements vscode.Disposable {
     const folder = all.find((a) => a.facts === choice.folder)?.folder;
     this.folder = folder;
     if (choice.why === "noFolder" || choice.why === "noRepo" || choice.why === "noPipeline" || !choice.folder) {
+      this.output.appendLine(`No project to serve (${choice.why}) among ${all.length} open folder(s)` +
+        `${choice.folder ? `; the first is ${choice.folder.name}` : ""}.`);
       this.setState(choice.why === "noFolder" || choice.why === "noRepo" || choice.why === "noPipeline" ? choice.why : "noFolder");
       return undefined;
     }

@@ -150,3 +150,48 @@ export async function installPath({ step, page, repo, work, python, timings, sho
     await runCommand(page, "Notifications: Clear All Notifications");
   });
 }
+
+/** A workspace of two folders: XP names the one it serves; Select Project Folder switches to the other. */
+export async function multiRootPath({ step, page, url, repo, work }) {
+  await step("multi-root: XP names the folder it serves; Select Project Folder switches to another", async () => {
+    const notes = join(work, "notes");
+    mkdirSync(notes, { recursive: true });
+    const workspace = join(work, "two.code-workspace");
+    writeFileSync(workspace, JSON.stringify({ folders: [{ path: notes }, { path: repo }] }));
+    await page.goto(`${url}/?workspace=${encodeURIComponent(workspace)}`);
+    await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
+    await page.locator('.activitybar [aria-label^="XP"]').first().click();
+    await page.locator(".notification-toast", { hasText: "XP serves the project in folder 'demo' (one of 2 open folders)" }).first()
+      .waitFor({ state: "visible", timeout: 60_000 });
+    await page.locator(".sidebar .pane-header", { hasText: "demo" }).first().waitFor({ state: "visible" });
+    await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible" });
+    await runCommand(page, "XP: Select Project Folder");
+    await waitForQuickInput(page, "XP: Select Project Folder");
+    const row = page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "not a git repository" }).first();
+    await row.waitFor({ state: "visible" });
+    await row.click();
+    await page.locator(".sidebar .welcome-view-content a", { hasText: "Create demo project here" }).first().waitFor({ state: "visible" });
+    await runCommand(page, "XP: Select Project Folder");
+    await waitForQuickInput(page, "XP: Select Project Folder");
+    await page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "git repository with a pipeline" }).first().click();
+    await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible", timeout: 30_000 });
+  });
+}
+
+/** An experiment run from VS Code keeps its log; Show Experiment Log opens it. */
+export async function experimentLogPath({ step, page }) {
+  await step("show the log of an experiment run from VS Code", async () => {
+    const row = treeRow(page, "train.lr=0.15", "accuracy=").first();
+    const name = (await row.getAttribute("aria-label")).split(" ")[0];
+    await contextAction(page, row, "Show Experiment Log");
+    const none = page.locator(".notification-toast", { hasText: "No log was kept" }).first();
+    await page.locator(".tabs-container .tab", { hasText: /^run-.*\.log/ }).first().or(none).waitFor({ state: "visible" });
+    if (await none.isVisible()) {
+      throw new Error(`XP found no log for ${name}: ${await none.innerText()}`);
+    }
+    // The run's own log file (.xp/logs/run-<name>.log) opens as an editor; its first lines name the stages.
+    await page.locator(".tabs-container .tab", { hasText: /^run-.*\.log/ }).first().waitFor({ state: "visible" });
+    await page.locator(".editor-instance .view-line", { hasText: /stage/i }).first().waitFor({ state: "visible" });
+    await runCommand(page, "View: Close All Editors");
+  });
+}
