@@ -14,6 +14,7 @@ import { ComparePanel } from "./panels/comparePanel";
 import { PlotsPanel } from "./panels/plotsPanel";
 import type { QueueTree } from "./queueTree";
 import { plainLabel, plainMessage } from "./text";
+import { withHelperProgress } from "./progress";
 
 /** What commands work with. */
 export interface Ctx {
@@ -28,7 +29,7 @@ export interface Ctx {
 type Handler = (...args: unknown[]) => Promise<void>;
 
 /** Shows a helper error once, as text (it already names the fix), and keeps it in the log. */
-function showError(ctx: Ctx, what: string, error: unknown): void {
+export function showError(ctx: Ctx, what: string, error: unknown): void {
   const message = `${what}: ${errorText(error)}`;
   ctx.output.appendLine(message);
   void vscode.window.showErrorMessage(plainMessage(message));
@@ -61,8 +62,10 @@ function queueExperiment(ctx: Ctx): Handler {
   };
 }
 
-async function askParamEdits(ctx: Ctx, queue: boolean): Promise<ParamEdit[] | undefined> {
-  const workspace = ctx.experiments.rows.find((row) => row.kind === "workspace");
+/** Asks which params to change, and their values; the current values shown are `from`'s (default: the workspace's). */
+export async function askParamEdits(ctx: Ctx, queue: boolean, from?: proto.ExperimentRow, title?: string):
+  Promise<ParamEdit[] | undefined> {
+  const workspace = from ?? ctx.experiments.rows.find((row) => row.kind === "workspace");
   const choices = paramChoices(workspace);
   if (!choices.length && !queue) {
     void vscode.window.showWarningMessage("XP found no params in this project (params.yaml) to modify.");
@@ -71,7 +74,7 @@ async function askParamEdits(ctx: Ctx, queue: boolean): Promise<ParamEdit[] | un
   const picked = await vscode.window.showQuickPick(
     choices.map((choice) => ({ label: plainLabel(choice.target), description: plainLabel(choice.current), choice })),
     {
-      title: queue ? "Queue Experiment: params to change (none = as they are)" : "Run Experiment with Modified Params",
+      title: title ?? (queue ? "Queue Experiment: params to change (none = as they are)" : "Run Experiment with Modified Params"),
       placeHolder: "Pick the params to change",
       canPickMany: true,
       matchOnDescription: true,
@@ -109,6 +112,13 @@ async function startRun(ctx: Ctx, edits: ParamEdit[], queue: boolean): Promise<v
     params.temp = true;
   }
   try {
+    if (!params.queue) {
+      // A run answers at once and reports its stages through $/progress until it is recorded;
+      // Cancel stops it as Ctrl-C would.
+      await withHelperProgress(ctx.helper, { title: "XP: running an experiment", cancellable: true, untilEnd: true },
+        (token) => ctx.helper.request(proto.runExperiment, { ...params, workDoneToken: token }));
+      return;
+    }
     const result = await ctx.helper.request(proto.runExperiment, params);
     const names = result.names.join(", ");
     const message = params.queue
@@ -135,8 +145,9 @@ function startQueue(ctx: Ctx): Handler {
       return;
     }
     try {
-      const result = await ctx.helper.request(proto.startQueue, { jobs: Number(text) });
-      void vscode.window.showInformationMessage(`Started ${result.workers} queue worker${result.workers === 1 ? "" : "s"}.`);
+      // The notification follows the queue until nothing is queued or running; Cancel stops it (kills the runs).
+      await withHelperProgress(ctx.helper, { title: "XP: queue", cancellable: true, untilEnd: true },
+        (token) => ctx.helper.request(proto.startQueue, { jobs: Number(text), workDoneToken: token }));
     } catch (error) {
       showError(ctx, "Starting the queue failed", error);
     }
@@ -161,7 +172,7 @@ function stopQueue(ctx: Ctx): Handler {
 }
 
 /** The experiments a command acts on: the clicked/selected tree rows, else a quick pick. */
-async function targetExperiments(ctx: Ctx, args: unknown[], many: boolean, title: string): Promise<string[]> {
+export async function targetExperiments(ctx: Ctx, args: unknown[], many: boolean, title: string): Promise<string[]> {
   const [clicked, selected] = args as [ExperimentNode | undefined, ExperimentNode[] | undefined];
   const fromTree = (selected?.length ? selected : clicked ? [clicked] : []).filter((n) => n?.kind === "experiment");
   if (fromTree.length) {

@@ -32,6 +32,8 @@ export interface ViewOptions {
   headlineMetric: string;
   /** Whether a params column is shown (the Params & Metrics view's checkboxes); absent: all are. */
   showColumn?: (section: string, file: string, key: string) => boolean;
+  /** Only starred experiments (with their checkpoints); the workspace and baselines stay. */
+  starredOnly?: boolean;
 }
 
 const STATUSES: ReadonlySet<string> = new Set(["queued", "running", "success", "failed", "cancelled"]);
@@ -43,7 +45,15 @@ export function buildTree(rows: readonly ExperimentRow[], options: ViewOptions):
   const headline = pickHeadline(rows, options.headlineMetric);
   // Checkpoint rows follow their experiment (newest first); they hang under it, collapsed.
   let lastExperiment: { node: ExperimentNode; row: ExperimentRow } | undefined;
+  let hiding = false;
   for (const row of rows) {
+    // "Show Starred Only" hides unstarred experiments, and the checkpoints that follow them.
+    if (options.starredOnly && row.kind !== "workspace" && row.kind !== "baseline") {
+      hiding = row.kind === "checkpoint" ? hiding : !row.starred;
+      if (hiding) {
+        continue;
+      }
+    }
     if (row.kind === "checkpoint") {
       if (lastExperiment && row.name.startsWith(`${lastExperiment.row.name}@`)) {
         lastExperiment.node.children.push(rowNode(row, "checkpoint", headline, lastExperiment.row, options));
@@ -143,6 +153,9 @@ export function paramTarget(file: string, key: string): string {
 function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [string, string] | undefined,
   baseline: ExperimentRow | undefined, options?: ViewOptions): ExperimentNode {
   const parts: string[] = [];
+  if (row.starred && kind === "experiment") {
+    parts.push("★");
+  }
   if (kind === "baseline") {
     parts.push(shortRev(row.rev));
   }
@@ -155,6 +168,11 @@ function rowNode(row: ExperimentRow, kind: ExperimentNode["kind"], headline: [st
   if (kind === "checkpoint") {
     parts.push(`step ${row.step ?? "?"}`);
   } else if (kind === "experiment") {
+    // Tags and the note (its first line) come first: they are what a person wrote to find it again.
+    parts.push(...(row.tags ?? []).map((tag) => `#${tag}`));
+    if (row.note) {
+      parts.push(`“${row.note.split("\n")[0].slice(0, 40)}”`);
+    }
     parts.push(...changedParams(row, baseline, options?.showColumn));
     if (row.status && row.status !== "success") {
       parts.push(row.status);
@@ -198,6 +216,9 @@ export function tooltipText(row: ExperimentRow): string {
   }
   if (row.message) {
     lines.push(`message: ${row.message}`);
+  }
+  if (row.starred) {
+    lines.push("starred");
   }
   if (row.tags?.length) {
     lines.push(`tags: ${row.tags.join(", ")}`);

@@ -45,6 +45,7 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   private readonly staleEmitter = new vscode.EventEmitter<boolean>();
   /** Fires when the view starts or stops showing the last session's rows (the helper is not up yet). */
   readonly onDidChangeStale = this.staleEmitter.event;
+  private starredOnlyState = false;
   private readonly changeEmitter = new vscode.EventEmitter<ExperimentNode | undefined>();
   private readonly loadedEmitter = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
@@ -75,8 +76,8 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     let rows: proto.ExperimentRow[];
     try {
       const raw = await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.storage, SNAPSHOT_FILE));
-      const data = JSON.parse(new TextDecoder().decode(raw)) as { version?: number; rows?: unknown };
-      if (data.version !== SNAPSHOT_VERSION || !Array.isArray(data.rows)) {
+      const data = JSON.parse(new TextDecoder().decode(raw)) as { version?: number; folder?: unknown; rows?: unknown };
+      if (data.version !== SNAPSHOT_VERSION || !Array.isArray(data.rows) || data.folder !== this.expectedFolder()) {
         return;
       }
       rows = data.rows as proto.ExperimentRow[];
@@ -90,6 +91,12 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     this.setStale(true);
     this.redraw();
     this.output.appendLine(`Drew ${rows.length} rows from the last session in ${(performance.now() - started).toFixed(0)} ms.`);
+  }
+
+  /** The folder a snapshot must be of: the served one, or the only folder open (multi-root waits for the helper). */
+  private expectedFolder(): string | undefined {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    return this.helper.folder?.uri.toString() ?? (folders.length === 1 ? folders[0].uri.toString() : undefined);
   }
 
   private setStale(stale: boolean): void {
@@ -115,7 +122,7 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     }
     try {
       await vscode.workspace.fs.createDirectory(this.storage);
-      const text = JSON.stringify({ version: SNAPSHOT_VERSION, rows: this.rowsCache });
+      const text = JSON.stringify({ version: SNAPSHOT_VERSION, folder: this.helper.folder?.uri.toString(), rows: this.rowsCache });
       await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.storage, SNAPSHOT_FILE), new TextEncoder().encode(text));
     } catch (error) {
       this.output.appendLine(`Could not save the experiments snapshot: ${errorText(error)}`);
@@ -166,9 +173,22 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     }
   }
 
+  /** True while the view shows only starred experiments. */
+  get starredOnly(): boolean {
+    return this.starredOnlyState;
+  }
+
+  /** Shows only starred experiments (or all again); the context key `xp.starredOnly` picks the title button. */
+  setStarredOnly(value: boolean): void {
+    this.starredOnlyState = value;
+    void vscode.commands.executeCommand("setContext", "xp.starredOnly", value);
+    this.redraw();
+  }
+
   /** Draws the same rows again (a display setting changed). */
   redraw(): void {
-    this.roots = buildTree(this.rowsCache, this.viewOptions?.() ?? { headlineMetric: headlineMetric() });
+    this.roots = buildTree(this.rowsCache,
+      { ...(this.viewOptions?.() ?? { headlineMetric: headlineMetric() }), starredOnly: this.starredOnlyState });
     this.changeEmitter.fire(undefined);
   }
 

@@ -13,9 +13,15 @@ import {
   ResponseError,
   type ServerOptions,
   State,
+  WorkDoneProgress,
+  type WorkDoneProgressBegin,
+  WorkDoneProgressCancelNotification,
+  type WorkDoneProgressEnd,
+  type WorkDoneProgressReport,
 } from "vscode-languageclient/node";
 import { maxRestarts } from "./config";
 import * as proto from "./protocol";
+import { type FolderFacts, chooseFolder, servedMessage } from "./projectFolder";
 import { checkHelper, findInterpreter } from "./python";
 import type { HelperState } from "./queueModel";
 
@@ -36,6 +42,9 @@ interface ClientLife {
   ran: boolean;
 }
 
+/** Where the folder chosen with XP: Select Project Folder is remembered (workspace state). */
+const CHOSEN_FOLDER_KEY = "xp.projectFolder";
+
 /** The window in which crashes are counted against `xp.helper.maxRestarts`. */
 const CRASH_WINDOW_MS = 3 * 60 * 1000;
 
@@ -43,6 +52,8 @@ export class Helper implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private current: HelperState = "starting";
   private crashes: number[] = [];
+  private readonly offered = new Set<string>();
+  private readonly toldFolder = new Set<string>();
   private lifecycle: Promise<void> = Promise.resolve();
   private readonly stateEmitter = new vscode.EventEmitter<HelperState>();
   private readonly experimentsEmitter = new vscode.EventEmitter<{ baselines: string[] }>();
@@ -62,7 +73,8 @@ export class Helper implements vscode.Disposable {
   /** The interpreter that runs the helper, once one was found. */
   python: string | undefined;
 
-  constructor(private readonly output: vscode.OutputChannel) {}
+  /** `memento` (the workspace state) remembers the folder chosen with XP: Select Project Folder. */
+  constructor(private readonly output: vscode.OutputChannel, private readonly memento?: vscode.Memento) {}
 
   get state(): HelperState {
     return this.current;
@@ -104,6 +116,9 @@ export class Helper implements vscode.Disposable {
     if (!check.ok) {
       this.output.appendLine(check.detail);
       this.setState(check.reason);
+      if (check.reason !== "noPython") {
+        this.offerInstall(check.reason, interpreter.command);
+      }
       return;
     }
     this.output.appendLine(`Starting the xp helper ${check.version} in ${folder.uri.fsPath}`);
@@ -158,6 +173,21 @@ export class Helper implements vscode.Disposable {
     return this.client.sendRequest(type, params);
   }
 
+  /** Receives the helper's `$/progress` for `token` (made by this side and sent in a request). */
+  onProgress(token: string, handler: (value: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd) => void):
+    vscode.Disposable {
+    const client = this.client;
+    if (!client) {
+      return new vscode.Disposable(() => undefined);
+    }
+    return client.onProgress(WorkDoneProgress.type, token, handler);
+  }
+
+  /** Asks the helper to stop the work reporting through `token` (the progress's Cancel). */
+  cancelProgress(token: string): void {
+    void this.client?.sendNotification(WorkDoneProgressCancelNotification.type, { token });
+  }
+
   /** Resolves when the state leaves "starting" (or after `ms`). */
   private settled(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -179,27 +209,47 @@ export class Helper implements vscode.Disposable {
     this.liveEmitter.dispose();
   }
 
+  /** Each open folder with whether it is a git repository and has a pipeline. */
+  async folderFacts(): Promise<{ folder: vscode.WorkspaceFolder; facts: FolderFacts }[]> {
+    return Promise.all((vscode.workspace.workspaceFolders ?? []).map(async (folder) => ({
+      folder,
+      facts: {
+        name: folder.name, uri: folder.uri.toString(),
+        git: await exists(vscode.Uri.joinPath(folder.uri, ".git")),
+        pipeline: await exists(vscode.Uri.joinPath(folder.uri, "dvc.yaml")),
+      },
+    })));
+  }
+
+  /** Remembers the folder to serve (XP: Select Project Folder) and starts the helper there. */
+  async selectFolder(uri: string): Promise<void> {
+    await this.memento?.update(CHOSEN_FOLDER_KEY, uri);
+    await this.restart();
+  }
+
   private async findProjectFolder(): Promise<vscode.WorkspaceFolder | undefined> {
-    const folders = vscode.workspace.workspaceFolders ?? [];
-    if (!folders.length) {
-      this.setState("noFolder");
+    // One helper serves one project (projectFolder.ts says which).
+    const all = await this.folderFacts();
+    const choice = chooseFolder(all.map((a) => a.facts), this.memento?.get<string>(CHOSEN_FOLDER_KEY));
+    const folder = all.find((a) => a.facts === choice.folder)?.folder;
+    this.folder = folder;
+    if (choice.why === "noFolder" || choice.why === "noRepo" || choice.why === "noPipeline" || !choice.folder) {
+      this.output.appendLine(`No project to serve (${choice.why}) among ${all.length} open folder(s)` +
+        `${choice.folder ? `; the first is ${choice.folder.name}` : ""}.`);
+      this.setState(choice.why === "noFolder" || choice.why === "noRepo" || choice.why === "noPipeline" ? choice.why : "noFolder");
       return undefined;
     }
-    // One helper serves one project: the first folder that is a git repository with a pipeline.
-    let sawRepo = false;
-    for (const folder of folders) {
-      const repo = await exists(vscode.Uri.joinPath(folder.uri, ".git"));
-      sawRepo ||= repo;
-      if (repo && await exists(vscode.Uri.joinPath(folder.uri, "dvc.yaml"))) {
-        if (folders.length > 1) {
-          this.output.appendLine(`Several folders are open; XP serves the first project among them: ${folder.name}`);
-        }
-        return folder;
+    const facts = choice.folder;
+    if (all.length > 1) {
+      const message = servedMessage(facts, all.length);
+      this.output.appendLine(message);
+      if (!this.toldFolder.has(facts.uri)) {
+        this.toldFolder.add(facts.uri);
+        void vscode.window.showInformationMessage(message, "Select Project Folder")
+          .then((picked) => picked && vscode.commands.executeCommand("xp.selectProjectFolder"));
       }
     }
-    this.folder = folders[0];
-    this.setState(sawRepo ? "noPipeline" : "noRepo");
-    return undefined;
+    return folder;
   }
 
   private createClient(python: string, folder: vscode.WorkspaceFolder): LanguageClient {
@@ -267,6 +317,24 @@ export class Helper implements vscode.Disposable {
     }
     this.giveUp(this.crashes.length);
     return { action: CloseAction.DoNotRestart, handled: true };
+  }
+
+  /** Offers (once per interpreter and reason) to install the helper wheel shipped in the extension. */
+  private offerInstall(reason: "helperMissing" | "helperTooOld", python: string): void {
+    const key = `${reason}:${python}`;
+    if (this.offered.has(key)) {
+      return;
+    }
+    this.offered.add(key);
+    const what = reason === "helperMissing" ? "is not installed in" : "is older than this extension needs in";
+    void vscode.window.showWarningMessage(`The xp helper ${what} ${python}.`, "Install xp Helper", "Show Helper Log")
+      .then((choice) => {
+        if (choice === "Install xp Helper") {
+          void vscode.commands.executeCommand("xp.installHelper");
+        } else if (choice === "Show Helper Log") {
+          this.output.show();
+        }
+      });
   }
 
   /** The helper keeps dying: say so once, with the way out, and stay stopped. */

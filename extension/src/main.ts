@@ -4,6 +4,7 @@
 import * as vscode from "vscode";
 import { COMMANDS, type Ctx } from "./commands";
 import { changesExperimentsView, needsRestart } from "./config";
+import { EXPERIMENT_COMMANDS } from "./experimentActions";
 import { ExperimentsTree } from "./experimentsTree";
 import { Helper } from "./helper";
 import { ComparePanel, VIEW_TYPE as COMPARE_VIEW } from "./panels/comparePanel";
@@ -17,14 +18,17 @@ let helper: Helper | undefined;
 export function activate(context: vscode.ExtensionContext): void {
   const started = performance.now();
   const output = vscode.window.createOutputChannel("XP Helper");
-  helper = new Helper(output);
+  helper = new Helper(output, context.workspaceState);
   const experiments = new ExperimentsTree(helper, output, context.storageUri);
   const queue = new QueueTree(helper, output);
   const statusBar = new StatusBar(helper, queue.onDidCount);
-  const experimentsView = vscode.window.createTreeView("xp.experiments",
-    { treeDataProvider: experiments, canSelectMany: true, showCollapseAll: true });
   const ctx: Ctx = { helper, experiments, queue, output, extensionUri: context.extensionUri };
   const current = helper;
+  const experimentsView = vscode.window.createTreeView("xp.experiments", { treeDataProvider: experiments, canSelectMany: true, showCollapseAll: true });
+  // With several folders open, the view's title says which one XP serves.
+  const describeFolder = (): void => {
+    experimentsView.description = (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? current.folder?.name : undefined;
+  };
 
   context.subscriptions.push(
     output, helper, experiments, queue, statusBar,
@@ -34,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.window.createTreeView("xp.queue", { treeDataProvider: queue }),
     ...Object.entries(COMMANDS).map(([id, factory]) => vscode.commands.registerCommand(id, factory(ctx))),
+    ...Object.entries(EXPERIMENT_COMMANDS).map(([id, factory]) => vscode.commands.registerCommand(id, factory(ctx))),
     // Views reload only when the helper says something changed, or when it (re)starts.
     helper.onDidChangeState((state) => {
       if (state === "running") {
@@ -45,6 +50,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     helper.onExperimentsChanged(() => void experiments.reload()),
+    helper.onDidChangeState(describeFolder),
     helper.onLiveMetrics((params) => experiments.showLiveMetrics(params)),
     helper.onQueueChanged(() => void queue.reload()),
     vscode.workspace.onDidChangeConfiguration((event) => {

@@ -2,7 +2,7 @@
 // The xp wire contract: custom JSON-RPC methods of `xp serve` (camelCase fields).
 import * as lc from "vscode-languageclient";
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** JSON-RPC error: the request or the user's files are wrong. */
 export const BAD_INPUT = -32001;
 /** JSON-RPC error: the operation was valid but failed. */
@@ -66,6 +66,8 @@ export interface RunExperimentResult {
 export interface StartQueueParams {
   /** How many worker processes to start. */
   jobs?: number;
+  /** A `$/progress` token: when given, the queue's counts are reported until it is empty (Cancel stops it). */
+  workDoneToken?: number | string | null;
 }
 
 /** Workers started. */
@@ -324,6 +326,8 @@ export interface SyncExperimentsParams {
   remote: string;
   /** Only these experiments (default: all). */
   names?: string[];
+  /** A `$/progress` token: when given, the push or pull reports its start and end through it. */
+  workDoneToken?: number | string | null;
 }
 
 /** The experiments sent or fetched. */
@@ -374,6 +378,20 @@ export interface CompareExperimentsResult {
   rows: CompareRow[];
   /** Files that could not be read, as `label: file: why`. */
   errors: string[];
+}
+
+/** What `xp exp star` takes. */
+export interface StarExperimentParams {
+  /** The experiment. */
+  name: string;
+  /** False unstars it. */
+  starred?: boolean;
+}
+
+/** The experiment's star now. */
+export interface StarExperimentResult {
+  /** True when it is starred. */
+  starred: boolean;
 }
 
 /** Experiments (or the workspace row) changed on disk. */
@@ -432,6 +450,8 @@ export interface ExperimentRow {
   errors: Record<string, string>;
   /** A checkpoint's step; for an experiment with checkpoints, its newest one's (null otherwise). */
   step: number | null;
+  /** Starred by a person (git notes, like tags). */
+  starred: boolean;
 }
 
 /** One queue entry. */
@@ -567,6 +587,7 @@ export const pushExperiments = new lc.RequestType<SyncExperimentsParams, SyncExp
 export const pullExperiments = new lc.RequestType<SyncExperimentsParams, SyncExperimentsResult, void>("xp/pullExperiments");
 export const plotsData = new lc.RequestType<PlotsDataParams, PlotsDataResult, void>("xp/plotsData");
 export const compareExperiments = new lc.RequestType<CompareExperimentsParams, CompareExperimentsResult, void>("xp/compareExperiments");
+export const starExperiment = new lc.RequestType<StarExperimentParams, StarExperimentResult, void>("xp/starExperiment");
 
 // Notifications (server → client).
 export const experimentsChanged = new lc.NotificationType<ExperimentsChangedParams>("xp/experimentsChanged");
@@ -574,6 +595,6 @@ export const queueChanged = new lc.NotificationType<QueueChangedParams>("xp/queu
 export const liveMetricsUpdated = new lc.NotificationType<LiveMetricsUpdatedParams>("xp/liveMetricsUpdated");
 
 /** Every request method name, for the sync test and for logging. */
-export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline", "xp/listRuns", "xp/restoreRun", "xp/pushExperiments", "xp/pullExperiments", "xp/plotsData", "xp/compareExperiments"] as const;
+export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline", "xp/listRuns", "xp/restoreRun", "xp/pushExperiments", "xp/pullExperiments", "xp/plotsData", "xp/compareExperiments", "xp/starExperiment"] as const;
 /** Every notification method name. */
 export const NOTIFICATION_METHODS = ["xp/experimentsChanged", "xp/queueChanged", "xp/liveMetricsUpdated"] as const;

@@ -1,35 +1,20 @@
 // Finding the Python interpreter that runs the helper: the `xp.python.interpreterPath` setting,
 // else the interpreter selected in the Python extension (through its API, when it is installed;
-// XP works without it), else `python3` on PATH. Then checking that it has the helper.
+// XP works without it), else `python3` on PATH. Then checking that it has the helper, of a
+// protocol this extension speaks. The decisions are pure (pythonModel.ts); this module does the I/O.
 import { execFile } from "node:child_process";
 import * as vscode from "vscode";
 import { interpreterPath } from "./config";
+import * as proto from "./protocol";
+import { CHECK_SCRIPT, type HelperCheck, type Interpreter, type PythonApi, chooseInterpreter, fromPythonApi, readCheck } from "./pythonModel";
 
-/** Where the interpreter came from, for the log and for messages. */
-export interface Interpreter {
-  command: string;
-  source: "setting" | "python extension" | "PATH";
-}
-
-/** The slice of the Python extension's API we use (its `environments` API, stable since 2023). */
-interface PythonApi {
-  environments?: {
-    getActiveEnvironmentPath(resource?: vscode.Uri): { path: string } | undefined;
-    resolveEnvironment(path: { path: string } | string): Promise<{ executable: { uri?: vscode.Uri } } | undefined>;
-  };
-}
+export type { HelperCheck, Interpreter } from "./pythonModel";
 
 /** The interpreter to use for `folder`, following the order above. */
 export async function findInterpreter(folder: vscode.WorkspaceFolder): Promise<Interpreter> {
-  const fromSetting = interpreterPath(folder.uri);
-  if (fromSetting) {
-    return { command: expandVariables(fromSetting, folder), source: "setting" };
-  }
-  const fromExtension = await fromPythonExtension(folder.uri);
-  if (fromExtension) {
-    return { command: fromExtension, source: "python extension" };
-  }
-  return { command: "python3", source: "PATH" };
+  const setting = interpreterPath(folder.uri);
+  const fromExtension = setting ? undefined : await fromPythonExtension(folder.uri);
+  return chooseInterpreter(setting, fromExtension, folder.uri.fsPath, process.env.HOME);
 }
 
 async function fromPythonExtension(resource: vscode.Uri): Promise<string | undefined> {
@@ -38,35 +23,19 @@ async function fromPythonExtension(resource: vscode.Uri): Promise<string | undef
     return undefined;
   }
   try {
-    const api = extension.isActive ? extension.exports : await extension.activate();
-    const active = api.environments?.getActiveEnvironmentPath(resource);
-    if (!active) {
-      return undefined;
-    }
-    const resolved = await api.environments?.resolveEnvironment(active);
-    return resolved?.executable.uri?.fsPath ?? active.path;
+    return await fromPythonApi(extension.isActive ? extension.exports : await extension.activate(), resource);
   } catch {
-    // A broken or outdated Python extension must not keep XP from starting: PATH is next.
+    // An extension that fails to activate must not keep XP from starting: PATH is next.
     return undefined;
   }
 }
 
-function expandVariables(path: string, folder: vscode.WorkspaceFolder): string {
-  return path.replace(/\$\{workspaceFolder\}/g, folder.uri.fsPath).replace(/^~(?=\/|$)/, process.env.HOME ?? "~");
-}
-
-/** What checking an interpreter found: the helper's version, or why it cannot run the helper. */
-export type HelperCheck =
-  | { ok: true; version: string }
-  | { ok: false; reason: "noPython" | "helperMissing"; detail: string };
-
-/** Asks the interpreter to import the helper and print its version (one short subprocess). */
+/** Asks the interpreter to import the helper and print its version and protocol (one short subprocess). */
 export function checkHelper(python: string, cwd: string): Promise<HelperCheck> {
-  const script = "import pyhelper, sys; sys.stdout.write(pyhelper.__version__)";
   return new Promise((resolve) => {
-    execFile(python, ["-c", script], { cwd, timeout: 20_000 }, (error, stdout, stderr) => {
+    execFile(python, ["-c", CHECK_SCRIPT], { cwd, timeout: 20_000 }, (error, stdout, stderr) => {
       if (!error) {
-        resolve({ ok: true, version: stdout.trim() });
+        resolve(readCheck(stdout, proto.PROTOCOL_VERSION, python));
       } else if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "EACCES") {
         resolve({ ok: false, reason: "noPython", detail: `cannot run '${python}': ${error.message}` });
       } else {

@@ -1,4 +1,4 @@
-"""`xp exp …`: run, save, show, diff, apply, branch, rename, remove, list, tag, note, push, pull."""
+"""`xp exp …`: run, save, show, diff, apply, branch, rename, remove, list, tag, note, star, push, pull."""
 
 from __future__ import annotations
 
@@ -108,8 +108,16 @@ def _row_json(row) -> dict:
         "kind": row.kind, "name": row.name, "rev": row.rev, "baseline": row.baseline,
         "created": row.created, "status": row.status, "message": row.message, "tags": list(row.tags),
         "note": row.note, "params": row.params, "metrics": row.metrics, "deps": row.deps, "errors": row.errors,
-        "step": row.step,
+        "step": row.step, "starred": row.starred,
     }
+
+
+def _tags_cell(row, *, starred_mark: bool) -> str:
+    """The Tags column: a star first when the experiment is starred (CSV keeps only the tags)."""
+    tags = ",".join(row.tags)
+    if starred_mark and row.starred:
+        return f"★ {tags}".strip()
+    return tags or "-"
 
 
 def show(args: argparse.Namespace) -> int:
@@ -127,6 +135,8 @@ def show(args: argparse.Namespace) -> int:
         if row.kind == "checkpoint":
             below.setdefault((row.baseline, row.name.rpartition("@")[0]), []).append(row)
     rows = [r for r in rows if r.kind != "checkpoint"]
+    if args.starred:
+        rows = [r for r in rows if r.kind not in EXPERIMENT_KINDS or r.starred]
     if args.filter:
         keep = query.parse_filter(args.filter, all_columns)
         rows = [r for r in rows if r.kind not in EXPERIMENT_KINDS or keep(r)]
@@ -163,7 +173,7 @@ def show(args: argparse.Namespace) -> int:
         if row.kind == "experiment" and row.status in ("running", "failed") and row.step is not None:
             state = f"{row.status} at step {row.step}"
         body.append([label, row.rev[:7] if row.rev != "workspace" else "-", created,
-                     state, ",".join(row.tags) or "-", *cells])
+                     state, _tags_cell(row, starred_mark=not args.csv), *cells])
     if args.csv:
         import csv
 
@@ -286,6 +296,15 @@ def tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def star(args: argparse.Namespace) -> int:
+    """`xp exp star NAME [--remove]`."""
+    from pyhelper.core.experiments.annotate import star as star_experiment
+
+    result = star_experiment(_project(), args.name, starred=not args.remove)
+    print(f"'{args.name}' is {'starred' if result.starred else 'not starred'}.")
+    return 0
+
+
 def note(args: argparse.Namespace) -> int:
     """`xp exp note NAME TEXT`."""
     from pyhelper.core.experiments.annotate import set_note
@@ -402,6 +421,7 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("--filter", metavar="EXPR",
                    help="only experiments matching e.g. 'acc>0.9 and tag=best' (= != < <= > >= ~, and, or)")
     p.add_argument("--precision", type=_digits, default=5, metavar="N", help="digits after the point (default: 5)")
+    p.add_argument("--starred", action="store_true", help="only starred experiments (xp exp star)")
     p.add_argument("--no-checkpoints", dest="checkpoints", action="store_false",
                    help="hide the checkpoints listed under their experiments")
     fmt = p.add_mutually_exclusive_group()
@@ -459,6 +479,11 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("name")
     p.add_argument("text")
     p.set_defaults(handler="exp:note")
+
+    p = cmds.add_parser("star", help="star an experiment, or unstar it with --remove (stored in git notes)")
+    p.add_argument("name")
+    p.add_argument("--remove", action="store_true", help="unstar it")
+    p.set_defaults(handler="exp:star")
 
     p = cmds.add_parser("clean", help="remove leftover private work trees and unreferenced cache objects")
     p.add_argument("--dry", action="store_true", help="only say what would be removed")

@@ -13,7 +13,7 @@ def row(value: Row) -> p.ExperimentRow:
         kind=value.kind, name=value.name, rev=value.rev, baseline=value.baseline, created=value.created,
         status=value.status, message=value.message, tags=list(value.tags), note=value.note,
         params=value.params, metrics=value.metrics, deps=dict(value.deps), errors=dict(value.errors),
-        step=value.step,
+        step=value.step, starred=value.starred,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional, Union
 
 import attrs
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 """Sent as `capabilities.experimental.xpProtocolVersion`; a client refuses a server older than it needs."""
 
 BAD_INPUT = -32001
@@ -46,6 +46,7 @@ PUSH_EXPERIMENTS = "xp/pushExperiments"
 PULL_EXPERIMENTS = "xp/pullExperiments"
 PLOTS_DATA = "xp/plotsData"
 COMPARE_EXPERIMENTS = "xp/compareExperiments"
+STAR_EXPERIMENT = "xp/starExperiment"
 # -- notifications ------------------------------------------------------------------------------
 EXPERIMENTS_CHANGED = "xp/experimentsChanged"
 QUEUE_CHANGED = "xp/queueChanged"
@@ -108,6 +109,8 @@ class ExperimentRow:
     """File → why it could not be read in this row (`missing` when absent)."""
     step: Optional[int] = None
     """A checkpoint's step; for an experiment with checkpoints, its newest one's (null otherwise)."""
+    starred: bool = False
+    """Starred by a person (git notes, like tags)."""
 
 
 @attrs.define
@@ -154,6 +157,8 @@ class StartQueueParams:
 
     jobs: int = 1
     """How many worker processes to start."""
+    work_done_token: Optional[Union[int, str]] = None
+    """A `$/progress` token: when given, the queue's counts are reported until it is empty (Cancel stops it)."""
 
 
 @attrs.define
@@ -377,6 +382,24 @@ class NoteExperimentResult:
 
 
 @attrs.define
+class StarExperimentParams:
+    """What `xp exp star` takes."""
+
+    name: str
+    """The experiment."""
+    starred: bool = True
+    """False unstars it."""
+
+
+@attrs.define
+class StarExperimentResult:
+    """The experiment's star now."""
+
+    starred: bool
+    """True when it is starred."""
+
+
+@attrs.define
 class ReadQueueLogParams:
     """A chunk of a queue entry's log."""
 
@@ -564,6 +587,8 @@ class SyncExperimentsParams:
     """A git remote name or URL."""
     names: list[str] = attrs.Factory(list)
     """Only these experiments (default: all)."""
+    work_done_token: Optional[Union[int, str]] = None
+    """A `$/progress` token: when given, the push or pull reports its start and end through it."""
 
 
 @attrs.define
@@ -725,6 +750,7 @@ REQUESTS: dict[str, tuple[type, type]] = {
     PULL_EXPERIMENTS: (SyncExperimentsParams, SyncExperimentsResult),
     PLOTS_DATA: (PlotsDataParams, PlotsDataResult),
     COMPARE_EXPERIMENTS: (CompareExperimentsParams, CompareExperimentsResult),
+    STAR_EXPERIMENT: (StarExperimentParams, StarExperimentResult),
 }
 """Request method → (params type, result type)."""
 

@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 import { startCodeServer } from "./codeServer.mjs";
+import { experimentLogPath, installPath, multiRootPath, rowActionsPath } from "./rowActions.mjs";
 import { tablePath } from "./tableSteps.mjs";
 import { answerInputBox, editorText, pickMany, pickOne, plain, runCommand, treeRow, viewRows, waitForQuickInput } from "./workbench.mjs";
 
@@ -119,10 +120,15 @@ async function main() {
     await smokePath(repo, opened);
     await moreActionsPath(repo);
     await panelsPath();
+    await rowActionsPath({ step, page, repo, work, python: PYTHON, timings });
+    await experimentLogPath({ step, page });
     await faultPath(repo);
+    await installPath({ step, page, repo, work, python: PYTHON, timings,
+      shotName: (name) => join(OUT, `${String(shot).padStart(2, "0")}b-${name}.png`) });
     await thousandPath(repo);
     await tablePath({ step, page: () => page, timings, repo, markupName: MARKUP_NAME });
     await emptyFolderPath(server.url, join(work, "empty"));
+    await multiRootPath({ step, page, url: server.url, repo, work });
   } catch (error) {
     results.push({ name: "set up code-server and the browser", ok: false, error });
     console.log(`e2e: FAIL  set-up: ${error?.stack ?? error}`);

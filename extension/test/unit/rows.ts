@@ -5,7 +5,7 @@ import type { ExperimentRow } from "../../src/protocol";
 export function row(fields: Partial<ExperimentRow>): ExperimentRow {
   return {
     kind: "experiment", name: "exp", rev: "0".repeat(40), baseline: "b".repeat(40), created: null, status: "success",
-    message: "", tags: [], note: "", params: {}, metrics: {}, deps: {}, errors: {}, step: null, ...fields,
+    message: "", tags: [], note: "", params: {}, metrics: {}, deps: {}, errors: {}, step: null, starred: false, ...fields,
   };
 }
 

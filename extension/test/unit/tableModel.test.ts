@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { findColumns } from "../../src/columnsModel";
-import { variationBase } from "../../src/paramEdits";
 import { arrangeRows, bestRows, buildTableData, clickHeader, clickRow, compareValues, sortMarker, visibleWindow } from "../../src/tableModel";
 import { DEMO_ROWS, row } from "./rows";
 
@@ -18,8 +17,8 @@ test("table data: one value per column in column order, baselines named by commi
   assert.deepEqual(data.rows[2].values, [0.87123456, 0.3, 0.1, 10]);
   assert.deepEqual(data.rows[3].values, [undefined, undefined, 0.05, 20]);
   assert.equal(data.rows[3].label, "<b>bold</b> \"q\" ünï");
-  assert.equal(data.hasStars, false);
-  assert.equal(buildTableData([row({ starred: true } as never)], []).hasStars, true);
+  assert.equal(data.hasStars, true); // Rows carry `starred` since protocol 2: the star column is drawn.
+  assert.equal(buildTableData([{ ...row({}), starred: undefined } as never], []).hasStars, false);
   assert.equal(buildTableData([DEMO_ROWS[2], DEMO_ROWS[2]], []).rows.length, 1);
 });
 
@@ -125,11 +124,4 @@ test("the best row per baseline follows the higher/lower-is-better choice", () =
   assert.deepEqual(byLabel(bestRows(data.rows, acc, true)), ["a"]);
   assert.deepEqual(byLabel(bestRows(data.rows, acc, false)), ["c"]);
   assert.deepEqual(byLabel(bestRows(data.rows, -1, false)), []);
-});
-
-test("a variation starts from the experiment's params that differ from the workspace, exact values", () => {
-  const workspace = row({ kind: "workspace", params: { "params.yaml": { lr: 0.05, opt: "sgd", layers: [1, 2] }, "o.yaml": { x: 1 } } });
-  const exp = row({ params: { "params.yaml": { lr: 0.123456789, opt: "adam", layers: [1, 2] }, "o.yaml": { x: 2 } } });
-  assert.deepEqual(variationBase(exp, workspace), ["lr=0.123456789", "opt=adam", "o.yaml:x=2"]);
-  assert.deepEqual(variationBase(workspace, workspace), []);
 });

@@ -1,4 +1,4 @@
-"""`xp exp tag` and `xp exp note`: edit an experiment's tags and note after the fact."""
+"""`xp exp tag`, `xp exp note` and `xp exp star`: edit an experiment's tags, note and star after the fact."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def tag(project: Project, spec: str, tags: list[str], *, remove: bool = False) -
         updated = tuple(t for t in current.tags if t not in tags)
     else:
         updated = tuple(dict.fromkeys([*current.tags, *tags]))
-    result = notes.Annotations(tags=updated, note=current.note)
+    result = notes.Annotations(tags=updated, note=current.note, starred=current.starred)
     notes.write(repo, experiment.rev, result)
     return result
 
@@ -31,6 +31,16 @@ def set_note(project: Project, spec: str, text: str) -> notes.Annotations:
     repo = open_repo(project)
     experiment = find(repo, spec)
     current = notes.read(repo, experiment.rev)
-    result = notes.Annotations(tags=current.tags, note=text.strip())
+    result = notes.Annotations(tags=current.tags, note=text.strip(), starred=current.starred)
+    notes.write(repo, experiment.rev, result)
+    return result
+
+
+def star(project: Project, spec: str, *, starred: bool = True) -> notes.Annotations:
+    """Stars (or unstars) the experiment; returns its annotations after the change."""
+    repo = open_repo(project)
+    experiment = find(repo, spec)
+    current = notes.read(repo, experiment.rev)
+    result = notes.Annotations(tags=current.tags, note=current.note, starred=starred)
     notes.write(repo, experiment.rev, result)
     return result

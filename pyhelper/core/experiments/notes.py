@@ -1,4 +1,4 @@
-"""Tags and a free-text note per experiment, in git notes (`refs/notes/xp`), as versioned JSON.
+"""Tags, a free-text note and a star per experiment, in git notes (`refs/notes/xp`), as versioned JSON.
 
 Notes are attached to the experiment's commit, so renaming keeps them and pushing the notes ref
 shares them. `git notes --ref xp show <commit>` shows them too.
@@ -25,10 +25,19 @@ class Annotations:
 
     tags: tuple[str, ...] = ()
     note: str = ""
+    starred: bool = False
 
     def to_json(self) -> str:
-        """The note's text as stored in git."""
-        return json.dumps({"version": VERSION, "tags": list(self.tags), "note": self.note}, indent=2) + "\n"
+        """The note's text as stored in git (`starred` only when set, so older notes read back byte for byte)."""
+        data: dict = {"version": VERSION, "tags": list(self.tags), "note": self.note}
+        if self.starred:
+            data["starred"] = True
+        return json.dumps(data, indent=2) + "\n"
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing to store."""
+        return not self.tags and not self.note and not self.starred
 
     @classmethod
     def from_text(cls, text: str) -> Annotations:
@@ -39,7 +48,8 @@ class Annotations:
             return cls(note=text.strip())
         if not isinstance(data, dict):
             return cls(note=text.strip())
-        return cls(tags=tuple(str(t) for t in data.get("tags") or ()), note=str(data.get("note") or ""))
+        return cls(tags=tuple(str(t) for t in data.get("tags") or ()), note=str(data.get("note") or ""),
+                   starred=data.get("starred") is True)
 
 
 def read_all(repo: pygit2.Repository) -> dict[str, Annotations]:
@@ -62,7 +72,7 @@ def read(repo: pygit2.Repository, commit: str) -> Annotations:
 def write(repo: pygit2.Repository, commit: str, annotations: Annotations) -> None:
     """Replaces the annotations of one commit (removes the note when there is nothing to say)."""
     sig = signature(repo)
-    if not annotations.tags and not annotations.note:
+    if annotations.empty:
         try:
             repo.lookup_note(commit, NOTES_REF).remove(sig, sig, NOTES_REF)
         except KeyError:

@@ -54,6 +54,8 @@ class Row:
     """File → why it could not be read in this row."""
     step: int | None = None
     """A checkpoint's step; for an experiment with checkpoints, its newest checkpoint's step."""
+    starred: bool = False
+    """Starred by a person (`xp exp star`, git notes)."""
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,7 @@ class RowReader:
         annotations = annotations or notes.Annotations()
         return Row(
             kind=kind, name=name, rev=rev, baseline=baseline, created=created, status=status, message=message,
-            tags=annotations.tags, note=annotations.note,
+            tags=annotations.tags, note=annotations.note, starred=annotations.starred,
             params=self.params(tree, layout, errors),
             metrics=self.metrics(tree, layout, lambda: self.lock(tree), errors) if with_metrics else {},
             deps=deps, errors=errors,

@@ -112,6 +112,13 @@ def tag_experiment(ls: XpServer, params: p.TagExperimentParams) -> p.TagExperime
     return p.TagExperimentResult(tags=list(result.tags))
 
 
+def star_experiment(ls: XpServer, params: p.StarExperimentParams) -> p.StarExperimentResult:
+    """`xp exp star` (`--remove` when `starred` is false)."""
+    from pyhelper.core.experiments.annotate import star
+
+    return p.StarExperimentResult(starred=star(ls.project(), params.name, starred=params.starred).starred)
+
+
 def note_experiment(ls: XpServer, params: p.NoteExperimentParams) -> p.NoteExperimentResult:
     """`xp exp note`."""
     from pyhelper.core.experiments.annotate import set_note
@@ -149,6 +156,7 @@ HANDLERS = {
     p.RENAME_EXPERIMENT: rename_experiment,
     p.TAG_EXPERIMENT: tag_experiment,
     p.NOTE_EXPERIMENT: note_experiment,
+    p.STAR_EXPERIMENT: star_experiment,
     p.SHOW_REVISION: show_revision,
     p.SHOW_STATUS: show_status,
 }

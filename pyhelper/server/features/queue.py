@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TYPE_CHECKING
 
 from pyhelper.server import convert
@@ -13,10 +15,56 @@ if TYPE_CHECKING:
 
 
 def start_queue(ls: XpServer, params: p.StartQueueParams) -> p.StartQueueResult:
-    """`xp queue start -j N` (detached workers: they outlive the server)."""
+    """`xp queue start -j N` (detached workers: they outlive the server); with a progress token,
+    the queue's counts are reported until nothing is queued or running (Cancel = stop and kill)."""
+    from pyhelper.core.queue.backend import redis_queue
     from pyhelper.core.queue.worker import start_workers
 
-    return p.StartQueueResult(workers=len(start_workers(ls.project(), params.jobs)))
+    project = ls.project()
+    workers = start_workers(project, params.jobs)
+    token = params.work_done_token
+    if token is not None and redis_queue(project) is None:
+        from pyhelper.core.queue.manage import stop
+        from pyhelper.server import progress
+
+        progress.begin(ls, token, f"xp: running the queue ({len(workers)} workers)",
+                       on_cancel=lambda: stop(project, kill_running=True))
+        threading.Thread(target=_follow_queue, args=(ls, project, token), daemon=True, name="xp-queue-progress").start()
+    return p.StartQueueResult(workers=len(workers))
+
+
+def _follow_queue(ls: XpServer, project, token: int | str) -> None:
+    """Reports running/queued/finished counts every half second until the queue has nothing left to do."""
+    from pyhelper.core.queue.manage import state
+    from pyhelper.server import progress
+
+    active = ("queued", "running")
+    watched: set[str] = set()
+    last = ""
+    idle_since = time.monotonic()
+    while True:
+        try:
+            now = state(project)
+        except Exception as error:  # A broken queue database: say it and stop following.
+            progress.end(ls, token, f"the queue cannot be read: {error}")
+            return
+        watched |= {e.id for e in now.entries if e.status in active}
+        mine = [e for e in now.entries if e.id in watched]
+        running, queued = sum(e.status == "running" for e in mine), sum(e.status == "queued" for e in mine)
+        failed = sum(e.status == "failed" for e in mine)
+        done = len(mine) - running - queued
+        if running or queued:
+            idle_since = time.monotonic()
+        text = f"{running} running, {queued} queued, {done} finished" + (f" ({failed} failed)" if failed else "")
+        if text != last:
+            progress.report(ls, token, text)
+            last = text
+        # Finished, or no worker left to do what is queued (stopped), or nothing ever showed up.
+        if (not running and not queued and (watched or time.monotonic() - idle_since > 5)) \
+                or (not now.workers and not running and time.monotonic() - idle_since > 5):
+            progress.end(ls, token, f"queue finished: {done} experiment(s)" + (f", {failed} failed" if failed else ""))
+            return
+        time.sleep(0.5)
 
 
 def stop_queue(ls: XpServer, params: p.StopQueueParams) -> p.StopQueueResult:

@@ -144,7 +144,13 @@ def cancel(ls: XpServer, params: lsp.WorkDoneProgressCancelParams) -> None:
     import signal
 
     process = _RUNNING.get(params.token)
-    if process is not None and process.poll() is None:
+    if process is None:
+        # Other long work (the queue) says itself what its Cancel does.
+        from pyhelper.server import progress
+
+        threading.Thread(target=progress.cancelled, args=(params.token,), daemon=True).start()
+        return
+    if process.poll() is None:
         try:
             os.killpg(process.pid, signal.SIGTERM)
         except ProcessLookupError:

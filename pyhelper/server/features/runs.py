@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from pyhelper.errors import BadInput
@@ -39,14 +40,36 @@ def push_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
     """`xp exp push REMOTE [NAME…]`."""
     from pyhelper.core.experiments.sync import push
 
-    return p.SyncExperimentsResult(names=[e.name for e in push(ls.project(), params.remote, list(params.names))])
+    with _progress(ls, params.work_done_token, f"xp: pushing experiments to {params.remote}") as done:
+        names = [e.name for e in push(ls.project(), params.remote, list(params.names))]
+        done(f"pushed {len(names)} experiment(s)")
+    return p.SyncExperimentsResult(names=names)
 
 
 def pull_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExperimentsResult:
     """`xp exp pull REMOTE [NAME…]`."""
     from pyhelper.core.experiments.sync import pull
 
-    return p.SyncExperimentsResult(names=[ref.name for ref in pull(ls.project(), params.remote, list(params.names))])
+    with _progress(ls, params.work_done_token, f"xp: pulling experiments from {params.remote}") as done:
+        names = [ref.name for ref in pull(ls.project(), params.remote, list(params.names))]
+        done(f"pulled {len(names)} experiment(s)")
+    return p.SyncExperimentsResult(names=names)
+
+
+@contextlib.contextmanager
+def _progress(ls: XpServer, token: int | str | None, title: str):
+    """Begin/end progress around a push or pull when the client gave a token (git cannot be cancelled
+    half way safely, so it is not cancellable); yields a function that sets the end message."""
+    from pyhelper.server import progress
+
+    message = ["failed"]
+    if token is not None:
+        progress.begin(ls, token, title)
+    try:
+        yield lambda text: message.__setitem__(0, text)
+    finally:
+        if token is not None:
+            progress.end(ls, token, message[0])
 
 
 HANDLERS = {

@@ -1,0 +1,53 @@
+"""`$/progress` for long work the client asked to follow (a `workDoneToken` in its request), and
+what a Cancel on that progress does, by token.
+
+Runs (features/run.py) keep their own process table; other long work (the queue, push/pull)
+registers a cancel action here, and run.py's cancel handler falls back to it. Every call is safe
+from worker threads (it goes through `XpServer.call`).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Callable, Union
+
+from lsprotocol import types as lsp
+
+if TYPE_CHECKING:
+    from pyhelper.server.server import XpServer
+
+Token = Union[int, str]
+
+_CANCELS: dict[Token, Callable[[], None]] = {}
+_LOCK = threading.Lock()
+
+
+def begin(ls: XpServer, token: Token, title: str, *, on_cancel: Callable[[], None] | None = None) -> None:
+    """Starts the progress shown for `token`; it is cancellable when `on_cancel` is given."""
+    if on_cancel is not None:
+        with _LOCK:
+            _CANCELS[token] = on_cancel
+    ls.call(ls.work_done_progress.begin, token,
+            lsp.WorkDoneProgressBegin(title=title, cancellable=on_cancel is not None))
+
+
+def report(ls: XpServer, token: Token, message: str) -> None:
+    """One line of news (cut to 200 characters)."""
+    ls.call(ls.work_done_progress.report, token, lsp.WorkDoneProgressReport(message=message[:200]))
+
+
+def end(ls: XpServer, token: Token, message: str) -> None:
+    """Ends the progress; a later Cancel for this token does nothing."""
+    with _LOCK:
+        _CANCELS.pop(token, None)
+    ls.call(ls.work_done_progress.end, token, lsp.WorkDoneProgressEnd(message=message[:200]))
+
+
+def cancelled(token: Token) -> bool:
+    """Runs the cancel action registered for `token` (once); False when there is none."""
+    with _LOCK:
+        action = _CANCELS.pop(token, None)
+    if action is None:
+        return False
+    action()
+    return True

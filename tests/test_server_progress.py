@@ -1,0 +1,84 @@
+"""`$/progress` for long work beyond runs, through a real client: the queue's counts until it is
+empty (Cancel stops it and kills what runs), and push/pull begin/end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from lsprotocol import types as lsp
+
+from pyhelper.server import protocol as p
+from tests.conftest import git
+from tests.lsp_client import request, reproduced_project, started
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def project(gen, xp):
+    """PROJECT reproduced and committed."""
+    return reproduced_project(gen, xp)
+
+
+async def _ended(client, token: str, timeout: float = 120) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reports = client.progress_reports.get(token, [])
+        if reports and isinstance(reports[-1], lsp.WorkDoneProgressEnd):
+            return reports
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"progress {token} did not end within {timeout}s: {client.progress_reports.get(token)}")
+
+
+async def test_queue_progress_counts_until_the_queue_is_done(project):
+    async with started(project) as client:
+        await request(client, p.RUN_EXPERIMENT, p.RunExperimentParams(params=["train.lr=0.11,0.12"], name="q", queue=True))
+        client.progress_reports["queue"] = []
+        started_workers = await request(client, p.START_QUEUE, p.StartQueueParams(jobs=2, work_done_token="queue"))
+        assert started_workers.workers == 2
+        reports = await _ended(client, "queue")
+    begin, *middle, end = reports
+    assert isinstance(begin, lsp.WorkDoneProgressBegin) and begin.cancellable and "2 workers" in begin.title
+    assert [r.message for r in middle][0].endswith("queued, 0 finished")
+    assert middle[-1].message == "0 running, 0 queued, 2 finished"
+    assert end.message == "queue finished: 2 experiment(s)"
+
+
+async def test_cancel_on_the_queue_progress_stops_the_queue(project):
+    (project / "train.py").write_text("import time\ntime.sleep(60)\n")
+    git(project, "commit", "-qam", "slow")
+    async with started(project) as client:
+        await request(client, p.RUN_EXPERIMENT, p.RunExperimentParams(name="slow", queue=True))
+        client.progress_reports["queue"] = []
+        await request(client, p.START_QUEUE, p.StartQueueParams(jobs=1, work_done_token="queue"))
+        deadline = time.monotonic() + 30
+        while not any(getattr(r, "message", "") and r.message.startswith("1 running")
+                      for r in client.progress_reports["queue"]):
+            assert time.monotonic() < deadline, client.progress_reports["queue"]
+            await asyncio.sleep(0.1)
+        cancelled = time.monotonic()
+        client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token="queue"))
+        reports = await _ended(client, "queue", timeout=30)
+        assert time.monotonic() - cancelled < 20
+        status = await request(client, p.QUEUE_STATUS, p.QueueStatusParams())
+    assert "finished" in reports[-1].message
+    assert [e.status for e in status.entries] == ["cancelled"]
+
+
+async def test_push_and_pull_report_begin_and_end(project, xp, tmp_path):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    xp("exp", "run", "-q", "-n", "shared", "-S", "train.lr=0.2", cwd=project)
+    async with started(project) as client:
+        client.progress_reports["push"] = []
+        await request(client, p.PUSH_EXPERIMENTS, p.SyncExperimentsParams(remote=str(remote), work_done_token="push"))
+        begin, end = await _ended(client, "push", timeout=10)
+        assert "pushing experiments to" in begin.title and not begin.cancellable
+        assert end.message == "pushed 1 experiment(s)"
+        client.progress_reports["bad"] = []
+        with pytest.raises(Exception):
+            await request(client, p.PULL_EXPERIMENTS, p.SyncExperimentsParams(
+                remote=str(tmp_path / "missing"), work_done_token="bad"))
+        assert (await _ended(client, "bad", timeout=10))[-1].message == "failed"
