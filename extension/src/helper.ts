@@ -233,10 +233,10 @@ export class Helper implements vscode.Disposable {
     const choice = chooseFolder(all.map((a) => a.facts), this.memento?.get<string>(CHOSEN_FOLDER_KEY));
     const folder = all.find((a) => a.facts === choice.folder)?.folder;
     this.folder = folder;
-    if (choice.why === "noFolder" || choice.why === "noRepo" || choice.why === "noPipeline" || !choice.folder) {
+    if (!choice.ok) {
       this.output.appendLine(`No project to serve (${choice.why}) among ${all.length} open folder(s)` +
         `${choice.folder ? `; the first is ${choice.folder.name}` : ""}.`);
-      this.setState(choice.why === "noFolder" || choice.why === "noRepo" || choice.why === "noPipeline" ? choice.why : "noFolder");
+      this.setState(choice.why);
       return undefined;
     }
     const facts = choice.folder;

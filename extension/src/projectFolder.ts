@@ -13,25 +13,25 @@ export interface FolderFacts {
 
 /** The folder to serve, or the state to show when there is none. */
 export type FolderChoice =
-  | { folder: FolderFacts; why: "chosen" | "only" | "first project" }
-  | { folder: FolderFacts | undefined; why: "noFolder" | "noRepo" | "noPipeline" };
+  | { ok: true; folder: FolderFacts; why: "chosen" | "only" | "first project" }
+  | { ok: false; folder: FolderFacts | undefined; why: "noFolder" | "noRepo" | "noPipeline" };
 
 /** Picks the project folder among `folders` (in workspace order); `chosen` is the remembered URI. */
 export function chooseFolder(folders: readonly FolderFacts[], chosen: string | undefined): FolderChoice {
   if (!folders.length) {
-    return { folder: undefined, why: "noFolder" };
+    return { ok: false, folder: undefined, why: "noFolder" };
   }
   const picked = chosen ? folders.find((f) => f.uri === chosen) : undefined;
   if (picked) {
     // A chosen folder is served even when it is not a project yet (the view then offers the demo).
-    return picked.git && picked.pipeline ? { folder: picked, why: "chosen" }
-      : { folder: picked, why: picked.git ? "noPipeline" : "noRepo" };
+    return picked.git && picked.pipeline ? { ok: true, folder: picked, why: "chosen" }
+      : { ok: false, folder: picked, why: picked.git ? "noPipeline" : "noRepo" };
   }
   const project = folders.find((f) => f.git && f.pipeline);
   if (project) {
-    return { folder: project, why: folders.length === 1 ? "only" : "first project" };
+    return { ok: true, folder: project, why: folders.length === 1 ? "only" : "first project" };
   }
-  return { folder: folders[0], why: folders.some((f) => f.git) ? "noPipeline" : "noRepo" };
+  return { ok: false, folder: folders[0], why: folders.some((f) => f.git) ? "noPipeline" : "noRepo" };
 }
 
 /** The quick-pick description of a folder: what it is, and whether XP serves it now. */

@@ -12,8 +12,8 @@ const TOOLTIPS: Record<string, string> = {
   noRepo: "XP: this folder is not a git repository",
   noPipeline: "XP: this repository has no dvc.yaml",
   noPython: "XP: no Python interpreter found — set xp.python.interpreterPath",
-  helperMissing: "XP: the helper is not installed in the interpreter — see XP: Show Helper Log",
-  helperTooOld: "XP: the helper is too old for this extension — upgrade it",
+  helperMissing: "XP: the helper is not installed in the interpreter — run XP: Install xp Helper (or see XP: Show Helper Log)",
+  helperTooOld: "XP: the helper is too old for this extension — run XP: Install xp Helper",
 };
 
 export class StatusBar implements vscode.Disposable {

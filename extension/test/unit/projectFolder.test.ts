@@ -10,18 +10,18 @@ const ml = folder("ml", true, true);
 const ml2 = folder("ml2", true, true);
 
 test("without a choice: the first git repository with a pipeline; else what the first folder lacks", () => {
-  assert.deepEqual(chooseFolder([], undefined), { folder: undefined, why: "noFolder" });
-  assert.deepEqual(chooseFolder([ml], undefined), { folder: ml, why: "only" });
-  assert.deepEqual(chooseFolder([docs, lib, ml, ml2], undefined), { folder: ml, why: "first project" });
-  assert.deepEqual(chooseFolder([docs, lib], undefined), { folder: docs, why: "noPipeline" });
-  assert.deepEqual(chooseFolder([docs], undefined), { folder: docs, why: "noRepo" });
+  assert.deepEqual(chooseFolder([], undefined), { ok: false, folder: undefined, why: "noFolder" });
+  assert.deepEqual(chooseFolder([ml], undefined), { ok: true, folder: ml, why: "only" });
+  assert.deepEqual(chooseFolder([docs, lib, ml, ml2], undefined), { ok: true, folder: ml, why: "first project" });
+  assert.deepEqual(chooseFolder([docs, lib], undefined), { ok: false, folder: docs, why: "noPipeline" });
+  assert.deepEqual(chooseFolder([docs], undefined), { ok: false, folder: docs, why: "noRepo" });
 });
 
 test("a chosen folder wins while it is open, even when it is not a project yet", () => {
-  assert.deepEqual(chooseFolder([docs, ml, ml2], ml2.uri), { folder: ml2, why: "chosen" });
-  assert.deepEqual(chooseFolder([docs, ml], docs.uri), { folder: docs, why: "noRepo" });
-  assert.deepEqual(chooseFolder([lib, ml], lib.uri), { folder: lib, why: "noPipeline" });
-  assert.deepEqual(chooseFolder([docs, ml], "file:///w/closed"), { folder: ml, why: "first project" });
+  assert.deepEqual(chooseFolder([docs, ml, ml2], ml2.uri), { ok: true, folder: ml2, why: "chosen" });
+  assert.deepEqual(chooseFolder([docs, ml], docs.uri), { ok: false, folder: docs, why: "noRepo" });
+  assert.deepEqual(chooseFolder([lib, ml], lib.uri), { ok: false, folder: lib, why: "noPipeline" });
+  assert.deepEqual(chooseFolder([docs, ml], "file:///w/closed"), { ok: true, folder: ml, why: "first project" });
 });
 
 test("the picker and the message name the folder and say what it is", () => {

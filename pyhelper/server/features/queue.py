@@ -23,13 +23,21 @@ def start_queue(ls: XpServer, params: p.StartQueueParams) -> p.StartQueueResult:
     project = ls.project()
     workers = start_workers(project, params.jobs)
     token = params.work_done_token
-    if token is not None and redis_queue(project) is None:
+    if token is not None:
         from pyhelper.core.queue.manage import stop
         from pyhelper.server import progress
 
-        progress.begin(ls, token, f"xp: running the queue ({len(workers)} workers)",
-                       on_cancel=lambda: stop(project, kill_running=True))
-        threading.Thread(target=_follow_queue, args=(ls, project, token), daemon=True, name="xp-queue-progress").start()
+        remote = redis_queue(project)
+        if remote is not None:
+            remote.close()
+            # Remote workers report through the Queue view; the progress a client waits on still ends.
+            progress.begin(ls, token, "xp: queue")
+            progress.end(ls, token, f"started {len(workers)} worker(s) on the Redis queue")
+        else:
+            progress.begin(ls, token, f"xp: running the queue ({len(workers)} workers)",
+                           on_cancel=lambda: stop(project, kill_running=True))
+            threading.Thread(target=_follow_queue, args=(ls, project, token), daemon=True,
+                             name="xp-queue-progress").start()
     return p.StartQueueResult(workers=len(workers))
 
 
