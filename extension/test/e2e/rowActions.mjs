@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { answerInputBox, pickMany, runCommand, treeRow, waitForQuickInput } from "./workbench.mjs";
+import { answerInputBox, pickMany, pickOne, runCommand, treeRow, waitForQuickInput } from "./workbench.mjs";
 
 const execFileP = promisify(execFile);
 
@@ -183,7 +183,11 @@ export async function experimentLogPath({ step, page }) {
   await step("show the log of an experiment run from VS Code", async () => {
     const row = treeRow(page, "train.lr=0.15", "accuracy=").first();
     const name = (await row.getAttribute("aria-label")).split(" ")[0];
-    await contextAction(page, row, "Show Experiment Log");
+    // From the palette, picking the experiment by name: a right-click can land on another row
+    // when the tree redraws under the pointer (new rows arrive from earlier steps' runs).
+    await runCommand(page, "XP: Show Experiment Log");
+    await waitForQuickInput(page, "Show Experiment Log");
+    await pickOne(page, name);
     const none = page.locator(".notification-toast", { hasText: "No log was kept" }).first();
     await page.locator(".tabs-container .tab", { hasText: /^run-.*\.log/ }).first().or(none).waitFor({ state: "visible" });
     if (await none.isVisible()) {
