@@ -158,6 +158,9 @@ export async function multiRootPath({ step, page, url, repo, work }) {
     mkdirSync(notes, { recursive: true });
     const workspace = join(work, "two.code-workspace");
     writeFileSync(workspace, JSON.stringify({ folders: [{ path: notes }, { path: repo }] }));
+    // Leave the previous window first: code-server opened the workspace without its folders when
+    // the browser went straight from a folder window to the workspace's address.
+    await page.goto("about:blank");
     await page.goto(`${url}/?workspace=${encodeURIComponent(workspace)}`);
     await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
     await page.locator('.activitybar [aria-label^="XP"]').first().click();

@@ -24,6 +24,9 @@ const env = (name) => {
   return value;
 };
 const PYTHON = env("XP_PYTHON");
+/** XP_E2E_ONLY=emptyFolderPath,multiRootPath runs only those paths (for debugging one; CI runs all). */
+const ONLY = (process.env.XP_E2E_ONLY ?? "").split(",").filter(Boolean);
+const only = (name) => !ONLY.length || ONLY.includes(name);
 const OUT = env("XP_E2E_OUT");
 const GIT_ENV = { GIT_AUTHOR_NAME: "xp e2e", GIT_AUTHOR_EMAIL: "e2e@xp.invalid",
   GIT_COMMITTER_NAME: "xp e2e", GIT_COMMITTER_EMAIL: "e2e@xp.invalid" };
@@ -117,18 +120,40 @@ async function main() {
     await page.goto(`${server.url}/?folder=${encodeURIComponent(repo)}`);
     await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
     timings.push({ name: "page opened → VS Code workbench shown", value: `${Date.now() - opened} ms` });
-    await smokePath(repo, opened);
-    await moreActionsPath(repo);
-    await panelsPath();
-    await rowActionsPath({ step, page, repo, work, python: PYTHON, timings });
-    await experimentLogPath({ step, page });
-    await faultPath(repo);
-    await installPath({ step, page, repo, work, python: PYTHON, timings,
-      shotName: (name) => join(OUT, `${String(shot).padStart(2, "0")}b-${name}.png`) });
-    await thousandPath(repo);
-    await tablePath({ step, page: () => page, timings, repo, markupName: MARKUP_NAME });
-    await emptyFolderPath(server.url, join(work, "empty"));
-    await multiRootPath({ step, page, url: server.url, repo, work });
+    if (only("smokePath")) {
+      await smokePath(repo, opened);
+    }
+    if (only("moreActionsPath")) {
+      await moreActionsPath(repo);
+    }
+    if (only("panelsPath")) {
+      await panelsPath();
+    }
+    if (only("rowActionsPath")) {
+      await rowActionsPath({ step, page, repo, work, python: PYTHON, timings });
+    }
+    if (only("experimentLogPath")) {
+      await experimentLogPath({ step, page });
+    }
+    if (only("faultPath")) {
+      await faultPath(repo);
+    }
+    if (only("installPath")) {
+      await installPath({ step, page, repo, work, python: PYTHON, timings,
+        shotName: (name) => join(OUT, `${String(shot).padStart(2, "0")}b-${name}.png`) });
+    }
+    if (only("thousandPath")) {
+      await thousandPath(repo);
+    }
+    if (only("tablePath")) {
+      await tablePath({ step, page: () => page, timings, repo, markupName: MARKUP_NAME });
+    }
+    if (only("emptyFolderPath")) {
+      await emptyFolderPath(server.url, join(work, "empty"));
+    }
+    if (only("multiRootPath")) {
+      await multiRootPath({ step, page, url: server.url, repo, work });
+    }
   } catch (error) {
     results.push({ name: "set up code-server and the browser", ok: false, error });
     console.log(`e2e: FAIL  set-up: ${error?.stack ?? error}`);
