@@ -63,7 +63,10 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
 
         def execute_job(self, job, queue):  # noqa: D102 - counted here: RQ's own counters live in the horse.
             ran[0] += 1
-            return super().execute_job(job, queue)
+            # Redis gone while RQ notes how the horse ended must not end the worker: the entry's hash already
+            # says how the run ended (the horse wrote it), and an unfinished note is cleaned up as abandoned.
+            _while_redis_is_away(lambda: Worker.execute_job(self, job, queue), self.log,
+                                 "the run's entry says how it ended; this worker goes on")
 
         # While a job runs, Redis going away for a moment must not end the worker (and with it the run):
         # its bookkeeping writes are skipped until the server answers again.
@@ -97,14 +100,14 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
     return ran[0]
 
 
-def _while_redis_is_away(call: Callable[[], object], log) -> None:
+def _while_redis_is_away(call: Callable[[], object], log, then: str = "the running experiment goes on") -> None:
     """Runs an RQ bookkeeping write; a connection error is logged as one line instead of ending the worker."""
     import redis
 
     try:
         call()
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        log.warning("Redis is unreachable (%s); the running experiment goes on", exc)
+        log.warning("Redis is unreachable (%s); %s", exc, then)
 
 
 def _kill_stage(client, job) -> None:
