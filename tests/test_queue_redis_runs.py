@@ -222,3 +222,22 @@ def test_a_retry_after_a_lost_machine_starts_the_checkpoint_chain_over(ck_cluste
     c.xp("exp", "pull", c.remote)
     c.xp("exp", "apply", "again")
     assert (c.project / "model.bin").read_text().split()[0] == "4"
+
+
+def test_a_stalled_worker_s_run_gives_up_its_lease_and_runs_once_elsewhere(cluster):
+    stalled = cluster.worker("stalled")
+    cluster.enqueue("train.lr=0.66", "train.mode=trap", "train.sleep=15", name="stall", extra=("--retries", "1"))
+    first = cluster.stage_pid("0.66")
+    cluster.worker("fine")
+    os.kill(stalled.pid, signal.SIGSTOP)  # The worker stops renewing the lease; Redis is still reachable.
+    try:
+        wait_until(lambda: not alive(first), LEASE_SECONDS, "the stalled worker's stage to stop")
+        cluster.wait_for({"stall": "success"}, timeout=LEASE_SECONDS + 45)
+    finally:
+        os.kill(stalled.pid, signal.SIGCONT)
+    starts = [(pid, at) for lr, pid, at in _timed(cluster, "start") if lr == "0.66"]
+    stopped = [at for _, pid, at in _timed(cluster, "sigterm") if pid == first]
+    assert len(starts) == 2 and stopped and stopped[0] < starts[1][1]
+    assert [lr for lr, _ in cluster.events("end")] == ["0.66"]
+    assert list(cluster.remote_exps()) == ["stall"] and cluster.entries()["stall"].attempts == 2
+    assert "# worker lost; retrying" in cluster.xp("queue", "logs", "stall").stdout

@@ -31,7 +31,7 @@ class Watch(threading.Thread):
     (SIGTERM, SIGKILL a second later) and this run records nothing.
     """
 
-    def __init__(self, url: str, entry_id: str, job):
+    def __init__(self, url: str, entry_id: str, job, execution: str | None = None):
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
@@ -41,6 +41,8 @@ class Watch(threading.Thread):
         self.entry_id = entry_id
         self.job_id = job.id if job is not None else ""
         self.registry = job.started_job_registry.key if job is not None else ""
+        self.execution = execution
+        """RQ's `<job>:<execution>` member of the started-job registry this run's lease is (None: any of the job's)."""
         self.parent = os.getppid()
         self.pgid: int | None = None
         self.cancel = 0
@@ -73,7 +75,8 @@ class Watch(threading.Thread):
         except Exception:  # noqa: BLE001 - Redis away for a moment: the lease decides how long that may last.
             return False
         self.cancel = max(self.cancel, int(flag or 0))
-        ours = [score for member, score in leases if member.decode().startswith(f"{self.job_id}:")]
+        ours = [score for member, score in leases if member.decode() == self.execution
+                or (self.execution is None and member.decode().startswith(f"{self.job_id}:"))]
         if ours:
             self.lease_until, self.seen = max(ours), True
         elif self.seen:  # It was ours and is gone: RQ gave the job up (or to another worker).

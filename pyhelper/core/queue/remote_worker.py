@@ -77,6 +77,11 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
         def set_current_job_working_time(self, *args, **kwargs):  # noqa: D102 - RQ's hook.
             _while_redis_is_away(lambda: Worker.set_current_job_working_time(self, *args, **kwargs), self.log)
 
+        def fork_work_horse(self, job, queue):  # noqa: D102 - RQ's hook.
+            # The horse's watch follows the lease of this very execution (a job retried elsewhere has another).
+            _SETTINGS["execution"] = self.execution.composite_key if getattr(self, "execution", None) else None
+            return super().fork_work_horse(job, queue)
+
         def kill_horse(self, sig=signal.SIGKILL):  # noqa: D102 - RQ's cold shutdown and stop-job command.
             # The stage runs in a session of its own, so killing the horse's group would leave it running.
             _kill_stage(self.connection, self.get_current_job())
@@ -127,6 +132,18 @@ def _kill_stage(client, job) -> None:
             pass
 
 
+class LeaseLost(Exception):
+    """The run lost RQ's lease on its job (its stage was stopped; nothing recorded); the value names the run."""
+
+
+def _current_run(client, key: str) -> int | None:
+    """The entry's newest run number, or None when Redis cannot say."""
+    try:
+        return int(client.hget(key, "runs") or 0)
+    except Exception:  # noqa: BLE001 - Redis away: RQ cannot act on the failure either.
+        return None
+
+
 class _Cancelled(Exception):
     """The entry was cancelled between two commands."""
 
@@ -155,7 +172,7 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params:
         attempt, number = pipe.execute()
     client.hset(key, mapping={"status": "running", "started": time.time(), "finished": "", "error": "",
                               "exit_code": "", "worker": f"{hostname()}:{os.getppid()}"})
-    watch = Watch(_SETTINGS["url"], entry, job)
+    watch = Watch(_SETTINGS["url"], entry, job, _SETTINGS.get("execution"))
 
     def log(text: str) -> None:
         try:
@@ -181,7 +198,11 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params:
     log(f"# {name}: {' '.join(params) or '(no params changed)'} (attempt {attempt} on {hostname()})")
     watch.start()
     try:
-        return _run(entry, f"{entry}.{number}", name, rev, baseline, remote, message, watch, log, finish)
+        outcome = _run(entry, f"{entry}.{number}", name, rev, baseline, remote, message, watch, log, finish)
+        if outcome.get("status") == "lost" and _current_run(client, key) in (number, None):
+            # Still this entry's newest run: RQ's failure path retries it (or fails it as "worker lost").
+            raise LeaseLost(f"{entry}.{number}")
+        return outcome  # A later run owns the entry: RQ must not retry this one as well.
     finally:
         watch.ended()
         watch.done.set()
@@ -318,7 +339,9 @@ def on_job_failure(job, connection, kind, value, traceback) -> None:
     if status in (b"success", b"failed", b"cancelled"):
         return
     reason = getattr(kind, "__name__", str(kind))
-    if reason == "AbandonedJobError":
+    if reason == "LeaseLost" and str(value) != f"{entry_id}.{int(connection.hget(key, 'runs') or 0)}":
+        return  # A run that lost its lease to a later one: that one owns the entry.
+    if reason in ("AbandonedJobError", "LeaseLost"):
         why = "worker lost"
     elif reason == "JobTimeoutException":
         why = f"timed out after {job.timeout} s"
