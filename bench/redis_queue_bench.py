@@ -12,6 +12,7 @@ experiment really came home.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -42,6 +43,11 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _entry_id(project: Path, name: str) -> str:
+    status = json.loads(_xp("queue", "status", "--json", cwd=project))
+    return next(e["id"] for e in status["entries"] if e["name"] == name)
 
 
 def main() -> int:
@@ -81,11 +87,15 @@ def main() -> int:
                     cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                     env={**os.environ, "BENCH_STARTS": str(tmp / "starts")}))
             time.sleep(1.0)
-            to_start, to_home = [], []
+            import redis as redis_client
+
+            client = redis_client.Redis(port=port)
+            to_start, to_home, phases = [], [], []
             for run in range(args.runs + 1):  # The first run warms the workers' mirrors; it is not counted.
                 name = f"bench-{run}"
                 begun = time.time()
                 _xp("exp", "run", "--queue", "-S", f"p={run + 1}", "-n", name, cwd=project)
+                queued_at = time.time()
                 follow = _xp("queue", "logs", "-f", name, cwd=project)  # Ends when it is done, fetching it home.
                 home_at = time.time()
                 if f"# fetched experiment '{name}'" not in follow:
@@ -98,6 +108,13 @@ def main() -> int:
                     to_home.append(home_at - begun)
                     if started is not None:
                         to_start.append(started - begun)
+                    # The entry's log stream ids are Redis's millisecond clock: when the horse began and
+                    # when the experiment was pushed.
+                    stream = client.xrange(f"xp:log:{_entry_id(project, name)}")
+                    ids = [int(item_id.split(b"-")[0]) / 1000 for item_id, _ in stream]
+                    if ids and started is not None:
+                        phases.append((queued_at - begun, ids[0] - queued_at, started - ids[0],
+                                       ids[-1] - started, home_at - ids[-1]))
         finally:
             for proc in workers:
                 try:
@@ -110,6 +127,11 @@ def main() -> int:
     print(f"redis queue, 2 workers, loopback: enqueue -> stage start   xp {statistics.median(to_start):.3f} s")
     print(f"redis queue, 2 workers, loopback: queue -> result home     xp {statistics.median(to_home):.3f} s"
           f"  (median of {len(to_home)}: `xp exp run --queue`, then `xp queue logs -f` until it is fetched home)")
+    if phases:
+        names = ("exp run --queue", "-> horse starts", "-> stage starts", "-> stage + snapshot + push",
+                 "-> logs -f sees it, fetches it home, exits")
+        print("  phases (median): " + ", ".join(f"{n} {statistics.median(p[i] for p in phases):.3f} s"
+                                                for i, n in enumerate(names)))
     return 0
 
 

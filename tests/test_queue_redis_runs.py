@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -198,3 +199,45 @@ def test_recover_rebuilds_the_entries_redis_lost_from_the_remote(cluster):
     cluster.wait_for({"pending-1": "success", "pending-2": "success"}, timeout=45)
     assert sorted(lr for lr, _ in cluster.events("end")) == ["0.41", "0.42", "0.43"]  # The finished one ran once.
     assert set(cluster.remote_exps()) == {"finished", "pending-1", "pending-2"}
+
+
+def test_a_retry_after_a_lost_machine_starts_the_checkpoint_chain_over(ck_cluster):
+    c = ck_cluster
+    doomed = c.worker("doomed")
+    (entry,) = c.enqueue("epochs=4", "delay=0.6", name="again", extra=("--retries", "1"))
+    wait_until(lambda: len(remote_subjects(c, "again")) >= 2, 40, "two checkpoints on the remote")
+    earlier = c.remote_exps()["again"]
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait(5)
+    c.worker("healthy")
+    c.wait_for({"again": "success"}, timeout=LEASE_SECONDS + 60)
+    # The retry's chain replaced the lost run's checkpoints (one chain, every step once, all of run 2).
+    assert remote_subjects(c, "again") == ["xp: experiment again"] + [f"xp: checkpoint again@{s}" for s in (3, 2, 1, 0)]
+    tip = c.remote_exps()["again"]
+    runs = {json.loads(git(Path(c.remote), "log", "-1", "--format=%B", f"{tip}~{n}").split("xp-checkpoint: ")[1]
+                       .splitlines()[0])["run"] for n in range(1, 5)}
+    assert runs == {f"{entry['id']}.2"}
+    replaced = subprocess.run(["git", "merge-base", "--is-ancestor", earlier, tip], cwd=c.remote)
+    assert replaced.returncode == 1, "the lost run's checkpoints are no longer under the experiment"
+    c.xp("exp", "pull", c.remote)
+    c.xp("exp", "apply", "again")
+    assert (c.project / "model.bin").read_text().split()[0] == "4"
+
+
+def test_a_stalled_worker_s_run_gives_up_its_lease_and_runs_once_elsewhere(cluster):
+    stalled = cluster.worker("stalled")
+    cluster.enqueue("train.lr=0.66", "train.mode=trap", "train.sleep=15", name="stall", extra=("--retries", "1"))
+    first = cluster.stage_pid("0.66")
+    cluster.worker("fine")
+    os.kill(stalled.pid, signal.SIGSTOP)  # The worker stops renewing the lease; Redis is still reachable.
+    try:
+        wait_until(lambda: not alive(first), LEASE_SECONDS, "the stalled worker's stage to stop")
+        cluster.wait_for({"stall": "success"}, timeout=LEASE_SECONDS + 45)
+    finally:
+        os.kill(stalled.pid, signal.SIGCONT)
+    starts = [(pid, at) for lr, pid, at in _timed(cluster, "start") if lr == "0.66"]
+    stopped = [at for _, pid, at in _timed(cluster, "sigterm") if pid == first]
+    assert len(starts) == 2 and stopped and stopped[0] < starts[1][1]
+    assert [lr for lr, _ in cluster.events("end")] == ["0.66"]
+    assert list(cluster.remote_exps()) == ["stall"] and cluster.entries()["stall"].attempts == 2
+    assert "# worker lost; retrying" in cluster.xp("queue", "logs", "stall").stdout

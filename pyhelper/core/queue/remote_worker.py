@@ -6,17 +6,21 @@ tree of that mirror (the same code as the local queue), and pushes the experimen
 force — the first writer wins, and a ref already there with the identical tree counts as success.
 Outputs go to the mirror's cache, which is the shared `--cache-dir` when one is given.
 
-A watchdog thread in the horse carries out cancel requests read from Redis (SIGTERM to the
-stage's process group, a grace period, SIGKILL) and, when the worker process above it dies
-(kill -9), kills the stage and exits, so a retry on another worker never runs beside it. RQ
-itself notices the lost worker (its heartbeat lapses) and retries the job at most `retries` times.
+A watchdog thread in the horse (`remote_watch.py`) carries out cancel requests read from Redis
+(SIGTERM to the stage's process group, a grace period, SIGKILL); when the worker process above it
+dies (kill -9) or RQ's lease on the job is about to lapse unrenewed (a network cut), it stops the
+stage, so a retry on another worker never runs beside it. RQ itself notices the lost worker (its
+heartbeat lapses) and retries the job at most `retries` times.
+
+A stage's checkpoints (`pyhelper.live`) are recorded in the mirror and each is pushed to the remote
+under the experiment's ref as it is made (`remote_git.py`), so a lost machine keeps them; the
+experiment commit continues the chain.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -24,16 +28,13 @@ from typing import Any, Callable
 from pyhelper.core.queue.db import hostname
 from pyhelper.core.queue.redis_backend import LOG_MAXLEN, RQ_QUEUE, connect, entry_key, log_key
 from pyhelper.core.queue.remote_git import Superseded, mirror, publish
+from pyhelper.core.queue.remote_watch import KILL_GRACE_SECONDS, LEASE_MARGIN, LEASE_SECONDS, Watch
+
+__all__ = ["KILL_GRACE_SECONDS", "LEASE_MARGIN", "LEASE_SECONDS", "on_job_failure", "run_job", "work"]
 from pyhelper.errors import StageFailed, XpError
 
-LEASE_SECONDS = 8
-"""A running job's heartbeat lasts this long: a killed worker's job is retried after about this."""
 MONITOR_SECONDS = 1
 MAINTENANCE_SECONDS = 2
-KILL_GRACE_SECONDS = 5.0
-"""How long a cancelled stage has after SIGTERM before SIGKILL."""
-LEASE_MARGIN = 3.0
-"""A run whose lease was not seen renewed until this many seconds before it lapses stops its stage."""
 
 _SETTINGS: dict[str, Any] = {}
 """This worker's --remote, --cache-dir and mirror folder (set before RQ forks a horse per job)."""
@@ -63,7 +64,10 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
 
         def execute_job(self, job, queue):  # noqa: D102 - counted here: RQ's own counters live in the horse.
             ran[0] += 1
-            return super().execute_job(job, queue)
+            # Redis gone while RQ notes how the horse ended must not end the worker: the entry's hash already
+            # says how the run ended (the horse wrote it), and an unfinished note is cleaned up as abandoned.
+            _while_redis_is_away(lambda: Worker.execute_job(self, job, queue), self.log,
+                                 "the run's entry says how it ended; this worker goes on")
 
         # While a job runs, Redis going away for a moment must not end the worker (and with it the run):
         # its bookkeeping writes are skipped until the server answers again.
@@ -72,6 +76,11 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
 
         def set_current_job_working_time(self, *args, **kwargs):  # noqa: D102 - RQ's hook.
             _while_redis_is_away(lambda: Worker.set_current_job_working_time(self, *args, **kwargs), self.log)
+
+        def fork_work_horse(self, job, queue):  # noqa: D102 - RQ's hook.
+            # The horse's watch follows the lease of this very execution (a job retried elsewhere has another).
+            _SETTINGS["execution"] = self.execution.composite_key if getattr(self, "execution", None) else None
+            return super().fork_work_horse(job, queue)
 
         def kill_horse(self, sig=signal.SIGKILL):  # noqa: D102 - RQ's cold shutdown and stop-job command.
             # The stage runs in a session of its own, so killing the horse's group would leave it running.
@@ -97,14 +106,14 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
     return ran[0]
 
 
-def _while_redis_is_away(call: Callable[[], object], log) -> None:
+def _while_redis_is_away(call: Callable[[], object], log, then: str = "the running experiment goes on") -> None:
     """Runs an RQ bookkeeping write; a connection error is logged as one line instead of ending the worker."""
     import redis
 
     try:
         call()
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        log.warning("Redis is unreachable (%s); the running experiment goes on", exc)
+        log.warning("Redis is unreachable (%s); %s", exc, then)
 
 
 def _kill_stage(client, job) -> None:
@@ -123,119 +132,16 @@ def _kill_stage(client, job) -> None:
             pass
 
 
-class _Watch(threading.Thread):
-    """Carries out cancel requests, the death of the worker above this horse, and the loss of the job's lease.
+class LeaseLost(Exception):
+    """The run lost RQ's lease on its job (its stage was stopped; nothing recorded); the value names the run."""
 
-    The lease is RQ's: the job's score in the started-job registry, which the worker renews every
-    second to LEASE_SECONDS ahead. Once it lapses, any worker's maintenance may fail the job as
-    abandoned and RQ retries it elsewhere; so when the lease could not be seen renewed until
-    LEASE_MARGIN seconds before it lapses (Redis or the network gone), the stage is stopped
-    (SIGTERM, SIGKILL a second later) and this run records nothing.
-    """
 
-    def __init__(self, url: str, entry_id: str, job):
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        super().__init__(daemon=True)
-        # A client of its own that gives up at once: redis-py's default retries with backoff would keep
-        # a look blocked for seconds, past the moment the stage must be stopped.
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
-        self.entry_id = entry_id
-        self.job_id = job.id if job is not None else ""
-        self.registry = job.started_job_registry.key if job is not None else ""
-        self.parent = os.getppid()
-        self.pgid: int | None = None
-        self.cancel = 0
-        self.signalled_at: float | None = None
-        self.lease_until = time.time() + LEASE_SECONDS - 1
-        """When the job's lease lapses (epoch seconds), as last read from Redis; until then, as the worker
-        set it just before forking this horse (Redis may be gone before the first look)."""
-        self.seen = False
-        """The lease was read from Redis at least once."""
-        self.lost = False
-        """The lease lapsed (or is about to) without being renewed: this run must record nothing."""
-        self.done = threading.Event()
-        self.lock = threading.Lock()
-
-    def run(self) -> None:
-        while not self.done.wait(0.3):
-            if os.getppid() != self.parent:  # Our worker was killed: nobody would record this run.
-                self._signal(signal.SIGKILL)
-                os._exit(137)
-            self.look()
-            self.enforce()
-
-    def look(self) -> bool:
-        """Reads the cancel flag and the lease from Redis; False when Redis cannot be reached."""
-        try:
-            with self.client.pipeline(transaction=False) as pipe:
-                pipe.hget(entry_key(self.entry_id), "cancel")
-                pipe.zrange(self.registry, 0, -1, withscores=True)
-                flag, leases = pipe.execute()
-        except Exception:  # noqa: BLE001 - Redis away for a moment: the lease decides how long that may last.
-            return False
-        self.cancel = max(self.cancel, int(flag or 0))
-        ours = [score for member, score in leases if member.decode().startswith(f"{self.job_id}:")]
-        if ours:
-            self.lease_until, self.seen = max(ours), True
-        elif self.seen:  # It was ours and is gone: RQ gave the job up (or to another worker).
-            self.lease_until = 0.0
-        return True
-
-    def holds_lease(self, wait: bool = True) -> bool:
-        """True when Redis confirms the lease is ours and not about to lapse (asked again until it is too
-        late, when Redis does not answer at once)."""
-        while not self.lost:
-            if self.look():
-                return self.lease_until - time.time() > LEASE_MARGIN
-            if not wait or self.lease_until - time.time() <= LEASE_MARGIN:
-                break
-            time.sleep(0.3)
-        return False
-
-    def enforce(self) -> None:
-        """Signals the stage's group as the cancel request (SIGKILL after the grace) or a lost lease asks."""
-        with self.lock:
-            now = time.monotonic()
-            if not self.lost and self.lease_until - time.time() <= LEASE_MARGIN:
-                self.lost = True
-            if self.pgid is None or not (self.cancel or self.lost):
-                return
-            grace = 1.0 if self.lost else KILL_GRACE_SECONDS
-            if self.cancel >= 2 or (self.signalled_at is not None and now - self.signalled_at >= grace):
-                self._signal(signal.SIGKILL)
-            elif self.signalled_at is None:
-                self.signalled_at = now
-                self._signal(signal.SIGTERM)
-
-    def started(self, pgid: int) -> None:
-        """A stage's command started, leading process group `pgid` (noted in the entry, for the worker to kill)."""
-        with self.lock:
-            self.pgid, self.signalled_at = pgid, None
-        try:
-            self.client.hset(entry_key(self.entry_id), "pgid", pgid)
-        except Exception:  # noqa: BLE001 - only needed if the horse is killed; the run goes on.
-            pass
-        self.enforce()
-
-    def ended(self) -> None:
-        """No command runs now; whatever is left of its group is killed."""
-        with self.lock:
-            pgid, self.pgid, self.signalled_at = self.pgid, None, None
-        if pgid is not None:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-    def _signal(self, sig: int) -> None:
-        if self.pgid is not None:
-            try:
-                os.killpg(self.pgid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
+def _current_run(client, key: str) -> int | None:
+    """The entry's newest run number, or None when Redis cannot say."""
+    try:
+        return int(client.hget(key, "runs") or 0)
+    except Exception:  # noqa: BLE001 - Redis away: RQ cannot act on the failure either.
+        return None
 
 
 class _Cancelled(Exception):
@@ -266,7 +172,7 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params:
         attempt, number = pipe.execute()
     client.hset(key, mapping={"status": "running", "started": time.time(), "finished": "", "error": "",
                               "exit_code": "", "worker": f"{hostname()}:{os.getppid()}"})
-    watch = _Watch(_SETTINGS["url"], entry, job)
+    watch = Watch(_SETTINGS["url"], entry, job, _SETTINGS.get("execution"))
 
     def log(text: str) -> None:
         try:
@@ -292,13 +198,19 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params:
     log(f"# {name}: {' '.join(params) or '(no params changed)'} (attempt {attempt} on {hostname()})")
     watch.start()
     try:
-        return _run(entry, f"{entry}.{number}", name, rev, baseline, remote, message, watch, log, finish)
+        outcome = _run(entry, f"{entry}.{number}", name, rev, baseline, remote, message, watch, log, finish)
+        if outcome.get("status") == "lost" and _current_run(client, key) in (number, None):
+            # Still this entry's newest run: RQ's failure path retries it (or fails it as "worker lost").
+            raise LeaseLost(f"{entry}.{number}")
+        return outcome  # A later run owns the entry: RQ must not retry this one as well.
     finally:
         watch.ended()
         watch.done.set()
+        watch.join(2)
+        watch.client.close()
 
 
-def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: str, message: str, watch: _Watch,
+def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: str, message: str, watch: Watch,
          log: Callable[[str], None], finish: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     from pyhelper.core import tmp_workspace
     from pyhelper.core.experiments.recorder import Recorder
@@ -427,7 +339,9 @@ def on_job_failure(job, connection, kind, value, traceback) -> None:
     if status in (b"success", b"failed", b"cancelled"):
         return
     reason = getattr(kind, "__name__", str(kind))
-    if reason == "AbandonedJobError":
+    if reason == "LeaseLost" and str(value) != f"{entry_id}.{int(connection.hget(key, 'runs') or 0)}":
+        return  # A run that lost its lease to a later one: that one owns the entry.
+    if reason in ("AbandonedJobError", "LeaseLost"):
         why = "worker lost"
     elif reason == "JobTimeoutException":
         why = f"timed out after {job.timeout} s"
