@@ -313,8 +313,11 @@ export async function tablePath(t) {
     await view.locator("#filter").fill("accuracy>0.9");
     await view.locator("#filter").press("Enter");
     await view.locator(".row.experiment").first().waitFor({ state: "visible" });
-    await page.waitForTimeout(300);
-    await page.reload();
+    // Reload as a person does (the command saves the workbench's state first; a bare page reload
+    // in code-server may lose what was set in the last seconds).
+    const reloaded = page.waitForEvent("load", { timeout: 60_000 });
+    await command(page, "Developer: Reload Window");
+    await reloaded;
     await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
     const shown = Date.now();
     // code-server may restore editors closed just before the reload (its layout is saved
