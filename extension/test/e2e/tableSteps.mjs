@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { pickOne, plain, runCommand, treeRow, waitForQuickInput } from "./workbench.mjs";
+import { answerInputBox, pickOne, plain, runCommand, treeRow, waitForQuickInput } from "./workbench.mjs";
 
 const execFileP = promisify(execFile);
 const WIDE = 200;
@@ -299,6 +299,21 @@ export async function tablePath(t) {
     }
     await page.locator(".tabs-container .tab", { hasText: "Plots:" }).first().locator(".codicon-close").click({ force: true });
     await tableView(page).locator(".row.experiment").first().waitFor({ state: "visible" });
+  });
+
+  await step("a row's context menu: Create branch… runs the same command as the tree", async () => {
+    const view = tableView(page);
+    const first = view.locator(".row.experiment").first();
+    const name = plain(await first.locator(".name").innerText()).trim();
+    await first.click({ button: "right" });
+    await view.locator("#menu .item", { hasText: "Create branch…" }).click();
+    await answerInputBox(page, `Create a branch from ${name}`, "from-table");
+    await page.locator(".notification-toast", { hasText: "Created branch from-table" }).first().waitFor({ state: "visible" });
+    const { stdout } = await execFileP("git", ["-C", repo, "branch", "--list", "from-table"]);
+    if (!stdout.includes("from-table")) {
+      throw new Error("git has no branch from-table");
+    }
+    await command(page, "Notifications: Clear All Notifications").catch(() => {});
   });
 
   await step("the table keeps its filter and sort after VS Code reloads", async () => {
