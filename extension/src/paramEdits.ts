@@ -98,21 +98,3 @@ export function buildRunParams(edits: readonly ParamEdit[], options: { queue: bo
   }
   return { params, points };
 }
-
-/** A value as `-S key=value` takes it: strings as typed, anything else as JSON (which YAML reads back). */
-export function assignmentValue(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
-
-/** The `-S` assignments that make the workspace's params equal to `row`'s ("Queue a Variation" starts from them). */
-export function variationBase(row: ExperimentRow, workspace: ExperimentRow | undefined): string[] {
-  const out: string[] = [];
-  for (const [file, values] of Object.entries(row.params ?? {})) {
-    for (const [key, value] of Object.entries(values ?? {})) {
-      if (JSON.stringify(value) !== JSON.stringify(workspace?.params?.[file]?.[key])) {
-        out.push(`${paramTarget(file, key)}=${assignmentValue(value)}`);
-      }
-    }
-  }
-  return out;
-}

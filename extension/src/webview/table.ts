@@ -34,6 +34,8 @@ const state: State = {
 let data: TableData | undefined;
 let headline = "";
 let higherIsBetter = true;
+/** Row actions whose command exists (the extension says). */
+let rowActions: string[] = [];
 let shown: TableRow[] = [];
 let best = new Set<string>();
 let restoredScroll = false;
@@ -191,10 +193,11 @@ function hideMenu(): void {
 
 /** The per-row actions, at the pointer. Experiments only: baselines and the workspace cannot be applied or removed. */
 function showMenu(row: TableRow, x: number, y: number): void {
-  const actions: [string, string][] = row.kind === "workspace" || row.kind === "baseline" || row.kind === "checkpoint"
+  const actions: [string, string][] = (row.kind === "workspace" || row.kind === "baseline" || row.kind === "checkpoint"
     ? [["compare", "Compare selected"], ["plot", "Plot selected"]]
     : [["apply", "Apply to workspace"], ["branch", "Create branch…"], ["queueVariation", "Queue a variation…"],
-      ["remove", "Remove"], ["compare", "Compare selected"], ["plot", "Plot selected"]];
+      ["remove", "Remove"], ["compare", "Compare selected"], ["plot", "Plot selected"]])
+    .filter(([action]) => action === "compare" || action === "plot" || rowActions.includes(action)) as [string, string][];
   menu.replaceChildren(...actions.map(([action, label]) => {
     const item = element("button", label, "item");
     item.dataset.action = action;
@@ -287,11 +290,12 @@ document.getElementById("plot")!.addEventListener("click", () => vscode.postMess
 
 window.addEventListener("message", (event: MessageEvent) => {
   const message = event.data as { type?: string; table?: TableData; headline?: string; higherIsBetter?: boolean;
-    filter?: string; error?: string };
+    filter?: string; error?: string; actions?: string[] };
   if (message?.type === "data" && message.table) {
     data = message.table;
     headline = message.headline ?? "";
     higherIsBetter = message.higherIsBetter ?? true;
+    rowActions = message.actions ?? [];
     errorLine.textContent = "";
     arrange();
     if (!restoredScroll) {

@@ -11,8 +11,8 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 import { startCodeServer } from "./codeServer.mjs";
-import { tablePath } from "./tableSteps.mjs";
 import { answerInputBox, editorText, pickMany, pickOne, plain, runCommand, treeRow, viewRows, waitForQuickInput } from "./workbench.mjs";
+import { tablePath } from "./tableSteps.mjs";
 
 const execFileP = promisify(execFile);
 const env = (name) => {

@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { findColumns } from "../../src/columnsModel";
-import { variationBase } from "../../src/paramEdits";
 import { arrangeRows, bestRows, buildTableData, clickHeader, clickRow, compareValues, sortMarker, visibleWindow } from "../../src/tableModel";
 import { DEMO_ROWS, row } from "./rows";
 
@@ -125,11 +124,4 @@ test("the best row per baseline follows the higher/lower-is-better choice", () =
   assert.deepEqual(byLabel(bestRows(data.rows, acc, true)), ["a"]);
   assert.deepEqual(byLabel(bestRows(data.rows, acc, false)), ["c"]);
   assert.deepEqual(byLabel(bestRows(data.rows, -1, false)), []);
-});
-
-test("a variation starts from the experiment's params that differ from the workspace, exact values", () => {
-  const workspace = row({ kind: "workspace", params: { "params.yaml": { lr: 0.05, opt: "sgd", layers: [1, 2] }, "o.yaml": { x: 1 } } });
-  const exp = row({ params: { "params.yaml": { lr: 0.123456789, opt: "adam", layers: [1, 2] }, "o.yaml": { x: 2 } } });
-  assert.deepEqual(variationBase(exp, workspace), ["lr=0.123456789", "opt=adam", "o.yaml:x=2"]);
-  assert.deepEqual(variationBase(workspace, workspace), []);
 });
