@@ -116,7 +116,7 @@ function draw(): void {
   // The header: name, star, then the columns in view.
   const headCells: HTMLElement[] = [headerCell("name", "Experiment", "cell name", "Sort by name (shift-click: add as the next sort key)")];
   if (data.hasStars) {
-    headCells.push(element("div", "★", "cell star"));
+    headCells.push(headerCell("starred", "★", "cell star", "Sort by star (shift-click: add as the next sort key)"));
   }
   headCells.push(spacer());
   for (let i = columnsInView.first; i < columnsInView.last; i++) {

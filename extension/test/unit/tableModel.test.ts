@@ -73,6 +73,12 @@ test("a checkpoint whose experiment is filtered out is not listed on its own", (
   assert.deepEqual(labels(arrangeRows(data, [], true)), ["main (aaaaaaa)", "b"]);
 });
 
+test("sorting by star puts starred experiments first when descending", () => {
+  const rows = [SORT_ROWS[1], row({ name: "plain" }), row({ name: "star", starred: true } as never)];
+  const data = buildTableData(rows, []);
+  assert.deepEqual(labels(arrangeRows(data, [{ id: "starred", descending: true }], false)).slice(1), ["star", "plain"]);
+});
+
 test("experiments are sorted within their own baseline only", () => {
   const other = "c".repeat(40);
   const rows = [
