@@ -71,7 +71,7 @@ const BODY = `<div class="bar">
   <span id="selected"></span>
 </div>
 <div id="error"></div>
-<div id="scroller"><div id="canvas"><div id="head"></div><div id="rows"></div></div></div>
+<div id="scroller" role="grid" aria-label="Experiments" tabindex="0"><div id="canvas"><div id="head" role="row"></div><div id="rows"></div></div></div>
 <div id="menu" hidden></div>`;
 
 /** Row menu action → the command it runs (the tree's own; "Queue a Variation of This" lives with the row commands). */
