@@ -59,6 +59,17 @@ async function command(page, title) {
   await runCommand(page, title);
 }
 
+/** Closes the editor tabs whose title starts with one of `titles` (each made active first, so its close button is shown). */
+async function closePanels(page, titles) {
+  for (const title of titles) {
+    const tab = page.locator(".tabs-container .tab", { hasText: title });
+    for (let tries = 0; tries < 5 && await tab.count(); tries++) {
+      await tab.first().click();
+      await tab.first().locator(".codicon-close").click();
+    }
+  }
+}
+
 /** The header of the side bar view titled `title`. */
 function paneHeader(page, title) {
   return page.locator(".sidebar .pane-header").filter({ has: page.locator(".title", { hasText: new RegExp(`^${title}$`, "i") }) }).first();
@@ -285,23 +296,29 @@ export async function tablePath(t) {
       const file = join(repo, ".xp", "plots", "export", `train_log.tsv.${format}`);
       rmSync(file, { force: true });
       await section.locator(`button[data-format="${format}"]`).click();
-      const name = `.xp/plots/export/train_log.tsv.${format}`;
-      await page.locator(".notification-toast", { hasText: name }).first().waitFor({ state: "visible" })
-        .catch((error) => {
-          throw new Error(`no notification naming ${name} after clicking ${format.toUpperCase()}`, { cause: error });
-        });
-      const bytes = await waitFor(async () => (existsSync(file) ? readFileSync(file) : undefined), `${file} to be written`);
+      const bytes = await waitFor(async () => (existsSync(file) ? readFileSync(file) : undefined),
+        `${file} to be written after clicking ${format.toUpperCase()}`);
       if (!check(bytes)) {
         throw new Error(`the exported ${format} does not look like one: ${JSON.stringify(bytes.subarray(0, 60).toString("latin1"))}`);
       }
-      // VS Code shows a few notifications at once: clear them so the next one is seen.
-      await command(page, "Notifications: Clear All Notifications").catch(() => {});
     }
-    await page.locator(".tabs-container .tab", { hasText: "Plots:" }).first().locator(".codicon-close").click({ force: true });
+    // Each export named its file in a notification (VS Code shows only a few as toasts: read the list).
+    await command(page, "Notifications: Show Notifications");
+    for (const format of Object.keys(checks)) {
+      const name = `.xp/plots/export/train_log.tsv.${format}`;
+      await page.locator(".notifications-center .notification-list-item", { hasText: name }).first().waitFor({ state: "visible" })
+        .catch((error) => {
+          throw new Error(`no notification names ${name}`, { cause: error });
+        });
+    }
+    await command(page, "Notifications: Clear All Notifications").catch(() => {});
+    await command(page, "Notifications: Hide Notifications").catch(() => {});
+    await closePanels(page, ["Plots:"]);
     await tableView(page).locator(".row.experiment").first().waitFor({ state: "visible" });
   });
 
   await step("a row's context menu: Create branch… runs the same command as the tree", async () => {
+    await closePanels(page, ["Plots:", "Compare:"]);
     const view = tableView(page);
     const first = view.locator(".row.experiment").first();
     const name = plain(await first.locator(".name").innerText()).trim();
@@ -318,12 +335,7 @@ export async function tablePath(t) {
 
   await step("the table keeps its filter and sort after VS Code reloads", async () => {
     // Only the table stays open (a Plots page left by a failed step would be a second webview).
-    for (const title of ["Plots:", "Compare:"]) {
-      const tab = page.locator(".tabs-container .tab", { hasText: title });
-      while (await tab.count()) {
-        await tab.first().locator(".codicon-close").click({ force: true });
-      }
-    }
+    await closePanels(page, ["Plots:", "Compare:"]);
     const view = tableView(page);
     await view.locator("#filter").fill("accuracy>0.9");
     await view.locator("#filter").press("Enter");
