@@ -28,10 +28,10 @@ export interface ExperimentNode {
 
 /** Options that change how rows are shown, from the user's settings. */
 export interface ViewOptions {
-  /** `key` or `file:key` of the metric shown beside each row; empty = the first metric found. */
-  headlineMetric: string;
   /** Whether a params column is shown (the Params & Metrics view's checkboxes); absent: all are. */
   showColumn?: (section: string, file: string, key: string) => boolean;
+  /** `key` or `file:key` of the metric shown beside each row; empty = the first metric found. */
+  headlineMetric: string;
   /** Only starred experiments (with their checkpoints); the workspace and baselines stay. */
   starredOnly?: boolean;
 }

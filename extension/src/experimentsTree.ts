@@ -263,6 +263,13 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
         rows.push(...page.rows);
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
+      // Pages are offsets into the helper's table: a change between two pages can repeat a row,
+      // which the tree would reject as a duplicate id (the change's notification reloads anyway).
+      const seen = new Set<string>();
+      rows.splice(0, rows.length, ...rows.filter((row) => {
+        const key = `${row.kind}:${row.rev}:${row.name}`;
+        return !seen.has(key) && (seen.add(key), true);
+      }));
     } catch (error) {
       this.output.appendLine(`Loading experiments failed: ${errorText(error)}`);
       return;

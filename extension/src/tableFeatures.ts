@@ -34,6 +34,7 @@ export function registerTableFeatures(ctx: TableCtx): vscode.Disposable[] {
     columns,
     columnsTree,
     columnsTree.onDidChangeCheckboxState((event) => void columns.onChecked(event.items)),
+    columns.onDidChangeChoices(() => ComparePanel.reloadCurrent()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("xp.experiments")) {
         columns.update();

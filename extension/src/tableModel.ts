@@ -44,7 +44,7 @@ export interface TableData {
   hasStars: boolean;
 }
 
-/** One sort key: a column id (or `name`), and its direction. */
+/** One sort key: a column id (or `name`, or `starred`), and its direction. */
 export interface SortKey {
   id: string;
   descending: boolean;
@@ -118,6 +118,9 @@ export function arrangeRows(data: TableData, keys: readonly SortKey[], checkpoin
   const getters = keys.flatMap((key) => {
     if (key.id === "name") {
       return [{ get: (row: TableRow) => row.label, descending: key.descending }];
+    }
+    if (key.id === "starred") {
+      return [{ get: (row: TableRow) => (row.starred ? 1 : 0), descending: key.descending }];
     }
     const i = index.get(key.id);
     return i === undefined ? [] : [{ get: (row: TableRow) => row.values[i], descending: key.descending }];

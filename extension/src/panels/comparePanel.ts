@@ -72,6 +72,11 @@ export class ComparePanel {
     void current.load();
   }
 
+  /** Loads the open panel again (the columns to show changed). */
+  static reloadCurrent(): void {
+    void ComparePanel.current?.load();
+  }
+
   /** Brings back a panel VS Code kept across a reload; its names are in the webview state. */
   static revive(panel: vscode.WebviewPanel, state: unknown, helper: Helper, extensionUri: vscode.Uri,
     output: vscode.OutputChannel): void {

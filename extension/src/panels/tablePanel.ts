@@ -71,8 +71,13 @@ const BODY = `<div class="bar">
   <span id="selected"></span>
 </div>
 <div id="error"></div>
-<div id="scroller"><div id="canvas"><div id="head"></div><div id="rows"></div></div></div>
+<div id="scroller" role="grid" aria-label="Experiments" tabindex="0"><div id="canvas"><div id="head" role="row"></div><div id="rows"></div></div></div>
 <div id="menu" hidden></div>`;
+
+/** Row menu action → the command it runs (the tree's own; "Queue a Variation of This" lives with the row commands). */
+const ROW_ACTIONS: Record<string, string> = {
+  apply: "xp.applyExperiment", branch: "xp.branchExperiment", remove: "xp.removeExperiments", queueVariation: "xp.queueVariation",
+};
 
 interface PageMessage {
   type?: string;
@@ -95,6 +100,7 @@ export class TablePanel {
   private again = false;
   private ready = false;
   private logged = false;
+  private actions: string[] = [];
   private livePost: ReturnType<typeof setTimeout> | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -145,6 +151,11 @@ export class TablePanel {
     const names = Array.isArray(message?.names) ? message.names.filter((n): n is string => typeof n === "string") : [];
     switch (message?.type) {
       case "ready":
+        // The row menu offers only actions whose command is registered.
+        if (!this.actions.length) {
+          const registered = new Set(await vscode.commands.getCommands(true));
+          this.actions = Object.keys(ROW_ACTIONS).filter((action) => registered.has(ROW_ACTIONS[action]));
+        }
         this.ready = true;
         this.filter = typeof message.filter === "string" ? message.filter : "";
         this.checkpoints = message.checkpoints === true;
@@ -181,10 +192,7 @@ export class TablePanel {
   /** A row's context action, through the same commands as the Experiments tree (they take tree-node-like arguments). */
   private async runAction(action: string, name: string, names: string[]): Promise<void> {
     const node = (n: string) => ({ kind: "experiment", name: n, label: n });
-    const commands: Record<string, string> = {
-      apply: "xp.applyExperiment", branch: "xp.branchExperiment", remove: "xp.removeExperiments", queueVariation: "xp.queueVariation",
-    };
-    const command = commands[action];
+    const command = ROW_ACTIONS[action];
     if (command && name) {
       const targets = action === "remove" && names.length ? names : [name];
       await vscode.commands.executeCommand(command, node(name), targets.map(node));
@@ -275,6 +283,7 @@ export class TablePanel {
     const built = performance.now();
     await this.panel.webview.postMessage({
       type: "data", table, headline: this.columns.headlineId(), higherIsBetter: this.columns.choices.higherIsBetter, filter: this.filter,
+      actions: this.actions,
     });
     if (!this.logged) {
       this.logged = true;

@@ -34,6 +34,8 @@ const state: State = {
 let data: TableData | undefined;
 let headline = "";
 let higherIsBetter = true;
+/** Row actions whose command exists (the extension says). */
+let rowActions: string[] = [];
 let shown: TableRow[] = [];
 let best = new Set<string>();
 let restoredScroll = false;
@@ -114,7 +116,7 @@ function draw(): void {
   // The header: name, star, then the columns in view.
   const headCells: HTMLElement[] = [headerCell("name", "Experiment", "cell name", "Sort by name (shift-click: add as the next sort key)")];
   if (data.hasStars) {
-    headCells.push(element("div", "★", "cell star"));
+    headCells.push(headerCell("starred", "★", "cell star", "Sort by star (shift-click: add as the next sort key)"));
   }
   headCells.push(spacer());
   for (let i = columnsInView.first; i < columnsInView.last; i++) {
@@ -129,6 +131,9 @@ function draw(): void {
     const row = shown[r];
     const line = element("div", undefined, `row ${row.kind}${selected.has(row.id) ? " selected" : ""}${best.has(row.id) ? " best" : ""}`);
     line.style.top = `${HEAD_HEIGHT + r * ROW_HEIGHT}px`;
+    line.setAttribute("role", "row");
+    line.setAttribute("aria-rowindex", String(r + 2));
+    line.setAttribute("aria-selected", String(selected.has(row.id)));
     line.dataset.id = row.id;
     line.dataset.index = String(r);
     const name = element("div", row.label, "cell name");
@@ -136,17 +141,23 @@ function draw(): void {
       name.append(element("span", ` ${row.status}`, "status"));
     }
     name.title = row.label;
+    name.setAttribute("role", "rowheader");
     line.append(name);
     if (data.hasStars) {
       line.append(element("div", row.starred ? "★" : "", "cell star"));
     }
     line.append(spacer());
     for (let i = columnsInView.first; i < columnsInView.last; i++) {
-      line.append(element("div", cellText(row.values[i]), "cell value"));
+      const cell = element("div", cellText(row.values[i]), "cell value");
+      cell.setAttribute("role", "gridcell");
+      cell.setAttribute("aria-colindex", String(i + 2));
+      line.append(cell);
     }
     rows.push(line);
   }
   body.replaceChildren(...rows);
+  scroller.setAttribute("aria-rowcount", String(shown.length + 1));
+  scroller.setAttribute("aria-colcount", String(data.columns.length + 1));
   body.dataset.renderMs = (performance.now() - started).toFixed(1);
   body.dataset.drawn = String(rows.length);
   selectedText.textContent = state.selection.ids.length ? `${state.selection.ids.length} selected` : "";
@@ -161,6 +172,8 @@ function headerCell(id: string, label: string, className: string, title: string)
   if (marker) {
     cell.append(element("span", ` ${marker}`, "marker"));
   }
+  cell.setAttribute("role", "columnheader");
+  cell.setAttribute("aria-sort", !marker ? "none" : marker.startsWith("▼") ? "descending" : "ascending");
   return cell;
 }
 
@@ -191,10 +204,11 @@ function hideMenu(): void {
 
 /** The per-row actions, at the pointer. Experiments only: baselines and the workspace cannot be applied or removed. */
 function showMenu(row: TableRow, x: number, y: number): void {
-  const actions: [string, string][] = row.kind === "workspace" || row.kind === "baseline" || row.kind === "checkpoint"
+  const actions: [string, string][] = (row.kind === "workspace" || row.kind === "baseline" || row.kind === "checkpoint"
     ? [["compare", "Compare selected"], ["plot", "Plot selected"]]
     : [["apply", "Apply to workspace"], ["branch", "Create branch…"], ["queueVariation", "Queue a variation…"],
-      ["remove", "Remove"], ["compare", "Compare selected"], ["plot", "Plot selected"]];
+      ["remove", "Remove"], ["compare", "Compare selected"], ["plot", "Plot selected"]])
+    .filter(([action]) => action === "compare" || action === "plot" || rowActions.includes(action)) as [string, string][];
   menu.replaceChildren(...actions.map(([action, label]) => {
     const item = element("button", label, "item");
     item.dataset.action = action;
@@ -249,6 +263,23 @@ document.addEventListener("click", (event) => {
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") {
     hideMenu();
+    return;
+  }
+  // Up/down move the selection (shift extends it) while the table, not the filter box, has the keys.
+  if ((event.key === "ArrowDown" || event.key === "ArrowUp") && event.target !== filter && shown.length) {
+    event.preventDefault();
+    const order = shown.map((r) => r.id);
+    const current = order.indexOf(state.selection.ids.at(-1) ?? "");
+    const next = Math.min(order.length - 1, Math.max(0, current + (event.key === "ArrowDown" ? 1 : -1)));
+    state.selection = clickRow(state.selection, order[next], order, { ctrl: false, shift: event.shiftKey });
+    const top = HEAD_HEIGHT + next * ROW_HEIGHT;
+    if (top < scroller.scrollTop + HEAD_HEIGHT) {
+      scroller.scrollTop = top - HEAD_HEIGHT;
+    } else if (top + ROW_HEIGHT > scroller.scrollTop + scroller.clientHeight) {
+      scroller.scrollTop = top + ROW_HEIGHT - scroller.clientHeight;
+    }
+    draw();
+    save();
   }
 });
 scroller.addEventListener("scroll", () => {
@@ -289,11 +320,12 @@ document.getElementById("plot")!.addEventListener("click", () => vscode.postMess
 
 window.addEventListener("message", (event: MessageEvent) => {
   const message = event.data as { type?: string; table?: TableData; headline?: string; higherIsBetter?: boolean;
-    filter?: string; error?: string };
+    filter?: string; error?: string; actions?: string[] };
   if (message?.type === "data" && message.table) {
     data = message.table;
     headline = message.headline ?? "";
     higherIsBetter = message.higherIsBetter ?? true;
+    rowActions = message.actions ?? [];
     errorLine.textContent = "";
     arrange();
     if (!restoredScroll) {

@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { pickOne, plain, runCommand, treeRow, waitForQuickInput } from "./workbench.mjs";
+import { answerInputBox, pickOne, plain, runCommand, treeRow, waitForQuickInput } from "./workbench.mjs";
 
 const execFileP = promisify(execFile);
 const WIDE = 200;
@@ -57,6 +57,17 @@ async function widenBulkExperiments(repo) {
 async function command(page, title) {
   await page.evaluate(() => document.activeElement?.blur());
   await runCommand(page, title);
+}
+
+/** Closes the editor tabs whose title starts with one of `titles` (each made active first, so its close button is shown). */
+async function closePanels(page, titles) {
+  for (const title of titles) {
+    const tab = page.locator(".tabs-container .tab", { hasText: title });
+    for (let tries = 0; tries < 5 && await tab.count(); tries++) {
+      await tab.first().click();
+      await tab.first().locator(".codicon-close").click();
+    }
+  }
 }
 
 /** The header of the side bar view titled `title`. */
@@ -285,36 +296,55 @@ export async function tablePath(t) {
       const file = join(repo, ".xp", "plots", "export", `train_log.tsv.${format}`);
       rmSync(file, { force: true });
       await section.locator(`button[data-format="${format}"]`).click();
-      const name = `.xp/plots/export/train_log.tsv.${format}`;
-      await page.locator(".notification-toast", { hasText: name }).first().waitFor({ state: "visible" })
-        .catch((error) => {
-          throw new Error(`no notification naming ${name} after clicking ${format.toUpperCase()}`, { cause: error });
-        });
-      const bytes = await waitFor(async () => (existsSync(file) ? readFileSync(file) : undefined), `${file} to be written`);
+      const bytes = await waitFor(async () => (existsSync(file) ? readFileSync(file) : undefined),
+        `${file} to be written after clicking ${format.toUpperCase()}`);
       if (!check(bytes)) {
         throw new Error(`the exported ${format} does not look like one: ${JSON.stringify(bytes.subarray(0, 60).toString("latin1"))}`);
       }
-      // VS Code shows a few notifications at once: clear them so the next one is seen.
-      await command(page, "Notifications: Clear All Notifications").catch(() => {});
     }
-    await page.locator(".tabs-container .tab", { hasText: "Plots:" }).first().locator(".codicon-close").click({ force: true });
+    // Each export named its file in a notification (VS Code shows only a few as toasts: read the list).
+    await command(page, "Notifications: Show Notifications");
+    for (const format of Object.keys(checks)) {
+      const name = `.xp/plots/export/train_log.tsv.${format}`;
+      await page.locator(".notifications-center .notification-list-item", { hasText: name }).first().waitFor({ state: "visible" })
+        .catch((error) => {
+          throw new Error(`no notification names ${name}`, { cause: error });
+        });
+    }
+    await command(page, "Notifications: Clear All Notifications").catch(() => {});
+    await command(page, "Notifications: Hide Notifications").catch(() => {});
+    await closePanels(page, ["Plots:"]);
     await tableView(page).locator(".row.experiment").first().waitFor({ state: "visible" });
+  });
+
+  await step("a row's context menu: Create branch… runs the same command as the tree", async () => {
+    await closePanels(page, ["Plots:", "Compare:"]);
+    const view = tableView(page);
+    const first = view.locator(".row.experiment").first();
+    const name = plain(await first.locator(".name").innerText()).trim();
+    await first.click({ button: "right" });
+    await view.locator("#menu .item", { hasText: "Create branch…" }).click();
+    await answerInputBox(page, `Create a branch from ${name}`, "from-table");
+    await page.locator(".notification-toast", { hasText: "Created branch from-table" }).first().waitFor({ state: "visible" });
+    const { stdout } = await execFileP("git", ["-C", repo, "branch", "--list", "from-table"]);
+    if (!stdout.includes("from-table")) {
+      throw new Error("git has no branch from-table");
+    }
+    await command(page, "Notifications: Clear All Notifications").catch(() => {});
   });
 
   await step("the table keeps its filter and sort after VS Code reloads", async () => {
     // Only the table stays open (a Plots page left by a failed step would be a second webview).
-    for (const title of ["Plots:", "Compare:"]) {
-      const tab = page.locator(".tabs-container .tab", { hasText: title });
-      while (await tab.count()) {
-        await tab.first().locator(".codicon-close").click({ force: true });
-      }
-    }
+    await closePanels(page, ["Plots:", "Compare:"]);
     const view = tableView(page);
     await view.locator("#filter").fill("accuracy>0.9");
     await view.locator("#filter").press("Enter");
     await view.locator(".row.experiment").first().waitFor({ state: "visible" });
-    await page.waitForTimeout(300);
-    await page.reload();
+    // Reload as a person does (the command saves the workbench's state first; a bare page reload
+    // in code-server may lose what was set in the last seconds).
+    const reloaded = page.waitForEvent("load", { timeout: 60_000 });
+    await command(page, "Developer: Reload Window");
+    await reloaded;
     await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
     const shown = Date.now();
     // code-server may restore editors closed just before the reload (its layout is saved

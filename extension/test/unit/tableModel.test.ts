@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { findColumns } from "../../src/columnsModel";
 import { arrangeRows, bestRows, buildTableData, clickHeader, clickRow, compareValues, sortMarker, visibleWindow } from "../../src/tableModel";
+import type { ExperimentRow } from "../../src/protocol";
 import { DEMO_ROWS, row } from "./rows";
 
 const BASE = "a".repeat(40);
@@ -17,8 +18,15 @@ test("table data: one value per column in column order, baselines named by commi
   assert.deepEqual(data.rows[2].values, [0.87123456, 0.3, 0.1, 10]);
   assert.deepEqual(data.rows[3].values, [undefined, undefined, 0.05, 20]);
   assert.equal(data.rows[3].label, "<b>bold</b> \"q\" ünï");
-  assert.equal(data.hasStars, true); // Rows carry `starred` since protocol 2: the star column is drawn.
-  assert.equal(buildTableData([{ ...row({}), starred: undefined } as never], []).hasStars, false);
+  // The star column is drawn only when the helper's rows carry a star.
+  const withoutStar = (r: ExperimentRow): ExperimentRow => {
+    const copy: Record<string, unknown> = { ...r };
+    delete copy.starred;
+    return copy as unknown as ExperimentRow;
+  };
+  assert.equal(buildTableData(DEMO_ROWS.map(withoutStar), []).hasStars, false);
+  const starred = buildTableData([row({ starred: true } as never)], []);
+  assert.deepEqual([starred.hasStars, starred.rows[0].starred], [true, true]);
   assert.equal(buildTableData([DEMO_ROWS[2], DEMO_ROWS[2]], []).rows.length, 1);
 });
 
@@ -63,6 +71,12 @@ test("a checkpoint whose experiment is filtered out is not listed on its own", (
   const rows = [SORT_ROWS[1], row({ name: "gone@2", kind: "checkpoint", baseline: BASE }), SORT_ROWS[4]];
   const data = buildTableData(rows, findColumns(rows));
   assert.deepEqual(labels(arrangeRows(data, [], true)), ["main (aaaaaaa)", "b"]);
+});
+
+test("sorting by star puts starred experiments first when descending", () => {
+  const rows = [SORT_ROWS[1], row({ name: "plain" }), row({ name: "star", starred: true } as never)];
+  const data = buildTableData(rows, []);
+  assert.deepEqual(labels(arrangeRows(data, [{ id: "starred", descending: true }], false)).slice(1), ["star", "plain"]);
 });
 
 test("experiments are sorted within their own baseline only", () => {
