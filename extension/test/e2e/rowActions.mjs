@@ -152,15 +152,15 @@ export async function installPath({ step, page, repo, work, python, timings, sho
 }
 
 /** A workspace of two folders: XP names the one it serves; Select Project Folder switches to the other. */
-export async function multiRootPath({ step, page, url, repo, work }) {
+export async function multiRootPath({ step, page: first, url, repo, work }) {
   await step("multi-root: XP names the folder it serves; Select Project Folder switches to another", async () => {
     const notes = join(work, "notes");
     mkdirSync(notes, { recursive: true });
     const workspace = join(work, "two.code-workspace");
     writeFileSync(workspace, JSON.stringify({ folders: [{ path: notes }, { path: repo }] }));
-    // Leave the previous window first: code-server opened the workspace without its folders when
-    // the browser went straight from a folder window to the workspace's address.
-    await page.goto("about:blank");
+    // A window of its own: code-server opened the workspace without its folders when the same
+    // tab went from a folder window to the workspace's address after a long session.
+    const page = await first.context().newPage();
     await page.goto(`${url}/?workspace=${encodeURIComponent(workspace)}`);
     await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
     await page.locator('.activitybar [aria-label^="XP"]').first().click();
@@ -178,6 +178,7 @@ export async function multiRootPath({ step, page, url, repo, work }) {
     await waitForQuickInput(page, "XP: Select Project Folder");
     await page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "git repository with a pipeline" }).first().click();
     await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible", timeout: 30_000 });
+    await page.close();
   });
 }
 
