@@ -59,6 +59,7 @@ bench: setup
 	$(PY) bench/redis_queue_bench.py
 	$(PY) bench/server_bench.py
 	$(PY) bench/checkpoint_bench.py
+	$(PY) bench/plots_bench.py
 
 clean:
 	rm -rf $(VENV) build extension/dist extension/out test-output
