@@ -152,7 +152,7 @@ export async function installPath({ step, page, repo, work, python, timings, sho
 }
 
 /** A workspace of two folders: XP names the one it serves; Select Project Folder switches to the other. */
-export async function multiRootPath({ step, page: first, url, repo, work }) {
+export async function multiRootPath({ step, page: first, url, repo, work, shotName }) {
   await step("multi-root: XP names the folder it serves; Select Project Folder switches to another", async () => {
     const notes = join(work, "notes");
     mkdirSync(notes, { recursive: true });
@@ -161,25 +161,35 @@ export async function multiRootPath({ step, page: first, url, repo, work }) {
     // A window of its own: code-server opened the workspace without its folders when the same
     // tab went from a folder window to the workspace's address after a long session.
     const page = await first.context().newPage();
-    await page.goto(`${url}/?workspace=${encodeURIComponent(workspace)}`);
-    await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
-    await page.locator('.activitybar [aria-label^="XP"]').first().click();
-    await page.locator(".notification-toast", { hasText: "XP serves the project in folder 'demo' (one of 2 open folders)" }).first()
-      .waitFor({ state: "visible", timeout: 60_000 });
-    await page.locator(".sidebar .pane-header", { hasText: "demo" }).first().waitFor({ state: "visible" });
-    await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible" });
-    await runCommand(page, "XP: Select Project Folder");
-    await waitForQuickInput(page, "XP: Select Project Folder");
-    const row = page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "not a git repository" }).first();
-    await row.waitFor({ state: "visible" });
-    await row.click();
-    await page.locator(".sidebar .welcome-view-content a", { hasText: "Create demo project here" }).first().waitFor({ state: "visible" });
-    await runCommand(page, "XP: Select Project Folder");
-    await waitForQuickInput(page, "XP: Select Project Folder");
-    await page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "git repository with a pipeline" }).first().click();
-    await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible", timeout: 30_000 });
+    try {
+      await multiRootSteps(page, url, workspace);
+    } catch (error) {
+      await page.screenshot({ path: shotName("multi-root-window-FAILED"), animations: "disabled" }).catch(() => {});
+      throw error;
+    }
+    await page.screenshot({ path: shotName("multi-root-window"), animations: "disabled" }).catch(() => {});
     await page.close();
   });
+}
+
+async function multiRootSteps(page, url, workspace) {
+  await page.goto(`${url}/?workspace=${encodeURIComponent(workspace)}`);
+  await page.locator(".monaco-workbench .activitybar").waitFor({ state: "visible", timeout: 60_000 });
+  await page.locator('.activitybar [aria-label^="XP"]').first().click();
+  await page.locator(".notification-toast", { hasText: "XP serves the project in folder 'demo' (one of 2 open folders)" }).first()
+    .waitFor({ state: "visible", timeout: 60_000 });
+  await page.locator(".sidebar .pane-header", { hasText: "demo" }).first().waitFor({ state: "visible" });
+  await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible" });
+  await runCommand(page, "XP: Select Project Folder");
+  await waitForQuickInput(page, "XP: Select Project Folder");
+  const row = page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "not a git repository" }).first();
+  await row.waitFor({ state: "visible" });
+  await row.click();
+  await page.locator(".sidebar .welcome-view-content a", { hasText: "Create demo project here" }).first().waitFor({ state: "visible" });
+  await runCommand(page, "XP: Select Project Folder");
+  await waitForQuickInput(page, "XP: Select Project Folder");
+  await page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "git repository with a pipeline" }).first().click();
+  await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible", timeout: 30_000 });
 }
 
 /** An experiment run from VS Code keeps its log; Show Experiment Log opens it. */

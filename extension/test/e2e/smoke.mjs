@@ -152,7 +152,8 @@ async function main() {
       await emptyFolderPath(server.url, join(work, "empty"));
     }
     if (only("multiRootPath")) {
-      await multiRootPath({ step, page, url: server.url, repo, work });
+      await multiRootPath({ step, page, url: server.url, repo, work,
+        shotName: (name) => join(OUT, `${String(shot).padStart(2, "0")}b-${name}.png`) });
     }
   } catch (error) {
     results.push({ name: "set up code-server and the browser", ok: false, error });
