@@ -336,7 +336,11 @@ export async function tablePath(t) {
   await step("Compare 20 experiments selected in the table (shift-click): click → compare table drawn", async () => {
     await closePanels(page, ["Plots:", "Compare:"]);
     const view = tableView(page);
+    // Without the earlier steps' filter: all the experiments.
+    await view.locator("#filter").fill("");
+    await view.locator("#filter").press("Enter");
     const rows = view.locator(".row.experiment");
+    await rows.nth(19).waitFor({ state: "visible" });
     await rows.nth(0).click();
     await rows.nth(19).click({ modifiers: ["Shift"] });
     await view.locator("#selected", { hasText: "20 selected" }).waitFor({ state: "visible" });
