@@ -191,7 +191,7 @@ async function multiRootSteps(page, url, workspace) {
     console.log("e2e: note  code-server opened the workspace without its folders; opening it again");
   }
   await page.locator(".sidebar .pane-header", { hasText: "demo" }).first().waitFor({ state: "visible" });
-  await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible" });
+  await treeRow(page, "main", "accuracy=").first().waitFor({ state: "visible" });
   await runCommand(page, "XP: Select Project Folder");
   await waitForQuickInput(page, "XP: Select Project Folder");
   const row = page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "not a git repository" }).first();
@@ -201,7 +201,7 @@ async function multiRootSteps(page, url, workspace) {
   await runCommand(page, "XP: Select Project Folder");
   await waitForQuickInput(page, "XP: Select Project Folder");
   await page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "git repository with a pipeline" }).first().click();
-  await treeRow(page, "higher-lr", "accuracy=").first().waitFor({ state: "visible", timeout: 30_000 });
+  await treeRow(page, "main", "accuracy=").first().waitFor({ state: "visible", timeout: 30_000 });
 }
 
 /** An experiment run from VS Code keeps its log; Show Experiment Log opens it. */
