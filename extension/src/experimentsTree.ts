@@ -3,6 +3,7 @@
 // getChildren hands out what the last load built and never waits for I/O. Rows come without
 // checkpoints (a thousand experiments with twenty each would be twenty thousand rows); an
 // experiment's checkpoints are asked for when it is first expanded, and kept while its ref stays.
+import { Coalesced } from "./coalesce";
 import * as vscode from "vscode";
 import { headlineMetric } from "./config";
 import { type ExperimentNode, type Status, type ViewOptions, buildTree, checkpointNodes, checkpointsKey, pickHeadline,
@@ -32,8 +33,7 @@ const SNAPSHOT_DELAY_MS = 1000;
 export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>, vscode.Disposable {
   private roots: ExperimentNode[] = [];
   private rowsCache: proto.ExperimentRow[] = [];
-  private loading: Promise<void> | undefined;
-  private again = false;
+  private readonly loads = new Coalesced(() => this.load());
   private loggedFirstLoad = false;
   /** Loaded checkpoint nodes by checkpointsKey; pruned to the experiments of each load. */
   private checkpoints = new Map<string, ExperimentNode[]>();
@@ -141,18 +141,7 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
 
   /** Loads the rows again; calls made while a load runs are folded into one more load after it. */
   reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.load().finally(() => {
-      this.loading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.reload();
-      }
-    });
-    return this.loading;
+    return this.loads.run();
   }
 
   /** Forgets what was shown (the helper stopped): the view shows its welcome text instead. */

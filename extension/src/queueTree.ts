@@ -1,5 +1,6 @@
 // The Queue view: entries and live workers from `xp/queueStatus`, loaded again on every
 // `xp/queueChanged` notification; getChildren never does I/O.
+import { Coalesced } from "./coalesce";
 import * as vscode from "vscode";
 import { type Helper, errorText } from "./helper";
 import * as proto from "./protocol";
@@ -15,8 +16,7 @@ const ICONS: Record<string, vscode.ThemeIcon> = {
 
 export class QueueTree implements vscode.TreeDataProvider<QueueNode>, vscode.Disposable {
   private roots: QueueNode[] = [];
-  private loading: Promise<void> | undefined;
-  private again = false;
+  private readonly loads = new Coalesced(() => this.load());
   private readonly changeEmitter = new vscode.EventEmitter<QueueNode | undefined>();
   private readonly countsEmitter = new vscode.EventEmitter<{ running: number; queued: number }>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
@@ -27,18 +27,7 @@ export class QueueTree implements vscode.TreeDataProvider<QueueNode>, vscode.Dis
 
   /** Loads the queue again; calls made while a load runs are folded into one more load after it. */
   reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.load().finally(() => {
-      this.loading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.reload();
-      }
-    });
-    return this.loading;
+    return this.loads.run();
   }
 
   /** Forgets what was shown (the helper stopped). */

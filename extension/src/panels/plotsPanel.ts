@@ -4,6 +4,7 @@
 // experiments changed (so a finished run's curves appear), redraws while a shown experiment runs
 // (each new step the helper pushes, at most twice a second), and is restored after a reload.
 import * as vscode from "vscode";
+import { Coalesced } from "../coalesce";
 import type { Helper } from "../helper";
 import { errorText } from "../helper";
 import { exportFileName, isExportFormat } from "../plotsExport";
@@ -57,9 +58,8 @@ export class PlotsPanel {
   private names: string[] = [];
   private custom: CustomPlots = {};
   private readonly disposables: vscode.Disposable[] = [];
-  /** A load is on its way, or one more is wanted after it (steps arrive faster than charts redraw). */
-  private loading: Promise<void> | undefined;
-  private again = false;
+  /** One load at a time (steps arrive faster than charts redraw). */
+  private readonly loads = new Coalesced(() => this.fetch());
   /** Live redraws at most this often: vega redraws every chart, so each step must not cost one. */
   private static readonly LIVE_INTERVAL_MS = 500;
   private liveTimer: NodeJS.Timeout | undefined;
@@ -120,18 +120,7 @@ export class PlotsPanel {
 
   /** Asks the helper for the plots and sends them to the page; overlapping calls coalesce into one more. */
   private load(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.fetch().finally(() => {
-      this.loading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.load();
-      }
-    });
-    return this.loading;
+    return this.loads.run();
   }
 
   private async fetch(): Promise<void> {

@@ -4,6 +4,7 @@
 // comes back as the helper's error, shown as text under the box. Rows reload when the helper says
 // experiments changed, and a running experiment's row takes each live step at once. One panel,
 // reused; VS Code restores it after a reload (its filter is in the webview state).
+import { Coalesced } from "../coalesce";
 import * as vscode from "vscode";
 import { findColumns } from "../columnsModel";
 import type { ColumnsView } from "../columnsTree";
@@ -96,8 +97,7 @@ export class TablePanel {
   /** Checkpoint rows wanted (the page's toggle): the tree's rows have none, so the helper is asked. */
   private checkpoints = false;
   private rows: proto.ExperimentRow[] = [];
-  private loading: Promise<void> | undefined;
-  private again = false;
+  private readonly loads = new Coalesced(() => this.load());
   private ready = false;
   private logged = false;
   private actions: string[] = [];
@@ -201,21 +201,7 @@ export class TablePanel {
 
   /** Loads the rows again; calls made while a load runs are folded into one more load after it. */
   private reload(): Promise<void> {
-    if (!this.ready) {
-      return Promise.resolve();
-    }
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.load().finally(() => {
-      this.loading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.reload();
-      }
-    });
-    return this.loading;
+    return this.ready ? this.loads.run() : Promise.resolve();
   }
 
   /** True when the rows come from the helper rather than from the Experiments tree. */

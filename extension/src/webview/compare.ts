@@ -4,6 +4,7 @@
 // write the clipboard.
 import { type SortBy, buildTable, toMarkdown } from "../compareModel";
 import type { CompareExperimentsResult } from "../protocol";
+import { element } from "./dom";
 
 interface State {
   result?: CompareExperimentsResult;
@@ -16,17 +17,6 @@ declare function acquireVsCodeApi(): { postMessage(message: unknown): void; getS
 
 const vscode = acquireVsCodeApi();
 const state: State = { onlyChanged: false, sortBy: "name", ...(vscode.getState() as Partial<State> | undefined) };
-
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  if (className) {
-    node.className = className;
-  }
-  return node;
-}
 
 function render(): void {
   vscode.setState(state);

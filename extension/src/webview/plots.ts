@@ -4,6 +4,7 @@
 // textContent; names inside charts are SVG text.
 import { EXPORT_FORMATS, plotData, toCsv } from "../plotsExport";
 import type { PlotsDataResult } from "../protocol";
+import { element } from "./dom";
 
 declare function acquireVsCodeApi(): { postMessage(message: unknown): void; getState(): unknown; setState(state: unknown): void };
 declare const vega: { expressionInterpreter: unknown };
@@ -31,17 +32,6 @@ const vscode = acquireVsCodeApi();
 let state = (vscode.getState() as State | undefined) ?? {};
 /** The key lists the controls were built from: rebuilt only when they change, so a choice in progress survives live redraws. */
 let controlsFor = "";
-
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  if (className) {
-    node.className = className;
-  }
-  return node;
-}
 
 function render(): void {
   vscode.setState(state);

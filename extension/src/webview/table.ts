@@ -6,6 +6,7 @@
 // selection and the checkpoints toggle are kept with setState, so a reload restores them.
 import { type Selection, type SortKey, type TableData, type TableRow, arrangeRows, bestRows, clickHeader, clickRow, sortMarker,
   visibleWindow } from "../tableModel";
+import { element } from "./dom";
 
 declare function acquireVsCodeApi(): { postMessage(message: unknown): void; getState(): unknown; setState(state: unknown): void };
 
@@ -51,17 +52,6 @@ const count = document.getElementById("count") as HTMLSpanElement;
 const selectedText = document.getElementById("selected") as HTMLSpanElement;
 const checkpoints = document.getElementById("checkpoints") as HTMLInputElement;
 const menu = document.getElementById("menu") as HTMLDivElement;
-
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  if (className) {
-    node.className = className;
-  }
-  return node;
-}
 
 /** A value as a cell shows it (numbers to 4 significant digits, as the tree does). */
 function cellText(value: unknown): string {
