@@ -39,6 +39,9 @@ export class ComparePanel {
   static showRow: ((section: string, file: string, key: string) => boolean) | undefined;
   private names: string[] = [];
   private readonly disposables: vscode.Disposable[] = [];
+  /** The newest answer, for the names it answers: posted as soon as a new page says it is ready. */
+  private last: { key: string; message: unknown } | undefined;
+  private readonly opened = performance.now();
 
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
     extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel) {
@@ -48,7 +51,13 @@ export class ComparePanel {
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((message: { type?: string; markdown?: string }) => {
         if (message?.type === "ready") {
-          void this.load();
+          this.output.appendLine(`Compare page ready ${(performance.now() - this.opened).toFixed(0)} ms after the panel was made.`);
+          // The page was not listening when the first answer came: send that one, or ask now.
+          if (this.last?.key === this.names.join("\n")) {
+            void this.panel.webview.postMessage(this.last.message);
+          } else {
+            void this.load();
+          }
         } else if (message?.type === "copy" && typeof message.markdown === "string") {
           void vscode.env.clipboard.writeText(message.markdown)
             .then(() => vscode.window.showInformationMessage("Copied the comparison as Markdown."));
@@ -92,12 +101,18 @@ export class ComparePanel {
       return;
     }
     try {
-      const result = await this.helper.request(proto.compareExperiments, { names: this.names });
+      const names = this.names;
+      const asked = performance.now();
+      const result = await this.helper.request(proto.compareExperiments, { names });
       const showRow = ComparePanel.showRow;
       if (showRow) {
         result.rows = result.rows.filter((row) => showRow(row.section, row.path, row.key));
       }
-      await this.panel.webview.postMessage({ type: "data", result, names: this.names });
+      this.output.appendLine(`Compare of ${names.length}: the helper answered in ${(performance.now() - asked).toFixed(0)} ms ` +
+        `(${result.rows.length} rows).`);
+      const message = { type: "data", result, names };
+      this.last = { key: names.join("\n"), message };
+      await this.panel.webview.postMessage(message);
     } catch (error) {
       const message = `Compare failed: ${errorText(error)}`;
       this.output.appendLine(message);
