@@ -2,7 +2,7 @@
 // The xp wire contract: custom JSON-RPC methods of `xp serve` (camelCase fields).
 import * as lc from "vscode-languageclient";
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** JSON-RPC error: the request or the user's files are wrong. */
 export const BAD_INPUT = -32001;
 /** JSON-RPC error: the operation was valid but failed. */
@@ -348,6 +348,8 @@ export interface PlotsDataParams {
   param?: string | null;
   /** With `metric`: parallel coordinates over these params and the metric. */
   parallelParams?: string[];
+  /** Send the data of plots read from files as `PlotSpec.columns` instead of inside the spec (a fifth of the JSON). */
+  columns?: boolean;
 }
 
 /** Every chart, in dvc.yaml's order, then the custom ones. */
@@ -536,6 +538,22 @@ export interface PlotRevision {
   kind: string;
 }
 
+/** A chart's records as columns; `rev` and `series` come as runs (value, how many points in a row). */
+export interface PlotColumns {
+  /** The experiment of each run of points. */
+  rev: string[];
+  /** How many points each `rev` entry covers. */
+  revRuns: number[];
+  /** The series (file and field) of each run of points. */
+  series: string[];
+  /** How many points each `series` entry covers. */
+  seriesRuns: number[];
+  /** Every point's x. */
+  x: unknown[];
+  /** Every point's y. */
+  y: unknown[];
+}
+
 /** One chart. */
 export interface PlotSpec {
   /** The plot's id in dvc.yaml (or its file), or the custom plot's title. */
@@ -544,8 +562,10 @@ export interface PlotSpec {
   template: string;
   /** Labels of the revisions with data in it. */
   revisions: string[];
-  /** The Vega-Lite spec, data inline. */
+  /** The Vega-Lite spec, data inline (data.values empty when `columns` carries it). */
   spec: Record<string, unknown>;
+  /** The data as columns, when asked for with `columns`: records are {rev, series, x, y} in this order. */
+  columns: PlotColumns | null;
 }
 
 /** One param or metric across the compared experiments. */

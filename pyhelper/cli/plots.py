@@ -88,7 +88,7 @@ def _report(args: argparse.Namespace, *, revs: list[str], targets: list[str], al
     result = collect.Plots(revisions=result.revisions, plots=result.plots + tuple(extra), errors=result.errors)
     if args.json:
         emit_json({"revisions": [{"label": r.label, "rev": r.rev, "kind": r.kind} for r in result.revisions],
-                   "plots": [{"id": p.id, "template": p.template, "revisions": list(p.revisions), "spec": p.spec}
+                   "plots": [{"id": p.id, "template": p.template, "revisions": list(p.revisions), "spec": p.inline()}
                              for p in result.plots],
                    "errors": list(result.errors)})
         return 0

@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional, Union
 
 import attrs
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 """Sent as `capabilities.experimental.xpProtocolVersion`; a client refuses a server older than it needs."""
 
 BAD_INPUT = -32001
@@ -613,6 +613,8 @@ class PlotsDataParams:
     """With `metric`: a plot of the metric against this param, a point per revision."""
     parallel_params: list[str] = attrs.Factory(list)
     """With `metric`: parallel coordinates over these params and the metric."""
+    columns: bool = False
+    """Send the data of plots read from files as `PlotSpec.columns` instead of inside the spec (a fifth of the JSON)."""
 
 
 @attrs.define
@@ -628,6 +630,24 @@ class PlotRevision:
 
 
 @attrs.define
+class PlotColumns:
+    """A chart's records as columns; `rev` and `series` come as runs (value, how many points in a row)."""
+
+    rev: list[str]
+    """The experiment of each run of points."""
+    rev_runs: list[int]
+    """How many points each `rev` entry covers."""
+    series: list[str]
+    """The series (file and field) of each run of points."""
+    series_runs: list[int]
+    """How many points each `series` entry covers."""
+    x: list[Any]
+    """Every point's x."""
+    y: list[Any]
+    """Every point's y."""
+
+
+@attrs.define
 class PlotSpec:
     """One chart."""
 
@@ -638,7 +658,9 @@ class PlotSpec:
     revisions: list[str]
     """Labels of the revisions with data in it."""
     spec: dict[str, Any]
-    """The Vega-Lite spec, data inline."""
+    """The Vega-Lite spec, data inline (data.values empty when `columns` carries it)."""
+    columns: Optional[PlotColumns] = None
+    """The data as columns, when asked for with `columns`: records are {rev, series, x, y} in this order."""
 
 
 @attrs.define
@@ -764,7 +786,7 @@ NOTIFICATIONS: dict[str, type] = {
 WIRE_TYPES: tuple[type, ...] = tuple(
     {t: None for pair in REQUESTS.values() for t in pair} | {t: None for t in NOTIFICATIONS.values()}
     | {ExperimentRow: None, QueueEntry: None, QueueWorker: None, DiffRow: None, StageStatus: None,
-       RecordedRun: None, PlotRevision: None, PlotSpec: None, CompareRow: None}
+       RecordedRun: None, PlotRevision: None, PlotColumns: None, PlotSpec: None, CompareRow: None}
 )
 """Every type that crosses the wire (registered with the strict camelCase hooks)."""
 

@@ -41,7 +41,7 @@ export class ComparePanel {
   private readonly disposables: vscode.Disposable[] = [];
   /** The newest answer, for the names it answers: posted as soon as a new page says it is ready. */
   private last: { key: string; message: unknown } | undefined;
-  private readonly opened = performance.now();
+  private readonly opened = Date.now();
 
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
     extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel) {
@@ -49,15 +49,18 @@ export class ComparePanel {
     panel.webview.html = html(panel.webview, extensionUri);
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((message: { type?: string; markdown?: string }) => {
+      panel.webview.onDidReceiveMessage((message: { type?: string; markdown?: string; began?: number; scriptRan?: number; received?: number; drawn?: number }) => {
         if (message?.type === "ready") {
-          this.output.appendLine(`Compare page ready ${(performance.now() - this.opened).toFixed(0)} ms after the panel was made.`);
+          this.output.appendLine(`Compare page ready ${Date.now() - this.opened} ms after the panel was made ` +
+            `(its document began at +${((message.began ?? 0) - this.opened).toFixed(0)} ms, its script ran at +${((message.scriptRan ?? 0) - this.opened).toFixed(0)} ms; ${(message as { nav?: string }).nav}).`);
           // The page was not listening when the first answer came: send that one, or ask now.
           if (this.last?.key === this.names.join("\n")) {
             void this.panel.webview.postMessage(this.last.message);
           } else {
             void this.load();
           }
+        } else if (message?.type === "drawn") {
+          this.output.appendLine(`Compare drawn at +${(message.drawn ?? 0) - this.opened} ms (answer received at +${(message.received ?? 0) - this.opened} ms).`);
         } else if (message?.type === "copy" && typeof message.markdown === "string") {
           void vscode.env.clipboard.writeText(message.markdown)
             .then(() => vscode.window.showInformationMessage("Copied the comparison as Markdown."));

@@ -63,6 +63,13 @@ export class PlotsPanel {
   /** Live redraws at most this often: vega redraws every chart, so each step must not cost one. */
   private static readonly LIVE_INTERVAL_MS = 500;
   private liveTimer: NodeJS.Timeout | undefined;
+  /** When the newest load asked the helper (epoch ms; the page's timings are logged against it). */
+  private asked = 0;
+  /** Whether the page has said it listens (messages posted before that are lost). */
+  private pageReady = false;
+  /** The key of the load in progress, and the newest answer with its key (names and custom plots). */
+  private fetching: string | undefined;
+  private last: { key: string; message: unknown } | undefined;
 
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
     extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel) {
@@ -72,7 +79,19 @@ export class PlotsPanel {
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((message: ExportMessage & { custom?: unknown }) => {
         if (message?.type === "ready") {
-          void this.load();
+          // A new page (first open, or VS Code re-created it): the answer already fetched for these
+          // names is sent at once; one being fetched is sent when it comes; else ask.
+          this.pageReady = true;
+          if (this.last?.key === this.key()) {
+            void this.panel.webview.postMessage(this.last.message);
+          } else if (this.fetching !== this.key()) {
+            void this.load();
+          }
+        } else if (message?.type === "drawn") {
+          const m = message as { asked?: number; received?: number; rendered?: number; first?: number; drawn?: number; plots?: number };
+          const at = (t?: number) => `+${(t ?? 0) - (m.asked ?? 0)} ms`;
+          this.output.appendLine(`Plots: the page had the data at ${at(m.received)}, its sections at ${at(m.rendered)}, ` +
+            `the first chart at ${at(m.first)}, all ${m.plots} at ${at(m.drawn)} (after the helper was asked).`);
         } else if (message?.type === "custom") {
           this.custom = customFrom(message.custom);
           void this.load();
@@ -123,27 +142,42 @@ export class PlotsPanel {
     return this.loads.run();
   }
 
+  /** What an answer answers: the names shown and the custom plots asked for. */
+  private key(): string {
+    return JSON.stringify([this.names, this.custom]);
+  }
+
   private async fetch(): Promise<void> {
+    const key = this.key();
+    this.fetching = key;
     try {
       const custom = this.custom.metric && (this.custom.param || this.custom.parallelParams?.length)
         ? { metric: this.custom.metric, param: this.custom.param ?? null, parallelParams: this.custom.parallelParams ?? [] } : {};
       let customError = "";
+      this.asked = Date.now();
       let result: proto.PlotsDataResult;
       try {
-        result = await this.helper.request(proto.plotsData, { revs: this.names, ...custom });
+        result = await this.helper.request(proto.plotsData, { revs: this.names, columns: true, ...custom });
       } catch (error) {
         if (!("metric" in custom)) {
           throw error;
         }
         // A custom plot the revisions cannot draw (a key none of them has): say why, draw the rest.
         customError = errorText(error);
-        result = await this.helper.request(proto.plotsData, { revs: this.names });
+        result = await this.helper.request(proto.plotsData, { revs: this.names, columns: true });
       }
-      await this.panel.webview.postMessage({ type: "data", result, names: this.names, custom: this.custom, customError });
+      this.output.appendLine(`Plots of ${this.names.length}: the helper answered in ${Date.now() - this.asked} ms (${result.plots.length} plots).`);
+      const message = { type: "data", result, names: this.names, custom: this.custom, customError, asked: this.asked };
+      this.last = { key, message };
+      if (this.pageReady) {
+        await this.panel.webview.postMessage(message);
+      }
     } catch (error) {
       const message = `Plots failed: ${errorText(error)}`;
       this.output.appendLine(message);
       void vscode.window.showErrorMessage(plainMessage(message));
+    } finally {
+      this.fetching = undefined;
     }
   }
 

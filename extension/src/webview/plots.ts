@@ -2,6 +2,7 @@
 // plot the helper sends (Vega-Lite specs with data inline), drawn by the vendored vega-embed with
 // Vega's expression interpreter (no eval, so the CSP needs no 'unsafe-eval'). Titles are set with
 // textContent; names inside charts are SVG text.
+import { inlineSpec } from "../plotColumns";
 import { EXPORT_FORMATS, plotData, toCsv } from "../plotsExport";
 import type { PlotsDataResult } from "../protocol";
 import { element } from "./dom";
@@ -33,8 +34,13 @@ let state = (vscode.getState() as State | undefined) ?? {};
 /** The key lists the controls were built from: rebuilt only when they change, so a choice in progress survives live redraws. */
 let controlsFor = "";
 
+/** What VS Code keeps across a reload: the choices, not the data (megabytes; the panel asks for it again). */
+function saveState(): void {
+  vscode.setState({ names: state.names, custom: state.custom, customError: state.customError });
+}
+
 function render(): void {
-  vscode.setState(state);
+  saveState();
   const root = document.getElementById("plots")!;
   const result = state.result;
   if (!result) {
@@ -162,11 +168,29 @@ function rendererFor(spec: unknown): "svg" | "canvas" {
   return Array.isArray(values) && values.length > CANVAS_ABOVE ? "canvas" : "svg";
 }
 
+/** The drawings started by the last render (the extension is told when they are all done). */
+const pending: Promise<unknown>[] = [];
+
 /** Each section's newest spec and drawing (what its export buttons save). */
 const drawings = new WeakMap<HTMLElement, { spec: unknown; drawn: Promise<{ view: VegaView }> }>();
 
-/** Draws `spec` into a fresh chart element that replaces the section's current one once drawn. */
+/** The newest spec asked for in each section. */
+const newest = new WeakMap<HTMLElement, unknown>();
+
+/** Charts are drawn one after the other, in page order: the first screen is painted before the rest are begun. */
+let drawing: Promise<unknown> = Promise.resolve();
+
+/** Draws `spec` into a fresh chart element that replaces the section's current one once drawn (in turn). */
 function draw(section: HTMLElement, spec: unknown): void {
+  newest.set(section, spec);
+  // A chart whose data changed again before its turn came (live redraws) draws only the newest.
+  const turn = drawing.then(() => new Promise((resolve) => setTimeout(resolve, 0)))
+    .then(() => (newest.get(section) === spec ? drawNow(section, spec) : undefined));
+  drawing = turn.catch(() => undefined);
+  pending.push(turn);
+}
+
+function drawNow(section: HTMLElement, spec: unknown): Promise<unknown> {
   const current = section.querySelector<HTMLElement>("div.chart");
   const chart = element("div", undefined, "chart");
   const drawn = current && current.childElementCount ? chart : null;
@@ -185,7 +209,7 @@ function draw(section: HTMLElement, spec: unknown): void {
   }
   const embedded = vegaEmbed(chart, spec, { renderer: rendererFor(spec), ast: true, expr: vega.expressionInterpreter, actions: false, defaultStyle: false });
   drawings.set(section, { spec, drawn: embedded });
-  embedded
+  return embedded
     .then(() => {
       if (drawn && current!.isConnected) {
         chart.style.position = chart.style.visibility = chart.style.width = "";
@@ -222,9 +246,18 @@ async function exportPlot(id: string, spec: unknown, format: string, drawn: Prom
 window.addEventListener("message", (event: MessageEvent) => {
   const message = event.data as State & { type?: string };
   if (message?.type === "data" && message.result) {
+    // Plots read from files come as columns (a fifth of the JSON of records): made into Vega's records here.
+    message.result.plots = message.result.plots.map((plot) => ({ ...plot, spec: inlineSpec(plot.spec, plot.columns), columns: null }));
     state = { result: message.result, names: message.names ?? [], custom: message.custom ?? {},
       customError: message.customError ?? "" };
+    const received = Date.now();
     render();
+    const rendered = Date.now();
+    const drawings = pending.splice(0);
+    let first = 0;
+    void drawings[0]?.then(() => (first = Date.now()));
+    void Promise.allSettled(drawings).then(() => vscode.postMessage({ type: "drawn", asked: (message as { asked?: number }).asked,
+      received, rendered, first: first || Date.now(), drawn: Date.now(), plots: drawings.length }));
   }
 });
 render();

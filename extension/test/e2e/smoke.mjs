@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 import { startCodeServer } from "./codeServer.mjs";
 import { experimentLogPath, installPath, multiRootPath, rowActionsPath } from "./rowActions.mjs";
+import { panelSpeedPath } from "./panelSpeed.mjs";
 import { tablePath } from "./tableSteps.mjs";
 import { answerInputBox, editorText, pickMany, pickOne, plain, runCommand, treeRow, viewRows, waitForQuickInput } from "./workbench.mjs";
 
@@ -147,6 +148,9 @@ async function main() {
     }
     if (only("tablePath")) {
       await tablePath({ step, page: () => page, timings, repo, markupName: MARKUP_NAME });
+    }
+    if (only("panelSpeedPath")) {
+      await panelSpeedPath({ step, page: () => page, timings, repo });
     }
     if (only("emptyFolderPath")) {
       await emptyFolderPath(server.url, join(work, "empty"));

@@ -30,7 +30,7 @@ export async function waitForQuickInput(page, title) {
     .first().waitFor({ state: "visible" });
 }
 
-/** In a multi-select quick pick: filters to each label, ticks its row, then accepts. */
+/** In a multi-select quick pick: filters to each label, ticks its row, then accepts; returns when Enter was pressed. */
 export async function pickMany(page, labels) {
   const input = page.locator(".quick-input-widget .quick-input-box input");
   for (const label of labels) {
@@ -42,7 +42,9 @@ export async function pickMany(page, labels) {
   // The widget counts what is ticked; accepting before it says so could accept nothing.
   await page.locator(".quick-input-widget .quick-input-count", { hasText: String(labels.length) }).first()
     .waitFor({ state: "visible" });
+  const accepted = Date.now();
   await input.press("Enter");
+  return accepted;
 }
 
 /** Picks one row of a single-select quick pick after filtering to it. */

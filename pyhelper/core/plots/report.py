@@ -60,7 +60,7 @@ def render(plots: Plots, *, title: str = "xp plots") -> str:
     nonce = secrets.token_urlsafe(18)
     scripts = "\n".join(f"<script nonce=\"{nonce}\">{(ASSETS / name).read_text(encoding='utf-8')}</script>"
                         for name in SCRIPTS)
-    specs = [{"id": plot.id, "spec": plot.spec} for plot in plots.plots]
+    specs = [{"id": plot.id, "spec": plot.inline()} for plot in plots.plots]
     revisions = ", ".join(html.escape(r.label) for r in plots.revisions)
     errors = "".join(f"<li>{html.escape(e)}</li>" for e in plots.errors)
     errors = f'<ul class="errors">{errors}</ul>' if errors else ""

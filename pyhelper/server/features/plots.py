@@ -33,8 +33,19 @@ def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
             plots.append(across.parallel(records, list(params.parallel_params), params.metric))
     return p.PlotsDataResult(
         revisions=[p.PlotRevision(label=r.label, rev=r.rev, kind=r.kind) for r in result.revisions],
-        plots=[p.PlotSpec(id=x.id, template=x.template, revisions=list(x.revisions), spec=x.spec) for x in plots],
+        plots=[_plot_spec(x, columns=params.columns) for x in plots],
         errors=list(result.errors), params=across.keys(records, "params"), metrics=across.keys(records, "metrics"))
+
+
+def _plot_spec(plot, *, columns: bool) -> p.PlotSpec:
+    """A chart for the wire: its data as columns when the client asked for them (and the plot has them)."""
+    if not columns or plot.columns is None:
+        return p.PlotSpec(id=plot.id, template=plot.template, revisions=list(plot.revisions), spec=plot.inline())
+    data = plot.columns
+    return p.PlotSpec(id=plot.id, template=plot.template, revisions=list(plot.revisions), spec=plot.spec,
+                      columns=p.PlotColumns(rev=[r for r, _ in data.rev], rev_runs=[n for _, n in data.rev],
+                                            series=[s for s, _ in data.series], series_runs=[n for _, n in data.series],
+                                            x=data.x, y=data.y))
 
 
 def compare_experiments(ls: XpServer, params: p.CompareExperimentsParams) -> p.CompareExperimentsResult:
