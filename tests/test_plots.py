@@ -360,3 +360,26 @@ def test_a_running_experiment_is_plotted_from_the_files_it_is_writing(gen, xp):
     assert done["revisions"][0]["kind"] == "experiment"  # Finished: read from its commit.
     curve = next(p for p in done["plots"] if p["id"].endswith("loss.tsv"))
     assert len(curve["spec"]["data"]["values"]) == 6
+
+
+def test_large_line_charts_are_drawn_lean():
+    """Above 5,000 points no per-point ARIA text or titled tooltip (interpreted per point under the CSP)."""
+    from pyhelper.core.plots.templates import spec
+
+    small = spec("linear", [{"rev": "a", "series": "loss", "x": 1, "y": 0.5}], labels=["a"])
+    large = spec("linear", [], labels=["a"], x_type="quantitative", several=False, size=20_000)
+    assert "tooltip" in small["encoding"] and "config" not in small
+    assert "tooltip" not in large["encoding"] and large["mark"]["tooltip"] == {"content": "data"}
+    assert large["config"] == {"aria": False}
+    # Numbers arrive as numbers: Vega-Lite is told not to parse x again (both sizes).
+    assert small["data"]["format"] == large["data"]["format"] == {"parse": None}
+    assert "format" not in spec("bar", [{"rev": "a", "series": "s", "x": "cat", "y": 1}], labels=["a"])["data"]
+
+
+def test_columns_make_the_records_in_order():
+    from pyhelper.core.plots.collect import Columns
+
+    columns = Columns(rev=(("a", 3), ("b", 1)), series=(("loss", 2), ("acc", 2)), x=[1, 2, 1, 1], y=[0.5, 0.4, 0.9, 0.7])
+    assert columns.records() == [
+        {"rev": "a", "series": "loss", "x": 1, "y": 0.5}, {"rev": "a", "series": "loss", "x": 2, "y": 0.4},
+        {"rev": "a", "series": "acc", "x": 1, "y": 0.9}, {"rev": "b", "series": "acc", "x": 1, "y": 0.7}]

@@ -50,3 +50,29 @@ async def test_compare_puts_experiments_side_by_side_with_changed_rows(project):
         with pytest.raises(JsonRpcException) as caught:
             await request(client, p.COMPARE_EXPERIMENTS, p.CompareExperimentsParams(names=["slow"]))
         assert caught.value.code == p.BAD_INPUT and "compare 2 to 20 experiments (got 1)" in caught.value.message
+
+
+def _records(columns: p.PlotColumns) -> list[dict]:
+    """The page's expansion of a plot's columns (extension/src/plotColumns.ts), in Python."""
+    revs = [label for label, count in zip(columns.rev, columns.rev_runs) for _ in range(count)]
+    series = [name for name, count in zip(columns.series, columns.series_runs) for _ in range(count)]
+    return [{"rev": r, "series": s, "x": x, "y": y} for r, s, x, y in zip(revs, series, columns.x, columns.y)]
+
+
+async def test_plots_data_as_columns_carries_the_same_records_as_the_cli(project, xp):  # noqa: F811
+    import json
+
+    cli = json.loads(xp("plots", "diff", "slow", "fast", "--json", cwd=project).stdout)
+    expected = {x["id"]: x["spec"] for x in cli["plots"]}
+    async with started(project) as client:
+        result = await request(client, p.PLOTS_DATA, p.PlotsDataParams(revs=["slow", "fast"], columns=True))
+    with_columns = [x for x in result.plots if x.columns is not None]
+    # Every plot read from a data file travels as columns; images keep their data: URLs inline.
+    assert {x.template for x in with_columns} >= {"linear", "confusion"}
+    assert all(x.template == "image" for x in result.plots if x.columns is None)
+    for plot in result.plots:
+        spec = plot.spec
+        if plot.columns is not None:
+            assert spec["data"]["values"] == []
+            spec = {**spec, "data": {**spec["data"], "values": _records(plot.columns)}}
+        assert spec == expected[plot.id], plot.id

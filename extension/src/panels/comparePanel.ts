@@ -6,7 +6,7 @@ import * as vscode from "vscode";
 import type { Helper } from "../helper";
 import { errorText } from "../helper";
 import * as proto from "../protocol";
-import { page, panelOptions } from "./page";
+import { page, panelOptions, readyLine } from "./page";
 import { plainMessage } from "../text";
 
 export const VIEW_TYPE = "xp.compare";
@@ -49,10 +49,9 @@ export class ComparePanel {
     panel.webview.html = html(panel.webview, extensionUri);
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((message: { type?: string; markdown?: string; began?: number; scriptRan?: number; received?: number; drawn?: number }) => {
+      panel.webview.onDidReceiveMessage((message: { type?: string; markdown?: string; received?: number; drawn?: number; began?: unknown; scriptRan?: unknown; nav?: unknown }) => {
         if (message?.type === "ready") {
-          this.output.appendLine(`Compare page ready ${Date.now() - this.opened} ms after the panel was made ` +
-            `(its document began at +${((message.began ?? 0) - this.opened).toFixed(0)} ms, its script ran at +${((message.scriptRan ?? 0) - this.opened).toFixed(0)} ms; ${(message as { nav?: string }).nav}).`);
+          this.output.appendLine(readyLine("Compare", this.opened, message));
           // The page was not listening when the first answer came: send that one, or ask now.
           if (this.last?.key === this.names.join("\n")) {
             void this.panel.webview.postMessage(this.last.message);

@@ -1,10 +1,11 @@
 // The HTML shell every xp webview panel uses: a `default-src 'none'` content security policy, a
 // fresh nonce from crypto for each page, and scripts only from files in the bundle's webview
 // folder (dist/webview). The scripts are inlined into the page under the nonce rather than loaded
-// through asWebviewUri: in code-server each file a webview loads is fetched through the webview's
-// service worker, the workbench and the server, and that took a second before the first line of a
-// 3.5 KB script ran (the Compare panel's page ready at 1.1 s, 30 ms after its script ran). Helper
-// data never goes into this HTML: it is posted to the page as a message and drawn with
+// through asWebviewUri: each file a webview loads is fetched through VS Code's webview service
+// worker, the workbench and (in code-server) the server, so inline the page needs no request after
+// its HTML. (Most of a new panel's first second is not that, though: the page's navigation timing
+// shows its document waiting ~1 s for the service worker VS Code installs for each new webview.)
+// Helper data never goes into this HTML: it is posted to the page as a message and drawn with
 // textContent (or as SVG/canvas text by Vega).
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -52,4 +53,11 @@ export function page(webview: vscode.Webview, extensionUri: vscode.Uri, options:
 ${options.body}
 ${scripts.join("\n")}
 </body></html>`;
+}
+
+/** A page's "ready" message (webview/dom.ts readyMessage) as a log line: where its first moments went. */
+export function readyLine(panel: string, made: number, message: { began?: unknown; scriptRan?: unknown; nav?: unknown }): string {
+  const at = (t: unknown) => (typeof t === "number" ? `+${(t - made).toFixed(0)} ms` : "?");
+  return `${panel} page ready ${Date.now() - made} ms after the panel was made (its document began at ${at(message.began)}, ` +
+    `its script ran at ${at(message.scriptRan)}; document timing: ${typeof message.nav === "string" ? message.nav : "?"}).`;
 }

@@ -10,7 +10,7 @@ import { errorText } from "../helper";
 import { exportFileName, isExportFormat } from "../plotsExport";
 import * as proto from "../protocol";
 import { plainMessage } from "../text";
-import { page, panelOptions } from "./page";
+import { page, panelOptions, readyLine } from "./page";
 
 export const VIEW_TYPE = "xp.plots";
 
@@ -65,6 +65,8 @@ export class PlotsPanel {
   private liveTimer: NodeJS.Timeout | undefined;
   /** When the newest load asked the helper (epoch ms; the page's timings are logged against it). */
   private asked = 0;
+  /** When this panel object (and its page) was made, epoch ms. */
+  private readonly opened = Date.now();
   /** Whether the page has said it listens (messages posted before that are lost). */
   private pageReady = false;
   /** The key of the load in progress, and the newest answer with its key (names and custom plots). */
@@ -77,21 +79,22 @@ export class PlotsPanel {
     panel.webview.html = page(panel.webview, extensionUri, { scripts: SCRIPTS, style: STYLE, body: `<div id="plots"></div>` });
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((message: ExportMessage & { custom?: unknown }) => {
+      panel.webview.onDidReceiveMessage((message: ExportMessage & { custom?: unknown; began?: unknown; scriptRan?: unknown; nav?: unknown }) => {
         if (message?.type === "ready") {
           // A new page (first open, or VS Code re-created it): the answer already fetched for these
           // names is sent at once; one being fetched is sent when it comes; else ask.
           this.pageReady = true;
+          this.output.appendLine(readyLine("Plots", this.opened, message));
           if (this.last?.key === this.key()) {
             void this.panel.webview.postMessage(this.last.message);
           } else if (this.fetching !== this.key()) {
             void this.load();
           }
         } else if (message?.type === "drawn") {
-          const m = message as { asked?: number; received?: number; rendered?: number; first?: number; drawn?: number; plots?: number };
+          const m = message as { asked?: number; received?: number; rendered?: number; screen?: number; drawn?: number; plots?: number };
           const at = (t?: number) => `+${(t ?? 0) - (m.asked ?? 0)} ms`;
           this.output.appendLine(`Plots: the page had the data at ${at(m.received)}, its sections at ${at(m.rendered)}, ` +
-            `the first chart at ${at(m.first)}, all ${m.plots} at ${at(m.drawn)} (after the helper was asked).`);
+            `the charts on screen at ${at(m.screen)}, all ${m.plots} at ${at(m.drawn)} (after the helper was asked).`);
         } else if (message?.type === "custom") {
           this.custom = customFrom(message.custom);
           void this.load();

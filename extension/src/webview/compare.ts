@@ -4,7 +4,7 @@
 // write the clipboard.
 import { type SortBy, buildTable, toMarkdown } from "../compareModel";
 import type { CompareExperimentsResult } from "../protocol";
-import { element } from "./dom";
+import { element, readyMessage } from "./dom";
 
 interface State {
   result?: CompareExperimentsResult;
@@ -91,8 +91,4 @@ window.addEventListener("message", (event: MessageEvent) => {
   }
 });
 render();
-// When the document began loading and when this script ran (epoch ms): the extension logs where
-// the time between "panel made" and "page ready" went.
-const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
-vscode.postMessage({ type: "ready", began: performance.timeOrigin, scriptRan: performance.timeOrigin + performance.now(),
-  nav: nav ? `fetchStart ${nav.fetchStart.toFixed(0)} requestStart ${nav.requestStart.toFixed(0)} responseStart ${nav.responseStart.toFixed(0)} responseEnd ${nav.responseEnd.toFixed(0)} dcl ${nav.domContentLoadedEventStart.toFixed(0)} load ${nav.loadEventStart.toFixed(0)} worker ${nav.workerStart.toFixed(0)}` : "none" });
+vscode.postMessage(readyMessage());

@@ -12,3 +12,15 @@ export function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: st
   }
   return node;
 }
+
+/**
+ * The page's "ready" message, with when its document began loading and when its script ran
+ * (epoch ms) and the document's navigation timing: the extension logs where a new panel's first
+ * second went.
+ */
+export function readyMessage(): { type: "ready"; began: number; scriptRan: number; nav: string } {
+  const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
+  const timing = nav ? `service worker ready at +${nav.workerStart.toFixed(0)} ms, fetch started at +${nav.fetchStart.toFixed(0)} ms, ` +
+    `document loaded at +${nav.domContentLoadedEventStart.toFixed(0)} ms` : "no navigation timing";
+  return { type: "ready", began: performance.timeOrigin, scriptRan: performance.timeOrigin + performance.now(), nav: timing };
+}

@@ -94,29 +94,34 @@ export async function panelSpeedPath(t) {
   });
 
   for (const round of ["first open", "again, the panel closed in between"]) {
-    await step(`Plots of ${CURVES} experiments × ${PLOTS} plots × ${STEPS} steps from the palette (${round}): Enter → every chart drawn`, async () => {
+    await step(`Plots of ${CURVES} experiments × ${PLOTS} plots × ${STEPS} steps from the palette (${round}): Enter → the charts on screen, then all, drawn`, async () => {
       await closeEditors(page);
       await runCommand(page, "XP: Show Plots");
       await waitForQuickInput(page, "Show Plots");
       const accepted = await pickMany(page, curveNames);
       const view = panelView(page);
       const sections = view.locator("section.plot");
-      await sections.nth(PLOTS - 1).waitFor({ state: "attached", timeout: 60_000 });
-      await view.locator("section.plot .chart canvas").first().waitFor({ state: "visible", timeout: 60_000 });
-      const first = Date.now();
-      // Every chart painted: one canvas per plot (over 5,000 points each, so canvas, not SVG).
-      await view.locator("section.plot .chart canvas").nth(PLOTS - 1).waitFor({ state: "attached", timeout: 60_000 });
-      const all = Date.now();
+      // The page notes when the charts on screen and all of them were drawn (Date.now(), the same
+      // clock as here): the test's own polling of the page waits while Vega draws.
+      await view.locator("body[data-drawn]").waitFor({ state: "attached", timeout: 60_000 });
+      const drawn = JSON.parse(await view.locator("body").getAttribute("data-drawn"));
       const count = await sections.count();
-      if (count !== PLOTS) {
-        throw new Error(`the Plots panel shows ${count} plots, expected ${PLOTS}`);
+      if (count !== PLOTS || drawn.plots !== PLOTS) {
+        throw new Error(`the Plots panel shows ${count} plots (${drawn.plots} drawn), expected ${PLOTS}`);
+      }
+      // Every chart painted: one canvas per plot (over 5,000 points each, so canvas, not SVG).
+      const canvases = await view.locator("section.plot .chart canvas").count();
+      if (canvases !== PLOTS) {
+        throw new Error(`${canvases} of the ${PLOTS} charts are painted`);
       }
       // The legends are painted on the canvases; the page names the revisions above them.
       const revisions = await view.locator("p.revs").first().innerText();
       if (!revisions.includes(curveNames.join(", "))) {
         throw new Error(`the Plots panel does not name the ${CURVES} experiments: ${revisions}`);
       }
-      timings.push({ name: `Plots ${PLOTS} × ${CURVES} × ${STEPS} (${round}): Enter → first chart / every chart drawn`,
+      const first = drawn.screen;
+      const all = drawn.drawn;
+      timings.push({ name: `Plots ${PLOTS} × ${CURVES} × ${STEPS} (${round}): Enter → charts on screen / every chart drawn`,
         value: `${first - accepted} / ${all - accepted} ms (budget 1000 ms)` });
     });
   }
@@ -141,5 +146,22 @@ export async function panelSpeedPath(t) {
       timings.push({ name: `Compare of ${CURVES} from the palette (${round}): Enter → table drawn`, value: `${drawn - accepted} ms (budget 500 ms)` });
     });
   }
+  await step(`Compare ${CURVES - 1} others with the panel open: Enter → table redrawn`, async () => {
+    // The panel from the last step is still open: a new comparison reuses its page. (The quick
+    // pick gives the names in its own order, so the first of these is the new baseline.)
+    const others = curveNames.slice(1);
+    await runCommand(page, "XP: Compare Experiments");
+    await waitForQuickInput(page, "Compare Experiments");
+    const accepted = await pickMany(page, others);
+    const view = panelView(page);
+    await view.locator("tr").first().locator("th", { hasText: `${others[0]} (baseline)` }).waitFor({ state: "visible" });
+    const drawn = Date.now();
+    const columns = await view.locator("tr").first().locator("th").count();
+    const accuracy = await view.locator("tr[data-key]", { hasText: "accuracy" }).first().innerText();
+    if (columns !== others.length + 1 || !accuracy.includes("+0.09")) {
+      throw new Error(`expected ${others.length} columns and the last one's accuracy +0.09 against ${others[0]}: ${columns - 1} columns, ${accuracy}`);
+    }
+    timings.push({ name: `Compare of ${others.length} from the palette, the panel open: Enter → table redrawn`, value: `${drawn - accepted} ms (budget 500 ms)` });
+  });
   await closeEditors(page);
 }
