@@ -76,3 +76,21 @@ async def test_plots_data_as_columns_carries_the_same_records_as_the_cli(project
             assert spec["data"]["values"] == []
             spec = {**spec, "data": {**spec["data"], "values": _records(plot.columns)}}
         assert spec == expected[plot.id], plot.id
+
+
+async def test_plots_data_reads_the_first_plots_then_the_rest_by_id(project):  # noqa: F811
+    """The panel draws a screenful first: `first` reads that many plots; the rest come pending, then by id."""
+    async with started(project) as client:
+        whole = await request(client, p.PLOTS_DATA, p.PlotsDataParams(revs=["slow", "fast"], columns=True))
+        head = await request(client, p.PLOTS_DATA, p.PlotsDataParams(revs=["slow", "fast"], columns=True, first=1))
+        assert [x.id for x in head.plots] == [x.id for x in whole.plots] and len(head.plots) > 2
+        assert [x.pending for x in head.plots] == [False] + [True] * (len(head.plots) - 1)
+        assert head.plots[0] == whole.plots[0]
+        assert all(x.spec == {} and x.columns is None for x in head.plots[1:])
+        assert [x.template for x in head.plots] == [x.template for x in whole.plots]
+        rest = await request(client, p.PLOTS_DATA, p.PlotsDataParams(
+            revs=["slow", "fast"], columns=True, targets=[x.id for x in head.plots[1:]]))
+        assert rest.plots == whole.plots[1:]
+        with pytest.raises(JsonRpcException) as caught:
+            await request(client, p.PLOTS_DATA, p.PlotsDataParams(revs=["slow"], first=-1))
+        assert caught.value.code == p.BAD_INPUT and "`first`" in caught.value.message

@@ -350,6 +350,8 @@ export interface PlotsDataParams {
   parallelParams?: string[];
   /** Send the data of plots read from files as `PlotSpec.columns` instead of inside the spec (a fifth of the JSON). */
   columns?: boolean;
+  /** Read the files of the first N plots only; the others come `pending` (ask for them by id in `targets`). */
+  first?: number | null;
 }
 
 /** Every chart, in dvc.yaml's order, then the custom ones. */
@@ -566,6 +568,8 @@ export interface PlotSpec {
   spec: Record<string, unknown>;
   /** The data as columns, when asked for with `columns`: records are {rev, series, x, y} in this order. */
   columns: PlotColumns | null;
+  /** Beyond the `first` plots asked for: its files were not read and `spec` is empty. */
+  pending: boolean;
 }
 
 /** One param or metric across the compared experiments. */

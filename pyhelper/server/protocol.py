@@ -615,6 +615,8 @@ class PlotsDataParams:
     """With `metric`: parallel coordinates over these params and the metric."""
     columns: bool = False
     """Send the data of plots read from files as `PlotSpec.columns` instead of inside the spec (a fifth of the JSON)."""
+    first: Optional[int] = None
+    """Read the files of the first N plots only; the others come `pending` (ask for them by id in `targets`)."""
 
 
 @attrs.define
@@ -661,6 +663,8 @@ class PlotSpec:
     """The Vega-Lite spec, data inline (data.values empty when `columns` carries it)."""
     columns: Optional[PlotColumns] = None
     """The data as columns, when asked for with `columns`: records are {rev, series, x, y} in this order."""
+    pending: bool = False
+    """Beyond the `first` plots asked for: its files were not read and `spec` is empty."""
 
 
 @attrs.define

@@ -9,6 +9,11 @@ import { element, readyMessage } from "./dom";
 
 declare function acquireVsCodeApi(): { postMessage(message: unknown): void; getState(): unknown; setState(state: unknown): void };
 declare const vega: { expressionInterpreter: unknown };
+declare const vegaLite: { compile(spec: unknown): { spec: { marks?: VegaMark[] } } };
+interface VegaMark {
+  encode?: { update?: Record<string, unknown> };
+  marks?: VegaMark[];
+}
 interface VegaView {
   toSVG(): Promise<string>;
   toImageURL(type: string, scale?: number): Promise<string>;
@@ -54,6 +59,7 @@ function render(): void {
   for (const section of Array.from(root.querySelectorAll<HTMLElement>("section.plot"))) {
     old.set(section.dataset.id ?? "", section);
   }
+  awaited.clear();
   const nodes: HTMLElement[] = [element("p", `Revisions: ${result.revisions.map((r) => r.label).join(", ")}`, "revs")];
   if (!result.plots.length) {
     nodes.push(element("p", "No plots: dvc.yaml declares none, or their files are missing in these revisions."));
@@ -86,12 +92,49 @@ function render(): void {
       }
     }
     nodes.push(section);
-    draw(section, plot.spec);
+    if (plot.pending) {
+      // Its data comes in a second answer (the charts on screen are drawn first); an old drawing stays till then.
+      awaited.add(section);
+      const chart = section.querySelector<HTMLElement>("div.chart");
+      if (chart && !chart.childElementCount) {
+        chart.textContent = "Loading…";
+      }
+    } else {
+      draw(section, plot.spec);
+    }
   }
   for (const error of result.errors) {
     nodes.push(element("p", error, "error"));
   }
   root.replaceChildren(...nodes);
+  for (const section of Array.from(waiting.keys())) {
+    if (!section.isConnected) {
+      waiting.delete(section);  // A plot no longer shown.
+    }
+  }
+}
+
+/** The second answer: the plots that were pending, drawn into their sections (those still missing say so). */
+function renderMore(plots: PlotsDataResult["plots"], errors: string[]): void {
+  const result = state.result;
+  const root = document.getElementById("plots")!;
+  if (!result) {
+    return;
+  }
+  const byId = new Map(plots.map((plot) => [plot.id, plot]));
+  result.plots = result.plots.map((plot) => byId.get(plot.id) ?? (plot.pending ? { ...plot, pending: false, spec: {} } : plot));
+  result.errors = [...result.errors, ...errors];
+  for (const section of Array.from(root.querySelectorAll<HTMLElement>("section.plot"))) {
+    const plot = byId.get(section.dataset.id ?? "");
+    const chart = section.querySelector<HTMLElement>("div.chart");
+    awaited.delete(section);
+    if (plot) {
+      draw(section, plot.spec);
+    } else if (chart && !chart.childElementCount && chart.textContent === "Loading…") {
+      chart.textContent = "No data for this plot now (its files changed while loading): reopen Plots.";
+    }
+  }
+  root.append(...errors.map((error) => element("p", error, "error")));
 }
 
 /** A `<select>` of `options` (first an empty choice named `none` when given), `chosen` selected. */
@@ -168,8 +211,42 @@ function rendererFor(spec: unknown): "svg" | "canvas" {
   return Array.isArray(values) && values.length > CANVAS_ABOVE ? "canvas" : "svg";
 }
 
+/**
+ * A large chart as a Vega spec without its per-point `defined` test, when every x and y is a
+ * finite number (the test is then always true): Vega-Lite puts one on every line and point, and
+ * interpreted for 20,000 points it is a quarter of the drawing time. Undefined: draw the spec as it is.
+ */
+function leanVega(spec: unknown): unknown {
+  const values = (spec as { data?: { values?: unknown } } | undefined)?.data?.values;
+  if (!Array.isArray(values) || values.length <= CANVAS_ABOVE) {
+    return undefined;
+  }
+  for (const value of values as { x?: unknown; y?: unknown }[]) {
+    if (typeof value.x !== "number" || !Number.isFinite(value.x) || typeof value.y !== "number" || !Number.isFinite(value.y)) {
+      return undefined;
+    }
+  }
+  const compiled = vegaLite.compile(spec).spec;
+  let removed = false;
+  const walk = (marks: VegaMark[] | undefined): void => {
+    for (const mark of marks ?? []) {
+      const defined = mark.encode?.update?.defined as { signal?: unknown } | undefined;
+      if (typeof defined?.signal === "string" && /^isValid\(datum\["[xy]"\]\)/.test(defined.signal)) {
+        delete mark.encode!.update!.defined;
+        removed = true;
+      }
+      walk(mark.marks);
+    }
+  };
+  walk(compiled.marks);
+  return removed ? compiled : undefined;
+}
+
 /** Each section's newest spec and drawing (what its export buttons save). */
 const drawings = new WeakMap<HTMLElement, { spec: unknown; drawn: Promise<{ view: VegaView }> }>();
+
+/** Sections whose data has not come yet (pending in the first answer). */
+const awaited = new Set<HTMLElement>();
 
 /** Charts waiting to be drawn: each section's newest spec (a live redraw replaces one not yet drawn). */
 const waiting = new Map<HTMLElement, unknown>();
@@ -181,6 +258,22 @@ let report: { asked?: number; received: number; rendered: number; screen?: numbe
 function draw(section: HTMLElement, spec: unknown): void {
   waiting.set(section, spec);
   void pump();
+}
+
+/** Whether the newest data's charts on screen are drawn (then the extension sends the rest). */
+let screenSaid = false;
+
+/** Says so once the charts on screen with data are drawn; notes the time once those still awaited are too. */
+function checkScreen(): void {
+  const shown = (sections: Iterable<HTMLElement>) => [...sections].some((s) => s.isConnected && onScreen(s));
+  if (!screenSaid && !shown(waiting.keys())) {
+    screenSaid = true;
+    // The extension holds the other plots' data back until now: copying it in would delay these.
+    vscode.postMessage({ type: "screen" });
+  }
+  if (report && !report.screen && !shown(waiting.keys()) && !shown(awaited)) {
+    report.screen = Date.now();
+  }
 }
 
 /** Whether any part of `el` is inside the window. */
@@ -223,18 +316,17 @@ async function pump(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 0));
       const picked = nextChart();
       if (!picked) {
+        checkScreen();
         break;
       }
       waiting.delete(picked[0]);
       await drawNow(picked[0], picked[1]);
-      if (report && !report.screen && ![...waiting.keys()].some((s) => s.isConnected && onScreen(s))) {
-        report.screen = Date.now();
-      }
+      checkScreen();
     }
   } finally {
     pumping = false;
   }
-  if (report) {
+  if (report && !awaited.size) {
     const done = { ...report, screen: report.screen ?? Date.now(), drawn: Date.now() };
     vscode.postMessage({ type: "drawn", ...done });
     // Also on the page, for the smoke test to read (its own polling is held up while Vega draws).
@@ -260,7 +352,9 @@ function drawNow(section: HTMLElement, spec: unknown): Promise<unknown> {
     chart.style.width = `${current!.clientWidth}px`;
     section.append(chart);
   }
-  const embedded = vegaEmbed(chart, spec, { renderer: rendererFor(spec), ast: true, expr: vega.expressionInterpreter, actions: false, defaultStyle: false });
+  const lean = leanVega(spec);
+  const embedded = vegaEmbed(chart, lean ?? spec, { mode: lean ? "vega" : "vega-lite", renderer: rendererFor(spec), ast: true,
+    expr: vega.expressionInterpreter, actions: false, defaultStyle: false });
   drawings.set(section, { spec, drawn: embedded });
   return embedded
     .then(() => {
@@ -306,6 +400,12 @@ window.addEventListener("message", (event: MessageEvent) => {
     const received = Date.now();
     render();
     report = { asked: (message as { asked?: number }).asked, received, rendered: Date.now(), plots: message.result.plots.length };
+    screenSaid = false;
+    checkScreen();  // Nothing on screen to draw first (no plots, or all pending): the rest is asked for now.
+  } else if (message?.type === "more" && state.result) {
+    const more = message as unknown as { plots: PlotsDataResult["plots"]; errors: string[] };
+    renderMore(more.plots.map((plot) => ({ ...plot, spec: inlineSpec(plot.spec, plot.columns), columns: null })), more.errors ?? []);
+    void pump();
   }
 });
 render();

@@ -75,6 +75,8 @@ class Plot:
     """Labels of the revisions that have data in this plot."""
     columns: Columns | None = None
     """The data of a plot read from files, as columns; None when the spec has its data inline."""
+    pending: bool = False
+    """Its files were not read (beyond `collect(first=…)`): `spec` is empty; ask again with its id as target."""
 
     def inline(self) -> dict[str, Any]:
         """The spec with its data inline, as Vega-Lite takes it."""
@@ -205,11 +207,17 @@ class _Joined:
         self.revisions: list[str] = []
         self.images: list[dict[str, str]] = []
         """{rev, series, url} of an image plot, url a data: URL."""
+        self.pending = False
+        """Beyond the first plots asked for: listed, its files not read."""
 
 
 def collect(project: Project, revisions: list[Revision], *, targets: list[str] | None = None,
-            repo: pygit2.Repository | None = None) -> Plots:
-    """The plots of `revisions` (only those matching `targets`, ids or paths, when given)."""
+            repo: pygit2.Repository | None = None, first: int | None = None) -> Plots:
+    """The plots of `revisions` (only those matching `targets`, ids or paths, when given).
+
+    With `first`, only the first that many plots have their files read; the others are listed as
+    `pending` (a panel draws what is on screen while it asks for the rest by id).
+    """
     targets = [posixpath.normpath(t) for t in targets or []]
     joined: dict[str, _Joined] = {}
     errors: list[str] = []
@@ -229,6 +237,15 @@ def collect(project: Project, revisions: list[Revision], *, targets: list[str] |
                     plot_id = path if path != source.path and definition.id == source.path else definition.id
                     if not _matches(plot_id, path, targets):
                         continue
+                    if first is not None:
+                        listed = joined.get(plot_id)
+                        if listed is None and len(joined) >= first:
+                            listed = joined[plot_id] = _Joined(definition)
+                            listed.pending = True
+                        if listed is not None and listed.pending:
+                            if revision.label not in listed.revisions:
+                                listed.revisions.append(revision.label)
+                            continue
                     raw = snap.read(path)
                     if raw is None:
                         continue
@@ -302,6 +319,10 @@ def _add_image(plot: _Joined, label: str, path: str, raw: bytes) -> None:
 
 def _plot(plot_id: str, item: _Joined, labels: list[str]) -> Plot:
     """The spec of a joined plot; series are named by field, or by file and field when files differ."""
+    if item.pending:
+        present = [label for label in labels if label in item.revisions]
+        template = "image" if is_image(plot_id) else item.definition.template
+        return Plot(id=plot_id, template=template, spec={}, revisions=tuple(present), pending=True)
     if item.images:
         present = [label for label in labels if label in item.revisions]
         return Plot(id=plot_id, template="image", revisions=tuple(present),

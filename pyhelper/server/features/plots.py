@@ -22,7 +22,9 @@ def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
     project = ls.project()
     repo = collect.open_git(project)
     revisions = collect.select(project, repo, list(params.revs))
-    result = collect.collect(project, revisions, targets=list(params.targets), repo=repo)
+    if params.first is not None and params.first < 0:
+        raise BadInput(f"`first` must be 0 or more, not {params.first}", hint="ask for the first N plots, or leave it out")
+    result = collect.collect(project, revisions, targets=list(params.targets), repo=repo, first=params.first)
     plots = list(result.plots)
     # Each revision's params and metrics: the custom plots' data, and the keys the panel offers for them.
     records = across.values(project, repo, revisions)
@@ -39,6 +41,8 @@ def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
 
 def _plot_spec(plot, *, columns: bool) -> p.PlotSpec:
     """A chart for the wire: its data as columns when the client asked for them (and the plot has them)."""
+    if plot.pending:
+        return p.PlotSpec(id=plot.id, template=plot.template, revisions=list(plot.revisions), spec={}, pending=True)
     if not columns or plot.columns is None:
         return p.PlotSpec(id=plot.id, template=plot.template, revisions=list(plot.revisions), spec=plot.inline())
     data = plot.columns
