@@ -5,6 +5,7 @@
 // the helper log (vscode-logs/) says where the time went (the helper, the page, the drawing).
 /* global Buffer */
 import { execFile } from "node:child_process";
+import { fastImport } from "./fastImport.mjs";
 import { promisify } from "node:util";
 import { pickMany, runCommand, waitForQuickInput } from "./workbench.mjs";
 
@@ -39,13 +40,7 @@ export async function writeCurveExperiments(repo) {
     }
     chunks.push("\n");
   }
-  await new Promise((resolve, reject) => {
-    const child = execFile("git", ["-C", repo, "fast-import", "--quiet", "--force"], (error) => (error ? reject(error) : resolve()));
-    for (const chunk of chunks) {
-      child.stdin.write(chunk);
-    }
-    child.stdin.end();
-  });
+  await fastImport(repo, chunks);
 }
 
 /** The demo's dvc.yaml without its stages' plots: only the top-level DVCLive folder is plotted. */

@@ -7,6 +7,7 @@
 // reload. Figures go to `timings`; screenshots are taken by `step`.
 /* global Buffer, document, performance, requestAnimationFrame */
 import { execFile } from "node:child_process";
+import { fastImport } from "./fastImport.mjs";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -44,13 +45,7 @@ async function widenBulkExperiments(repo) {
     }
     chunks.push("\n");
   }
-  await new Promise((resolve, reject) => {
-    const child = execFile("git", ["-C", repo, "fast-import", "--quiet", "--force"], (error) => (error ? reject(error) : resolve()));
-    for (const chunk of chunks) {
-      child.stdin.write(chunk);
-    }
-    child.stdin.end();
-  });
+  await fastImport(repo, chunks);
 }
 
 /** Runs a palette command even when a webview has the keyboard focus (F1 would go to its page). */
