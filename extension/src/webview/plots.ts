@@ -352,6 +352,16 @@ function drawNow(section: HTMLElement, spec: unknown): Promise<unknown> {
     chart.style.width = `${current!.clientWidth}px`;
     section.append(chart);
   }
+  const why = broken.get(spec as object);
+  if (why) {
+    chart.classList.add("failed");
+    chart.textContent = `Could not draw this plot: ${why}`;
+    if (drawn) {
+      chart.style.position = chart.style.visibility = chart.style.width = "";
+      current!.replaceWith(chart);
+    }
+    return Promise.resolve();
+  }
   const lean = leanVega(spec);
   const embedded = vegaEmbed(chart, lean ?? spec, { mode: lean ? "vega" : "vega-lite", renderer: rendererFor(spec), ast: true,
     expr: vega.expressionInterpreter, actions: false, defaultStyle: false });
@@ -390,11 +400,25 @@ async function exportPlot(id: string, spec: unknown, format: string, drawn: Prom
   vscode.postMessage({ type: "export", id, format, content, encoding });
 }
 
+/** Why a plot's data could not be made into records (its chart says so instead of being drawn). */
+const broken = new WeakMap<object, string>();
+
+/** A plot with its columns made into Vega's records (a plot whose columns do not add up is marked broken). */
+function withRecords(plot: PlotsDataResult["plots"][number]): PlotsDataResult["plots"][number] {
+  try {
+    return { ...plot, spec: inlineSpec(plot.spec, plot.columns), columns: null };
+  } catch (error) {
+    const spec = {};
+    broken.set(spec, String((error as Error)?.message ?? error));
+    return { ...plot, spec, columns: null };
+  }
+}
+
 window.addEventListener("message", (event: MessageEvent) => {
   const message = event.data as State & { type?: string };
   if (message?.type === "data" && message.result) {
     // Plots read from files come as columns (a fifth of the JSON of records): made into Vega's records here.
-    message.result.plots = message.result.plots.map((plot) => ({ ...plot, spec: inlineSpec(plot.spec, plot.columns), columns: null }));
+    message.result.plots = message.result.plots.map(withRecords);
     state = { result: message.result, names: message.names ?? [], custom: message.custom ?? {},
       customError: message.customError ?? "" };
     const received = Date.now();
@@ -404,7 +428,7 @@ window.addEventListener("message", (event: MessageEvent) => {
     checkScreen();  // Nothing on screen to draw first (no plots, or all pending): the rest is asked for now.
   } else if (message?.type === "more" && state.result) {
     const more = message as unknown as { plots: PlotsDataResult["plots"]; errors: string[] };
-    renderMore(more.plots.map((plot) => ({ ...plot, spec: inlineSpec(plot.spec, plot.columns), columns: null })), more.errors ?? []);
+    renderMore(more.plots.map(withRecords), more.errors ?? []);
     void pump();
   }
 });
