@@ -16,9 +16,13 @@ export function webviewRoot(extensionUri: vscode.Uri): vscode.Uri {
   return vscode.Uri.joinPath(extensionUri, "extension", "dist", "webview");
 }
 
-/** The options every panel is created with. */
+/**
+ * The options every panel is created with. A hidden panel keeps its page: otherwise VS Code
+ * destroys it when another tab comes to the front and makes a new one on the way back — a new
+ * webview's ~1 s wait for VS Code's service worker, then every chart or row drawn again.
+ */
 export function panelOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-  return { enableScripts: true, localResourceRoots: [webviewRoot(extensionUri)] };
+  return { enableScripts: true, localResourceRoots: [webviewRoot(extensionUri)], retainContextWhenHidden: true };
 }
 
 /** Script files read once per window (they only change when the extension is rebuilt and reloaded). */

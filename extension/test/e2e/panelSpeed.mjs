@@ -64,6 +64,21 @@ function onlyTopLevelPlots(text) {
   return `${kept.join("\n")}\n`;
 }
 
+/** Waits until the page notes a drawing other than `before` (its data-drawn attribute); returns its times. */
+async function waitForNewDrawing(view, before) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const now = await view.locator("body").getAttribute("data-drawn").catch(() => null);
+    if (now && now !== before) {
+      return JSON.parse(now);
+    }
+    if (Date.now() > deadline) {
+      throw new Error("the Plots page noted no new drawing within 60 s");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** The shown webview's page, two iframes deep (VS Code's webview host, then our document). */
 function panelView(page) {
   return page.frameLocator("iframe.webview.ready:visible").frameLocator("#active-frame");
@@ -124,6 +139,41 @@ export async function panelSpeedPath(t) {
         value: `${first - accepted} / ${all - accepted} ms (budget 1000 ms)` });
     });
   }
+
+  await step(`Plots of ${CURVES - 1} others with the panel open: Enter → the charts on screen, then all, drawn`, async () => {
+    const view = panelView(page);
+    const before = await view.locator("body").getAttribute("data-drawn");
+    await runCommand(page, "XP: Show Plots");
+    await waitForQuickInput(page, "Show Plots");
+    const accepted = await pickMany(page, curveNames.slice(1));
+    const drawn = await waitForNewDrawing(view, before);
+    const revisions = await view.locator("p.revs").first().innerText();
+    if (revisions.includes(curveNames[0]) || !revisions.includes(curveNames.slice(1).join(", "))) {
+      throw new Error(`the Plots panel should show ${curveNames[1]}…${curveNames[CURVES - 1]} only: ${revisions}`);
+    }
+    timings.push({ name: `Plots ${PLOTS} × ${CURVES - 1} × ${STEPS}, the panel open: Enter → charts on screen / every chart drawn`,
+      value: `${drawn.screen - accepted} / ${drawn.drawn - accepted} ms (budget 1000 ms)` });
+  });
+
+  await step("another editor in front, then Plots again: its charts are there, not drawn again", async () => {
+    const view = panelView(page);
+    const before = await view.locator("body").getAttribute("data-drawn");
+    await page.evaluate(() => globalThis.document.activeElement?.blur());
+    await page.keyboard.press("F1");
+    const input = page.locator(".quick-input-widget .quick-input-box input");
+    await input.fill("params.yaml");
+    await page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: "params.yaml" }).first().click();
+    await page.locator(".tabs-container .tab.active", { hasText: "params.yaml" }).waitFor({ state: "visible" });
+    const back = Date.now();
+    await page.locator(".tabs-container .tab", { hasText: "Plots:" }).first().click();
+    await view.locator("section.plot .chart canvas").nth(PLOTS - 1).waitFor({ state: "attached" });
+    const shown = Date.now();
+    const after = await view.locator("body").getAttribute("data-drawn");
+    if (after !== before) {
+      throw new Error("the Plots page was made and drawn again after its tab came back to the front");
+    }
+    timings.push({ name: "Plots tab brought back to the front: click → its charts shown", value: `${shown - back} ms` });
+  });
 
   for (const round of ["first open", "again, the panel closed in between"]) {
     await step(`Compare ${CURVES} experiments from the palette (${round}): Enter → table drawn`, async () => {
