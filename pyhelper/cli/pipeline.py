@@ -149,5 +149,8 @@ def demo(args: argparse.Namespace) -> int:
     print("  xp exp apply higher-lr && xp exp branch higher-lr best   # keep the best")
     print("  xp repro -S train.epochs=25 && xp metrics diff     # plain pipeline runs work too")
     print("  xp runs list                                       # every stage run the run-cache remembers")
+    print("In VS Code (code-server or desktop) with the xp extension, open this folder, then from the palette:")
+    print("  XP: Show Plots (pick the sweep-* runs)             # charts overlaid; those on screen drawn first")
+    print("  XP: Compare Experiments · XP: Show Experiments Table  # side by side / every run, sortable")
     sys.stdout.flush()
     return 0
