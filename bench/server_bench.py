@@ -217,8 +217,9 @@ async def measure(root: Path, head: str, count: int, repeats: int) -> list[str]:
         assert len(drawn.plots) == PLOTS and len(drawn.plots[0].columns.y) == PLOTTED * STEPS
     lines.append(f"xp/compareExperiments of {PLOTTED} experiments: median {statistics.median(compares) * 1000:.0f} ms  "
                  f"(panel target <= 500 ms, drawing included)")
-    lines.append(f"xp/plotsData, {PLOTS} plots × {PLOTTED} experiments × {STEPS} steps: median "
-                 f"{statistics.median(plots) * 1000:.0f} ms, data as columns  (panel target <= 1000 ms, drawing included)")
+    lines.append(f"xp/plotsData, {PLOTS} plots × {PLOTTED} experiments × {STEPS} steps, data as columns: first "
+                 f"{plots[0] * 1000:.0f} ms, then median {statistics.median(plots[1:]) * 1000:.0f} ms (files parsed once)  "
+                 f"(panel target <= 1000 ms, drawing included)")
 
     rss, peak = _rss_kb(client._server.pid)
     lines.append(f"server RSS after the figures: {rss / 1024:.0f} MB (peak {peak / 1024:.0f} MB)  (target <= 120 MB)")

@@ -383,3 +383,18 @@ def test_columns_make_the_records_in_order():
     assert columns.records() == [
         {"rev": "a", "series": "loss", "x": 1, "y": 0.5}, {"rev": "a", "series": "loss", "x": 2, "y": 0.4},
         {"rev": "a", "series": "acc", "x": 1, "y": 0.9}, {"rev": "b", "series": "acc", "x": 1, "y": 0.7}]
+
+
+def test_parsed_plot_files_are_kept_by_blob_and_bounded():
+    """A commit's plot file is parsed once per process; the memory it keeps stays under its limit."""
+    from pyhelper.core.plots.series import _Parsed
+
+    parsed = _Parsed()
+    parsed.LIMIT = 10
+    parsed.put(("a", ".tsv"), {"step": [1, 2, 3], "loss": [0.3, 0.2, 0.1]})
+    parsed.put(("b", ".tsv"), {"step": [1, 2], "loss": [0.5, 0.4]})
+    assert parsed.get(("a", ".tsv")) == {"step": [1, 2, 3], "loss": [0.3, 0.2, 0.1]} and parsed.size == 10
+    parsed.put(("c", ".tsv"), {"step": [1], "loss": [0.9]})  # Over the limit: the least recently used goes.
+    assert parsed.get(("b", ".tsv")) is None and parsed.get(("a", ".tsv")) is not None and parsed.size == 8
+    parsed.put(("huge", ".tsv"), {"step": list(range(11))})  # Larger than the whole limit: not kept.
+    assert parsed.get(("huge", ".tsv")) is None and parsed.size == 8

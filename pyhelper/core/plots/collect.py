@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.plots.definitions import PlotDef, Source, definitions
-from pyhelper.core.plots.series import IMAGE_SUFFIXES, Snapshot, is_image, parse_series
+from pyhelper.core.plots.series import IMAGE_SUFFIXES, Snapshot, is_image
 from pyhelper.core.plots.templates import image_spec
 from pyhelper.core.plots.templates import spec as build_spec
 from pyhelper.core.project import Project
@@ -246,10 +246,10 @@ def collect(project: Project, revisions: list[Revision], *, targets: list[str] |
                             if revision.label not in listed.revisions:
                                 listed.revisions.append(revision.label)
                             continue
-                    raw = snap.read(path)
-                    if raw is None:
-                        continue
                     if is_image(path):
+                        raw = snap.read(path)
+                        if raw is None:
+                            continue
                         if len(raw) > MAX_IMAGE_BYTES:
                             errors.append(f"{revision.label}: {path}: image of {len(raw) // 2**20} MB left out "
                                           f"(the limit is {MAX_IMAGE_BYTES // 2**20} MB)")
@@ -257,9 +257,11 @@ def collect(project: Project, revisions: list[Revision], *, targets: list[str] |
                         _add_image(joined.setdefault(plot_id, _Joined(definition)), revision.label, path, raw)
                         continue
                     try:
-                        columns = parse_series(raw, path)
+                        columns = snap.series(path)
                     except XpError as exc:
                         errors.append(f"{revision.label}: {exc}")
+                        continue
+                    if columns is None:
                         continue
                     plot = joined.setdefault(plot_id, _Joined(definition))
                     _join(plot, revision.label, path, source, columns)

@@ -97,6 +97,46 @@ def parse_series(raw: bytes, path: str) -> dict[str, list[Any]]:
     return {str(key): [item.get(key) for item in data] for key in fields}
 
 
+class _Parsed:
+    """Plot files parsed, by git blob id: a commit's file never changes, so it is parsed once.
+
+    Bounded by values held (not files): the server keeps it between requests, where a Plots panel
+    redraws every few hundred ms while an experiment runs, reading the other revisions' files again.
+    """
+
+    LIMIT = 500_000
+    """Values (cells) kept at most: ~15 MB of Python floats; 10 plots × 20 experiments × 1,000 steps is 400,000."""
+
+    def __init__(self) -> None:
+        from collections import OrderedDict
+
+        self.items: OrderedDict[tuple[str, str], tuple[dict[str, list[Any]], int]] = OrderedDict()
+        self.size = 0
+
+    def get(self, key: tuple[str, str]) -> dict[str, list[Any]] | None:
+        """The columns parsed for `key` (newest use last), or None."""
+        found = self.items.get(key)
+        if found is None:
+            return None
+        self.items.move_to_end(key)
+        return found[0]
+
+    def put(self, key: tuple[str, str], columns: dict[str, list[Any]]) -> None:
+        """Keeps `columns` (never to be changed by the caller), dropping the least recently used past LIMIT."""
+        size = sum(len(values) for values in columns.values())
+        if size > self.LIMIT or key in self.items:
+            return
+        self.items[key] = (columns, size)
+        self.size += size
+        while self.size > self.LIMIT:
+            _, (_, dropped) = self.items.popitem(last=False)
+            self.size -= dropped
+
+
+PARSED = _Parsed()
+"""The process's parsed plot files (see `Snapshot.series`)."""
+
+
 class Snapshot:
     """The files of one revision: a work tree on disk (`tree` None) or a commit's tree."""
 
@@ -124,6 +164,34 @@ class Snapshot:
             return None
         assert self.repo is not None
         return self.repo[entry.id].data
+
+    def series(self, path: str) -> dict[str, list[Any]] | None:
+        """A plot file as columns (`parse_series`), or None when the revision has no such file.
+
+        A file of a commit's tree is parsed once per process (by blob id); the columns returned are
+        shared, so callers must not change them.
+        """
+        blob = self._blob_id(path)
+        key = (blob, posixpath.splitext(path)[1].lower()) if blob else None
+        if key is not None and (columns := PARSED.get(key)) is not None:
+            return columns
+        raw = self.read(path)
+        if raw is None:
+            return None
+        columns = parse_series(raw, path)
+        if key is not None:
+            PARSED.put(key, columns)
+        return columns
+
+    def _blob_id(self, path: str) -> str | None:
+        """The git blob id of a file of a commit's tree; None in a work tree or for a cached output."""
+        if self.tree is None:
+            return None
+        try:
+            entry = self.tree[path]
+        except KeyError:
+            return None
+        return str(entry.id) if entry.type_str == "blob" else None
 
     def text(self, path: str) -> str | None:
         """A text file (for the pipeline parser), or None."""
