@@ -241,3 +241,23 @@ def test_a_stalled_worker_s_run_gives_up_its_lease_and_runs_once_elsewhere(clust
     assert [lr for lr, _ in cluster.events("end")] == ["0.66"]
     assert list(cluster.remote_exps()) == ["stall"] and cluster.entries()["stall"].attempts == 2
     assert "# worker lost; retrying" in cluster.xp("queue", "logs", "stall").stdout
+
+
+@pytest.mark.asyncio
+async def test_kill_from_the_editor_stops_a_hung_run_with_rq_too(cluster):
+    """XP's Kill in VS Code goes as far as `xp queue kill`: a run whose work horse is frozen is stopped by RQ."""
+    from pyhelper.server import protocol as p
+    from tests.lsp_client import request, started
+
+    worker = cluster.worker("a")
+    cluster.enqueue("train.lr=0.97", "train.mode=ignore_term", "train.sleep=60", name="frozen")
+    stage = cluster.stage_pid("0.97")
+    horse = horse_of(worker.pid, stage)
+    os.kill(horse, signal.SIGSTOP)
+    async with started(cluster.project) as client:
+        began = time.monotonic()
+        killed = await request(client, p.KILL_QUEUE_ENTRIES, p.KillQueueEntriesParams(names=["frozen"]))
+        assert killed.names == ["frozen"] and time.monotonic() - began < 3  # It answers at once; RQ acts later.
+        wait_until(lambda: not alive(stage) and not alive(horse), KILL_GRACE_SECONDS + 15, "RQ to stop the frozen run")
+    entry = cluster.entries()["frozen"]
+    assert entry.status == "cancelled" and entry.error == "cancelled (stopped by RQ)"

@@ -141,7 +141,7 @@ def kill(args: argparse.Namespace, queue) -> list:
     """`xp queue kill NAME…` for the Redis queue: the cancel flag (the worker sends SIGTERM, waits its grace,
     then SIGKILL; --force: SIGKILL at once); a run still going after that is stopped by RQ's stop-job
     command, the hard stop (it kills the job's work horse and the stage's process group)."""
-    from pyhelper.core.queue.remote_worker import KILL_GRACE_SECONDS
+    from pyhelper.core.queue import remote_kill
     from pyhelper.errors import BadInput
 
     entries = [queue.find(name) for name in args.names]
@@ -149,16 +149,11 @@ def kill(args: argparse.Namespace, queue) -> list:
     if finished:
         raise BadInput(f"{', '.join(finished)} already finished", hint="remove them with `xp queue remove`")
     queue.request_cancel([e.id for e in entries], force=args.force)
-    bound = 3.0 + (0 if args.force else KILL_GRACE_SECONDS)
-    deadline = time.monotonic() + bound
-    running = [e for e in entries if e.status == "running"]
-    while running and time.monotonic() < deadline:
-        time.sleep(0.2)
-        running = [e for e in running if queue.get(e.id).status == "running"]
-    for entry in running:  # The worker did not answer (a hung work horse): RQ kills its job's process.
-        queue.hard_stop(entry.id)
-        print(f"{entry.name}: still running {bound:.0f} s after the cancel request; stopped with RQ's stop-job "
-              f"command", file=sys.stderr)
+    stopped = remote_kill.stop_the_rest(queue, [e.id for e in entries if e.status == "running"], force=args.force)
+    for entry in entries:  # The worker did not answer (a hung work horse): RQ killed its job's process.
+        if entry.id in stopped:
+            print(f"{entry.name}: still running {remote_kill.bound(args.force):.0f} s after the cancel request; "
+                  f"stopped with RQ's stop-job command", file=sys.stderr)
     return entries
 
 

@@ -142,14 +142,41 @@ def kill_queue_entries(ls: XpServer, params: p.KillQueueEntriesParams) -> p.Kill
     from pyhelper.core.queue.backend import redis_queue
     from pyhelper.core.queue.manage import kill
 
-    if (remote := redis_queue(ls.project())) is not None:
+    project = ls.project()
+    if (remote := redis_queue(project)) is not None:
         try:
             entries = [remote.find(name) for name in params.names]
             remote.request_cancel([e.id for e in entries if e.status in ("queued", "running")], force=params.force)
-            return p.KillQueueEntriesResult(names=[e.name for e in entries])
         finally:
             remote.close()
-    return p.KillQueueEntriesResult(names=[e.name for e in kill(ls.project(), list(params.names), force=params.force)])
+        running = [e.id for e in entries if e.status == "running"]
+        if running:
+            # As the CLI does, but after answering: a run still going past the grace is stopped by RQ.
+            ls.thread_pool.submit(_stop_the_rest, project, running, params.force)
+        return p.KillQueueEntriesResult(names=[e.name for e in entries])
+    return p.KillQueueEntriesResult(names=[e.name for e in kill(project, list(params.names), force=params.force)])
+
+
+def _stop_the_rest(project, entry_ids: list[str], force: bool) -> None:
+    """The Redis queue's hard stop for runs that did not end after their cancel flag (a server thread)."""
+    import logging
+
+    from pyhelper.core.queue import remote_kill
+    from pyhelper.core.queue.backend import redis_queue
+    from pyhelper.errors import XpError
+
+    try:
+        remote = redis_queue(project)
+        if remote is None:
+            return
+        try:
+            stopped = remote_kill.stop_the_rest(remote, entry_ids, force=force)
+        finally:
+            remote.close()
+        if stopped:
+            logging.getLogger(__name__).warning("stopped %d run(s) with RQ's stop-job command", len(stopped))
+    except (XpError, OSError) as exc:  # Redis gone meanwhile: the runs' leases lapse on their own.
+        logging.getLogger(__name__).warning("could not stop the killed runs: %s", exc)
 
 
 def retry_queue_entries(ls: XpServer, params: p.RetryQueueEntriesParams) -> p.RetryQueueEntriesResult:
