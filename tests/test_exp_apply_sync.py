@@ -192,3 +192,30 @@ def test_a_remote_whose_hook_refuses_experiments_says_why(project, tmp_path, xp)
     line = one_line_error(result)
     assert "refused experiment 'refused'" in line and "no experiments here, use the team remote" in line
     assert git(bare, "for-each-ref") == ""
+
+
+def test_push_on_a_terminal_shows_gits_progress_on_one_line(project, remote, xp):
+    """On a terminal `xp exp push` redraws git's progress on stderr; piped (the other tests), it prints none."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    xp("exp", "run", "-S", "train.lr=0.4", "-n", "seen", cwd=project)
+    leader, follower = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "pyhelper", "exp", "push", "origin"], cwd=project, stdout=subprocess.PIPE,
+                          stderr=follower, text=True, timeout=60)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # The terminal's other end is closed: all read.
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert done.returncode == 0 and "Pushed 1 experiment(s)" in done.stdout
+    text = shown.decode()
+    assert "\rWriting objects: 100%" in text and "done." in text, text

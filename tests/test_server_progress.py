@@ -4,6 +4,7 @@ empty (Cancel stops it and kills what runs), and push/pull begin/end."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -74,11 +75,50 @@ async def test_push_and_pull_report_begin_and_end(project, xp, tmp_path):
     async with started(project) as client:
         client.progress_reports["push"] = []
         await request(client, p.PUSH_EXPERIMENTS, p.SyncExperimentsParams(remote=str(remote), work_done_token="push"))
-        begin, end = await _ended(client, "push", timeout=10)
-        assert "pushing experiments to" in begin.title and not begin.cancellable
+        begin, *lines, end = await _ended(client, "push", timeout=10)
+        assert "pushing experiments to" in begin.title and begin.cancellable
+        # git's own progress lines, the last one finished (the object counts are git's).
+        assert lines and all(r.message.split(":")[0].endswith("objects") for r in lines), lines
+        assert lines[-1].message.startswith("Writing objects: 100%"), lines
         assert end.message == "pushed 1 experiment(s)"
         client.progress_reports["bad"] = []
         with pytest.raises(Exception):
             await request(client, p.PULL_EXPERIMENTS, p.SyncExperimentsParams(
                 remote=str(tmp_path / "missing"), work_done_token="bad"))
         assert (await _ended(client, "bad", timeout=10))[-1].message == "failed"
+
+
+async def test_cancel_stops_a_push_that_hangs_and_the_remote_keeps_what_it_had(project, xp, tmp_path):
+    remote = tmp_path / "slow.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    # The remote's hook takes a minute (a slow server); its pid says when it began and whether it is gone.
+    hook = remote / "hooks" / "pre-receive"
+    marker = tmp_path / "hook.pid"
+    hook.write_text(f"#!/bin/sh\necho $$ > {marker}\nsleep 60\n")
+    hook.chmod(0o755)
+    xp("exp", "run", "-q", "-n", "held-up", "-S", "train.lr=0.3", cwd=project)
+    async with started(project) as client:
+        client.progress_reports["slow"] = []
+        pushing = asyncio.ensure_future(request(client, p.PUSH_EXPERIMENTS, p.SyncExperimentsParams(
+            remote=str(remote), work_done_token="slow"), timeout=60))
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert time.monotonic() < deadline, "the remote's hook never started"
+            await asyncio.sleep(0.1)
+        cancelled = time.monotonic()
+        client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token="slow"))
+        with pytest.raises(Exception) as caught:
+            await pushing
+        assert time.monotonic() - cancelled < 10
+        assert "stopped before it finished" in str(caught.value)
+        assert (await _ended(client, "slow", timeout=10))[-1].message == "cancelled"
+    assert git(remote, "for-each-ref", "refs/exps") == ""  # Nothing arrived half way.
+    pid = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while True:  # The hook went with git's process group.
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "the remote's hook still runs after the cancel"
+        await asyncio.sleep(0.1)

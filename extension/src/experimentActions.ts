@@ -129,7 +129,8 @@ function syncExperiments(push: boolean): (ctx: Ctx) => Handler {
     }
     const title = push ? `Pushing experiments to ${remote}…` : `Pulling experiments from ${remote}…`;
     try {
-      const result = await withHelperProgress(ctx.helper, { title, cancellable: false, untilEnd: false },
+      // Cancel stops git (the helper ends its process group); refs it had not updated stay as they were.
+      const result = await withHelperProgress(ctx.helper, { title, cancellable: true, untilEnd: false },
         (token) => ctx.helper.request(push ? proto.pushExperiments : proto.pullExperiments, { remote, names, workDoneToken: token }));
       const count = `${result.names.length} experiment${result.names.length === 1 ? "" : "s"}`;
       void vscode.window.showInformationMessage(plainMessage(push

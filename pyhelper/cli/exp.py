@@ -314,11 +314,21 @@ def note(args: argparse.Namespace) -> int:
     return 0
 
 
+def _git_progress():
+    """On a terminal, git's progress lines redrawn on one line of stderr; elsewhere none (quiet logs)."""
+    if not sys.stderr.isatty():
+        return None
+    from pyhelper.core.experiments.sync import Follow
+
+    return Follow(lambda line: print(f"\r{line[:100]:<100}", end="\n" if line.endswith("done.") else "",
+                                     file=sys.stderr, flush=True))
+
+
 def push(args: argparse.Namespace) -> int:
     """`xp exp push REMOTE [NAME…]`."""
     from pyhelper.core.experiments.sync import push as push_experiments
 
-    pushed = push_experiments(_project(), args.remote, args.names)
+    pushed = push_experiments(_project(), args.remote, args.names, follow=_git_progress())
     print(f"Pushed {len(pushed)} experiment(s) to '{args.remote}' (with their tags and notes).")
     return 0
 
@@ -328,7 +338,7 @@ def pull(args: argparse.Namespace) -> int:
     from pyhelper.core.experiments.sync import pull as pull_experiments
 
     project = _project()
-    pulled = pull_experiments(project, args.remote, args.names)
+    pulled = pull_experiments(project, args.remote, args.names, follow=_git_progress())
     print(f"Pulled {len(pulled)} experiment(s) from '{args.remote}' (with their tags and notes).")
     if (project.xp_dir / "config").is_file():  # Remote runs' outputs, from the queue's shared cache dir.
         from pyhelper.core.gitrepo import open_repo

@@ -9,9 +9,13 @@ so that pushing never drops someone else's tags.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
+import threading
+from typing import Callable
 
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
@@ -28,10 +32,86 @@ class SyncError(XpError):
     """A push or pull that the remote (or the local repository) refused."""
 
 
-def _git(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
+class SyncCancelled(SyncError):
+    """A push or pull stopped on the caller's request."""
+
+
+_PROGRESS = re.compile(r"^(Counting|Compressing|Writing|Receiving|Resolving|Enumerating) objects:")
+"""git's progress lines (`--progress`), the ones passed on to a follower."""
+
+
+class Follow:
+    """How a caller follows a push or pull: git's progress lines as they come, and a way to stop it."""
+
+    def __init__(self, on_line: Callable[[str], None] | None = None) -> None:
+        self.on_line = on_line
+        """Called (from a reader thread) with each progress line git prints, e.g. `Writing objects: 45% (9/20)`."""
+        self.cancel = threading.Event()
+        """Set it to stop git: its process group ends (a local remote's receive-pack and hooks with it)."""
+
+
+def _git(project: Project, *args: str, follow: Follow | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    return subprocess.run(["git", *args], cwd=project.root, capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL)
+    if follow is None:
+        return subprocess.run(["git", *args], cwd=project.root, capture_output=True, text=True, env=env,
+                              stdin=subprocess.DEVNULL)
+    return _followed(project, list(args), env, follow)
+
+
+def _followed(project: Project, args: list[str], env: dict[str, str], follow: Follow) -> subprocess.CompletedProcess[str]:
+    """Runs git in its own process group, passing its progress lines on, until it ends or `follow.cancel` is set."""
+    proc = subprocess.Popen(["git", *args], cwd=project.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    out: list[bytes] = []
+    err: list[str] = []
+
+    def read_err() -> None:
+        # git redraws a progress line with "\r"; each redraw is one line here.
+        assert proc.stderr is not None
+        buffer = b""
+        while chunk := proc.stderr.read1(4096):
+            buffer += chunk
+            *lines, buffer = re.split(rb"[\r\n]", buffer)
+            for raw in lines:
+                line = raw.decode("utf-8", "replace").strip()
+                if line:
+                    err.append(line)
+                    if follow.on_line is not None and _PROGRESS.match(line):
+                        follow.on_line(line)
+        if buffer.strip():
+            err.append(buffer.decode("utf-8", "replace").strip())
+
+    reader = threading.Thread(target=read_err, daemon=True)
+    reader.start()
+    stdout_reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else b""), daemon=True)
+    stdout_reader.start()
+    try:
+        while proc.poll() is None:
+            if follow.cancel.wait(0.1):
+                break
+    except BaseException:  # Ctrl-C: git runs in its own session, so it must be ended here.
+        _end_group(proc)
+        raise
+    if proc.poll() is None:
+        _end_group(proc)
+        raise SyncCancelled(f"git {args[0]} was stopped before it finished (a ref it had not updated yet stays as it was)",
+                             hint="run it again to finish it")
+    reader.join(5)
+    stdout_reader.join(5)
+    return subprocess.CompletedProcess(["git", *args], proc.returncode, b"".join(out).decode("utf-8", "replace"),
+                                       "\n".join(err) + "\n")
+
+
+def _end_group(proc: subprocess.Popen[bytes]) -> None:
+    """Ends git's process group: SIGTERM, then SIGKILL after 5 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _failed(action: str, remote: str, result: subprocess.CompletedProcess[str]) -> XpError:
@@ -56,8 +136,9 @@ def _merge_notes(project: Project, remote: str) -> None:
     _git(project, "update-ref", "-d", FETCHED_NOTES)
 
 
-def push(project: Project, remote: str, names: list[str]) -> list[Experiment]:
-    """Pushes the named experiments (default: all) and the notes ref to `remote`."""
+def push(project: Project, remote: str, names: list[str], *, follow: Follow | None = None) -> list[Experiment]:
+    """Pushes the named experiments (default: all) and the notes ref to `remote`; `follow` gets git's
+    progress and can stop it (`SyncCancelled`)."""
     repo = open_repo(project)
     refs = exp_refs(repo)
     chosen = [find(repo, n, refs=refs) for n in names] if names else [Experiment(r, s) for r, s in refs]
@@ -67,7 +148,7 @@ def push(project: Project, remote: str, names: list[str]) -> list[Experiment]:
     if NOTES_REF in repo.references:
         _merge_notes(project, remote)
         refspecs.append(f"{NOTES_REF}:{NOTES_REF}")
-    result = _git(project, "push", "--porcelain", remote, *refspecs)
+    result = _git(project, "push", "--porcelain", *(["--progress"] if follow else []), remote, *refspecs, follow=follow)
     if result.returncode == 0:
         return chosen
     # Porcelain lines: "<flag>\t<src>:<dst>\t<summary>"; "!" marks a refused ref, and the summary
@@ -103,8 +184,8 @@ def push(project: Project, remote: str, names: list[str]) -> list[Experiment]:
     raise _failed("pushing to", remote, result)
 
 
-def pull(project: Project, remote: str, names: list[str]) -> list[ExpRef]:
-    """Fetches the named experiments (default: all) and merges the remote's notes."""
+def pull(project: Project, remote: str, names: list[str], *, follow: Follow | None = None) -> list[ExpRef]:
+    """Fetches the named experiments (default: all) and merges the remote's notes; `follow` as for `push`."""
     listing = _git(project, "ls-remote", remote, f"{EXPS_NAMESPACE}/*")
     if listing.returncode != 0:
         raise _failed("listing", remote, listing)
@@ -117,7 +198,8 @@ def pull(project: Project, remote: str, names: list[str]) -> list[ExpRef]:
         refs = [r for r in refs if r.name in names]
     if not refs:
         return []
-    result = _git(project, "fetch", remote, *[f"{r}:{r}" for r in refs])
+    result = _git(project, "fetch", *(["--progress"] if follow else []), remote, *[f"{r}:{r}" for r in refs],
+                  follow=follow)
     _merge_notes(project, remote)
     if result.returncode != 0:
         refused = [ExpRef.parse(m.group(2)) for line in result.stderr.splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import TYPE_CHECKING
 
 from pyhelper.errors import BadInput
@@ -40,8 +41,8 @@ def push_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
     """`xp exp push REMOTE [NAME…]`."""
     from pyhelper.core.experiments.sync import push
 
-    with _progress(ls, params.work_done_token, f"xp: pushing experiments to {params.remote}") as done:
-        names = [e.name for e in push(ls.project(), params.remote, list(params.names))]
+    with _progress(ls, params.work_done_token, f"xp: pushing experiments to {params.remote}") as (follow, done):
+        names = [e.name for e in push(ls.project(), params.remote, list(params.names), follow=follow)]
         done(f"pushed {len(names)} experiment(s)")
     return p.SyncExperimentsResult(names=names)
 
@@ -50,26 +51,41 @@ def pull_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
     """`xp exp pull REMOTE [NAME…]`."""
     from pyhelper.core.experiments.sync import pull
 
-    with _progress(ls, params.work_done_token, f"xp: pulling experiments from {params.remote}") as done:
-        names = [ref.name for ref in pull(ls.project(), params.remote, list(params.names))]
+    with _progress(ls, params.work_done_token, f"xp: pulling experiments from {params.remote}") as (follow, done):
+        names = [ref.name for ref in pull(ls.project(), params.remote, list(params.names), follow=follow)]
         done(f"pulled {len(names)} experiment(s)")
     return p.SyncExperimentsResult(names=names)
 
 
 @contextlib.contextmanager
 def _progress(ls: XpServer, token: int | str | None, title: str):
-    """Begin/end progress around a push or pull when the client gave a token (git cannot be cancelled
-    half way safely, so it is not cancellable); yields a function that sets the end message."""
+    """Progress of a push or pull when the client gave a token: git's own lines (at most 4 a second),
+    and Cancel, which stops git. Yields the `Follow` for core (None without a token) and a function
+    setting the end message."""
+    from pyhelper.core.experiments.sync import Follow, SyncCancelled
     from pyhelper.server import progress
 
     message = ["failed"]
-    if token is not None:
-        progress.begin(ls, token, title)
+    if token is None:
+        yield None, lambda text: message.__setitem__(0, text)
+        return
+    last = [0.0]
+
+    def line(text: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.25 or text.endswith("done."):
+            last[0] = now
+            progress.report(ls, token, text)
+
+    follow = Follow(line)
+    progress.begin(ls, token, title, on_cancel=follow.cancel.set)
     try:
-        yield lambda text: message.__setitem__(0, text)
+        yield follow, lambda text: message.__setitem__(0, text)
+    except SyncCancelled:
+        message[0] = "cancelled"
+        raise
     finally:
-        if token is not None:
-            progress.end(ls, token, message[0])
+        progress.end(ls, token, message[0])
 
 
 HANDLERS = {
