@@ -159,7 +159,7 @@ export class PlotsPanel {
    */
   private static readonly FIRST = 4;
 
-  /** Asks for the plots the first answer listed as pending; merges them into the kept answer and sends them to the page. */
+  /** Asks for the plots the first answer listed as pending; keeps them beside that answer and sends them once the page has drawn what is on screen. */
   private async fetchPending(key: string, result: proto.PlotsDataResult): Promise<void> {
     const pending = result.plots.filter((plot) => plot.pending).map((plot) => plot.id);
     if (!pending.length) {

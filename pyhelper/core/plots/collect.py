@@ -321,12 +321,11 @@ def _add_image(plot: _Joined, label: str, path: str, raw: bytes) -> None:
 
 def _plot(plot_id: str, item: _Joined, labels: list[str]) -> Plot:
     """The spec of a joined plot; series are named by field, or by file and field when files differ."""
+    present = [label for label in labels if label in item.revisions]
     if item.pending:
-        present = [label for label in labels if label in item.revisions]
         template = "image" if is_image(plot_id) else item.definition.template
         return Plot(id=plot_id, template=template, spec={}, revisions=tuple(present), pending=True)
     if item.images:
-        present = [label for label in labels if label in item.revisions]
         return Plot(id=plot_id, template="image", revisions=tuple(present),
                     spec=image_spec(item.images, labels=present, title=item.definition.title or plot_id))
     one_file = len({path for path, _ in item.series}) == 1
@@ -343,7 +342,6 @@ def _plot(plot_id: str, item: _Joined, labels: list[str]) -> Plot:
         numeric = numeric and set(map(type, xs)) <= {int, float}
     definition = item.definition
     fields = sorted({name for _, name in item.series})
-    present = [label for label in labels if label in item.revisions]
     # Every revision keeps its colour in every plot, so the scale lists them all.
     spec = build_spec(definition.template, [], labels=labels, title=definition.title or plot_id,
                       x_type="quantitative" if numeric and xs_all else "ordinal", several=len(item.series) > 1,

@@ -10,6 +10,7 @@ from pyhelper.server import protocol as p
 from pyhelper.server.errors import translated
 
 if TYPE_CHECKING:
+    from pyhelper.core.plots.collect import Plot
     from pyhelper.server.server import XpServer
 
 
@@ -39,7 +40,7 @@ def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
         errors=list(result.errors), params=across.keys(records, "params"), metrics=across.keys(records, "metrics"))
 
 
-def _plot_spec(plot, *, columns: bool) -> p.PlotSpec:
+def _plot_spec(plot: Plot, *, columns: bool) -> p.PlotSpec:
     """A chart for the wire: its data as columns when the client asked for them (and the plot has them)."""
     if plot.pending:
         return p.PlotSpec(id=plot.id, template=plot.template, revisions=list(plot.revisions), spec={}, pending=True)

@@ -11,6 +11,7 @@ from pyhelper.server import protocol as p
 from pyhelper.server.errors import translated
 
 if TYPE_CHECKING:
+    from pyhelper.core.project import Project
     from pyhelper.server.server import XpServer
 
 
@@ -157,7 +158,7 @@ def kill_queue_entries(ls: XpServer, params: p.KillQueueEntriesParams) -> p.Kill
     return p.KillQueueEntriesResult(names=[e.name for e in kill(project, list(params.names), force=params.force)])
 
 
-def _stop_the_rest(project, entry_ids: list[str], force: bool) -> None:
+def _stop_the_rest(project: Project, entry_ids: list[str], force: bool) -> None:
     """The Redis queue's hard stop for runs that did not end after their cancel flag (a server thread)."""
     import logging
 
