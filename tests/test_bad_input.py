@@ -166,7 +166,10 @@ CASES: dict[str, Case] = {
         marker="cmd: echo ${nope}", says=("'${nope}' is not defined",)),
     "list-var-inside-text": Case(
         {"dvc.yaml": "vars:\n  - layers: [1, 2]\n" + stage("    cmd: echo layers=${layers}\n")},
-        marker="cmd: echo layers", says=("'${layers}'", "cannot be part of a string")),
+        marker="cmd: echo layers", says=("'${layers}'", "is a list and cannot be part of a command")),
+    "mapping-var-inside-a-path": Case(
+        {"dvc.yaml": "vars:\n  - train: {lr: 1}\n" + stage("    cmd: echo hi\n    outs:\n      - out-${train}.txt\n")},
+        marker="- out-", says=("'${train}'", "cannot be part of a string")),
     "no-cmd": Case(
         {"dvc.yaml": stage("    deps:\n      - train.py\n"), "train.py": ""},
         marker="  train:", says=("stage 'train' has no command", "cmd:")),

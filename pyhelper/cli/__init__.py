@@ -80,9 +80,18 @@ def _add_repro(repro: argparse.ArgumentParser) -> None:
     repro.set_defaults(handler="pipeline:repro")
 
 
+def _add_add(add: argparse.ArgumentParser) -> None:
+    add.add_argument("targets", nargs="+", metavar="PATH", help="data files or folders to track")
+    add.add_argument("--json", action="store_true", help="print JSON (the .dvc file and hash of each path)")
+    add.set_defaults(handler="pipeline:add")
+
+
 def _add_status(status: argparse.ArgumentParser) -> None:
     status.add_argument("targets", nargs="*", metavar="STAGE")
-    status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--json", action="store_true",
+                        help="print DVC's JSON (`dvc status --json`: changed deps/outs per stage and .dvc file)")
+    status.add_argument("--xp-json", action="store_true",
+                        help="print xp's JSON: every stage with its reasons, changed or not")
     status.set_defaults(handler="pipeline:status")
 
 
@@ -139,7 +148,12 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "repro": ("reproduce the pipeline: run what changed, reuse cached runs",
               "Bring the pipeline up to date: stages whose command, deps, params or outputs differ from dvc.lock "
               "run (or are restored from the run-cache); the rest are skipped.", "pyhelper.cli:_add_repro"),
-    "status": ("show which stages are out of date and why", None, "pyhelper.cli:_add_status"),
+    "status": ("show which stages and .dvc-tracked data are out of date and why",
+               "Compare every stage (of every dvc.yaml in the project) and every .dvc file with what was "
+               "recorded; nothing runs. --json prints DVC's own shape.", "pyhelper.cli:_add_status"),
+    "add": ("track data outside git: cache it and write PATH.dvc (as `dvc add` does)",
+            "Store a data file or folder in the object cache, write PATH.dvc (DVC 3's format, byte for byte) "
+            "and a /name line in the .gitignore beside it. Commit the .dvc file.", "pyhelper.cli:_add_add"),
     "params": ("compare params between revisions", None, "pyhelper.cli:_add_params"),
     "metrics": ("show and compare metrics", None, "pyhelper.cli:_add_metrics"),
     "exp": ("experiments: run, show, compare, apply, keep",

@@ -19,6 +19,8 @@ _EVENT_LINES = {
     "would_run": "Would run stage '{stage}' ({text})",
     "done": "Stage '{stage}' finished in {text}",
     "checkpoint": "Recorded checkpoint {text}",
+    "blocked": "Stage '{stage}' cannot run: {text}",
+    "checkout": "Checked out {text}",
 }
 
 
@@ -57,14 +59,13 @@ def repro(args: argparse.Namespace) -> int:
     project = find_project()
     if args.set_params:
         from pyhelper.core import graph
-        from pyhelper.core.dvcfile import read_pipeline
         from pyhelper.core.params_edit import set_params
         from pyhelper.errors import XpError
 
         edit = set_params(project.root, args.set_params)  # Checks every file before writing any.
         try:
             project.require_pipeline()
-            graph.order(read_pipeline(project.root), project.root, args.targets)  # With the new values.
+            graph.order(project.pipeline(), project.root, args.targets)  # With the new values.
         except XpError:
             edit.undo()
             raise
@@ -76,12 +77,16 @@ def repro(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     """`xp status`."""
     from pyhelper.core.project import find_project
+    from pyhelper.core.status import as_dvc_json
     from pyhelper.core.status import status as compute
 
     result = compute(find_project(), args.targets)
     if args.json:
-        emit_json({s.stage: {"changed": bool(s.reasons), "frozen": s.frozen, "reasons": list(s.reasons)}
-                   for s in result})
+        emit_json(as_dvc_json(result))  # DVC's own shape (`dvc status --json`).
+        return 0
+    if getattr(args, "xp_json", False):
+        emit_json({s.stage: {"changed": bool(s.reasons), "frozen": s.frozen, "reasons": list(s.reasons),
+                             "kind": s.kind} for s in result})
         return 0
     changed = [s for s in result if s.reasons]
     for item in changed:
@@ -90,6 +95,27 @@ def status(args: argparse.Namespace) -> int:
             print(f"    {reason}")
     if not changed:
         print("Data and pipelines are up to date.")
+    return 0
+
+
+def add(args: argparse.Namespace) -> int:
+    """`xp add`."""
+    from pyhelper.core.add import add as track
+    from pyhelper.core.project import find_project
+
+    done = track(find_project(), args.targets)
+    if args.json:
+        emit_json([{"path": a.path, "dvcFile": a.dvc_file, "md5": a.hash.md5, "size": a.hash.size,
+                    "nfiles": a.hash.nfiles, "changed": a.changed} for a in done])
+        return 0
+    for item in done:
+        files = "files" if item.hash.nfiles is not None else ""
+        what = f"{item.hash.nfiles} {files}, " if files else ""
+        print(f"{'Tracked' if item.changed else 'Already tracked'} {item.path} ({what}{item.hash.size} bytes) "
+              f"in {item.dvc_file}")
+    if any(item.changed for item in done):
+        names = " ".join(dict.fromkeys([x for a in done for x in (a.dvc_file, a.gitignore)]))
+        print(f"\nTo track the changes with git, run:\n\n\tgit add {names}")
     return 0
 
 
@@ -104,6 +130,7 @@ def demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     dest = demo_project.create(Path(args.dir))
     print(f"Created the demo project in {dest} (git initialised, first commit made).")
+    print(f"Tracked its data dictionary outside git: {demo_project.DATASET}.dvc (what `xp add` / `dvc add` write).")
     project = Project(dest)
     _repro(project, None, quiet=True)
     demo_project.commit_results(dest)
@@ -149,6 +176,8 @@ def demo(args: argparse.Namespace) -> int:
     print("  xp exp apply higher-lr && xp exp branch higher-lr best   # keep the best")
     print("  xp repro -S train.epochs=25 && xp metrics diff     # plain pipeline runs work too")
     print("  xp runs list                                       # every stage run the run-cache remembers")
+    print("  rm data/raw/features.csv && xp status --json       # tracked data missing: DVC's answer, same JSON")
+    print("  xp repro                                           # puts it back from the cache, runs nothing else")
     print("In VS Code (code-server or desktop) with the xp extension, open this folder, then from the palette:")
     print("  XP: Show Plots (pick the sweep-* runs)             # charts overlaid; those on screen drawn first")
     print("  XP: Compare Experiments · XP: Show Experiments Table  # side by side / every run, sortable")

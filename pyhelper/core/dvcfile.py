@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import itertools
 import posixpath
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 from pyhelper.core import interpolation
-from pyhelper.core.stage import Out, ParamsDep, Pipeline, Stage
+from pyhelper.core.stage import Out, ParamsDep, Pipeline, Stage, is_url
 from pyhelper.errors import PipelineError, did_you_mean
 
 TOP_KEYS = ("stages", "vars", "params", "metrics", "plots", "artifacts", "datasets")
@@ -34,11 +35,15 @@ FileReader = Callable[[str], "str | None"]
 class _Reader:
     """Turns the parsed dvc.yaml into stages; keeps the text to find lines for errors."""
 
-    def __init__(self, read: FileReader, text: str, display: str):
+    def __init__(self, read: FileReader, text: str, display: str, base: str = "."):
         self.read = read
         self.text = text
         self.display = display
+        self.base = base
+        """The dvc.yaml's folder, relative to the repository root: its paths are relative to it."""
         self._context: dict[str, Any] | None = None
+        self.parsing: dict[str, str] = {}
+        """`[parsing]` of .dvc/config: how a mapping unpacks into `cmd` (`bool`, `list`)."""
 
     def error(self, message: str, keys: Keys, hint: str) -> PipelineError:
         """A PipelineError pointing at the node found at `keys` in dvc.yaml."""
@@ -58,9 +63,10 @@ class _Reader:
         if self._context is not None:
             return self._context
         context: dict[str, Any] = {}
-        if self.read("params.yaml") is not None:
-            context.update(self.load_params("params.yaml"))
-        context.update(self.vars(data.get("vars"), ["vars"], "."))
+        default = posixpath.normpath(posixpath.join(self.base, "params.yaml"))
+        if self.read(default) is not None:
+            context.update(self.load_params(default))
+        context.update(self.vars(data.get("vars"), ["vars"], self.base))
         self._context = context
         return context
 
@@ -146,8 +152,9 @@ class _Reader:
             return [self.resolve(v, context, keys + [i]) for i, v in enumerate(value)]
         if not isinstance(value, str) or "${" not in value:
             return value
+        in_cmd = "cmd" in keys[-2:] and keys[:1] != ["vars"]
         try:
-            return interpolation.resolve(value, context)
+            return interpolation.resolve(value, context, unpack=self.parsing if in_cmd else None)
         except interpolation.Undefined as exc:
             close = did_you_mean(exc.name, _names(context))
             raise self.error(
@@ -156,6 +163,11 @@ class _Reader:
                 + f"define '{exc.name}' under `vars:` in dvc.yaml or in params.yaml, or write \\${{ for a literal ${{",
             ) from None
         except interpolation.NotText as exc:
+            if keys[-1:] == ["cmd"] or keys[-2:-1] == ["cmd"]:
+                raise self.error(
+                    f"'${{{exc.name}}}' is a list and cannot be part of a command", keys,
+                    "interpolate a mapping (it unpacks into --key value arguments) or a single value",
+                ) from None
             raise self.error(
                 f"'${{{exc.name}}}' is a mapping or list and cannot be part of a string", keys,
                 "interpolate a single value (e.g. ${name.key}) instead",
@@ -219,7 +231,7 @@ class _Reader:
             wdir = definition.get("wdir", ".")
             if isinstance(wdir, str) and "${" in wdir:
                 wdir = self.resolve(wdir, context, keys + ["wdir"])
-            context.update(self.vars(definition["vars"], keys + ["vars"], str(wdir)))
+            context.update(self.vars(definition["vars"], keys + ["vars"], posixpath.join(self.base, str(wdir))))
         if "foreach" in definition:
             items = self.resolve(definition["foreach"], context, keys + ["foreach"])
             if isinstance(items, dict):
@@ -269,7 +281,8 @@ class _Reader:
             wdir = definition.get("wdir", ".")
             if isinstance(wdir, str) and "${" in wdir:
                 wdir = self.resolve(wdir, context, keys + ["wdir"])
-            context = {**context, **self.vars(definition["vars"], keys + ["vars"], str(wdir))}
+            context = {**context, **self.vars(definition["vars"], keys + ["vars"],
+                                              posixpath.join(self.base, str(wdir)))}
             definition = {k: v for k, v in definition.items() if k != "vars"}
         if interpolation.has_interpolation(definition):
             definition = self.resolve(definition, context, keys)
@@ -282,13 +295,14 @@ class _Reader:
         if not isinstance(wdir, str) or not wdir.strip():
             raise self.error(f"`wdir` of stage '{name}' must be a path", keys + ["wdir"],
                              "write a path relative to dvc.yaml, e.g. `wdir: src`")
-        wdir = self._inside_repo(wdir, ".", name, keys + ["wdir"])
+        wdir = self._inside_repo(wdir, self.base, name, keys + ["wdir"])
         deps = []
         for index, dep in enumerate(self._list(definition, "deps", name, keys)):
             if not isinstance(dep, str) or not dep:
                 raise self.error(f"a dependency of stage '{name}' is not a path", keys + ["deps", index],
                                  "list dependencies as paths, e.g. `- src/train.py`")
-            self._inside_repo(dep, wdir, name, keys + ["deps", index])
+            if not is_url(dep):
+                self._inside_repo(dep, wdir, name, keys + ["deps", index])
             deps.append(dep)
         outs: list[Out] = []
         for kind in ("outs", "metrics", "plots"):
@@ -422,8 +436,17 @@ def _names(context: dict[str, Any], prefix: str = "") -> list[str]:
     return names
 
 
-def read_pipeline(root: Path, *, display: str = "dvc.yaml") -> Pipeline:
-    """The pipeline declared by `<root>/dvc.yaml` (an empty pipeline when there is none)."""
+def read_pipeline(root: Path, *, display: str = "dvc.yaml", sub: str | None = None) -> Pipeline:
+    """The pipeline of every dvc.yaml of the project at `root` (its `.dvc` files too), as DVC collects them.
+
+    `sub` is the DVC project's folder inside the repository (default: the one `root` holds, see
+    `collect.project_sub`); an empty pipeline when there is no dvc.yaml.
+    """
+    from pyhelper.core.collect import collect, project_sub
+
+    if sub is None:
+        sub = project_sub(root)
+    found = collect(root, sub)
 
     def read(rel: str) -> str | None:
         try:
@@ -431,18 +454,55 @@ def read_pipeline(root: Path, *, display: str = "dvc.yaml") -> Pipeline:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
-    return parse_pipeline(read, display=display)
+    from pyhelper.core.dvcdata import read_data_files
+
+    return parse_pipeline(read, files=list(found.pipelines), sub=sub, data=tuple(read_data_files(root, found.data)),
+                          parsing=found.parsing)
 
 
-def parse_pipeline(read: FileReader, *, display: str = "dvc.yaml") -> Pipeline:
-    """The pipeline in `display` as `read` gives it (the disk, or a commit's tree)."""
+def parse_pipeline(read: FileReader, *, display: str = "dvc.yaml", files: list[str] | None = None,
+                   sub: str = "", data: tuple[Any, ...] = (), parsing: dict[str, str] | None = None) -> Pipeline:
+    """The pipeline in `files` (default: `display` alone) as `read` gives them (the disk, or a commit's tree).
+
+    Each file's paths are relative to its own folder; stages are addressed as DVC addresses them.
+    """
+    stages: dict[str, Stage] = {}
+    metrics: list[str] = []
+    params: list[str] = []
+    plots: tuple[Any, ...] = ()
+    plots_by_file: list[tuple[str, tuple[Any, ...]]] = []
+    names = list(files) if files is not None else [display]
+    probe = Pipeline(stages={}, sub=sub)
+    own = posixpath.join(sub, "dvc.yaml") if sub else "dvc.yaml"
+    for file in names:
+        one = _parse_file(read, file, parsing or {})
+        if one is None:
+            continue
+        for name, stage in one.stages.items():
+            address = probe.address(file, name)
+            stages[address] = replace(stage, name=address, local_name=name if address != name else "",
+                                      dvcfile=file)
+        metrics.extend(one.metrics)
+        params.extend(one.params)
+        if one.plots:
+            plots_by_file.append((posixpath.dirname(file) or ".", one.plots))
+        if file == own or (files is None):
+            plots = one.plots
+    return Pipeline(stages=stages, metrics=tuple(metrics), params=tuple(params), plots=plots,
+                    files=tuple(names), data=tuple(data), plots_by_file=tuple(plots_by_file), sub=sub)
+
+
+def _parse_file(read: FileReader, display: str, parsing: dict[str, str]) -> Pipeline | None:
+    """One dvc.yaml: its stages (by their own names), top-level files prefixed with its folder."""
     from pyhelper.core.yamlfile import parse_yaml
 
     text = read(display)
     if text is None:
-        return Pipeline(stages={})
+        return None
     data = parse_yaml(text, path=display, error=PipelineError)
-    reader = _Reader(read, text, display)
+    base = posixpath.dirname(display) or "."
+    reader = _Reader(read, text, display, base)
+    reader.parsing = parsing
     if data is None:
         return Pipeline(stages={})
     if not isinstance(data, dict):
@@ -458,8 +518,8 @@ def parse_pipeline(read: FileReader, *, display: str = "dvc.yaml") -> Pipeline:
     stages = reader.stages(data)
     return Pipeline(
         stages=stages,
-        metrics=tuple(_top_files(data.get("metrics"))),
-        params=tuple(_top_files(data.get("params"))),
+        metrics=tuple(_top_files(data.get("metrics"), base)),
+        params=tuple(_top_files(data.get("params"), base)),
         plots=tuple(data.get("plots") or ()),
     )
 
@@ -496,12 +556,12 @@ def source_line(root: Path, stage: str, *keys: str | int, value: str | None = No
     return line_of(text, prefix + list(keys))
 
 
-def _top_files(items: Any) -> list[str]:
-    """Paths listed in a top-level `metrics:`/`params:` section."""
+def _top_files(items: Any, base: str = ".") -> list[str]:
+    """Paths listed in a top-level `metrics:`/`params:` section (relative to the repository root)."""
     files = []
     for item in items or []:
         if isinstance(item, str):
-            files.append(posixpath.normpath(item))
+            files.append(posixpath.normpath(posixpath.join(base, item)))
         elif isinstance(item, dict):
-            files.extend(posixpath.normpath(str(k)) for k in item)
+            files.extend(posixpath.normpath(posixpath.join(base, str(k))) for k in item)
     return files

@@ -19,12 +19,13 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/") or a == "." or b == "."
 
 
-def _error(root: Path, message: str, stage: str, hint: str, *keys: str | int,
+def _error(root: Path, message: str, stage: Stage, hint: str, *keys: str | int,
            value: str | None = None) -> PipelineError:
-    """An error pointing at a stage's definition in dvc.yaml, or at an entry in it."""
+    """An error pointing at a stage's definition in its dvc.yaml, or at an entry in it."""
     from pyhelper.core.dvcfile import source_line
 
-    return PipelineError(message, hint=hint, path="dvc.yaml", line=source_line(root, stage, *keys, value=value))
+    return PipelineError(message, hint=hint, path=stage.dvcfile,
+                         line=source_line(root, stage.key, *keys, value=value, display=stage.dvcfile))
 
 
 def _out_keys(stage: Stage, out: Out) -> tuple[str, int]:
@@ -33,57 +34,140 @@ def _out_keys(stage: Stage, out: Out) -> tuple[str, int]:
     return out.kind, same_kind.index(out)
 
 
+class _Outputs:
+    """Every output path, indexed so that the outputs overlapping a path are found in O(depth),
+    not by comparing with every other output (a `foreach` stage can make thousands)."""
+
+    def __init__(self) -> None:
+        self.exact: dict[str, list[tuple[int, str]]] = {}
+        """Output path → (order, producer) of the outputs at exactly that path."""
+        self.inside: dict[str, list[tuple[int, str, str]]] = {}
+        """Folder → (order, producer, path) of the outputs strictly inside it."""
+        self.count = 0
+
+    def add(self, producer: str, path: str) -> None:
+        self.exact.setdefault(path, []).append((self.count, producer))
+        for folder in _folders(path):
+            self.inside.setdefault(folder, []).append((self.count, producer, path))
+        self.count += 1
+
+    def overlapping(self, path: str) -> list[tuple[int, str, str]]:
+        """(order, producer, output path) of every output that is `path`, holds it, or lies inside it."""
+        found = [(i, p, path) for i, p in self.exact.get(path, ())]
+        for folder in _folders(path):
+            found.extend((i, p, folder) for i, p in self.exact.get(folder, ()))
+        if path == ".":
+            found.extend((i, p, o) for o, items in self.exact.items() if o != "." for i, p in items)
+        else:
+            found.extend(self.inside.get(path, ()))
+            found.extend((i, p, ".") for i, p in self.exact.get(".", ()))
+        return sorted(set(found))
+
+
+def _folders(path: str) -> list[str]:
+    """The folders holding a repository path, innermost first (not the root)."""
+    parts = path.split("/")
+    return ["/".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
+
+
 def upstream(pipeline: Pipeline, root: Path) -> dict[str, list[str]]:
     """For each stage, the stages whose outputs it depends on (checked: no shared outputs)."""
-    producers: list[tuple[str, str]] = []
+    outputs = _Outputs()
     for stage in pipeline.stages.values():
         for out in stage.outs:
             path = stage.repo_path(out.path)
-            for other, other_path in producers:
-                if _overlaps(path, other_path):
-                    if path == other_path:
-                        message = f"stages '{other}' and '{stage.name}' both produce '{path}'"
-                        hint = "each output must come from exactly one stage; remove it from one of them or rename it"
-                    else:
-                        message = (f"output '{path}' of stage '{stage.name}' overlaps output '{other_path}' "
-                                   f"of stage '{other}'")
-                        hint = ("one stage's output cannot lie inside another's; move one of them elsewhere, "
-                                "or let one stage produce both")
-                    raise _error(root, message, stage.name, hint, *_out_keys(stage, out))
-            producers.append((stage.name, path))
+            clash = outputs.overlapping(path)
+            if clash:
+                _, other, other_path = clash[0]
+                if path == other_path:
+                    message = f"stages '{other}' and '{stage.name}' both produce '{path}'"
+                    hint = "each output must come from exactly one stage; remove it from one of them or rename it"
+                else:
+                    message = (f"output '{path}' of stage '{stage.name}' overlaps output '{other_path}' "
+                               f"of stage '{other}'")
+                    hint = ("one stage's output cannot lie inside another's; move one of them elsewhere, "
+                            "or let one stage produce both")
+                raise _error(root, message, stage, hint, *_out_keys(stage, out))
+            outputs.add(stage.name, path)
     edges: dict[str, list[str]] = {}
     for stage in pipeline.stages.values():
-        found: list[str] = []
+        found: list[tuple[int, str]] = []
         for dep in stage.deps:
-            dep_path = stage.repo_path(dep)
-            for producer, out_path in producers:
-                if producer != stage.name and _overlaps(dep_path, out_path) and producer not in found:
-                    found.append(producer)
-        edges[stage.name] = found
+            for order_, producer, _ in outputs.overlapping(stage.repo_path(dep)):
+                if producer != stage.name:
+                    found.append((order_, producer))
+        edges[stage.name] = list(dict.fromkeys(p for _, p in sorted(found)))
     return edges
 
 
-def order(pipeline: Pipeline, root: Path, targets: list[str] | None = None) -> list[Stage]:
+def resolve_targets(pipeline: Pipeline, targets: list[str]) -> list[str]:
+    """Stage addresses for targets written as DVC accepts them: `train`, `sub/dvc.yaml:train`,
+    `sub/dvc.yaml` (all its stages), `build` (every `build@…` that `foreach`/`matrix` made), or a
+    `.dvc` file (no stage: see `data_targets`)."""
+    names = list(pipeline.stages)
+    found: list[str] = []
+    for raw in targets:
+        target = raw.rstrip("/") if raw.endswith("/dvc.yaml/") else raw
+        if target.startswith("./"):
+            target = target[2:]
+        if target in pipeline.stages:
+            found.append(target)
+            continue
+        file, sep, name = target.rpartition(":")
+        if sep and file.endswith("dvc.yaml"):
+            candidate = pipeline.address(_in_project(pipeline, file), name)
+            group = [n for n in names if n == candidate or n.startswith(candidate + "@")]
+            if group:
+                found.extend(group)
+                continue
+        if target.endswith("dvc.yaml"):
+            dvcfile = _in_project(pipeline, target)
+            in_file = [n for n, s in pipeline.stages.items() if s.dvcfile == dvcfile]
+            if in_file or dvcfile in pipeline.files:
+                found.extend(in_file)
+                continue
+        group = [n for n in names if n.startswith(target + "@")]
+        if group:
+            found.extend(group)
+            continue
+        if target.endswith(".dvc") and any(f.path == _in_project(pipeline, target) for f in pipeline.data):
+            continue
+        suggestion = did_you_mean(target, names)
+        shown = names[:20] + (["…"] if len(names) > 20 else [])
+        listing = f"stages: {', '.join(shown)}" if names else "the project declares no stages"
+        raise PipelineError(
+            f"unknown stage '{raw}'",
+            hint=f"{suggestion} ({listing})" if suggestion else listing,
+            path=pipeline.files[0] if pipeline.files else "dvc.yaml",
+        )
+    return list(dict.fromkeys(found))
+
+
+def _in_project(pipeline: Pipeline, path: str) -> str:
+    """A path written relative to the project's folder, relative to the repository root."""
+    import posixpath
+
+    normal = posixpath.normpath(path)
+    return posixpath.join(pipeline.sub, normal) if pipeline.sub else normal
+
+
+def data_targets(pipeline: Pipeline, targets: list[str] | None) -> list:
+    """The `.dvc` files to consider: all of them without targets, else those named."""
+    if not targets:
+        return list(pipeline.data)
+    wanted = {_in_project(pipeline, t) for t in targets}
+    return [f for f in pipeline.data if f.path in wanted or any(o.path in wanted for o in f.outs)]
+
+
+def order(pipeline: Pipeline, root: Path, targets: list[str] | None = None, *, check: bool = True) -> list[Stage]:
     """Stages to consider, upstream first: all of them, or the targets and what they depend on.
 
-    Also checks, before anything runs, that every input of those stages exists or comes from a
-    stage (see `check_inputs`).
+    With `check`, also checks before anything runs that every params key of those stages exists
+    (see `check_inputs`); a missing dependency file is left for the caller to report.
     """
     edges = upstream(pipeline, root)
     names = list(pipeline.stages)
-    if targets:
-        for target in targets:
-            if target not in pipeline.stages:
-                suggestion = did_you_mean(target, names)
-                listing = f"stages in dvc.yaml: {', '.join(names)}" if names else "dvc.yaml declares no stages"
-                raise PipelineError(
-                    f"unknown stage '{target}'",
-                    hint=f"{suggestion} ({listing})" if suggestion else listing,
-                    path="dvc.yaml",
-                )
-        roots = targets
-    else:
-        roots = names
+    roots = resolve_targets(pipeline, targets) if targets else names
     result: list[str] = []
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
@@ -96,7 +180,7 @@ def order(pipeline: Pipeline, root: Path, targets: list[str] | None = None) -> l
             dep = _dep_on(pipeline, first, second)
             raise _error(
                 root, f"the pipeline has a cycle: {' -> '.join(cycle)} (each stage depends on the next one's output)",
-                first, "a stage cannot depend, directly or not, on its own output; remove one of these dependencies",
+                pipeline.stages[first], "a stage cannot depend, directly or not, on its own output; remove one of these dependencies",
                 "deps", value=dep,
             )
         state[name] = 1
@@ -108,7 +192,8 @@ def order(pipeline: Pipeline, root: Path, targets: list[str] | None = None) -> l
     for name in roots:
         visit(name, [])
     stages = [pipeline.stages[name] for name in result]
-    check_inputs(pipeline, root, stages)
+    if check:
+        check_inputs(pipeline, root, stages)
     return stages
 
 
@@ -122,25 +207,28 @@ def _dep_on(pipeline: Pipeline, stage: str, producer: str) -> str | None:
 
 
 def check_inputs(pipeline: Pipeline, root: Path, stages: list[Stage]) -> None:
-    """Every dep and params key of these stages exists, or is the output of some stage.
+    """Every params file and key of these stages exists, or comes out of some stage.
 
-    Frozen stages are not checked (they do not run). Inputs that a stage produces may be missing
-    now; `xp repro` makes them before their users run.
+    Frozen stages are not checked (they do not run). A dependency that nothing produces and no
+    `.dvc` file tracks is a mistake in dvc.yaml (or missing code): an error before anything runs.
+    Missing tracked data is not an error here: `repro` refuses only the stages that need it.
     """
     from pyhelper.core.params import get_value, load_params, missing_key_error
+    from pyhelper.core.stage import is_url
 
     produced = [stage.repo_path(o.path) for stage in pipeline.stages.values() for o in stage.outs]
     loaded: dict[str, dict] = {}
     for stage in stages:
         if stage.frozen:
             continue
-        for index, dep in enumerate(stage.deps):
+        for dep in stage.deps:
+            if is_url(dep):
+                continue
             path = stage.repo_path(dep)
             if any(_overlaps(path, out) for out in produced) or (root / path).exists():
                 continue
-            raise _error(root, f"dependency '{path}' of stage '{stage.name}' does not exist",
-                         stage.name, "create it, fix the path under `deps:`, or add the stage that produces it",
-                         "deps", index, value=dep)
+            if tracking_file(pipeline, path) is None:
+                raise missing_dep_error(pipeline, root, stage, dep)
         for params in stage.params:
             path = stage.repo_path(params.file)
             if any(_overlaps(path, out) for out in produced):
@@ -148,7 +236,7 @@ def check_inputs(pipeline: Pipeline, root: Path, stages: list[Stage]) -> None:
             if path not in loaded:
                 if not (root / path).is_file():
                     raise _error(
-                        root, f"params file '{path}' of stage '{stage.name}' does not exist", stage.name,
+                        root, f"params file '{path}' of stage '{stage.name}' does not exist", stage,
                         f"create {path}, or fix the params entry in dvc.yaml"
                         + (" (a plain `- key` entry reads params.yaml)" if params.file == "params.yaml" else ""),
                         "params", value=params.keys[0] if params.file == "params.yaml" and params.keys else params.file,
@@ -161,7 +249,7 @@ def check_inputs(pipeline: Pipeline, root: Path, stages: list[Stage]) -> None:
                     missing = missing_key_error(key, loaded[path], display=path)
                     raise _error(
                         root, f"stage '{stage.name}' depends on params key '{key}', which {path} does not have",
-                        stage.name, missing.hint, "params", value=key,
+                        stage, missing.hint, "params", value=key,
                     ) from None
 
 
@@ -177,3 +265,27 @@ def downstream(pipeline: Pipeline, root: Path, names: set[str]) -> set[str]:
                 found.add(stage)
                 changed = True
     return found
+
+
+def tracking_file(pipeline: Pipeline, path: str):
+    """The `.dvc` file and its output that track `path` (or a folder holding it), or None."""
+    for file in pipeline.data:
+        for out in file.outs:
+            if path == out.path or path.startswith(out.path + "/"):
+                return file, out
+    return None
+
+
+def missing_dep_error(pipeline: Pipeline, root: Path, stage: Stage, dep: str) -> PipelineError:
+    """Why a stage cannot run: one of its dependencies is not there, and how to get it."""
+    path = stage.repo_path(dep)
+    tracked = tracking_file(pipeline, path)
+    if tracked is not None:
+        file, _ = tracked
+        hint = (f"it is data tracked by {file.path} and is neither in the workspace nor in the cache: "
+                f"get it from the project's remote storage (`dvc pull {file.path}`)")
+    else:
+        hint = f"create it, fix the path under `deps:` in {stage.dvcfile}, or add the stage that produces it"
+    index = stage.deps.index(dep) if dep in stage.deps else 0
+    return _error(root, f"dependency '{path}' of stage '{stage.name}' does not exist", stage, hint,
+                  "deps", index, value=dep)

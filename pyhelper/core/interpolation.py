@@ -55,18 +55,62 @@ def lookup(context: dict[str, Any], name: str) -> Any:
     return node
 
 
-def resolve(value: Any, context: dict[str, Any]) -> Any:
-    """`value` with every `${...}` in its strings (keys included) replaced from the context."""
+def resolve(value: Any, context: dict[str, Any], *, unpack: dict[str, str] | None = None) -> Any:
+    """`value` with every `${...}` in its strings (keys included) replaced from the context.
+
+    With `unpack` (a stage's `cmd`), a mapping inside a longer string becomes command-line
+    arguments as DVC writes them (`--epochs 10 --lr 0.1`), following `.dvc/config`'s
+    `[parsing]` options `bool` (store_true | boolean_optional) and `list` (nargs | append).
+    """
     if isinstance(value, str):
-        return _resolve_text(value, context)
+        return _resolve_text(value, context, unpack)
     if isinstance(value, dict):
-        return {resolve(k, context): resolve(v, context) for k, v in value.items()}
+        return {resolve(k, context): resolve(v, context, unpack=unpack) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v, context) for v in value]
+        return [resolve(v, context, unpack=unpack) for v in value]
     return value
 
 
-def _resolve_text(text: str, context: dict[str, Any]) -> Any:
+def to_args(mapping: dict[str, Any], parsing: dict[str, str], name: str = "") -> str:
+    """A mapping as command-line arguments, exactly as DVC 3 unpacks it into `cmd`."""
+    from shlex import quote
+
+    parts: list[str] = []
+    for key, value in _flatten(mapping).items():
+        if isinstance(value, bool):
+            if value:
+                parts.append(f"--{key}")
+            elif parsing.get("bool", "store_true") == "boolean_optional":
+                parts.append(f"--no-{key}")
+        elif isinstance(value, str):
+            parts.append(f"--{key} {quote(value)}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, (list, dict)):
+                    raise NotText(f"{name}.{key}" if name else key)
+                text = quote(item) if isinstance(item, str) else str(item)
+                if parsing.get("list", "nargs") == "append" or index == 0:
+                    parts.append(f"--{key} {text}")
+                else:
+                    parts.append(text)
+        else:
+            parts.append(f"--{key} {value}")
+    return " ".join(parts)
+
+
+def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys (DVC's flatten); lists stay values."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _resolve_text(text: str, context: dict[str, Any], unpack: dict[str, str] | None = None) -> Any:
     """One string: whole-match keeps the type; partial matches are formatted as text."""
     if "${" not in text:
         return text
@@ -76,6 +120,8 @@ def _resolve_text(text: str, context: dict[str, Any]) -> Any:
 
     def format_one(match: re.Match[str]) -> str:
         found = lookup(context, match.group(1))
+        if isinstance(found, dict) and unpack is not None:
+            return to_args(found, unpack, match.group(1))
         if isinstance(found, (dict, list)):
             raise NotText(match.group(1))
         return to_text(found)

@@ -6,6 +6,7 @@ lock that xp wrote and the other way round.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,29 @@ def write_entries(path: Path, updates: dict[str, LockEntry], *, keep: list[str] 
     if keep is not None:
         raw = {name: value for name, value in raw.items() if name in keep}
     write_atomic(path, dump_plain({"schema": SCHEMA, "stages": raw}))
+
+
+def read_locks(root: Path, pipeline: Any) -> dict[str, LockEntry]:
+    """Every stage's lock entry, by the stage's address: each dvc.yaml has its own dvc.lock beside it."""
+    entries: dict[str, LockEntry] = {}
+    for dvcfile, lock in zip(pipeline.files, pipeline.lock_files()):
+        path = root / lock
+        if not path.is_file():
+            continue
+        for name, entry in parse_lock(path.read_text(encoding="utf-8"), display=lock).items():
+            entries[pipeline.address(dvcfile, name)] = entry
+    return entries
+
+
+def write_stage(root: Path, stage: Any, entry: LockEntry) -> None:
+    """Writes one stage's entry into the dvc.lock beside its dvc.yaml (the other entries stay as they are)."""
+    write_entries(root / stage.lock_file, {stage.key: entry})
+
+
+def prune_locks(root: Path, pipeline: Any, files: set[str]) -> None:
+    """Drops the entries of stages no longer declared, from the locks of the given dvc.yaml files."""
+    for dvcfile in files:
+        lock = root / posixpath.join(posixpath.dirname(dvcfile), "dvc.lock")
+        if lock.is_file():
+            keep = [s.key for s in pipeline.stages.values() if s.dvcfile == dvcfile]
+            write_entries(lock, {}, keep=keep)

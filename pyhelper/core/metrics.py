@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.dvcfile import read_pipeline
 from pyhelper.core.params import flatten, get_value, parse_params
 from pyhelper.core.project import Project
 from pyhelper.core.revisions import WORKSPACE, Revisions
@@ -72,7 +71,7 @@ class _Reader:
     def __init__(self, project: Project):
         self.project = project
         self.revs = Revisions(project)
-        self.pipeline: Pipeline = read_pipeline(project.root)
+        self.pipeline: Pipeline = project.pipeline()
         self._locks: dict[str, dict[str, str]] = {}
 
     def resolve(self, rev: str) -> str:

@@ -25,6 +25,9 @@ class Project:
     """The work tree commands run in: the user's workspace, or a private one under `.xp/tmp/`."""
     home: Path | None = None
     """The user's workspace when `root` is a private one; its `.xp/` state and cache are shared."""
+    sub: str = ""
+    """The DVC project's folder inside the repository, posix ('' when it is the root): the nearest
+    folder holding `.dvc/` from where xp was started (`dvc init --subdir` monorepos)."""
 
     @property
     def main_root(self) -> Path:
@@ -38,7 +41,7 @@ class Project:
 
     def in_workspace(self, root: Path) -> Project:
         """The same project seen from a private work tree that shares its state and cache."""
-        return Project(root, home=self.main_root)
+        return Project(root, home=self.main_root, sub=self.sub)
 
     @property
     def git_dir(self) -> Path:
@@ -52,20 +55,31 @@ class Project:
     @property
     def cache_dir(self) -> Path:
         """The object cache: DVC's own when this is also a DVC project, so both tools share it."""
-        dvc_dir = self.main_root / ".dvc"
+        dvc_dir = self.main_root / self.sub / ".dvc" if self.sub else self.main_root / ".dvc"
         if dvc_dir.is_dir():
             return _dvc_cache_dir(dvc_dir)
         return self.xp_dir / "cache"
 
     @property
+    def project_root(self) -> Path:
+        """The DVC project's folder in this work tree (the repository root, or `sub` in a monorepo)."""
+        return self.root / self.sub if self.sub else self.root
+
+    @property
     def pipeline_path(self) -> Path:
-        """`dvc.yaml` at the root of the repository."""
-        return self.root / PIPELINE_FILE
+        """`dvc.yaml` at the root of the project."""
+        return self.project_root / PIPELINE_FILE
 
     @property
     def lock_path(self) -> Path:
-        """`dvc.lock` beside `dvc.yaml`."""
-        return self.root / LOCK_FILE
+        """`dvc.lock` beside the project's own `dvc.yaml`."""
+        return self.project_root / LOCK_FILE
+
+    def pipeline(self):  # -> Pipeline (imported lazily: finding a project stays light)
+        """Every dvc.yaml and `.dvc` file of the project, collected and parsed as DVC does."""
+        from pyhelper.core.dvcfile import read_pipeline
+
+        return read_pipeline(self.root, sub=self.sub)
 
     def rel(self, path: Path | str) -> str:
         """`path` relative to the root, with forward slashes (as dvc.yaml and dvc.lock write it)."""
@@ -80,14 +94,20 @@ class Project:
         return xp
 
     def require_pipeline(self) -> None:
-        """Raises `PipelineError` with the fix when the repository has no dvc.yaml."""
-        if not self.pipeline_path.is_file():
-            from pyhelper.errors import PipelineError
+        """Raises `PipelineError` with the fix when the project has no dvc.yaml and no `.dvc` file."""
+        if self.pipeline_path.is_file():
+            return
+        from pyhelper.core.collect import collect
 
-            raise PipelineError(
-                f"there is no {PIPELINE_FILE} in {self.root}",
-                hint="write one with a `stages:` section (`xp demo` creates an example project)",
-            )
+        found = collect(self.root, self.sub)
+        if found.pipelines or found.data:
+            return
+        from pyhelper.errors import PipelineError
+
+        raise PipelineError(
+            f"there is no {PIPELINE_FILE} (nor any .dvc file) in {self.project_root} or its folders",
+            hint="write one with a `stages:` section (`xp demo` creates an example project)",
+        )
 
     def has_commits(self) -> bool:
         """True when HEAD points at a commit (a freshly `git init`-ed repository has none)."""
@@ -116,9 +136,13 @@ class Project:
 def find_project(start: Path | str | None = None) -> Project:
     """The project containing `start` (default: the current directory)."""
     here = Path(start or os.getcwd()).resolve()
+    dvc_root: Path | None = None
     for folder in (here, *here.parents):
+        if dvc_root is None and (folder / ".dvc").is_dir():
+            dvc_root = folder
         if (folder / ".git").exists():
-            return Project(folder)
+            sub = dvc_root.relative_to(folder).as_posix() if dvc_root is not None and dvc_root != folder else ""
+            return Project(folder, sub=sub)
     raise NotARepository(
         f"'{here}' is not inside a git repository",
         hint="start one with `git init && git add -A && git commit -m 'Initial commit'`, "

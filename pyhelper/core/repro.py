@@ -19,9 +19,8 @@ from typing import Any, Callable
 
 from pyhelper.core import graph
 from pyhelper.core.cache import Cache, remove
-from pyhelper.core.dvcfile import read_pipeline
 from pyhelper.core.hashing import HashInfo, StatIndex
-from pyhelper.core.lockfile import LockEntry, read_lock, write_entries
+from pyhelper.core.lockfile import LockEntry, prune_locks, read_locks, write_stage
 from pyhelper.core.project import Project
 from pyhelper.core.run_cache import RecordedOut, RunCache, signature
 from pyhelper.core.stage import Stage
@@ -65,6 +64,8 @@ class Workspace:
         self.params = ParamsReader(project.root)
         self.env: dict[str, str] = {}
         """Added to the environment of every command (e.g. where checkpoints go)."""
+        self.pipeline: Any = None
+        """The collected pipeline of this operation."""
 
     def close(self) -> None:
         """Commits the stat index and closes the databases."""
@@ -99,30 +100,45 @@ def reproduce(
     """`repro` for a caller that already holds the workspace lock; `env` is added to the commands' environment."""
     root = project.root
     project.require_pipeline()
-    pipeline = read_pipeline(root)
+    pipeline = project.pipeline()
     stages = graph.order(pipeline, root, targets)
-    forced = set(targets or pipeline.stages) if force else set()
+    forced = set(graph.resolve_targets(pipeline, targets) if targets else pipeline.stages) if force else set()
     ws = Workspace(project)
     ws.env = dict(env or {})
+    ws.pipeline = pipeline
     try:
-        return _run_all(ws, stages, forced, dry, use_run_cache, on_event, keep=list(pipeline.stages))
+        return _run_all(ws, stages, forced, dry, use_run_cache, on_event)
     finally:
         ws.close()
 
 
 def _run_all(ws: Workspace, stages: list[Stage], forced: set[str], dry: bool, use_run_cache: bool,
-             on_event: Callable[[ReproEvent], None], keep: list[str]) -> ReproResult:
+             on_event: Callable[[ReproEvent], None]) -> ReproResult:
     root = ws.project.root
-    lock = read_lock(ws.project.lock_path)
+    pipeline = ws.pipeline
+    lock = read_locks(root, pipeline)
     ran, restored, skipped, would_run = [], [], [], []
     produced_in_dry: set[str] = set()
+    blocked: dict[str, PipelineError] = {}
+    """Stages that cannot run (a dependency is missing), with why; their downstream stages wait too."""
+    edges = graph.upstream(pipeline, root)
     for stage in stages:
         if stage.frozen:
             on_event(ReproEvent("frozen", stage.name, "frozen, not checked"))
             skipped.append(stage.name)
             continue
+        waiting = [p for p in edges.get(stage.name, ()) if p in blocked]
+        if waiting:
+            blocked[stage.name] = blocked[waiting[0]]
+            on_event(ReproEvent("blocked", stage.name, f"waits for stage '{waiting[0]}', which cannot run"))
+            continue
+        _checkout_tracked(ws, stage, on_event)
         entry = lock.get(stage.name)
         state = compute_state(stage, root, entry, ws.index, ws.params, will_produce=produced_in_dry)
+        if state.missing:
+            blocked[stage.name] = graph.missing_dep_error(pipeline, root, stage, state.missing[0])
+            on_event(ReproEvent("blocked", stage.name, blocked[stage.name].message))
+            continue
         upstream_would_run = dry and any(d for d in produced_in_dry if _feeds(stage, d))
         if not state.changed and stage.name not in forced and not upstream_would_run:
             _save_outs(ws, stage, state)
@@ -141,8 +157,31 @@ def _run_all(ws: Workspace, stages: list[Stage], forced: set[str], dry: bool, us
         _run_stage(ws, stage, state, on_event)
         ran.append(stage.name)
     if not dry and (ran or restored):
-        write_entries(ws.project.lock_path, {}, keep=keep)  # Drop entries of stages that are gone.
+        # Drop entries of stages that are gone, in the locks that were written.
+        prune_locks(root, pipeline, {pipeline.stages[name].dvcfile for name in (*ran, *restored)})
+    if blocked:
+        first = next(iter(blocked.values()))
+        names = ", ".join(f"'{n}'" for n in blocked)
+        done = f" ({len(ran)} ran, {len(restored)} restored, {len(skipped)} up to date)" if not dry else ""
+        raise PipelineError(f"{first.message}: cannot run {names}{done}", hint=first.hint,
+                            path=first.path, line=first.line)
     return ReproResult(tuple(ran), tuple(restored), tuple(skipped), tuple(would_run))
+
+
+def _checkout_tracked(ws: Workspace, stage: Stage, on_event: Callable[[ReproEvent], None]) -> None:
+    """Puts `.dvc`-tracked data a stage depends on in place from the cache when it is missing (as
+    `dvc checkout` would); data that is not in the cache either stays missing (see `missing_dep_error`)."""
+    for dep in stage.deps:
+        path = stage.repo_path(dep)
+        tracked = graph.tracking_file(ws.pipeline, path)
+        if tracked is None:
+            continue
+        file, out = tracked
+        target = ws.project.root / out.path
+        if out.hash is None or target.exists() or not ws.cache.has(out.hash):
+            continue
+        ws.cache.checkout(out.hash, target)
+        on_event(ReproEvent("checkout", stage.name, f"{out.path} from the cache (tracked by {file.path})"))
 
 
 def _feeds(stage: Stage, produced: str) -> bool:
@@ -171,7 +210,7 @@ def _restore_from_run_cache(ws: Workspace, stage: Stage, state: StageState, entr
             for out in stage.outs:
                 ws.cache.checkout(outs[out.path], ws.project.root / stage.repo_path(out.path))
             _ensure_gitignored(ws.project.root, stage)
-            write_entries(ws.project.lock_path, {stage.name: LockEntry(stage.cmd, state.deps, state.params, outs)})
+            write_stage(ws.project.root, stage, LockEntry(stage.cmd, state.deps, state.params, outs))
             on_event(ReproEvent("restored", stage.name, "restored from run-cache"))
             return True
     return False
@@ -223,8 +262,8 @@ def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callabl
         if info is None:
             raise PipelineError(
                 f"stage '{stage.name}' did not produce its output '{stage.repo_path(out.path)}'",
-                hint="make the command write it, or remove it from the stage's outputs in dvc.yaml",
-                path="dvc.yaml",
+                hint=f"make the command write it, or remove it from the stage's outputs in {stage.dvcfile}",
+                path=stage.dvcfile,
             )
         # Every output goes into the cache (even `cache: false` ones, which git tracks) so that
         # the run-cache can restore the whole run later.
@@ -232,7 +271,7 @@ def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callabl
         outs[out.path] = info
         recorded.append(RecordedOut(out.path, out.kind, out.cache, info))
     _ensure_gitignored(root, stage)
-    write_entries(ws.project.lock_path, {stage.name: LockEntry(stage.cmd, after.deps, after.params, outs)})
+    write_stage(ws.project.root, stage, LockEntry(stage.cmd, after.deps, after.params, outs))
     ws.runs.record(
         stage=stage.name, cmd=stage.cmd, wdir=stage.wdir,
         deps={p: h.md5 for p, h in after.deps.items()}, params=after.params,

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyhelper.core.cache import Cache
-from pyhelper.core.dvcfile import read_pipeline
 from pyhelper.core.hashing import StatIndex
-from pyhelper.core.lockfile import LockEntry, write_entries
+from pyhelper.core.lockfile import LockEntry, write_stage
 from pyhelper.core.params import get_value, load_params
 from pyhelper.core.params_edit import Override, apply_overrides
 from pyhelper.core.project import Project
@@ -109,7 +108,7 @@ def _git_changed(project: Project, path: str) -> bool:
 
 def _update_lock(project: Project, record: RunRecord, index: StatIndex) -> bool:
     """Writes the run into dvc.lock when the stage's current deps are the ones it ran with."""
-    pipeline = read_pipeline(project.root)
+    pipeline = project.pipeline()
     stage = pipeline.stages.get(record.stage)
     if stage is None or stage.cmd != record.cmd:
         return False
@@ -117,5 +116,5 @@ def _update_lock(project: Project, record: RunRecord, index: StatIndex) -> bool:
     if {p: h.md5 for p, h in state.deps.items()} != record.deps:
         return False
     outs = {o.path: o.hash for o in record.outs}
-    write_entries(project.lock_path, {stage.name: LockEntry(stage.cmd, state.deps, state.params, outs)})
+    write_stage(project.root, stage, LockEntry(stage.cmd, state.deps, state.params, outs))
     return True

@@ -49,6 +49,20 @@ class Stage:
     frozen: bool = False
     line: int | None = None
     """The line of the stage's definition in dvc.yaml (for error messages)."""
+    dvcfile: str = "dvc.yaml"
+    """The dvc.yaml declaring the stage, relative to the repository root (posix)."""
+    local_name: str = ""
+    """The stage's name inside its dvc.yaml and dvc.lock (empty: the same as `name`)."""
+
+    @property
+    def key(self) -> str:
+        """The stage's name inside its own dvc.yaml and dvc.lock (`train`, `build@cpu`)."""
+        return self.local_name or self.name
+
+    @property
+    def lock_file(self) -> str:
+        """The dvc.lock beside the stage's dvc.yaml, relative to the repository root."""
+        return posixpath.join(posixpath.dirname(self.dvcfile), "dvc.lock")
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -62,13 +76,36 @@ class Stage:
 
 @dataclass(frozen=True)
 class Pipeline:
-    """Everything dvc.yaml declares."""
+    """Everything the project's dvc.yaml files declare (and, when collected, its `.dvc` files)."""
 
     stages: dict[str, Stage]
-    """Stages by name, in file order."""
+    """Stages by address (`train` in the root dvc.yaml, `sub/dvc.yaml:train` elsewhere), in file order."""
     metrics: tuple[str, ...] = ()
     """Top-level `metrics` files (repository-relative)."""
     params: tuple[str, ...] = ()
     """Top-level `params` files (repository-relative)."""
     plots: tuple[Any, ...] = ()
-    """Top-level `plots` definitions, as written."""
+    """Top-level `plots` definitions, as written (of the root dvc.yaml; see `plots_by_file`)."""
+    files: tuple[str, ...] = ("dvc.yaml",)
+    """The dvc.yaml files read, relative to the repository root."""
+    data: tuple[Any, ...] = ()
+    """The `.dvc` files of the project (`dvcdata.DataFile`), when collected."""
+    plots_by_file: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    """Top-level `plots` of every dvc.yaml: (its folder, its definitions as written)."""
+    sub: str = ""
+    """The DVC project's folder inside the repository ('' when it is the repository root)."""
+
+    def address(self, dvcfile: str, name: str) -> str:
+        """How DVC addresses a stage: `name` in the project's own dvc.yaml, else `path/dvc.yaml:name`."""
+        rel = dvcfile[len(self.sub) + 1:] if self.sub else dvcfile
+        return name if rel == "dvc.yaml" else f"{rel}:{name}"
+
+    def lock_files(self) -> list[str]:
+        """The dvc.lock beside each dvc.yaml, relative to the repository root."""
+        return [posixpath.join(posixpath.dirname(f), "dvc.lock") for f in self.files]
+
+
+def is_url(dep: str) -> bool:
+    """True for a dependency written as a URL (`https://…`, `s3://…`), not a path in the project."""
+    head, sep, _ = dep.partition("://")
+    return bool(sep) and head.replace("+", "").replace("-", "").replace(".", "").isalnum()

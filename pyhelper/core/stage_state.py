@@ -14,8 +14,7 @@ from typing import Any
 from pyhelper.core.hashing import HashInfo, StatIndex
 from pyhelper.core.lockfile import LockEntry
 from pyhelper.core.params import get_value, load_params, missing_key_error
-from pyhelper.core.stage import Stage
-from pyhelper.errors import PipelineError
+from pyhelper.core.stage import Stage, is_url
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,8 @@ class StageState:
     outs: dict[str, HashInfo | None]
     """Output path (as written) to its current hash, None when missing."""
     reasons: tuple[str, ...]
+    missing: tuple[str, ...] = ()
+    """Dependencies (as written) that do not exist and that no upstream stage will produce."""
 
     @property
     def changed(self) -> bool:
@@ -96,30 +97,35 @@ def compute_state(
     """
     deps: dict[str, HashInfo] = {}
     reasons: list[str] = []
+    missing: list[str] = []
     for dep in stage.deps:
+        if is_url(dep):
+            continue  # Checked by its own rules (see `urls`), never hashed as a local path.
         repo_path = stage.repo_path(dep)
         info = index.hash_path(root / repo_path)
         if info is None:
             if any(repo_path == p or repo_path.startswith(p + "/") for p in will_produce):
                 reasons.append(f"dependency '{dep}' will be produced by an upstream stage")
                 continue
-            raise PipelineError(
-                f"dependency '{repo_path}' of stage '{stage.name}' does not exist",
-                hint="create it, fix the path under `deps:`, or add the stage that produces it",
-                path="dvc.yaml",
-            )
+            reasons.append(f"dependency '{repo_path}' is missing")
+            missing.append(dep)
+            continue
         deps[dep] = info
     values = params.values(stage)
     outs = {out.path: index.hash_path(root / stage.repo_path(out.path)) for out in stage.outs}
 
     if stage.always_changed:
         reasons.append("always_changed is set")
+    elif is_callback(stage):
+        reasons.append("always changed: the stage has no dependencies and no outputs")
     if entry is None:
         reasons.append("not in dvc.lock yet")
     else:
         if entry.cmd != stage.cmd:
             reasons.append("command changed")
-        for path in sorted(set(deps) | set(entry.deps)):
+        for path in sorted(set(deps) | {p for p in entry.deps if not is_url(p)}):
+            if path in missing:
+                continue
             if path not in entry.deps:
                 reasons.append(f"dependency '{path}' is new")
             elif path not in deps:
@@ -144,7 +150,14 @@ def compute_state(
                 reasons.append(f"output '{path}' is missing")
             elif outs[path].md5 != entry.outs[path].md5:
                 reasons.append(f"output '{path}' modified")
-    return StageState(stage=stage, deps=deps, params=values, outs=outs, reasons=tuple(reasons))
+    return StageState(stage=stage, deps=deps, params=values, outs=outs, reasons=tuple(reasons),
+                      missing=tuple(missing))
+
+
+
+def is_callback(stage: Stage) -> bool:
+    """DVC's callback stage: a command with no deps, params or outputs runs every time."""
+    return not stage.deps and not stage.params and not stage.outs
 
 
 def _normal(value: Any) -> Any:

@@ -45,7 +45,9 @@ def create(dest: Path) -> Path:
     try:
         _copy_tree(files("pyhelper.demo") / "template", dest)
         (dest / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
-        _commit_all(dest)
+        _git(dest, "init", "-q", "-b", "main")
+        _track_dataset(dest)
+        _commit(dest, COMMIT_MESSAGE)
     except BaseException:
         # The folder was new or empty before, so removing what is in it loses nothing of the
         # user's and lets them run the same command again once the cause is fixed.
@@ -86,10 +88,16 @@ def _copy_tree(source: Traversable, target: Path) -> None:
             (target / entry.name).write_bytes(entry.read_bytes())
 
 
-def _commit_all(repo: Path) -> None:
-    """`git init` the folder on branch main and commit everything in it."""
-    _git(repo, "init", "-q", "-b", "main")
-    _commit(repo, COMMIT_MESSAGE)
+DATASET = "data/raw/features.csv"
+"""The demo's data tracked outside git (what `xp add` / `dvc add` do): cached, with a `.dvc` file."""
+
+
+def _track_dataset(repo: Path) -> None:
+    """`xp add data/raw/features.csv`: the data goes into the cache, its .dvc file into the commit."""
+    from pyhelper.core.add import add
+    from pyhelper.core.project import Project
+
+    add(Project(repo), [str(repo / DATASET)])
 
 
 def _commit(repo: Path, message: str) -> None:

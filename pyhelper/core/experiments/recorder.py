@@ -93,11 +93,10 @@ class Recorder:
         return watched
 
     def __enter__(self) -> Recorder:
-        from pyhelper.core.dvcfile import read_pipeline
         from pyhelper.errors import XpError
 
         try:
-            pipeline = read_pipeline(self.work.root)
+            pipeline = self.work.pipeline()
         except XpError:
             pipeline = None  # The run reports it; checkpoints then have nothing to leave out.
         if pipeline is not None:

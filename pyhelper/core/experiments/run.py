@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from pyhelper.core import graph, tmp_workspace
-from pyhelper.core.dvcfile import read_pipeline
 from pyhelper.core.experiments.save import Experiment, choose_name, record
 from pyhelper.core.gitrepo import head_commit, open_repo, snapshot_tree
 from pyhelper.core.params_edit import set_params
@@ -114,7 +113,7 @@ def _reproduce(view: Project, set_values: list[str], targets: list[str] | None, 
     """Sets the params (undone if the pipeline turns out invalid) and reproduces in `view`, recording checkpoints."""
     edit = set_params(view.root, list(set_values)) if set_values else None
     try:
-        graph.order(read_pipeline(view.root), view.root, targets)
+        graph.order(view.pipeline(), view.root, targets)
     except XpError:
         if edit is not None:
             edit.undo()
@@ -166,7 +165,7 @@ def remove_persisted(view: Project) -> None:
     from pyhelper.core.cache import Cache, remove
     from pyhelper.core.hashing import StatIndex
 
-    pipeline = read_pipeline(view.root)
+    pipeline = view.pipeline()
     index = StatIndex(view.ensure_xp_dir() / "index.db")
     cache = Cache(view.cache_dir, index)
     try:

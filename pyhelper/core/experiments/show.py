@@ -65,6 +65,8 @@ class _Layout:
     params: dict[str, tuple[str, ...]]
     metrics: tuple[str, ...]
     error: str = ""
+    locks: tuple[str, ...] = ("dvc.lock",)
+    """The dvc.lock beside each dvc.yaml (repository paths)."""
 
 
 class RowReader:
@@ -76,6 +78,7 @@ class RowReader:
         self._parsed: dict[tuple[str, str], Any] = {}
         self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._cache = None
+        self._tree_files: Any = None
 
     def _blob(self, tree: pygit2.Tree | None, path: str) -> tuple[str, bytes] | None:
         """(blob id, bytes) of a file in a tree, or of the workspace file when `tree` is None."""
@@ -109,17 +112,32 @@ class RowReader:
             raise found
         return found
 
+    def pipeline_files(self, tree: pygit2.Tree | None) -> tuple[str, ...]:
+        """The project's dvc.yaml files in a tree, or in the workspace when `tree` is None."""
+        if tree is None:
+            from pyhelper.core.collect import collect
+
+            return collect(self.project.root, self.project.sub).pipelines
+        if self._tree_files is None:
+            from pyhelper.core.collect import TreeFiles
+
+            self._tree_files = TreeFiles(self.repo, self.project.sub)
+        return self._tree_files.pipelines(tree)
+
     def layout(self, tree: pygit2.Tree | None) -> _Layout:
         """Params and metrics files of the pipeline in this tree."""
         from pyhelper.core.metrics import metrics_files, params_keys
 
-        dvc = self._blob(tree, "dvc.yaml")
-        if dvc is None:
+        files = self.pipeline_files(tree)
+        blobs = [(f, self._blob(tree, f)) for f in files]
+        blobs = [(f, b) for f, b in blobs if b is not None]
+        if not blobs:
             return _Layout({}, ())
-        key: tuple[str, ...] = (dvc[0],)
-        if b"${" in dvc[1]:
-            params = self._blob(tree, "params.yaml")
-            key = (dvc[0], params[0] if params else "")
+        key: tuple[str, ...] = tuple(b[0] for _, b in blobs)
+        for file, blob in blobs:
+            if b"${" in blob[1]:
+                params = self._blob(tree, posixpath.join(posixpath.dirname(file), "params.yaml"))
+                key += (params[0] if params else "",)
         if key not in self._layouts:
             from pyhelper.core.dvcfile import parse_pipeline
 
@@ -128,8 +146,9 @@ class RowReader:
                 return found[1].decode("utf-8", errors="replace") if found else None
 
             try:
-                pipeline = parse_pipeline(read)
-                self._layouts[key] = _Layout(params_keys(pipeline), tuple(metrics_files(pipeline)))
+                pipeline = parse_pipeline(read, files=[f for f, _ in blobs], sub=self.project.sub)
+                self._layouts[key] = _Layout(params_keys(pipeline), tuple(metrics_files(pipeline)),
+                                             locks=tuple(pipeline.lock_files()))
             except XpError as exc:
                 self._layouts[key] = _Layout({}, (), str(exc))
         return self._layouts[key]
@@ -162,17 +181,23 @@ class RowReader:
             out[path] = values
         return out
 
-    def lock(self, tree: pygit2.Tree | None) -> dict[str, Any]:
-        """dvc.lock entries of a tree (empty when absent or unreadable)."""
+    def lock(self, tree: pygit2.Tree | None, locks: tuple[str, ...] = ("dvc.lock",)) -> dict[str, Any]:
+        """Lock entries of a tree from each of `locks` (empty when absent or unreadable), keyed by
+        `file:stage` for the locks of subfolder pipelines."""
         from pyhelper.core.lockfile import parse_lock
 
-        blob = self._blob(tree, "dvc.lock")
-        if blob is None:
-            return {}
-        try:
-            return self._parse("lock", blob, "dvc.lock", lambda raw, p: parse_lock(raw.decode("utf-8")))
-        except XpError:
-            return {}
+        found: dict[str, Any] = {}
+        for lock in locks:
+            blob = self._blob(tree, lock)
+            if blob is None:
+                continue
+            try:
+                entries = self._parse("lock", blob, lock, lambda raw, p: parse_lock(raw.decode("utf-8"), display=p))
+            except XpError:
+                continue
+            prefix = "" if lock == locks[0] else f"{lock}:"
+            found.update({prefix + name: entry for name, entry in entries.items()})
+        return found
 
     def metrics(self, tree: pygit2.Tree | None, layout: _Layout, lock: Callable[[], dict[str, Any]],
                 errors: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -213,14 +238,14 @@ class RowReader:
             errors["dvc.yaml"] = layout.error
         deps: dict[str, str] = {}
         if with_deps:
-            for entry in self.lock(tree).values():
+            for entry in self.lock(tree, layout.locks).values():
                 deps.update({path: info.md5 for path, info in entry.deps.items()})
         annotations = annotations or notes.Annotations()
         return Row(
             kind=kind, name=name, rev=rev, baseline=baseline, created=created, status=status, message=message,
             tags=annotations.tags, note=annotations.note, starred=annotations.starred,
             params=self.params(tree, layout, errors),
-            metrics=self.metrics(tree, layout, lambda: self.lock(tree), errors) if with_metrics else {},
+            metrics=self.metrics(tree, layout, lambda: self.lock(tree, layout.locks), errors) if with_metrics else {},
             deps=deps, errors=errors,
         )
 

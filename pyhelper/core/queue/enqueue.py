@@ -37,12 +37,11 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
             sample: int | None = None, seed: int | None = None, confirm: bool = False,
             retries: int = 0) -> list[Entry]:
     """Queues every point of the sweep `set_values` describes; returns the entries in order."""
-    from pyhelper.core.dvcfile import read_pipeline
 
     if retries < 0:
         raise BadInput("--retries must be 0 or more", hint="pass --retries N with N ≥ 0")
     project.require_pipeline()
-    read_pipeline(project.root)  # A broken dvc.yaml is reported now, not when a worker runs it.
+    project.pipeline()  # A broken dvc.yaml is reported now, not when a worker runs it.
     repo = open_repo(project)
     head = head_commit(repo, project)
     baseline = str(head.id)

@@ -59,13 +59,12 @@ def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperime
 
 def repro_pipeline(ls: XpServer, params: p.ReproPipelineParams) -> p.ReproPipelineResult:
     """Starts `xp repro` in the background."""
-    from pyhelper.core.dvcfile import read_pipeline
     from pyhelper.core.graph import order
 
     project = ls.project()
     project.require_pipeline()
     # A broken dvc.yaml, an unknown target or a cycle is said now, in the CLI's words.
-    order(read_pipeline(project.root), project.root, list(params.targets) or None)
+    order(project.pipeline(), project.root, list(params.targets) or None)
     command = [sys.executable, "-m", "pyhelper", "repro", *params.targets]
     if params.force:
         command.append("-f")

@@ -11,8 +11,16 @@ import random
 
 import params
 
-FEATURES = ["x1", "x2", "x3", "x4"]
 OUT_DIR = os.path.join("data", "prepared")
+# The data dictionary: tracked outside git by data/raw/features.csv.dvc (`xp add`, as `dvc add`),
+# so a fresh clone gets it from the cache or remote storage.
+FEATURES_FILE = os.path.join("data", "raw", "features.csv")
+
+
+def feature_names():
+    """The feature names, the first column of the data dictionary."""
+    with open(FEATURES_FILE, encoding="utf-8") as f:
+        return [line.split(",")[0] for line in f.read().splitlines()[1:] if line]
 
 
 def make_points(seed, n_samples, noise):
@@ -40,7 +48,7 @@ def make_points(seed, n_samples, noise):
 def write_csv(path, rows):
     """Writes `rows` under a header; floats get a fixed number of digits so files compare byte for byte."""
     with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(",".join(FEATURES + ["label"]) + "\n")
+        f.write(",".join(feature_names() + ["label"]) + "\n")
         for row in rows:
             f.write(",".join(f"{v:.6f}" for v in row[:-1]) + f",{row[-1]}\n")
 

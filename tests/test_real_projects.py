@@ -1,0 +1,176 @@
+# ruff: noqa: F811  (dvc_bin is a pytest fixture imported from test_dvc_interop)
+"""Real DVC project shapes open and answer as DVC 3.67.1 answers on them: pipelines in subfolders,
+monorepos, `.dvc`-tracked data (present, missing, in the cache only), mappings in `cmd`, callback
+stages, big `foreach` stages. Each test runs DVC itself on the same project and compares."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests import real_projects
+from tests.conftest import git
+from tests.test_dvc_interop import dvc, dvc_bin  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.dvc
+
+
+def _init(repo: Path, dvc_bin: str, *, subdirs: tuple[str, ...] = ()) -> None:
+    git(repo, "init", "-q", "-b", "main")
+    for sub in subdirs or (".",):
+        dvc(dvc_bin, repo / sub, "init", "-q", *(["--subdir"] if sub != "." else []))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "init")
+
+
+def _same_status(repo: Path, dvc_bin: str, xp, cwd: Path | None = None) -> dict:
+    here = cwd or repo
+    ours = json.loads(xp("status", "--json", cwd=here).stdout)
+    theirs = json.loads(dvc(dvc_bin, here, "status", "--json"))
+    assert ours == theirs
+    return ours
+
+
+def _dvc_dry(dvc_bin: str, repo: Path) -> list[str]:
+    out = dvc(dvc_bin, repo, "repro", "--dry")
+    return re.findall(r"Running stage '([^']+)'", out)
+
+
+def test_pipelines_in_subfolders_are_collected_and_addressed_as_dvc_does(tmp_path, dvc_bin, xp):
+    repo = tmp_path / "repo"
+    real_projects.subfolder_pipelines(repo)
+    _init(repo, dvc_bin)
+
+    status = _same_status(repo, dvc_bin, xp)
+    assert set(status) == {"report", "pipelines/prepare/dvc.yaml:split", "pipelines/train/dvc.yaml:fit"}
+
+    out = xp("repro", cwd=repo).stdout
+    # The mapping in `cmd` unpacks into arguments exactly as DVC unpacks it.
+    assert "> python fit.py --epochs 3 --lr 0.01 --shuffle --layers 8 4" in out
+    assert (repo / "report.txt").read_text() == "--epochs 3 --lr 0.01 --shuffle --layers 8 4"
+    # Each dvc.yaml has its own dvc.lock, and DVC finds all of them up to date.
+    for lock in ("dvc.lock", "pipelines/prepare/dvc.lock", "pipelines/train/dvc.lock"):
+        assert (repo / lock).is_file(), lock
+    assert "Data and pipelines are up to date." in dvc(dvc_bin, repo, "status")
+    assert _same_status(repo, dvc_bin, xp) == {}
+
+    # The same run gives the same locks in both tools.
+    locks = {p: (repo / p).read_text() for p in ("dvc.lock", "pipelines/prepare/dvc.lock", "pipelines/train/dvc.lock")}
+    dvc(dvc_bin, repo, "repro", "-f")
+    assert {p: (repo / p).read_text() for p in locks} == locks
+
+    # A change in the subfolder's params file is seen by both, and by a target written as DVC writes it.
+    (repo / "pipelines/train/config.yaml").write_text("fit:\n  epochs: 4\n  lr: 0.01\n  shuffle: true\n  layers: [8, 4]\n")
+    status = _same_status(repo, dvc_bin, xp)
+    assert status["pipelines/train/dvc.yaml:fit"] == [
+        {"changed deps": {"pipelines/train/config.yaml": {"fit": "modified"}}}, "changed command"]
+    # `repro --dry`: what DVC would run, and (unlike DVC, which judges each stage on today's files)
+    # the stages downstream whose inputs that run changes.
+    would = json.loads(xp("repro", "--dry", "--json", cwd=repo).stdout)["wouldRun"]
+    assert _dvc_dry(dvc_bin, repo) == ["pipelines/train/dvc.yaml:fit"]
+    assert would == ["pipelines/train/dvc.yaml:fit", "report"]
+    out = xp("repro", "pipelines/train/dvc.yaml:fit", cwd=repo).stdout
+    assert "Running stage 'pipelines/train/dvc.yaml:fit'" in out and "report" not in out
+
+    # Commands work from any subfolder of the project.
+    sub = repo / "pipelines" / "prepare"
+    assert "pipelines/train/dvc.yaml:fit" not in xp("status", cwd=sub).stdout
+    assert "report:" in xp("status", cwd=sub).stdout
+
+
+def test_tracked_data_present_missing_and_in_the_cache_only(tmp_path, dvc_bin, xp):
+    repo = tmp_path / "repo"
+    real_projects.tracked_data(repo)
+    _init(repo, dvc_bin)
+    dvc(dvc_bin, repo, "commit", "-q", "-f", "data/raw.csv.dvc", "data/images.dvc")  # Into DVC's cache.
+
+    status = _same_status(repo, dvc_bin, xp)
+    assert status["notify"] == ["always changed"]
+    assert "data/raw.csv.dvc" not in status
+
+    xp("repro", cwd=repo)
+    assert (repo / "features.txt").read_text() == "2"
+    assert _same_status(repo, dvc_bin, xp) == {"notify": ["always changed"]}
+
+    # Deleted from the workspace but still in the cache: reported as DVC reports it, and
+    # `repro` puts the tracked data back from the cache instead of failing.
+    (repo / "data" / "raw.csv").unlink()
+    status = _same_status(repo, dvc_bin, xp)
+    assert status["data/raw.csv.dvc"] == [{"changed outs": {"data/raw.csv": "deleted"}}]
+    assert status["featurize"] == [{"changed deps": {"data/raw.csv": "deleted"}}]
+    out = xp("repro", cwd=repo).stdout
+    assert "Checked out data/raw.csv from the cache (tracked by data/raw.csv.dvc)" in out
+    assert (repo / "data" / "raw.csv").read_text() == "x,y\n1,2\n3,4\n"
+
+    # After a clone: neither in the workspace nor in the cache. Status answers (exit 0), DVC's way.
+    shutil.rmtree(repo / ".dvc" / "cache")
+    shutil.rmtree(repo / "data" / "images")
+    status = _same_status(repo, dvc_bin, xp)
+    assert status["data/images.dvc"] == [{"changed outs": {"data/images": "not in cache"}}]
+    assert status["featurize"] == [{"changed deps": {"data/images": "deleted"}},
+                                   {"changed outs": {"features.txt": "not in cache"}}]
+    text = xp("status", cwd=repo).stdout
+    assert "data/images not in cache" in text
+
+    # `repro` refuses only the stage that needs the data, naming it and how to get it; the rest runs.
+    result = xp("repro", cwd=repo, expect=2)
+    assert "Running stage 'notify'" in result.stdout
+    assert "dependency 'data/images' of stage 'featurize' does not exist" in result.stderr
+    assert "dvc pull data/images.dvc" in result.stderr
+
+
+def test_monorepo_projects_each_answer_for_themselves(tmp_path, dvc_bin, xp):
+    repo = tmp_path / "repo"
+    real_projects.monorepo(repo)
+    _init(repo, dvc_bin, subdirs=("project-1", "project-2", "project-3"))
+
+    one = repo / "project-1"
+    status = _same_status(repo, dvc_bin, xp, cwd=one)
+    assert list(status) == ["train"], "only project-1's stage, addressed from its own root"
+    out = xp("repro", cwd=one).stdout
+    assert "Running stage 'train'" in out
+    assert (one / "model-project-1.bin").is_file() and not (repo / "project-2" / "model-project-2.bin").exists()
+    assert (one / "dvc.lock").is_file() and not (repo / "dvc.lock").exists()
+    # xp's output went into project-1's own DVC cache, where DVC finds it.
+    assert "Data and pipelines are up to date." in dvc(dvc_bin, one, "status")
+    assert _same_status(repo, dvc_bin, xp, cwd=one) == {}
+    assert "train" in _same_status(repo, dvc_bin, xp, cwd=repo / "project-2")
+    # From a folder inside project-3, project-3 is the project.
+    (repo / "project-3" / "src").mkdir()
+    assert "train:" in xp("status", cwd=repo / "project-3" / "src").stdout
+
+
+def test_a_big_foreach_stage_matches_dvc(tmp_path, dvc_bin, xp):
+    repo = tmp_path / "repo"
+    real_projects.big_foreach(repo, items=1200)
+    _init(repo, dvc_bin)
+    status = _same_status(repo, dvc_bin, xp)
+    assert len(status) == 1200 and "shard@s0000" in status
+    out = xp("status", "shard@s0007", "--json", cwd=repo).stdout
+    assert list(json.loads(out)) == ["shard@s0007"]
+    assert len(json.loads(xp("status", "shard", "--json", cwd=repo).stdout)) == 1200, "a foreach group by its name"
+
+
+def test_dvcignore_hides_pipelines_and_nested_projects_are_separate(tmp_path, dvc_bin, xp):
+    repo = tmp_path / "repo"
+    real_projects.subfolder_pipelines(repo)
+    (repo / ".dvcignore").write_text("# scratch pipelines\npipelines/prepare/\n")
+    (repo / "vendor" / "other").mkdir(parents=True)
+    (repo / "vendor" / "other" / "dvc.yaml").write_text("stages:\n  x:\n    cmd: echo x\n")
+    (repo / "data" / "train.csv").write_text("a,b\n")
+    _init(repo, dvc_bin, subdirs=(".", "vendor/other"))
+    status = _same_status(repo, dvc_bin, xp)
+    assert "pipelines/prepare/dvc.yaml:split" not in status
+    assert not any(k.startswith("vendor/") for k in status)
+
+
+def test_unknown_target_names_the_stages(tmp_path, dvc_bin, xp):
+    repo = tmp_path / "repo"
+    real_projects.subfolder_pipelines(repo)
+    _init(repo, dvc_bin)
+    result = xp("status", "fitt", cwd=repo, expect=2)
+    assert "unknown stage 'fitt'" in result.stderr and "pipelines/train/dvc.yaml:fit" in result.stderr
