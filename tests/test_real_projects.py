@@ -174,3 +174,82 @@ def test_unknown_target_names_the_stages(tmp_path, dvc_bin, xp):
     _init(repo, dvc_bin)
     result = xp("status", "fitt", cwd=repo, expect=2)
     assert "unknown stage 'fitt'" in result.stderr and "pipelines/train/dvc.yaml:fit" in result.stderr
+
+
+def test_experiments_run_show_and_apply_in_subfolder_pipelines(tmp_path, xp):
+    repo = tmp_path / "repo"
+    real_projects.subfolder_pipelines(repo)
+    git(repo, "init", "-q", "-b", "main")
+    xp("repro", "-q", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "reproduced")
+    xp("exp", "run", "--temp", "-S", "pipelines/train/config.yaml:fit.epochs=7", "-n", "e7", cwd=repo)
+    rows = json.loads(xp("exp", "show", "--json", cwd=repo).stdout)
+    text = json.dumps(rows)
+    assert "pipelines/train/config.yaml" in text and "e7" in text
+    xp("exp", "apply", "e7", cwd=repo)
+    assert (repo / "report.txt").read_text() == "--epochs 7 --lr 0.01 --shuffle --layers 8 4"
+    assert "epochs: 7" in (repo / "pipelines/train/config.yaml").read_text()
+
+
+def test_xp_add_writes_what_dvc_add_writes(tmp_path, dvc_bin, xp):
+    repo = tmp_path / "repo"
+    (repo / "data" / "images" / "sub").mkdir(parents=True)
+    _init(repo, dvc_bin)
+    (repo / "data" / "raw.csv").write_text("a,b\n1,2\n")
+    (repo / "data" / "images" / "1.txt").write_text("one\n")
+    (repo / "data" / "images" / "sub" / "2.txt").write_text("two\n")
+    out = xp("add", "data/raw.csv", "data/images", cwd=repo).stdout
+    assert "git add data/raw.csv.dvc data/.gitignore data/images.dvc" in out
+    ours = {p: (repo / p).read_text() for p in ("data/raw.csv.dvc", "data/images.dvc", "data/.gitignore")}
+    for p in ours:
+        (repo / p).unlink()
+    dvc(dvc_bin, repo, "add", "-q", "data/raw.csv", "data/images")
+    assert {p: (repo / p).read_text() for p in ours} == ours
+    assert "Data and pipelines are up to date." in dvc(dvc_bin, repo, "status")
+    # What is already tracked by git, or outside the project, is refused with the fix.
+    (repo / "code.py").write_text("x = 1\n")
+    git(repo, "add", "code.py")
+    assert "git rm -r --cached" in xp("add", "code.py", cwd=repo, expect=2).stderr
+    assert "outside the repository" in xp("add", str(tmp_path), cwd=repo, expect=2).stderr
+
+
+@pytest.mark.parametrize("text, says", [
+    ("outs:\n- md5: 123\n  path: raw.csv\n", "data/raw.csv.dvc:2: the md5 of 'raw.csv' is not a hash"),
+    ("outs:\n- path: ../../outside.csv\n  md5: 0123456789abcdef0123456789abcdef\n",
+     "is outside the repository"),
+    ("outs: [oops\n", "data/raw.csv.dvc:1: malformed YAML"),
+    ("stages: {}\n", "data/raw.csv.dvc:1: a .dvc file has an unknown key 'stages'"),
+])
+def test_a_broken_dvc_file_is_one_line_naming_it(tmp_path, xp, text, says):
+    repo = tmp_path / "repo"
+    real_projects.tracked_data(repo)
+    (repo / "data" / "raw.csv.dvc").write_text(text)
+    git(repo, "init", "-q", "-b", "main")
+    result = xp("status", cwd=repo, expect=2)
+    assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_cycle_across_two_files_names_the_file(tmp_path, xp):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "dvc.yaml").write_text("stages:\n  a:\n    cmd: cp b/y.txt x.txt\n    deps: [b/y.txt]\n    outs: [x.txt]\n")
+    (repo / "b").mkdir()
+    (repo / "b" / "dvc.yaml").write_text("stages:\n  b:\n    cmd: cp ../x.txt y.txt\n    deps: [../x.txt]\n"
+                                         "    outs: [y.txt]\n")
+    git(repo, "init", "-q", "-b", "main")
+    result = xp("status", cwd=repo, expect=2)
+    assert "the pipeline has a cycle" in result.stderr and "b/dvc.yaml:b" in result.stderr
+
+
+@pytest.mark.parametrize("body, says", [
+    ("    outs:\n      - model.pt:\n          checkpoint: true\n", "unknown key 'checkpoint'"),
+    ("    live:\n      logs: {}\n", "unknown key 'live'"),
+])
+def test_keys_dvc_3_rejects_are_rejected_in_one_line(tmp_path, xp, body, says):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "dvc.yaml").write_text("stages:\n  train:\n    cmd: python train.py\n" + body)
+    git(repo, "init", "-q", "-b", "main")
+    result = xp("status", cwd=repo, expect=2)
+    assert says in result.stderr and result.stderr.startswith("error: dvc.yaml:")
