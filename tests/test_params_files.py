@@ -72,7 +72,7 @@ def test_repro_set_param_changes_only_that_value(gen, xp) -> None:
         ("  lr: 0.1           # learning rate", "  lr: 0.05          # learning rate"),
     ]
     diff = xp("params", "diff", "--json", cwd=repo)
-    assert json.loads(diff.stdout) == {"params.yaml": {"train.lr": {"old": 0.1, "new": 0.05}}}
+    assert json.loads(diff.stdout) == {"params.yaml": {"train.lr": {"old": 0.1, "new": 0.05, "diff": pytest.approx(-0.05)}}}
 
 
 def test_several_values_quotes_and_list_items_in_one_edit(gen) -> None:

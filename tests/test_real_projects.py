@@ -253,3 +253,24 @@ def test_keys_dvc_3_rejects_are_rejected_in_one_line(tmp_path, xp, body, says):
     git(repo, "init", "-q", "-b", "main")
     result = xp("status", cwd=repo, expect=2)
     assert says in result.stderr and result.stderr.startswith("error: dvc.yaml:")
+
+
+def test_params_and_metrics_json_are_dvcs(tmp_path, dvc_bin, xp):
+    from pyhelper.demo import create
+
+    repo = create(tmp_path / "demo")
+    dvc(dvc_bin, repo, "init", "-q")
+    xp("repro", "-q", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "reproduced")
+    text = (repo / "params.yaml").read_text().replace("epochs: 10", "epochs: 12").replace("lr: 0.05", "lr: fast")
+    (repo / "params.yaml").write_text(text + "extra:\n  unused: 5\n  items: [1]\n")
+    metrics = json.loads((repo / "metrics.json").read_text())
+    metrics.update({"name": "run", "hist": [1, 2], "flag": True, "accuracy": 0.9, "empty": {}})
+    (repo / "metrics.json").write_text(json.dumps(metrics))
+    for args in (["params", "diff"], ["params", "diff", "--all"], ["params", "diff", "--deps"],
+                 ["params", "diff", "--targets", "params.yaml"], ["metrics", "show"], ["metrics", "diff"],
+                 ["metrics", "diff", "--all"], ["metrics", "show", "metrics.json"]):
+        ours = json.loads(xp(*args, "--json", cwd=repo).stdout)
+        theirs = json.loads(dvc(dvc_bin, repo, *args, "--json"))
+        assert ours == theirs, args

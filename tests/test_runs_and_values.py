@@ -87,7 +87,7 @@ def test_params_and_metrics_diff_between_head_and_workspace(project, xp):
 
     xp("repro", "-S", "train.lr=0.25", cwd=project)
     params = json.loads(xp("params", "diff", "--json", cwd=project).stdout)
-    assert params == {"params.yaml": {"train.lr": {"old": 0.1, "new": 0.25}}}
+    assert params == {"params.yaml": {"train.lr": {"old": 0.1, "new": 0.25, "diff": pytest.approx(0.15)}}}
     table = xp("params", "diff", cwd=project).stdout.splitlines()
     assert table[0].split() == ["Path", "Param", "HEAD", "workspace"]
     assert table[1].split() == ["params.yaml", "train.lr", "0.1", "0.25"]
@@ -102,9 +102,9 @@ def test_params_and_metrics_diff_between_head_and_workspace(project, xp):
     assert md.startswith("| Path") and "| metrics.json | acc" in md
 
     shown = xp("metrics", "show", "--json", cwd=project).stdout
-    assert json.loads(shown) == {"metrics.json": {"data": {"acc": 0.75, "rows": 3}}}
+    assert json.loads(shown) == {"": {"data": {"metrics.json": {"data": {"acc": 0.75, "rows": 3}}}}}, "DVC's shape"
     head = json.loads(xp("metrics", "show", "--rev", "HEAD", "--json", cwd=project).stdout)
-    assert head["metrics.json"]["data"]["acc"] == 0.6
+    assert head["HEAD"]["data"]["metrics.json"]["data"]["acc"] == 0.6
 
 
 def test_metrics_of_cached_outputs_are_read_through_the_lock_at_a_revision(gen, xp):

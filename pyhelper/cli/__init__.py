@@ -102,6 +102,11 @@ def _add_params(command: argparse.ArgumentParser) -> None:
     pdiff.add_argument("a", nargs="?", default="HEAD", metavar="A", help="old revision (default: HEAD)")
     pdiff.add_argument("b", nargs="?", default="workspace", metavar="B", help="new revision (default: workspace)")
     pdiff.add_argument("--all", action="store_true", help="show unchanged params too")
+    pdiff.add_argument("--targets", nargs="+", default=[], metavar="FILE",
+                       help="only these params files (relative to the project's folder)")
+    pdiff.add_argument("--deps", action="store_true",
+                       help="only params the stages depend on (without it, every key of params.yaml is compared too)")
+    pdiff.add_argument("--no-path", action="store_true", help="leave the file column out of the table")
     _add_output_flags(pdiff)
     pdiff.set_defaults(handler="values:params_diff")
 
@@ -111,12 +116,15 @@ def _add_metrics(command: argparse.ArgumentParser) -> None:
         dest="metrics_command", metavar="COMMAND", required=True)
     mshow = metrics.add_parser("show", help="metrics of the workspace (or of a revision)")
     mshow.add_argument("--rev", default="workspace", help="revision to read (default: workspace)")
+    mshow.add_argument("targets", nargs="*", default=[], metavar="FILE", help="only these metrics files")
     _add_output_flags(mshow, precision=True)
     mshow.set_defaults(handler="values:metrics_show")
     mdiff = metrics.add_parser("diff", help="metrics that differ between two revisions (default: HEAD and workspace)")
     mdiff.add_argument("a", nargs="?", default="HEAD", metavar="A", help="old revision (default: HEAD)")
     mdiff.add_argument("b", nargs="?", default="workspace", metavar="B", help="new revision (default: workspace)")
     mdiff.add_argument("--all", action="store_true", help="show unchanged metrics too")
+    mdiff.add_argument("--targets", nargs="+", default=[], metavar="FILE", help="only these metrics files")
+    mdiff.add_argument("--no-path", action="store_true", help="leave the file column out of the table")
     _add_output_flags(mdiff, precision=True)
     mdiff.set_defaults(handler="values:metrics_diff")
 

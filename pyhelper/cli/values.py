@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pyhelper.cli.render import emit_json, number, table
+from pyhelper.core.metrics import dvc_diff
 
 
 def params_diff(args: argparse.Namespace) -> int:
@@ -12,20 +13,18 @@ def params_diff(args: argparse.Namespace) -> int:
     from pyhelper.core.metrics import diff_params
     from pyhelper.core.project import find_project
 
-    result = diff_params(find_project(), args.a, args.b, all_rows=args.all)
+    result = diff_params(find_project(), args.a, args.b, all_rows=args.all, deps_only=args.deps,
+                         targets=args.targets or None)
     if args.json:
-        out: dict[str, dict] = {}
-        for row in result.rows:
-            out.setdefault(row.path, {})[row.key] = {"old": row.old, "new": row.new}
-        emit_json(out)
+        emit_json(dvc_diff(result.old, result.new, with_unchanged=args.all, raw=False))  # DVC's shape.
         return 0
     _print_errors(result.errors)
     if not result.rows:
         if not args.all:
             print(f"No params changed between {args.a} and {args.b}.")
         return 0
-    rows = [[r.path, r.key, number(r.old, 10), number(r.new, 10)] for r in result.rows]
-    print(table(["Path", "Param", args.a, args.b], rows, markdown=args.md))
+    rows = [[*([] if args.no_path else [r.path]), r.key, number(r.old, 10), number(r.new, 10)] for r in result.rows]
+    print(table([*([] if args.no_path else ["Path"]), "Param", args.a, args.b], rows, markdown=args.md))
     return 0
 
 
@@ -34,9 +33,12 @@ def metrics_show(args: argparse.Namespace) -> int:
     from pyhelper.core.metrics import show_metrics
     from pyhelper.core.project import find_project
 
-    files = show_metrics(find_project(), args.rev)
+    files = [f for f in show_metrics(find_project(), args.rev) if _wanted(f.path, args.targets)]
     if args.json:
-        emit_json({f.path: ({"error": f.error} if f.error else {"data": f.values}) for f in files})
+        # DVC's shape: revision ("" for the workspace) → data → file → data (nested) or error.
+        emit_json({"" if args.rev == "workspace" else args.rev: {"data": {
+            f.path: ({"error": {"type": "ParseError" if "missing" not in f.error else "FileNotFoundError",
+                                "msg": f.error}} if f.error else {"data": f.raw}) for f in files}}})
         return 0
     if not files:
         print("No metrics files in dvc.yaml (declare them under a stage's `metrics:`).")
@@ -55,20 +57,36 @@ def metrics_diff(args: argparse.Namespace) -> int:
     from pyhelper.core.project import find_project
 
     result = diff_metrics(find_project(), args.a, args.b, all_rows=args.all)
+    if args.targets:
+        result = _only(result, args.targets)
     if args.json:
-        out: dict[str, dict] = {}
-        for row in result.rows:
-            out.setdefault(row.path, {})[row.key] = {"old": row.old, "new": row.new, "diff": row.change}
-        emit_json(out)
+        emit_json(dvc_diff(result.old, result.new, with_unchanged=args.all, raw=True))  # DVC's shape.
         return 0
     _print_errors(result.errors)
     if not result.rows:
         print(f"No metrics changed between {args.a} and {args.b}.")
         return 0
-    rows = [[r.path, r.key, number(r.old, args.precision), number(r.new, args.precision),
-             number(r.change, args.precision) if r.change is not None else "-"] for r in result.rows]
-    print(table(["Path", "Metric", args.a, args.b, "Change"], rows, markdown=args.md))
+    rows = [[*([] if args.no_path else [r.path]), r.key, number(r.old, args.precision),
+             number(r.new, args.precision), number(r.change, args.precision) if r.change is not None else "-"]
+            for r in result.rows]
+    print(table([*([] if args.no_path else ["Path"]), "Metric", args.a, args.b, "Change"], rows, markdown=args.md))
     return 0
+
+
+def _wanted(path: str, targets: list[str]) -> bool:
+    """True when no targets were given, or the file is one of them."""
+    import posixpath
+
+    return not targets or any(posixpath.normpath(t) == path for t in targets)
+
+
+def _only(result, targets: list[str]):
+    """A diff kept to the target files."""
+    from dataclasses import replace
+
+    return replace(result, rows=tuple(r for r in result.rows if _wanted(r.path, targets)),
+                   old=tuple(f for f in result.old if _wanted(f.path, targets)),
+                   new=tuple(f for f in result.new if _wanted(f.path, targets)))
 
 
 def _print_errors(files) -> None:

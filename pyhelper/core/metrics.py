@@ -9,7 +9,7 @@ or parsed becomes an error on its own row; the rest of the table is still shown.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,9 @@ class FileValues:
     path: str
     values: dict[str, Any]
     error: str = ""
+    raw: Any = None
+    """The file's values as DVC shows them (nested; numbers, strings and booleans; lists dropped), for
+    metrics files; None for params files and files that could not be read."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,10 @@ class Diff:
     b: str
     rows: tuple[DiffRow, ...]
     errors: tuple[FileValues, ...] = ()
+    old: tuple[FileValues, ...] = ()
+    """Every file at `a` (what the rows were computed from)."""
+    new: tuple[FileValues, ...] = ()
+    """Every file at `b`."""
 
 
 def read_metrics_file(path: Path, *, display: str) -> dict[str, Any]:
@@ -58,11 +65,75 @@ def read_metrics_file(path: Path, *, display: str) -> dict[str, Any]:
 
 def parse_metrics(data: bytes, *, path: str) -> dict[str, Any]:
     """Flattened numeric (and boolean) values of metrics file content."""
+    return _numbers(_parse_metrics_file(data, path))
+
+
+def _parse_metrics_file(data: bytes, path: str) -> Any:
     suffix = Path(path).suffix.lower()
     if suffix not in (".json", ".yaml", ".yml", ".toml"):
         suffix = ".yaml"  # YAML reads JSON too.
-    parsed = parse_params(data.decode("utf-8", errors="replace"), suffix=suffix, display=path)
+    return parse_params(data.decode("utf-8", errors="replace"), suffix=suffix, display=path)
+
+
+def _numbers(parsed: Any) -> dict[str, Any]:
     return {k: v for k, v in flatten(parsed).items() if isinstance(v, (int, float, bool))}
+
+
+def dvc_values(metrics: Any) -> Any:
+    """A metrics file's content as DVC 3 shows it: numbers, strings and booleans kept, nested;
+    lists, nulls and empty mappings dropped (DVC's `_extract_metrics`)."""
+    if isinstance(metrics, (int, float, str)):
+        return metrics
+    if not isinstance(metrics, dict):
+        return None
+    found = {}
+    for key, value in metrics.items():
+        kept = dvc_values(value)
+        if kept not in (None, {}):
+            found[key] = kept
+    return found
+
+
+def dvc_diff(old: list[FileValues] | tuple[FileValues, ...], new: list[FileValues] | tuple[FileValues, ...],
+             *, with_unchanged: bool, raw: bool) -> dict[str, dict[str, dict[str, Any]]]:
+    """`dvc params diff --json` / `dvc metrics diff --json`: file → flattened key → {old, new[, diff]}."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for before, after in zip(old, new):
+        va = _lists_as_text(flatten(before.raw) if raw and isinstance(before.raw, dict) else before.values)
+        vb = _lists_as_text(flatten(after.raw) if raw and isinstance(after.raw, dict) else after.values)
+        entries: dict[str, dict[str, Any]] = {}
+        for key in dict.fromkeys([*va, *vb]):
+            entry = dvc_diff_entry(va.get(key), vb.get(key), with_unchanged)
+            if entry:
+                entries[key] = entry
+        if entries:
+            out[before.path] = entries
+    return out
+
+
+def _lists_as_text(values: dict[str, Any]) -> dict[str, Any]:
+    """Lists as Python writes them (`[8, 4]`), as DVC's `format_dict` turns them before diffing."""
+    return {k: str(_plain(v)) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def dvc_diff_entry(old: Any, new: Any, with_unchanged: bool) -> dict[str, Any]:
+    """One value compared as DVC's `_diff_vals` does (a `diff` for two numbers, booleans included)."""
+    if isinstance(new, list) and isinstance(old, list) and len(old) == len(new) == 1:
+        return dvc_diff_entry(old[0], new[0], with_unchanged)
+    if not with_unchanged and old == new:
+        return {}
+    entry: dict[str, Any] = {"old": old, "new": new}
+    if isinstance(new, (int, float)) and isinstance(old, (int, float)):
+        entry["diff"] = new - old
+    return entry
 
 
 class _Reader:
@@ -143,7 +214,8 @@ def _metrics_at(reader: _Reader, rev: str, files: list[str]) -> list[FileValues]
             out.append(FileValues(path, {}, "missing" if rev == WORKSPACE else f"not in {rev}"))
             continue
         try:
-            out.append(FileValues(path, parse_metrics(data, path=path)))
+            parsed = _parse_metrics_file(data, path)
+            out.append(FileValues(path, _numbers(parsed), raw=dvc_values(parsed)))
         except BadInput as exc:
             out.append(FileValues(path, {}, str(exc)))
     return out
@@ -191,18 +263,37 @@ def diff_metrics(project: Project, a: str = "HEAD", b: str = WORKSPACE, *, all_r
     try:
         ra, rb = reader.resolve(a), reader.resolve(b)
         files = metrics_files(reader.pipeline)
-        return diff_values(a, b, _metrics_at(reader, ra, files), _metrics_at(reader, rb, files), all_rows)
+        old, new = _metrics_at(reader, ra, files), _metrics_at(reader, rb, files)
+        return replace(diff_values(a, b, old, new, all_rows), old=tuple(old), new=tuple(new))
     finally:
         reader.close()
 
 
-def diff_params(project: Project, a: str = "HEAD", b: str = WORKSPACE, *, all_rows: bool = False) -> Diff:
-    """Params that differ between two revisions (all of them with `all_rows`)."""
+def diff_params(project: Project, a: str = "HEAD", b: str = WORKSPACE, *, all_rows: bool = False,
+                deps_only: bool = False, targets: list[str] | None = None) -> Diff:
+    """Params that differ between two revisions (all of them with `all_rows`).
+
+    As DVC: the params the stages read, and every key of the project's own `params.yaml`
+    (only the stages' with `deps_only`); `targets` limits it to those params files.
+    """
+    import posixpath
+
     reader = _Reader(project)
     try:
         ra, rb = reader.resolve(a), reader.resolve(b)
         files = params_keys(reader.pipeline)
-        return diff_values(a, b, _params_at(reader, ra, files), _params_at(reader, rb, files), all_rows)
+        if not deps_only:
+            default = posixpath.join(project.sub, "params.yaml") if project.sub else "params.yaml"
+            if reader.read(ra, default) is not None or reader.read(rb, default) is not None:
+                files[default] = ()
+        if targets:
+            wanted = {posixpath.normpath(posixpath.join(project.sub, t)) if project.sub else posixpath.normpath(t)
+                      for t in targets}
+            files = {path: keys for path, keys in files.items() if path in wanted}
+            for path in wanted - set(files):
+                files[path] = ()
+        old, new = _params_at(reader, ra, files), _params_at(reader, rb, files)
+        return replace(diff_values(a, b, old, new, all_rows), old=tuple(old), new=tuple(new))
     finally:
         reader.close()
 
