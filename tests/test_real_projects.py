@@ -274,3 +274,66 @@ def test_params_and_metrics_json_are_dvcs(tmp_path, dvc_bin, xp):
         ours = json.loads(xp(*args, "--json", cwd=repo).stdout)
         theirs = json.loads(dvc(dvc_bin, repo, *args, "--json"))
         assert ours == theirs, args
+
+
+def _dot(text: str) -> tuple[set[str], set[tuple[str, str]]]:
+    nodes = set(re.findall(r'^"([^"]+)";$', text, re.M))
+    edges = set(re.findall(r'^"([^"]+)" -> "([^"]+)";$', text, re.M))
+    return nodes, edges
+
+
+def _mermaid(text: str) -> tuple[set[str], set[tuple[str, str]]]:
+    labels = dict(re.findall(r'^\t(node\d+)\["([^"]+)"\]$', text, re.M))
+    edges = {(labels[a], labels[b]) for a, b in re.findall(r"^\t(node\d+)-->(node\d+)$", text, re.M)}
+    return set(labels.values()), edges
+
+
+@pytest.mark.parametrize("shape", ["subfolders", "tracked"])
+def test_dag_draws_the_graph_dvc_draws(tmp_path, dvc_bin, xp, shape):
+    repo = tmp_path / "repo"
+    if shape == "subfolders":
+        real_projects.subfolder_pipelines(repo)
+        target = "pipelines/train/dvc.yaml:fit"
+    else:
+        real_projects.tracked_data(repo)
+        target = "featurize"
+    _init(repo, dvc_bin)
+    for extra in ([], ["--outs"], [target], [target, "--full"]):
+        ours = _dot(xp("dag", "--dot", *extra, cwd=repo).stdout)
+        theirs = _dot(dvc(dvc_bin, repo, "dag", "--dot", *extra))
+        assert ours == theirs, extra
+        assert ours[0], "the graph has nodes"
+    assert _mermaid(xp("dag", "--mermaid", cwd=repo).stdout) == _mermaid(dvc(dvc_bin, repo, "dag", "--mermaid"))
+    md = xp("dag", "--md", cwd=repo).stdout
+    assert md.startswith("```mermaid\nflowchart TD\n") and md.endswith("```\n")
+    assert target in xp("dag", cwd=repo).stdout
+
+
+def test_stage_add_and_list_write_and_print_what_dvc_does(tmp_path, dvc_bin, xp):
+    repo = tmp_path / "repo"
+    real_projects.subfolder_pipelines(repo)  # Its root dvc.yaml replaces tracked_data's; the .dvc files stay.
+    real_projects.tracked_data(repo)
+    real_projects.subfolder_pipelines(repo)
+    _init(repo, dvc_bin)
+    for args in ([], ["--name-only"], ["pipelines/train/dvc.yaml"]):
+        assert xp("stage", "list", *args, cwd=repo).stdout == dvc(dvc_bin, repo, "stage", "list", *args)
+    ours = sorted(xp("stage", "list", "--all", cwd=repo).stdout.splitlines())
+    assert ours == sorted(dvc(dvc_bin, repo, "stage", "list", "--all").splitlines())
+
+    original = (repo / "dvc.yaml").read_text()
+    args = ["-n", "evaluate", "-d", "src/eval.py", "-d", "features.txt", "-o", "out/model.bin",
+            "-p", "train.lr,seed", "-p", "other.yaml:alpha", "-M", "scores.json", "--plots-no-cache", "roc.csv",
+            "--outs-persist", "state/", "python", "src/eval.py", "--name", "a b"]
+    xp("stage", "add", *args, cwd=repo)
+    ours = (repo / "dvc.yaml").read_text()
+    (repo / "dvc.yaml").write_text(original)
+    dvc(dvc_bin, repo, "stage", "add", "-q", *args)
+    assert ours == (repo / "dvc.yaml").read_text()
+
+    # A name that exists, or an output another stage writes, leaves the file as it was.
+    before = (repo / "dvc.yaml").read_text()
+    assert "already exists" in xp("stage", "add", "-n", "evaluate", "echo", cwd=repo, expect=2).stderr
+    result = xp("stage", "add", "-n", "other", "-o", "report.txt", "echo", cwd=repo, expect=2)
+    assert "both produce 'report.txt'" in result.stderr
+    assert "invalid stage name" in xp("stage", "add", "-n", "a/b", "echo", cwd=repo, expect=2).stderr
+    assert (repo / "dvc.yaml").read_text() == before

@@ -80,6 +80,54 @@ def _add_repro(repro: argparse.ArgumentParser) -> None:
     repro.set_defaults(handler="pipeline:repro")
 
 
+def _add_dag(dag: argparse.ArgumentParser) -> None:
+    dag.add_argument("targets", nargs="*", metavar="TARGET",
+                     help="stages or .dvc files: draw them and what they depend on (default: everything)")
+    dag.add_argument("--full", action="store_true", help="with targets, every stage connected to them")
+    dag.add_argument("-o", "--outs", action="store_true", help="draw outputs instead of stages")
+    shape = dag.add_mutually_exclusive_group()
+    shape.add_argument("--dot", action="store_true", help="print Graphviz DOT (as `dvc dag --dot`)")
+    shape.add_argument("--mermaid", action="store_true", help="print a Mermaid flowchart")
+    shape.add_argument("--md", action="store_true", help="print a Mermaid flowchart in a Markdown block")
+    shape.add_argument("--json", action="store_true", help="print JSON: nodes in order and edges")
+    dag.set_defaults(handler="pipeline:dag")
+
+
+def _add_stage(command: argparse.ArgumentParser) -> None:
+    stage = command.add_subparsers(dest="stage_command", metavar="COMMAND", required=True)
+    sadd = stage.add_parser("add", help="add a stage to the dvc.yaml of this folder (as `dvc stage add` writes it)")
+    sadd.add_argument("-n", "--name", required=True, help="the stage's name")
+    sadd.add_argument("-f", "--force", action="store_true", help="replace a stage of the same name")
+    sadd.add_argument("-d", "--deps", action="append", default=[], metavar="PATH", help="a dependency (repeatable)")
+    sadd.add_argument("-p", "--params", action="append", default=[], metavar="[FILE:]KEYS",
+                      help="params the stage reads: `lr,epochs` (params.yaml) or `file.yaml:key` (repeatable)")
+    for flag, long, kind, flags, what in (
+            ("-o", "--outs", "outs", {}, "an output kept in the cache"),
+            ("-O", "--outs-no-cache", "outs", {"cache": False}, "an output git tracks"),
+            (None, "--outs-persist", "outs", {"persist": True}, "an output kept between runs"),
+            (None, "--outs-persist-no-cache", "outs", {"cache": False, "persist": True}, "both"),
+            ("-m", "--metrics", "metrics", {}, "a metrics file kept in the cache"),
+            ("-M", "--metrics-no-cache", "metrics", {"cache": False}, "a metrics file git tracks"),
+            (None, "--plots", "plots", {}, "a plots file kept in the cache"),
+            (None, "--plots-no-cache", "plots", {"cache": False}, "a plots file git tracks")):
+        names = [n for n in (flag, long) if n]
+        sadd.add_argument(*names, action="append", default=[], metavar="PATH", help=f"{what} (repeatable)",
+                          dest=long.lstrip("-").replace("-", "_"))
+        sadd.set_defaults(**{f"_kind_{long.lstrip('-').replace('-', '_')}": (kind, flags)})
+    sadd.add_argument("-w", "--wdir", default=".", metavar="PATH", help="the folder the command runs in")
+    sadd.add_argument("--always-changed", action="store_true", help="run the stage on every repro")
+    sadd.add_argument("--desc", default="", help="a one-line description")
+    sadd.add_argument("--run", action="store_true", help="reproduce the stage right after adding it")
+    sadd.add_argument("command", nargs=argparse.REMAINDER, help="the command the stage runs")
+    sadd.set_defaults(handler="pipeline:stage_add")
+    slist = stage.add_parser("list", help="stages of this folder's dvc.yaml (or of the targets, or --all)")
+    slist.add_argument("targets", nargs="*", metavar="TARGET", help="dvc.yaml files or stages")
+    slist.add_argument("--all", action="store_true", help="every stage and .dvc file of the project")
+    slist.add_argument("--name-only", "--names-only", action="store_true", help="names only")
+    slist.add_argument("--json", action="store_true", help="print JSON")
+    slist.set_defaults(handler="pipeline:stage_list")
+
+
 def _add_add(add: argparse.ArgumentParser) -> None:
     add.add_argument("targets", nargs="+", metavar="PATH", help="data files or folders to track")
     add.add_argument("--json", action="store_true", help="print JSON (the .dvc file and hash of each path)")
@@ -159,6 +207,10 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "status": ("show which stages and .dvc-tracked data are out of date and why",
                "Compare every stage (of every dvc.yaml in the project) and every .dvc file with what was "
                "recorded; nothing runs. --json prints DVC's own shape.", "pyhelper.cli:_add_status"),
+    "dag": ("draw the pipeline: stages (or outputs) and what feeds what",
+            "Draw every stage and .dvc file of the project, upstream first, as text, Graphviz DOT or Mermaid "
+            "(the same graph `dvc dag` draws).", "pyhelper.cli:_add_dag"),
+    "stage": ("add stages to dvc.yaml and list them (as `dvc stage add/list`)", None, "pyhelper.cli:_add_stage"),
     "add": ("track data outside git: cache it and write PATH.dvc (as `dvc add` does)",
             "Store a data file or folder in the object cache, write PATH.dvc (DVC 3's format, byte for byte) "
             "and a /name line in the .gitignore beside it. Commit the .dvc file.", "pyhelper.cli:_add_add"),

@@ -98,6 +98,68 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def dag(args: argparse.Namespace) -> int:
+    """`xp dag`."""
+    from pyhelper.core import dag as graph_dag
+    from pyhelper.core.project import find_project
+
+    project = find_project()
+    project.require_pipeline()
+    drawn = graph_dag.build(project.pipeline(), project.root, args.targets or None, full=args.full, outs=args.outs)
+    if args.json:
+        emit_json({"nodes": list(drawn.nodes), "edges": [list(e) for e in drawn.edges]})
+    elif args.dot:
+        sys.stdout.write(graph_dag.render_dot(drawn))
+    elif args.mermaid or args.md:
+        sys.stdout.write(graph_dag.render_mermaid(drawn, markdown=args.md))
+    else:
+        sys.stdout.write(graph_dag.render_text(drawn))
+    return 0
+
+
+_OUT_FLAGS = ("outs", "outs_no_cache", "outs_persist", "outs_persist_no_cache", "metrics", "metrics_no_cache",
+              "plots", "plots_no_cache")
+
+
+def stage_add(args: argparse.Namespace) -> int:
+    """`xp stage add`."""
+    from pyhelper.core.project import find_project
+    from pyhelper.core.stage_add import NewStage, add_stage, join_command
+
+    outs: dict[str, tuple[str, dict]] = {}
+    for flag in _OUT_FLAGS:
+        kind, flags = getattr(args, f"_kind_{flag}")
+        for path in getattr(args, flag):
+            outs[path] = (kind, flags)
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    stage = NewStage(name=args.name, cmd=join_command(command), deps=tuple(args.deps), params=tuple(args.params),
+                     outs=outs, wdir=args.wdir, always_changed=args.always_changed, desc=args.desc)
+    project = find_project()
+    rel = add_stage(project, Path.cwd(), stage, force=args.force)
+    print(f"Added stage '{args.name}' in '{rel}'")
+    if args.run:
+        address = project.pipeline().address(rel, args.name)
+        _repro(project, [address])
+    return 0
+
+
+def stage_list(args: argparse.Namespace) -> int:
+    """`xp stage list`."""
+    from pyhelper.core.project import find_project
+    from pyhelper.core.stage_add import list_stages
+
+    found = list_stages(find_project(), args.targets or None, all_files=args.all, cwd=Path.cwd())
+    if args.json:
+        emit_json({item.address: item.description for item in found})
+        return 0
+    width = max((len(item.address) for item in found), default=0)
+    for item in found:
+        print(item.address if args.name_only else f"{item.address:<{width}}  {item.description}".rstrip())
+    return 0
+
+
 def add(args: argparse.Namespace) -> int:
     """`xp add`."""
     from pyhelper.core.add import add as track
