@@ -34,6 +34,12 @@ def dvc(dvc_bin: str, repo: Path, *args: str) -> str:
 def dvc_project(tmp_path, dvc_bin) -> Path:
     repo = create(tmp_path / "demo")
     dvc(dvc_bin, repo, "init", "-q")
+    # The demo's tracked data went into xp's own cache before .dvc/ existed; `xp add` again puts it
+    # into DVC's cache, which xp uses from now on (as a user turning the demo into a DVC project would).
+    from pyhelper.core.add import add
+    from pyhelper.core.project import Project
+
+    add(Project(repo), [str(repo / "data" / "raw" / "features.csv")])
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "dvc init")
     return repo

@@ -298,7 +298,7 @@ def test_list_by_baseline_names_only_and_json(project, xp):
     head = git(project, "rev-parse", "HEAD").strip()
     assert xp("exp", "list", "--name-only", cwd=project).stdout.split() == ["one", "two"]
     listed = xp("exp", "list", cwd=project).stdout
-    assert listed.startswith(f"{head[:7]}:") and "one" in listed and exps(project)["two"][:7] in listed
+    assert listed == f"main:\n\t{exps(project)['one'][:7]} [one]\n\t{exps(project)['two'][:7]} [two]\n", "DVC's listing"
     data = json.loads(xp("exp", "list", "--json", cwd=project).stdout)
     assert data == [{"name": n, "rev": exps(project)[n], "baseline": head} for n in ("one", "two")]
 

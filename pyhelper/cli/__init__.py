@@ -75,6 +75,7 @@ def _add_repro(repro: argparse.ArgumentParser) -> None:
     repro.add_argument("-S", "--set-param", dest="set_params", action="append", default=[], metavar="[FILE:]KEY=VALUE",
                        help="set a param before reproducing (YAML typed, file default params.yaml); repeatable")
     repro.add_argument("-q", "--quiet", action="store_true", help="do not print the stages' output")
+    add_repro_selection(repro)
     repro.add_argument("--json", action="store_true",
                        help="print which stages ran/were restored/skipped as JSON (progress goes to stderr)")
     repro.set_defaults(handler="pipeline:repro")
@@ -134,10 +135,37 @@ def _add_add(add: argparse.ArgumentParser) -> None:
     add.set_defaults(handler="pipeline:add")
 
 
+def add_repro_selection(parser: argparse.ArgumentParser) -> None:
+    """DVC's `repro` options that choose stages and handle failures (also on `exp run`)."""
+    parser.add_argument("-s", "--single-item", action="store_true", help="only the targets, not what they depend on")
+    parser.add_argument("--downstream", action="store_true",
+                        help="the targets and every stage that depends on them (not what they depend on)")
+    parser.add_argument("-p", "--pipeline", action="store_true",
+                        help="every stage of the pipelines the targets belong to")
+    parser.add_argument("-P", "--all-pipelines", action="store_true", help="every stage of the project")
+    parser.add_argument("-R", "--recursive", action="store_true",
+                        help="targets are folders: every stage of the dvc.yaml files under them")
+    parser.add_argument("--glob", action="store_true", help="targets are shell patterns over stage names")
+    parser.add_argument("-k", "--keep-going", action="store_true",
+                        help="when a stage fails, still run the stages that do not depend on it (exit 1)")
+    parser.add_argument("--ignore-errors", action="store_true",
+                        help="when a stage fails, run every later stage anyway (exit 1)")
+    parser.add_argument("--force-downstream", action="store_true",
+                        help="run every stage downstream of one that ran, changed or not")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="skip stages whose only change is missing data (not pulled yet)")
+    parser.add_argument("--pull", action="store_true", help="(needs remote storage: says so and stops)")
+    parser.add_argument("--no-commit", action="store_true", help="(not supported yet: says so and stops)")
+
+
 def _add_status(status: argparse.ArgumentParser) -> None:
     status.add_argument("targets", nargs="*", metavar="STAGE")
     status.add_argument("--json", action="store_true",
                         help="print DVC's JSON (`dvc status --json`: changed deps/outs per stage and .dvc file)")
+    status.add_argument("--with-deps", action="store_true",
+                        help="with targets: the stages they depend on too (default: the targets alone, as DVC)")
+    status.add_argument("-R", "--recursive", action="store_true",
+                        help="targets are folders: every stage of the dvc.yaml files under them")
     status.add_argument("--xp-json", action="store_true",
                         help="print xp's JSON: every stage with its reasons, changed or not")
     status.set_defaults(handler="pipeline:status")
@@ -219,6 +247,7 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
     "exp": ("experiments: run, show, compare, apply, keep",
             "Experiments are git commits under refs/exps/… (DVC's layout); they never move HEAD, touch the "
             "index or change a branch.", "pyhelper.cli.exp:add_arguments"),
+    "experiments": ("the same as `xp exp` (DVC's long name)", None, "pyhelper.cli.exp:add_arguments"),
     "queue": ("the experiment queue: workers, status, logs, kill, retry",
               "Queued experiments run in worker processes, each in a private copy of the workspace as it "
               "was when queued.", "pyhelper.cli.queue:add_arguments"),

@@ -53,14 +53,29 @@ def run(args: argparse.Namespace) -> int:
             return run_all(project, args.jobs, as_json=args.json)
         return 0
 
+    from pyhelper.cli.pipeline import repro_options
+    from pyhelper.core.experiments.run import dry_run
     from pyhelper.core.experiments.run import run as run_experiment
 
     stream = sys.stderr if args.json else sys.stdout
+    options = repro_options(args)
+    if args.copy_paths and not args.temp:
+        from pyhelper.errors import BadInput
+
+        raise BadInput("--copy-paths applies to a private copy", hint="add --temp (the workspace has the files already)")
+    if args.dry:
+        dry = dry_run(_project(), args.set_params, args.targets or None, force=args.force, options=options,
+                      on_event=_print_repro_events(args.quiet, stream))
+        if args.json:
+            emit_json({"wouldRun": list(dry.would_run)})
+        else:
+            print("Nothing would run." if not dry.would_run else f"{len(dry.would_run)} stage(s) would run.")
+        return 0
     result = run_experiment(_project(), set_values=args.set_params, name=args.name, message=args.message,
                             targets=args.targets or None, force=args.force, temp=args.temp,
                             use_run_cache=args.run_cache,
                             on_event=_print_repro_events(args.quiet, stream),
-                            resume=args.resume, reset=args.reset)
+                            resume=args.resume, reset=args.reset, options=options, copy_paths=args.copy_paths)
     exp = result.experiment
     if args.json:
         emit_json({"name": exp.name, "rev": exp.rev, "baseline": exp.ref.baseline, "ref": str(exp.ref),
@@ -127,7 +142,7 @@ def show(args: argparse.Namespace) -> int:
     from pyhelper.core.experiments.show import show as collect
 
     rows = collect(_project(), all_branches=args.all_branches, all_commits=args.all_commits, num=args.num,
-                   revs=args.rev, with_deps=args.deps, checkpoints=args.checkpoints)
+                   revs=args.rev, with_deps=args.deps, checkpoints=args.checkpoints, param_deps=args.param_deps)
     all_columns = query.columns(rows)
     # Checkpoints travel with their experiment: filtered and sorted as it is.
     below: dict[tuple[str, str], list] = {}
@@ -135,6 +150,13 @@ def show(args: argparse.Namespace) -> int:
         if row.kind == "checkpoint":
             below.setdefault((row.baseline, row.name.rpartition("@")[0]), []).append(row)
     rows = [r for r in rows if r.kind != "checkpoint"]
+    hidden = {kind for kind, flag in (("queued", args.hide_queued), ("failed", args.hide_failed),
+                                      ("workspace", args.hide_workspace)) if flag}
+    rows = [r for r in rows if r.kind not in hidden and not (args.hide_failed and r.status == "failed")]
+    if args.sha:
+        from dataclasses import replace
+
+        rows = [replace(r, name=r.rev[:7]) if r.kind == "baseline" else r for r in rows]
     if args.starred:
         rows = [r for r in rows if r.kind not in EXPERIMENT_KINDS or r.starred]
     if args.filter:
@@ -193,23 +215,27 @@ def diff(args: argparse.Namespace) -> int:
     """`xp exp diff [A] [B]`."""
     from pyhelper.core.experiments.diff import diff as compute
 
-    result = compute(_project(), args.a, args.b, all_rows=args.all)
+    from pyhelper.core.metrics import dvc_diff_entry
+
+    result = compute(_project(), args.a, args.b, all_rows=args.all, param_deps=args.param_deps)
     for side, error in result.errors:
         print(f"warning: {side}: {error}", file=sys.stderr)
     if args.json:
+        # DVC's shape: a `diff` only between two numbers; lists written as DVC writes them.
         out: dict = {"params": {}, "metrics": {}}
         for section, data in (("params", result.params), ("metrics", result.metrics)):
             for row in data.rows:
-                out[section].setdefault(row.path, {})[row.key] = {"old": row.old, "new": row.new, "diff": row.change}
+                old, new = (str(v) if isinstance(v, list) else v for v in (row.old, row.new))
+                out[section].setdefault(row.path, {})[row.key] = dvc_diff_entry(old, new, True)
         emit_json(out)
         return 0
-    rows = [[r.path, r.key, number(r.old, args.precision), number(r.new, args.precision),
+    rows = [[*([] if args.no_path else [r.path]), r.key, number(r.old, args.precision), number(r.new, args.precision),
              number(r.change, args.precision) if r.change is not None else "-"]
             for r in (*result.metrics.rows, *result.params.rows)]
     if not rows:
         print(f"No params or metrics differ between {args.a} and {args.b}.")
         return 0
-    print(table(["Path", "Key", args.a, args.b, "Change"], rows, markdown=args.md))
+    print(table([*([] if args.no_path else ["Path"]), "Key", args.a, args.b, "Change"], rows, markdown=args.md))
     return 0
 
 
@@ -268,22 +294,46 @@ def remove(args: argparse.Namespace) -> int:
 
 
 def list_experiments(args: argparse.Namespace) -> int:
-    """`xp exp list`."""
+    """`xp exp list`: experiments of HEAD (or of --rev, -n commits, --all-commits), as DVC lists them."""
+    from pyhelper.core.experiments.show import _baselines
     from pyhelper.core.gitrepo import exp_refs, open_repo
 
-    refs = exp_refs(open_repo(_project()))
+    project = _project()
+    repo = open_repo(project)
+    refs = exp_refs(repo)
+    if not args.all_commits and args.rev is None and args.num == 1 and args.json:
+        wanted = None  # The JSON has always listed every experiment; scripts filter by baseline.
+    else:
+        wanted = {str(c.id): label for label, c in _baselines(
+            repo, project, all_branches=False, all_commits=args.all_commits, num=args.num,
+            revs=[args.rev] if args.rev else [])}
     if args.json:
-        emit_json([{"name": ref.name, "rev": rev, "baseline": ref.baseline} for ref, rev in refs])
+        emit_json([{"name": ref.name, "rev": rev, "baseline": ref.baseline} for ref, rev in refs
+                   if wanted is None or ref.baseline in wanted])
         return 0
-    current = None
+    # Baselines are named as DVC names them: by a branch pointing at them (HEAD's first), else their id.
+    from pyhelper.core.gitcore import native
+
+    branches: dict[str, str] = {}
+    for branch in repo.branches.local:
+        branches.setdefault(str(repo.branches.local[branch].peel(native().Commit).id), branch)
+    if not repo.head_is_detached:
+        branches[str(repo.head.target)] = repo.head.shorthand
+    wanted = {baseline: branches.get(baseline, baseline[:7]) for baseline in wanted}
+    by_baseline: dict[str, list] = {}
     for ref, rev in refs:
-        if args.name_only:
-            print(ref.name)
+        if ref.baseline in wanted:
+            by_baseline.setdefault(ref.baseline, []).append((ref.name, rev))
+    for baseline, label in wanted.items():
+        found = sorted(by_baseline.get(baseline, []))
+        if args.name_only or args.sha_only:
+            for name, rev in found:
+                print(rev if args.sha_only else name)
             continue
-        if ref.baseline != current:
-            current = ref.baseline
-            print(f"{current[:7]}:")
-        print(f"    {ref.name}  {rev[:7]}")
+        if found:
+            print(f"{label}:")
+            for name, rev in found:
+                print(f"\t{rev[:7]} [{name}]")
     return 0
 
 
@@ -384,6 +434,8 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     """Adds the sub-commands of `xp exp` to its parser."""
     cmds = exp.add_subparsers(dest="exp_command", metavar="COMMAND", required=True)
 
+    from pyhelper.cli import add_repro_selection
+
     p = cmds.add_parser("run", help="set params, reproduce, record the result as an experiment")
     p.add_argument("targets", nargs="*", metavar="STAGE")
     p.add_argument("-S", "--set-param", dest="set_params", action="append", default=[], metavar="[FILE:]KEY=VALUE",
@@ -408,6 +460,11 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
                    help="start over: remove persisted outputs first, so training restarts at step 0")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the stages' output")
     p.add_argument("--json", action="store_true", help="print the result as JSON (progress on stderr)")
+    p.add_argument("--dry", action="store_true",
+                   help="say what would run with these params; run, record and change nothing")
+    p.add_argument("-C", "--copy-paths", action="append", default=[], metavar="PATH",
+                   help="with --temp: copy these untracked or ignored files into the private copy (repeatable)")
+    add_repro_selection(p)
     p.set_defaults(handler="exp:run")
 
     p = cmds.add_parser("save", help="record the workspace as an experiment, without running")
@@ -434,6 +491,13 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("--starred", action="store_true", help="only starred experiments (xp exp star)")
     p.add_argument("--no-checkpoints", dest="checkpoints", action="store_false",
                    help="hide the checkpoints listed under their experiments")
+    p.add_argument("--hide-queued", action="store_true", help="hide queued experiments")
+    p.add_argument("--hide-failed", action="store_true", help="hide failed experiments")
+    p.add_argument("--hide-workspace", action="store_true", help="hide the workspace row")
+    p.add_argument("--sha", action="store_true", help="name baselines by their commit id, not their branch or tag")
+    p.add_argument("--param-deps", action="store_true",
+                   help="only params the stages depend on (default: every key of params.yaml too, as DVC)")
+    p.add_argument("--no-pager", action="store_true", help="print straight to the terminal (xp does not page)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
@@ -444,6 +508,9 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("a", nargs="?", default="HEAD", help="experiment or revision (default: HEAD)")
     p.add_argument("b", nargs="?", default="workspace", help="experiment or revision (default: workspace)")
     p.add_argument("--all", action="store_true", help="show unchanged values too")
+    p.add_argument("--param-deps", action="store_true",
+                   help="only params the stages depend on (default: every key of params.yaml too, as DVC)")
+    p.add_argument("--no-path", action="store_true", help="leave the file column out of the table")
     p.add_argument("--precision", type=_digits, default=5, metavar="N", help="digits after the point (default: 5)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--md", action="store_true")
@@ -451,8 +518,11 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
 
     p = cmds.add_parser("apply", help="bring an experiment's files and outputs into the workspace")
     p.add_argument("name", help="an experiment, its commit id, or a checkpoint NAME@STEP")
-    p.add_argument("--force", action="store_true",
-                   help="when uncommitted changes would be overwritten, save them as an experiment first")
+    force = p.add_mutually_exclusive_group()
+    force.add_argument("--force", action="store_true",
+                       help="when uncommitted changes would be overwritten, save them as an experiment first")
+    force.add_argument("--no-force", action="store_false", dest="force",
+                       help="refuse when uncommitted changes would be overwritten (the default)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:apply")
 
@@ -467,15 +537,19 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--force", action="store_true", help="replace an experiment of the new name")
     p.set_defaults(handler="exp:rename")
 
-    p = cmds.add_parser("remove", help="remove experiments")
+    p = cmds.add_parser("remove", aliases=["rm"], help="remove experiments")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--rev", help="every experiment of this baseline")
     p.add_argument("-A", "--all", dest="all_experiments", action="store_true", help="every experiment")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:remove")
 
-    p = cmds.add_parser("list", help="experiment names by baseline")
-    p.add_argument("--name-only", action="store_true")
+    p = cmds.add_parser("list", aliases=["ls"], help="experiments of HEAD (or of other baselines), by baseline")
+    p.add_argument("--name-only", "--names-only", action="store_true", help="names only")
+    p.add_argument("--sha-only", action="store_true", help="commit ids only")
+    p.add_argument("-A", "--all-commits", action="store_true", help="experiments of every commit of HEAD's history")
+    p.add_argument("--rev", metavar="REV", help="experiments of this baseline")
+    p.add_argument("-n", "--num", type=int, default=1, metavar="N", help="of N commits back from HEAD (or --rev)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:list_experiments")
 

@@ -21,6 +21,7 @@ _EVENT_LINES = {
     "checkpoint": "Recorded checkpoint {text}",
     "blocked": "Stage '{stage}' cannot run: {text}",
     "checkout": "Checked out {text}",
+    "failed": "Stage '{stage}' failed; going on with the stages that do not depend on it",
 }
 
 
@@ -33,13 +34,32 @@ def _print_event(event, quiet: bool, stream=None) -> None:
         print(template.format(stage=event.stage, text=event.text), file=stream or sys.stdout, flush=True)
 
 
-def _repro(project, targets, *, force=False, dry=False, use_run_cache=True, quiet=False, as_json=False):
+def repro_options(args: argparse.Namespace):
+    """DVC's `repro` selection and error options from the command line (shared by `exp run`)."""
+    from pyhelper.core.graph import Selection
+    from pyhelper.core.repro import ReproOptions
+    from pyhelper.errors import BadInput
+
+    if getattr(args, "pull", False):
+        raise BadInput("--pull needs remote storage, which xp does not reach yet",
+                       hint="run `dvc pull` first, then the same command without --pull")
+    if getattr(args, "no_commit", False):
+        raise BadInput("--no-commit is not supported yet: xp caches every output so the run-cache can restore it",
+                       hint="run without --no-commit")
+    selection = Selection(downstream=args.downstream, single_item=args.single_item, pipeline=args.pipeline,
+                          all_pipelines=args.all_pipelines, glob=args.glob, recursive=args.recursive)
+    return ReproOptions(selection=selection, keep_going=args.keep_going, ignore_errors=args.ignore_errors,
+                        force_downstream=args.force_downstream, allow_missing=args.allow_missing)
+
+
+def _repro(project, targets, *, force=False, dry=False, use_run_cache=True, quiet=False, as_json=False,
+           options=None):
     from pyhelper.core.repro import repro as run
 
     # With --json, stdout holds only the JSON result; progress still shows, on stderr.
     stream = sys.stderr if as_json else sys.stdout
     result = run(project, targets, force=force, dry=dry, use_run_cache=use_run_cache,
-                 on_event=lambda e: _print_event(e, quiet, stream))
+                 on_event=lambda e: _print_event(e, quiet, stream), options=options)
     if as_json:
         emit_json({"ran": list(result.ran), "restored": list(result.restored),
                    "skipped": list(result.skipped), "wouldRun": list(result.would_run)})
@@ -70,7 +90,7 @@ def repro(args: argparse.Namespace) -> int:
             edit.undo()
             raise
     _repro(project, args.targets, force=args.force, dry=args.dry, use_run_cache=args.run_cache, quiet=args.quiet,
-           as_json=args.json)
+           as_json=args.json, options=repro_options(args))
     return 0
 
 
@@ -80,7 +100,7 @@ def status(args: argparse.Namespace) -> int:
     from pyhelper.core.status import as_dvc_json
     from pyhelper.core.status import status as compute
 
-    result = compute(find_project(), args.targets)
+    result = compute(find_project(), args.targets, with_deps=args.with_deps, recursive=args.recursive)
     if args.json:
         emit_json(as_dvc_json(result))  # DVC's own shape (`dvc status --json`).
         return 0

@@ -37,8 +37,9 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--out", metavar="FILE",
-                        help=f"the HTML file to write (default: {DEFAULT_OUT} in the project)")
+    parser.add_argument("-o", "--out", metavar="DIR",
+                        help=f"the folder to write index.html into, as DVC (a path ending in .html: that file; "
+                             f"default: {DEFAULT_OUT} in the project)")
     parser.add_argument("--json", action="store_true", help="print the Vega-Lite specs with their data; write no file")
     parser.add_argument("--open", action="store_true", help="open the HTML file in a browser")
     parser.add_argument("--metric-vs-param", action="append", default=[], metavar="METRIC:PARAM",
@@ -97,7 +98,10 @@ def _report(args: argparse.Namespace, *, revs: list[str], targets: list[str], al
     for error in result.errors:
         print(f"warning: {error}", file=sys.stderr)
     if args.out:
-        out = Path(args.out)
+        # As DVC: -o names a folder that gets index.html; a name ending in .html is the file itself.
+        out = Path(args.out) if args.out.lower().endswith((".html", ".htm")) else Path(args.out) / "index.html"
+        if out.parent.exists() and not out.parent.is_dir():
+            raise BadInput(f"'{out.parent}' exists and is not a folder", hint="name a folder for -o (or a .html file)")
         out.parent.mkdir(parents=True, exist_ok=True)
     else:
         out = project.ensure_xp_dir() / "plots" / "index.html"

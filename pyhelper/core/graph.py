@@ -8,6 +8,7 @@ so a bad pipeline never leaves half of itself reproduced.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyhelper.core.stage import Out, Pipeline, Stage
@@ -289,3 +290,77 @@ def missing_dep_error(pipeline: Pipeline, root: Path, stage: Stage, dep: str) ->
     index = stage.deps.index(dep) if dep in stage.deps else 0
     return _error(root, f"dependency '{path}' of stage '{stage.name}' does not exist", stage, hint,
                   "deps", index, value=dep)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which stages a `repro` considers besides its targets (DVC's `repro` options)."""
+
+    downstream: bool = False
+    """The targets and every stage depending on them (not what they depend on)."""
+    single_item: bool = False
+    """The targets alone."""
+    pipeline: bool = False
+    """Every stage of the pipelines (connected stages) the targets belong to."""
+    all_pipelines: bool = False
+    """Every stage of the project."""
+    glob: bool = False
+    """Targets are shell patterns over stage addresses."""
+    recursive: bool = False
+    """Targets are folders: every stage declared in a dvc.yaml under them."""
+
+
+def select(pipeline: Pipeline, root: Path, targets: list[str] | None, selection: Selection = Selection(),
+           *, check: bool = True) -> list[Stage]:
+    """The stages to consider, upstream first, as DVC's `repro` options choose them."""
+    import fnmatch
+    import posixpath
+
+    if selection.all_pipelines or not targets:
+        return order(pipeline, root, None, check=check)
+    names = list(pipeline.stages)
+    chosen: list[str] = []
+    if selection.glob:
+        for target in targets:
+            matched = [n for n in names if fnmatch.fnmatchcase(n, target)]
+            if not matched:
+                raise PipelineError(f"no stage matches '{target}'", hint="quote the pattern so the shell "
+                                    "leaves it alone, e.g. --glob 'train*'", path=pipeline.files[0] if pipeline.files else "dvc.yaml")
+            chosen.extend(matched)
+    elif selection.recursive:
+        for target in targets:
+            folder = _in_project(pipeline, target.rstrip("/") or ".")
+            inside = [n for n, s in pipeline.stages.items()
+                      if folder in (".", "") or posixpath.dirname(s.dvcfile) == folder
+                      or s.dvcfile.startswith(folder + "/")]
+            if not inside:
+                raise PipelineError(f"no dvc.yaml under '{target}' declares a stage",
+                                    hint="name a folder holding dvc.yaml files (or drop -R to name stages)")
+            chosen.extend(inside)
+    else:
+        chosen = resolve_targets(pipeline, targets)
+    chosen = list(dict.fromkeys(chosen))
+    everything = order(pipeline, root, None, check=False)
+    if selection.single_item:
+        keep = set(chosen)
+    elif selection.downstream:
+        keep = downstream(pipeline, root, set(chosen))
+    elif selection.pipeline:
+        edges = upstream(pipeline, root)
+        links: dict[str, set[str]] = {n: set(p) for n, p in edges.items()}
+        for name, parents in edges.items():
+            for parent in parents:
+                links[parent].add(name)
+        keep, todo = set(), list(chosen)
+        while todo:
+            name = todo.pop()
+            if name not in keep:
+                keep.add(name)
+                todo.extend(links[name])
+    else:
+        stages = order(pipeline, root, chosen, check=check)
+        return stages
+    stages = [s for s in everything if s.name in keep]
+    if check:
+        check_inputs(pipeline, root, stages)
+    return stages

@@ -81,10 +81,12 @@ def repro(
     dry: bool = False,
     use_run_cache: bool = True,
     on_event: Callable[[ReproEvent], None] = lambda event: None,
+    options: ReproOptions | None = None,
 ) -> ReproResult:
     """Reproduces the targets (default: every stage) and what they depend on."""
     with workspace_lock(project):
-        return reproduce(project, targets, force=force, dry=dry, use_run_cache=use_run_cache, on_event=on_event)
+        return reproduce(project, targets, force=force, dry=dry, use_run_cache=use_run_cache, on_event=on_event,
+                         options=options)
 
 
 def reproduce(
@@ -96,24 +98,42 @@ def reproduce(
     use_run_cache: bool = True,
     on_event: Callable[[ReproEvent], None] = lambda event: None,
     env: dict[str, str] | None = None,
+    options: ReproOptions | None = None,
 ) -> ReproResult:
     """`repro` for a caller that already holds the workspace lock; `env` is added to the commands' environment."""
+    options = options or ReproOptions()
     root = project.root
     project.require_pipeline()
     pipeline = project.pipeline()
-    stages = graph.order(pipeline, root, targets)
-    forced = set(graph.resolve_targets(pipeline, targets) if targets else pipeline.stages) if force else set()
+    stages = graph.select(pipeline, root, targets, options.selection)
+    # As DVC: --force runs every stage considered (the targets and what they depend on, or the selection).
+    forced = {s.name for s in stages} if force else set()
     ws = Workspace(project)
     ws.env = dict(env or {})
     ws.pipeline = pipeline
     try:
-        return _run_all(ws, stages, forced, dry, use_run_cache, on_event)
+        return _run_all(ws, stages, forced, dry, use_run_cache, on_event, options)
     finally:
         ws.close()
 
 
+@dataclass(frozen=True)
+class ReproOptions:
+    """DVC's `repro` options beyond force/dry/run-cache."""
+
+    selection: graph.Selection = graph.Selection()
+    keep_going: bool = False
+    """A failed stage stops only the stages depending on it; the others still run (exit 1 at the end)."""
+    ignore_errors: bool = False
+    """A failed stage stops nothing: the stages after it run too (exit 1 at the end)."""
+    force_downstream: bool = False
+    """Every stage downstream of one that ran runs too, changed or not."""
+    allow_missing: bool = False
+    """A stage whose only change is missing data (not pulled) is skipped, not run."""
+
+
 def _run_all(ws: Workspace, stages: list[Stage], forced: set[str], dry: bool, use_run_cache: bool,
-             on_event: Callable[[ReproEvent], None]) -> ReproResult:
+             on_event: Callable[[ReproEvent], None], options: ReproOptions = ReproOptions()) -> ReproResult:
     root = ws.project.root
     pipeline = ws.pipeline
     lock = read_locks(root, pipeline)
@@ -121,12 +141,22 @@ def _run_all(ws: Workspace, stages: list[Stage], forced: set[str], dry: bool, us
     produced_in_dry: set[str] = set()
     blocked: dict[str, PipelineError] = {}
     """Stages that cannot run (a dependency is missing), with why; their downstream stages wait too."""
+    failed: dict[str, StageFailed] = {}
     edges = graph.upstream(pipeline, root)
+    forced = set(forced)
     for stage in stages:
         if stage.frozen:
             on_event(ReproEvent("frozen", stage.name, "frozen, not checked"))
             skipped.append(stage.name)
             continue
+        broken = [p for p in edges.get(stage.name, ()) if p in failed]
+        if broken and not options.ignore_errors:
+            failed[stage.name] = failed[broken[0]]
+            on_event(ReproEvent("blocked", stage.name, f"waits for stage '{broken[0]}', which failed"))
+            continue
+        if options.force_downstream and any(p in ran or p in restored or p in would_run
+                                            for p in edges.get(stage.name, ())):
+            forced.add(stage.name)
         waiting = [p for p in edges.get(stage.name, ()) if p in blocked]
         if waiting:
             blocked[stage.name] = blocked[waiting[0]]
@@ -140,6 +170,11 @@ def _run_all(ws: Workspace, stages: list[Stage], forced: set[str], dry: bool, us
             on_event(ReproEvent("blocked", stage.name, blocked[stage.name].message))
             continue
         upstream_would_run = dry and any(d for d in produced_in_dry if _feeds(stage, d))
+        if options.allow_missing and state.changed and stage.name not in forced and all(
+                r.endswith(" is missing") for r in state.reasons):
+            on_event(ReproEvent("skipped", stage.name, "only data is missing (--allow-missing)"))
+            skipped.append(stage.name)
+            continue
         if not state.changed and stage.name not in forced and not upstream_would_run:
             _save_outs(ws, stage, state)
             on_event(ReproEvent("skipped", stage.name, "didn't change"))
@@ -154,11 +189,25 @@ def _run_all(ws: Workspace, stages: list[Stage], forced: set[str], dry: bool, us
         if stage.name not in forced and use_run_cache and _restore_from_run_cache(ws, stage, state, entry, on_event):
             restored.append(stage.name)
             continue
-        _run_stage(ws, stage, state, on_event)
+        try:
+            _run_stage(ws, stage, state, on_event)
+        except StageFailed as exc:
+            if not (options.keep_going or options.ignore_errors):
+                raise
+            failed[stage.name] = exc
+            on_event(ReproEvent("failed", stage.name, exc.message))
+            continue
         ran.append(stage.name)
     if not dry and (ran or restored):
         # Drop entries of stages that are gone, in the locks that were written.
         prune_locks(root, pipeline, {pipeline.stages[name].dvcfile for name in (*ran, *restored)})
+    if failed:
+        first_failed = next(iter(failed.values()))
+        names = ", ".join(f"'{n}'" for n in failed)
+        summary = f" (not done: {names}; {len(ran)} ran, {len(restored)} restored)"
+        head, sep, tail = first_failed.message.partition("; last lines")
+        first_failed.message = head + summary + sep + tail
+        raise first_failed
     if blocked:
         first = next(iter(blocked.values()))
         names = ", ".join(f"'{n}'" for n in blocked)

@@ -42,12 +42,18 @@ class StageStatus:
     """`stage` or `data` (a `.dvc` file)."""
 
 
-def status(project: Project, targets: list[str] | None = None) -> list[StageStatus]:
-    """Every considered stage, upstream first, then the `.dvc` files, with the reasons each would run."""
+def status(project: Project, targets: list[str] | None = None, *, with_deps: bool = False,
+           recursive: bool = False) -> list[StageStatus]:
+    """Every considered stage, upstream first, then the `.dvc` files, with the reasons each would run.
+
+    As DVC: without targets, every stage; with targets, those alone (`with_deps`: and what they
+    depend on; `recursive`: targets are folders).
+    """
     root = project.root
     project.require_pipeline()
     pipeline = project.pipeline()
-    stages = graph.order(pipeline, root, targets, check=False)
+    selection = graph.Selection(single_item=not with_deps, recursive=recursive)
+    stages = graph.select(pipeline, root, targets, selection, check=False)
     data = graph.data_targets(pipeline, targets)
     lock = read_locks(root, pipeline)
     index = StatIndex(project.ensure_xp_dir() / "index.db")

@@ -74,10 +74,12 @@ def _aligned(a: list[FileValues], b: list[FileValues]) -> tuple[list[FileValues]
     return ([index_a.get(f, FileValues(f, {})) for f in files], [index_b.get(f, FileValues(f, {})) for f in files])
 
 
-def diff(project: Project, a: str = "HEAD", b: str = WORKSPACE, *, all_rows: bool = False) -> ExpDiff:
-    """Params and metrics that differ between A and B (all of them with `all_rows`)."""
+def diff(project: Project, a: str = "HEAD", b: str = WORKSPACE, *, all_rows: bool = False,
+         param_deps: bool = False) -> ExpDiff:
+    """Params and metrics that differ between A and B (all of them with `all_rows`; `param_deps`:
+    only the params stages depend on, not every key of params.yaml)."""
     repo = open_repo(project)
-    reader = RowReader(project, repo)
+    reader = RowReader(project, repo, param_deps=param_deps)
     (row_a, params_a), (row_b, params_b) = (_row_and_params_files(project, repo, reader, spec) for spec in (a, b))
 
     def split(row: Row, params_files: set[str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -11,6 +11,7 @@ it keeps, and which `resume` continues.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from pyhelper.core import graph, tmp_workspace
@@ -18,7 +19,7 @@ from pyhelper.core.experiments.save import Experiment, choose_name, record
 from pyhelper.core.gitrepo import head_commit, open_repo, snapshot_tree
 from pyhelper.core.params_edit import set_params
 from pyhelper.core.project import Project
-from pyhelper.core.repro import ReproEvent, ReproResult, reproduce, workspace_lock
+from pyhelper.core.repro import ReproEvent, ReproOptions, ReproResult, reproduce, workspace_lock
 from pyhelper.errors import BadInput, StageFailed, XpError
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ def run(
     on_event: Callable[[ReproEvent], None] = lambda event: None,
     resume: str | None = None,
     reset: bool = False,
+    options: ReproOptions | None = None,
+    copy_paths: list[str] = (),
 ) -> ExpRunResult:
     """Runs an experiment; see the module docstring.
 
@@ -79,13 +82,15 @@ def run(
             with recorder:
                 result = _reproduce(project, set_values, targets, force, use_run_cache, recorder,
                                     on_event, failed_hint="the workspace keeps the partial results "
-                                                          "(`xp status` and `git status` show them)")
+                                                          "(`xp status` and `git status` show them)",
+                                    options=options)
             return ExpRunResult(record(project, name=chosen, message=message, force=True, parent=recorder.tip),
                                 result, saved)
     tree = repo[start.rev].tree.id if start else snapshot_tree(repo, project.root, head.tree)
     private = tmp_workspace.create(project, repo, head, tree)
     recorder.work = private.project
     try:
+        _copy_paths(project, private.root, copy_paths)
         if start is not None:
             checkpoints.checkout_persisted(private.project, start, strict=True)
         if reset:
@@ -95,7 +100,7 @@ def run(
             with recorder:
                 result = _reproduce(private.project, set_values, targets, force, use_run_cache, recorder,
                                     on_event, failed_hint=f"the partial results are kept in {where} "
-                                                          "(`xp exp clean` removes them)")
+                                                          "(`xp exp clean` removes them)", options=options)
             experiment = record(project, name=chosen, message=message, force=True, source=private,
                                 parent=recorder.tip)
     except StageFailed:
@@ -107,20 +112,51 @@ def run(
     return ExpRunResult(experiment, result)
 
 
+def _copy_paths(project: Project, dest: Path, paths: list[str] | tuple[str, ...]) -> None:
+    """Copies untracked or ignored files the user names (`--copy-paths`) into a private work tree."""
+    import shutil
+
+    root = project.root.resolve()
+    for rel in paths:
+        source = (project.root / rel).resolve()
+        if source != root and root not in source.parents:
+            raise BadInput(f"--copy-paths '{rel}' is outside the project", hint="name files inside the project")
+        if not source.exists():
+            raise BadInput(f"--copy-paths '{rel}' does not exist", hint="check the path")
+        target = dest / source.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True, symlinks=True)
+        else:
+            shutil.copy2(source, target)
+
+
+def dry_run(project: Project, set_values: list[str], targets: list[str] | None, *, force: bool,
+            options: ReproOptions | None, on_event: Callable[[ReproEvent], None]) -> ReproResult:
+    """`exp run --dry`: what would run with these params; nothing runs, is recorded or stays changed."""
+    edit = set_params(project.root, list(set_values)) if set_values else None
+    try:
+        with workspace_lock(project):
+            return reproduce(project, targets, force=force, dry=True, on_event=on_event, options=options)
+    finally:
+        if edit is not None:
+            edit.undo()
+
+
 def _reproduce(view: Project, set_values: list[str], targets: list[str] | None, force: bool,
                use_run_cache: bool, recorder: Recorder, on_event: Callable[[ReproEvent], None], *,
-               failed_hint: str) -> ReproResult:
+               failed_hint: str, options: ReproOptions | None = None) -> ReproResult:
     """Sets the params (undone if the pipeline turns out invalid) and reproduces in `view`, recording checkpoints."""
     edit = set_params(view.root, list(set_values)) if set_values else None
     try:
-        graph.order(view.pipeline(), view.root, targets)
+        graph.select(view.pipeline(), view.root, targets, options.selection if options else graph.Selection())
     except XpError:
         if edit is not None:
             edit.undo()
         raise
     try:
         return reproduce(view, targets, force=force, use_run_cache=use_run_cache,
-                         on_event=recorder.watch(on_event), env=recorder.env)
+                         on_event=recorder.watch(on_event), env=recorder.env, options=options)
     except StageFailed as exc:
         if recorder.recorded:
             last = recorder.recorded[-1]

@@ -72,9 +72,11 @@ class _Layout:
 class RowReader:
     """Parses files of commits and the workspace, each distinct blob once."""
 
-    def __init__(self, project: Project, repo: pygit2.Repository):
+    def __init__(self, project: Project, repo: pygit2.Repository, *, param_deps: bool = False):
         self.project = project
         self.repo = repo
+        self.param_deps = param_deps
+        """Only the params stages depend on; otherwise every key of the project's params.yaml too, as DVC."""
         self._parsed: dict[tuple[str, str], Any] = {}
         self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._cache = None
@@ -134,6 +136,9 @@ class RowReader:
         if not blobs:
             return _Layout({}, ())
         key: tuple[str, ...] = tuple(b[0] for _, b in blobs)
+        default = posixpath.join(self.project.sub, "params.yaml") if self.project.sub else "params.yaml"
+        whole_default = not self.param_deps and self._blob(tree, default) is not None
+        key += ("whole-params",) if whole_default else ()
         for file, blob in blobs:
             if b"${" in blob[1]:
                 params = self._blob(tree, posixpath.join(posixpath.dirname(file), "params.yaml"))
@@ -147,7 +152,10 @@ class RowReader:
 
             try:
                 pipeline = parse_pipeline(read, files=[f for f, _ in blobs], sub=self.project.sub)
-                self._layouts[key] = _Layout(params_keys(pipeline), tuple(metrics_files(pipeline)),
+                params = params_keys(pipeline)
+                if whole_default:
+                    params = {default: (), **{k: v for k, v in params.items() if k != default}}
+                self._layouts[key] = _Layout(params, tuple(metrics_files(pipeline)),
                                              locks=tuple(pipeline.lock_files()))
             except XpError as exc:
                 self._layouts[key] = _Layout({}, (), str(exc))
@@ -292,7 +300,8 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
 
 def show(project: Project, *, all_branches: bool = False, all_commits: bool = False, num: int = 1,
          revs: list[str] | None = None, with_deps: bool = False, include_workspace: bool = True,
-         include_queue: bool = True, reader: RowReader | None = None, checkpoints: bool = True) -> list[Row]:
+         include_queue: bool = True, reader: RowReader | None = None, checkpoints: bool = True,
+         param_deps: bool = False) -> list[Row]:
     """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time,
     then its running, queued and failed queue entries in queue order.
 
@@ -305,7 +314,7 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
     if num < 1:
         raise BadInput(f"-n must be at least 1 (got {num})", hint="pass -n 1 for HEAD only")
     repo = reader.repo if reader is not None else open_repo(project)
-    reader = reader or RowReader(project, repo)
+    reader = reader or RowReader(project, repo, param_deps=param_deps)
     annotations = notes.read_all(repo)
     baselines = _baselines(repo, project, all_branches=all_branches, all_commits=all_commits, num=num,
                            revs=revs or [])
