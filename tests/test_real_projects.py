@@ -337,3 +337,56 @@ def test_stage_add_and_list_write_and_print_what_dvc_does(tmp_path, dvc_bin, xp)
     assert "both produce 'report.txt'" in result.stderr
     assert "invalid stage name" in xp("stage", "add", "-n", "a/b", "echo", cwd=repo, expect=2).stderr
     assert (repo / "dvc.yaml").read_text() == before
+
+
+def test_a_dvc_2_lock_keeps_the_entries_of_stages_that_did_not_run(tmp_path, dvc_bin, xp):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "dvc.yaml").write_text(
+        "stages:\n  a:\n    cmd: echo a > a.txt\n    deps: [a.in]\n    outs: [a.txt]\n"
+        "  b:\n    cmd: echo b > b.txt\n    deps: [b.in]\n    params: [lr]\n    outs: [b.txt]\n")
+    (repo / "a.in").write_text("1\n")
+    (repo / "b.in").write_text("1\n")
+    (repo / "params.yaml").write_text("lr: 0.1\n")
+    _init(repo, dvc_bin)
+    dvc(dvc_bin, repo, "repro", "-q")
+    # DVC 2.x wrote no `hash: md5` lines (its md5 is of the text with Windows line ends made Unix's).
+    old = "".join(line for line in (repo / "dvc.lock").read_text().splitlines(keepends=True)
+                  if line.strip() != "hash: md5")
+    (repo / "dvc.lock").write_text(old)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a DVC 2 lock")
+    (repo / "b.in").write_text("2\n")
+    assert json.loads(xp("status", "--json", cwd=repo).stdout) == json.loads(dvc(dvc_bin, repo, "status", "--json"))
+    xp("repro", cwd=repo)
+    by_xp = (repo / "dvc.lock").read_text()
+    git(repo, "checkout", "-q", "--", "dvc.lock")
+    dvc(dvc_bin, repo, "repro", "-q")
+    assert by_xp == (repo / "dvc.lock").read_text(), f"the same lock as DVC 3.67.1 writes:\n{by_xp}\n---\n{(repo / 'dvc.lock').read_text()}"
+    entry_a = old.split("  b:")[0]
+    assert entry_a in by_xp, "stage a did not run: its DVC 2 entry stays byte for byte"
+
+
+def test_dvc_2_data_with_windows_line_ends_in_the_old_cache_layout(tmp_path, dvc_bin, xp):
+    import hashlib
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    text = b"x,y\r\n1,2\r\n"
+    (repo / "data.csv").write_bytes(text)
+    legacy = hashlib.md5(text.replace(b"\r\n", b"\n")).hexdigest()  # DVC 2's md5-dos2unix.
+    (repo / "data.csv.dvc").write_text(f"outs:\n- md5: {legacy}\n  size: {len(text)}\n  path: data.csv\n")
+    (repo / ".gitignore").write_text("/data.csv\n")
+    (repo / "dvc.yaml").write_text("stages:\n  count:\n    cmd: wc -l < data.csv > n.txt\n    deps: [data.csv]\n"
+                                   "    outs: [n.txt]\n")
+    _init(repo, dvc_bin)
+    old = repo / ".dvc" / "cache" / legacy[:2] / legacy[2:]
+    old.parent.mkdir(parents=True)
+    old.write_bytes(text)  # DVC 2 kept its objects here, byte for byte.
+    status = _same_status(repo, dvc_bin, xp)
+    assert "data.csv.dvc" not in status, "the CRLF file matches its DVC 2 hash, and its object is found"
+    (repo / "data.csv").unlink()
+    assert _same_status(repo, dvc_bin, xp)["data.csv.dvc"] == [{"changed outs": {"data.csv": "deleted"}}]
+    xp("repro", cwd=repo)
+    assert (repo / "data.csv").read_bytes() == text, "checked out of the old layout as it was"
+    assert old.read_bytes() == text, "DVC 2's object is left alone"

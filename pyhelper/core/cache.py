@@ -27,15 +27,22 @@ class Cache:
         self.root = root
         self.index = index or StatIndex(None)
 
-    def object_path(self, md5: str) -> Path:
-        """Where the object with this hash lives (whether or not it is there)."""
+    def object_path(self, md5: str, legacy: bool = False) -> Path:
+        """Where the object with this hash lives (whether or not it is there); `legacy`: DVC 2's layout."""
+        if legacy:
+            return self.root / md5[:2] / md5[2:]
         return self.root / "files" / "md5" / md5[:2] / md5[2:]
 
-    def has_file(self, md5: str) -> bool:
+    def has_file(self, md5: str, legacy: bool = False) -> bool:
         """True when the object is present and intact."""
-        path = self.object_path(md5)
+        path = self.object_path(md5, legacy)
         if not path.is_file():
             return False
+        if legacy:
+            # DVC 2's objects are DVC's own to keep: a mismatch makes one unusable, never deleted.
+            from pyhelper.core.hashing import legacy_file_md5
+
+            return legacy_file_md5(path) == md5 or self.index.file_hash(path) == md5
         if self.index.file_hash(path) != md5:
             path.unlink(missing_ok=True)  # Corrupted (someone wrote through a link): forget it.
             return False
@@ -44,13 +51,13 @@ class Cache:
     def has(self, info: HashInfo) -> bool:
         """True when a file, or a directory's manifest and every file in it, is cached."""
         if not info.isdir:
-            return self.has_file(info.md5)
-        entries = self.manifest(info.md5)
-        return entries is not None and all(self.has_file(md5) for _, md5 in entries)
+            return self.has_file(info.md5, info.legacy)
+        entries = self.manifest(info.md5, info.legacy)
+        return entries is not None and all(self.has_file(md5, info.legacy) for _, md5 in entries)
 
-    def manifest(self, md5: str) -> list[tuple[str, str]] | None:
+    def manifest(self, md5: str, legacy: bool = False) -> list[tuple[str, str]] | None:
         """The (relpath, md5) entries of a cached directory, or None when absent or unreadable."""
-        path = self.object_path(md5)
+        path = self.object_path(md5, legacy)
         try:
             listing = json.loads(path.read_bytes())
             return [(entry["relpath"], entry["md5"]) for entry in listing]
@@ -88,15 +95,15 @@ class Cache:
         """Replaces whatever is at `dest` by the cached file or directory."""
         remove(dest)
         if info.isdir:
-            entries = self.manifest(info.md5) or []
+            entries = self.manifest(info.md5, info.legacy) or []
             dest.mkdir(parents=True, exist_ok=True)
             for rel, md5 in entries:
-                self._link(md5, dest / rel)
+                self._link(md5, dest / rel, info.legacy)
         else:
-            self._link(info.md5, dest)
+            self._link(info.md5, dest, info.legacy)
 
-    def _link(self, md5: str, dest: Path) -> None:
-        source = self.object_path(md5)
+    def _link(self, md5: str, dest: Path, legacy: bool = False) -> None:
+        source = self.object_path(md5, legacy)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if _reflink(source, dest):
             return

@@ -117,7 +117,8 @@ def _hash(item: dict[str, Any], path: str, error: Callable[..., PipelineError], 
     if not isinstance(size, int) or (nfiles is not None and not isinstance(nfiles, int)):
         raise error(f"the size of '{item.get('path')}' is not a number", keys + ["size"],
                     f"restore {path} from git, or track the data again with `xp add`")
-    return HashInfo(md5=md5, size=size, nfiles=nfiles, isexec=bool(item.get("isexec", False)))
+    return HashInfo(md5=md5, size=size, nfiles=nfiles, isexec=bool(item.get("isexec", False)),
+                    legacy=item.get("hash") != "md5")
 
 
 def _is_md5(value: str) -> bool:

@@ -33,6 +33,9 @@ class HashInfo:
     isexec: bool = False
     manifest: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
     """For a directory: (relpath, md5) of each file, sorted by relpath."""
+    legacy: bool = field(default=False, compare=False)
+    """Recorded by DVC 2 (no `hash: md5` beside it): the md5 of text files with Windows line ends made
+    Unix's, kept in the cache's old layout (`ab/cdef…`, not `files/md5/ab/cdef…`)."""
 
     @property
     def isdir(self) -> bool:
@@ -44,6 +47,64 @@ def file_md5(path: str | os.PathLike[str]) -> str:
     """The hex md5 of a file's bytes."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "md5").hexdigest()
+
+
+_TEXT_CHARS = bytes(range(32, 127)) + b"\n\r\t\f\b"
+
+
+def _is_text(block: bytes) -> bool:
+    """DVC's test for a text file: no NUL and at most 30% non-text bytes in its first 512 bytes."""
+    if not block:
+        return True
+    if b"\x00" in block:
+        return False
+    return len(block.translate(None, _TEXT_CHARS)) / len(block) <= 0.30
+
+
+def legacy_file_md5(path: str | os.PathLike[str]) -> str:
+    """The md5 DVC 2 recorded for a file (`md5-dos2unix`): of its bytes, CRLF made LF when it is text."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+        if not _is_text(head):
+            digest = hashlib.md5(head)
+            for chunk in iter(lambda: handle.read(_CHUNK), b""):
+                digest.update(chunk)
+            return digest.hexdigest()
+        data = head + handle.read()
+    return hashlib.md5(data.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def legacy_hash(path: Path) -> HashInfo | None:
+    """A file's or folder's hash as DVC 2 computed it (see `legacy_file_md5`); None when missing."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    if not statmod.S_ISDIR(st.st_mode):
+        return HashInfo(md5=legacy_file_md5(path), size=st.st_size, legacy=True)
+    entries: list[tuple[str, str]] = []
+    size = 0
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d not in (".git", ".xp", ".dvc"))
+        for name in files:
+            full = Path(folder) / name
+            entries.append((full.relative_to(path).as_posix(), legacy_file_md5(full)))
+            size += full.stat().st_size
+    entries.sort()
+    md5 = hashlib.md5(manifest_bytes(entries)).hexdigest() + ".dir"
+    return HashInfo(md5=md5, size=size, nfiles=len(entries), manifest=tuple(entries), legacy=True)
+
+
+def same_content(now: HashInfo | None, recorded: HashInfo | None, path: Path) -> bool:
+    """True when a path's current hash matches what was recorded, a DVC 2 record compared its way."""
+    if now is None or recorded is None:
+        return False
+    if now.md5 == recorded.md5:
+        return True
+    if not recorded.legacy:
+        return False
+    legacy = legacy_hash(path)
+    return legacy is not None and legacy.md5 == recorded.md5
 
 
 def manifest_bytes(entries: list[tuple[str, str]]) -> bytes:

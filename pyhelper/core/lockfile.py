@@ -37,6 +37,7 @@ def _hash_info(item: dict[str, Any]) -> HashInfo:
         size=int(item.get("size", 0) or 0),
         nfiles=item.get("nfiles"),
         isexec=bool(item.get("isexec", False)),
+        legacy=item.get("hash") != "md5",
     )
 
 
@@ -94,7 +95,8 @@ def read_lock(path: Path) -> dict[str, LockEntry]:
 
 
 def _dump_item(path: str, info: HashInfo) -> dict[str, Any]:
-    item: dict[str, Any] = {"path": path, "hash": "md5", "md5": info.md5, "size": info.size}
+    item: dict[str, Any] = {"path": path, "md5": info.md5, "size": info.size} if info.legacy else \
+        {"path": path, "hash": "md5", "md5": info.md5, "size": info.size}  # DVC 2's record stays DVC 2's.
     if info.nfiles is not None:
         item["nfiles"] = info.nfiles
     if info.isexec and not info.isdir:

@@ -190,7 +190,7 @@ def _run_all(ws: Workspace, stages: list[Stage], forced: set[str], dry: bool, us
             restored.append(stage.name)
             continue
         try:
-            _run_stage(ws, stage, state, on_event)
+            _run_stage(ws, stage, state, on_event, entry)
         except StageFailed as exc:
             if not (options.keep_going or options.ignore_errors):
                 raise
@@ -284,7 +284,20 @@ def _keep_outs(ws: Workspace, stage: Stage, state: StageState) -> None:
             ws.cache.save(ws.project.root / stage.repo_path(out.path), info)
 
 
-def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callable[[ReproEvent], None]) -> None:
+def _keep_legacy(found: dict[str, HashInfo], recorded: dict[str, HashInfo], stage: Stage, root: Path) -> dict[str, HashInfo]:
+    """DVC 2's records of unchanged paths kept as they were (DVC 3 only rewrites a path whose content changed)."""
+    from pyhelper.core.hashing import same_content
+
+    kept = dict(found)
+    for path, info in found.items():
+        old = recorded.get(path)
+        if old is not None and old.legacy and same_content(info, old, root / stage.repo_path(path)):
+            kept[path] = old
+    return kept
+
+
+def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callable[[ReproEvent], None],
+               entry: LockEntry | None = None) -> None:
     """Runs the stage's commands, then caches its outputs and records the run."""
     root = ws.project.root
     on_event(ReproEvent("running", stage.name, "; ".join(state.reasons or ("forced",))))
@@ -320,7 +333,12 @@ def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callabl
         outs[out.path] = info
         recorded.append(RecordedOut(out.path, out.kind, out.cache, info))
     _ensure_gitignored(root, stage)
-    write_stage(ws.project.root, stage, LockEntry(stage.cmd, after.deps, after.params, outs))
+    if entry is not None:
+        deps = _keep_legacy(after.deps, entry.deps, stage, root)
+        outs = _keep_legacy(outs, entry.outs, stage, root)
+    else:
+        deps = after.deps
+    write_stage(ws.project.root, stage, LockEntry(stage.cmd, deps, after.params, outs))
     ws.runs.record(
         stage=stage.name, cmd=stage.cmd, wdir=stage.wdir,
         deps={p: h.md5 for p, h in after.deps.items()}, params=after.params,

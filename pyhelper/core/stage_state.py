@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.hashing import HashInfo, StatIndex
+from pyhelper.core.hashing import HashInfo, StatIndex, same_content
 from pyhelper.core.lockfile import LockEntry
 from pyhelper.core.params import get_value, load_params, missing_key_error
 from pyhelper.core.stage import Stage, is_url
@@ -130,7 +130,7 @@ def compute_state(
                 reasons.append(f"dependency '{path}' is new")
             elif path not in deps:
                 reasons.append(f"dependency '{path}' was removed")
-            elif deps[path].md5 != entry.deps[path].md5:
+            elif not same_content(deps[path], entry.deps[path], root / stage.repo_path(path)):
                 reasons.append(f"dependency '{path}' modified")
         for file in sorted(set(values) | set(entry.params)):
             now, then = values.get(file, {}), entry.params.get(file, {})
@@ -148,7 +148,7 @@ def compute_state(
                 reasons.append(f"output '{path}' was removed from dvc.yaml")
             elif outs[path] is None:
                 reasons.append(f"output '{path}' is missing")
-            elif outs[path].md5 != entry.outs[path].md5:
+            elif not same_content(outs[path], entry.outs[path], root / stage.repo_path(path)):
                 reasons.append(f"output '{path}' modified")
     return StageState(stage=stage, deps=deps, params=values, outs=outs, reasons=tuple(reasons),
                       missing=tuple(missing))

@@ -17,7 +17,7 @@ from typing import Any, Union
 from pyhelper.core import graph
 from pyhelper.core.cache import Cache
 from pyhelper.core.dvcdata import DataFile
-from pyhelper.core.hashing import HashInfo, StatIndex
+from pyhelper.core.hashing import HashInfo, StatIndex, same_content
 from pyhelper.core.lockfile import LockEntry, read_locks
 from pyhelper.core.project import Project
 from pyhelper.core.stage import Stage
@@ -119,7 +119,7 @@ class _DvcView:
                 now = self.index.hash_path(self.root / path)
                 if now is None:
                     deps[self.rel(path)] = "deleted"
-                elif recorded is None or recorded.md5 != now.md5:
+                elif not same_content(now, recorded, self.root / path):
                     deps[self.rel(path)] = "modified"
             for params in stage.params:
                 self._params_status(stage, params.file, params.keys, entry, deps)
@@ -154,7 +154,7 @@ class _DvcView:
         now = self.index.hash_path(self.root / path)
         if now is None:
             return "deleted"
-        if recorded is None or recorded.md5 != now.md5:
+        if not same_content(now, recorded, self.root / path):
             return "modified"
         return None
 

@@ -70,7 +70,7 @@ class Watcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last: _Snapshot | None = None
-        self._files: tuple[Stat, tuple[str, ...]] = (None, ())
+        self._files: tuple[tuple[Stat, ...] | None, tuple[str, ...]] = (None, ())
         self._pending_all = False
         self._pending: set[str] = set()
         self._queue_digest: tuple[Any, ...] | None = None
@@ -153,8 +153,12 @@ class Watcher:
         return snap
 
     def _workspace(self, root: Path) -> tuple[tuple[str, Stat], ...]:
-        """Stats of dvc.yaml, dvc.lock and the pipeline's params and metrics files."""
-        pipeline_stat = _stat(root / "dvc.yaml")
+        """Stats of every dvc.yaml and dvc.lock of the project and the pipeline's params and metrics files.
+
+        The list is read again when a dvc.yaml changes (the root one, or one found last time).
+        """
+        known = [rel for rel in self._files[1] if rel.rsplit("/", 1)[-1] == "dvc.yaml"] or ["dvc.yaml"]
+        pipeline_stat = tuple(_stat(root / rel) for rel in dict.fromkeys(["dvc.yaml", *known]))
         if pipeline_stat != self._files[0]:
             self._files = (pipeline_stat, _watched_files(root))
         return tuple((rel, _stat(root / rel)) for rel in self._files[1])
@@ -346,8 +350,8 @@ def _watched_files(root: Path) -> tuple[str, ...]:
         from pyhelper.core.dvcfile import read_pipeline
         from pyhelper.core.metrics import metrics_files, params_keys
 
-        pipeline = read_pipeline(root)
-        files += list(params_keys(pipeline)) + metrics_files(pipeline)
+        pipeline = read_pipeline(root, sub="")
+        files += list(pipeline.files) + pipeline.lock_files() + list(params_keys(pipeline)) + metrics_files(pipeline)
     except Exception:  # A broken dvc.yaml: watch the defaults until it is fixed.
         pass
     return tuple(dict.fromkeys(files))
