@@ -390,3 +390,108 @@ def test_dvc_2_data_with_windows_line_ends_in_the_old_cache_layout(tmp_path, dvc
     xp("repro", cwd=repo)
     assert (repo / "data.csv").read_bytes() == text, "checked out of the old layout as it was"
     assert old.read_bytes() == text, "DVC 2's object is left alone"
+
+
+def test_dvcignore_leaves_files_out_of_a_folder_dependency(tmp_path, dvc_bin, xp):
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "data" / "raw.csv").write_text("1\n")
+    (repo / "data" / "keep.csv").write_text("2\n")
+    (repo / "dvc.yaml").write_text("stages:\n  s:\n    cmd: cat data/raw.csv > o.txt\n    deps: [data/raw.csv]\n"
+                                   "    outs: [o.txt]\n  t:\n    cmd: ls data > l.txt\n    deps: [data]\n"
+                                   "    outs: [l.txt]\n")
+    _init(repo, dvc_bin)
+    xp("repro", cwd=repo)
+    assert _same_status(repo, dvc_bin, xp) == {}
+    (repo / ".dvcignore").write_text("data/raw.csv\n")
+    assert _same_status(repo, dvc_bin, xp) == {"t": [{"changed deps": {"data": "modified"}}]}
+    xp("repro", cwd=repo)
+    assert _same_status(repo, dvc_bin, xp) == {}
+    assert "Data and pipelines are up to date." in dvc(dvc_bin, repo, "status")
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A local HTTP server over tmp_path/srv: plain (Last-Modified only, as `python -m http.server`) and,
+    under /etag/, one that sends an ETag of the file's content (as most real servers do)."""
+    import hashlib
+    import http.server
+    import threading
+
+    root = tmp_path / "srv"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):  # Quiet.
+            pass
+
+        def send_head(self):
+            if self.path.startswith("/etag/"):
+                self.path = self.path[len("/etag"):]
+                path = root / self.path.lstrip("/")
+                if not path.is_file():
+                    self.send_error(404)
+                    return None
+                data = path.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("ETag", f'"{hashlib.md5(data).hexdigest()}"')
+                self.end_headers()
+                import io
+
+                return io.BytesIO(data)
+            return super().send_head()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("kind", ["last-modified", "etag"])
+def test_url_dependencies_are_checked_as_dvc_checks_them(tmp_path, dvc_bin, xp, http_server, kind):
+    import os
+
+    srv, base = http_server
+    (srv / "wine.data").write_text("a,b\n")
+    url = f"{base}/etag/wine.data" if kind == "etag" else f"{base}/wine.data"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "dvc.yaml").write_text(f"stages:\n  get:\n    cmd: echo got > got.txt\n    deps: [{url}]\n"
+                                   "    outs: [got.txt]\n")
+    _init(repo, dvc_bin)
+    xp("repro", cwd=repo)
+    ours = (repo / "dvc.lock").read_text()
+    assert f"path: {url}" in ours and "checksum:" in ours
+    assert _same_status(repo, dvc_bin, xp) == {}
+    dvc(dvc_bin, repo, "repro", "-f", "-q")
+    assert (repo / "dvc.lock").read_text() == ours, "DVC records the same checksum"
+    assert "Stage 'get' didn't change" in xp("repro", cwd=repo).stdout
+
+    (srv / "wine.data").write_text("a,b\n1,2\n")
+    stamp = (srv / "wine.data").stat().st_mtime + 10
+    os.utime(srv / "wine.data", (stamp, stamp))
+    assert _same_status(repo, dvc_bin, xp) == {"get": [{"changed deps": {url: "modified"}}]}
+    assert "Running stage 'get'" in xp("repro", cwd=repo).stdout
+
+    # Gone from the server: reported, and the stage alone is refused with the reason.
+    (srv / "wine.data").unlink()
+    assert json.loads(xp("status", "--json", cwd=repo).stdout) == {"get": [{"changed deps": {url: "deleted"}}]}
+    result = xp("repro", cwd=repo, expect=2)
+    assert f"dependency '{url}' of stage 'get' could not be checked" in result.stderr and "404" in result.stderr
+
+
+def test_other_url_schemes_are_explained_not_read_as_paths(tmp_path, xp):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "dvc.yaml").write_text("stages:\n  get:\n    cmd: echo got > got.txt\n    deps: [s3://bucket/wine.data]\n"
+                                   "    outs: [got.txt]\n")
+    git(repo, "init", "-q", "-b", "main")
+    assert "xp does not read s3:// dependencies yet" in xp("status", cwd=repo).stdout
+    result = xp("repro", cwd=repo, expect=2)
+    assert "s3://bucket/wine.data" in result.stderr and "dvc repro" in result.stderr

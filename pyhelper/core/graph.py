@@ -279,6 +279,15 @@ def tracking_file(pipeline: Pipeline, path: str):
 
 def missing_dep_error(pipeline: Pipeline, root: Path, stage: Stage, dep: str) -> PipelineError:
     """Why a stage cannot run: one of its dependencies is not there, and how to get it."""
+    from pyhelper.core.stage import is_url
+
+    if is_url(dep):
+        from pyhelper.core.urls import check
+
+        problem = check(dep).problem or "it could not be read"
+        index = stage.deps.index(dep) if dep in stage.deps else 0
+        return _error(root, f"dependency '{dep}' of stage '{stage.name}' could not be checked: {problem}", stage,
+                      "check the URL and your network, or run this stage with `dvc repro`", "deps", index, value=dep)
     path = stage.repo_path(dep)
     tracked = tracking_file(pipeline, path)
     if tracked is not None:

@@ -33,6 +33,8 @@ class HashInfo:
     isexec: bool = False
     manifest: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
     """For a directory: (relpath, md5) of each file, sorted by relpath."""
+    checksum: str | None = None
+    """For a URL dependency: the server's ETag (or DVC's token of its details) instead of an md5."""
     legacy: bool = field(default=False, compare=False)
     """Recorded by DVC 2 (no `hash: md5` beside it): the md5 of text files with Windows line ends made
     Unix's, kept in the cache's old layout (`ab/cdef…`, not `files/md5/ab/cdef…`)."""
@@ -120,6 +122,23 @@ class StatIndex:
         self.db_path = db_path
         self._db: sqlite3.Connection | None = None
         self._dirty = False
+        self._ignore: tuple[Path, object] | None = None
+
+    def use_dvcignore(self, root: Path) -> None:
+        """Leaves files that `.dvcignore` (under `root`) ignores out of folder hashes, as DVC does."""
+        from pyhelper.core.ignore_rules import Rules
+
+        self._ignore = (root, Rules(root))
+
+    def _ignored(self, full: Path, is_dir: bool) -> bool:
+        if self._ignore is None:
+            return False
+        root, rules = self._ignore
+        try:
+            rel = full.relative_to(root).as_posix()
+        except ValueError:
+            return False
+        return bool(rules.decide(rel, is_dir))  # type: ignore[attr-defined]
 
     def _conn(self) -> sqlite3.Connection | None:
         if self.db_path is None:
@@ -168,9 +187,12 @@ class StatIndex:
         entries: list[tuple[str, str]] = []
         size = 0
         for folder, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d not in (".git", ".xp", ".dvc"))
+            dirs[:] = sorted(d for d in dirs if d not in (".git", ".xp", ".dvc")
+                             and not self._ignored(Path(folder) / d, True))
             for name in files:
                 full = Path(folder) / name
+                if self._ignored(full, False):
+                    continue
                 st = full.stat()
                 rel = full.relative_to(path).as_posix()
                 entries.append((rel, self.file_hash(full, st)))

@@ -37,6 +37,7 @@ def _hash_info(item: dict[str, Any]) -> HashInfo:
         size=int(item.get("size", 0) or 0),
         nfiles=item.get("nfiles"),
         isexec=bool(item.get("isexec", False)),
+        checksum=str(item["checksum"]) if item.get("checksum") is not None else None,
         legacy=item.get("hash") != "md5",
     )
 
@@ -95,6 +96,8 @@ def read_lock(path: Path) -> dict[str, LockEntry]:
 
 
 def _dump_item(path: str, info: HashInfo) -> dict[str, Any]:
+    if info.checksum is not None:  # A URL dependency, as DVC writes it.
+        return {"path": path, "hash": "md5", "checksum": info.checksum, "size": info.size}
     item: dict[str, Any] = {"path": path, "md5": info.md5, "size": info.size} if info.legacy else \
         {"path": path, "hash": "md5", "md5": info.md5, "size": info.size}  # DVC 2's record stays DVC 2's.
     if info.nfiles is not None:

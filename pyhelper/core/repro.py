@@ -59,6 +59,7 @@ class Workspace:
         self.project = project
         xp = project.ensure_xp_dir()
         self.index = StatIndex(xp / "index.db")
+        self.index.use_dvcignore(project.project_root)
         self.cache = Cache(project.cache_dir, self.index)
         self.runs = RunCache(xp / "runs.db")
         self.params = ParamsReader(project.root)
@@ -247,7 +248,7 @@ def _restore_from_run_cache(ws: Workspace, stage: Stage, state: StageState, entr
     if not stage.outs or stage.always_changed or any(o.persist for o in stage.outs):
         return False
     candidates: list[dict[str, HashInfo]] = []
-    deps = {p: h.md5 for p, h in state.deps.items()}
+    deps = {p: h.checksum or h.md5 for p, h in state.deps.items()}
     for record in ws.runs.lookup(signature(stage.cmd, deps, state.params)):
         if {o.path for o in record.outs} == {o.path for o in stage.outs}:
             candidates.append({o.path: o.hash for o in record.outs})
@@ -341,7 +342,7 @@ def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callabl
     write_stage(ws.project.root, stage, LockEntry(stage.cmd, deps, after.params, outs))
     ws.runs.record(
         stage=stage.name, cmd=stage.cmd, wdir=stage.wdir,
-        deps={p: h.md5 for p, h in after.deps.items()}, params=after.params,
+        deps={p: h.checksum or h.md5 for p, h in after.deps.items()}, params=after.params,
         outs=recorded, duration=duration, metrics=_metrics_of(root, stage),
     )
     on_event(ReproEvent("done", stage.name, f"{duration:.2f}s"))

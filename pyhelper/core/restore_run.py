@@ -113,7 +113,7 @@ def _update_lock(project: Project, record: RunRecord, index: StatIndex) -> bool:
     if stage is None or stage.cmd != record.cmd:
         return False
     state = compute_state(stage, project.root, None, index, ParamsReader(project.root))
-    if {p: h.md5 for p, h in state.deps.items()} != record.deps:
+    if {p: h.checksum or h.md5 for p, h in state.deps.items()} != record.deps:
         return False
     outs = {o.path: o.hash for o in record.outs}
     write_stage(project.root, stage, LockEntry(stage.cmd, state.deps, state.params, outs))

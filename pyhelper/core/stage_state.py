@@ -42,7 +42,7 @@ class StageState:
         return (
             entry is not None
             and entry.cmd == self.stage.cmd
-            and {p: h.md5 for p, h in self.deps.items()} == {p: h.md5 for p, h in entry.deps.items()}
+            and {p: h.checksum or h.md5 for p, h in self.deps.items()} == {p: h.checksum or h.md5 for p, h in entry.deps.items()}
             and _normal(self.params) == _normal(entry.params)
         )
 
@@ -100,7 +100,15 @@ def compute_state(
     missing: list[str] = []
     for dep in stage.deps:
         if is_url(dep):
-            continue  # Checked by its own rules (see `urls`), never hashed as a local path.
+            from pyhelper.core.urls import check
+
+            found = check(dep)  # Never hashed as a local path: one HEAD request (see `urls`).
+            if found.info is None:
+                reasons.append(f"dependency '{dep}' could not be checked: {found.problem}")
+                missing.append(dep)
+            else:
+                deps[dep] = found.info
+            continue
         repo_path = stage.repo_path(dep)
         info = index.hash_path(root / repo_path)
         if info is None:
@@ -123,13 +131,16 @@ def compute_state(
     else:
         if entry.cmd != stage.cmd:
             reasons.append("command changed")
-        for path in sorted(set(deps) | {p for p in entry.deps if not is_url(p)}):
+        for path in sorted(set(deps) | set(entry.deps)):
             if path in missing:
                 continue
             if path not in entry.deps:
                 reasons.append(f"dependency '{path}' is new")
             elif path not in deps:
                 reasons.append(f"dependency '{path}' was removed")
+            elif deps[path].checksum is not None or entry.deps[path].checksum is not None:
+                if deps[path].checksum != entry.deps[path].checksum:
+                    reasons.append(f"dependency '{path}' modified")
             elif not same_content(deps[path], entry.deps[path], root / stage.repo_path(path)):
                 reasons.append(f"dependency '{path}' modified")
         for file in sorted(set(values) | set(entry.params)):

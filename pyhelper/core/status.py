@@ -20,7 +20,7 @@ from pyhelper.core.dvcdata import DataFile
 from pyhelper.core.hashing import HashInfo, StatIndex, same_content
 from pyhelper.core.lockfile import LockEntry, read_locks
 from pyhelper.core.project import Project
-from pyhelper.core.stage import Stage
+from pyhelper.core.stage import Stage, is_url
 from pyhelper.core.stage_state import ParamsReader, compute_state, is_callback
 from pyhelper.errors import XpError
 
@@ -57,6 +57,7 @@ def status(project: Project, targets: list[str] | None = None, *, with_deps: boo
     data = graph.data_targets(pipeline, targets)
     lock = read_locks(root, pipeline)
     index = StatIndex(project.ensure_xp_dir() / "index.db")
+    index.use_dvcignore(project.project_root)
     cache = Cache(project.cache_dir, index)
     params = ParamsReader(root)
     view = _DvcView(root, project.sub, index, cache)
@@ -113,9 +114,16 @@ class _DvcView:
             deps: dict[str, Any] = {}
             for dep in stage.deps:
                 path = stage.repo_path(dep)
-                if "://" in dep:
-                    continue  # URL dependencies are checked by `repro` (not yet by `status`).
                 recorded = entry.deps.get(dep) if entry else None
+                if is_url(dep):
+                    from pyhelper.core.urls import check
+
+                    found = check(dep).info
+                    if found is None:
+                        deps[dep] = "deleted"
+                    elif recorded is None or recorded.checksum != found.checksum:
+                        deps[dep] = "modified"
+                    continue
                 now = self.index.hash_path(self.root / path)
                 if now is None:
                     deps[self.rel(path)] = "deleted"

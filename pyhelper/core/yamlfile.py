@@ -76,8 +76,15 @@ def parse_yaml(text: str, *, path: str, error: type[BadInput] = BadInput) -> Any
     from pyhelper.core import yamlfast
 
     try:
-        value = yamlfast.load(text)
-        return _safe_yaml().load(text) if value is yamlfast.FALLBACK else value
+        try:
+            value = yamlfast.load(text)
+            return _safe_yaml().load(text) if value is yamlfast.FALLBACK else value
+        except MarkedYAMLError:
+            # The C parser is stricter than YAML 1.2 in places DVC's pure-Python one is not (a ':' inside a
+            # flow list item, as in `deps: [https://host:8080/x]`): ask that one before calling it an error.
+            from ruamel.yaml import YAML
+
+            return YAML(typ="safe", pure=True).load(text)
     except MarkedYAMLError as exc:
         message, hint, line = _explain(exc, text)
         raise error(f"malformed YAML: {message}", hint=hint, path=path, line=line) from None
