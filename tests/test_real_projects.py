@@ -495,3 +495,29 @@ def test_other_url_schemes_are_explained_not_read_as_paths(tmp_path, xp):
     assert "xp does not read s3:// dependencies yet" in xp("status", cwd=repo).stdout
     result = xp("repro", cwd=repo, expect=2)
     assert "s3://bucket/wine.data" in result.stderr and "dvc repro" in result.stderr
+
+
+def test_plots_of_a_subfolder_pipeline(tmp_path, xp):
+    repo = tmp_path / "repo"
+    (repo / "pipelines" / "train").mkdir(parents=True)
+    (repo / "pipelines/train/dvc.yaml").write_text(
+        "stages:\n  fit:\n    cmd: python fit.py\n    deps: [fit.py]\n    params: [lr]\n"
+        "    plots:\n      - curve.csv:\n          x: step\n"
+        "plots:\n  - acc.json:\n      x: step\n      y: acc\n")
+    (repo / "pipelines/train/params.yaml").write_text("lr: 1\n")
+    (repo / "pipelines/train/fit.py").write_text(
+        "import json\nlr = float(open('params.yaml').read().split(':')[1])\n"
+        "open('curve.csv', 'w').write('step,loss\\n' + ''.join(f'{i},{lr / (i + 1)}\\n' for i in range(3)))\n"
+        "json.dump([{'step': i, 'acc': lr * i} for i in range(3)], open('acc.json', 'w'))\n")
+    git(repo, "init", "-q", "-b", "main")
+    xp("repro", "-q", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "fit")
+    assert "curve.csv" not in git(repo, "ls-files"), "the stage's plot is cached, not in git"
+    xp("exp", "run", "--temp", "-n", "two", "-S", "pipelines/train/params.yaml:lr=2", cwd=repo)
+    shown = json.loads(xp("plots", "diff", "HEAD", "two", "--json", cwd=repo).stdout)
+    ids = {p["id"] for p in shown["plots"]}
+    assert {"pipelines/train/curve.csv", "pipelines/train/acc.json"} <= ids, ids
+    curve = next(p for p in shown["plots"] if p["id"] == "pipelines/train/curve.csv")
+    assert len(curve["revisions"]) == 2, "both revisions' cached curves were read through their dvc.lock"
+    assert not shown["errors"], shown["errors"]

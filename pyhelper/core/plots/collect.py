@@ -184,7 +184,7 @@ def _definitions(snap: Snapshot) -> list[PlotDef]:
     """The revision's declared plots, plus the live metric curves when they exist undeclared."""
     from pyhelper.core.dvcfile import parse_pipeline
 
-    defs = definitions(parse_pipeline(snap.text))
+    defs = definitions(parse_pipeline(snap.text, files=list(snap.pipeline_files()), sub=snap.project.sub))
     covered = any(s.path == LIVE_DIR or LIVE_DIR.startswith(s.path + "/") for d in defs for s in d.sources)
     if not covered and snap.files(LIVE_DIR):
         defs.append(PlotDef(id=LIVE_DIR, sources=(Source(LIVE_DIR, x="step"),)))

@@ -80,10 +80,13 @@ def _x_for(x: Any, path: str) -> str | None:
     return None if x is None else str(x)
 
 
-def _top_entry(item: Any) -> PlotDef:
-    """One entry of the top-level `plots:` list."""
+def _top_entry(item: Any, folder: str = ".") -> PlotDef:
+    """One entry of the top-level `plots:` list of the dvc.yaml in `folder` (its paths are relative to it)."""
+    def join(path: str) -> str:
+        return posixpath.normpath(posixpath.join(folder, path))
+
     if isinstance(item, str) and item:
-        return PlotDef(id=posixpath.normpath(item), sources=(Source(posixpath.normpath(item)),))
+        return PlotDef(id=join(item), sources=(Source(join(item)),))
     if not (isinstance(item, dict) and len(item) == 1):
         raise PipelineError("an entry of the top-level `plots` is neither a path nor `name: {properties}`",
                             hint="write `- path/to/file.csv` or `- name: {x: field, y: {file: field}}`",
@@ -102,11 +105,12 @@ def _top_entry(item: Any) -> PlotDef:
     template = template_of(props.get("template"), where)
     y = props.get("y")
     if isinstance(y, dict):
-        sources = tuple(Source(posixpath.normpath(str(path)), _fields(fields), _x_for(props.get("x"), str(path)))
+        sources = tuple(Source(join(str(path)), _fields(fields), _x_for(props.get("x"), str(path)))
                         for path, fields in y.items())
     else:
-        path = posixpath.normpath(key)
+        path = join(key)
         sources = (Source(path, _fields(y), _x_for(props.get("x"), key)),)
+        key = path
     return PlotDef(id=key, sources=sources, template=template, title=str(props.get("title") or ""),
                    x_label=str(props.get("x_label") or ""), y_label=str(props.get("y_label") or ""))
 
@@ -114,9 +118,11 @@ def _top_entry(item: Any) -> PlotDef:
 def definitions(pipeline: Pipeline) -> list[PlotDef]:
     """Every plot the pipeline declares: top-level entries first, then stage outputs, by id."""
     found: dict[str, PlotDef] = {}
-    for item in pipeline.plots:
-        plot = _top_entry(item)
-        found.setdefault(plot.id, plot)
+    by_file = pipeline.plots_by_file or ((".", pipeline.plots),)
+    for folder, items in by_file:
+        for item in items:
+            plot = _top_entry(item, folder)
+            found.setdefault(plot.id, plot)
     for stage in pipeline.stages.values():
         for out in stage.outs:
             if out.kind != "plots":

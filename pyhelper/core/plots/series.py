@@ -149,6 +149,17 @@ class Snapshot:
         """The work tree read when `tree` is None: the workspace, or a running experiment's private copy."""
         self._lock: dict[str, str] | None = None
 
+    def pipeline_files(self) -> tuple[str, ...]:
+        """The project's dvc.yaml files in this revision (every one, as DVC collects them)."""
+        if self.tree is None:
+            from pyhelper.core.collect import collect
+
+            return collect(self.root, self.project.sub).pipelines or ("dvc.yaml",)
+        from pyhelper.core.collect import TreeFiles
+
+        assert self.repo is not None
+        return TreeFiles(self.repo, self.project.sub).pipelines(self.tree) or ("dvc.yaml",)
+
     def read(self, path: str) -> bytes | None:
         """A file's bytes, or None when the revision has no such file."""
         if self.tree is None:
@@ -221,14 +232,23 @@ class Snapshot:
         if self._lock is None:
             from pyhelper.core.lockfile import parse_lock
 
-            raw = self.read("dvc.lock") if path != "dvc.lock" else None
             self._lock = {}
-            if raw:
+            if path.rsplit("/", 1)[-1] == "dvc.lock":
+                return None
+            # Every dvc.lock of the revision: an output's path is relative to its lock's folder (a stage's
+            # wdir other than that folder is rare enough to leave to the workspace).
+            for dvcfile in self.pipeline_files():
+                folder = posixpath.dirname(dvcfile)
+                raw = self.read(posixpath.join(folder, "dvc.lock"))
+                if not raw:
+                    continue
                 try:
                     lock = parse_lock(raw.decode("utf-8"))
                 except Exception:  # An unreadable dvc.lock just means nothing comes from the cache.
-                    lock = {}
-                self._lock = {out: info.md5 for entry in lock.values() for out, info in entry.outs.items()}
+                    continue
+                for entry in lock.values():
+                    for out, info in entry.outs.items():
+                        self._lock[posixpath.normpath(posixpath.join(folder, out))] = info.md5
         return self._lock.get(path)
 
     def _cached_files(self, path: str) -> list[str]:
