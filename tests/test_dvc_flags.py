@@ -64,15 +64,15 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("exp pull", "--all-commits"): "not yet", ("exp pull", "--rev"): "not yet", ("exp pull", "--num"): "not yet",
     ("exp pull", "--force"): "never forced", ("exp pull", "--no-cache"): REMOTE, ("exp pull", "--remote"): REMOTE,
     ("exp pull", "--jobs"): REMOTE, ("exp pull", "--no-run-cache"): REMOTE,
-    ("plots show", "--template"): "not yet", ("plots show", "-x"): "not yet", ("plots show", "-y"): "not yet",
-    ("plots show", "--no-header"): "not yet", ("plots show", "--title"): "not yet",
-    ("plots show", "--x-label"): "not yet", ("plots show", "--y-label"): "not yet",
+
+    ("plots show", "--no-header"): "not yet",
+
     ("plots show", "--show-vega"): "not yet", ("plots show", "--split"): "not yet",
     ("plots show", "--html-template"): "not yet",
-    ("plots diff", "--experiment"): "xp takes experiment names as revisions", ("plots diff", "--template"): "not yet",
-    ("plots diff", "-x"): "not yet", ("plots diff", "-y"): "not yet", ("plots diff", "--no-header"): "not yet",
-    ("plots diff", "--title"): "not yet", ("plots diff", "--x-label"): "not yet",
-    ("plots diff", "--y-label"): "not yet", ("plots diff", "--show-vega"): "not yet",
+    ("plots diff", "--experiment"): "xp takes experiment names as revisions",
+    ("plots diff", "--no-header"): "not yet",
+
+    ("plots diff", "--show-vega"): "not yet",
     ("plots diff", "--split"): "not yet", ("plots diff", "--html-template"): "not yet",
     ("plots modify", "*"): "xp has no `plots modify` yet",
     ("queue logs", "--encoding"): "not yet",
@@ -309,3 +309,18 @@ def test_exp_list_and_diff_print_what_dvc_prints(tmp_path, xp, dvc_bin):  # noqa
         ours = json.loads(xp("exp", "diff", *args, "--json", cwd=repo).stdout)
         assert ours == json.loads(dvc(dvc_bin, repo, "exp", "diff", *args, "--json")), args
     assert "Path" not in xp("exp", "diff", "zeta", "alpha", "--no-path", cwd=repo).stdout
+
+
+def test_plots_properties_from_the_command_line(tmp_path, xp):
+    from pyhelper.demo import create
+
+    repo = create(tmp_path / "demo")
+    xp("repro", "-q", cwd=repo)
+    out = json.loads(xp("plots", "show", "train_log.tsv", "-x", "epoch", "-y", "accuracy", "--template", "scatter",
+                        "--title", "Validation", "--y-label", "loss on held-out data", "--json", cwd=repo).stdout)
+    (plot,) = out["plots"]
+    assert plot["template"] == "scatter"
+    text = json.dumps(plot["spec"])
+    assert "Validation" in text and "loss on held-out data" in text
+    assert plot["spec"]["title"] == "Validation"
+    assert "unknown plot template 'pie'" in xp("plots", "show", "--template", "pie", cwd=repo, expect=2).stderr

@@ -42,6 +42,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                              f"default: {DEFAULT_OUT} in the project)")
     parser.add_argument("--json", action="store_true", help="print the Vega-Lite specs with their data; write no file")
     parser.add_argument("--open", action="store_true", help="open the HTML file in a browser")
+    parser.add_argument("-x", metavar="FIELD", help="the field drawn on x (instead of the plot's own)")
+    parser.add_argument("-y", metavar="FIELD", help="the field drawn on y (instead of the plot's own)")
+    parser.add_argument("-t", "--template", metavar="NAME", help="draw with this template (see `xp plots templates`)")
+    parser.add_argument("--title", metavar="TEXT", help="the plots' title")
+    parser.add_argument("--x-label", metavar="TEXT", help="the x axis' label")
+    parser.add_argument("--y-label", metavar="TEXT", help="the y axis' label")
     parser.add_argument("--metric-vs-param", action="append", default=[], metavar="METRIC:PARAM",
                         help="add a plot of METRIC against PARAM, a point per revision; repeatable")
     parser.add_argument("--parallel", metavar="PARAM,…:METRIC",
@@ -70,7 +76,9 @@ def _report(args: argparse.Namespace, *, revs: list[str], targets: list[str], al
             raise BadInput("--all-experiments needs a commit to be the baseline", hint="commit first")
         revs = (revs or []) + collect.experiments_of_head(repo)
     revisions = collect.select(project, repo, revs)
-    result = collect.collect(project, revisions, targets=targets, repo=repo)
+    props = {k: v for k, v in (("x", args.x), ("y", args.y), ("template", args.template), ("title", args.title),
+                                ("x_label", args.x_label), ("y_label", args.y_label)) if v}
+    result = collect.collect(project, revisions, targets=targets, repo=repo, props=props or None)
     extra = []
     if args.metric_vs_param or args.parallel:
         records = across.values(project, repo, revisions)

@@ -211,12 +211,34 @@ class _Joined:
         """Beyond the first plots asked for: listed, its files not read."""
 
 
+def override(definition: PlotDef, props: dict[str, str]) -> PlotDef:
+    """A definition with properties given on the command line (`-x`, `-y`, `--template`, `--title`…)
+    in place of its own, as DVC applies them to the targets."""
+    from dataclasses import replace
+
+    from pyhelper.core.plots.definitions import template_of
+
+    changes: dict[str, object] = {}
+    if props.get("template"):
+        changes["template"] = template_of(props["template"], "--template")
+    for key in ("title", "x_label", "y_label"):
+        if props.get(key):
+            changes[key] = props[key]
+    if props.get("x") or props.get("y"):
+        changes["sources"] = tuple(replace(source, x=props.get("x") or source.x,
+                                           y=(props["y"],) if props.get("y") else source.y)
+                                   for source in definition.sources)
+    return replace(definition, **changes) if changes else definition
+
+
 def collect(project: Project, revisions: list[Revision], *, targets: list[str] | None = None,
-            repo: pygit2.Repository | None = None, first: int | None = None) -> Plots:
+            repo: pygit2.Repository | None = None, first: int | None = None,
+            props: dict[str, str] | None = None) -> Plots:
     """The plots of `revisions` (only those matching `targets`, ids or paths, when given).
 
     With `first`, only the first that many plots have their files read; the others are listed as
-    `pending` (a panel draws what is on screen while it asks for the rest by id).
+    `pending` (a panel draws what is on screen while it asks for the rest by id). `props` override the
+    definitions' own properties (DVC's `-x`, `-y`, `--template`, `--title`, `--x-label`, `--y-label`).
     """
     targets = [posixpath.normpath(t) for t in targets or []]
     joined: dict[str, _Joined] = {}
@@ -231,6 +253,8 @@ def collect(project: Project, revisions: list[Revision], *, targets: list[str] |
             errors.append(f"{revision.label}: {exc}")
             continue
         for definition in defs:
+            if props and (not targets or _matches(definition.id, definition.sources[0].path, targets)):
+                definition = override(definition, props)
             for source in definition.sources:
                 for path in snap.files(source.path):
                     # A folder's files are plots of their own (DVC's rule); a named plot stays one.
