@@ -323,7 +323,7 @@ def _require_ran(tool: Tool, head: str, name: str, value: int) -> None:
 def _require_listed(tool: Tool, output: str, head: str, count: int) -> None:
     """Fail unless `exp show --json` lists exactly e1..e<count> for HEAD, each with its own params and metrics."""
     try:
-        listed = (_dvc_listed if tool.name == "dvc" else _xp_listed)(json.loads(output), head)
+        listed = _dvc_listed(json.loads(output), head)  # Both tools print DVC's records.
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise CommandFailed(f"{tool.name}: unexpected `exp show --json` output ({e!r}):\n{indent(output[:2000])}")
     expected = {f"e{i}": (EPOCHS_BASE + i, _accuracy(i)) for i in range(1, count + 1)}
@@ -344,17 +344,6 @@ def _dvc_listed(data: list, head: str) -> dict[str, tuple[int, float]]:
         values = rev["data"]
         out[rev["name"]] = (values["params"]["params.yaml"]["data"]["train"]["epochs"],
                             values["metrics"]["metrics.json"]["data"]["accuracy"])
-    return out
-
-
-def _xp_listed(rows: list, head: str) -> dict[str, tuple[int, float]]:
-    """Name → (train.epochs, accuracy) of HEAD's experiments in xp's `exp show --json`."""
-    out = {}
-    for row in rows:
-        if row["kind"] == "experiment" and row["baseline"] == head:
-            if row["errors"]:
-                raise ValueError(f"experiment {row['name']}: {row['errors']}")
-            out[row["name"]] = (row["params"]["params.yaml"]["train.epochs"], row["metrics"]["metrics.json"]["accuracy"])
     return out
 
 

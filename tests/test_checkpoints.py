@@ -84,7 +84,7 @@ def trailer(repo: Path, rev: str) -> dict:
 
 
 def show(xp, repo: Path, *args: str) -> list[dict]:
-    return json.loads(xp("exp", "show", "--json", *args, cwd=repo).stdout)
+    return json.loads(xp("exp", "show", "--xp-json", *args, cwd=repo).stdout)
 
 
 def cache_object(repo: Path, md5: str) -> Path:
@@ -410,7 +410,7 @@ def test_dvc_lists_an_experiment_with_checkpoints_and_its_cache_holds_them(proj,
     git(proj, "add", "-A")
     git(proj, "commit", "-q", "-m", "dvc init")
     xp("exp", "run", "-n", "a", cwd=proj)
-    data = json.loads(dvc(dvc_bin, proj, "exp", "show", "--json"))
+    data = json.loads(dvc(dvc_bin, proj, "exp", "show", "--xp-json"))
     head = git(proj, "rev-parse", "HEAD").strip()
     baseline = next(entry for entry in data if entry["rev"] == head)
     experiment = next(exp for exp in baseline["experiments"] if exp["name"] == "a")

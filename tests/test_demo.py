@@ -28,7 +28,7 @@ def test_demo_creates_a_committed_project_reproduces_it_and_prints_metrics(tmp_p
     assert sorted(e["status"] for e in queue["entries"]) == ["queued"] * 2 + ["success"] * 4
     assert "├── next-1" in out.stdout and "queued" in out.stdout  # Left for the user to start.
     assert "├── higher-lr" in out.stdout and "└── " in out.stdout and "train.epochs" in out.stdout
-    shown = json.loads(xp("exp", "show", "--json", cwd=repo).stdout)
+    shown = json.loads(xp("exp", "show", "--xp-json", cwd=repo).stdout)
     longer = next(r for r in shown if r["name"] == "longer")
     assert longer["params"]["params.yaml"]["train.epochs"] == 30 and longer["metrics"]["metrics.json"]["accuracy"] > 0
 

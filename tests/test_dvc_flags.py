@@ -80,7 +80,7 @@ NOT_YET: dict[tuple[str, str], str] = {
 """DVC flags xp does not have, each with why. A flag that appears in xp must leave this list."""
 
 NOTES: dict[tuple[str, str], str] = {
-    ("exp show", "--json"): "xp's own JSON shape (DVC's not yet)",
+    ("exp show", "--json"): "DVC's records; xp's rows (queue entries, tags, steps) with --xp-json",
     ("plots show", "--json"): "xp's own JSON shape (DVC's not yet)",
     ("plots diff", "--json"): "xp's own JSON shape (DVC's not yet)",
     ("exp apply", "--force"): "DVC overwrites by default; xp refuses by default and --force saves the workspace first",
@@ -264,7 +264,7 @@ def test_exp_show_hides_rows_and_names_baselines_by_sha(tmp_path, xp):
     repo = _project(tmp_path, xp)
     xp("exp", "run", "--temp", "-n", "one", cwd=repo)
     xp("exp", "run", "--queue", "-n", "waiting", cwd=repo)
-    names = lambda *a: [r["name"] for r in json.loads(xp("exp", "show", "--json", *a, cwd=repo).stdout)]  # noqa: E731
+    names = lambda *a: [r["name"] for r in json.loads(xp("exp", "show", "--xp-json", *a, cwd=repo).stdout)]  # noqa: E731
     assert "waiting" in names() and "workspace" in names()
     assert "waiting" not in names("--hide-queued") and "workspace" not in names("--hide-workspace")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()

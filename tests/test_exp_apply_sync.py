@@ -132,7 +132,7 @@ def test_push_and_pull_through_a_bare_repository(project, remote, tmp_path, xp):
     git(tmp_path, "clone", "-q", str(remote), str(clone))
     assert "Pulled 2 experiment(s)" in xp("exp", "pull", "origin", cwd=clone).stdout
     assert exps(clone) == exps(project)
-    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--json", cwd=clone).stdout)}
+    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--xp-json", cwd=clone).stdout)}
     assert (rows["shared"]["tags"], rows["shared"]["note"]) == (["best"], "try this one")
     assert rows["shared"]["params"]["params.yaml"]["train.lr"] == 0.3
     assert rows["shared"]["metrics"]["metrics.json"]["acc"] == 0.8
@@ -143,7 +143,7 @@ def test_push_and_pull_through_a_bare_repository(project, remote, tmp_path, xp):
     xp("exp", "tag", "shared", "from-origin", cwd=project)
     xp("exp", "push", "origin", cwd=project)
     xp("exp", "pull", "origin", cwd=clone)
-    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--json", cwd=clone).stdout)}
+    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--xp-json", cwd=clone).stdout)}
     assert rows["shared"]["tags"] == ["best", "from-origin"] and rows["second"]["tags"] == ["from-clone"]
 
     # Pulling one experiment by name; an unknown name is an error.

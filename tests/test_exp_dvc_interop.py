@@ -27,7 +27,7 @@ def dvc_project(gen, dvc_bin, xp) -> Path:  # noqa: F811
 
 def test_dvc_exp_show_lists_an_experiment_made_by_xp(dvc_project, dvc_bin, xp):  # noqa: F811
     xp("exp", "run", "-S", "train.lr=0.3", "-S", "train.opt=adam", "-n", "by-xp", cwd=dvc_project)
-    data = json.loads(dvc(dvc_bin, dvc_project, "exp", "show", "--json"))
+    data = json.loads(dvc(dvc_bin, dvc_project, "exp", "show", "--xp-json"))
     head = git(dvc_project, "rev-parse", "HEAD").strip()
     baseline = [entry for entry in data if entry["rev"] == head][0]
     revs = [rev for exp in baseline["experiments"] for rev in exp["revs"]]
@@ -39,7 +39,7 @@ def test_dvc_exp_show_lists_an_experiment_made_by_xp(dvc_project, dvc_bin, xp): 
 
 def test_xp_exp_show_lists_an_experiment_made_by_dvc(dvc_project, dvc_bin, xp):  # noqa: F811
     dvc(dvc_bin, dvc_project, "exp", "run", "-S", "train.lr=0.25", "-n", "by-dvc", "-q")
-    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--json", cwd=dvc_project).stdout)}
+    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--xp-json", cwd=dvc_project).stdout)}
     exp = rows["by-dvc"]
     assert exp["kind"] == "experiment" and exp["rev"] == exps(dvc_project)["by-dvc"]
     assert exp["params"] == {"params.yaml": {"train.lr": 0.25, "train.opt": "sgd"}}

@@ -62,7 +62,7 @@ def test_rows_are_grouped_by_baseline_with_experiments_by_time(table, xp):
     assert [line.split()[:2] for line in out[3:]] == [["├──", "zeta"], ["├──", "alpha"], ["└──", "mid"]]
     assert out[3].split()[2] == exps(table)["zeta"][:7] and "best" in out[3]
 
-    rows = json.loads(xp("exp", "show", "--json", cwd=table).stdout)
+    rows = json.loads(xp("exp", "show", "--xp-json", cwd=table).stdout)
     head = git(table, "rev-parse", "HEAD").strip()
     assert [(r["kind"], r["name"]) for r in rows] == [
         ("workspace", "workspace"), ("baseline", "main"), ("experiment", "zeta"), ("experiment", "alpha"),
@@ -85,7 +85,7 @@ def test_baselines_all_branches_all_commits_n_and_rev(table, xp):
     xp("exp", "save", "-n", "newest", cwd=table)
 
     def shown(*args: str) -> list[str]:
-        return names(json.loads(xp("exp", "show", "--json", *args, cwd=table).stdout))
+        return names(json.loads(xp("exp", "show", "--xp-json", *args, cwd=table).stdout))
 
     assert shown() == ["newest"]
     assert shown("-n", "2") == ["newest", "zeta", "alpha", "mid"]
@@ -93,7 +93,7 @@ def test_baselines_all_branches_all_commits_n_and_rev(table, xp):
     assert shown("-a") == ["newest", "on-other"]
     assert shown("--rev", "other") == ["on-other"]
     assert shown("--rev", "HEAD~1", "--rev", "other") == ["zeta", "alpha", "mid", "on-other"]
-    rows = json.loads(xp("exp", "show", "--json", "--rev", "other", cwd=table).stdout)
+    rows = json.loads(xp("exp", "show", "--xp-json", "--rev", "other", cwd=table).stdout)
     assert [r["kind"] for r in rows] == ["baseline", "experiment"], "no workspace row for another revision"
     assert "unknown revision 'nope'" in one_line_error(xp("exp", "show", "--rev", "nope", cwd=table, expect=2))
     assert "-n must be at least 1" in one_line_error(xp("exp", "show", "-n", "0", cwd=table, expect=2))
@@ -140,7 +140,7 @@ def test_every_filter_operator(table):
 
 
 def test_filter_on_the_command_line(table, xp):
-    rows = json.loads(xp("exp", "show", "--json", "--filter", "acc>0.6 and tag!=best", cwd=table).stdout)
+    rows = json.loads(xp("exp", "show", "--xp-json", "--filter", "acc>0.6 and tag!=best", cwd=table).stdout)
     assert [r["name"] for r in rows] == ["workspace", "main", "alpha"], "baseline rows stay"
     assert "alpha" in xp("exp", "show", "--filter", "opt~ad", cwd=table).stdout
     line = one_line_error(xp("exp", "show", "--filter", "accc>1", cwd=table, expect=2))
@@ -150,7 +150,7 @@ def test_filter_on_the_command_line(table, xp):
 
 def test_sort_only_changed_drop_keep_and_deps(table, xp):
     def shown(*args: str) -> list[str]:
-        return names(json.loads(xp("exp", "show", "--json", *args, cwd=table).stdout))
+        return names(json.loads(xp("exp", "show", "--xp-json", *args, cwd=table).stdout))
 
     assert shown("--sort-by", "acc", "--sort-order", "desc") == ["zeta", "alpha", "mid"]
     assert shown("--sort-by", "metrics.acc") == ["mid", "alpha", "zeta"]
@@ -160,7 +160,7 @@ def test_sort_only_changed_drop_keep_and_deps(table, xp):
 
     header = xp("exp", "show", "--deps", cwd=table).stdout.splitlines()[0].split()
     assert header[5:] == ["acc", "loss", "train.lr", "train.opt", "train.py"]
-    md5 = json.loads(xp("exp", "show", "--deps", "--json", cwd=table).stdout)[2]["deps"]["train.py"]
+    md5 = json.loads(xp("exp", "show", "--deps", "--xp-json", cwd=table).stdout)[2]["deps"]["train.py"]
     assert len(md5) == 32 and md5 in xp("exp", "show", "--deps", cwd=table).stdout
     header = xp("exp", "show", "--deps", "--only-changed", cwd=table).stdout.splitlines()[0].split()
     assert "train.py" not in header and "acc" in header, "the dependency is the same everywhere"
@@ -198,10 +198,10 @@ def test_a_broken_metrics_or_params_file_in_one_experiment_is_an_error_cell(tabl
     assert lines["bad-params"][6:] == ["0.1", "1", "error", "error"]
     assert lines["zeta"][6:] == ["0.8", "0.7", "0.3", "sgd"], "the other rows are fine"
     assert "warning: broken: metrics.json:" in result.stderr and "malformed JSON" in result.stderr
-    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--json", cwd=table).stdout)}
+    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--xp-json", cwd=table).stdout)}
     assert rows["broken"]["metrics"] == {} and "malformed JSON" in rows["broken"]["errors"]["metrics.json"]
     assert "params.yaml:" in rows["bad-params"]["errors"]["params.yaml"] and rows["alpha"]["errors"] == {}
-    assert names(json.loads(xp("exp", "show", "--json", "--filter", "acc>0.5", cwd=table).stdout)) == \
+    assert names(json.loads(xp("exp", "show", "--xp-json", "--filter", "acc>0.5", cwd=table).stdout)) == \
         ["zeta", "alpha", "mid"]
 
 
@@ -224,7 +224,7 @@ def test_cached_metrics_are_read_through_the_lock_and_the_cache(gen, xp):
     xp("exp", "run", "-S", "lr=0.3", "-n", "high", cwd=repo)
     assert "score.json" not in git(repo, "ls-tree", "-r", "--name-only", exps(repo)["high"]), "cached, not in git"
     (repo / "score.json").unlink()
-    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--json", cwd=repo).stdout)}
+    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--xp-json", cwd=repo).stdout)}
     assert rows["high"]["metrics"] == {"score.json": {"score": 0.6}}
     assert rows["main"]["metrics"] == {"score.json": {"score": 0.2}}
     assert rows["workspace"]["errors"] == {"score.json": "missing"}

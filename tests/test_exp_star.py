@@ -19,7 +19,7 @@ def project(gen, xp):
 
 
 def _experiments(xp, project, *args) -> dict[str, dict]:
-    rows = json.loads(xp("exp", "show", "--json", *args, cwd=project).stdout)
+    rows = json.loads(xp("exp", "show", "--xp-json", *args, cwd=project).stdout)
     return {r["name"]: r for r in rows if r["kind"] == "experiment"}
 
 
@@ -60,7 +60,7 @@ async def test_star_through_the_server_shows_in_rows(project, xp):
         assert starred.starred is True
         rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
         assert {r.name: r.starred for r in rows if r.kind == "experiment"} == {"low": False, "mid": False, "high": True}
-        cli = json.loads(xp("exp", "show", "--json", cwd=project).stdout)
+        cli = json.loads(xp("exp", "show", "--xp-json", cwd=project).stdout)
         assert [p.converter().unstructure(r) for r in rows] == cli
         unstarred = await request(client, p.STAR_EXPERIMENT, p.StarExperimentParams(name="high", starred=False))
         assert unstarred.starred is False

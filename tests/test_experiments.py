@@ -206,7 +206,7 @@ def test_experiments_on_a_detached_head(project, xp):
     assert git_state(project) == before, "still detached at the same commit"
     head = before["head"]
     assert git(project, "rev-parse", ref_of(project, "detached", head) + "^").strip() == head
-    rows = json.loads(xp("exp", "show", "--json", cwd=project).stdout)
+    rows = json.loads(xp("exp", "show", "--xp-json", cwd=project).stdout)
     assert [r["name"] for r in rows] == ["workspace", head[:7], "detached"]
 
 
@@ -244,7 +244,7 @@ def test_rename_moves_the_ref_and_tags_and_notes_follow(project, xp):
     xp("exp", "note", "old", "lr sweep winner", cwd=project)
     assert "Renamed 'old' to 'new'" in xp("exp", "rename", "old", "new", cwd=project).stdout
     assert exps(project) == {"new": sha, "other": exps(project)["other"]}
-    row = [r for r in json.loads(xp("exp", "show", "--json", cwd=project).stdout) if r["name"] == "new"][0]
+    row = [r for r in json.loads(xp("exp", "show", "--xp-json", cwd=project).stdout) if r["name"] == "new"][0]
     assert (row["tags"], row["note"]) == (["best"], "lr sweep winner")
 
     result = xp("exp", "rename", "new", "other", cwd=project, expect=2)
@@ -311,12 +311,12 @@ def test_tags_and_notes_live_in_git_notes_and_show_up_everywhere(project, xp):
     stored = json.loads(git(project, "notes", "--ref", "xp", "show", exps(project)["e1"]))
     assert stored == {"version": 1, "tags": ["best", "candidate"], "note": "The one to beat."}
 
-    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--json", cwd=project).stdout)}
+    rows = {r["name"]: r for r in json.loads(xp("exp", "show", "--xp-json", cwd=project).stdout)}
     assert (rows["e1"]["tags"], rows["e1"]["note"]) == (["best", "candidate"], "The one to beat.")
     assert rows["e2"]["tags"] == []
     table = xp("exp", "show", cwd=project).stdout
     assert re.search(r"e1 .* best,candidate", table)
-    shown = json.loads(xp("exp", "show", "--json", "--filter", "tag=best", cwd=project).stdout)
+    shown = json.loads(xp("exp", "show", "--xp-json", "--filter", "tag=best", cwd=project).stdout)
     assert [r["name"] for r in shown if r["kind"] == "experiment"] == ["e1"]
 
     xp("exp", "tag", "e1", "candidate", "--remove", cwd=project)

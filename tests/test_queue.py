@@ -260,7 +260,7 @@ def test_run_all_records_every_experiment_exactly_once(queue):
     head = git(queue.repo, "rev-parse", "HEAD").strip()
     refs = git(queue.repo, "for-each-ref", "--format=%(refname)", "refs/exps/").split()
     assert sorted(refs) == [f"refs/exps/{head[:2]}/{head[2:]}/s-{i}" for i in range(1, 5)]
-    shown = {row["name"]: row for row in json.loads(queue.xp("exp", "show", "--json").stdout)}
+    shown = {row["name"]: row for row in json.loads(queue.xp("exp", "show", "--xp-json").stdout)}
     for i, lr in enumerate([0.1, 0.2, 0.3, 0.4], 1):
         row = shown[f"s-{i}"]
         assert row["params"]["params.yaml"]["train.lr"] == lr

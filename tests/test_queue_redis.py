@@ -102,7 +102,7 @@ def test_cancel_stops_a_running_remote_entry(cluster):
     cluster.worker("a")
     cluster.enqueue("train.lr=0.9", "train.mode=trap", "train.sleep=60", name="stopme")
     stage = cluster.stage_pid("0.9")
-    rows = json.loads(cluster.xp("exp", "show", "--json").stdout)  # The experiments table shows it as local ones.
+    rows = json.loads(cluster.xp("exp", "show", "--xp-json").stdout)  # The experiments table shows it as local ones.
     assert ("stopme", "running") in [(r["name"], r["kind"]) for r in rows]
     out = cluster.xp("queue", "kill", "stopme").stdout
     assert "stopme: stopping" in out

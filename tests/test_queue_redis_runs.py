@@ -45,7 +45,7 @@ def remote_subjects(cluster, name: str) -> list[str]:
 
 
 def show(cluster, *args: str) -> list[dict]:
-    return json.loads(cluster.xp("exp", "show", "--json", *args).stdout)
+    return json.loads(cluster.xp("exp", "show", "--xp-json", *args).stdout)
 
 
 def test_a_remote_run_s_checkpoints_and_outputs_come_home(ck_cluster):

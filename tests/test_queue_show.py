@@ -12,7 +12,7 @@ pytestmark = pytest.mark.timeout(90)
 
 
 def _show(queue) -> list[dict]:
-    return json.loads(queue.xp("exp", "show", "--json").stdout)
+    return json.loads(queue.xp("exp", "show", "--xp-json").stdout)
 
 
 def _by_name(rows: list[dict]) -> dict[str, dict]:
@@ -30,7 +30,7 @@ def test_queued_entries_are_rows_with_their_params_and_no_metrics(queue):
     assert by_name["q-1"]["metrics"] == {}  # Not the baseline's metrics: nothing has run yet.
     table = queue.xp("exp", "show").stdout
     assert "├── q-1" in table and "└── q-2" in table and "queued" in table
-    only = json.loads(queue.xp("exp", "show", "--json", "--filter", "status=queued and train.lr>0.15").stdout)
+    only = json.loads(queue.xp("exp", "show", "--xp-json", "--filter", "status=queued and train.lr>0.15").stdout)
     assert [r["name"] for r in only if r["kind"] != "workspace" and r["kind"] != "baseline"] == ["q-2"]
 
 
@@ -50,7 +50,7 @@ def test_a_failed_entry_shows_as_failed_with_its_reason(queue):
     shown = queue.xp("exp", "show")
     assert "bad" in shown.stdout and "failed" in shown.stdout
     assert "warning: bad:" in shown.stderr and "exited with code 3" in shown.stderr
-    row = _by_name(json.loads(queue.xp("exp", "show", "--json").stdout))["bad"]
+    row = _by_name(json.loads(queue.xp("exp", "show", "--xp-json").stdout))["bad"]
     assert row["kind"] == "failed" and "exited with code 3" in row["errors"]["queue"]
     queue.xp("queue", "remove", "--failed")
     assert "bad" not in _by_name(_show(queue))

@@ -184,7 +184,7 @@ def test_experiments_run_show_and_apply_in_subfolder_pipelines(tmp_path, xp):
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "reproduced")
     xp("exp", "run", "--temp", "-S", "pipelines/train/config.yaml:fit.epochs=7", "-n", "e7", cwd=repo)
-    rows = json.loads(xp("exp", "show", "--json", cwd=repo).stdout)
+    rows = json.loads(xp("exp", "show", "--xp-json", cwd=repo).stdout)
     text = json.dumps(rows)
     assert "pipelines/train/config.yaml" in text and "e7" in text
     xp("exp", "apply", "e7", cwd=repo)
@@ -521,3 +521,40 @@ def test_plots_of_a_subfolder_pipeline(tmp_path, xp):
     curve = next(p for p in shown["plots"] if p["id"] == "pipelines/train/curve.csv")
     assert len(curve["revisions"]) == 2, "both revisions' cached curves were read through their dvc.lock"
     assert not shown["errors"], shown["errors"]
+
+
+def test_exp_show_json_is_dvcs(tmp_path, dvc_bin, xp):
+    from pyhelper.demo import create
+
+    repo = create(tmp_path / "demo")
+    dvc(dvc_bin, repo, "init", "-q")
+    xp("repro", "-q", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "reproduced")
+    # Two experiments, each a chain of checkpoint commits (the demo's training logs a checkpoint per epoch).
+    xp("exp", "run", "--temp", "-n", "fast", "-S", "train.lr=0.2", "-S", "train.epochs=3", cwd=repo)
+    xp("exp", "run", "--temp", "-n", "wide", "-S", "model.hidden=16", "-S", "train.epochs=2", cwd=repo)
+
+    def by_name(records: list) -> list:
+        # Experiments of the same second are listed in no particular order by DVC.
+        return [dict(r, experiments=sorted(r["experiments"] or [], key=lambda e: e["name"])) for r in records]
+
+    ours = json.loads(xp("exp", "show", "--json", cwd=repo).stdout)
+    theirs = json.loads(dvc(dvc_bin, repo, "exp", "show", "--json"))
+    assert by_name(ours) == by_name(theirs)
+    assert len(ours[1]["experiments"]) == 2 and len(ours[1]["experiments"][0]["revs"]) >= 2, "chains are listed"
+    for args in (["--hide-workspace"], ["-n", "2"], ["--param-deps"]):
+        ours = json.loads(xp("exp", "show", "--json", *args, cwd=repo).stdout)
+        theirs = json.loads(dvc(dvc_bin, repo, "exp", "show", "--json", *args))
+        assert by_name(ours) == by_name(theirs), (args, [r["data"] for r in ours[-1:]], [r["data"] for r in theirs[-1:]])
+
+    # A project whose pipelines live in subfolders.
+    sub = tmp_path / "sub"
+    real_projects.subfolder_pipelines(sub)
+    _init(sub, dvc_bin)
+    xp("repro", "-q", cwd=sub)
+    git(sub, "add", "-A")
+    git(sub, "commit", "-q", "-m", "reproduced")
+    xp("exp", "run", "--temp", "-n", "e1", "-S", "pipelines/train/config.yaml:fit.lr=0.5", cwd=sub)
+    ours = json.loads(xp("exp", "show", "--json", cwd=sub).stdout)
+    assert by_name(ours) == by_name(json.loads(dvc(dvc_bin, sub, "exp", "show", "--json")))

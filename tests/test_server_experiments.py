@@ -26,7 +26,7 @@ def _wire(row: p.ExperimentRow) -> dict:
 
 
 async def test_rows_are_exactly_what_the_cli_prints(project, xp):
-    cli = json.loads(xp("exp", "show", "--json", cwd=project).stdout)
+    cli = json.loads(xp("exp", "show", "--xp-json", cwd=project).stdout)
     async with started(project) as client:
         result = await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())
     assert [_wire(r) for r in result.rows] == cli
@@ -35,7 +35,7 @@ async def test_rows_are_exactly_what_the_cli_prints(project, xp):
 
 
 async def test_sort_and_filter_like_the_cli(project, xp):
-    cli = json.loads(xp("exp", "show", "--json", "--sort-by", "acc", "--sort-order", "desc",
+    cli = json.loads(xp("exp", "show", "--xp-json", "--sort-by", "acc", "--sort-order", "desc",
                         "--filter", "train.lr>0.1", cwd=project).stdout)
     async with started(project) as client:
         result = await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams(
@@ -147,7 +147,7 @@ async def test_checkpoints_can_be_left_out_and_asked_for_per_experiment(gen, xp)
 
     repo = gen(TRAINING)
     xp("exp", "run", "-q", "-n", "deep", cwd=repo)
-    cli = json.loads(xp("exp", "show", "--json", cwd=repo).stdout)
+    cli = json.loads(xp("exp", "show", "--xp-json", cwd=repo).stdout)
     async with started(repo) as client:
         lean = await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams(checkpoints=False))
         deep = next(r for r in lean.rows if r.name == "deep")

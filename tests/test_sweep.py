@@ -202,7 +202,7 @@ def test_unicode_and_spaces_in_paths_and_names(tmp_path):
         q.xp("exp", "run", "--run-all", "-j", "2")
         assert q.statuses() == {"größe-ü-1": "success", "größe-ü-2": "success"}
         assert "entraîné lr=0.1" in q.xp("queue", "logs", "größe-ü-1").stdout
-        shown = {row["name"]: row for row in json.loads(q.xp("exp", "show", "--json").stdout)}
+        shown = {row["name"]: row for row in json.loads(q.xp("exp", "show", "--xp-json").stdout)}
         assert shown["größe-ü-2"]["params"]["my params.yaml"]["train.lr"] == 0.2
         assert shown["größe-ü-2"]["metrics"]["métriques.json"]["précision"] == 0.2
         assert "größe-ü-1" in q.xp("queue", "status").stdout

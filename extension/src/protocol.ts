@@ -424,7 +424,7 @@ export interface LiveMetricsUpdatedParams {
   metrics: Record<string, unknown>;
 }
 
-/** One row of the table: exactly the keys of an element of `xp exp show --json`. */
+/** One row of the table: exactly the keys of an element of `xp exp show --xp-json`. */
 export interface ExperimentRow {
   /** workspace | baseline | experiment | queued | running | failed | checkpoint (under its experiment). */
   kind: string;

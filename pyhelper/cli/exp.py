@@ -141,6 +141,12 @@ def show(args: argparse.Namespace) -> int:
     from pyhelper.core.experiments.show import EXPERIMENT_KINDS
     from pyhelper.core.experiments.show import show as collect
 
+    if args.json:
+        from pyhelper.core.experiments.dvc_json import dvc_show
+
+        emit_json(dvc_show(_project(), all_branches=args.all_branches, all_commits=args.all_commits, num=args.num,
+                           revs=args.rev, hide_workspace=args.hide_workspace, param_deps=args.param_deps))
+        return 0
     rows = collect(_project(), all_branches=args.all_branches, all_commits=args.all_commits, num=args.num,
                    revs=args.rev, with_deps=args.deps, checkpoints=args.checkpoints, param_deps=args.param_deps)
     all_columns = query.columns(rows)
@@ -168,7 +174,7 @@ def show(args: argparse.Namespace) -> int:
     rows = [shown for r in rows
             for shown in [r, *(below.get((r.baseline, r.name), []) if r.kind == "experiment" else [])]]
     shown = query.select_columns(rows, all_columns, only_changed=args.only_changed, drop=args.drop, keep=args.keep)
-    if args.json:
+    if args.xp_json:
         emit_json([_row_json(r) for r in rows])
         return 0
     headers = ["Experiment", "rev", "Created", "State", "Tags"] + [query.header(c, all_columns) for c in shown]
@@ -499,7 +505,9 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
                    help="only params the stages depend on (default: every key of params.yaml too, as DVC)")
     p.add_argument("--no-pager", action="store_true", help="print straight to the terminal (xp does not page)")
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--json", action="store_true", help="print DVC's JSON (`dvc exp show --json`'s records)")
+    fmt.add_argument("--xp-json", action="store_true",
+                     help="print xp's rows as JSON: one per line of the table, with queue entries, checkpoints, tags")
     fmt.add_argument("--csv", action="store_true")
     fmt.add_argument("--md", action="store_true")
     p.set_defaults(handler="exp:show")

@@ -218,6 +218,32 @@ def _run_all(ws: Workspace, stages: list[Stage], forced: set[str], dry: bool, us
     return ReproResult(tuple(ran), tuple(restored), tuple(skipped), tuple(would_run))
 
 
+def cache_tracked_data(project: Project) -> list[str]:
+    """Stores `.dvc`-tracked data that is in the workspace, as recorded, in the cache when the cache lacks it
+    (before a private copy or a queued run needs it from there); returns the paths stored."""
+    from pyhelper.core.hashing import same_content
+
+    pipeline = project.pipeline()
+    if not pipeline.data:
+        return []
+    stored: list[str] = []
+    index = StatIndex(project.ensure_xp_dir() / "index.db")
+    cache = Cache(project.cache_dir, index)
+    try:
+        for file in pipeline.data:
+            for out in file.outs:
+                if out.hash is None or not out.cache or cache.has(out.hash):
+                    continue
+                target = project.root / out.path
+                now = index.hash_path(target)
+                if now is not None and same_content(now, out.hash, target) and now.md5 == out.hash.md5:
+                    cache.save(target, now)
+                    stored.append(out.path)
+    finally:
+        index.close()
+    return stored
+
+
 def _checkout_tracked(ws: Workspace, stage: Stage, on_event: Callable[[ReproEvent], None]) -> None:
     """Puts `.dvc`-tracked data a stage depends on in place from the cache when it is missing (as
     `dvc checkout` would); data that is not in the cache either stays missing (see `missing_dep_error`)."""

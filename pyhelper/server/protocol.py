@@ -79,7 +79,7 @@ class ShowExperimentsParams:
 
 @attrs.define
 class ExperimentRow:
-    """One row of the table: exactly the keys of an element of `xp exp show --json`."""
+    """One row of the table: exactly the keys of an element of `xp exp show --xp-json`."""
 
     kind: str
     """workspace | baseline | experiment | queued | running | failed | checkpoint (under its experiment)."""

@@ -20,9 +20,9 @@ async function contextAction(page, row, title) {
   await page.locator(".context-view .monaco-menu").first().waitFor({ state: "detached" });
 }
 
-/** The experiments of the project as `xp exp show --json` prints them, by name. */
+/** The experiments of the project as `xp exp show --xp-json` prints them, by name. */
 async function shown(python, repo) {
-  const { stdout } = await execFileP(python, ["-m", "pyhelper", "exp", "show", "--json"], { cwd: repo });
+  const { stdout } = await execFileP(python, ["-m", "pyhelper", "exp", "show", "--xp-json"], { cwd: repo });
   return Object.fromEntries(JSON.parse(stdout).filter((r) => r.kind === "experiment").map((r) => [r.name, r]));
 }
 

@@ -1,4 +1,4 @@
-// Rows as the helper sends them (`xp exp show --json` keys), for the unit tests.
+// Rows as the helper sends them (`xp exp show --xp-json` keys), for the unit tests.
 import type { ExperimentRow } from "../../src/protocol";
 
 /** A row with every key the contract names; `fields` overrides any of them. */

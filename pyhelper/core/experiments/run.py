@@ -19,7 +19,14 @@ from pyhelper.core.experiments.save import Experiment, choose_name, record
 from pyhelper.core.gitrepo import head_commit, open_repo, snapshot_tree
 from pyhelper.core.params_edit import set_params
 from pyhelper.core.project import Project
-from pyhelper.core.repro import ReproEvent, ReproOptions, ReproResult, reproduce, workspace_lock
+from pyhelper.core.repro import (
+    ReproEvent,
+    ReproOptions,
+    ReproResult,
+    cache_tracked_data,
+    reproduce,
+    workspace_lock,
+)
 from pyhelper.errors import BadInput, StageFailed, XpError
 
 if TYPE_CHECKING:
@@ -87,6 +94,7 @@ def run(
             return ExpRunResult(record(project, name=chosen, message=message, force=True, parent=recorder.tip),
                                 result, saved)
     tree = repo[start.rev].tree.id if start else snapshot_tree(repo, project.root, head.tree)
+    cache_tracked_data(project)  # The private copy gets `.dvc`-tracked data from the cache.
     private = tmp_workspace.create(project, repo, head, tree)
     recorder.work = private.project
     try:

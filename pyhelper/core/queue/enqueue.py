@@ -41,6 +41,9 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
     if retries < 0:
         raise BadInput("--retries must be 0 or more", hint="pass --retries N with N ≥ 0")
     project.require_pipeline()
+    from pyhelper.core.repro import cache_tracked_data
+
+    cache_tracked_data(project)  # Workers get `.dvc`-tracked data from the cache.
     project.pipeline()  # A broken dvc.yaml is reported now, not when a worker runs it.
     repo = open_repo(project)
     head = head_commit(repo, project)
