@@ -226,3 +226,24 @@ async def test_hover_text_keeps_names_literal_markup_and_entities_included():
     # Escaped for CommonMark: the editor shows exactly these characters, never a tag or an entity.
     assert _md('<b>ünï"q"&amp;') == '\\<b\\>ünï"q"\\&amp;'
     assert _md("a_b*c`d`") == "a\\_b\\*c\\`d\\`"
+
+
+async def test_a_subfolder_pipeline_gets_hovers_and_diagnostics(gen, xp):
+    from tests import real_projects
+
+    repo = gen({}, commit=False)
+    real_projects.subfolder_pipelines(repo)
+    xp("repro", "-q", cwd=repo)
+    train = repo / "pipelines" / "train" / "dvc.yaml"
+    lines = train.read_text().splitlines()
+    stage_line = next(i for i, line in enumerate(lines) if line.strip() == "fit:")
+    async with started(repo) as client:
+        uri = open_document(client, train)
+        hover = await _hover(client, uri, stage_line, lines[stage_line].index("fit") + 1)
+        assert hover.contents.value.startswith("**stage pipelines/train/dvc.yaml:fit**")
+        assert "Up to date." in hover.contents.value
+        # A mistake in the subfolder's dvc.yaml is reported on that file, at its line.
+        broken = train.read_text().replace("    cmd: python fit.py ${fit}", "    cmd: python fit.py ${fitt}")
+        change_document(client, uri, broken, 2)
+        found = await _diagnostics(client, train, where=lambda ds: any("fitt" in d.message for d in ds))
+    assert found and found[0].range.start.line == broken.splitlines().index("    cmd: python fit.py ${fitt}")

@@ -86,15 +86,20 @@ def check(ls: XpServer) -> dict[str, list[lsp.Diagnostic]]:
 
     found: dict[str, list[lsp.Diagnostic]] = {}
     for rel, text in buffers.items():
-        if rel.endswith(PARAMS_SUFFIXES) and rel not in ("dvc.yaml", "dvc.lock"):
+        if rel.endswith(PARAMS_SUFFIXES) and rel.rsplit("/", 1)[-1] not in ("dvc.yaml", "dvc.lock"):
             try:
                 parse_params(text, suffix=posixpath.splitext(rel)[1].lower(), display=rel)
             except XpError as exc:
                 found.setdefault(rel, []).append(_diagnostic(exc, text))
     if found:
         return found
+    from pyhelper.core.collect import collect
+
+    # Every dvc.yaml of the project (an open one not saved yet too); each error lands in its own file.
+    files = list(collect(root).pipelines)
+    files += [rel for rel in buffers if rel.rsplit("/", 1)[-1] == "dvc.yaml" and rel not in files]
     try:
-        pipeline = parse_pipeline(read)
+        pipeline = parse_pipeline(read, files=files or ["dvc.yaml"])
         if all(text == disk(rel) for rel, text in buffers.items()):
             order(pipeline, root)
     except XpError as exc:

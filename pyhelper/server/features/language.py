@@ -60,20 +60,27 @@ def _value_range(values: list[Any]) -> str:
 def hover(ls: XpServer, params: lsp.HoverParams) -> lsp.Hover | None:
     """Params files: a key's values across experiments. dvc.yaml: a stage's status, or a params key."""
     rel = ls.rel(params.text_document.uri)
-    if rel is None or not rel.endswith((".yaml", ".yml")) or rel == "dvc.lock":
+    if rel is None or not rel.endswith((".yaml", ".yml")) or _base(rel) == "dvc.lock":
         return None
     document = ls.workspace.get_text_document(params.text_document.uri)
     line, column = params.position.line, params.position.character
-    if rel == "dvc.yaml":
+    if _base(rel) == "dvc.yaml":
         found = key_at(document.source, line, column)
         if found is not None and found.dotted.count(".") == 1 and found.dotted.startswith("stages."):
-            return _stage_hover(ls, found.dotted.split(".", 1)[1], _range(found.line, found.start, found.end))
-        word = _params_word(ls, document.source, line, column)
+            name = found.dotted.split(".", 1)[1]
+            address = name if rel == "dvc.yaml" else f"{rel}:{name}"  # As DVC addresses it.
+            return _stage_hover(ls, address, _range(found.line, found.start, found.end))
+        word = _params_word(ls, document.source, line, column, rel)
         return _params_hover(ls, word[0], word[1], word[2]) if word else None
     found = key_at(document.source, line, column)
     if found is None:
         return None
     return _params_hover(ls, rel, found.dotted, _range(found.line, found.start, found.end))
+
+
+def _base(rel: str) -> str:
+    """A path's file name (`dvc.yaml` of `pipelines/train/dvc.yaml`)."""
+    return rel.rsplit("/", 1)[-1]
 
 
 def _range(line: int, start: int, end: int) -> lsp.Range:
@@ -181,7 +188,8 @@ def completion(ls: XpServer, params: lsp.CompletionParams) -> lsp.CompletionList
     """Keys of the params file in a stage's `params:` list of dvc.yaml."""
     from pyhelper.core.params import flatten, parse_params
 
-    if ls.rel(params.text_document.uri) != "dvc.yaml":
+    rel = ls.rel(params.text_document.uri)
+    if rel is None or _base(rel) != "dvc.yaml":
         return None
     document = ls.workspace.get_text_document(params.text_document.uri)
     owner = list_owner(document.source, params.position.line)
@@ -193,6 +201,10 @@ def completion(ls: XpServer, params: lsp.CompletionParams) -> lsp.CompletionList
         file = owner[4]
     else:
         return None
+    if "/" in rel:  # A subfolder's dvc.yaml names params files relative to its own folder.
+        import posixpath
+
+        file = posixpath.normpath(posixpath.join(rel.rpartition("/")[0], file))
     text = _params_text(ls, file)
     if text is None:
         return None
@@ -215,8 +227,10 @@ def completion(ls: XpServer, params: lsp.CompletionParams) -> lsp.CompletionList
 _WORD = re.compile(r"[\w.\-/]+")
 
 
-def _params_word(ls: XpServer, text: str, number: int, column: int) -> tuple[str, str, lsp.Range] | None:
-    """(params file, key, its range) when the cursor is on a key in a stage's `params:` of dvc.yaml."""
+def _params_word(ls: XpServer, text: str, number: int, column: int,
+                 dvcfile: str = "dvc.yaml") -> tuple[str, str, lsp.Range] | None:
+    """(params file, key, its range) when the cursor is on a key in a stage's `params:` of dvc.yaml
+    (the file relative to the served folder: a subfolder's dvc.yaml names files relative to itself)."""
     lines = text.splitlines()
     if number >= len(lines):
         return None
@@ -227,6 +241,11 @@ def _params_word(ls: XpServer, text: str, number: int, column: int) -> tuple[str
     if match is None or match.group() == "params" or not (inline or (owner and "params" in owner)):
         return None
     file = owner[-1] if owner and owner[-2:-1] == ["-"] else "params.yaml"
+    folder = dvcfile.rpartition("/")[0]
+    if folder:
+        import posixpath
+
+        file = posixpath.normpath(posixpath.join(folder, file))
     return file, match.group(), _range(number, match.start(), match.end())
 
 
@@ -237,10 +256,11 @@ def definition(ls: XpServer, params: lsp.DefinitionParams) -> lsp.Location | Non
     from pyhelper.core.params import get_value, parse_params
     from pyhelper.core.yamlfile import line_of
 
-    if ls.rel(params.text_document.uri) != "dvc.yaml":
+    rel = ls.rel(params.text_document.uri)
+    if rel is None or _base(rel) != "dvc.yaml":
         return None
     text = ls.workspace.get_text_document(params.text_document.uri).source
-    found = _params_word(ls, text, params.position.line, params.position.character)
+    found = _params_word(ls, text, params.position.line, params.position.character, rel)
     if found is None:
         return None
     file, word, _ = found
@@ -274,7 +294,7 @@ def code_lens(ls: XpServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | 
     """"Run with these params" / "Run with modified params…" / "Queue…" above params.yaml (and other
     params files the pipeline reads); they call the extension's commands."""
     rel = ls.rel(params.text_document.uri)
-    if rel is None or not rel.endswith((".yaml", ".yml", ".json", ".toml")) or rel in ("dvc.yaml", "dvc.lock"):
+    if rel is None or not rel.endswith((".yaml", ".yml", ".json", ".toml")) or _base(rel) in ("dvc.yaml", "dvc.lock"):
         return None
     if rel != "params.yaml":
         try:
