@@ -144,9 +144,6 @@ CASES: dict[str, Case] = {
     "wdir-outside-repo": Case(
         {"dvc.yaml": stage("    cmd: echo\n    wdir: ../elsewhere\n")},
         marker="wdir:", says=("'../elsewhere'", "outside the repository")),
-    "dep-outside-through-wdir": Case(
-        {"dvc.yaml": stage("    cmd: echo\n    wdir: src\n    deps:\n      - ../../secret.txt\n"), "src/a.py": ""},
-        marker="- ../../secret.txt", says=("outside the repository", "wdir 'src'")),
     "missing-dependency": Case(
         {"dvc.yaml": stage("    cmd: echo > model.txt\n    deps:\n      - train.py\n      - data/raw.csv\n"
                            "    outs: [model.txt]\n"), "train.py": ""},

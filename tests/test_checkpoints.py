@@ -410,7 +410,7 @@ def test_dvc_lists_an_experiment_with_checkpoints_and_its_cache_holds_them(proj,
     git(proj, "add", "-A")
     git(proj, "commit", "-q", "-m", "dvc init")
     xp("exp", "run", "-n", "a", cwd=proj)
-    data = json.loads(dvc(dvc_bin, proj, "exp", "show", "--xp-json"))
+    data = json.loads(dvc(dvc_bin, proj, "exp", "show", "--json"))
     head = git(proj, "rev-parse", "HEAD").strip()
     baseline = next(entry for entry in data if entry["rev"] == head)
     experiment = next(exp for exp in baseline["experiments"] if exp["name"] == "a")

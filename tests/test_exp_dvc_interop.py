@@ -27,7 +27,7 @@ def dvc_project(gen, dvc_bin, xp) -> Path:  # noqa: F811
 
 def test_dvc_exp_show_lists_an_experiment_made_by_xp(dvc_project, dvc_bin, xp):  # noqa: F811
     xp("exp", "run", "-S", "train.lr=0.3", "-S", "train.opt=adam", "-n", "by-xp", cwd=dvc_project)
-    data = json.loads(dvc(dvc_bin, dvc_project, "exp", "show", "--xp-json"))
+    data = json.loads(dvc(dvc_bin, dvc_project, "exp", "show", "--json"))
     head = git(dvc_project, "rev-parse", "HEAD").strip()
     baseline = [entry for entry in data if entry["rev"] == head][0]
     revs = [rev for exp in baseline["experiments"] for rev in exp["revs"]]

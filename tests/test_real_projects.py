@@ -558,3 +558,51 @@ def test_exp_show_json_is_dvcs(tmp_path, dvc_bin, xp):
     xp("exp", "run", "--temp", "-n", "e1", "-S", "pipelines/train/config.yaml:fit.lr=0.5", cwd=sub)
     ours = json.loads(xp("exp", "show", "--json", cwd=sub).stdout)
     assert by_name(ours) == by_name(json.loads(dvc(dvc_bin, sub, "exp", "show", "--json")))
+
+
+def test_a_dependency_outside_the_repository_is_hashed_as_dvc_does(tmp_path, dvc_bin, xp):
+    outside = tmp_path / "shared" / "lookup.csv"
+    outside.parent.mkdir()
+    outside.write_text("a,1\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "dvc.yaml").write_text(f"stages:\n  use:\n    cmd: cp {outside} copy.csv\n    deps: [{outside}, ../shared/lookup.csv]\n"
+                                   "    outs: [copy.csv]\n")
+    _init(repo, dvc_bin)
+    assert _same_status(repo, dvc_bin, xp)["use"]
+    xp("repro", cwd=repo)
+    assert _same_status(repo, dvc_bin, xp) == {}
+    outside.write_text("a,2\n")
+    status = _same_status(repo, dvc_bin, xp)
+    assert list(status["use"][0]["changed deps"].values()) == ["modified"], "one file, however it is written"
+
+
+def test_held_out_shapes_empty_project_overlaps_and_dag_names_in_a_subfolder(tmp_path, dvc_bin, xp):
+    # A DVC project that tracks nothing yet answers, as DVC does.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _init(empty, dvc_bin)
+    assert _same_status(empty, dvc_bin, xp) == {}
+    assert "no data or pipelines tracked" in xp("status", cwd=empty).stdout
+    assert _dot(xp("dag", "--dot", cwd=empty).stdout) == _dot(dvc(dvc_bin, empty, "dag", "--dot")) == (set(), set())
+
+    # A .dvc file and a stage claiming the same path: status still answers; the graph is refused.
+    both = tmp_path / "both"
+    real_projects.tracked_data(both)
+    (both / "dvc.yaml").write_text("stages:\n  make:\n    cmd: echo x > data/raw.csv\n    outs: [data/raw.csv]\n")
+    _init(both, dvc_bin)
+    _same_status(both, dvc_bin, xp)
+    result = xp("dag", cwd=both, expect=2)
+    assert "'data/raw.csv', tracked by data/raw.csv.dvc, overlaps output 'data/raw.csv' of stage 'make'" in result.stderr
+    assert "tracked by data/raw.csv.dvc" in xp("repro", cwd=both, expect=2).stderr
+
+    # DVC in a subfolder of the git repository: .dvc files are named from the project's folder.
+    mono = tmp_path / "mono"
+    real_projects.monorepo(mono)
+    real_projects.tracked_data(mono / "project-1" / "tracked")
+    (mono / "project-1" / "tracked" / "dvc.yaml").unlink()
+    _init(mono, dvc_bin, subdirs=("project-1",))
+    one = mono / "project-1"
+    assert _dot(xp("dag", "--dot", cwd=one).stdout) == _dot(dvc(dvc_bin, one, "dag", "--dot"))
+    assert "tracked/data/raw.csv.dvc" in xp("dag", "--dot", cwd=one).stdout
+    _same_status(mono, dvc_bin, xp, cwd=one)

@@ -281,10 +281,10 @@ function selectProjectFolder(ctx: Ctx): Handler {
       void vscode.window.showInformationMessage("Open a folder first.");
       return;
     }
-    const served = ctx.helper.folder?.uri.toString();
-    const picked = await vscode.window.showQuickPick(all.map(({ folder, facts }) => ({
-      label: plainLabel(facts.name), description: folderDescription(facts, facts.uri === served), detail: folder.uri.fsPath, facts,
-    })), { title: "XP: Select Project Folder (the folder whose experiments XP shows)" });
+    const served = ctx.helper.projectDir?.toString();
+    const picked = await vscode.window.showQuickPick(all.map(({ dir, facts }) => ({
+      label: plainLabel(facts.name), description: folderDescription(facts, facts.uri === served), detail: dir.fsPath, facts,
+    })), { title: "XP: Select Project Folder (the folder or DVC project whose experiments XP shows)" });
     if (picked) {
       await ctx.helper.selectFolder(picked.facts.uri);
     }

@@ -96,7 +96,8 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
   /** The folder a snapshot must be of: the served one, or the only folder open (multi-root waits for the helper). */
   private expectedFolder(): string | undefined {
     const folders = vscode.workspace.workspaceFolders ?? [];
-    return this.helper.folder?.uri.toString() ?? (folders.length === 1 ? folders[0].uri.toString() : undefined);
+    return (this.helper.projectDir ?? this.helper.folder?.uri)?.toString() ??
+      (folders.length === 1 ? folders[0].uri.toString() : undefined);
   }
 
   private setStale(stale: boolean): void {
@@ -122,7 +123,8 @@ export class ExperimentsTree implements vscode.TreeDataProvider<ExperimentNode>,
     }
     try {
       await vscode.workspace.fs.createDirectory(this.storage);
-      const text = JSON.stringify({ version: SNAPSHOT_VERSION, folder: this.helper.folder?.uri.toString(), rows: this.rowsCache });
+      const folder = (this.helper.projectDir ?? this.helper.folder?.uri)?.toString();
+      const text = JSON.stringify({ version: SNAPSHOT_VERSION, folder, rows: this.rowsCache });
       await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.storage, SNAPSHOT_FILE), new TextEncoder().encode(text));
     } catch (error) {
       this.output.appendLine(`Could not save the experiments snapshot: ${errorText(error)}`);

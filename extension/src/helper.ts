@@ -70,6 +70,8 @@ export class Helper implements vscode.Disposable {
   readonly onLiveMetrics = this.liveEmitter.event;
   /** The project folder the helper serves, once one was found. */
   folder: vscode.WorkspaceFolder | undefined;
+  /** The folder the helper runs in: the workspace folder, or a DVC project inside it (a monorepo's `--subdir` one). */
+  projectDir: vscode.Uri | undefined;
   /** The interpreter that runs the helper, once one was found. */
   python: string | undefined;
 
@@ -104,15 +106,17 @@ export class Helper implements vscode.Disposable {
   private async doStart(): Promise<void> {
     const started = performance.now();
     this.setState("starting");
-    const folder = await this.findProjectFolder();
-    if (!folder) {
+    const found = await this.findProjectFolder();
+    if (!found) {
       return;
     }
+    const { folder, dir } = found;
     this.folder = folder;
+    this.projectDir = dir;
     const interpreter = await findInterpreter(folder);
     this.python = interpreter.command;
     this.output.appendLine(`Python: ${interpreter.command} (from ${interpreter.source})`);
-    const check = await checkHelper(interpreter.command, folder.uri.fsPath);
+    const check = await checkHelper(interpreter.command, dir.fsPath);
     if (!check.ok) {
       this.output.appendLine(check.detail);
       this.setState(check.reason);
@@ -121,12 +125,12 @@ export class Helper implements vscode.Disposable {
       }
       return;
     }
-    this.output.appendLine(`Starting the xp helper ${check.version} in ${folder.uri.fsPath}`);
+    this.output.appendLine(`Starting the xp helper ${check.version} in ${dir.fsPath}`);
     // A helper that dies while starting is started again a bounded number of times, with a pause.
     const limit = maxRestarts();
     let client: LanguageClient;
     for (let attempt = 0; ; attempt++) {
-      client = this.createClient(interpreter.command, folder);
+      client = this.createClient(interpreter.command, folder, dir);
       this.client = client;
       try {
         await client.start();
@@ -209,16 +213,27 @@ export class Helper implements vscode.Disposable {
     this.liveEmitter.dispose();
   }
 
-  /** Each open folder with whether it is a git repository and has a pipeline. */
-  async folderFacts(): Promise<{ folder: vscode.WorkspaceFolder; facts: FolderFacts }[]> {
-    return Promise.all((vscode.workspace.workspaceFolders ?? []).map(async (folder) => ({
-      folder,
-      facts: {
-        name: folder.name, uri: folder.uri.toString(),
-        git: await exists(vscode.Uri.joinPath(folder.uri, ".git")),
-        pipeline: await exists(vscode.Uri.joinPath(folder.uri, "dvc.yaml")),
-      },
-    })));
+  /** Each open folder with whether it is a git repository and has a pipeline, followed by the DVC projects
+   * inside it (folders with their own `.dvc/`, as `dvc init --subdir` makes them in a monorepo). */
+  async folderFacts(): Promise<{ folder: vscode.WorkspaceFolder; dir: vscode.Uri; facts: FolderFacts }[]> {
+    const found = await Promise.all((vscode.workspace.workspaceFolders ?? []).map(async (folder) => {
+      const git = await exists(vscode.Uri.joinPath(folder.uri, ".git"));
+      const subs = git ? await subProjects(folder.uri) : [];
+      // The folder is a project itself when its own dvc.yaml or .dvc/ is there, or (no nested projects)
+      // when a pipeline lives in one of its subfolders.
+      const own = await exists(vscode.Uri.joinPath(folder.uri, "dvc.yaml")) ||
+        await exists(vscode.Uri.joinPath(folder.uri, ".dvc"));
+      const pipeline = own || (!subs.length && (await vscode.workspace.findFiles(
+        new vscode.RelativePattern(folder, "**/dvc.yaml"), "**/{node_modules,.git,.xp,.venv}/**", 1)).length > 0);
+      return [
+        { folder, dir: folder.uri, facts: { name: folder.name, uri: folder.uri.toString(), git, pipeline } },
+        ...subs.map((rel) => {
+          const dir = vscode.Uri.joinPath(folder.uri, ...rel.split("/"));
+          return { folder, dir, facts: { name: `${folder.name}/${rel}`, uri: dir.toString(), git: true, pipeline: true } };
+        }),
+      ];
+    }));
+    return found.flat();
   }
 
   /** Remembers the folder to serve (XP: Select Project Folder) and starts the helper there. */
@@ -227,12 +242,13 @@ export class Helper implements vscode.Disposable {
     await this.restart();
   }
 
-  private async findProjectFolder(): Promise<vscode.WorkspaceFolder | undefined> {
+  private async findProjectFolder(): Promise<{ folder: vscode.WorkspaceFolder; dir: vscode.Uri } | undefined> {
     // One helper serves one project (projectFolder.ts says which).
     const all = await this.folderFacts();
     const choice = chooseFolder(all.map((a) => a.facts), this.memento?.get<string>(CHOSEN_FOLDER_KEY));
-    const folder = all.find((a) => a.facts === choice.folder)?.folder;
-    this.folder = folder;
+    const entry = all.find((a) => a.facts === choice.folder);
+    this.folder = entry?.folder;
+    this.projectDir = entry?.dir;
     if (!choice.ok) {
       this.output.appendLine(`No project to serve (${choice.why}) among ${all.length} open folder(s)` +
         `${choice.folder ? `; the first is ${choice.folder.name}` : ""}.`);
@@ -249,10 +265,10 @@ export class Helper implements vscode.Disposable {
           .then((picked) => picked && vscode.commands.executeCommand("xp.selectProjectFolder"));
       }
     }
-    return folder;
+    return entry ? { folder: entry.folder, dir: entry.dir } : undefined;
   }
 
-  private createClient(python: string, folder: vscode.WorkspaceFolder): LanguageClient {
+  private createClient(python: string, folder: vscode.WorkspaceFolder, dir: vscode.Uri): LanguageClient {
     // What the close handler needs to know about this client (it is made before the client is).
     const life: ClientLife = { client: undefined, ran: false };
     const serverOptions: ServerOptions = {
@@ -260,7 +276,7 @@ export class Helper implements vscode.Disposable {
       args: ["-m", "pyhelper", "serve"],
       // No `transport`: TransportKind.stdio would append `--stdio`, which `xp serve` does not take;
       // without it the client still talks over the process's stdin/stdout.
-      options: { cwd: folder.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+      options: { cwd: dir.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
     };
     const clientOptions: LanguageClientOptions = {
       // The helper answers for params and pipeline files (YAML); it ignores other YAML.
@@ -376,6 +392,33 @@ export class Helper implements vscode.Disposable {
     void vscode.commands.executeCommand("setContext", "xp.state", state);
     this.stateEmitter.fire(state);
   }
+}
+
+/** Folders (one or two levels down) holding their own `.dvc/`: the projects of a monorepo. */
+async function subProjects(root: vscode.Uri): Promise<string[]> {
+  const found: string[] = [];
+  const skip = new Set([".git", ".dvc", ".xp", "node_modules", ".venv"]);
+  const walk = async (rel: string, depth: number): Promise<void> => {
+    let entries: [string, vscode.FileType][];
+    try {
+      entries = await vscode.workspace.fs.readDirectory(rel ? vscode.Uri.joinPath(root, ...rel.split("/")) : root);
+    } catch {
+      return;
+    }
+    for (const [name, type] of entries.sort((a, b) => a[0].localeCompare(b[0]))) {
+      if (type !== vscode.FileType.Directory || skip.has(name)) {
+        continue;
+      }
+      const child = rel ? `${rel}/${name}` : name;
+      if (await exists(vscode.Uri.joinPath(root, ...child.split("/"), ".dvc"))) {
+        found.push(child);
+      } else if (depth < 2) {
+        await walk(child, depth + 1);
+      }
+    }
+  };
+  await walk("", 1);
+  return found;
 }
 
 async function exists(uri: vscode.Uri): Promise<boolean> {

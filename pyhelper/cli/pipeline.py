@@ -82,7 +82,7 @@ def repro(args: argparse.Namespace) -> int:
         from pyhelper.core.params_edit import set_params
         from pyhelper.errors import XpError
 
-        edit = set_params(project.root, args.set_params)  # Checks every file before writing any.
+        edit = set_params(project.project_root, args.set_params)  # Checks every file before writing any.
         try:
             project.require_pipeline()
             graph.order(project.pipeline(), project.root, args.targets)  # With the new values.
@@ -107,6 +107,9 @@ def status(args: argparse.Namespace) -> int:
     if getattr(args, "xp_json", False):
         emit_json({s.stage: {"changed": bool(s.reasons), "frozen": s.frozen, "reasons": list(s.reasons),
                              "kind": s.kind} for s in result})
+        return 0
+    if not result:
+        print("There are no data or pipelines tracked in this project yet.")
         return 0
     changed = [s for s in result if s.reasons]
     for item in changed:

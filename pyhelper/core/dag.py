@@ -27,6 +27,7 @@ def build(pipeline: Pipeline, root: Path, targets: list[str] | None = None, *, f
           outs: bool = False) -> Dag:
     """The graph of the project's stages and `.dvc` files."""
     edges_up = graph.upstream(pipeline, root)
+    graph.check_data_overlaps(pipeline, root)
     data_of: dict[str, str] = {}
     """Stage → `.dvc` files whose data it depends on."""
     up: dict[str, list[str]] = {name: list(parents) for name, parents in edges_up.items()}
@@ -54,8 +55,11 @@ def build(pipeline: Pipeline, root: Path, targets: list[str] | None = None, *, f
         keep = set(everything)
     order = [n for n in _topological(everything, up) if n in keep]
     if not outs:
-        edges = [(parent, node) for node in order for parent in up[node] if parent in keep]
-        return Dag(tuple(order), tuple(edges))
+        # `.dvc` files are named relative to the project's folder, as DVC names them.
+        name = {f.path: _rel(pipeline, f.path) for f in pipeline.data}
+        edges = [(name.get(parent, parent), name.get(node, node)) for node in order for parent in up[node]
+                 if parent in keep]
+        return Dag(tuple(name.get(n, n) for n in order), tuple(edges))
     return _outs_dag(pipeline, order, up, keep)
 
 

@@ -301,8 +301,8 @@ class _Reader:
             if not isinstance(dep, str) or not dep:
                 raise self.error(f"a dependency of stage '{name}' is not a path", keys + ["deps", index],
                                  "list dependencies as paths, e.g. `- src/train.py`")
-            if not is_url(dep):
-                self._inside_repo(dep, wdir, name, keys + ["deps", index])
+            # A dependency may live outside the repository (DVC's external dependency: hashed, never
+            # written); outputs may not (see below).
             deps.append(dep)
         outs: list[Out] = []
         for kind in ("outs", "metrics", "plots"):

@@ -373,3 +373,21 @@ def select(pipeline: Pipeline, root: Path, targets: list[str] | None, selection:
     if check:
         check_inputs(pipeline, root, stages)
     return stages
+
+
+def check_data_overlaps(pipeline: Pipeline, root: Path) -> None:
+    """A path is either a stage's output or data a `.dvc` file tracks, never both (DVC refuses to build
+    its graph then): the error names both."""
+    outputs = _Outputs()
+    for stage in pipeline.stages.values():
+        for out in stage.outs:
+            outputs.add(stage.name, stage.repo_path(out.path))
+    for file in pipeline.data:
+        for out in file.outs:
+            clash = outputs.overlapping(out.path)
+            if clash:
+                _, stage, path = clash[0]
+                raise _error(root, f"'{out.path}', tracked by {file.path}, overlaps output '{path}' of stage '{stage}'",
+                             pipeline.stages[stage],
+                             f"a path is either data a .dvc file tracks or a stage's output: remove {file.path} "
+                             "(git rm it) or the output from the stage")

@@ -95,8 +95,8 @@ class Project:
 
     def require_pipeline(self) -> None:
         """Raises `PipelineError` with the fix when the project has no dvc.yaml and no `.dvc` file."""
-        if self.pipeline_path.is_file():
-            return
+        if self.pipeline_path.is_file() or (self.project_root / ".dvc").is_dir():
+            return  # A DVC project tracking nothing yet is a project too (its status is empty).
         from pyhelper.core.collect import collect
 
         found = collect(self.root, self.sub)

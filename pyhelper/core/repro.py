@@ -107,6 +107,7 @@ def reproduce(
     project.require_pipeline()
     pipeline = project.pipeline()
     stages = graph.select(pipeline, root, targets, options.selection)
+    graph.check_data_overlaps(pipeline, root)
     # As DVC: --force runs every stage considered (the targets and what they depend on, or the selection).
     forced = {s.name for s in stages} if force else set()
     ws = Workspace(project)

@@ -105,7 +105,11 @@ class _DvcView:
         self._params: dict[str, dict[str, Any] | None] = {}
 
     def rel(self, repo_path: str) -> str:
-        """A repository path as DVC prints it (relative to the project's folder)."""
+        """A repository path as DVC prints it: relative to the project's folder, or absolute when outside."""
+        if posixpath.isabs(repo_path) or repo_path == ".." or repo_path.startswith("../"):
+            import os
+
+            return os.path.normpath(os.path.join(self.root, repo_path))
         return posixpath.relpath(repo_path, self.sub) if self.sub else repo_path
 
     def stage(self, stage: Stage, entry: LockEntry | None) -> list[Change]:

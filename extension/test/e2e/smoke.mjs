@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 import { startCodeServer } from "./codeServer.mjs";
+import { monorepoPath } from "./monorepo.mjs";
 import { experimentLogPath, installPath, multiRootPath, rowActionsPath } from "./rowActions.mjs";
 import { panelSpeedPath } from "./panelSpeed.mjs";
 import { tablePath } from "./tableSteps.mjs";
@@ -157,6 +158,10 @@ async function main() {
     }
     if (only("multiRootPath")) {
       await multiRootPath({ step, page, url: server.url, repo, work,
+        shotName: (name) => join(OUT, `${String(shot).padStart(2, "0")}b-${name}.png`) });
+    }
+    if (only("monorepoPath")) {
+      await monorepoPath({ step, page, url: server.url, work, python: PYTHON, env: GIT_ENV,
         shotName: (name) => join(OUT, `${String(shot).padStart(2, "0")}b-${name}.png`) });
     }
   } catch (error) {

@@ -142,7 +142,7 @@ def _copy_paths(project: Project, dest: Path, paths: list[str] | tuple[str, ...]
 def dry_run(project: Project, set_values: list[str], targets: list[str] | None, *, force: bool,
             options: ReproOptions | None, on_event: Callable[[ReproEvent], None]) -> ReproResult:
     """`exp run --dry`: what would run with these params; nothing runs, is recorded or stays changed."""
-    edit = set_params(project.root, list(set_values)) if set_values else None
+    edit = set_params(project.project_root, list(set_values)) if set_values else None
     try:
         with workspace_lock(project):
             return reproduce(project, targets, force=force, dry=True, on_event=on_event, options=options)
@@ -155,7 +155,7 @@ def _reproduce(view: Project, set_values: list[str], targets: list[str] | None, 
                use_run_cache: bool, recorder: Recorder, on_event: Callable[[ReproEvent], None], *,
                failed_hint: str, options: ReproOptions | None = None) -> ReproResult:
     """Sets the params (undone if the pipeline turns out invalid) and reproduces in `view`, recording checkpoints."""
-    edit = set_params(view.root, list(set_values)) if set_values else None
+    edit = set_params(view.project_root, list(set_values)) if set_values else None
     try:
         graph.select(view.pipeline(), view.root, targets, options.selection if options else graph.Selection())
     except XpError:

@@ -40,6 +40,10 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
 
     if retries < 0:
         raise BadInput("--retries must be 0 or more", hint="pass --retries N with N ≥ 0")
+    if project.sub:
+        # Queue entries and workers do not carry which sub-project they belong to yet.
+        raise BadInput(f"the queue does not serve a DVC project inside a monorepo ('{project.sub}') yet",
+                       hint="run the experiment with `xp exp run --temp` (it runs in a private copy just the same)")
     project.require_pipeline()
     from pyhelper.core.repro import cache_tracked_data
 
