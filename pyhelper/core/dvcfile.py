@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pyhelper.core import interpolation
-from pyhelper.core.stage import Out, ParamsDep, Pipeline, Stage, is_url
+from pyhelper.core.stage import Out, ParamsDep, Pipeline, Stage
 from pyhelper.errors import PipelineError, did_you_mean
 
 TOP_KEYS = ("stages", "vars", "params", "metrics", "plots", "artifacts", "datasets")

@@ -114,14 +114,17 @@ class XpServer(LanguageServer):
         return find_project(self.root)
 
     def set_root(self, params: lsp.InitializeParams) -> None:
-        """Takes the project folder from the client (rootUri, first workspace folder), else the cwd."""
+        """Takes the project folder from the client (rootUri, first workspace folder), else the cwd.
+
+        A helper started in a folder inside the client's (a DVC project of a monorepo, chosen in the
+        extension's project picker) keeps that folder: it is the project the person chose.
+        """
         uri = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
-        if uri:
-            path = to_fs_path(uri)
-            if path:
-                self.root = Path(path)
-        elif params.root_path:
-            self.root = Path(params.root_path)
+        path = (to_fs_path(uri) if uri else None) or params.root_path
+        if not path:
+            return
+        chosen, cwd = Path(path).resolve(), Path.cwd().resolve()
+        self.root = cwd if chosen in cwd.parents else Path(path)
 
     def send_notification(self, method: str, params: Any) -> None:
         """Sends a notification from any thread (written by the event loop's thread)."""
