@@ -108,7 +108,7 @@ class _Reader:
 
     def _vars_entry(self, entry: Any, keys: Keys, wdir: str) -> dict[str, Any]:
         """One `vars` item: an inline mapping, or `file[:key,key]` to load from a params file."""
-        from pyhelper.core.params import get_value, missing_key_error
+        from pyhelper.core.params import get_value, missing_key_error, put_dotted
         from pyhelper.errors import ParamsError
 
         if isinstance(entry, dict):
@@ -136,11 +136,7 @@ class _Reader:
                 missing = missing_key_error(key, values, display=rel)
                 raise self.error(f"`vars` asks for '{key}', which {rel} does not have", keys,
                                  missing.hint) from None
-            node = picked
-            parts = key.split(".")
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-            node[parts[-1]] = value
+            put_dotted(picked, key, value)
         return picked
 
     def resolve(self, value: Any, context: dict[str, Any], keys: Keys) -> Any:

@@ -129,3 +129,12 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     elif prefix:
         out[prefix] = data
     return out
+
+
+def put_dotted(target: dict[str, Any], key: str, value: Any) -> None:
+    """Sets `value` at a dotted key of nested mappings (`train.lr` → {"train": {"lr": value}})."""
+    node = target
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value

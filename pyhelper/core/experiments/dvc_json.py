@@ -131,30 +131,23 @@ def _select(data: Any, keys: tuple[str, ...]) -> Any:
     """A params file's data, or only the keys a stage reads (nested, as DVC shows them)."""
     if not keys or not isinstance(data, dict):
         return data
-    from pyhelper.core.params import get_value
+    from pyhelper.core.params import get_value, put_dotted
 
     picked: dict[str, Any] = {}
     for key in keys:
         try:
-            value = get_value(data, key)
+            put_dotted(picked, key, get_value(data, key))
         except KeyError:
             continue
-        node = picked
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
     return picked
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    from pyhelper.core.params import put_dotted
+
     nested: dict[str, Any] = {}
     for key, value in flat.items():
-        node = nested
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        put_dotted(nested, key, value)
     return nested
 
 
