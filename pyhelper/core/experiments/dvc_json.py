@@ -169,10 +169,12 @@ def _deps_and_outs(reader: RowReader, tree: pygit2.Tree | None) -> tuple[dict[st
 
     deps: dict[str, Any] = {}
     outs: dict[str, Any] = {}
-    try:
-        pipeline = parse_pipeline(read, files=list(files), sub=reader.project.sub)
-    except XpError:
-        return deps, outs
+    pipeline = reader.layout(tree).pipeline  # Parsed once per distinct set of pipeline files.
+    if pipeline is None:
+        try:
+            pipeline = parse_pipeline(read, files=list(files), sub=reader.project.sub)
+        except XpError:
+            return deps, outs
     locks = {}
     for dvcfile, lock in zip(pipeline.files, pipeline.lock_files()):
         entries = reader.lock(tree, (lock,))
@@ -211,9 +213,7 @@ def _deps_and_outs(reader: RowReader, tree: pygit2.Tree | None) -> tuple[dict[st
 
 def _data_files(reader: RowReader, tree: pygit2.Tree | None) -> tuple[str, ...]:
     if tree is None:
-        from pyhelper.core.collect import collect
-
-        return collect(reader.project.root, reader.project.sub).data
+        return reader.workspace_files().data
     from pyhelper.core.collect import TreeFiles
 
     if reader._tree_files is None:

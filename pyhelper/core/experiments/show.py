@@ -67,6 +67,8 @@ class _Layout:
     error: str = ""
     locks: tuple[str, ...] = ("dvc.lock",)
     """The dvc.lock beside each dvc.yaml (repository paths)."""
+    pipeline: Any = field(default=None, compare=False)
+    """The parsed pipeline (shared by every revision with the same pipeline files)."""
 
 
 class RowReader:
@@ -81,6 +83,7 @@ class RowReader:
         self._layouts: dict[tuple[str, ...], _Layout] = {}
         self._cache = None
         self._tree_files: Any = None
+        self._ws_files: tuple[Any, Any] | None = None
 
     def _blob(self, tree: pygit2.Tree | None, path: str) -> tuple[str, bytes] | None:
         """(blob id, bytes) of a file in a tree, or of the workspace file when `tree` is None."""
@@ -114,12 +117,31 @@ class RowReader:
             raise found
         return found
 
+    def workspace_files(self) -> Any:
+        """The workspace's dvc.yaml and .dvc files (`collect.Collected`), collected once per reader and
+        again only when a dvc.yaml of the root changed (a long-lived server reader sees new files)."""
+        from pyhelper.core.collect import collect
+
+        import posixpath
+
+        # The stats that change when a dvc.yaml or a folder is added or removed where pipelines live.
+        known = self._ws_files[1].pipelines if self._ws_files is not None else ()
+        folders = {self.project.sub or "."} | {posixpath.dirname(f) or "." for f in known}
+        folders |= {posixpath.dirname(f) or "." for f in folders}
+        stamp = []
+        for rel in sorted(folders) + [posixpath.join(self.project.sub or ".", "dvc.yaml")]:
+            try:
+                stamp.append((self.project.root / rel).stat().st_mtime_ns)
+            except OSError:
+                stamp.append(None)
+        if self._ws_files is None or self._ws_files[0] != stamp:
+            self._ws_files = (stamp, collect(self.project.root, self.project.sub))
+        return self._ws_files[1]
+
     def pipeline_files(self, tree: pygit2.Tree | None) -> tuple[str, ...]:
         """The project's dvc.yaml files in a tree, or in the workspace when `tree` is None."""
         if tree is None:
-            from pyhelper.core.collect import collect
-
-            return collect(self.project.root, self.project.sub).pipelines
+            return self.workspace_files().pipelines
         if self._tree_files is None:
             from pyhelper.core.collect import TreeFiles
 
@@ -156,7 +178,7 @@ class RowReader:
                 if whole_default:
                     params = {default: (), **{k: v for k, v in params.items() if k != default}}
                 self._layouts[key] = _Layout(params, tuple(metrics_files(pipeline)),
-                                             locks=tuple(pipeline.lock_files()))
+                                             locks=tuple(pipeline.lock_files()), pipeline=pipeline)
             except XpError as exc:
                 self._layouts[key] = _Layout({}, (), str(exc))
         return self._layouts[key]
