@@ -196,11 +196,11 @@ def _deps_and_outs(reader: RowReader, tree: pygit2.Tree | None) -> tuple[dict[st
                 "nfiles": info.nfiles if info else None, "use_cache": out.cache, "is_data_source": False})
     data_files = _data_files(reader, tree)
     for path in data_files:
-        text = read(path)
-        if text is None:
+        blob = reader._blob(tree, path)
+        if blob is None:
             continue
-        try:
-            data = parse_data_file(text, path)
+        try:  # Parsed once per distinct blob.
+            data = reader._parse("data", blob, path, lambda raw, p: parse_data_file(raw.decode("utf-8", "replace"), p))
         except XpError:
             continue
         for out in data.outs:
