@@ -606,3 +606,15 @@ def test_held_out_shapes_empty_project_overlaps_and_dag_names_in_a_subfolder(tmp
     assert _dot(xp("dag", "--dot", cwd=one).stdout) == _dot(dvc(dvc_bin, one, "dag", "--dot"))
     assert "tracked/data/raw.csv.dvc" in xp("dag", "--dot", cwd=one).stdout
     _same_status(mono, dvc_bin, xp, cwd=one)
+
+
+def test_an_output_outside_the_repository_is_reported_but_never_written(tmp_path, dvc_bin, xp):
+    outside = tmp_path / "elsewhere" / "result.csv"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "dvc.yaml").write_text(f"stages:\n  export:\n    cmd: echo x > {outside}\n    outs:\n      - {outside}\n")
+    _init(repo, dvc_bin)
+    assert _same_status(repo, dvc_bin, xp) == {"export": [{"changed outs": {str(outside): "deleted"}}]}
+    result = xp("repro", cwd=repo, expect=2)
+    assert f"error: dvc.yaml:5: path '{outside}' in stage 'export' is absolute" in result.stderr
+    assert not outside.parent.exists(), "nothing was written outside the project"

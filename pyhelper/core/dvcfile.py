@@ -303,9 +303,9 @@ class _Reader:
         outs: list[Out] = []
         for kind in ("outs", "metrics", "plots"):
             for index, item in enumerate(self._list(definition, kind, name, keys)):
-                out = self._out(item, kind, name, keys + [kind, index])
-                self._inside_repo(out.path, wdir, name, keys + [kind, index])
-                outs.append(out)
+                # An output outside the repository is read as DVC reads it (status reports it); xp
+                # refuses to run such a stage (`graph.check_inputs`): it never writes outside the project.
+                outs.append(self._out(item, kind, name, keys + [kind, index]))
         return Stage(
             name=name,
             cmd=cmd,

@@ -222,6 +222,8 @@ def check_inputs(pipeline: Pipeline, root: Path, stages: list[Stage]) -> None:
     for stage in stages:
         if stage.frozen:
             continue
+        for out in stage.outs:
+            _check_inside(root, stage, out)
         for dep in stage.deps:
             if is_url(dep):
                 continue
@@ -391,3 +393,18 @@ def check_data_overlaps(pipeline: Pipeline, root: Path) -> None:
                              pipeline.stages[stage],
                              f"a path is either data a .dvc file tracks or a stage's output: remove {file.path} "
                              "(git rm it) or the output from the stage")
+
+
+def _check_inside(root: Path, stage: Stage, out: Out) -> None:
+    """An output xp would write (or remove before the command runs) must be inside the repository."""
+    import posixpath
+
+    if posixpath.isabs(out.path) or Path(out.path).is_absolute():
+        raise _error(root, f"path '{out.path}' in stage '{stage.name}' is absolute", stage,
+                     f"use a path relative to {stage.dvcfile} (xp writes outputs only inside the repository)",
+                     *_out_keys(stage, out))
+    normal = stage.repo_path(out.path)
+    if normal == ".." or normal.startswith("../"):
+        where = f" (with wdir '{stage.wdir}')" if stage.wdir != "." else ""
+        raise _error(root, f"path '{out.path}' in stage '{stage.name}' is outside the repository{where}", stage,
+                     "keep every output inside the repository", *_out_keys(stage, out))
