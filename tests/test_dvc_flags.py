@@ -52,8 +52,6 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("metrics diff", "--recursive"): "not yet",
     ("exp show", "--all-tags"): "not yet",
     ("exp show", "--no-fetch"): "DVC-internal (its temp-dir executors)", ("exp show", "--force"): "DVC-internal",
-("exp remove", "--num"): "not yet",
-    ("exp remove", "--keep"): "not yet", ("exp remove", "--queue"): "xp queue remove --queued does it",
     ("exp remove", "--git-remote"): "not yet",
     ("exp rename", "--git-remote"): "not yet",
     ("exp save", "--recursive"): "not yet", ("exp save", "--include-untracked"): "not yet", ("exp save", "-M"): "not yet",
@@ -324,3 +322,22 @@ def test_plots_properties_from_the_command_line(tmp_path, xp):
     assert "Validation" in text and "loss on held-out data" in text
     assert plot["spec"]["title"] == "Validation"
     assert "unknown plot template 'pie'" in xp("plots", "show", "--template", "pie", cwd=repo, expect=2).stderr
+
+
+def test_exp_remove_keep_num_and_queue(tmp_path, xp):
+    from tests.conftest import git
+
+    repo = _project(tmp_path, xp)
+    for name in ("a", "b", "c"):
+        xp("exp", "save", "-n", name, cwd=repo)
+    xp("exp", "rm", "--keep", "b", cwd=repo)
+    assert xp("exp", "list", "--name-only", cwd=repo).stdout.split() == ["b"]
+    (repo / "extra.txt").write_text("x")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "next")
+    xp("exp", "save", "-n", "d", cwd=repo)
+    xp("exp", "remove", "--rev", "HEAD", "-n", "2", cwd=repo)
+    assert xp("exp", "list", "-A", "--name-only", cwd=repo).stdout.split() == []
+    xp("exp", "run", "--queue", "-n", "later", cwd=repo)
+    assert "Removed 1 entry." in xp("exp", "remove", "--queue", cwd=repo).stdout
+    assert "later" not in xp("queue", "status", cwd=repo).stdout

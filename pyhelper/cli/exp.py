@@ -291,7 +291,13 @@ def remove(args: argparse.Namespace) -> int:
     """`xp exp remove`."""
     from pyhelper.core.experiments.remove import remove as remove_experiments
 
-    removed = remove_experiments(_project(), args.names, rev=args.rev, all_experiments=args.all_experiments)
+    if args.queue:  # DVC's `exp remove --queue`: the queued entries, as `xp queue remove --queued`.
+        from pyhelper.cli.queue import remove as remove_entries
+
+        return remove_entries(argparse.Namespace(names=[], all=False, queued=True, success=False, failed=False,
+                                                 cancelled=False, json=args.json))
+    removed = remove_experiments(_project(), args.names, rev=args.rev, all_experiments=args.all_experiments,
+                                 num=args.num, keep=args.keep)
     if args.json:
         emit_json([{"name": e.name, "rev": e.rev, "baseline": e.ref.baseline} for e in removed])
         return 0
@@ -548,7 +554,12 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p = cmds.add_parser("remove", aliases=["rm"], help="remove experiments")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--rev", help="every experiment of this baseline")
-    p.add_argument("-A", "--all", dest="all_experiments", action="store_true", help="every experiment")
+    p.add_argument("-A", "--all", "--all-commits", dest="all_experiments", action="store_true",
+                   help="every experiment (of every commit)")
+    p.add_argument("-n", "--num", type=int, default=1, metavar="N",
+                   help="with --rev: the experiments of N commits back from it")
+    p.add_argument("--keep", action="store_true", help="keep the named experiments and remove every other one")
+    p.add_argument("--queue", action="store_true", help="remove every queued experiment (as `xp queue remove --queued`)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:remove")
 

@@ -11,10 +11,21 @@ from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, UnknownRevision
 
 
-def remove(project: Project, specs: list[str], *, rev: str | None = None, all_experiments: bool = False) -> list[Experiment]:
-    """Removes the named experiments, or every experiment of a baseline (`rev`), or all of them."""
+def remove(project: Project, specs: list[str], *, rev: str | None = None, all_experiments: bool = False,
+           num: int = 1, keep: bool = False) -> list[Experiment]:
+    """Removes the named experiments, or every experiment of a baseline (`rev`, with `num` commits back
+    from it), or all of them; with `keep`, every experiment except the named ones (DVC's `--keep`)."""
     git = native()
 
+    if keep:
+        if not specs:
+            raise BadInput("--keep needs the names of the experiments to keep", hint="xp exp remove --keep NAME…")
+        repo = open_repo(project)
+        refs = exp_refs(repo)
+        kept = {find(repo, spec, refs=refs).ref for spec in specs}
+        return _delete(repo, [Experiment(ref, sha) for ref, sha in refs if ref not in kept])
+    if num < 1:
+        raise BadInput(f"-n must be at least 1 (got {num})", hint="pass -n 1 for the baseline alone")
     if sum((bool(specs), rev is not None, all_experiments)) > 1:
         raise BadInput("choose what to remove one way: names, --rev REV or -A",
                        hint="run one `xp exp remove` per selection")
@@ -23,16 +34,27 @@ def remove(project: Project, specs: list[str], *, rev: str | None = None, all_ex
         chosen = [Experiment(ref, sha) for ref, sha in exp_refs(repo)]
     elif rev is not None:
         try:
-            baseline = str(repo.revparse_single(rev).peel(git.Commit).id)
+            commit = repo.revparse_single(rev).peel(git.Commit)
         except (KeyError, ValueError, git.GitError):
             raise UnknownRevision(f"unknown revision '{rev}'", hint="use a commit id, a branch or tag name") from None
-        chosen = [Experiment(ref, sha) for ref, sha in exp_refs(repo) if ref.baseline == baseline]
+        baselines = set()
+        for _ in range(num):
+            baselines.add(str(commit.id))
+            if not commit.parents:
+                break
+            commit = commit.parents[0]
+        chosen = [Experiment(ref, sha) for ref, sha in exp_refs(repo) if ref.baseline in baselines]
     elif specs:
         # All found before any is removed; a name given twice is removed once.
         refs = exp_refs(repo)
         chosen = list(dict.fromkeys(find(repo, spec, refs=refs) for spec in specs))
     else:
         raise BadInput("nothing to remove", hint="name experiments, or pass --rev REV or -A")
+    return _delete(repo, chosen)
+
+
+def _delete(repo, chosen: list[Experiment]) -> list[Experiment]:
+    """Deletes the experiments' refs; their notes go with the last ref to their commit."""
     for experiment in chosen:
         repo.references.delete(str(experiment.ref))
     still_used = {sha for _, sha in exp_refs(repo)}
