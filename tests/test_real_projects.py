@@ -268,6 +268,14 @@ def test_params_and_metrics_json_are_dvcs(tmp_path, dvc_bin, xp):
     metrics = json.loads((repo / "metrics.json").read_text())
     metrics.update({"name": "run", "hist": [1, 2], "flag": True, "accuracy": 0.9, "empty": {}})
     (repo / "metrics.json").write_text(json.dumps(metrics))
+    git(repo, "tag", "v1", "HEAD~1")
+    for args in (["metrics", "show", "-a"], ["metrics", "show", "-T"], ["metrics", "show", "-A"]):
+        ours = json.loads(xp(*args, "--json", cwd=repo).stdout)
+        assert ours == json.loads(dvc(dvc_bin, repo, *args, "--json")), args
+    for args in (["-T"], ["-A"], ["-a"]):
+        ours = [(r["rev"], r["name"]) for r in json.loads(xp("exp", "show", *args, "--json", cwd=repo).stdout)]
+        theirs = [(r["rev"], r["name"]) for r in json.loads(dvc(dvc_bin, repo, "exp", "show", *args, "--json"))]
+        assert ours == theirs, args
     for args in (["params", "diff"], ["params", "diff", "--all"], ["params", "diff", "--deps"],
                  ["params", "diff", "--targets", "params.yaml"], ["metrics", "show"], ["metrics", "diff"],
                  ["metrics", "diff", "--all"], ["metrics", "show", "metrics.json"]):

@@ -145,10 +145,12 @@ def show(args: argparse.Namespace) -> int:
         from pyhelper.core.experiments.dvc_json import dvc_show
 
         emit_json(dvc_show(_project(), all_branches=args.all_branches, all_commits=args.all_commits, num=args.num,
-                           revs=args.rev, hide_workspace=args.hide_workspace, param_deps=args.param_deps))
+                           revs=args.rev, hide_workspace=args.hide_workspace, param_deps=args.param_deps,
+                           all_tags=args.all_tags))
         return 0
     rows = collect(_project(), all_branches=args.all_branches, all_commits=args.all_commits, num=args.num,
-                   revs=args.rev, with_deps=args.deps, checkpoints=args.checkpoints, param_deps=args.param_deps)
+                   revs=args.rev, with_deps=args.deps, checkpoints=args.checkpoints, param_deps=args.param_deps,
+                   all_tags=args.all_tags)
     all_columns = query.columns(rows)
     # Checkpoints travel with their experiment: filtered and sorted as it is.
     below: dict[tuple[str, str], list] = {}
@@ -489,6 +491,7 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p = cmds.add_parser("show", help="experiments with their params and metrics, grouped by baseline")
     p.add_argument("-a", "--all-branches", action="store_true", help="baselines: every branch head too")
     p.add_argument("-A", "--all-commits", action="store_true", help="baselines: every commit of HEAD's history")
+    p.add_argument("-T", "--all-tags", action="store_true", help="baselines: every tagged commit too")
     p.add_argument("-n", "--num", type=int, default=1, metavar="N", help="baselines: N commits back from HEAD")
     p.add_argument("--rev", action="append", default=[], help="baselines: this revision (repeatable)")
     p.add_argument("--deps", action="store_true", help="add a column per dependency (its md5)")

@@ -33,12 +33,13 @@ def metrics_show(args: argparse.Namespace) -> int:
     from pyhelper.core.metrics import show_metrics
     from pyhelper.core.project import find_project
 
-    files = [f for f in show_metrics(find_project(), args.rev) if _wanted(f.path, args.targets)]
+    project = find_project()
+    if args.all_branches or args.all_tags or args.all_commits:
+        return _metrics_of_revisions(project, args)
+    files = [f for f in show_metrics(project, args.rev) if _wanted(f.path, args.targets)]
     if args.json:
         # DVC's shape: revision ("" for the workspace) → data → file → data (nested) or error.
-        emit_json({"" if args.rev == "workspace" else args.rev: {"data": {
-            f.path: ({"error": {"type": "ParseError" if "missing" not in f.error else "FileNotFoundError",
-                                "msg": f.error}} if f.error else {"data": f.raw}) for f in files}}})
+        emit_json({"" if args.rev == "workspace" else args.rev: {"data": {f.path: _dvc_entry(f) for f in files}}})
         return 0
     if not files:
         print("No metrics files in dvc.yaml (declare them under a stage's `metrics:`).")
@@ -71,6 +72,47 @@ def metrics_diff(args: argparse.Namespace) -> int:
             for r in result.rows]
     print(table([*([] if args.no_path else ["Path"]), "Metric", args.a, args.b, "Change"], rows, markdown=args.md))
     return 0
+
+
+def _metrics_of_revisions(project, args: argparse.Namespace) -> int:
+    """`metrics show -a/-T/-A`: the workspace and every branch, tag or commit of HEAD's history, as DVC."""
+    import subprocess
+
+    from pyhelper.core.metrics import show_metrics
+
+    project.require_commits()
+    labels = ["workspace"]
+    for flag, command in ((args.all_branches, ["for-each-ref", "--format=%(refname:short)", "refs/heads"]),
+                          (args.all_tags, ["for-each-ref", "--format=%(refname:short)", "refs/tags"]),
+                          (args.all_commits, ["rev-list", "HEAD"])):
+        if flag:
+            found = subprocess.run(["git", *command], cwd=project.root, capture_output=True, text=True)
+            labels += [line for line in found.stdout.splitlines() if line and line not in labels]
+    shown = {label: [f for f in show_metrics(project, label) if _wanted(f.path, args.targets)] for label in labels}
+    data = {label: {"data": {f.path: _dvc_entry(f) for f in files}} for label, files in shown.items()}
+    # As DVC: the workspace is left out when it equals the branch HEAD is on.
+    branch = subprocess.run(["git", "symbolic-ref", "--short", "-q", "HEAD"], cwd=project.root,
+                            capture_output=True, text=True).stdout.strip()
+    if branch and branch in data and data.get("workspace") == data[branch]:
+        data.pop("workspace")
+        shown.pop("workspace")
+    if args.json:
+        emit_json(data)
+        return 0
+    keys = list(dict.fromkeys(k for files in shown.values() for f in files for k in f.values))
+    rows = [[label, f.path, *[number(f.values.get(k), args.precision) for k in keys]]
+            for label, files in shown.items() for f in files if not f.error]
+    print(table(["Revision", "Path", *keys], rows, markdown=args.md))
+    return 0
+
+
+def _dvc_entry(f) -> dict:
+    """One metrics file in DVC's JSON: its data, or DVC's error for it."""
+    if not f.error:
+        return {"data": f.raw}
+    if f.error == "missing" or f.error.startswith("not in"):
+        return {"error": {"type": "FileNotFoundError", "msg": f"[Errno 2] No such file or directory: '{f.path}'"}}
+    return {"error": {"type": "ParseError", "msg": f.error}}
 
 
 def _wanted(path: str, targets: list[str]) -> bool:

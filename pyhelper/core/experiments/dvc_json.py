@@ -26,12 +26,13 @@ MAX_CHAIN = 10_000
 
 
 def dvc_show(project: Project, *, all_branches: bool = False, all_commits: bool = False, num: int = 1,
-             revs: list[str] | None = None, hide_workspace: bool = False, param_deps: bool = False) -> list[dict]:
+             revs: list[str] | None = None, hide_workspace: bool = False, param_deps: bool = False,
+             all_tags: bool = False) -> list[dict]:
     """The records `dvc exp show --json` prints for the same baselines."""
     repo = open_repo(project)
     reader = RowReader(project, repo, param_deps=param_deps)
     baselines = _baselines(repo, project, all_branches=all_branches, all_commits=all_commits, num=num,
-                           revs=revs or [])
+                           revs=revs or [], all_tags=all_tags)
     by_baseline: dict[str, list[tuple[str, str]]] = {}
     for ref, rev in exp_refs(repo):
         by_baseline.setdefault(ref.baseline, []).append((ref.name, rev))
@@ -63,6 +64,11 @@ def _branch_names(repo: pygit2.Repository) -> dict[str, str]:
     names: dict[str, str] = {}
     for branch in repo.branches.local:
         names.setdefault(str(repo.branches.local[branch].peel(native().Commit).id), branch)
+    for tag in sorted(r.name for r in repo.references.iterator() if r.name.startswith("refs/tags/")):
+        try:
+            names.setdefault(str(repo.revparse_single(tag).peel(native().Commit).id), tag[len("refs/tags/"):])
+        except (KeyError, ValueError, native().GitError):
+            continue
     if not repo.head_is_detached and not repo.head_is_unborn:
         names[str(repo.head.target)] = repo.head.shorthand
     return names

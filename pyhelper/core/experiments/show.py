@@ -281,7 +281,7 @@ class RowReader:
 
 
 def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool, all_commits: bool,
-               num: int, revs: list[str]) -> list[tuple[str, pygit2.Commit]]:
+               num: int, revs: list[str], all_tags: bool = False) -> list[tuple[str, pygit2.Commit]]:
     """(label, commit) of each baseline to show, HEAD first."""
     git = native()
     head = head_commit(repo, project)
@@ -296,7 +296,8 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
                                       hint="use a commit id, a branch or tag name, or HEAD~N") from None
             chosen.append((rev, commit))
         return chosen
-    chosen.append((label, head))
+    if not (all_tags and not all_branches and not all_commits and num == 1):  # -T alone: the tags (DVC's rule).
+        chosen.append((label, head))
     if num > 1:
         commit = head
         for _ in range(num - 1):
@@ -308,6 +309,13 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
         for branch in repo.branches.local:
             commit = repo.branches.local[branch].peel(git.Commit)
             chosen.append((branch, commit))
+    if all_tags:
+        tags = sorted(r.name for r in repo.references.iterator() if r.name.startswith("refs/tags/"))
+        for name in tags:
+            try:
+                chosen.append((name[len("refs/tags/"):], repo.revparse_single(name).peel(git.Commit)))
+            except (KeyError, ValueError, git.GitError):
+                continue  # A tag of something other than a commit.
     if all_commits:
         for commit in repo.walk(head.id, git.GIT_SORT_TIME):
             chosen.append((str(commit.id)[:7], commit))
@@ -323,7 +331,7 @@ def _baselines(repo: pygit2.Repository, project: Project, *, all_branches: bool,
 def show(project: Project, *, all_branches: bool = False, all_commits: bool = False, num: int = 1,
          revs: list[str] | None = None, with_deps: bool = False, include_workspace: bool = True,
          include_queue: bool = True, reader: RowReader | None = None, checkpoints: bool = True,
-         param_deps: bool = False) -> list[Row]:
+         param_deps: bool = False, all_tags: bool = False) -> list[Row]:
     """Rows grouped by baseline: the workspace (for HEAD), each baseline, then its experiments by time,
     then its running, queued and failed queue entries in queue order.
 
@@ -339,7 +347,7 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
     reader = reader or RowReader(project, repo, param_deps=param_deps)
     annotations = notes.read_all(repo)
     baselines = _baselines(repo, project, all_branches=all_branches, all_commits=all_commits, num=num,
-                           revs=revs or [])
+                           revs=revs or [], all_tags=all_tags)
     by_baseline: dict[str, list] = {}
     for ref, rev in exp_refs(repo):
         by_baseline.setdefault(ref.baseline, []).append((ref, rev))
