@@ -131,3 +131,15 @@ def big_foreach(root: Path, items: int = 1200) -> None:
         "      deps: [make.py]\n      outs:\n        - out/${item}.txt\n")
     (root / "make.py").write_text("import sys, os\nos.makedirs('out', exist_ok=True)\n"
                                   "open(f'out/{sys.argv[1]}.txt', 'w').write(sys.argv[1])\n")
+
+
+def reproduced_subfolder_project(root: Path, xp) -> Path:
+    """`subfolder_pipelines` in a new git repository, reproduced with xp and committed."""
+    from tests.conftest import git
+
+    subfolder_pipelines(root)
+    git(root, "init", "-q", "-b", "main")
+    xp("repro", "-q", cwd=root)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "reproduced")
+    return root

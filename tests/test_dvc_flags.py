@@ -173,15 +173,8 @@ def test_every_dvc_flag_is_in_xp_or_says_why(dvc_bin):  # noqa: F811
 
 def _project(tmp_path: Path, xp) -> Path:
     from tests import real_projects
-    from tests.conftest import git
 
-    repo = tmp_path / "repo"
-    real_projects.subfolder_pipelines(repo)
-    git(repo, "init", "-q", "-b", "main")
-    xp("repro", "-q", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "reproduced")
-    return repo
+    return real_projects.reproduced_subfolder_project(tmp_path / "repo", xp)
 
 
 def _would(xp, repo: Path, *args: str) -> list[str]:

@@ -177,12 +177,7 @@ def test_unknown_target_names_the_stages(tmp_path, dvc_bin, xp):
 
 
 def test_experiments_run_show_and_apply_in_subfolder_pipelines(tmp_path, xp):
-    repo = tmp_path / "repo"
-    real_projects.subfolder_pipelines(repo)
-    git(repo, "init", "-q", "-b", "main")
-    xp("repro", "-q", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "reproduced")
+    repo = real_projects.reproduced_subfolder_project(tmp_path / "repo", xp)
     xp("exp", "run", "--temp", "-S", "pipelines/train/config.yaml:fit.epochs=7", "-n", "e7", cwd=repo)
     rows = json.loads(xp("exp", "show", "--xp-json", cwd=repo).stdout)
     text = json.dumps(rows)
@@ -626,3 +621,36 @@ def test_an_output_outside_the_repository_is_reported_but_never_written(tmp_path
     result = xp("repro", cwd=repo, expect=2)
     assert f"error: dvc.yaml:5: path '{outside}' in stage 'export' is absolute" in result.stderr
     assert not outside.parent.exists(), "nothing was written outside the project"
+
+
+
+def test_a_pulled_experiment_cannot_make_apply_write_outside_the_project(tmp_path, xp):
+    """A teammate's experiment is untrusted: a subfolder lock, a .dvc file or a symlinked folder pointing
+    outside the work tree makes `exp apply` write nothing there (the cache holds the bytes it names)."""
+    import hashlib
+
+    repo = real_projects.reproduced_subfolder_project(tmp_path / "repo", xp)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    payload = b"pwned\n"
+    md5 = hashlib.md5(payload).hexdigest()
+    obj = repo / ".xp" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    obj.write_bytes(payload)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "evil")
+    lock = repo / "pipelines" / "train" / "dvc.lock"
+    lock.write_text(lock.read_text().replace("    outs:\n", "    outs:\n    - path: ../../../outside/victim.txt\n"
+                                              f"      hash: md5\n      md5: {md5}\n      size: 6\n", 1))
+    (repo / "evil.dvc").write_text(f"outs:\n- md5: {md5}\n  size: 6\n  hash: md5\n  path: ../outside/evil.txt\n")
+    (repo / "linkdir").symlink_to(outside, target_is_directory=True)
+    (repo / "dvc.lock").write_text((repo / "dvc.lock").read_text().replace(
+        "    outs:\n", f"    outs:\n    - path: linkdir/through.txt\n      hash: md5\n      md5: {md5}\n      size: 6\n", 1))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a teammate's experiment")
+    evil = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "main")
+    git(repo, "branch", "-q", "-D", "evil")
+    git(repo, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/evil", evil)
+    xp("exp", "apply", "evil", "--force", cwd=repo, expect=None)
+    assert list(outside.iterdir()) == [], "nothing was written outside the project"
