@@ -1,7 +1,8 @@
 """Real parts for the Redis queue's tests: a redis-server of our own, a bare git remote, RQ workers.
 
 The server runs on 127.0.0.1 on a free port with its data in the test's temp folder (append-only
-file on, so a restart keeps the queue). Workers are `xp queue worker --backend …` processes,
+file on, so a restart keeps the queue) and a password, as SECURITY.md asks of every set-up (xp refuses
+a Redis that needs none); with `tls=True` it speaks only TLS, with a CA and certificate the test makes. Workers are `xp queue worker --backend …` processes,
 each in its own folder with its own mirror, as on separate machines. Everything started is
 stopped after the test; every wait is bounded.
 """
@@ -32,29 +33,63 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+PASSWORD = "xp-test-secret-7f3a"
+"""The test servers' password (the redaction tests look for it in everything xp shows)."""
+
+
+def make_test_ca(folder: Path) -> dict[str, str]:
+    """A CA and a server certificate for 127.0.0.1 signed by it (openssl), valid for two days."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        result = subprocess.run(["openssl", *args], cwd=folder, capture_output=True, text=True)
+        assert result.returncode == 0, f"openssl {' '.join(args)} failed: {result.stderr}"
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=xp test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=127.0.0.1")
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    return {"ca": str(folder / "ca.pem"), "cert": str(folder / "server.pem"), "key": str(folder / "server.key")}
+
+
 class RedisServer:
     """A redis-server process of the test's own."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, password: str | None = PASSWORD, tls: bool = False):
         binary = shutil.which("redis-server")
         if binary is None:  # A failure, not a skip: CI must have it (scripts/redis-setup.sh installs it).
             pytest.fail("redis-server is missing: run `bash scripts/redis-setup.sh` (apt-get install -y redis-server)")
         self.binary = binary
         self.folder = folder
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        self.tls = make_test_ca(folder / "tls") if tls else None
+        auth = f":{password}@" if password else ""
+        self.bare_url = f"{'rediss' if tls else 'redis'}://127.0.0.1:{self.port}/0"
+        """The URL without the password (give it through XP_REDIS_PASSWORD)."""
+        query = f"?ssl_ca_certs={self.tls['ca']}" if self.tls else ""
+        self.bare_url += query
+        self.url = f"{'rediss' if tls else 'redis'}://{auth}127.0.0.1:{self.port}/0{query}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         """Starts the server (again, on the same port and data) and waits until it answers."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        ports = ["--port", str(self.port)]
+        if self.tls:
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.tls["cert"],
+                     "--tls-key-file", self.tls["key"], "--tls-ca-cert-file", self.tls["ca"], "--tls-auth-clients", "no"]
+        auth = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"],
+            [self.binary, *ports, "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no", *auth],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         import redis
 
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
 
         def answers() -> bool:
             try:
@@ -104,14 +139,14 @@ class Cluster:
         return json.loads(self.xp("exp", "run", "--queue", "--json", *extra, *args).stdout)
 
     def worker(self, label: str, env: dict[str, str] | None = None, remote: str | None = None,
-               url: str | None = None) -> subprocess.Popen:
+               url: str | None = None, extra: tuple[str, ...] = ()) -> subprocess.Popen:
         """Starts `xp queue worker --backend … --remote …` in a folder of its own (a machine of its own)."""
         home = self.tmp / f"machine-{label}"
         home.mkdir(exist_ok=True)
         out = open(home / "worker.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", url or self.url, "--remote", remote or self.remote,
-             "--cache-dir", self.cache, "--mirror-dir", str(home / "mirrors"), "--idle", "0"],
+             "--cache-dir", self.cache, "--mirror-dir", str(home / "mirrors"), "--idle", "0", *extra],
             cwd=home, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, **GIT_ENV, **(env or {})})
         out.close()
@@ -251,7 +286,7 @@ class TcpProxy:
 
     def __init__(self, server: RedisServer):
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = server.url.replace(f":{server.port}/", f":{self.port}/")
         self.proc = subprocess.Popen([sys.executable, "-c", PROXY, str(self.port), str(server.port)],
                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"

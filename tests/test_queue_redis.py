@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pyhelper.core.credentials import redact
 from pyhelper.core.queue.redis_backend import JOB_FUNCTION, entry_key
 from pyhelper.core.queue.remote_worker import LEASE_SECONDS
 from tests.conftest import git
@@ -216,7 +217,8 @@ def test_redis_stopped_mid_queue_is_reported_and_the_queue_continues_when_it_ret
     cluster.wait_for({"before": "success"}, timeout=30)
     cluster.server.stop()
     down = cluster.xp("queue", "status", expect=None)
-    assert down.returncode != 0 and f"cannot reach Redis at {cluster.url}" in down.stderr
+    assert down.returncode != 0 and f"cannot reach Redis at {redact(cluster.url)}" in down.stderr
+    assert cluster.server.password not in down.stderr
     assert "Traceback" not in down.stderr
     cluster.server.start()
     cluster.enqueue("train.lr=0.12", name="after")

@@ -181,7 +181,8 @@ def worker(args: argparse.Namespace) -> int:
     """`xp queue worker` (started by `xp queue start`)."""
     from pyhelper.core.queue.worker import work
 
-    if args.backend and args.backend != "sqlite":  # An RQ worker, on any machine: no project needed.
+    backend = args.backend or os.environ.get("XP_QUEUE_BACKEND")
+    if backend and backend != "sqlite":  # An RQ worker, on any machine: no project needed.
         from pyhelper.cli.queue_remote import worker as remote_worker
 
         return remote_worker(args)
@@ -373,6 +374,8 @@ def _backend_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--remote", metavar="URL", help="the shared git remote experiments travel through")
     p.add_argument("--cache-dir", metavar="DIR", help="the shared output cache workers write to (a folder every "
                    "machine reaches)")
+    p.add_argument("--insecure", action="store_true", help="accept a Redis that needs no password (anyone who "
+                   "reaches it could queue work for the workers; see SECURITY.md)")
 
 
 def add_arguments(queue: argparse.ArgumentParser) -> None:
@@ -393,6 +396,9 @@ def add_arguments(queue: argparse.ArgumentParser) -> None:
     _backend_arguments(p)
     p.add_argument("--mirror-dir", metavar="DIR", help="where the worker keeps its mirrors of the repository "
                    "(default ~/.cache/xp/mirrors)")
+    p.add_argument("--password-file", metavar="FILE", help="read the Redis password from FILE's first line (or set "
+                   "XP_REDIS_PASSWORD; both keep it out of `ps`). --backend and --remote default to "
+                   "XP_QUEUE_BACKEND and XP_QUEUE_REMOTE")
     p.set_defaults(handler="queue:worker")
     p = cmds.add_parser("status", help="entries and live workers")
     p.add_argument("--json", action="store_true")

@@ -9,6 +9,7 @@ import sys
 import time
 
 from pyhelper.cli.render import emit_json, table
+from pyhelper.core.credentials import redact
 
 
 def redis_queue(project):
@@ -21,7 +22,7 @@ def redis_queue(project):
 def start(args: argparse.Namespace, project) -> int:
     """`xp queue start --backend redis://… --remote URL [-j N]`: selects the backend, starts N local workers."""
     from pyhelper.core.queue.backend import QueueConfig, check_backend, read_config, write_config
-    from pyhelper.core.queue.redis_backend import connect
+    from pyhelper.core.queue.redis_backend import check_secured, connect
     from pyhelper.errors import BadInput
 
     current = read_config(project)
@@ -32,40 +33,62 @@ def start(args: argparse.Namespace, project) -> int:
                        hint="pass --remote with a URL or path every worker can reach")
     if args.jobs < 0:
         raise BadInput("-j must be 0 or more", hint="pass -j N with N ≥ 0 (0: only select the backend)")
+    insecure = bool(args.insecure or (current.insecure and backend == current.backend))
     if backend != "sqlite":
         connect(backend).close()  # An unreachable server is reported before anything is written.
-    write_config(project, QueueConfig(backend, remote, args.cache_dir or current.cache_dir, current.job_timeout))
+        check_secured(backend, insecure=insecure)
+    config = QueueConfig(backend, remote, args.cache_dir or current.cache_dir, current.job_timeout, insecure)
+    write_config(project, config)
     if backend == "sqlite":
         print("The queue is the local one (.xp/queue.db) again.")
         return 0
-    logs = project.ensure_xp_dir() / "logs"
-    logs.mkdir(exist_ok=True)
-    pids = []
-    for _ in range(args.jobs):
-        command = [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", backend, "--remote", remote,
-                   "--idle", str(args.idle)]
-        if args.cache_dir or current.cache_dir:
-            command += ["--cache-dir", args.cache_dir or current.cache_dir]
-        with open(logs / "workers.log", "ab") as out:
-            pids.append(subprocess.Popen(command, cwd=project.root, stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True).pid)
+    pids = [proc.pid for proc in spawn_workers(project, config, args.jobs, idle=args.idle)]
     if args.json:
-        emit_json({"pids": pids, "backend": backend, "remote": remote})
+        emit_json({"pids": pids, "backend": redact(backend), "remote": redact(remote)})
         return 0
-    print(f"The queue is on {backend} (experiments travel through '{remote}'); saved in .xp/config.")
+    print(f"The queue is on {redact(backend)} (experiments travel through '{redact(remote)}'); saved in .xp/config.")
     if pids:
         print(f"Started {len(pids)} local worker(s) (pids {', '.join(map(str, pids))}). On other machines: "
-              f"xp queue worker --backend {backend} --remote URL")
+              f"xp queue worker --backend {redact(backend)} --remote URL")
     return 0
+
+
+def spawn_workers(project, config, count: int, *, idle: float) -> list[subprocess.Popen]:
+    """Starts `count` detached `xp queue worker` processes for the project's Redis queue. The URL and the
+    remote go through the environment, not argv: they may hold a password or token (`ps` shows argv)."""
+    logs = project.ensure_xp_dir() / "logs"
+    logs.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "pyhelper", "queue", "worker", "--idle", str(idle)]
+    if config.cache_dir:
+        command += ["--cache-dir", config.cache_dir]
+    if config.insecure:
+        command.append("--insecure")
+    env = {**os.environ, BACKEND_ENV: config.backend, REMOTE_ENV: config.remote}
+    procs = []
+    for _ in range(count):
+        with open(logs / "workers.log", "ab") as out:
+            procs.append(subprocess.Popen(command, cwd=project.root, stdin=subprocess.DEVNULL, stdout=out,
+                                          stderr=subprocess.STDOUT, start_new_session=True, env=env))
+    return procs
+
+
+BACKEND_ENV = "XP_QUEUE_BACKEND"
+"""The worker's Redis URL when --backend is not given (how `start` hands it over without argv)."""
+REMOTE_ENV = "XP_QUEUE_REMOTE"
+"""The worker's git remote when --remote is not given."""
 
 
 def worker(args: argparse.Namespace) -> int:
     """`xp queue worker --backend redis://… --remote URL`: run jobs here until stopped (or idle)."""
+    from pyhelper.core.credentials import PASSWORD_FILE_ENV
     from pyhelper.core.queue.backend import check_backend
     from pyhelper.core.queue.remote_worker import work
 
-    ran = work(check_backend(args.backend), remote=args.remote, cache_dir=args.cache_dir, mirror_dir=args.mirror_dir,
-               idle=args.idle or None)
+    if args.password_file:
+        os.environ[PASSWORD_FILE_ENV] = args.password_file
+    backend = args.backend or os.environ.get(BACKEND_ENV)
+    ran = work(check_backend(backend), remote=args.remote or os.environ.get(REMOTE_ENV, ""),
+               cache_dir=args.cache_dir, mirror_dir=args.mirror_dir, idle=args.idle or None, insecure=args.insecure)
     print(f"worker {os.getpid()} exits after {ran} experiment(s)", flush=True)
     return 0
 
@@ -81,29 +104,29 @@ def status(args: argparse.Namespace, queue) -> int:
     fetched = bring_home(queue.project, queue.remote, entries) if queue.project is not None else []
     names = {e.id: e.name for e in entries}
     if args.json:
-        emit_json({"backend": queue.url,
+        emit_json({"backend": redact(queue.url),
                    "entries": [_entry_json(e) for e in entries],
                    "workers": [{"id": w.id, "pid": w.pid, "host": w.host, "entry": w.entry,
                                 "entryName": names.get(w.entry) if w.entry else None, "stopping": False,
                                 "started": w.started, "heartbeat": w.heartbeat} for w in workers]})
         return 0
     if not entries:
-        print(f"The queue on {queue.url} is empty. Queue experiments with `xp exp run --queue -S key=v1,v2`.")
+        print(f"The queue on {redact(queue.url)} is empty. Queue experiments with `xp exp run --queue -S key=v1,v2`.")
     else:
         rows = [[e.name, e.status, " ".join(e.params) or "-", e.worker or "-", _duration(e.duration),
                  (e.error[:60] if e.error else "-")] for e in entries]
         print(table(["Experiment", "Status", "Params", "Worker", "Duration", "Error"], rows))
     print()
     if workers:
-        print(f"{len(workers)} worker(s) on {queue.url}:")
+        print(f"{len(workers)} worker(s) on {redact(queue.url)}:")
         for w in workers:
             doing = f"running '{names.get(w.entry, w.entry)}'" if w.entry else "idle"
             print(f"  {w.id}  pid {w.pid} on {w.host}  {doing}")
     else:
-        print(f"No worker listens on {queue.url} (start one with `xp queue worker --backend {queue.url} "
+        print(f"No worker listens on {redact(queue.url)} (start one with `xp queue worker --backend {redact(queue.url)} "
               f"--remote URL`).")
     if fetched:
-        print(f"Fetched {len(fetched)} finished experiment(s) from '{queue.remote}': {', '.join(fetched)}.")
+        print(f"Fetched {len(fetched)} finished experiment(s) from '{redact(queue.remote)}': {', '.join(fetched)}.")
     return 0
 
 
@@ -125,12 +148,12 @@ def logs(args: argparse.Namespace, queue) -> int:
                 from pyhelper.core.queue.redis_backend import bring_home
 
                 for name in bring_home(queue.project, queue.remote, [current]):
-                    print(f"# fetched experiment '{name}' from '{queue.remote}'")
+                    print(f"# fetched experiment '{name}' from '{redact(queue.remote)}'")
             return 0
         if current.status == "queued" and not queue.workers():
             if time.monotonic() - idle_since > 10:  # Following would never end.
-                print(f"'{entry.name}' is still queued and no worker listens on {queue.url}; start one with "
-                      f"`xp queue worker --backend {queue.url} --remote URL`.", file=sys.stderr)
+                print(f"'{entry.name}' is still queued and no worker listens on {redact(queue.url)}; start one with "
+                      f"`xp queue worker --backend {redact(queue.url)} --remote URL`.", file=sys.stderr)
                 return 0
         else:
             idle_since = time.monotonic()
@@ -173,7 +196,7 @@ def stop(args: argparse.Namespace, queue) -> int:
     if args.json:
         emit_json({"workers": len(workers)})
         return 0
-    print(f"Asked {len(workers)} worker(s) on {queue.url} to stop" +
+    print(f"Asked {len(workers)} worker(s) on {redact(queue.url)} to stop" +
           (" now." if args.kill else " after their current experiment."))
     return 0
 
@@ -225,16 +248,7 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
     procs: list[subprocess.Popen] = []
     try:
         ours = {e.id for e in queue.entries(("queued", "running"))}
-        logs = project.ensure_xp_dir() / "logs"
-        logs.mkdir(exist_ok=True)
-        for _ in range(jobs):
-            command = [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", config.backend,
-                       "--remote", config.remote, "--idle", "0"]
-            if config.cache_dir:
-                command += ["--cache-dir", config.cache_dir]
-            with open(logs / "workers.log", "ab") as out:
-                procs.append(subprocess.Popen(command, cwd=project.root, stdin=subprocess.DEVNULL, stdout=out,
-                                              stderr=subprocess.STDOUT, start_new_session=True))
+        procs = spawn_workers(project, config, jobs, idle=0)
         tty = sys.stderr.isatty()
         last, idle_since = "", time.monotonic()
         while True:
@@ -286,7 +300,7 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
         print(f"  failed: {entry.name}: {entry.error} (see `xp queue logs {entry.name}`)")
     if left:
         print(f"  {len(left)} not finished: no worker is left to run them (start workers with "
-              f"`xp queue worker --backend {config.backend} --remote URL`).")
+              f"`xp queue worker --backend {redact(config.backend)} --remote URL`).")
     if fetched:
-        print(f"Fetched {len(fetched)} experiment(s) from '{queue.remote}': {', '.join(fetched)}.")
+        print(f"Fetched {len(fetched)} experiment(s) from '{redact(queue.remote)}': {', '.join(fetched)}.")
     return 1 if by_status["failed"] or left else 0

@@ -15,6 +15,7 @@ neither Redis nor RQ, so the SQLite queue costs nothing extra.
 from __future__ import annotations
 
 import configparser
+import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -35,6 +36,8 @@ class QueueConfig:
     remote: str | None = None
     cache_dir: str | None = None
     job_timeout: int = DEFAULT_JOB_TIMEOUT
+    insecure: bool = False
+    """The user accepted a Redis that needs no password (`--insecure`)."""
 
     @property
     def is_redis(self) -> bool:
@@ -68,12 +71,14 @@ def check_backend(url: str) -> str:
     parts = urlsplit(url)
     db = parts.path.strip("/")
     if parts.scheme not in ("redis", "rediss") or not parts.hostname or (db and not db.isdigit()):
-        raise BadInput(f"'{url}' is not a queue backend",
+        from pyhelper.core.credentials import redact
+
+        raise BadInput(f"'{redact(url)}' is not a queue backend",
                        hint="use redis://HOST:PORT/DB (e.g. redis://127.0.0.1:6379/0) or sqlite")
     try:
         parts.port
     except ValueError:
-        raise BadInput(f"'{url}' has a bad port", hint="use redis://HOST:PORT/DB with a numeric port") from None
+        raise BadInput("the queue backend's URL has a bad port", hint="use redis://HOST:PORT/DB with a numeric port") from None
     return url
 
 
@@ -97,10 +102,13 @@ def read_config(project: Project) -> QueueConfig:
     if not parser.has_section("queue"):
         return QueueConfig()
     section = parser["queue"]
-    unknown = sorted(set(section) - {"backend", "remote", "cache-dir", "job-timeout"})
+    unknown = sorted(set(section) - {"backend", "remote", "cache-dir", "job-timeout", "insecure"})
     if unknown:
         raise BadInput(f"{path}: unknown key '{unknown[0]}' in [queue]",
-                       hint="the keys are backend, remote, cache-dir, job-timeout")
+                       hint="the keys are backend, remote, cache-dir, job-timeout, insecure")
+    insecure = section.get("insecure", "no").strip().lower()
+    if insecure not in ("yes", "no", "true", "false"):
+        raise BadInput(f"{path}: insecure must be yes or no, not '{insecure}'", hint="e.g. insecure = no")
     timeout = section.get("job-timeout", "").strip() or str(DEFAULT_JOB_TIMEOUT)
     if not timeout.isdigit() or int(timeout) < 1:
         raise BadInput(f"{path}: job-timeout must be a whole number of seconds ≥ 1, not '{timeout}'",
@@ -111,7 +119,8 @@ def read_config(project: Project) -> QueueConfig:
         raise BadInput(f"{path}: [queue] backend is {backend} but no remote is set",
                        hint="add `remote = URL` (the shared git remote), or run "
                             "`xp queue start --backend URL --remote URL`")
-    return QueueConfig(backend, remote, section.get("cache-dir", "").strip() or None, int(timeout))
+    return QueueConfig(backend, remote, section.get("cache-dir", "").strip() or None, int(timeout),
+                       insecure in ("yes", "true"))
 
 
 def write_config(project: Project, config: QueueConfig) -> None:
@@ -128,8 +137,13 @@ def write_config(project: Project, config: QueueConfig) -> None:
         parser["queue"]["cache-dir"] = config.cache_dir
     if config.job_timeout != DEFAULT_JOB_TIMEOUT:
         parser["queue"]["job-timeout"] = str(config.job_timeout)
+    if config.insecure:
+        parser["queue"]["insecure"] = "yes"
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    # Private from the start (0600): the backend URL or the remote may carry a password or a token.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
         parser.write(handle)
     tmp.replace(path)
 

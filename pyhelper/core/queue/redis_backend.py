@@ -18,16 +18,17 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from pyhelper.core.credentials import has_password, redact, redis_password
 from pyhelper.core.project import Project
 from pyhelper.core.queue.backend import DEFAULT_JOB_TIMEOUT
 from pyhelper.core.queue.db import Entry, Worker
+from pyhelper.core.queue.remote_job import FAILURE_CALLBACK, JOB_FUNCTION, JobPayload
 from pyhelper.core.queue.store import QueueError
-from pyhelper.core.refs import queue_ref
+from pyhelper.core.refs import ExpRef, check_name, queue_ref
 from pyhelper.errors import BadInput
 
+__all__ = ["FAILURE_CALLBACK", "JOB_FUNCTION", "RQ_QUEUE", "RedisQueue", "check_secured", "connect"]
 RQ_QUEUE = "xp"
-JOB_FUNCTION = "pyhelper.core.queue.remote_worker.run_job"
-FAILURE_CALLBACK = "pyhelper.core.queue.remote_worker.on_job_failure"
 LOG_MAXLEN = 20000
 """Log lines kept per entry (the stream is trimmed beyond that)."""
 
@@ -50,7 +51,11 @@ def index_key(remote: str) -> str:
 def unreachable(url: str, exc: Exception) -> QueueError:
     """The one-line error for a Redis server that cannot be used, naming the URL and the fix."""
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return QueueError(f"cannot reach Redis at {url} ({detail})",
+    if type(exc).__name__ == "AuthenticationError" or "NOAUTH" in detail or "WRONGPASS" in detail:
+        return QueueError(f"Redis at {redact(url)} refused xp's credentials ({detail})",
+                          hint="give its password: redis://USER:PASSWORD@HOST:PORT/DB, XP_REDIS_PASSWORD, "
+                               "or --password-file PATH (see SECURITY.md)")
+    return QueueError(f"cannot reach Redis at {redact(url)} ({detail})",
                       hint="start it (`redis-server --port PORT`) or fix the URL "
                            "(--backend, or `backend` in .xp/config)")
 
@@ -70,10 +75,23 @@ def connect(url: str):
     """A Redis client for `url`, checked with a PING (a dead server is reported at once)."""
     import redis
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, decode_responses=False)
-    with guarded(url):
+    extra = {"password": password} if (password := redis_password(url)) else {}
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, decode_responses=False, **extra)
+    with guarded(url):  # A wrong or missing password is an AuthenticationError, one of ConnectionError's.
         client.ping()
     return client
+
+
+def check_secured(url: str, *, insecure: bool) -> None:
+    """Refuses a Redis that took xp without a password (anyone who reaches it could queue work for every
+    worker), unless the user said `--insecure`. Call after `connect` succeeded."""
+    if insecure or has_password(url):
+        return
+    raise QueueError(f"Redis at {redact(url)} accepts clients without a password: anyone who reaches it could "
+                     "queue work for every worker",
+                     hint="set a password (requirepass or an ACL user) and give it as redis://USER:PASSWORD@HOST/DB, "
+                          "XP_REDIS_PASSWORD or --password-file (see SECURITY.md); or pass --insecure on a machine "
+                          "and network only you reach")
 
 
 def _text(value: bytes | None) -> str:
@@ -96,6 +114,19 @@ def entry_from_hash(fields: dict[bytes, bytes]) -> Entry:
         attempts=int(_number(get(b"attempts")) or 0), retries=int(_number(get(b"retries")) or 0),
         cancel=int(_number(get(b"cancel")) or 0), exit_code=int(code) if code is not None else None,
         error=_text(get(b"error")), exp_rev=_text(get(b"exp_rev")) or None)
+
+
+def job_payload(item: dict[str, Any]) -> JobPayload:
+    """The RQ job's payload of a queue entry, checked as every worker checks it (BadInput naming the entry)."""
+    from pyhelper.core.queue.remote_job import ForeignJob
+
+    payload = JobPayload(item["id"], item["name"], item["rev"], item["baseline"], tuple(item["params"]),
+                         item.get("message", ""), item.get("retries", 0))
+    try:
+        return JobPayload.from_kwargs(payload.kwargs(""))
+    except ForeignJob as exc:
+        raise BadInput(f"queue entry '{item['name']}' cannot go to Redis: {exc}",
+                       hint="shorten the name, message or -S values (limits in SECURITY.md)") from None
 
 
 def git_push(cwd: str, remote: str, refspecs: list[str]) -> subprocess.CompletedProcess[str]:
@@ -138,6 +169,8 @@ class RedisQueue:
     def add(self, items: list[dict[str, Any]]) -> list[Entry]:
         """Pushes the entries' commits to the remote, then records and enqueues them (all or nothing)."""
         assert self.project is not None and self.remote is not None
+        for item in items:  # Every job must pass the workers' check: found here, before anything is pushed.
+            job_payload(item)
         refspecs = [f"{item['rev']}:{queue_ref(item['id'])}" for item in items]
         pushed = git_push(str(self.project.root), self.remote, refspecs)
         if pushed.returncode != 0:
@@ -153,7 +186,7 @@ class RedisQueue:
                     fields = {"id": item["id"], "seq": seq + offset, "name": item["name"], "baseline": item["baseline"],
                               "rev": item["rev"], "params": json.dumps(list(item["params"])),
                               "message": item.get("message", ""), "status": "queued", "created": now,
-                              "attempts": 0, "retries": item.get("retries", 0), "cancel": 0, "remote": self.remote}
+                              "attempts": 0, "retries": item.get("retries", 0), "cancel": 0, "remote": redact(self.remote)}
                     pipe.hset(entry_key(item["id"]), mapping=fields)
                     pipe.zadd(index_key(self.remote), {item["id"]: seq + offset})
                 pipe.execute()
@@ -182,7 +215,7 @@ class RedisQueue:
                               "message": item.get("message", ""), "status": item["status"], "created": item["created"],
                               "finished": item["created"] if done else "", "exp_rev": item.get("exp_rev") or "",
                               "attempts": 0, "runs": item.get("runs", 0), "retries": item.get("retries", 0),
-                              "cancel": 0, "remote": self.remote}
+                              "cancel": 0, "remote": redact(self.remote)}
                     pipe.hset(entry_key(item["id"]), mapping=fields)
                     pipe.zadd(index_key(self.remote), {item["id"]: seq + offset})
                     pipe.xadd(log_key(item["id"]), {"line": "# recovered from git"}, maxlen=LOG_MAXLEN,
@@ -196,9 +229,8 @@ class RedisQueue:
         """Enqueues the RQ job of an entry: JSON only, always with a timeout, retried by RQ if its worker is lost."""
         from rq import Callback, Retry
 
-        payload = {"entry": item["id"], "name": item["name"], "rev": item["rev"], "baseline": item["baseline"],
-                   "remote": self.remote, "params": list(item["params"]), "message": item.get("message", ""),
-                   "retries": item.get("retries", 0)}
+        assert self.remote is not None
+        payload = job_payload(item).kwargs(redact(self.remote))
         retries = item.get("retries", 0)
         self.redis.hset(entry_key(item["id"]), "job", job_id)
         queue.enqueue(JOB_FUNCTION, kwargs=payload, job_id=job_id, job_timeout=self.job_timeout,
@@ -367,9 +399,8 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
     forced: a local experiment of the same name stays), with their outputs from the shared cache dir;
     returns the names fetched."""
     from pyhelper.core.gitrepo import open_repo
-    from pyhelper.core.refs import ExpRef
 
-    done = [e for e in entries if e.status == "success" and e.exp_rev]
+    done = [e for e in entries if e.status == "success" and e.exp_rev and _plausible(e)]
     if not done:
         return []
     repo = open_repo(project)
@@ -389,6 +420,18 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
     except OSError:
         pass  # Not fatal: `xp exp pull` copies them again, and says why it cannot.
     return [e.name for e in missing]
+
+
+def _plausible(entry: Entry) -> bool:
+    """True when an entry read from Redis (which any client may write) names a real baseline and a valid name:
+    only then do its values reach git, inside a refspec."""
+    from pyhelper.core.refs import _SHA
+
+    try:
+        check_name(entry.name)
+    except BadInput:
+        return False
+    return bool(_SHA.fullmatch(entry.baseline)) and bool(_SHA.fullmatch(entry.exp_rev or ""))
 
 
 def configured_entries(project: Project) -> list[Entry] | None:

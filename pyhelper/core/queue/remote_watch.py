@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 
+from pyhelper.core.credentials import redis_password
 from pyhelper.core.queue.redis_backend import entry_key
 
 LEASE_SECONDS = 8
@@ -37,7 +38,9 @@ class Watch(threading.Thread):
         from redis.retry import Retry
 
         super().__init__(daemon=True)
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
+        extra = {"password": password} if (password := redis_password(url)) else {}
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0),
+                                           **extra)
         self.entry_id = entry_id
         self.job_id = job.id if job is not None else ""
         self.registry = job.started_job_registry.key if job is not None else ""

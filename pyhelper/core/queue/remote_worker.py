@@ -31,7 +31,8 @@ from pyhelper.core.queue.remote_git import Superseded, mirror, publish
 from pyhelper.core.queue.remote_watch import KILL_GRACE_SECONDS, LEASE_MARGIN, LEASE_SECONDS, Watch
 
 __all__ = ["KILL_GRACE_SECONDS", "LEASE_MARGIN", "LEASE_SECONDS", "on_job_failure", "run_job", "work"]
-from pyhelper.errors import StageFailed, XpError
+from pyhelper.core.credentials import redact, redact_text
+from pyhelper.errors import BadInput, StageFailed, XpError
 
 MONITOR_SECONDS = 1
 MAINTENANCE_SECONDS = 2
@@ -45,12 +46,22 @@ def default_mirror_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xp" / "mirrors"
 
 
-def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, mirror_dir: str | None = None,
-         burst: bool = False, idle: float | None = None) -> int:
+def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str | None = None,
+         burst: bool = False, idle: float | None = None, insecure: bool = False) -> int:
     """Runs RQ jobs of xp's queue until stopped (or, with `burst`, the queue is empty; with `idle`, after
-    that long with nothing to do); returns how many jobs it ran."""
+    that long with nothing to do); returns how many jobs it ran.
+
+    Every job runs from `remote` (never from a remote a job names) and only when it is xp's own job
+    (`remote_job.XpJob`); a Redis that takes clients without a password is refused unless `insecure`."""
     from rq import Queue, Worker
     from rq.serializers import JSONSerializer
+
+    from pyhelper.core.queue.redis_backend import check_secured
+    from pyhelper.core.queue.remote_job import XpJob
+
+    if not remote:
+        raise BadInput("a worker needs --remote URL: the git remote it fetches entries from and pushes results to",
+                       hint="pass the same remote the project queues to (`remote` in its .xp/config)")
 
     class XpWorker(Worker):
         """RQ's worker with a short lease, so a lost worker's job is retried within seconds."""
@@ -82,6 +93,14 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
             _SETTINGS["execution"] = self.execution.composite_key if getattr(self, "execution", None) else None
             return super().fork_work_horse(job, queue)
 
+        def handle_exception(self, job, *exc_info):  # noqa: D102 - RQ's: a refused job is one line, not a traceback.
+            kind, value = exc_info[0], exc_info[1]
+            if kind is not None and kind.__name__ in ("ForeignJob", "DeserializationError"):
+                why = str(value) if kind.__name__ == "ForeignJob" else f"refused job {job.id}: its payload is not JSON"
+                self.log.warning("%s (nothing ran; see SECURITY.md)", why)
+                return
+            super().handle_exception(job, *exc_info)
+
         def kill_horse(self, sig=signal.SIGKILL):  # noqa: D102 - RQ's cold shutdown and stop-job command.
             # The stage runs in a session of its own, so killing the horse's group would leave it running.
             _kill_stage(self.connection, self.get_current_job())
@@ -89,6 +108,7 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
 
     ran = [0]
     client = connect(url)
+    check_secured(url, insecure=insecure)
     # Imported once here, so that each job's forked work horse starts with them loaded (saves ~0.3 s a job).
     import pyhelper.core.experiments.checkpoint  # noqa: F401
     import pyhelper.core.experiments.recorder  # noqa: F401
@@ -99,8 +119,8 @@ def work(url: str, *, remote: str | None = None, cache_dir: str | None = None, m
 
     _SETTINGS.update(url=url, remote=remote, cache_dir=cache_dir,
                      mirror_root=Path(mirror_dir) if mirror_dir else default_mirror_root())
-    queue = Queue(RQ_QUEUE, connection=client, serializer=JSONSerializer)
-    worker = XpWorker([queue], connection=client, serializer=JSONSerializer, worker_ttl=30,
+    queue = Queue(RQ_QUEUE, connection=client, serializer=JSONSerializer, job_class=XpJob)
+    worker = XpWorker([queue], connection=client, serializer=JSONSerializer, job_class=XpJob, worker_ttl=30,
                       job_monitoring_interval=MONITOR_SECONDS, maintenance_interval=MAINTENANCE_SECONDS)
     worker.work(burst=burst, max_idle_time=int(idle) if idle else None, logging_level="WARNING")
     return ran[0]
@@ -154,15 +174,18 @@ def _failure(exc: StageFailed) -> str:
     return f"{text}: {last[:200]}" if last else text
 
 
-def run_job(entry: str, name: str, rev: str, baseline: str, remote: str, params: list[str], message: str = "",
-            retries: int = 0) -> dict[str, Any]:
-    """The RQ job: run commit `rev` from git remote `remote` as experiment `name` (entry `entry`)."""
+def run_job(entry: str, name: str, rev: str, baseline: str, remote: str = "", params: tuple[str, ...] | list[str] = (),
+            message: str = "", retries: int = 0) -> dict[str, Any]:
+    """The RQ job: run commit `rev` from this worker's remote as experiment `name` (entry `entry`).
+
+    The job's own `remote` is what the queuing machine calls the remote (shown, never used): a job cannot
+    send a worker to another repository."""
     from rq import get_current_job
 
     job = get_current_job()
     client = job.connection
     key = entry_key(entry)
-    remote = _SETTINGS.get("remote") or remote
+    remote = _SETTINGS["remote"]
     state = client.hget(key, "status")
     if state in (b"cancelled", b"success"):
         return {"status": state.decode()}
@@ -221,6 +244,7 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
     from pyhelper.core.repro import ReproEvent, reproduce
 
     ref = str(ExpRef(baseline_id, name))
+    shown = redact(remote)
     pushed: list[str] = []
     """Checkpoints of this run on the remote (pushed as each is made, so a lost machine keeps them)."""
 
@@ -251,15 +275,15 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
         try:
             publish(root, remote, ref, tip, run, final=False)
         except Superseded as exc:
-            log(f"# checkpoint {text} not pushed: {exc}; stopping")
+            log(f"# checkpoint {text} not pushed: {redact_text(str(exc))}; stopping")
             watch.lost = True
             watch.enforce()
             return
         except XpError as exc:
-            log(f"# checkpoint {text} not pushed: {exc}")
+            log(f"# checkpoint {text} not pushed: {redact_text(str(exc))}")
             return
         pushed.append(tip)
-        log(f"# checkpoint {text} pushed to {remote}")
+        log(f"# checkpoint {text} pushed to {shown}")
 
     private = None
     try:
@@ -286,13 +310,13 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
             return finish("failed", "# lost the lease before recording", error="worker lost")
         recorded = publish(root, remote, ref, commit, run, final=True)
         if recorded != commit:
-            log(f"# '{remote}' already had this result (the same tree) as {recorded[:7]}; it stands")
-        return finish("success", f"# recorded experiment '{name}' ({recorded[:7]}) on {remote}", exp_rev=recorded,
+            log(f"# '{shown}' already had this result (the same tree) as {recorded[:7]}; it stands")
+        return finish("success", f"# recorded experiment '{name}' ({recorded[:7]}) on {shown}", exp_rev=recorded,
                       exit_code=0)
     except (StageFailed, _Cancelled) as exc:
         watch.ended()
         code = exc.returncode if isinstance(exc, StageFailed) else ""
-        kept = f"; its {len(pushed)} checkpoint(s) are on {remote}" if pushed else ""
+        kept = f"; its {len(pushed)} checkpoint(s) are on {shown}" if pushed else ""
         if watch.lost:
             return finish("failed", f"# stopped: this worker lost its lease{kept}", error="worker lost")
         if watch.cancel:
@@ -300,7 +324,7 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
         assert isinstance(exc, StageFailed)
         return finish("failed", f"# failed: {exc.message}{kept}", error=_failure(exc), exit_code=exc.returncode)
     except Exception as exc:  # noqa: BLE001 - anything else fails this entry, never the worker.
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = redact_text(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
         if type(exc).__name__ == "JobTimeoutException":  # RQ's job timeout, raised in this horse.
             first = f"timed out after {get_current_job_timeout()} s (job-timeout in .xp/config)"
         return finish("failed", f"# failed: {first}", error=first)
