@@ -263,6 +263,7 @@ def demo(args: argparse.Namespace) -> int:
     print("  xp runs list                                       # every stage run the run-cache remembers")
     print("  rm data/raw/features.csv && xp status --json       # tracked data missing: DVC's answer, same JSON")
     print("  xp repro                                           # puts it back from the cache, runs nothing else")
+    print("  xp queue worker --help                             # many machines, safely: password, TLS (SECURITY.md)")
     print("In VS Code (code-server or desktop) with the xp extension, open this folder, then from the palette:")
     print("  XP: Show Plots (pick the sweep-* runs)             # charts overlaid; those on screen drawn first")
     print("  XP: Compare Experiments · XP: Show Experiments Table  # side by side / every run, sortable")

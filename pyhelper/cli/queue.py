@@ -390,7 +390,12 @@ def add_arguments(queue: argparse.ArgumentParser) -> None:
     p = cmds.add_parser("worker", help="run queued experiments in this process (what `start` launches)",
                         description="Run queued experiments. With --backend redis://…, an RQ worker that can run "
                                     "on any machine: it fetches each entry's commit from --remote, runs it in a "
-                                    "temp work tree and pushes the experiment ref back.")
+                                    "temp work tree and pushes the experiment ref back. It runs only xp's own jobs "
+                                    "(anything else in Redis is refused and logged), always from its own --remote, "
+                                    "and refuses a Redis that needs no password unless --insecure. Safe set-up: "
+                                    "a password (XP_REDIS_PASSWORD, --password-file or redis://USER:PW@HOST/DB), "
+                                    "a private network, TLS across networks (rediss://HOST:PORT/DB?ssl_ca_certs=CA); "
+                                    "see SECURITY.md.")
     p.add_argument("--idle", type=float, metavar="SECONDS", help="exit after this long with nothing to do "
                    "(default 5; with --backend: never)")
     _backend_arguments(p)

@@ -7,8 +7,10 @@ The choice lives in `.xp/config` (machine-local, like the rest of `.xp/`), an IN
     remote = /srv/git/project.git        # the shared git remote experiments travel through
     cache-dir = /srv/xp-cache            # optional: the shared output cache workers write to
     job-timeout = 86400                  # optional: seconds a run may take before RQ stops it (default 24 h)
+    insecure = yes                       # optional: the user accepted a Redis that needs no password
 
-`xp queue start --backend redis://HOST:PORT/DB --remote URL` writes it. Reading it imports
+`xp queue start --backend redis://HOST:PORT/DB --remote URL` writes it, mode 0600 (the URL may hold a
+password: `redis://USER:PASSWORD@HOST/DB`, or `rediss://…?ssl_ca_certs=CA` for TLS). Reading it imports
 neither Redis nor RQ, so the SQLite queue costs nothing extra.
 """
 
