@@ -285,3 +285,18 @@ def test_a_tls_only_redis_with_a_test_ca(gen, tmp_path, monkeypatch):
 def test_redact(url, shown):
     assert redact(url) == shown
     assert "hunter2" not in redact_text(f"fatal: could not read from {url}: denied")
+
+
+def test_queue_recover_reads_a_hostile_remote_s_trailers_as_data(cluster, tmp_path):
+    marker = tmp_path / "pwned"
+    tree = git(cluster.project, "rev-parse", "HEAD^{tree}").strip()
+    details = json.dumps({"name": f"--upload-pack=touch {marker}", "retries": "lots", "params": [{"x": 1}, "a=\x1b[2J"],
+                          "message": 5})
+    hostile = git(cluster.project, "commit-tree", tree, "-p", "HEAD", "-m",
+                  f"xp: queued experiment x\n\nxp-queue-entry: 0123456789ab\nxp-queue-details: {details}").strip()
+    git(cluster.project, "push", "-q", cluster.remote, f"{hostile}:refs/xp/queue/0123456789ab",
+        f"{hostile}:refs/xp/queue/not-an-entry")
+    found = json.loads(cluster.xp("queue", "recover", "--json").stdout)
+    assert found == [{"id": "0123456789ab", "name": "recovered-0123456789ab", "status": "queued", "params": []}]
+    assert cluster.entries()["recovered-0123456789ab"].retries == 0
+    assert not marker.exists()

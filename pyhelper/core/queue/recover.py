@@ -10,15 +10,18 @@ that it runs once more. Entries still in the database are left alone.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from pyhelper.core.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.queue.db import Entry, QueueDb
 from pyhelper.core.queue.enqueue import TRAILER
-from pyhelper.core.refs import QUEUE_NAMESPACE
+from pyhelper.core.refs import QUEUE_NAMESPACE, check_name
+from pyhelper.errors import BadInput
 
 DETAILS = "xp-queue-details"
+_ENTRY = re.compile(r"[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,9 @@ def recover(project: Project, *, dry: bool = False) -> Recovered:
             entry_id = reference.name.rsplit("/", 1)[1]
             if entry_id in known:
                 continue
-            items.append(_item(repo, entry_id, str(reference.target), recorded.get(entry_id)))
+            item = _item(repo, entry_id, str(reference.target), recorded.get(entry_id))
+            if item is not None:
+                items.append(item)
         items.sort(key=lambda item: (item["created"], item["name"]))
         if dry or not items:
             return Recovered(tuple(items), len(known))
@@ -56,23 +61,52 @@ def recover(project: Project, *, dry: bool = False) -> Recovered:
         db.close()
 
 
-def _item(repo, entry_id: str, rev: str, experiment: str | None) -> dict:
-    commit = repo[rev]
+def _item(repo, entry_id: str, rev: str, experiment: str | None) -> dict | None:
+    """The entry a queued commit carries, or None when it is not one xp could have written.
+
+    Queued commits may come from a shared remote (`queue recover` on Redis), so their trailers are
+    untrusted: the entry id must be xp's shape, a name that is not a valid experiment name falls back
+    to `recovered-<id>`, and params, message and retries are kept only within the bounds of a job."""
+    from pyhelper.core.queue.remote_job import MAX_MESSAGE, MAX_PARAM, MAX_PARAMS, MAX_RETRIES, JobPayload
+
+    try:
+        commit = repo[rev]
+    except (KeyError, ValueError):
+        return None
+    if not _ENTRY.fullmatch(entry_id) or commit.type_str != "commit" or not commit.parent_ids:
+        return None
     details: dict = {}
     raw = _trailer(commit.message, DETAILS)
-    if raw:
+    if raw and len(raw) <= MAX_MESSAGE * 2:
         try:
             details = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             details = {}  # Damaged by hand: the entry still comes back, with a fallback name.
+    if not isinstance(details, dict):
+        details = {}
     summary = commit.message.split("\n\n", 1)[0].strip()
-    name = details.get("name") or summary.removeprefix("xp: queued experiment ").strip() or entry_id
-    return {
-        "id": entry_id, "name": name, "baseline": str(commit.parent_ids[0]) if commit.parent_ids else "",
-        "rev": rev, "params": [str(p) for p in details.get("params", [])], "message": details.get("message", ""),
-        "retries": int(details.get("retries", 0)), "created": float(commit.commit_time),
-        "status": "success" if experiment else "queued", "exp_rev": experiment,
+    name = details.get("name") or summary.removeprefix("xp: queued experiment ").strip()
+    try:
+        name = check_name(name) if isinstance(name, str) and len(name) <= 100 else ""
+    except BadInput:
+        name = ""
+    params = details.get("params", [])
+    params = [p for p in params if isinstance(p, str)] if isinstance(params, list) else []
+    message = details.get("message", "")
+    retries = details.get("retries", 0)
+    item = {
+        "id": entry_id, "name": name or f"recovered-{entry_id}", "baseline": str(commit.parent_ids[0]), "rev": rev,
+        "params": [p[:MAX_PARAM] for p in params[:MAX_PARAMS]],
+        "message": message[:MAX_MESSAGE] if isinstance(message, str) else "",
+        "retries": retries if type(retries) is int and 0 <= retries <= MAX_RETRIES else 0,
+        "created": float(commit.commit_time), "status": "success" if experiment else "queued", "exp_rev": experiment,
     }
+    try:  # Whatever is left (control characters in a value): the fields a job could not carry are dropped.
+        JobPayload.from_kwargs({k: item[k] for k in ("name", "rev", "baseline", "params", "message", "retries")}
+                               | {"entry": entry_id})
+    except Exception:  # noqa: BLE001 - ForeignJob: keep the entry, without what made it so.
+        item.update(params=[], message="")
+    return item
 
 
 def _trailer(message: str, key: str) -> str | None:

@@ -17,9 +17,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rq.job import Job
+from functools import cache
+from typing import TYPE_CHECKING
 
 from pyhelper.core.refs import _BAD_NAME
+
+if TYPE_CHECKING:
+    from rq.job import Job
 
 JOB_FUNCTION = "pyhelper.core.queue.remote_worker.run_job"
 FAILURE_CALLBACK = "pyhelper.core.queue.remote_worker.on_job_failure"
@@ -122,47 +126,55 @@ def _text(kwargs: dict, key: str, limit: int, *, required: bool = True, multilin
     return value
 
 
-class XpJob(Job):
-    """RQ's job, except that its function and callbacks can only be xp's: a foreign job's function is one
-    that raises ForeignJob (so RQ records the failure), its callbacks none, and it is never retried."""
+@cache
+def job_class() -> type:
+    """`XpJob`: RQ's job class, except that its function and callbacks can only be xp's (built on first use, so
+    that reading the limits above does not import RQ)."""
+    from rq.job import Job
 
-    def refusal(self) -> str | None:
-        """Why this job is not xp's, or None."""
-        try:
-            JobPayload.from_job(self)
-        except ForeignJob as exc:
-            return str(exc)
-        except Exception as exc:  # noqa: BLE001 - a payload that is not JSON (pickle) or not RQ's shape.
-            return f"its payload cannot be read as xp's JSON ({type(exc).__name__})"
-        return None
+    class XpJob(Job):
+        """RQ's job, except that its function and callbacks can only be xp's: a foreign job's function is one
+        that raises ForeignJob (so RQ records the failure), its callbacks none, and it is never retried."""
 
-    @property
-    def func(self):  # noqa: D102 - RQ's: imports the job's function by name; here only xp's.
-        reason = self.refusal()
-        if reason is not None:
-            def refused(*_args: Any, **_kwargs: Any) -> None:
-                raise ForeignJob(f"refused job {self.id}: {reason}")
-            return refused
-        from pyhelper.core.queue.remote_worker import run_job
-
-        return run_job
-
-    @property
-    def success_callback(self):  # noqa: D102 - xp's jobs have none.
-        return None
-
-    @property
-    def stopped_callback(self):  # noqa: D102 - xp's jobs have none.
-        return None
-
-    @property
-    def failure_callback(self):  # noqa: D102 - only xp's own, and only for xp's own jobs.
-        if self.refusal() is not None or self._failure_callback_name != FAILURE_CALLBACK:
+        def refusal(self) -> str | None:
+            """Why this job is not xp's, or None."""
+            try:
+                JobPayload.from_job(self)
+            except ForeignJob as exc:
+                return str(exc)
+            except Exception as exc:  # noqa: BLE001 - a payload that is not JSON (pickle) or not RQ's shape.
+                return f"its payload cannot be read as xp's JSON ({type(exc).__name__})"
             return None
-        from pyhelper.core.queue.remote_worker import on_job_failure
 
-        return on_job_failure
+        @property
+        def func(self):  # noqa: D102 - RQ's: imports the job's function by name; here only xp's.
+            reason = self.refusal()
+            if reason is not None:
+                def refused(*_args: Any, **_kwargs: Any) -> None:
+                    raise ForeignJob(f"refused job {self.id}: {reason}")
+                return refused
+            from pyhelper.core.queue.remote_worker import run_job
 
-    @property
-    def should_retry(self) -> bool:  # noqa: D102 - a refused job is never tried again.
-        return self.refusal() is None and bool(super().should_retry)
+            return run_job
+
+        @property
+        def success_callback(self):  # noqa: D102 - xp's jobs have none.
+            return None
+
+        @property
+        def stopped_callback(self):  # noqa: D102 - xp's jobs have none.
+            return None
+
+        @property
+        def failure_callback(self):  # noqa: D102 - only xp's own, and only for xp's own jobs.
+            if self.refusal() is not None or self._failure_callback_name != FAILURE_CALLBACK:
+                return None
+            from pyhelper.core.queue.remote_worker import on_job_failure
+
+            return on_job_failure
+
+        @property
+        def should_retry(self) -> bool:  # noqa: D102 - a refused job is never tried again.
+            return self.refusal() is None and bool(super().should_retry)
+
+    return XpJob

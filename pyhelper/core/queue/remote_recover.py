@@ -72,8 +72,9 @@ def recover(project: Project, queue: RedisQueue, *, dry: bool = False) -> Recove
             pipe.exists(entry_key(entry_id))
         present = pipe.execute()
     known = {entry_id for entry_id, there in zip(queued, present) if there}
-    items = [_item(repo, entry_id, rev, recorded.get(entry_id)) for entry_id, rev in queued.items()
+    found = [_item(repo, entry_id, rev, recorded.get(entry_id)) for entry_id, rev in queued.items()
              if entry_id not in known]
+    items = [item for item in found if item is not None]
     for item in items:
         item["runs"] = runs.get(item["id"], 0)
     items.sort(key=lambda item: (item["created"], item["name"]))

@@ -57,7 +57,7 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
     from rq.serializers import JSONSerializer
 
     from pyhelper.core.queue.redis_backend import check_secured
-    from pyhelper.core.queue.remote_job import XpJob
+    from pyhelper.core.queue.remote_job import job_class
 
     if not remote:
         raise BadInput("a worker needs --remote URL: the git remote it fetches entries from and pushes results to",
@@ -119,8 +119,8 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
 
     _SETTINGS.update(url=url, remote=remote, cache_dir=cache_dir,
                      mirror_root=Path(mirror_dir) if mirror_dir else default_mirror_root())
-    queue = Queue(RQ_QUEUE, connection=client, serializer=JSONSerializer, job_class=XpJob)
-    worker = XpWorker([queue], connection=client, serializer=JSONSerializer, job_class=XpJob, worker_ttl=30,
+    queue = Queue(RQ_QUEUE, connection=client, serializer=JSONSerializer, job_class=job_class())
+    worker = XpWorker([queue], connection=client, serializer=JSONSerializer, job_class=job_class(), worker_ttl=30,
                       job_monitoring_interval=MONITOR_SECONDS, maintenance_interval=MAINTENANCE_SECONDS)
     worker.work(burst=burst, max_idle_time=int(idle) if idle else None, logging_level="WARNING")
     return ran[0]
