@@ -300,3 +300,27 @@ def test_queue_recover_reads_a_hostile_remote_s_trailers_as_data(cluster, tmp_pa
     assert found == [{"id": "0123456789ab", "name": "recovered-0123456789ab", "status": "queued", "params": []}]
     assert cluster.entries()["recovered-0123456789ab"].retries == 0
     assert not marker.exists()
+
+
+def test_outputs_home_never_copies_outside_the_caches(cluster, tmp_path):
+    # A pulled experiment's checkpoint trailer names an "md5" that is a path: copied from the shared cache dir
+    # into the local cache, it would land outside both (a `.dir` name skipped the content check).
+    victim = tmp_path / "victim.dir"
+    local_files = cluster.project / ".xp" / "cache" / "files"
+    md5 = ".." + os.path.relpath(victim, local_files)
+    shared = tmp_path / "deep" / "er" / "est" / "shared-cache"  # Deeper than the local cache: another source.
+    (shared / "files" / "md5").mkdir(parents=True)
+    config = cluster.project / ".xp" / "config"
+    config.write_text(config.read_text().replace(cluster.cache, str(shared)))
+    source = Path(os.path.normpath(shared / "files" / "md5" / md5[:2] / md5[2:]))
+    assert source != victim and source.is_relative_to(tmp_path)
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("[]")  # An empty manifest: it names no files, so only itself is copied.
+    baseline = git(cluster.project, "rev-parse", "HEAD").strip()
+    tree = git(cluster.project, "rev-parse", "HEAD^{tree}").strip()
+    trailer = json.dumps({"step": 1, "stage": "train", "outs": {"model.txt": {"md5": md5, "size": 1}}})
+    evil = git(cluster.project, "commit-tree", tree, "-p", "HEAD", "-m", f"xp: checkpoint 1\n\nxp-checkpoint: {trailer}").strip()
+    git(cluster.project, "push", "-q", cluster.remote, f"{evil}:refs/exps/{baseline[:2]}/{baseline[2:]}/hostile")
+    git(cluster.project, "update-ref", "-d", f"refs/exps/{baseline[:2]}/{baseline[2:]}/hostile")
+    cluster.xp("exp", "pull", cluster.remote, "hostile", expect=None)
+    assert not victim.exists()

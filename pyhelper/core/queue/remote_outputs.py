@@ -10,6 +10,7 @@ Each copy is checked (its md5 recomputed) and renamed into place read-only, as t
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +18,10 @@ from pathlib import Path
 from pyhelper.core.cache import Cache
 from pyhelper.core.hashing import HashInfo, file_md5
 from pyhelper.core.project import Project
+
+_MD5 = re.compile(r"[0-9a-f]{32}(\.dir)?")
+"""What a cache object's name may be. md5s come from pulled commits (locks, checkpoint trailers) and the shared
+cache's manifests: anything else (`../../x.dir`) would make a path outside both caches, and is skipped."""
 
 
 def _lock_outs(repo, commit) -> list[HashInfo]:
@@ -51,12 +56,14 @@ def wanted(project: Project, revs: list[str]) -> list[HashInfo]:
             data = parse_trailer(commit.message)
             if data is None and str(commit.id) != rev:
                 break  # Below the experiment's own commits: the baseline's outputs are the user's business.
-            for info in (data or {}).get("outs", {}).values():
-                if isinstance(info, dict) and isinstance(info.get("md5"), str):
-                    found.setdefault(info["md5"], HashInfo(md5=info["md5"], size=int(info.get("size", 0))))
+            outs = (data or {}).get("outs", {})
+            for info in outs.values() if isinstance(outs, dict) else ():
+                if isinstance(info, dict) and isinstance(info.get("md5"), str) and _MD5.fullmatch(info["md5"]):
+                    size = info.get("size", 0)
+                    found.setdefault(info["md5"], HashInfo(md5=info["md5"], size=size if type(size) is int else 0))
             parents = commit.parent_ids
             commit = repo[parents[0]] if parents else None
-    return list(found.values())
+    return [info for info in found.values() if _MD5.fullmatch(info.md5)]
 
 
 def copy_home(project: Project, shared_dir: str, revs: list[str]) -> tuple[int, list[str]]:
@@ -75,7 +82,8 @@ def copy_home(project: Project, shared_dir: str, revs: list[str]) -> tuple[int, 
             if entries is None:
                 missing.append(info.md5)
                 continue
-            md5s = [md5 for _, md5 in entries] + [info.md5]  # The manifest last: it promises the files.
+            md5s = [md5 for _, md5 in entries if isinstance(md5, str) and _MD5.fullmatch(md5)] + [info.md5]
+            # The manifest last: it promises the files.
         for md5 in md5s:
             if local.object_path(md5).is_file():
                 continue
@@ -96,11 +104,19 @@ def _copy_object(source: Path, target: Path, md5: str) -> None:
         shutil.copyfile(source, name)
         if not md5.endswith(".dir") and file_md5(name) != md5:
             raise OSError(f"the shared cache's object {source} does not hold what its name says")
+        if md5.endswith(".dir"):  # A manifest: its own md5 is of its JSON, as the cache computes it.
+            _check_manifest(name, md5)
         os.chmod(name, 0o444)
         os.replace(name, target)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
+
+
+def _check_manifest(path: str, md5: str) -> None:
+    """Refuses a `.dir` manifest whose bytes do not hash to its name (DVC hashes the manifest's file)."""
+    if file_md5(path) != md5.removesuffix(".dir"):
+        raise OSError(f"the shared cache's manifest {md5} does not hold what its name says")
 
 
 def outputs_home(project: Project, revs: list[str]) -> tuple[int, list[str]] | None:
