@@ -109,14 +109,22 @@ class Project:
             hint="write one with a `stages:` section (`xp demo` creates an example project)",
         )
 
+    @property
+    def common_dir(self) -> Path:
+        """Where the repository's refs and objects live: the git directory, or in a linked worktree
+        (`git worktree add`) the main one its `commondir` names."""
+        git_dir = self.git_dir
+        pointer = git_dir / "commondir"
+        return (git_dir / pointer.read_text().strip()).resolve() if pointer.is_file() else git_dir
+
     def has_commits(self) -> bool:
         """True when HEAD points at a commit (a freshly `git init`-ed repository has none)."""
-        git_dir = self.git_dir
-        head = (git_dir / "HEAD").read_text().strip()
+        head = (self.git_dir / "HEAD").read_text().strip()
         if not head.startswith("ref:"):
             return True
         ref = head.removeprefix("ref:").strip()
-        if (git_dir / ref).is_file():
+        git_dir = self.common_dir  # Branches are shared by every worktree.
+        if (git_dir / ref).is_file() or (self.git_dir / ref).is_file():
             return True
         packed = git_dir / "packed-refs"
         return packed.is_file() and any(

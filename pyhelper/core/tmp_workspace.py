@@ -47,8 +47,12 @@ def create(project: Project, repo: pygit2.Repository, baseline: pygit2.Commit, t
         pygit2.init_repository(str(root))
         objects = root / ".git" / "objects"
         shutil.rmtree(objects)
-        objects.symlink_to(Path(repo.path).resolve() / "objects", target_is_directory=True)
-        private = pygit2.Repository(str(root))
+        objects.symlink_to(common_dir(repo) / "objects", target_is_directory=True)
+        # Opened where it is and nowhere above: were the copy unreadable, searching upwards would find the
+        # user's own repository, and the branch and HEAD below would be set there.
+        private = pygit2.Repository(str(root), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+        if Path(private.path).resolve() != (root / ".git").resolve():
+            raise RuntimeError(f"the private work tree {root} did not open as its own repository")
         private.references.create(BRANCH, baseline.id, force=True)
         private.set_head(BRANCH)
         snapshot = private[tree]
@@ -61,6 +65,16 @@ def create(project: Project, repo: pygit2.Repository, baseline: pygit2.Commit, t
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
+
+
+def common_dir(repo: pygit2.Repository) -> Path:
+    """The repository's common git directory: where objects and refs live. In a linked worktree
+    (`git worktree add`) `repo.path` is the worktree's own folder, which has neither."""
+    path = Path(repo.path).resolve()
+    pointer = path / "commondir"
+    if pointer.is_file():
+        return (path / pointer.read_text().strip()).resolve()
+    return path
 
 
 def remove(workspace: TmpWorkspace) -> None:
