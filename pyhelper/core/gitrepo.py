@@ -75,7 +75,7 @@ def snapshot_tree(repo: pygit2.Repository, root: Path, base_tree: pygit2.Tree,
     ignored = native().GIT_STATUS_IGNORED
     changes: dict[str, tuple[pygit2.Oid, int] | None] = {}
     for path, flags in repo.status(untracked_files="all", ignored=False).items():
-        if flags & ignored or (exclude and _excluded(path, exclude)):
+        if flags & ignored or (exclude and _excluded(path, exclude)) or _private(path):
             continue
         full = root / path
         try:
@@ -93,6 +93,12 @@ def snapshot_tree(repo: pygit2.Repository, root: Path, base_tree: pygit2.Tree,
             changes[path] = (oid, EXEC_MODE if st.st_mode & 0o100 else FILE_MODE)
         # A submodule or a special file is left as the base tree has it.
     return tree_with(repo, base_tree, changes)
+
+
+def _private(path: str) -> bool:
+    """True for xp's own state (`.xp/` at the root): never part of an experiment, even when its `.gitignore`
+    is gone (the folder deleted and recreated by a write below it)."""
+    return path.startswith(".xp/")
 
 
 def _excluded(path: str, exclude: frozenset[str]) -> bool:

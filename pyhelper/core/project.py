@@ -88,9 +88,10 @@ class Project:
     def ensure_xp_dir(self) -> Path:
         """Creates `.xp/` with a `.gitignore` of its own, so git never sees what is inside."""
         xp = self.xp_dir
-        if not xp.is_dir():
+        ignore = xp / ".gitignore"
+        if not ignore.is_file():  # Also when `.xp/` was deleted and something below it recreated the folder.
             xp.mkdir(parents=True, exist_ok=True)
-            (xp / ".gitignore").write_text("*\n")
+            ignore.write_text("*\n")
         return xp
 
     def require_pipeline(self) -> None:
