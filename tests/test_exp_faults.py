@@ -88,7 +88,7 @@ def test_a_failing_stage_records_nothing_shows_its_log_and_keeps_partial_results
         "the workspace keeps what the run did"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_an_interrupted_run_leaves_git_as_it_was(slow, sig):
     (slow / "untracked.txt").write_text("mine\n")
     before = git_state(slow)

@@ -286,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminated)
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:  # The terminal closed; `nohup xp …` keeps ignoring it.
+        signal.signal(signal.SIGHUP, terminated)
     module_name, function = args.handler.split(":")
     handler = getattr(importlib.import_module(f"pyhelper.cli.{module_name}"), function)
     try:

@@ -246,7 +246,9 @@ def work(project: Project, *, idle: float = DEFAULT_IDLE_SECONDS) -> int:
 
     previous = {}
     if threading.current_thread() is threading.main_thread():  # Only the main thread may set handlers.
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        stops = (signal.SIGTERM, signal.SIGINT) + (
+            (signal.SIGHUP,) if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL else ())  # Not under nohup.
+        previous = {sig: signal.signal(sig, on_signal) for sig in stops}
     beat.start()
     ran = 0
     last_work = time.monotonic()
