@@ -34,6 +34,15 @@ class XpError(Exception):
         return f"{self} — {self.hint}" if self.hint else str(self)
 
 
+class Notice(UserWarning):
+    """Something the user should know that did not stop the command (a cache rebuilt, a file skipped):
+    core raises it with `warnings.warn(Notice(...))`; the CLI prints `note: …` on stderr."""
+
+
+class StateError(XpError):
+    """A file of xp's own state (`.xp/runs.db`…) cannot be used; the hint says how to recover (exit code 2)."""
+
+
 class BadInput(XpError):
     """The user's files or arguments are wrong (exit code 2)."""
 

@@ -264,6 +264,23 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
 }
 
 
+def _show_notices() -> None:
+    """Prints core's `Notice` warnings as `note: …` lines on stderr (each once); other warnings as Python does."""
+    import warnings
+
+    from pyhelper.errors import Notice
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 - warnings' hook.
+        if issubclass(category, Notice):
+            print(f"note: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `xp`; returns the exit code."""
     from pyhelper.errors import XpError
@@ -286,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminated)
+    _show_notices()
     if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:  # The terminal closed; `nohup xp …` keeps ignoring it.
         signal.signal(signal.SIGHUP, terminated)
     module_name, function = args.handler.split(":")

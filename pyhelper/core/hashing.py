@@ -145,12 +145,49 @@ class StatIndex:
             return None
         if self._db is None:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.db_path, timeout=30)
-            self._db.execute(
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError as exc:
+                self._rebuild(exc)
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        assert self.db_path is not None
+        db = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            db.execute(
                 "CREATE TABLE IF NOT EXISTS stat_index (path TEXT PRIMARY KEY, inode INTEGER,"
                 " size INTEGER, mtime INTEGER, ctime INTEGER, md5 TEXT)"
             )
-        return self._db
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _rebuild(self, exc: sqlite3.DatabaseError) -> None:
+        """The index is only a cache of hashes: a damaged one is moved aside and started afresh (said once);
+        when even that fails, hashes are computed without it."""
+        import warnings
+
+        from pyhelper.errors import Notice
+
+        assert self.db_path is not None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        broken = self.db_path.with_name(self.db_path.name + ".broken")
+        try:
+            os.replace(self.db_path, broken)
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(str(self.db_path) + suffix).unlink(missing_ok=True)
+            self._db = self._open()
+            said = f"moved to {broken.name} and started afresh (it only speeds up hashing)"
+        except (OSError, sqlite3.Error):
+            self.db_path = None
+            said = "hashing without it this time"
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        warnings.warn(Notice(f"the stat index {broken.parent / broken.name.removesuffix('.broken')} was unreadable "
+                             f"({detail}): {said}"), stacklevel=2)
 
     def file_hash(self, path: Path, st: os.stat_result | None = None) -> str:
         """The md5 of a file, from the index when its stat is unchanged."""
@@ -158,19 +195,26 @@ class StatIndex:
         db = self._conn()
         key = str(path)
         if db is not None:
-            row = db.execute(
-                "SELECT md5 FROM stat_index WHERE path=? AND inode=? AND size=? AND mtime=? AND ctime=?",
-                (key, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns),
-            ).fetchone()
+            try:
+                row = db.execute(
+                    "SELECT md5 FROM stat_index WHERE path=? AND inode=? AND size=? AND mtime=? AND ctime=?",
+                    (key, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns),
+                ).fetchone()
+            except sqlite3.DatabaseError as exc:  # Damaged beyond its header (a truncated file).
+                self._rebuild(exc)
+                db, row = self._db, None
             if row:
                 return row[0]
         md5 = file_md5(path)
         if db is not None and time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
-            db.execute(
-                "INSERT OR REPLACE INTO stat_index VALUES (?,?,?,?,?,?)",
-                (key, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, md5),
-            )
-            self._dirty = True
+            try:
+                db.execute(
+                    "INSERT OR REPLACE INTO stat_index VALUES (?,?,?,?,?,?)",
+                    (key, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, md5),
+                )
+                self._dirty = True
+            except sqlite3.DatabaseError as exc:
+                self._rebuild(exc)
         return md5
 
     def hash_path(self, path: Path) -> HashInfo | None:
@@ -204,7 +248,11 @@ class StatIndex:
     def close(self) -> None:
         """Commits what was learned and closes the database."""
         if self._db is not None:
-            if self._dirty:
-                self._db.commit()
-            self._db.close()
-            self._db = None
+            try:
+                if self._dirty:
+                    self._db.commit()
+            except sqlite3.DatabaseError:
+                pass  # What was learned is lost; the hashes themselves were right.
+            finally:
+                self._db.close()
+                self._db = None

@@ -11,12 +11,14 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyhelper.core.hashing import HashInfo
-from pyhelper.errors import UnknownRun
+from pyhelper.errors import StateError, UnknownRun
 
 SCHEMA_VERSION = 1
 
@@ -70,14 +72,39 @@ class RunCache:
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.db_path, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, signature TEXT, stage TEXT,"
-                " created REAL, duration REAL, body TEXT)"
-            )
-            self._db.execute("CREATE INDEX IF NOT EXISTS runs_signature ON runs(signature)")
+            db = sqlite3.connect(self.db_path, timeout=30)
+            try:
+                with self._guard():
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute(
+                        "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, signature TEXT, stage TEXT,"
+                        " created REAL, duration REAL, body TEXT)"
+                    )
+                    db.execute("CREATE INDEX IF NOT EXISTS runs_signature ON runs(signature)")
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
         return self._db
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turns SQLite's errors about this file into one line naming it and the fix."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StateError(f"the run-cache {self.db_path} stayed locked for 30 s ({exc})",
+                                 hint="another xp process holds it; try again when it is done") from None
+            raise self._unreadable(exc) from None
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, exc: Exception) -> StateError:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return StateError(f"the run-cache {self.db_path} cannot be read ({detail})",
+                          hint=f"move it away (mv '{self.db_path}' '{self.db_path}.broken'): xp starts a new one; "
+                               "the runs it remembered are forgotten, experiments and outputs are not")
 
     def record(
         self,
@@ -100,7 +127,7 @@ class RunCache:
             outs=tuple(outs), created=time.time(), duration=duration, metrics=metrics,
         )
         db = self._conn()
-        with db:
+        with self._guard(), db:
             db.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?)",
                 (run_id, sig, stage, record.created, duration, json.dumps(_to_json(record))),
@@ -109,9 +136,10 @@ class RunCache:
 
     def lookup(self, sig: str) -> list[RunRecord]:
         """Runs with this signature, newest first."""
-        rows = self._conn().execute(
-            "SELECT body FROM runs WHERE signature=? ORDER BY created DESC", (sig,)
-        ).fetchall()
+        with self._guard():
+            rows = self._conn().execute(
+                "SELECT body FROM runs WHERE signature=? ORDER BY created DESC", (sig,)
+            ).fetchall()
         return [_from_json(json.loads(body)) for (body,) in rows]
 
     def list(self, *, stage: str | None = None, limit: int | None = None) -> list[RunRecord]:
@@ -124,13 +152,16 @@ class RunCache:
         query += " ORDER BY created DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
-        return [_from_json(json.loads(body)) for (body,) in self._conn().execute(query, args)]
+        with self._guard():
+            rows = self._conn().execute(query, args).fetchall()
+        return [_from_json(json.loads(body)) for (body,) in rows]
 
     def get(self, run_id: str) -> RunRecord:
         """The run whose id starts with `run_id`; an unknown or ambiguous id is an error."""
-        rows = self._conn().execute(
-            "SELECT body FROM runs WHERE id LIKE ? ORDER BY created DESC", (run_id + "%",)
-        ).fetchall()
+        with self._guard():
+            rows = self._conn().execute(
+                "SELECT body FROM runs WHERE id LIKE ? ORDER BY created DESC", (run_id + "%",)
+            ).fetchall()
         if not rows or not run_id:
             raise UnknownRun(f"no recorded run has the id '{run_id}'", hint="list runs with `xp runs list`")
         if len(rows) > 1:

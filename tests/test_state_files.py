@@ -1,0 +1,40 @@
+"""xp's own state files damaged (issue 17, item 9): the stat index is a cache and is rebuilt (said once);
+the run-cache gets one line naming the file and the fix. Never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_experiments import reproduced
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_stat_index_is_rebuilt_and_said_once(gen, xp, damage):
+    repo = reproduced(gen, xp)
+    index = repo / ".xp" / "index.db"
+    data = index.read_bytes()
+    index.write_bytes(b"not a database at all\n" * 100 if damage == "garbage" else data[: len(data) // 2])
+    said = []
+    for args in (("status",), ("repro",), ("exp", "run", "-S", "train.lr=0.2", "-n", f"after-{damage}")):
+        result = xp(*args, cwd=repo)
+        assert "Traceback" not in result.stderr
+        said += [line for line in result.stderr.splitlines() if line.startswith("note: the stat index")]
+    if damage == "garbage":
+        assert len(said) == 1 and "was unreadable" in said[0] and "started afresh" in said[0], said
+    first = xp("status", cwd=repo)
+    assert "note: the stat index" not in first.stderr  # Rebuilt once, fine since.
+    assert (repo / ".xp" / "index.db.broken").exists() or damage == "truncated"
+
+
+def test_a_damaged_run_cache_is_one_line_with_the_fix(gen, xp):
+    repo = reproduced(gen, xp)
+    runs = repo / ".xp" / "runs.db"
+    runs.write_bytes(b"\0garbage" * 500)
+    for args in (("runs", "list"), ("repro", "-f"), ("exp", "run", "-S", "train.lr=0.3")):
+        result = xp(*args, cwd=repo, expect=2)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+        assert f"the run-cache {runs} cannot be read" in lines[0] and "mv " in lines[0]
+    runs.rename(runs.with_name("runs.db.broken"))
+    xp("repro", "-f", cwd=repo)
+    assert "train" in xp("runs", "list", cwd=repo).stdout
