@@ -38,3 +38,13 @@ def test_a_damaged_run_cache_is_one_line_with_the_fix(gen, xp):
     runs.rename(runs.with_name("runs.db.broken"))
     xp("repro", "-f", cwd=repo)
     assert "train" in xp("runs", "list", cwd=repo).stdout
+
+
+def test_an_orphan_branch_is_named_as_such(gen, xp):
+    from tests.conftest import git
+
+    repo = reproduced(gen, xp)
+    git(repo, "checkout", "-q", "--orphan", "fresh")
+    result = xp("exp", "run", cwd=repo, expect=2)
+    assert "the branch 'fresh' has no commits yet (an orphan branch)" in result.stderr
+    assert "git switch -" in result.stderr

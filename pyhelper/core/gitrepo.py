@@ -36,8 +36,8 @@ def head_commit(repo: pygit2.Repository, project: Project) -> pygit2.Commit:
     """HEAD's commit (a detached HEAD is fine); `NoCommits` with the fix when there is none."""
     if repo.head_is_unborn:
         raise NoCommits(
-            "the repository has no commits yet; an experiment needs a commit to start from",
-            hint="commit your project first: git add -A && git commit -m 'Initial commit'",
+            f"{project.no_commits_yet()}; an experiment needs a commit to start from",
+            hint="commit your project first: git add -A && git commit -m 'Initial commit'" + project.orphan_hint(),
             path=str(project.root),
         )
     return repo.head.peel(native().Commit)

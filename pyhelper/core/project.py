@@ -135,11 +135,30 @@ class Project:
     def require_commits(self) -> None:
         """Raises `NoCommits` with the fix when the repository has no commit yet."""
         if not self.has_commits():
-            raise NoCommits(
-                "the repository has no commits yet",
-                hint="commit your project first: git add -A && git commit -m 'Initial commit'",
-                path=str(self.root),
-            )
+            raise NoCommits(self.no_commits_yet(), hint="commit your project first: git add -A && git commit -m "
+                            "'Initial commit'" + self.orphan_hint(), path=str(self.root))
+
+    def _unborn_branch(self) -> str | None:
+        """The branch HEAD names when it has no commit but the repository has other branches (an orphan
+        branch: `git checkout --orphan`), else None."""
+        head = (self.git_dir / "HEAD").read_text().strip()
+        branch = head.removeprefix("ref:").strip().removeprefix("refs/heads/")
+        heads = self.common_dir / "refs" / "heads"
+        packed = self.common_dir / "packed-refs"
+        others = (heads.is_dir() and any(heads.iterdir())) or (
+            packed.is_file() and " refs/heads/" in packed.read_text(errors="replace"))
+        return branch if others else None
+
+    def no_commits_yet(self) -> str:
+        """What to say when HEAD has no commit: the repository's first, or an orphan branch."""
+        branch = self._unborn_branch()
+        if branch:
+            return f"the branch '{branch}' has no commits yet (an orphan branch)"
+        return "the repository has no commits yet"
+
+    def orphan_hint(self) -> str:
+        """The other way out on an orphan branch."""
+        return ", or go back to a branch with commits (git switch -)" if self._unborn_branch() else ""
 
 
 def find_project(start: Path | str | None = None) -> Project:
