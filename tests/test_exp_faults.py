@@ -127,3 +127,39 @@ def test_a_second_run_in_the_same_workspace_refuses_and_names_the_first(slow, xp
     # Once the first is gone, the workspace is free again.
     xp("exp", "run", "-S", "seconds=0", "-n", "second", cwd=slow)
     assert set(exps(slow)) == {"second"}
+
+
+def start_temp_run(repo: Path, *args: str) -> subprocess.Popen:
+    """Starts `xp exp run --temp ARGS` and waits until its stage runs in its private work tree."""
+    proc = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", "--temp", *args], cwd=repo,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **GIT_ENV})
+    deadline = time.monotonic() + 60
+    while not any(p.read_text() for p in (repo / ".xp" / "tmp").glob("ws-*/started") if p.is_file()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the stage never started"
+        time.sleep(0.05)
+    return proc
+
+
+def test_two_runs_of_the_same_name_at_once_the_second_is_refused(slow, xp):
+    first = start_temp_run(slow, "-S", "seconds=3", "-n", "same")
+    second = xp("exp", "run", "--temp", "-S", "seconds=0", "-n", "same", cwd=slow, expect=2)
+    assert f"an experiment named 'same' is being run right now by another xp process (pid {first.pid})" \
+        in one_line_error(second)
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert set(exps(slow)) == {"same"}
+    assert "seconds: 3" in git(slow, "show", f"{exps(slow)['same']}:params.yaml")
+
+
+def test_head_moving_during_a_run_records_it_on_the_commit_it_ran_from(slow, xp):
+    started_on = git(slow, "rev-parse", "HEAD").strip()
+    run = start_temp_run(slow, "-S", "seconds=3", "-n", "moved")
+    (slow / "slow.py").write_text((slow / "slow.py").read_text() + "# changed after the run started\n")
+    git(slow, "commit", "-q", "-am", "new code that never ran")
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err
+    ref = git(slow, "for-each-ref", "--format=%(refname)", "refs/exps/").strip()
+    assert ref == f"refs/exps/{started_on[:2]}/{started_on[2:]}/moved"
+    assert git(slow, "rev-parse", "refs/exps/" + ref.split("refs/exps/")[1] + "^").strip() == started_on
+    assert "changed after the run started" not in git(slow, "show", f"{ref}:slow.py")

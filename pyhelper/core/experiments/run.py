@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from pyhelper.core import graph, tmp_workspace
-from pyhelper.core.experiments.save import Experiment, choose_name, record
+from pyhelper.core.experiments.save import Experiment, choose_name, record, reserve
 from pyhelper.core.gitrepo import head_commit, open_repo, snapshot_tree
 from pyhelper.core.params_edit import set_params
 from pyhelper.core.project import Project
+from pyhelper.core.refs import ExpRef
 from pyhelper.core.repro import (
     ReproEvent,
     ReproOptions,
@@ -67,9 +68,6 @@ def run(
     `resume` (`NAME` or `NAME@STEP`) restores that checkpoint's files and persisted outputs and
     continues its chain; `reset` removes persisted outputs first, so training starts over.
     """
-    from pyhelper.core.experiments import checkpoint as checkpoints
-    from pyhelper.core.experiments.recorder import Recorder
-
     repo = open_repo(project)
     head = head_commit(repo, project)
     start = None
@@ -79,6 +77,20 @@ def run(
     else:
         chosen = choose_name(repo, str(head.id), name, force=force)  # Refuse a clash before running.
     project.require_pipeline()
+    with reserve(project, str(head.id), chosen):  # A second run of this name at once is refused now.
+        current = repo.references.get(str(ExpRef(str(head.id), chosen)))
+        replaces = frozenset({str(current.target) if current is not None else None})
+        return _run(project, repo, head, chosen, start, replaces, set_values=set_values, message=message,
+                    targets=targets, force=force, temp=temp, use_run_cache=use_run_cache, on_event=on_event,
+                    reset=reset, options=options, copy_paths=copy_paths)
+
+
+def _run(project: Project, repo, head, chosen: str, start, replaces: frozenset[str | None], *, set_values, message,
+         targets, force, temp, use_run_cache, on_event, reset, options, copy_paths) -> ExpRunResult:
+    """`run` once the name is held: reproduce (in the workspace or a private work tree), then record on `head`."""
+    from pyhelper.core.experiments import checkpoint as checkpoints
+    from pyhelper.core.experiments.recorder import Recorder
+
     recorder = Recorder(project, project, baseline=str(head.id), name=chosen,
                         parent=start.rev if start else None, resume=start is not None)
     if not temp:
@@ -91,7 +103,8 @@ def run(
                                     on_event, failed_hint="the workspace keeps the partial results "
                                                           "(`xp status` and `git status` show them)",
                                     options=options)
-            return ExpRunResult(record(project, name=chosen, message=message, force=True, parent=recorder.tip),
+            return ExpRunResult(record(project, name=chosen, message=message, force=True, parent=recorder.tip,
+                                       baseline=str(head.id), replaces=replaces | {recorder.tip}, reserved=True),
                                 result, saved)
     tree = repo[start.rev].tree.id if start else snapshot_tree(repo, project.root, head.tree)
     cache_tracked_data(project)  # The private copy gets `.dvc`-tracked data from the cache.
@@ -110,7 +123,8 @@ def run(
                                     on_event, failed_hint=f"the partial results are kept in {where} "
                                                           "(`xp exp clean` removes them)", options=options)
             experiment = record(project, name=chosen, message=message, force=True, source=private,
-                                parent=recorder.tip)
+                                parent=recorder.tip, baseline=str(head.id), replaces=replaces | {recorder.tip},
+                                reserved=True)
     except StageFailed:
         raise  # Keep the private work tree for a look at what went wrong.
     except BaseException:

@@ -6,6 +6,10 @@ reproducing. HEAD, the index and branches are never touched.
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -56,15 +60,24 @@ def choose_name(repo: pygit2.Repository, baseline: str, name: str | None, *, for
 
 def record(project: Project, *, name: str | None, message: str | None, force: bool,
            tags: tuple[str, ...] = (), note: str = "", source: TmpWorkspace | None = None,
-           parent: str | None = None) -> Experiment:
-    """Commits the workspace (or the private work tree `source`) as an experiment of HEAD.
+           parent: str | None = None, baseline: str | None = None,
+           replaces: frozenset[str | None] | None = None, reserved: bool = False) -> Experiment:
+    """Commits the workspace (or the private work tree `source`) as an experiment of `baseline` (default HEAD).
 
     `parent` is the run's newest checkpoint, when it made any: the experiment continues its chain.
+    `baseline` is the commit a run started from: the experiment is recorded there even if HEAD moved meanwhile.
+    `replaces`: what the experiment's ref may hold now (None: absent), when it is not exactly that, another
+    run recorded the name meanwhile and this one is kept under a free name (said in a Notice), never
+    overwriting it; default: anything with `force`, nothing without. `reserved`: the caller holds the name.
     """
+    import warnings
+
+    from pyhelper.errors import Notice
+
     repo = open_repo(project)
-    head = head_commit(repo, project)
-    baseline = str(head.id)
-    chosen = choose_name(repo, baseline, name, force=force)
+    head = repo[baseline] if baseline else head_commit(repo, project)
+    base = str(head.id)
+    chosen = choose_name(repo, base, name, force=force or replaces is not None)
     if source is None:
         tree = snapshot_tree(repo, project.root, head.tree)
     else:
@@ -72,11 +85,51 @@ def record(project: Project, *, name: str | None, message: str | None, force: bo
     sig = signature(repo)
     commit = repo.create_commit(None, sig, sig, message or f"xp: experiment {chosen}", tree,
                                [repo[parent].id if parent else head.id])
-    ref = ExpRef(baseline, chosen)
-    repo.references.create(str(ref), commit, force=True)
+    allowed = replaces if replaces is not None else (None if force else frozenset({None}))
+    with (reserve(project, base, chosen, wait=True) if not reserved else _held()):
+        ref = ExpRef(base, chosen)
+        current = repo.references.get(str(ref))
+        now = str(current.target) if current is not None else None
+        if allowed is not None and now not in allowed:
+            taken = taken_names(repo, base)
+            chosen = next(f"{chosen}-{n}" for n in range(2, 10_000) if f"{chosen}-{n}" not in taken)
+            warnings.warn(Notice(f"another run recorded an experiment named '{ref.name}' meanwhile; this one is "
+                                 f"kept as '{chosen}'"), stacklevel=2)
+            ref = ExpRef(base, chosen)
+        repo.references.create(str(ref), commit, force=True)
     if tags or note:
         notes.write(repo, str(commit), notes.Annotations(tags=tuple(tags), note=note))
     return Experiment(ref, str(commit))
+
+
+@contextmanager
+def _held() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def reserve(project: Project, baseline: str, name: str, *, wait: bool = False) -> Iterator[None]:
+    """Holds the experiment name `name` of `baseline` for this process (an flock on a file under `.xp/tmp/names/`,
+    released when the process ends however it ends): a second run of the same name is refused at its start
+    instead of one result silently replacing the other."""
+    import fcntl
+
+    folder = project.ensure_xp_dir() / "tmp" / "names"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (hashlib.sha1(f"{baseline}/{name}".encode()).hexdigest()[:20] + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise BadInput(f"an experiment named '{name}' is being run right now by another xp process (pid {holder})",
+                           hint="choose another name with -n, or wait until that run is recorded") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # Releases the lock.
 
 
 def save(project: Project, *, name: str | None = None, message: str | None = None, force: bool = False,
