@@ -36,6 +36,36 @@ def _command_of(argv: list[str]) -> str | None:
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors suggest the nearest command or flag (`xp exp shwo` → `show`)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook.
+        import difflib
+        import re
+
+        hint = ""
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            options = re.findall(r"'([^']*)'", choice.group(2)) or [c.strip() for c in choice.group(2).split(",")]
+            close = difflib.get_close_matches(choice.group(1), options, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else ""
+        unknown = re.search(r"unrecognized arguments: (\S+)", message)
+        if unknown and unknown.group(1).startswith("-"):
+            flags = [flag for parser in _parsers(self) for action in parser._actions for flag in action.option_strings]
+            close = difflib.get_close_matches(unknown.group(1).split("=")[0], flags, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else ""
+        super().error(f"{message}; {hint}" if hint else message)
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    """The parser and every sub-command parser below it that was built."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _parsers(child)
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The command tree; each leaf names its handler as `module:function`.
 
@@ -43,7 +73,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     their one-line help, which is all `xp --help` shows. Building the whole tree costs ~10 ms
     that every command would otherwise pay. Without `argv` the whole tree is built.
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="xp", description="Experiment management for ML projects (reads DVC's dvc.yaml, params.yaml, dvc.lock).",
         epilog=EPILOG,
     )
