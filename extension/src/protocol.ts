@@ -20,13 +20,13 @@ export interface ShowExperimentsParams {
   sortOrder?: "asc" | "desc";
   /** Only experiments matching this expression, e.g. `acc>0.9 and tag=best` (`--filter`). */
   filter?: string | null;
-  /** At most this many rows in this page (default: all). */
+  /** At most this many rows in this page: 1 to 5,000 (the default). */
   limit?: number | null;
   /** `nextCursor` of the previous page; absent for the first page. */
   cursor?: string | null;
   /** Include each experiment's checkpoint rows; false leaves them out (an experiment's `step` says it has some). */
   checkpoints?: boolean;
-  /** Only the checkpoint rows (newest first) of this experiment, of the first of `revs` when given. */
+  /** Only the checkpoint rows (the newest 5,000, newest first) of this experiment, of the first of `revs` when given. */
   checkpointsOf?: string | null;
 }
 
@@ -64,7 +64,7 @@ export interface RunExperimentResult {
 
 /** What `xp queue start` takes. */
 export interface StartQueueParams {
-  /** How many worker processes to start. */
+  /** How many worker processes to start: 1 to 64. */
   jobs?: number;
   /** A `$/progress` token: when given, the queue's counts are reported until it is empty (Cancel stops it). */
   workDoneToken?: number | string | null;
@@ -338,7 +338,7 @@ export interface SyncExperimentsResult {
 
 /** What `xp plots diff` takes: revisions, plot targets, and the plots across experiments. */
 export interface PlotsDataParams {
-  /** Experiment names, commits, branches or `workspace`; empty means HEAD and the workspace. */
+  /** Experiment names, commits, branches or `workspace` (at most 100); empty means HEAD and the workspace. */
   revs?: string[];
   /** Only plots with these ids or reading these files (default: all). */
   targets?: string[];
@@ -438,11 +438,11 @@ export interface ExperimentRow {
   created: number | null;
   /** `success` for recorded experiments, empty for workspace and baselines. */
   status: string;
-  /** The commit message. */
+  /** The commit message (cut after 100,000 characters, ending in `… [N more characters]`). */
   message: string;
-  /** Tags (from git notes). */
+  /** Tags (from git notes; the first 100, each cut after 1,000 characters). */
   tags: string[];
-  /** The note (from git notes). */
+  /** The note (from git notes; cut after 100,000 characters, as `message`). */
   note: string;
   /** Params file → dotted key → value. */
   params: Record<string, Record<string, unknown>>;

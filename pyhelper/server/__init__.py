@@ -79,4 +79,4 @@ def serve() -> int:
         server.start_io(sys.stdin.buffer, protocol_out)
     finally:
         server.watcher.stop()
-    return 0
+    return server.exit_code

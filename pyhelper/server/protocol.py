@@ -5,6 +5,7 @@ The one place the server side declares the wire contract (the extension's twin i
 `tests/test_protocol_sync.py` keeps them equal). Requests are `xp/<verbNoun>`, notifications
 `xp/<nounPastTense>`; fields are snake_case here and camelCase on the wire (see `wire.py`).
 Core values are converted to these types explicitly (`convert.py`), never serialised directly.
+Every size and count a request may carry, and every long text an answer cuts, is in `limits.py`.
 """
 
 from __future__ import annotations
@@ -68,13 +69,13 @@ class ShowExperimentsParams:
     filter: Optional[str] = None
     """Only experiments matching this expression, e.g. `acc>0.9 and tag=best` (`--filter`)."""
     limit: Optional[int] = None
-    """At most this many rows in this page (default: all)."""
+    """At most this many rows in this page: 1 to 5,000 (the default)."""
     cursor: Optional[str] = None
     """`nextCursor` of the previous page; absent for the first page."""
     checkpoints: bool = True
     """Include each experiment's checkpoint rows; false leaves them out (an experiment's `step` says it has some)."""
     checkpoints_of: Optional[str] = None
-    """Only the checkpoint rows (newest first) of this experiment, of the first of `revs` when given."""
+    """Only the checkpoint rows (the newest 5,000, newest first) of this experiment, of the first of `revs` when given."""
 
 
 @attrs.define
@@ -94,11 +95,11 @@ class ExperimentRow:
     status: str
     """`success` for recorded experiments, empty for workspace and baselines."""
     message: str
-    """The commit message."""
+    """The commit message (cut after 100,000 characters, ending in `… [N more characters]`)."""
     tags: list[str]
-    """Tags (from git notes)."""
+    """Tags (from git notes; the first 100, each cut after 1,000 characters)."""
     note: str
-    """The note (from git notes)."""
+    """The note (from git notes; cut after 100,000 characters, as `message`)."""
     params: dict[str, dict[str, Any]]
     """Params file → dotted key → value."""
     metrics: dict[str, dict[str, Any]]
@@ -156,7 +157,7 @@ class StartQueueParams:
     """What `xp queue start` takes."""
 
     jobs: int = 1
-    """How many worker processes to start."""
+    """How many worker processes to start: 1 to 64."""
     work_done_token: Optional[Union[int, str]] = None
     """A `$/progress` token: when given, the queue's counts are reported until it is empty (Cancel stops it)."""
 
@@ -604,7 +605,7 @@ class PlotsDataParams:
     """What `xp plots diff` takes: revisions, plot targets, and the plots across experiments."""
 
     revs: list[str] = attrs.Factory(list)
-    """Experiment names, commits, branches or `workspace`; empty means HEAD and the workspace."""
+    """Experiment names, commits, branches or `workspace` (at most 100); empty means HEAD and the workspace."""
     targets: list[str] = attrs.Factory(list)
     """Only plots with these ids or reading these files (default: all)."""
     metric: Optional[str] = None
@@ -833,4 +834,6 @@ def converter():
 
     # The envelopes too: lsprotocol's hooks would drop `method` and `jsonrpc`, which hold their defaults.
     envelopes = (*MESSAGE_TYPES.values(), *RESPONSE_TYPES.values())
-    return wire.register(default_converter(), (*WIRE_TYPES, *envelopes))
+    # What a client sends (a request, its params) is held to the bounds of `limits.py`.
+    requests = (*(MESSAGE_TYPES[method] for method in REQUESTS), *(params for params, _ in REQUESTS.values()))
+    return wire.register(default_converter(), (*WIRE_TYPES, *envelopes), bounded=requests)

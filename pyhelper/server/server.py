@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
@@ -49,8 +50,13 @@ class XpProtocol(LanguageServerProtocol):
                 raise
             from lsprotocol.types import ResponseError
 
-            reason = _wire_reason(exc)
-            if reason or isinstance(exc, JsonRpcInvalidParams):
+            from pyhelper.server.wire import WireLimit
+
+            found = _wire_error(exc)
+            reason = str(found) if found else ""
+            if isinstance(found, WireLimit):  # Well-formed but too big: refused as bad input.
+                error = ResponseError(code=protocol.BAD_INPUT, message=f"{data['method']}: {reason}")
+            elif reason or isinstance(exc, JsonRpcInvalidParams):
                 error = ResponseError(code=JsonRpcInvalidParams.CODE,
                                       message=f"{data['method']}: {reason or 'the params do not have the declared types'}")
             else:
@@ -78,20 +84,20 @@ class _Answered:
     jsonrpc = "answered"
 
 
-def _wire_reason(exc: BaseException) -> str:
-    """The first `WireError` message inside a (nested) cattrs validation error."""
+def _wire_error(exc: BaseException) -> BaseException | None:
+    """The first `WireError` inside a (nested) cattrs validation error."""
     from pyhelper.server.wire import WireError
 
     stack: list[BaseException] = [exc]
     while stack:
         current = stack.pop()
         if isinstance(current, WireError):
-            return str(current)
+            return current
         stack.extend(getattr(current, "exceptions", ()))
         for linked in (current.__cause__, current.__context__):
             if linked is not None:
                 stack.append(linked)
-    return ""
+    return None
 
 
 class XpServer(LanguageServer):
@@ -108,6 +114,24 @@ class XpServer(LanguageServer):
         self.table = Table()
         self.watcher = Watcher(lambda: self.root, self.send_notification)
         self.lock = threading.Lock()
+        self.exit_code = 0
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """pygls' stdio server, reading frames with xp's bounded reader (`framing.py`) instead of pygls' own."""
+        from pygls.io_ import StdoutWriter
+
+        from pyhelper.server import framing
+
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            self.exit_code = asyncio.run(framing.serve(stdin or sys.stdin.buffer, self.protocol, self._stop_event))
+        except BrokenPipeError:
+            logger.error("the connection to the client is lost; stopping")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     def project(self) -> Project:
         """The project at the root (looked up each time: `git init` may happen while the server runs)."""

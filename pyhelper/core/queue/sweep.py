@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pyhelper.errors import BadInput
 
 LIMIT = 1000
+AXIS_LIMIT = 100_000
+"""Values one `range(…)` may make."""
 _RANGE = re.compile(r"range\(\s*([^)]*)\)")
 
 
@@ -59,12 +61,22 @@ def _range(args: str, text: str) -> list[float | int]:
                        hint="write range(start, stop) or range(start, stop, step) with a non-zero step")
     start, stop = parts[0], parts[1]
     step = parts[2] if len(parts) == 3 else 1
-    if all(isinstance(p, int) for p in parts):
+    integers = all(isinstance(p, int) for p in parts)
+    # As Python's range: start, start+step, … while short of stop (either direction), floats
+    # rounded so that 0.1 + 2 * 0.1 is 0.3; the tolerance keeps stop itself out.
+    if integers:
+        count = max(-((start - stop) // step), 0)  # len(range(…)), which cannot take numbers past 2**63.
+    else:
+        span = (stop - start) / step
+        if not math.isfinite(span):
+            raise BadInput(f"'{text}' is not a valid range", hint="write range(start, stop, step) with finite numbers")
+        count = max(math.ceil(span - 1e-9), 0)
+    if count > AXIS_LIMIT:  # Counted before any value is made: range(0, 10**9) would fill the memory.
+        raise BadInput(f"'{text}' has {count:,} values (more than {AXIS_LIMIT:,})",
+                       hint="use a larger step, or fewer values")
+    if integers:
         values: list[float | int] = list(range(start, stop, step))
     else:
-        # As Python's range: start, start+step, … while short of stop (either direction), floats
-        # rounded so that 0.1 + 2 * 0.1 is 0.3; the tolerance keeps stop itself out.
-        count = max(math.ceil((stop - start) / step - 1e-9), 0)
         values = [round(float(start) + i * step, 12) for i in range(count)]
     if not values:
         raise BadInput(f"'{text}' is empty", hint="check start, stop and step")

@@ -9,6 +9,7 @@ from pyhelper.errors import BadInput
 from pyhelper.server import convert
 from pyhelper.server import protocol as p
 from pyhelper.server.errors import translated
+from pyhelper.server.limits import MAX_PAGE, cut, cut_values
 
 if TYPE_CHECKING:
     from pyhelper.server.server import XpServer
@@ -31,15 +32,17 @@ def show_experiments(ls: XpServer, params: p.ShowExperimentsParams) -> p.ShowExp
     """`xp exp show` with the CLI's sort and filter, one page at a time."""
     from pyhelper.core.experiments import query
 
-    if params.limit is not None and params.limit < 1:
-        raise BadInput(f"limit must be at least 1 (got {params.limit})", hint="leave it out for every row")
+    if params.limit is not None and not 1 <= params.limit <= MAX_PAGE:
+        raise BadInput(f"limit must be between 1 and {MAX_PAGE:,} (got {params.limit:,})",
+                       hint=f"ask for pages of at most {MAX_PAGE:,} rows and follow nextCursor")
+    limit = params.limit or MAX_PAGE
     offset = _cursor(params.cursor)
     project = ls.project()
     generation = ls.watcher.poll()
     if params.checkpoints_of is not None:
         rows = ls.table.checkpoint_rows(project, generation, params.checkpoints_of,
                                         baseline=(params.revs or [None])[0])
-        return p.ShowExperimentsResult(rows=[convert.row(r) for r in rows], next_cursor=None)
+        return p.ShowExperimentsResult(rows=[convert.row(r) for r in rows[:MAX_PAGE]], next_cursor=None)
     rows = ls.table.rows(project, generation, revs=params.revs, all_branches=params.all_branches,
                          checkpoints=params.checkpoints)
     all_columns = query.columns(rows) if params.filter or params.sort_by else []
@@ -49,7 +52,7 @@ def show_experiments(ls: XpServer, params: p.ShowExperimentsParams) -> p.ShowExp
     if params.sort_by:
         rows = query.sort_rows(rows, query.find_column(params.sort_by, all_columns),
                                descending=params.sort_order == "desc")
-    end = len(rows) if params.limit is None else min(len(rows), offset + params.limit)
+    end = min(len(rows), offset + limit)
     page = rows[offset:end]
     return p.ShowExperimentsResult(rows=ls.table.wire(page, convert.row),
                                    next_cursor=f"rows:{end}" if end < len(rows) else None)
@@ -88,10 +91,11 @@ def diff_experiments(ls: XpServer, params: p.DiffExperimentsParams) -> p.DiffExp
     result = diff(ls.project(), params.a, params.b, all_rows=params.all)
 
     def rows(section) -> list[p.DiffRow]:
-        return [p.DiffRow(path=r.path, key=r.key, old=r.old, new=r.new, change=r.change) for r in section.rows]
+        return [p.DiffRow(path=r.path, key=r.key, old=cut_values(r.old), new=cut_values(r.new), change=r.change)
+                for r in section.rows]
 
     return p.DiffExperimentsResult(params=rows(result.params), metrics=rows(result.metrics),
-                                   errors=[f"{side}: {error}" for side, error in result.errors])
+                                   errors=[cut(f"{side}: {error}") for side, error in result.errors])
 
 
 def rename_experiment(ls: XpServer, params: p.RenameExperimentParams) -> p.RenameExperimentResult:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from pyhelper.errors import BadInput
 from pyhelper.server import protocol as p
 from pyhelper.server.errors import translated
+from pyhelper.server.limits import MAX_PLOT_REVISIONS, cut, cut_values
 
 if TYPE_CHECKING:
     from pyhelper.core.plots.collect import Plot
@@ -18,6 +19,9 @@ def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
     """`xp plots diff --json`, plus the custom plots the panel asks for."""
     from pyhelper.core.plots import across, collect
 
+    if len(params.revs) > MAX_PLOT_REVISIONS:
+        raise BadInput(f"{len(params.revs):,} revisions asked for; plots draw at most {MAX_PLOT_REVISIONS}",
+                       hint=f"choose at most {MAX_PLOT_REVISIONS} experiments")
     if (params.param or params.parallel_params) and not params.metric:
         raise BadInput("a custom plot needs `metric`", hint="pass metric with param or parallelParams")
     project = ls.project()
@@ -37,7 +41,8 @@ def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
     return p.PlotsDataResult(
         revisions=[p.PlotRevision(label=r.label, rev=r.rev, kind=r.kind) for r in result.revisions],
         plots=[_plot_spec(x, columns=params.columns) for x in plots],
-        errors=list(result.errors), params=across.keys(records, "params"), metrics=across.keys(records, "metrics"))
+        errors=[cut(e) for e in result.errors], params=across.keys(records, "params"),
+        metrics=across.keys(records, "metrics"))
 
 
 def _plot_spec(plot: Plot, *, columns: bool) -> p.PlotSpec:
@@ -60,9 +65,9 @@ def compare_experiments(ls: XpServer, params: p.CompareExperimentsParams) -> p.C
     result = compare(ls.project(), list(params.names))
     return p.CompareExperimentsResult(
         columns=[p.PlotRevision(label=c.label, rev=c.rev, kind=c.kind) for c in result.columns],
-        rows=[p.CompareRow(section=r.section, path=r.path, key=r.key, values=list(r.values), changed=r.changed)
-              for r in result.rows],
-        errors=list(result.errors))
+        rows=[p.CompareRow(section=r.section, path=r.path, key=r.key, values=cut_values(list(r.values)),
+                           changed=r.changed) for r in result.rows],
+        errors=[cut(e) for e in result.errors])
 
 
 HANDLERS = {

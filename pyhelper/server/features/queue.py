@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pyhelper.server import convert
 from pyhelper.server import protocol as p
 from pyhelper.server.errors import translated
+from pyhelper.server.limits import MAX_JOBS
 
 if TYPE_CHECKING:
     from pyhelper.core.project import Project
@@ -20,7 +21,11 @@ def start_queue(ls: XpServer, params: p.StartQueueParams) -> p.StartQueueResult:
     the queue's counts are reported until nothing is queued or running (Cancel = stop and kill)."""
     from pyhelper.core.queue.backend import redis_queue
     from pyhelper.core.queue.worker import start_workers
+    from pyhelper.errors import BadInput
 
+    if not 1 <= params.jobs <= MAX_JOBS:
+        raise BadInput(f"jobs must be between 1 and {MAX_JOBS} (got {params.jobs:,})",
+                       hint=f"start at most {MAX_JOBS} workers; each runs one experiment at a time")
     project = ls.project()
     workers = start_workers(project, params.jobs)
     token = params.work_done_token

@@ -9,6 +9,8 @@ token; a failed run is also shown as an error message (the CLI's one line).
 
 from __future__ import annotations
 
+import collections
+import math
 import subprocess
 import sys
 import threading
@@ -21,6 +23,7 @@ from lsprotocol import types as lsp
 from pyhelper.errors import BadInput
 from pyhelper.server import protocol as p
 from pyhelper.server.errors import translated
+from pyhelper.server.limits import MAX_MESSAGE, cut
 
 if TYPE_CHECKING:
     from pyhelper.server.server import XpServer
@@ -30,7 +33,7 @@ def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperime
     """Queues the run (`queue`), or starts `xp exp run` in the background and names it."""
     from pyhelper.core.experiments.save import choose_name
     from pyhelper.core.gitrepo import head_commit, open_repo
-    from pyhelper.core.queue.sweep import expand
+    from pyhelper.core.queue.sweep import parse_axis
 
     project = ls.project()
     if params.queue:
@@ -38,7 +41,8 @@ def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperime
 
         entries = enqueue(project, set_values=list(params.params), name=params.name, message=params.message)
         return p.RunExperimentResult(started=True, names=[e.name for e in entries])
-    points = len(expand(list(params.params), confirm=True))
+    # The size of the grid, without making it (a few -S of 100 values each is 10^10 points).
+    points = math.prod(len(parse_axis(assignment).values) for assignment in params.params)
     if points > 1:  # The same check, and text, as `xp exp run`.
         raise BadInput(f"these -S values describe {points} experiments",
                        hint="add --queue to queue them, then run them with `xp exp run --run-all -j N`")
@@ -95,19 +99,25 @@ def _start(ls: XpServer, root: Path, command: list[str], log_name: str, title: s
 
 def _follow(ls: XpServer, process: subprocess.Popen, log: Path, what: str, success: str,
             token: int | str | None) -> None:
-    """Reports the log's new lines until the run ends, then how it ended."""
+    """Reports the log's new lines until the run ends, then how it ended.
+
+    Memory stays bounded whatever the run prints: the log is read 1 MiB at a time, and only its last
+    lines are kept (the CLI's error and the failed stage's tail are at the end).
+    """
     offset = 0
     last = ""
-    lines: list[str] = []
+    lines: collections.deque[str] = collections.deque(maxlen=1000)
     while True:
         done = process.poll() is not None
         try:
             with open(log, "rb") as handle:
                 handle.seek(offset)
-                chunk = handle.read()
+                chunk = handle.read(_CHUNK)
         except OSError:
             chunk = b""
         offset += len(chunk)
+        if done and len(chunk) == _CHUNK:
+            done = False  # More of the log to read before saying how the run ended.
         for line in chunk.decode("utf-8", errors="replace").splitlines():
             lines.append(line)
             if line.strip():
@@ -116,21 +126,26 @@ def _follow(ls: XpServer, process: subprocess.Popen, log: Path, what: str, succe
                     ls.call(ls.work_done_progress.report, token, lsp.WorkDoneProgressReport(message=last[:200]))
         if done:
             break
-        time.sleep(0.1)
+        if len(chunk) < _CHUNK:
+            time.sleep(0.1)
     if token is not None:
         _RUNNING.pop(token, None)
     failed = process.returncode != 0
     text = success
     if failed:
         # The CLI's error starts at its last `error: ` line (a failed stage adds its output's tail).
-        starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
-        text = "\n".join(lines[starts[-1]:]).removeprefix("error: ") if starts else last
+        kept = list(lines)
+        starts = [i for i, line in enumerate(kept) if line.startswith("error: ")]
+        text = cut("\n".join(kept[starts[-1]:]).removeprefix("error: ") if starts else last, MAX_MESSAGE)
     if token is not None:
-        ls.call(ls.work_done_progress.end, token, lsp.WorkDoneProgressEnd(message=text.splitlines()[0]))
+        ls.call(ls.work_done_progress.end, token, lsp.WorkDoneProgressEnd(message=(text.splitlines() or [""])[0][:200]))
     if failed:
         ls.call(ls.window_show_message, lsp.ShowMessageParams(
             type=lsp.MessageType.Error, message=f"xp: {what} failed: {text}"))
 
+
+_CHUNK = 1 << 20
+"""Bytes of a run's log read per look."""
 
 _RUNNING: dict[int | str, subprocess.Popen] = {}
 """Progress token → the run reporting through it (what a cancel stops)."""
