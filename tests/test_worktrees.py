@@ -65,3 +65,17 @@ def test_a_worktree_on_a_packed_branch_has_commits(worktree, xp):
     git(worktree, "pack-refs", "--all")
     xp("exp", "run", "--temp", "-S", "train.lr=0.25", "-n", "packed", cwd=worktree)
     assert set(exps(worktree)) == {"packed"}
+
+
+@pytest.mark.asyncio
+async def test_the_editor_hears_of_new_experiments_in_a_linked_worktree(worktree, xp):
+    import time
+
+    from pyhelper.server import protocol
+    from tests.lsp_client import notification, request, started
+
+    async with started(worktree) as client:
+        await request(client, protocol.SHOW_EXPERIMENTS, protocol.ShowExperimentsParams())  # The first load.
+        after = time.monotonic()
+        xp("exp", "run", "--temp", "-S", "train.lr=0.35", "-n", "heard", cwd=worktree)
+        await notification(client, protocol.EXPERIMENTS_CHANGED, after=after, timeout=30)

@@ -123,8 +123,9 @@ class Watcher:
             project = find_project(root)
         except NotARepository:
             return snap
-        git = project.git_dir
-        snap.git_dir = git
+        own = project.git_dir  # HEAD is the work tree's own; refs live in the common dir (a linked worktree's main one).
+        git = project.common_dir
+        snap.git_dir = own
         exps = git / "refs" / "exps"
         try:
             for first in os.scandir(exps):
@@ -139,7 +140,7 @@ class Watcher:
             snap.packed = self._last.packed
         else:
             snap.packed = _packed_exps(git / "packed-refs")
-        head_text = _read(git / "HEAD")
+        head_text = _read(own / "HEAD")
         branch = head_text.removeprefix("ref:").strip() if head_text.startswith("ref:") else ""
         snap.head = (head_text, _stat(git / branch) if branch else None, snap.packed_stat)
         if self._last is not None and self._last.head == snap.head:
