@@ -1,10 +1,18 @@
-"""Turning core results into text: tables (tabulate), Markdown, JSON, numbers."""
+"""Turning core results into text: tables (tabulate), Markdown, JSON, numbers.
+
+Cells hold other people's text (tags, names and params values from pulled experiments), so every
+cell and header is made inert here: control characters as visible escapes (`core/printable.py`),
+and in Markdown also `\\`, `|`, `<`, `>` and `&` escaped, so a value can neither drive the terminal
+nor break the table or inject HTML into the rendered page.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from typing import Any
+
+from pyhelper.core.printable import escape
 
 
 def number(value: Any, precision: int) -> str:
@@ -24,8 +32,22 @@ def table(headers: list[str], rows: list[list[Any]], *, markdown: bool = False, 
     """A plain or Markdown table; with `indented`, cells keep their leading spaces (tree drawings)."""
     from tabulate import tabulate
 
-    return tabulate(rows, headers=headers, tablefmt="github" if markdown else "plain", disable_numparse=True,
-                    preserve_whitespace=indented)
+    cell = markdown_cell if markdown else printable
+    return tabulate([[cell(str(value)) for value in row] for row in rows], headers=[cell(h) for h in headers],
+                    tablefmt="github" if markdown else "plain", disable_numparse=True, preserve_whitespace=indented)
+
+
+def printable(text: str) -> str:
+    """Text safe to print to a terminal: control characters (newlines too) shown as `\\x1b`, `\\n`…"""
+    return escape(text)
+
+
+_MARKDOWN = str.maketrans({"\\": "\\\\", "|": "\\|", "<": "&lt;", ">": "&gt;", "&": "&amp;"})
+
+
+def markdown_cell(text: str) -> str:
+    """Text for a Markdown table cell: printable, with the characters that end a cell or start HTML escaped."""
+    return escape(text).translate(_MARKDOWN)
 
 
 def emit_json(data: Any) -> None:

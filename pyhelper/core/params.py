@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pyhelper.core.bounds import Exceeded, check_depth, too_deep_error
 from pyhelper.errors import ParamsError, did_you_mean
 
 MISSING = object()
@@ -37,15 +38,22 @@ def parse_params(text: str, *, suffix: str, display: str) -> dict[str, Any]:
     elif suffix == ".json":
         try:
             data = json.loads(text)
+            check_depth(data)
         except json.JSONDecodeError as exc:
             raise ParamsError(
                 f"malformed JSON: {exc.msg}", hint="fix the JSON syntax", path=display, line=exc.lineno
             ) from None
+        except (RecursionError, Exceeded):
+            raise _too_deep(display) from None
     elif suffix == ".toml":
         import tomllib
 
         try:
             data = tomllib.loads(text)
+            check_depth(data)
+        except (RecursionError, Exceeded):
+            # tomllib recurses once per nested array or inline table: a few hundred levels overflow it.
+            raise _too_deep(display) from None
         except tomllib.TOMLDecodeError as exc:
             import re
 
@@ -69,6 +77,12 @@ def parse_params(text: str, *, suffix: str, display: str) -> dict[str, Any]:
             line=1,
         )
     return data
+
+
+def _too_deep(display: str) -> ParamsError:
+    """The error for a JSON or TOML file nested deeper than xp reads (`bounds.MAX_DEPTH`)."""
+    error = too_deep_error()
+    return ParamsError(error.problem, hint=error.hint, path=display)
 
 
 def get_value(data: Any, key: str) -> Any:

@@ -9,12 +9,18 @@ Whenever a document uses something this reader does not handle exactly (explicit
 keys, duplicate or complex keys, a YAML directive, a plain scalar that is not an obvious string,
 number, boolean or null), it returns `FALLBACK` and the caller uses ruamel.yaml's full safe
 loader. Syntax errors come from the same C parser, so they are the same as ruamel.yaml's.
+
+Both readers are bounded (`bounds.py`): nesting deeper than `MAX_DEPTH`, aliases that would
+expand to more than `MAX_ALIAS_NODES` nodes, and aliases inside their own anchor raise
+`bounds.Exceeded` as soon as they are seen; `check` scans a document for the full loaders.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterable
+
+from pyhelper.core.bounds import ALIAS_HINT, MAX_ALIAS_NODES, MAX_DEPTH, Exceeded, too_deep_error
 
 FALLBACK = object()
 """Returned when the document needs ruamel.yaml's full loader."""
@@ -56,7 +62,8 @@ def _scalar(value: str, style: Any, tag: Any) -> Any:
 
 
 def load(text: str) -> Any:
-    """The document's value, or `FALLBACK`; raises ruamel.yaml's errors for invalid YAML."""
+    """The document's value, or `FALLBACK`; raises ruamel.yaml's errors for invalid YAML and
+    `bounds.Exceeded` for a document past xp's limits."""
     from _ruamel_yaml import CParser
 
     parser = CParser(text)
@@ -108,6 +115,10 @@ def _document(parser: Any) -> Any:
     stack: list[_Map | _Seq] = []
     result: Any = None
     documents = 0
+    # Aliases share one Python object, so a bomb costs nothing here; what it would cost the code
+    # that walks the value is counted instead (sizes of anchored containers, by id, on first use).
+    sizes: dict[int, int] = {}
+    alias_nodes = 0
 
     def add(value: Any) -> None:
         nonlocal result
@@ -127,6 +138,8 @@ def _document(parser: Any) -> Any:
         elif kind in ("MappingStartEvent", "SequenceStartEvent"):
             if event.tag is not None and event.tag != "!":
                 raise _Fallback
+            if len(stack) >= MAX_DEPTH:
+                raise too_deep_error(event.start_mark.line + 1)
             container: Any = {} if kind == "MappingStartEvent" else []
             if event.anchor:
                 anchors[event.anchor] = container
@@ -137,13 +150,125 @@ def _document(parser: Any) -> Any:
         elif kind == "AliasEvent":
             if event.anchor not in anchors:
                 raise _Fallback
-            add(anchors[event.anchor])
+            value = anchors[event.anchor]
+            if isinstance(value, (dict, list)):
+                if any(frame.data is value for frame in stack):
+                    raise _recursive(event)
+                alias_nodes += _expanded_size(value, sizes)
+            else:
+                alias_nodes += 1
+            if alias_nodes > MAX_ALIAS_NODES:
+                raise _bomb(event)
+            add(value)
         elif kind == "DocumentStartEvent":
             documents += 1
             if documents > 1 or getattr(event, "version", None) or getattr(event, "tags", None):
                 raise _Fallback
         elif kind == "StreamEndEvent":
             return result
+
+
+def _expanded_size(value: Any, sizes: dict[int, int]) -> int:
+    """Nodes in `value` with shared containers counted once per use (as if every alias were expanded).
+
+    Post-order without recursion; each distinct container is summed once (`sizes`, by id), so a
+    bomb's size is found in time proportional to its text, not to its expansion.
+    """
+    todo: list[tuple[Any, bool]] = [(value, False)]
+    while todo:
+        node, children_done = todo.pop()
+        if id(node) in sizes:
+            continue
+        children = [c for c in (node.values() if isinstance(node, dict) else node) if isinstance(c, (dict, list))]
+        if children_done:
+            scalars = len(node) * (2 if isinstance(node, dict) else 1) - len(children)
+            sizes[id(node)] = 1 + scalars + sum(sizes[id(c)] for c in children)
+        else:
+            todo.append((node, True))
+            todo.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(value)]
+
+
+def _bomb(event: Any) -> Exceeded:
+    return Exceeded(f"YAML aliases would expand to more than {MAX_ALIAS_NODES:,} nodes", ALIAS_HINT,
+                    event.start_mark.line + 1 if event.start_mark is not None else None)
+
+
+def _recursive(event: Any) -> Exceeded:
+    return Exceeded(f"the alias '*{event.anchor}' is inside the node it refers to (endless expansion)",
+                    f"refer to '&{event.anchor}' only after its node ends",
+                    event.start_mark.line + 1 if event.start_mark is not None else None)
+
+
+def check(events: Iterable[Any]) -> None:
+    """Raises `bounds.Exceeded` when a stream of parser events (C or pure-Python ruamel.yaml) passes
+    xp's limits: run before a full loader builds, or a recursive composer walks, the document."""
+    sizes: dict[str, int | None] = {}  # Expanded size of each anchor's node; None while it is being read.
+    latest: dict[str, int] = {}  # Which node (by serial number) each anchor names now: anchors can be redefined.
+    frames: list[tuple[Any, int]] = []  # (anchor or None, serial number) of each container being read.
+    counts: list[int] = []  # Expanded nodes so far in each container being read.
+    serial = alias_nodes = 0
+    for event in events:
+        kind = type(event).__name__
+        if kind == "ScalarEvent":
+            serial += 1
+            if event.anchor:
+                sizes[event.anchor], latest[event.anchor] = 1, serial
+            if counts:
+                counts[-1] += 1
+        elif kind in ("MappingStartEvent", "SequenceStartEvent"):
+            if len(counts) >= MAX_DEPTH:
+                raise too_deep_error(event.start_mark.line + 1 if event.start_mark is not None else None)
+            serial += 1
+            if event.anchor:
+                sizes[event.anchor], latest[event.anchor] = None, serial
+            counts.append(1)
+            frames.append((event.anchor, serial))
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            size = counts.pop()
+            anchor, number = frames.pop()
+            if anchor and latest[anchor] == number:
+                sizes[anchor] = size
+            if counts:
+                counts[-1] += size
+        elif kind == "AliasEvent":
+            expanded = sizes.get(event.anchor, 1)
+            if expanded is None:
+                raise _recursive(event)
+            alias_nodes += expanded
+            if alias_nodes > MAX_ALIAS_NODES:
+                raise _bomb(event)
+            if counts:
+                counts[-1] += expanded
+
+
+def check_flow_depth(text: str) -> None:
+    """Raises `bounds.Exceeded` when brackets (`[`, `{`) in `text` may nest deeper than `MAX_DEPTH`.
+
+    For ruamel.yaml's pure-Python scanner, which looks up to 1,024 characters ahead at every
+    token while any bracket is open, and so takes a second over `[[[[…` before the first event.
+    Brackets inside strings count too: a conservative count, cheap, and only used there.
+    """
+    depth = 0
+    for bracket in re.finditer(r"[\[\]{}]", text):
+        depth = depth + 1 if bracket.group() in "[{" else max(0, depth - 1)
+        if depth > MAX_DEPTH:
+            raise too_deep_error(text.count("\n", 0, bracket.start()) + 1)
+
+
+def c_events(text: str) -> Iterable[Any]:
+    """The C parser's events for `text` (ruamel.yaml's syntax errors raised as they are met)."""
+    from _ruamel_yaml import CParser
+
+    parser = CParser(text)
+    try:
+        while True:
+            event = parser.get_event()
+            yield event
+            if type(event).__name__ == "StreamEndEvent":
+                return
+    finally:
+        parser.dispose()
 
 
 def replace_scalars(text: str, values: dict[tuple[str, ...], Any]) -> str | None:
@@ -159,7 +284,10 @@ def replace_scalars(text: str, values: dict[tuple[str, ...], Any]) -> str | None
 
     if not values or not all(_simple(v) for v in values.values()):
         return None
-    before = load(text)
+    try:
+        before = load(text)
+    except Exceeded:
+        return None  # The full editor reports it.
     if before is FALLBACK or not isinstance(before, dict):
         return None
     spans: dict[tuple[str, ...], tuple[int, int, Any]] = {}

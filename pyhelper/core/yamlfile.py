@@ -70,26 +70,58 @@ def guess_indent(text: str) -> tuple[int, int, int]:
 
 
 def parse_yaml(text: str, *, path: str, error: type[BadInput] = BadInput) -> Any:
-    """Parses YAML text; a syntax error becomes `error` naming `path` and the line."""
+    """Parses YAML text; a syntax error, or a document past xp's limits (`bounds.py`: nesting,
+    alias expansion), becomes `error` naming `path` and the line."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     from pyhelper.core import yamlfast
+    from pyhelper.core.bounds import Exceeded
 
     try:
         try:
             value = yamlfast.load(text)
-            return _safe_yaml().load(text) if value is yamlfast.FALLBACK else value
+            if value is not yamlfast.FALLBACK:
+                return value
+            yamlfast.check(yamlfast.c_events(text))
+            return _safe_yaml().load(text)
         except MarkedYAMLError:
             # The C parser is stricter than YAML 1.2 in places DVC's pure-Python one is not (a ':' inside a
             # flow list item, as in `deps: [https://host:8080/x]`): ask that one before calling it an error.
             from ruamel.yaml import YAML
 
-            return YAML(typ="safe", pure=True).load(text)
+            pure = YAML(typ="safe", pure=True)
+            yamlfast.check_flow_depth(text)
+            yamlfast.check(pure.parse(text))
+            return pure.load(text)
+    except Exceeded as exc:
+        raise error(exc.problem, hint=exc.hint, path=path, line=exc.line) from None
     except MarkedYAMLError as exc:
         message, hint, line = _explain(exc, text)
         raise error(f"malformed YAML: {message}", hint=hint, path=path, line=line) from None
     except YAMLError as exc:
         raise error(f"malformed YAML: {exc}", hint="fix the file's syntax", path=path) from None
+
+
+def check_bounds(text: str, *, path: str) -> None:
+    """Raises `BadInput` naming `path` when YAML text passes xp's limits (for the round-trip loaders,
+    whose composer recurses and whose users walk every alias); syntax errors are left to the loader."""
+    from ruamel.yaml.error import YAMLError
+
+    from pyhelper.core import yamlfast
+    from pyhelper.core.bounds import Exceeded
+
+    try:
+        try:
+            yamlfast.check(yamlfast.c_events(text))
+        except YAMLError:
+            from ruamel.yaml import YAML
+
+            yamlfast.check_flow_depth(text)
+            yamlfast.check(YAML(typ="safe", pure=True).parse(text))
+    except Exceeded as exc:
+        raise BadInput(exc.problem, hint=exc.hint, path=path, line=exc.line) from None
+    except YAMLError:
+        pass
 
 
 def _explain(exc: Any, text: str) -> tuple[str, str, int | None]:
@@ -138,12 +170,16 @@ def load_yaml_file(path: Path, *, display: str, error: type[BadInput] = BadInput
 
 def load_roundtrip(path: Path) -> Any:
     """Loads a YAML file keeping comments, order and quoting, for an edit written back later."""
-    return _roundtrip_yaml().load(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    check_bounds(text, path=path.name)
+    return _roundtrip_yaml().load(text)
 
 
-def load_for_edit(text: str) -> Any:
+def load_for_edit(text: str, *, path: str = "") -> Any:
     """Parses YAML text for an edit (see `dump_roundtrip`): comments, order and quoting kept."""
-    return _roundtrip_yaml().load(split_preamble(text)[1])
+    body = split_preamble(text)[1]
+    check_bounds(body, path=path)
+    return _roundtrip_yaml().load(body)
 
 
 def dump_roundtrip(data: Any, *, like: str = "") -> str:
@@ -197,6 +233,7 @@ def line_of(text: str, keys: list[str | int]) -> int | None:
     at the section it should be in.
     """
     try:
+        check_bounds(text, path="")
         node = _roundtrip_yaml().load(text)
     except Exception:
         return None

@@ -10,10 +10,14 @@ from pyhelper.errors import BadInput
 
 
 def tag(project: Project, spec: str, tags: list[str], *, remove: bool = False) -> notes.Annotations:
-    """Adds (or removes) tags; returns the experiment's annotations after the change."""
-    for name in tags:
-        if not name or any(c.isspace() for c in name) or "," in name:
-            raise BadInput(f"'{name}' is not a valid tag", hint="use one word per tag (no spaces or commas)")
+    """Adds (or removes) tags; returns the experiment's annotations after the change.
+
+    Tags to add are checked (`notes.check_tag`); any tag can be removed, one stored by someone
+    else included (as it is shown, control characters escaped).
+    """
+    if not remove:
+        for name in tags:
+            notes.check_tag(name)
     repo = open_repo(project)
     experiment = find(repo, spec)
     current = notes.read(repo, experiment.rev)
@@ -21,17 +25,21 @@ def tag(project: Project, spec: str, tags: list[str], *, remove: bool = False) -
         updated = tuple(t for t in current.tags if t not in tags)
     else:
         updated = tuple(dict.fromkeys([*current.tags, *tags]))
+        if len(updated) > notes.MAX_TAGS:
+            raise BadInput(f"'{experiment.name}' would have {len(updated)} tags; an experiment has at most "
+                           f"{notes.MAX_TAGS}", hint="remove some with `xp exp tag --remove`")
     result = notes.Annotations(tags=updated, note=current.note, starred=current.starred)
     notes.write(repo, experiment.rev, result)
     return result
 
 
 def set_note(project: Project, spec: str, text: str) -> notes.Annotations:
-    """Replaces the experiment's note (an empty text removes it)."""
+    """Replaces the experiment's note (an empty text removes it); `notes.check_note` says what a note may hold."""
+    text = notes.check_note(text)
     repo = open_repo(project)
     experiment = find(repo, spec)
     current = notes.read(repo, experiment.rev)
-    result = notes.Annotations(tags=current.tags, note=text.strip(), starred=current.starred)
+    result = notes.Annotations(tags=current.tags, note=text, starred=current.starred)
     notes.write(repo, experiment.rev, result)
     return result
 

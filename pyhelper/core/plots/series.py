@@ -75,11 +75,17 @@ def parse_series(raw: bytes, path: str) -> dict[str, list[Any]]:
     if suffix in (".csv", ".tsv"):
         return _table(list(csv.reader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")))
     if suffix == ".json":
+        from pyhelper.core.bounds import Exceeded, check_depth, too_deep_error
+
         try:
             data = json.loads(text) if text.strip() else []
+            check_depth(data)
         except json.JSONDecodeError as exc:
             raise BadInput(f"not valid JSON: {exc.msg}", hint="fix the file or the stage that writes it",
                            path=path, line=exc.lineno) from None
+        except (RecursionError, Exceeded):
+            deep = too_deep_error()
+            raise BadInput(deep.problem, hint=deep.hint, path=path) from None
     elif suffix in (".yaml", ".yml"):
         from pyhelper.core.yamlfile import parse_yaml
 
