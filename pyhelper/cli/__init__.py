@@ -341,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args) or 0
     except XpError as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
+        from pyhelper.cli.render import printable
+
+        print(f"error: {printable(exc.one_line())}", file=sys.stderr)  # It may quote a pulled file.
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

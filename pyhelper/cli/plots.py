@@ -101,10 +101,11 @@ def _report(args: argparse.Namespace, *, revs: list[str], targets: list[str], al
                              for p in result.plots],
                    "errors": list(result.errors)})
         return 0
+    from pyhelper.cli.render import printable
     from pyhelper.core.atomic_write import write_atomic
 
     for error in result.errors:
-        print(f"warning: {error}", file=sys.stderr)
+        print(f"warning: {printable(str(error))}", file=sys.stderr)
     if args.out:
         # As DVC: -o names a folder that gets index.html; a name ending in .html is the file itself.
         out = Path(args.out) if args.out.lower().endswith((".html", ".htm")) else Path(args.out) / "index.html"

@@ -134,5 +134,7 @@ def _only(result, targets: list[str]):
 def _print_errors(files) -> None:
     import sys
 
+    from pyhelper.cli.render import printable
+
     for f in files:
-        print(f"warning: {f.path}: {f.error}", file=sys.stderr)
+        print(f"warning: {printable(f'{f.path}: {f.error}')}", file=sys.stderr)
