@@ -123,6 +123,8 @@ class Cluster:
         self.remote = str(tmp / "remote.git")
         self.cache = str(tmp / "shared-cache")
         self.workers: list[subprocess.Popen] = []
+        self.spawned: list[int] = []
+        """Pids of workers xp itself started (`queue start -j N`), each the leader of its own session."""
 
     @property
     def url(self) -> str:
@@ -198,6 +200,11 @@ class Cluster:
 
     def cleanup(self) -> None:
         """Stops every worker (and its horse) and every stage a test left running."""
+        for pid in self.spawned:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         for proc in self.workers:
             if proc.poll() is None:
                 try:

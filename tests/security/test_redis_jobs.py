@@ -170,6 +170,7 @@ def test_a_worker_needs_its_own_remote(cluster):
 def test_an_open_redis_is_refused_unless_insecure(gen, tmp_path, monkeypatch):
     server = RedisServer(tmp_path / "open-redis", password=None)
     server.start()
+    c = None
     try:
         c = make_cluster_on(gen, tmp_path, monkeypatch, server)
         worker = run_xp("queue", "worker", "--backend", server.url, "--remote", c.remote, "--idle", "1",
@@ -185,7 +186,17 @@ def test_an_open_redis_is_refused_unless_insecure(gen, tmp_path, monkeypatch):
         c.xp("exp", "run", "--run-all", "-j", "1", timeout=120)  # Its workers inherit --insecure.
         assert c.statuses() == {"open": "success"}
     finally:
+        if c is not None:
+            c.cleanup()
         server.stop()
+
+
+@pytest.fixture
+def bare_cluster(gen, tmp_path, monkeypatch, redis_server):
+    """A project pushed to a bare remote, its queue not selected yet; every worker stopped after."""
+    c = make_cluster_on(gen, tmp_path, monkeypatch, redis_server)
+    yield c
+    c.cleanup()
 
 
 def make_cluster_on(gen, tmp_path, monkeypatch, server):
@@ -207,13 +218,14 @@ def test_a_wrong_password_is_one_line_without_the_password(cluster):
     assert proc.stderr.count("\n") == 1
 
 
-def test_secrets_stay_out_of_output_argv_redis_and_files(gen, tmp_path, monkeypatch, redis_server):
-    c = make_cluster_on(gen, tmp_path, monkeypatch, redis_server)
+def test_secrets_stay_out_of_output_argv_redis_and_files(bare_cluster):
+    c = bare_cluster
     shown = []
     started = c.xp("queue", "start", "--backend", c.url, "--remote", c.remote, "--cache-dir", c.cache, "-j", "1",
                    "--json")
     shown.append(started.stdout + started.stderr)
     pids = json.loads(started.stdout)["pids"]
+    c.spawned.extend(pids)
     for pid in pids:  # What `ps` shows of the workers xp started.
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
         assert PASSWORD not in argv and "queue\0worker" in argv
@@ -233,15 +245,10 @@ def test_secrets_stay_out_of_output_argv_redis_and_files(gen, tmp_path, monkeypa
         assert PASSWORD.encode() not in (values or b""), key
     config = c.project / ".xp" / "config"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
-    for pid in pids:
-        try:
-            os.kill(pid, 15)
-        except ProcessLookupError:
-            pass
 
 
-def test_a_password_from_the_environment_or_a_file_keeps_the_url_bare(gen, tmp_path, monkeypatch, redis_server):
-    c = make_cluster_on(gen, tmp_path, monkeypatch, redis_server)
+def test_a_password_from_the_environment_or_a_file_keeps_the_url_bare(bare_cluster, tmp_path, redis_server):
+    c = bare_cluster
     bare = redis_server.bare_url
     refused = c.xp("queue", "start", "--backend", bare, "--remote", c.remote, "-j", "0", expect=2)
     assert "refused xp's credentials" in refused.stderr
@@ -258,6 +265,7 @@ def test_a_password_from_the_environment_or_a_file_keeps_the_url_bare(gen, tmp_p
 def test_a_tls_only_redis_with_a_test_ca(gen, tmp_path, monkeypatch):
     server = RedisServer(tmp_path / "tls-redis", tls=True)
     server.start()
+    c = None
     try:
         c = make_cluster(gen, tmp_path, monkeypatch, server, PIPELINE)
         assert c.url.startswith("rediss://")
@@ -269,8 +277,9 @@ def test_a_tls_only_redis_with_a_test_ca(gen, tmp_path, monkeypatch):
         assert "over-tls" in proc.stdout
         refused = run_xp("queue", "worker", "--backend", plain, "--remote", c.remote, cwd=tmp_path, expect=2)
         assert "cannot reach Redis" in refused.stderr and PASSWORD not in refused.stderr
-        c.cleanup()
     finally:
+        if c is not None:
+            c.cleanup()
         server.stop()
 
 
