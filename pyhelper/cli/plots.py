@@ -121,7 +121,13 @@ def _report(args: argparse.Namespace, *, revs: list[str], targets: list[str], al
     if args.open:
         import webbrowser
 
-        webbrowser.open(out.resolve().as_uri())
+        try:
+            opened = webbrowser.open(out.resolve().as_uri())
+        except webbrowser.Error:
+            opened = False
+        if not opened:
+            print(f"No browser could be started here; open {out.resolve().as_uri()} yourself (or copy the file to a "
+                  "machine with one: it is self-contained).", file=sys.stderr)
     return 0
 
 
