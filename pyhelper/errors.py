@@ -31,7 +31,12 @@ class XpError(Exception):
 
     def one_line(self) -> str:
         """What the user is told: `file:line: message — hint` (the CLI prints it after `error: `)."""
-        return f"{self} — {self.hint}" if self.hint else str(self)
+        if not self.hint:
+            return str(self)
+        text = str(self)
+        # A message that quotes lines (a failing stage's output) gets its fix on a line of its own, not glued
+        # to the last quoted line.
+        return f"{text}\n  hint: {self.hint}" if "\n" in text else f"{text} — {self.hint}"
 
 
 class Notice(UserWarning):

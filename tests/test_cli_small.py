@@ -23,3 +23,11 @@ def test_open_without_a_browser_says_where_the_file_is(gen, xp, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     result = xp("plots", "show", "--open", cwd=repo)
     assert "No browser could be started here; open file://" in result.stderr
+
+
+def test_a_failing_stage_s_fix_is_on_a_line_of_its_own_and_its_output_is_escaped(gen, xp):
+    repo = gen({"dvc.yaml": "stages:\n  s:\n    cmd: echo hello; printf '\\033]52;c;cHduZWQ=\\007oops\\n'; exit 3\n"})
+    result = xp("repro", cwd=repo, expect=1)
+    error = result.stderr[result.stderr.index("error: "):].splitlines()
+    assert error[-2] == "  | \\x1b]52;c;cHduZWQ=\\x07oops"
+    assert error[-1].startswith("  hint: fix the command and run `xp repro` again")

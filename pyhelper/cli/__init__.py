@@ -341,9 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args) or 0
     except XpError as exc:
-        from pyhelper.cli.render import printable
+        from pyhelper.core.printable import escape
 
-        print(f"error: {printable(exc.one_line())}", file=sys.stderr)  # It may quote a pulled file.
+        print(f"error: {escape(exc.one_line(), keep=chr(10))}", file=sys.stderr)  # It may quote a pulled file.
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
