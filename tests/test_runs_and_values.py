@@ -48,6 +48,7 @@ def test_runs_restore_puts_outputs_and_params_back_and_updates_the_lock(project,
 
     out = xp("runs", "restore", old, cwd=project)
     assert "dvc.lock updated" in out.stdout
+    assert "  param   params.yaml:train.lr\n" in out.stdout  # The key as a user names it (no '+').
     assert (project / "model.txt").read_text() == "weights lr=0.1 rows=3\n"
     assert "lr: 0.1" in (project / "params.yaml").read_text()
     assert "# Data preparation." in (project / "params.yaml").read_text(), "comments survive"

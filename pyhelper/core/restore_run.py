@@ -61,7 +61,7 @@ def restore_run(project: Project, run_id: str, *, force: bool = False) -> Restor
             apply_overrides(root / file, items, display=file)
         lock_updated = _update_lock(project, record, index)
         return Restored(record, tuple(p for p, _ in outputs),
-                        tuple(f"{f}:{o.key}" for f, o in overrides), lock_updated)
+                        tuple(f"{f}:{o.key.removeprefix('+')}" for f, o in overrides), lock_updated)
     finally:
         index.close()
         runs.close()
