@@ -390,20 +390,22 @@ def _git_progress():
 
 def push(args: argparse.Namespace) -> int:
     """`xp exp push REMOTE [NAME…]`."""
+    from pyhelper.core.credentials import redact
     from pyhelper.core.experiments.sync import push as push_experiments
 
     pushed = push_experiments(_project(), args.remote, args.names, follow=_git_progress())
-    print(f"Pushed {len(pushed)} experiment(s) to '{args.remote}' (with their tags and notes).")
+    print(f"Pushed {len(pushed)} experiment(s) to '{redact(args.remote)}' (with their tags and notes).")
     return 0
 
 
 def pull(args: argparse.Namespace) -> int:
     """`xp exp pull REMOTE [NAME…]`."""
+    from pyhelper.core.credentials import redact
     from pyhelper.core.experiments.sync import pull as pull_experiments
 
     project = _project()
     pulled = pull_experiments(project, args.remote, args.names, follow=_git_progress())
-    print(f"Pulled {len(pulled)} experiment(s) from '{args.remote}' (with their tags and notes).")
+    print(f"Pulled {len(pulled)} experiment(s) from '{redact(args.remote)}' (with their tags and notes).")
     if (project.xp_dir / "config").is_file():  # Remote runs' outputs, from the queue's shared cache dir.
         from pyhelper.core.gitrepo import open_repo
         from pyhelper.core.queue.remote_outputs import outputs_home

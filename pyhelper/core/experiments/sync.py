@@ -1,7 +1,10 @@
 """`xp exp push` / `xp exp pull`: experiments and their notes through a git remote.
 
 Network work goes through the `git` command (it knows the user's credentials, SSH setup and
-remotes). Neither direction forces: when the other side already has a different experiment of
+remotes). The remote is checked first (`gitargs.check_remote`: never an option such as
+`--upload-pack=CMD`, never the `ext::` transport), stands after `--`, and git may use only the
+file, ssh, https and git transports; refs a remote lists are used only when git accepts their
+names. Neither direction forces: when the other side already has a different experiment of
 the same name, that one experiment is refused (the others still go through) and the error names
 it. Notes merge, with local notes winning on conflicts; a push merges the remote's notes first,
 so that pushing never drops someone else's tags.
@@ -17,8 +20,10 @@ import subprocess
 import threading
 from typing import Callable
 
+from pyhelper.core.credentials import redact, redact_text
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
+from pyhelper.core.gitargs import check_remote, git_argv, git_env, valid_refname
 from pyhelper.core.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.refs import EXPS_NAMESPACE, NOTES_REF, ExpRef
@@ -51,17 +56,17 @@ class Follow:
 
 
 def _git(project: Project, *args: str, follow: Follow | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    env = git_env()
     if follow is None:
-        return subprocess.run(["git", *args], cwd=project.root, capture_output=True, text=True, env=env,
+        return subprocess.run(git_argv(*args), cwd=project.root, capture_output=True, text=True, env=env,
                               stdin=subprocess.DEVNULL)
     return _followed(project, list(args), env, follow)
 
 
 def _followed(project: Project, args: list[str], env: dict[str, str], follow: Follow) -> subprocess.CompletedProcess[str]:
     """Runs git in its own process group, passing its progress lines on, until it ends or `follow.cancel` is set."""
-    proc = subprocess.Popen(["git", *args], cwd=project.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(git_argv(*args), cwd=project.root, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     out: list[bytes] = []
     err: list[str] = []
 
@@ -118,8 +123,8 @@ def _failed(action: str, remote: str, result: subprocess.CompletedProcess[str]) 
     """The error of a git command that failed for another reason than a refused experiment."""
     lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
     important = [line.split(":", 1)[1].strip() for line in lines if line.startswith(("fatal:", "error:"))]
-    detail = "; ".join(important or lines[-2:]) or f"git exited with code {result.returncode}"
-    return SyncError(f"{action} '{remote}' failed: {detail}",
+    detail = redact_text("; ".join(important or lines[-2:])) or f"git exited with code {result.returncode}"
+    return SyncError(f"{action} '{redact(remote)}' failed: {detail}",
                      hint="check the remote's name or URL (`git remote -v`) and your access to it")
 
 
@@ -129,7 +134,7 @@ def _names(refs: list[ExpRef]) -> str:
 
 def _merge_notes(project: Project, remote: str) -> None:
     """Merges the remote's notes into the local notes ref (local wins on conflicts)."""
-    fetched = _git(project, "fetch", "-q", remote, f"+{NOTES_REF}:{FETCHED_NOTES}")
+    fetched = _git(project, "fetch", "-q", "--", remote, f"+{NOTES_REF}:{FETCHED_NOTES}")
     if fetched.returncode != 0:
         return  # The remote has no notes yet.
     _git(project, "notes", "--ref", NOTES_REF, "merge", "-q", "-s", "ours", FETCHED_NOTES)
@@ -139,6 +144,8 @@ def _merge_notes(project: Project, remote: str) -> None:
 def push(project: Project, remote: str, names: list[str], *, follow: Follow | None = None) -> list[Experiment]:
     """Pushes the named experiments (default: all) and the notes ref to `remote`; `follow` gets git's
     progress and can stop it (`SyncCancelled`)."""
+    check_remote(remote)
+    named = redact(remote)
     repo = open_repo(project)
     refs = exp_refs(repo)
     chosen = [find(repo, n, refs=refs) for n in names] if names else [Experiment(r, s) for r, s in refs]
@@ -148,7 +155,8 @@ def push(project: Project, remote: str, names: list[str], *, follow: Follow | No
     if NOTES_REF in repo.references:
         _merge_notes(project, remote)
         refspecs.append(f"{NOTES_REF}:{NOTES_REF}")
-    result = _git(project, "push", "--porcelain", *(["--progress"] if follow else []), remote, *refspecs, follow=follow)
+    result = _git(project, "push", "--porcelain", *(["--progress"] if follow else []), "--", remote, *refspecs,
+                  follow=follow)
     if result.returncode == 0:
         return chosen
     # Porcelain lines: "<flag>\t<src>:<dst>\t<summary>"; "!" marks a refused ref, and the summary
@@ -168,37 +176,41 @@ def push(project: Project, remote: str, names: list[str], *, follow: Follow | No
         said = [line.split(":", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("remote:")]
         if any(said):
             reason += f" (the remote says: {' '.join(x for x in said if x)})"
-        raise SyncError(f"'{remote}' refused {what}" + (f" and {len(declined) - 1} more" if len(declined) > 1 else "")
+        raise SyncError(f"'{named}' refused {what}" + (f" and {len(declined) - 1} more" if len(declined) > 1 else "")
                         + f": {reason}", hint="the remote's rules do not accept it: ask its owner, or push to another remote")
     refused_exps = [ref for ref in map(ExpRef.parse, refused) if ref is not None]
     if refused_exps:
         pushed = len(chosen) - len(refused_exps)
         raise SyncError(
-            f"'{remote}' already has a different experiment named {_names(refused_exps)}; "
-            f"it was not pushed (the other {pushed} experiment(s) are on '{remote}' now)",
+            f"'{named}' already has a different experiment named {_names(refused_exps)}; "
+            f"it was not pushed (the other {pushed} experiment(s) are on '{named}' now)",
             hint=f"rename yours with `xp exp rename {refused_exps[0].name} NEW_NAME` and push again",
         )
     if list(refused) == [NOTES_REF]:
-        raise SyncError(f"'{remote}' refused the experiments' notes ({NOTES_REF}); the experiments were pushed",
+        raise SyncError(f"'{named}' refused the experiments' notes ({NOTES_REF}); the experiments were pushed",
                         hint="someone pushed notes at the same moment: push again")
     raise _failed("pushing to", remote, result)
 
 
 def pull(project: Project, remote: str, names: list[str], *, follow: Follow | None = None) -> list[ExpRef]:
     """Fetches the named experiments (default: all) and merges the remote's notes; `follow` as for `push`."""
-    listing = _git(project, "ls-remote", remote, f"{EXPS_NAMESPACE}/*")
+    check_remote(remote)
+    named = redact(remote)
+    listing = _git(project, "ls-remote", "--", remote, f"{EXPS_NAMESPACE}/*")
     if listing.returncode != 0:
         raise _failed("listing", remote, listing)
-    refs = [ref for line in listing.stdout.splitlines() if (ref := ExpRef.parse(line.split("\t")[-1]))]
+    # The listing is the remote's word: a ref git would not accept as a name is left out, as git does.
+    refs = [ref for line in listing.stdout.splitlines()
+            if (ref := ExpRef.parse(line.split("\t")[-1])) and valid_refname(str(ref))]
     if names:
         missing = [n for n in names if n not in {r.name for r in refs}]
         if missing:
-            raise BadInput(f"'{remote}' has no experiment named {', '.join(missing)}",
-                           hint=f"list them with `git ls-remote {remote} 'refs/exps/*'`")
+            raise BadInput(f"'{named}' has no experiment named {', '.join(missing)}",
+                           hint=f"list them with `git ls-remote {named} 'refs/exps/*'`")
         refs = [r for r in refs if r.name in names]
     if not refs:
         return []
-    result = _git(project, "fetch", *(["--progress"] if follow else []), remote, *[f"{r}:{r}" for r in refs],
+    result = _git(project, "fetch", *(["--progress"] if follow else []), "--", remote, *[f"{r}:{r}" for r in refs],
                   follow=follow)
     _merge_notes(project, remote)
     if result.returncode != 0:

@@ -7,6 +7,10 @@ checkpoint chain only grows; the one exception is a run replacing the checkpoint
 run of the same entry left behind (a run lost or failed mid-way, then retried), done as a
 compare-and-swap (`--force-with-lease=REF:THEIR_COMMIT`). Anything else already under the ref
 wins: the same tree counts as this run's result, another one fails this run.
+
+The remote and every ref are checked before git sees them (`gitargs`: never an option, never the
+`ext::` transport), the remote stands after `--`, and git may use only the file, ssh, https and git
+transports: a worker's remote and a job's entry id are values from outside.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from pyhelper.core.gitargs import check_refname, check_remote, git_argv, git_env
 from pyhelper.core.queue.redis_backend import git_error
 from pyhelper.errors import XpError
 
@@ -26,9 +31,9 @@ class Superseded(XpError):
 
 
 def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`git ARGS` in `cwd`, never prompting for credentials."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+    """`git ARGS` in `cwd`, never prompting for credentials, over the allowed transports only."""
+    return subprocess.run(git_argv(*args), cwd=cwd, capture_output=True, text=True, env=git_env(),
+                          stdin=subprocess.DEVNULL)
 
 
 def mirror(remote: str, entry_id: str, rev: str, *, root: Path, cache_dir: str | None) -> Path:
@@ -36,12 +41,13 @@ def mirror(remote: str, entry_id: str, rev: str, *, root: Path, cache_dir: str |
     checked to be `rev`; its output cache is `cache_dir` when one is given (a symlink)."""
     from pyhelper.core.refs import queue_ref
 
+    check_remote(remote, what="worker's remote")
+    ref = check_refname(queue_ref(entry_id), what="queue entry's ref")
     path = Path(root) / hashlib.sha1(remote.encode()).hexdigest()[:16]
     if not (path / ".git").is_dir():
         path.mkdir(parents=True, exist_ok=True)
         git(path, "init", "-q")
-    ref = queue_ref(entry_id)
-    fetched = git(path, "fetch", "-q", "--no-tags", remote, f"+{ref}:{ref}")
+    fetched = git(path, "fetch", "-q", "--no-tags", "--", remote, f"+{ref}:{ref}")
     if fetched.returncode != 0:
         if "couldn't find remote ref" in fetched.stderr:
             raise XpError(f"the queued commit {rev[:12]} is not on '{remote}' ({ref} is missing)",
@@ -69,7 +75,7 @@ def mirror(remote: str, entry_id: str, rev: str, *, root: Path, cache_dir: str |
 def _push(root: Path, remote: str, refspec: str, lease: str | None = None) -> subprocess.CompletedProcess[str]:
     ref = refspec.split(":", 1)[1]
     options = [f"--force-with-lease={ref}:{lease}"] if lease is not None else []
-    return git(root, "push", "--porcelain", *options, remote, refspec)
+    return git(root, "push", "--porcelain", *options, "--", remote, refspec)
 
 
 def _check_refused(pushed: subprocess.CompletedProcess[str], remote: str) -> None:
@@ -90,7 +96,7 @@ def _check_refused(pushed: subprocess.CompletedProcess[str], remote: str) -> Non
 def _remote_tip(root: Path, remote: str, ref: str, run: str) -> str:
     """The commit the remote holds under `ref` (fetched into the mirror under a ref of this run's own)."""
     seen = f"refs/xp/seen/{run}"
-    fetched = git(root, "fetch", "-q", "--no-tags", remote, f"+{ref}:{seen}")
+    fetched = git(root, "fetch", "-q", "--no-tags", "--", remote, f"+{ref}:{seen}")
     return git(root, "rev-parse", seen).stdout.strip() if fetched.returncode == 0 else ""
 
 
@@ -113,6 +119,9 @@ def _owner(root: Path, commit: str) -> tuple[str, int] | None:
 def publish(root: Path, remote: str, ref: str, commit: str, run: str, *, final: bool) -> str:
     """Pushes `commit` as `ref` (a checkpoint, or with `final` the experiment); the commit the remote
     holds under `ref` afterwards. Raises Superseded when the ref belongs to another run."""
+    check_remote(remote, what="worker's remote")
+    check_refname(ref, what="experiment's ref")
+    check_refname(f"refs/xp/seen/{run}", what="run's ref")
     pushed = _push(root, remote, f"{commit}:{ref}")
     if pushed.returncode == 0:
         return commit

@@ -11,10 +11,10 @@ may replace them (`remote_git.py`). Entries Redis still knows are left alone.
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 from pyhelper.core.experiments.checkpoint import parse_trailer
+from pyhelper.core.gitargs import check_remote, git_argv, git_env, valid_refname
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.queue.enqueue import TRAILER
@@ -25,20 +25,22 @@ from pyhelper.core.refs import EXPS_NAMESPACE, QUEUE_NAMESPACE
 
 
 def _git(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    return subprocess.run(["git", *args], cwd=project.root, capture_output=True, text=True, env=env,
+    return subprocess.run(git_argv(*args), cwd=project.root, capture_output=True, text=True, env=git_env(),
                           stdin=subprocess.DEVNULL)
 
 
 def _remote_refs(project: Project, remote: str) -> dict[str, str]:
     """Ref name → commit of the remote's queue refs and experiment refs, their objects fetched here."""
-    listed = _git(project, "ls-remote", remote, f"{QUEUE_NAMESPACE}/*", f"{EXPS_NAMESPACE}/*")
+    check_remote(remote)
+    listed = _git(project, "ls-remote", "--", remote, f"{QUEUE_NAMESPACE}/*", f"{EXPS_NAMESPACE}/*")
     if listed.returncode != 0:
         raise QueueError(f"listing the queue on '{remote}' failed: {git_error(listed)}",
                          hint="check the remote (`remote` in .xp/config) and your access to it")
-    refs = {line.split("\t")[1]: line.split("\t")[0] for line in listed.stdout.splitlines() if "\t" in line}
+    # The listing is the remote's word: only refs of xp's namespaces that git accepts as names are used.
+    refs = {name: sha for sha, _, name in (line.partition("\t") for line in listed.stdout.splitlines())
+            if name.startswith((QUEUE_NAMESPACE + "/", EXPS_NAMESPACE + "/")) and valid_refname(name)}
     if refs:  # Objects only (FETCH_HEAD): nothing of the remote's becomes a local ref here.
-        fetched = _git(project, "fetch", "-q", "--no-tags", remote, *refs)
+        fetched = _git(project, "fetch", "-q", "--no-tags", "--", remote, *refs)
         if fetched.returncode != 0:
             raise QueueError(f"fetching the queue from '{remote}' failed: {git_error(fetched)}",
                              hint="check the remote (`remote` in .xp/config) and your access to it")

@@ -6,6 +6,8 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
+from pyhelper.core.credentials import redact
+from pyhelper.core.gitargs import check_remote
 from pyhelper.errors import BadInput
 from pyhelper.server import protocol as p
 from pyhelper.server.errors import translated
@@ -41,8 +43,10 @@ def push_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
     """`xp exp push REMOTE [NAME…]`."""
     from pyhelper.core.experiments.sync import push
 
-    with _progress(ls, params.work_done_token, f"xp: pushing experiments to {params.remote}") as (follow, done):
-        names = [e.name for e in push(ls.project(), params.remote, list(params.names), follow=follow)]
+    # Checked before any progress begins: a refused remote answers with its one line and nothing else.
+    remote = check_remote(params.remote)
+    with _progress(ls, params.work_done_token, f"xp: pushing experiments to {redact(remote)}") as (follow, done):
+        names = [e.name for e in push(ls.project(), remote, list(params.names), follow=follow)]
         done(f"pushed {len(names)} experiment(s)")
     return p.SyncExperimentsResult(names=names)
 
@@ -51,8 +55,10 @@ def pull_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
     """`xp exp pull REMOTE [NAME…]`."""
     from pyhelper.core.experiments.sync import pull
 
-    with _progress(ls, params.work_done_token, f"xp: pulling experiments from {params.remote}") as (follow, done):
-        names = [ref.name for ref in pull(ls.project(), params.remote, list(params.names), follow=follow)]
+    # Checked before any progress begins: a refused remote answers with its one line and nothing else.
+    remote = check_remote(params.remote)
+    with _progress(ls, params.work_done_token, f"xp: pulling experiments from {redact(remote)}") as (follow, done):
+        names = [ref.name for ref in pull(ls.project(), remote, list(params.names), follow=follow)]
         done(f"pulled {len(names)} experiment(s)")
     return p.SyncExperimentsResult(names=names)
 
