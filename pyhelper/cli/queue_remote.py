@@ -31,6 +31,10 @@ def start(args: argparse.Namespace, project) -> int:
     if backend != "sqlite" and not remote:
         raise BadInput("--backend redis://… needs --remote URL (the git remote experiments travel through)",
                        hint="pass --remote with a URL or path every worker can reach")
+    if remote:
+        from pyhelper.core.gitargs import check_remote
+
+        check_remote(remote, what="--remote")
     if args.jobs < 0:
         raise BadInput("-j must be 0 or more", hint="pass -j N with N ≥ 0 (0: only select the backend)")
     insecure = bool(args.insecure or (current.insecure and backend == current.backend))

@@ -333,3 +333,17 @@ def test_outputs_home_never_copies_outside_the_caches(cluster, tmp_path):
     git(cluster.project, "update-ref", "-d", f"refs/exps/{baseline[:2]}/{baseline[2:]}/hostile")
     cluster.xp("exp", "pull", cluster.remote, "hostile", expect=None)
     assert not victim.exists()
+
+
+def test_remotes_that_git_would_read_as_options_are_refused_everywhere_on_the_queue(cluster, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = f"--upload-pack=touch {marker};"
+    worker = run_xp("queue", "worker", "--backend", cluster.url, "--remote", evil, cwd=tmp_path, expect=2)
+    assert "the worker's --remote '--upload-pack=" in worker.stderr and "starts with '-'" in worker.stderr
+    start = cluster.xp("queue", "start", "--backend", cluster.url, "--remote", f"ext::sh -c touch% {marker}", expect=2)
+    assert "'ext' transport" in start.stderr
+    config = cluster.project / ".xp" / "config"
+    config.write_text(config.read_text().replace(f"remote = {cluster.remote}", f"remote = {evil}"))
+    status = cluster.xp("queue", "status", expect=2)
+    assert f"{config}: the queue's remote '--upload-pack=" in status.stderr
+    assert not marker.exists()

@@ -117,6 +117,13 @@ def read_config(project: Project) -> QueueConfig:
                        hint=f"e.g. job-timeout = {DEFAULT_JOB_TIMEOUT} (24 h)")
     backend = check_backend(section.get("backend", SQLITE).strip() or SQLITE)
     remote = section.get("remote", "").strip() or None
+    if remote is not None:
+        from pyhelper.core.gitargs import check_remote
+
+        try:
+            check_remote(remote, what="queue's remote")
+        except BadInput as exc:
+            raise BadInput(f"{path}: {exc.message}", hint=exc.hint) from None
     if backend != SQLITE and remote is None:
         raise BadInput(f"{path}: [queue] backend is {backend} but no remote is set",
                        hint="add `remote = URL` (the shared git remote), or run "

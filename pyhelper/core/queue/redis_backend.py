@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import time
 from contextlib import contextmanager
@@ -131,8 +130,13 @@ def job_payload(item: dict[str, Any]) -> JobPayload:
 
 def git_push(cwd: str, remote: str, refspecs: list[str]) -> subprocess.CompletedProcess[str]:
     """`git push --porcelain REMOTE REFSPEC…` (never forced), with no prompt for credentials."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    return subprocess.run(["git", "push", "--porcelain", remote, *refspecs], cwd=cwd, capture_output=True,
+    from pyhelper.core.gitargs import check_refname, check_remote, git_argv, git_env
+
+    for spec in refspecs:  # Each names a queue ref: the ids in them come from Redis or a remote's refs.
+        check_refname(spec.rsplit(":", 1)[1], what="queue ref")
+    env = git_env()
+    return subprocess.run(git_argv("push", "--porcelain", "--", check_remote(remote), *refspecs), cwd=cwd,
+                          capture_output=True,
                           text=True, env=env, stdin=subprocess.DEVNULL)
 
 
@@ -407,9 +411,14 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
     missing = [e for e in done if str(ExpRef(e.baseline, e.name)) not in repo.references]
     if not missing:
         return []
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    refspecs = [f"{ExpRef(e.baseline, e.name)}:{ExpRef(e.baseline, e.name)}" for e in missing]
-    result = subprocess.run(["git", "fetch", "-q", "--no-tags", remote, *refspecs], cwd=project.root,
+    from pyhelper.core.gitargs import check_remote, git_argv, git_env, valid_refname
+
+    env = git_env()
+    refs = [str(ExpRef(e.baseline, e.name)) for e in missing]
+    refspecs = [f"{ref}:{ref}" for ref in refs if valid_refname(ref)]
+    if not refspecs:
+        return []
+    result = subprocess.run(git_argv("fetch", "-q", "--no-tags", "--", check_remote(remote), *refspecs), cwd=project.root,
                             capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         return []  # Not fatal: `xp exp pull` says why.

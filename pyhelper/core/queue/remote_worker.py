@@ -62,6 +62,9 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
     if not remote:
         raise BadInput("a worker needs --remote URL: the git remote it fetches entries from and pushes results to",
                        hint="pass the same remote the project queues to (`remote` in its .xp/config)")
+    from pyhelper.core.gitargs import check_remote
+
+    check_remote(remote, what="worker's --remote")
 
     class XpWorker(Worker):
         """RQ's worker with a short lease, so a lost worker's job is retried within seconds."""
