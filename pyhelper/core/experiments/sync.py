@@ -175,7 +175,9 @@ def push(project: Project, remote: str, names: list[str], *, follow: Follow | No
         reason = why.partition("(")[2].rstrip(")") or why
         said = [line.split(":", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("remote:")]
         if any(said):
-            reason += f" (the remote says: {' '.join(x for x in said if x)})"
+            from pyhelper.core.printable import escape
+
+            reason += f" (the remote says: {escape(' '.join(x for x in said if x))})"  # Its hooks' words, raw.
         raise SyncError(f"'{named}' refused {what}" + (f" and {len(declined) - 1} more" if len(declined) > 1 else "")
                         + f": {reason}", hint="the remote's rules do not accept it: ask its owner, or push to another remote")
     refused_exps = [ref for ref in map(ExpRef.parse, refused) if ref is not None]

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pyhelper.core.gitargs import check_refname, check_remote, git_argv, git_env
+from pyhelper.core.gitargs import shown, check_refname, check_remote, git_argv, git_env
 from pyhelper.core.queue.redis_backend import git_error
 from pyhelper.errors import XpError
 
@@ -50,13 +50,13 @@ def mirror(remote: str, entry_id: str, rev: str, *, root: Path, cache_dir: str |
     fetched = git(path, "fetch", "-q", "--no-tags", "--", remote, f"+{ref}:{ref}")
     if fetched.returncode != 0:
         if "couldn't find remote ref" in fetched.stderr:
-            raise XpError(f"the queued commit {rev[:12]} is not on '{remote}' ({ref} is missing)",
+            raise XpError(f"the queued commit {rev[:12]} is not on '{shown(remote, 1000)}' ({ref} is missing)",
                           hint="queue it again, or check that the workers use the same remote as the laptop")
-        raise XpError(f"cannot fetch from '{remote}': {git_error(fetched)}",
+        raise XpError(f"cannot fetch from '{shown(remote, 1000)}': {git_error(fetched)}",
                       hint="check the worker's --remote and its access to it")
     got = git(path, "rev-parse", ref).stdout.strip()
     if got != rev:
-        raise XpError(f"{ref} on '{remote}' is {got[:12]}, not the queued commit {rev[:12]}",
+        raise XpError(f"{ref} on '{shown(remote, 1000)}' is {got[:12]}, not the queued commit {rev[:12]}",
                       hint="queue the experiment again")
     if cache_dir:  # The mirror's output cache is the shared one: outputs land there as they are saved.
         xp_dir = path / ".xp"
@@ -88,7 +88,7 @@ def _check_refused(pushed: subprocess.CompletedProcess[str], remote: str) -> Non
     reason = next((fields[2] for fields in refused if len(fields) >= 3), "") or git_error(pushed)
     said = " ".join(line.split(":", 1)[1].strip() for line in pushed.stderr.splitlines()
                     if line.startswith("remote:") and line.split(":", 1)[1].strip())
-    raise XpError(f"pushing the experiment to '{remote}' failed: {reason}"
+    raise XpError(f"pushing the experiment to '{shown(remote, 1000)}' failed: {reason}"
                   + (f" (the remote says: {said})" if said else ""),
                   hint="check the worker's access to the remote and its rules, then `xp queue retry` the entry")
 
@@ -140,10 +140,10 @@ def publish(root: Path, remote: str, ref: str, commit: str, run: str, *, final: 
             if replaced.returncode == 0:
                 return commit
             _check_refused(replaced, remote)
-            raise Superseded(f"the experiment ref {ref} on '{remote}' changed while this run replaced it",
+            raise Superseded(f"the experiment ref {ref} on '{shown(remote, 1000)}' changed while this run replaced it",
                              hint="see `xp queue status`; another worker runs this entry")
         what = "recorded" if owner[1] == 0 else f"taken over by a later run (#{owner[1]})"
-        raise Superseded(f"this entry's experiment on '{remote}' was {what}; this run stops and records nothing",
+        raise Superseded(f"this entry's experiment on '{shown(remote, 1000)}' was {what}; this run stops and records nothing",
                          hint="nothing to do: the entry's result is the one on the remote")
-    raise Superseded(f"'{remote}' already has a different experiment under {ref}; this run was not recorded",
+    raise Superseded(f"'{shown(remote, 1000)}' already has a different experiment under {ref}; this run was not recorded",
                      hint="rename that experiment, then `xp queue retry` this entry")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 
 from pyhelper.core.experiments.checkpoint import parse_trailer
-from pyhelper.core.gitargs import check_remote, git_argv, git_env, valid_refname
+from pyhelper.core.gitargs import shown, check_remote, git_argv, git_env, valid_refname
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.queue.enqueue import TRAILER
@@ -34,7 +34,7 @@ def _remote_refs(project: Project, remote: str) -> dict[str, str]:
     check_remote(remote)
     listed = _git(project, "ls-remote", "--", remote, f"{QUEUE_NAMESPACE}/*", f"{EXPS_NAMESPACE}/*")
     if listed.returncode != 0:
-        raise QueueError(f"listing the queue on '{remote}' failed: {git_error(listed)}",
+        raise QueueError(f"listing the queue on '{shown(remote, 1000)}' failed: {git_error(listed)}",
                          hint="check the remote (`remote` in .xp/config) and your access to it")
     # The listing is the remote's word: only refs of xp's namespaces that git accepts as names are used.
     refs = {name: sha for sha, _, name in (line.partition("\t") for line in listed.stdout.splitlines())
@@ -42,7 +42,7 @@ def _remote_refs(project: Project, remote: str) -> dict[str, str]:
     if refs:  # Objects only (FETCH_HEAD): nothing of the remote's becomes a local ref here.
         fetched = _git(project, "fetch", "-q", "--no-tags", "--", remote, *refs)
         if fetched.returncode != 0:
-            raise QueueError(f"fetching the queue from '{remote}' failed: {git_error(fetched)}",
+            raise QueueError(f"fetching the queue from '{shown(remote, 1000)}' failed: {git_error(fetched)}",
                              hint="check the remote (`remote` in .xp/config) and your access to it")
     return refs
 
