@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from pyhelper.cli.render import emit_json, number, table
+from pyhelper.cli.render import emit_json, number, printable, table
 
 
 def _project():
@@ -215,7 +215,7 @@ def show(args: argparse.Namespace) -> int:
     for row in rows:
         for file, error in row.errors.items():
             if error != "missing":
-                print(f"warning: {row.name}: {error}", file=sys.stderr)
+                print(f"warning: {printable(f'{row.name}: {error}')}", file=sys.stderr)  # Pulled text, maybe.
     return 0
 
 
@@ -227,7 +227,7 @@ def diff(args: argparse.Namespace) -> int:
 
     result = compute(_project(), args.a, args.b, all_rows=args.all, param_deps=args.param_deps)
     for side, error in result.errors:
-        print(f"warning: {side}: {error}", file=sys.stderr)
+        print(f"warning: {printable(f'{side}: {error}')}", file=sys.stderr)
     if args.json:
         # DVC's shape: a `diff` only between two numbers; lists written as DVC writes them.
         out: dict = {"params": {}, "metrics": {}}
@@ -265,7 +265,7 @@ def apply(args: argparse.Namespace) -> int:
     print(f"Applied experiment '{shown}': {len(result.written)} file(s) written, "
           f"{len(result.deleted)} deleted, {len(result.outputs)} output(s) checked out from the cache.")
     for path in result.missing_outputs:
-        print(f"warning: output '{path}' is no longer in the cache; `xp repro` rebuilds it", file=sys.stderr)
+        print(f"warning: output '{printable(path)}' is no longer in the cache; `xp repro` rebuilds it", file=sys.stderr)
     return 0
 
 
