@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_experiments import reproduced
+from tests.test_experiments import PROJECT, reproduced
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
@@ -48,3 +48,28 @@ def test_an_orphan_branch_is_named_as_such(gen, xp):
     result = xp("exp", "run", cwd=repo, expect=2)
     assert "the branch 'fresh' has no commits yet (an orphan branch)" in result.stderr
     assert "git switch -" in result.stderr
+
+
+def test_a_full_disk_is_one_line_and_nothing_half_written(gen, xp, tmp_path):
+    import hashlib
+    import subprocess
+
+    files = dict(PROJECT)
+    files["train.py"] = PROJECT["train.py"] + 'open("model.bin", "w").write("x" * 2_000_000)\n'
+    repo = gen(files)
+    (repo / ".xp").mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(repo / ".xp")],
+                             capture_output=True, text=True)
+    assert mounted.returncode == 0, f"this test needs a small tmpfs (root, as CI runs): {mounted.stderr}"
+    try:
+        for args in (("repro",), ("exp", "run", "--temp", "-S", "train.lr=0.2")):
+            result = xp(*args, cwd=repo, expect=2)
+            lines = result.stderr.strip().splitlines()
+            assert "Traceback" not in result.stderr, result.stderr
+            assert lines[-1].startswith(("error: cannot write", "error: could not write")), lines
+            assert "No space left on device" in lines[-1] and "free some disk space" in lines[-1], lines
+        for obj in (repo / ".xp").rglob("*"):  # Whatever landed in the cache is whole.
+            if obj.is_file() and "files/md5" in obj.as_posix() and not obj.name.endswith(".dir"):
+                assert hashlib.md5(obj.read_bytes()).hexdigest() == obj.parent.name + obj.name
+    finally:
+        subprocess.run(["umount", str(repo / ".xp")], check=True)

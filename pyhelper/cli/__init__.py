@@ -350,3 +350,57 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # The disk, not xp: full, read-only, not ours. One line naming what and the fix.
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        print(f"error: {_disk_error(exc)}", file=sys.stderr)
+        return 2
+    except git_errors() as exc:  # libgit2 says the same in its own words.
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        if not any(words in text for words in _DISK_WORDS):
+            raise
+        print(f"error: {text} — free some disk space (`xp exp clean` removes xp's temp files) or make the folder "
+              "writable, then run it again; nothing was half written", file=sys.stderr)
+        return 2
+    except sqlite3_errors() as exc:
+        text = str(exc)
+        if "disk is full" in text or "readonly database" in text or "disk I/O error" in text:
+            print(f"error: a database under .xp/ cannot be written ({text}) — free disk space, or make .xp/ "
+                  "writable (read-only commands work on a read-only .xp/)", file=sys.stderr)
+            return 2
+        raise
+
+
+def sqlite3_errors() -> type[Exception]:
+    """sqlite3's OperationalError (imported here only when something failed)."""
+    import sqlite3
+
+    return sqlite3.OperationalError
+
+
+def git_errors() -> type[Exception]:
+    """pygit2's GitError, or a class nothing raises when pygit2 was never imported."""
+    module = sys.modules.get("pygit2") or sys.modules.get("_pygit2")
+    return getattr(module, "GitError", _Never)
+
+
+class _Never(Exception):
+    """Raised by nothing: stands for an error type whose module is not loaded."""
+
+
+_DISK_WORDS = ("No space left on device", "Read-only file system", "Disk quota exceeded")
+_DISK_ERRORS = {28, 30, 13, 122}
+"""ENOSPC, EROFS, EACCES, EDQUOT: a disk that is full, read-only or not ours."""
+
+
+def _disk_error(exc: OSError) -> str:
+    """`cannot write PATH: No space left on device — …` with the fix for each kind."""
+    import errno
+
+    where = f" {exc.filename}" if exc.filename else ""
+    fix = {errno.ENOSPC: "free some disk space (`xp exp clean` removes xp's temp files), then run it again; "
+                         "nothing was half written",
+           errno.EDQUOT: "free some of your disk quota, then run it again; nothing was half written",
+           errno.EROFS: "the file system is read-only: run it where you can write (read-only commands work)",
+           errno.EACCES: "you may not write there: check the folder's owner and permissions"}[exc.errno]
+    return f"cannot write{where}: {exc.strerror} — {fix}"
