@@ -15,7 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pyhelper.core.hashing import HashInfo, StatIndex, file_md5, manifest_bytes
+from pyhelper.core.hashing import HashInfo, StatIndex, file_md5, is_md5, manifest_bytes
+from pyhelper.errors import BadInput
 
 _FICLONE = 0x40049409
 
@@ -29,6 +30,8 @@ class Cache:
 
     def object_path(self, md5: str, legacy: bool = False) -> Path:
         """Where the object with this hash lives (whether or not it is there); `legacy`: DVC 2's layout."""
+        if not is_md5(md5):  # Callers check md5s where they read them; this keeps any other out of paths.
+            raise ValueError(f"'{md5[:80]}' is not an md5")
         if legacy:
             return self.root / md5[:2] / md5[2:]
         return self.root / "files" / "md5" / md5[:2] / md5[2:]
@@ -56,13 +59,19 @@ class Cache:
         return entries is not None and all(self.has_file(md5, info.legacy) for _, md5 in entries)
 
     def manifest(self, md5: str, legacy: bool = False) -> list[tuple[str, str]] | None:
-        """The (relpath, md5) entries of a cached directory, or None when absent or unreadable."""
+        """The (relpath, md5) entries of a cached directory, or None when absent or unreadable.
+
+        A manifest may come from a remote or a shared cache (whoever made it chose its text): an entry
+        whose relpath leaves its folder or whose md5 is not one is refused (`BadInput`) before any is used.
+        """
         path = self.object_path(md5, legacy)
         try:
             listing = json.loads(path.read_bytes())
-            return [(entry["relpath"], entry["md5"]) for entry in listing]
+            entries = [(entry["relpath"], entry["md5"]) for entry in listing]
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        _check_manifest(path, entries)
+        return entries
 
     def read(self, md5: str) -> bytes | None:
         """The bytes of a cached file, or None when it is not cached."""
@@ -114,6 +123,30 @@ class Cache:
             except OSError:
                 pass
         shutil.copyfile(source, dest)
+
+
+def _check_manifest(path: Path, entries: list) -> None:
+    """Refuses a manifest with an entry outside its folder, one that is another's folder, or a bad md5."""
+    files = set()
+    for rel, md5 in entries:
+        parts = rel.split("/") if isinstance(rel, str) else [""]
+        if any(part in ("", ".", "..") or "\0" in part for part in parts):
+            problem = f"lists '{rel}', which is outside its folder"
+        elif not is_md5(md5) or md5.endswith(".dir"):
+            problem = f"gives '{rel}' the md5 '{str(md5)[:80]}', which is not an md5"
+        else:
+            files.add(rel)
+            continue
+        raise BadInput(f"the cached folder listing {path} {problem}",
+                       hint="it came from a remote or a shared cache that someone else writes to: delete that "
+                            "object and fetch the data again from a remote you trust")
+    for rel in files:
+        folder = rel.rpartition("/")[0]
+        while folder:
+            if folder in files:
+                raise BadInput(f"the cached folder listing {path} lists '{folder}' both as a file and a folder",
+                               hint="delete that object and fetch the data again")
+            folder = folder.rpartition("/")[0]
 
 
 def remove(path: Path) -> None:

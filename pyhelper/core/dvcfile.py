@@ -306,6 +306,7 @@ class _Reader:
                 # An output outside the repository is read as DVC reads it (status reports it); xp
                 # refuses to run such a stage (`graph.check_inputs`): it never writes outside the project.
                 outs.append(self._out(item, kind, name, keys + [kind, index]))
+                self._check_out(outs[-1].path, wdir, name, keys + [kind, index])
         return Stage(
             name=name,
             cmd=cmd,
@@ -377,6 +378,39 @@ class _Reader:
                        persist=props.get("persist", False), plot=plot)
         raise self.error(f"an entry of `{kind}` in stage '{stage}' is not a path", keys,
                          "write `- path` or `- path: {cache: false}`")
+
+    def _check_out(self, path: str, wdir: str, stage: str, keys: Keys) -> None:
+        """Refuses, as DVC does, an output xp would delete with the project in it: the folder holding this
+        dvc.yaml (`.`, `..` from a subfolder), or a path in `.git/`, `.dvc/` or `.xp/`."""
+        if posixpath.isabs(path) or Path(path).is_absolute():
+            return  # Outside the repository: read, never run (`graph.check_inputs`).
+        normal = posixpath.normpath(posixpath.join(wdir, path))
+        parts = normal.split("/")
+        if normal == "." or self.base == normal or self.base.startswith(normal + "/"):
+            raise self.error(f"output '{path}' of stage '{stage}' is the folder holding {self.display}", keys,
+                             "list the files or folders the command writes (running the stage deletes its "
+                             "outputs first)")
+        if any(part.casefold() in (".git", ".dvc") for part in parts) or parts[0].casefold() == ".xp":
+            raise self.error(f"output '{path}' of stage '{stage}' is inside git's, DVC's or xp's own folder",
+                             keys, "write outputs elsewhere in the project (running the stage deletes its "
+                                   "outputs first)")
+
+    def check_top_files(self, section: str, index: int, item: Any) -> None:
+        """Refuses a file of the top-level `params`, `metrics` or `plots` outside the repository (or in
+        `.git/`, `.xp/`): xp shows these files' contents, and DVC never reads them there either."""
+        from pyhelper.core.inside import not_plain, plain_path
+
+        files = [item] if isinstance(item, str) else []
+        if isinstance(item, dict):
+            for key, props in item.items():
+                y = props.get("y") if isinstance(props, dict) else None
+                files.extend([str(k) for k in y] if isinstance(y, dict) else [str(key)])
+        for file in files:
+            if not plain_path(posixpath.normpath(posixpath.join(self.base, file))):
+                where = not_plain(posixpath.normpath(posixpath.join(self.base, file)))
+                raise self.error(f"'{file}' in the top-level `{section}` is {where}", [section, index],
+                                 f"xp reads {section} files only inside the repository (as DVC does): move the "
+                                 "file into it, or remove the entry")
 
     def _params(self, items: Any, stage: str, keys: Keys) -> tuple[ParamsDep, ...]:
         """`params:` entries: keys of params.yaml, or `file: [keys]`, or `file:` for a whole file."""
@@ -510,6 +544,8 @@ def _parse_file(read: FileReader, display: str, parsing: dict[str, str]) -> Pipe
     for key in ("params", "metrics", "plots"):
         if data.get(key) is not None and not isinstance(data[key], list):
             raise reader.error(f"top-level `{key}` must be a list", [key], "write one `- file` entry per line")
+        for index, item in enumerate(data.get(key) or []):
+            reader.check_top_files(key, index, item)
     reader.check_vars(data.get("vars"), ["vars"])
     stages = reader.stages(data)
     return Pipeline(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import stat as statmod
 import time
@@ -20,6 +21,14 @@ _CHUNK = 1 << 20
 # A file changed within this many nanoseconds of being indexed might change again within the same
 # timestamp tick without its stat changing (git's "racy" case), so it is not remembered yet.
 _RACY_NS = 2_000_000_000
+
+
+_MD5 = re.compile(r"[0-9a-f]{32}(\.dir)?")
+
+
+def is_md5(value: object) -> bool:
+    """True for a file's md5 (32 hex digits) or a folder's (`….dir`): the only names a cache object may have."""
+    return isinstance(value, str) and _MD5.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,12 @@ class HashInfo:
     legacy: bool = field(default=False, compare=False)
     """Recorded by DVC 2 (no `hash: md5` beside it): the md5 of text files with Windows line ends made
     Unix's, kept in the cache's old layout (`ab/cdef…`, not `files/md5/ab/cdef…`)."""
+
+    def __post_init__(self) -> None:
+        # The md5 names a file in the cache: one read from a pulled lock or trailer could otherwise be a path
+        # (`xx/home/u/.bashrc`), which the cache would read, or delete as a corrupted object.
+        if self.md5 and not is_md5(self.md5):
+            raise ValueError(f"'{self.md5[:80]}' is not an md5")
 
     @property
     def isdir(self) -> bool:

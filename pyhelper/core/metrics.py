@@ -1,9 +1,10 @@
 """Metrics and params across revisions: `xp metrics show`, `xp metrics diff`, `xp params diff`.
 
 Which files hold metrics and params comes from dvc.yaml (stage `metrics`/`params` and the
-top-level sections). A file's content at a revision comes from git, or — for an output git does
-not track — from the object cache through that revision's dvc.lock. A file that cannot be read
-or parsed becomes an error on its own row; the rest of the table is still shown.
+top-level sections); one outside the repository is never read (`not_read`). A file's content at a
+revision comes from git, or — for an output git does not track — from the object cache through that
+revision's dvc.lock. A file that cannot be read or parsed becomes an error on its own row; the rest
+of the table is still shown.
 """
 
 from __future__ import annotations
@@ -206,9 +207,23 @@ def params_keys(pipeline: Pipeline) -> dict[str, tuple[str, ...]]:
     return keys
 
 
+def not_read(path: str) -> str:
+    """The error of a metrics or params file that dvc.yaml names outside the repository, or '' for one inside.
+
+    Such a file is never read, in the workspace or at any revision (DVC does not read it either):
+    a pulled experiment's dvc.yaml could otherwise show any file of the machine.
+    """
+    from pyhelper.core.inside import not_plain, plain_path
+
+    return "" if plain_path(path) else f"'{path}' is {not_plain(path)}: xp does not read it"
+
+
 def _metrics_at(reader: _Reader, rev: str, files: list[str]) -> list[FileValues]:
     out = []
     for path in files:
+        if not_read(path):
+            out.append(FileValues(path, {}, not_read(path)))
+            continue
         data = reader.read(rev, path)
         if data is None:
             out.append(FileValues(path, {}, "missing" if rev == WORKSPACE else f"not in {rev}"))
@@ -224,6 +239,9 @@ def _metrics_at(reader: _Reader, rev: str, files: list[str]) -> list[FileValues]
 def _params_at(reader: _Reader, rev: str, files: dict[str, tuple[str, ...]]) -> list[FileValues]:
     out = []
     for path, keys in files.items():
+        if not_read(path):
+            out.append(FileValues(path, {}, not_read(path)))
+            continue
         data = reader.read(rev, path)
         if data is None:
             out.append(FileValues(path, {}, "missing" if rev == WORKSPACE else f"not in {rev}"))

@@ -7,11 +7,13 @@ every file is checked before any is written, and written atomically.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyhelper.core.atomic_write import write_atomic
+from pyhelper.core.inside import inside_work_tree, not_plain, plain_path
 from pyhelper.core.params import MISSING, lookup_parts, missing_key_error, parse_params
 from pyhelper.errors import ParamsError
 
@@ -44,6 +46,11 @@ def parse_override(text: str, *, default_file: str = "params.yaml") -> Override:
     if not file:
         raise BadInput(f"override '{text}' has an empty file name before ':'",
                        hint="write file:key=value, e.g. -S params.yaml:train.lr=0.01")
+    if not plain_path(file):
+        where = not_plain(file).replace("the repository", "the project")
+        raise BadInput(f"the params file '{file}' of override '{text}' is {where}",
+                       hint="-S edits params files of the project only: give a path relative to the project's "
+                            "folder, e.g. -S params.yaml:train.lr=0.01")
     try:
         value = parse_yaml(raw, path="-S") if raw.strip() else ""
     except BadInput:
@@ -81,7 +88,7 @@ class ParamsEdit:
             if text is None:
                 (self.root / file).unlink(missing_ok=True)
             else:
-                write_atomic(self.root / file, text)
+                write_atomic(_resolved(self.root, file), text)
 
 
 def set_params(root: Path, assignments: list[str]) -> ParamsEdit:
@@ -94,12 +101,23 @@ def set_params(root: Path, assignments: list[str]) -> ParamsEdit:
     for text in assignments:
         override = parse_override(text)
         by_file.setdefault(override.file, []).append(override)
+    real = os.path.realpath(root)
+    for file in by_file:
+        if not inside_work_tree(real, file, follow_last=True):
+            raise ParamsError(f"the params file '{file}' leads outside the project through a symlink",
+                              hint="-S edits params files of the project only: set the value in the file itself, "
+                                   "or make the link point inside the project", path=file)
     texts = {file: edited_text(root / file, overrides, display=file) for file, overrides in by_file.items()}
-    before = {file: (root / file).read_text(encoding="utf-8") if (root / file).is_file() else None
+    before = {file: _resolved(root, file).read_text(encoding="utf-8") if (root / file).is_file() else None
               for file in texts}
     for file, text in texts.items():
-        write_atomic(root / file, text)
+        write_atomic(_resolved(root, file), text)
     return ParamsEdit(root, before)
+
+
+def _resolved(root: Path, file: str) -> Path:
+    """Where a params file's bytes live: a symlink (checked to stay inside) is edited at its target, not replaced."""
+    return Path(os.path.realpath(root / file))
 
 
 def edited_text(path: Path, overrides: list[Override], *, display: str) -> str:

@@ -5,11 +5,17 @@ uncommitted work, or when that work is kept somewhere: a changed or untracked fi
 experiment would replace makes apply refuse, unless `force`, which first records the whole
 workspace as an experiment and says its name. Cached outputs that are replaced are first kept
 in the object cache.
+
+An experiment may be a teammate's (pulled): every path it names (its tree and symlinks, its locks'
+and `.dvc` files' outputs, the cache's listings of its folders, its checkpoint trailer) must stay
+inside the work tree, symlinks followed, and out of `.git/` and `.xp/`; one that does not makes apply
+refuse before anything is written.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,13 +25,16 @@ from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment, record
 from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
-from pyhelper.core.outputs import checkout_outputs
+from pyhelper.core.inside import inside_work_tree
+from pyhelper.core.outputs import Recorded, checkout, recorded_outputs
 from pyhelper.core.project import Project
 from pyhelper.core.repro import workspace_lock
-from pyhelper.errors import WouldOverwrite
+from pyhelper.errors import BadInput, WouldOverwrite, XpError
 
 if TYPE_CHECKING:
     import pygit2
+
+    from pyhelper.core.experiments.checkpoint import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,7 @@ class Applied:
 def _entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
     try:
         return tree[path]
-    except KeyError:
+    except (KeyError, ValueError):
         return None
 
 
@@ -75,12 +84,19 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
                 if full.is_file() and not full.is_symlink() and git.hashfile(str(full)) == entry.id:
                     continue
                 writes[path] = entry
-            elif entry is None and _entry(head.tree, path) is not None and os.path.lexists(full):
+            elif entry is None and _entry(head.tree, path) is not None and (full.is_symlink() or full.is_file()):
                 deletes.append(path)
+            elif entry is not None and entry.type_str == "tree" and (full.is_symlink() or full.is_file()):
+                deletes.append(path)  # A folder where the work tree has a file or symlink: replaced, as git does.
             else:
                 continue
             if path in dirty:
                 conflicts.append(path)
+        try:
+            outputs_wanted, checkpoint = _refuse_untrusted(project, repo, experiment, head.tree, writes, deletes)
+        except XpError as err:
+            raise BadInput(err.message, hint=f"nothing was applied; {err.hint}", path=err.path,
+                           line=err.line) from None
         conflicts = _not_kept(repo, root, conflicts)
         saved = None
         if conflicts:
@@ -93,26 +109,84 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
                 )
             saved = record(project, name=None, message=f"xp: workspace saved before applying {experiment.name}",
                            force=False)
-        for path, entry in writes.items():
-            _write(repo, root / path, entry)
+        # Deletions first: a file below a folder that the experiment makes a symlink goes before the symlink
+        # exists, so it is never deleted through it.
         for path in deletes:
             (root / path).unlink()
-        checked = checkout_outputs(project, repo, exp_tree)
+        for path, entry in writes.items():
+            _write(repo, root / path, entry)
+        checked = checkout(project, outputs_wanted)
         outputs, missing = checked.outputs, checked.missing
-        outputs, missing = _checkpoint_outputs(project, repo, experiment, outputs, missing)
+        if checkpoint is not None:  # Its persisted outputs are listed in its commit's trailer, not dvc.lock.
+            from pyhelper.core.experiments.checkpoint import checkout_persisted
+
+            restored, missed = checkout_persisted(project, checkpoint, strict=False)
+            outputs, missing = (*outputs, *restored), (*missing, *missed)
         return Applied(experiment, tuple(writes), tuple(deletes), outputs, missing, saved)
 
 
-def _checkpoint_outputs(project: Project, repo: pygit2.Repository, experiment: Experiment,
-                        outputs: tuple[str, ...], missing: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Adds a checkpoint's persisted outputs (which its commit's trailer lists, not dvc.lock)."""
-    from pyhelper.core.experiments.checkpoint import checkout_persisted, checkpoint_at
+def _refuse_untrusted(project: Project, repo: pygit2.Repository, experiment: Experiment, head_tree: pygit2.Tree,
+                      writes: dict[str, pygit2.Object], deletes: list[str]) -> tuple[list[Recorded], Checkpoint | None]:
+    """Raises `BadInput` when applying would write outside the work tree (or into `.git/`, `.xp/`), before
+    anything is written; returns the cached outputs and the checkpoint (if the experiment is one) to restore.
 
-    found = checkpoint_at(repo, experiment.ref, experiment.rev)
-    if found is None:
-        return outputs, missing
-    restored, missed = checkout_persisted(project, found, strict=False)
-    return (*outputs, *restored), (*missing, *missed)
+    The experiment may be a teammate's: its tree, locks, `.dvc` files, the cache's folder listings and its
+    checkpoint trailer all name paths, each followed through the symlinks the work tree will hold.
+    """
+    from pyhelper.core.cache import Cache
+    from pyhelper.core.experiments.checkpoint import checkpoint_at, refuse_unsafe
+
+    root = os.path.realpath(project.root)
+    rev = experiment.rev[:7]
+    hint = (f"an experiment made elsewhere can name any path: inspect it (`git show {rev}`) and remove it "
+            f"(`xp exp remove {experiment.name}`)")
+    links: dict[str, str | None] = {path: None for path in deletes}
+    for path, entry in writes.items():
+        links[path] = repo[entry.id].data.decode("utf-8", "replace") if entry.filemode == LINK_MODE else None
+
+    def refuse(what: str, path: str) -> BadInput:
+        parts = posixpath.normpath(path).split("/")
+        where = "which leads outside the work tree"
+        if parts == ["."]:
+            where = "which is the work tree itself"
+        elif any(part.casefold() == ".git" for part in parts) or parts[0].casefold() == ".xp":
+            where = "inside git's or xp's own folder"
+        return BadInput(f"experiment '{experiment.name}' {what}, {where}", hint=hint)
+
+    for path in deletes:
+        if not inside_work_tree(root, path):
+            raise refuse(f"deletes '{path}'", path)
+    for path, entry in writes.items():
+        if not inside_work_tree(root, path, links):
+            raise refuse(f"holds '{path}'", path)
+        if entry.filemode == LINK_MODE and not _same_entry(head_tree, path, entry) and not inside_work_tree(
+                root, path, links, follow_last=True):
+            raise refuse(f"holds a symlink '{path}' to '{links[path]}'", path)
+    try:
+        wanted = recorded_outputs(project, repo, repo[experiment.rev].tree, strict=True)
+    except XpError as err:
+        where = f"{err.path}:{err.line}" if err.line else err.path
+        raise BadInput(f"experiment '{experiment.name}' holds {where}, which xp cannot read: {err.message}",
+                       hint=hint) from None
+    cache = Cache(project.cache_dir)
+    for out in wanted:
+        if not inside_work_tree(root, out.path, links):
+            raise refuse(f"lists output '{out.path}' (in its {out.source})", out.path)
+        if out.info.isdir:
+            cache.manifest(out.info.md5, out.info.legacy)  # A folder listing that leaves its folder raises.
+    checkpoint = checkpoint_at(repo, experiment.ref, experiment.rev)
+    if checkpoint is not None:
+        refuse_unsafe(project, checkpoint, links)
+        for info in checkpoint.outs.values():
+            if info.isdir:
+                cache.manifest(info.md5)
+    return wanted, checkpoint
+
+
+def _same_entry(tree: pygit2.Tree, path: str, entry: pygit2.Object) -> bool:
+    """True when `tree` (HEAD's) holds the same blob with the same mode at `path`: the user's own."""
+    mine = _entry(tree, path)
+    return mine is not None and mine.id == entry.id and mine.filemode == entry.filemode
 
 
 def _not_kept(repo: pygit2.Repository, root: Path, paths: list[str]) -> list[str]:

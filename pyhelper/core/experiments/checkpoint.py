@@ -53,6 +53,9 @@ class Checkpoint:
     stage: str
     outs: dict[str, HashInfo] = field(default_factory=dict, compare=False)
     """Persisted outputs (path relative to the repository root) and their hashes."""
+    problem: str = field(default="", compare=False)
+    """Why the trailer's outputs cannot be restored (one that is not a plain relative path, an md5 that is
+    not one); '' when they can. A commit's message is anyone's text: it is checked here, refused on use."""
 
     @property
     def name(self) -> str:
@@ -76,9 +79,31 @@ def parse_trailer(message: str) -> dict | None:
 def _checkpoint(ref: ExpRef, rev: str, data: dict) -> Checkpoint:
     from pyhelper.core.hashing import HashInfo
 
-    outs = {path: HashInfo(md5=info["md5"], size=info.get("size", 0), nfiles=info.get("nfiles"))
-            for path, info in (data.get("outs") or {}).items()}
-    return Checkpoint(ref, rev, data["step"], str(data.get("stage", "")), outs)
+    outs: dict[str, HashInfo] = {}
+    listed = data.get("outs") or {}
+    stage = str(data.get("stage", ""))
+    if not isinstance(listed, dict):
+        return Checkpoint(ref, rev, data["step"], stage, {}, "its outs are not a mapping of paths to hashes")
+    for path, info in listed.items():
+        problem = _trailer_out_problem(path, info)
+        if problem:
+            return Checkpoint(ref, rev, data["step"], stage, {}, problem)
+        size, nfiles = info.get("size", 0), info.get("nfiles")
+        outs[path] = HashInfo(md5=info["md5"], size=size if type(size) is int else 0,
+                              nfiles=nfiles if type(nfiles) is int else None)
+    return Checkpoint(ref, rev, data["step"], stage, outs)
+
+
+def _trailer_out_problem(path: str, info: object) -> str:
+    """What is wrong with one persisted output of a trailer, or ''."""
+    from pyhelper.core.hashing import is_md5
+    from pyhelper.core.inside import not_plain, plain_path
+
+    if not isinstance(info, dict) or not is_md5(info.get("md5")):
+        return f"the md5 it gives output '{str(path)[:200]}' is not an md5"
+    if not plain_path(path):
+        return f"it lists output '{path[:200]}', which is {not_plain(path)}"
+    return ""
 
 
 def chain(repo: pygit2.Repository, ref: ExpRef, rev: str) -> list[Checkpoint]:
@@ -135,6 +160,7 @@ def checkout_persisted(view: Project, checkpoint: Checkpoint, *, strict: bool) -
     from pyhelper.core.cache import Cache
     from pyhelper.core.hashing import StatIndex
 
+    refuse_unsafe(view, checkpoint)
     index = StatIndex(view.ensure_xp_dir() / "index.db")
     cache = Cache(view.cache_dir, index)
     restored: list[str] = []
@@ -151,7 +177,7 @@ def checkout_persisted(view: Project, checkpoint: Checkpoint, *, strict: bool) -
             if path in missing:
                 continue
             target = view.root / path
-            current = index.hash_path(target)
+            current = None if target.is_symlink() else index.hash_path(target)  # A symlink is replaced, not followed.
             if current is not None and current.md5 == info.md5:
                 continue
             if current is not None and not cache.has(current):
@@ -161,6 +187,22 @@ def checkout_persisted(view: Project, checkpoint: Checkpoint, *, strict: bool) -
     finally:
         index.close()
     return restored, missing
+
+
+def refuse_unsafe(view: Project, checkpoint: Checkpoint, links: dict[str, str | None] | None = None) -> None:
+    """Raises `BadInput` when a persisted output of the checkpoint's trailer would be written outside
+    `view.root` (symlinks followed; `links`: those about to be written, see `inside.inside_work_tree`)."""
+    from pyhelper.core.inside import inside_work_tree
+
+    problem = checkpoint.problem
+    if not problem:
+        root = os.path.realpath(view.root)
+        outside = [path for path in checkpoint.outs if not inside_work_tree(root, path, links)]
+        problem = f"it lists output '{outside[0]}', which resolves outside the work tree" if outside else ""
+    if problem:
+        raise BadInput(f"the xp-checkpoint trailer of {checkpoint.name} ({checkpoint.rev[:7]}) cannot be used: {problem}",
+                       hint="a commit message is anyone's text: inspect it (`git show "
+                            f"{checkpoint.rev[:7]}`) and remove the experiment (`xp exp remove {checkpoint.ref.name}`)")
 
 
 # -- Is a run still going? -------------------------------------------------------------------------

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pyhelper.core.experiments import notes
+from pyhelper.core.experiments.names import check_new
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
 from pyhelper.core.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef, check_name
+from pyhelper.core.refs import ExpRef
 from pyhelper.errors import BadInput
 
 
@@ -15,7 +16,7 @@ def rename(project: Project, spec: str, new_name: str, *, force: bool = False) -
     """Moves the experiment's ref to the new name within its baseline."""
     repo = open_repo(project)
     experiment = find(repo, spec)
-    check_name(new_name)
+    check_new(repo, new_name)
     new_ref = ExpRef(experiment.ref.baseline, new_name)
     if new_ref == experiment.ref:
         return experiment  # Renaming to its own name: nothing to do (and nothing may be deleted).

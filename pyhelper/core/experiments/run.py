@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from pyhelper.core import graph, tmp_workspace
+from pyhelper.core.experiments import names
 from pyhelper.core.experiments.save import Experiment, choose_name, record, reserve
 from pyhelper.core.gitrepo import head_commit, open_repo, snapshot_tree
-from pyhelper.core.params_edit import set_params
+from pyhelper.core.params_edit import parse_override, set_params
 from pyhelper.core.project import Project
 from pyhelper.core.refs import ExpRef
 from pyhelper.core.repro import (
@@ -73,9 +74,11 @@ def run(
     start = None
     if resume is not None:
         start = resume_point(repo, head, resume, name=name, reset=reset)
-        chosen = start.ref.name
+        chosen = names.check_new(repo, start.ref.name)  # As recording will check it, but before running.
     else:
         chosen = choose_name(repo, str(head.id), name, force=force)  # Refuse a clash before running.
+    for assignment in set_values:
+        parse_override(assignment)  # A wrong -S (a file outside the project…) is said before anything runs.
     project.require_pipeline()
     with reserve(project, str(head.id), chosen):  # A second run of this name at once is refused now.
         current = repo.references.get(str(ExpRef(str(head.id), chosen)))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from pyhelper.core.experiments import names, notes
 from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo, signature, snapshot_tree
 from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef, check_name
+from pyhelper.core.refs import ExpRef
 from pyhelper.errors import BadInput
 
 if TYPE_CHECKING:
@@ -48,8 +48,12 @@ def choose_name(repo: pygit2.Repository, baseline: str, name: str | None, *, for
     """The given name (validated, and free unless `force`) or a generated one."""
     taken = taken_names(repo, baseline)
     if name is None:
-        return names.generate(taken)
-    check_name(name)
+        chosen = names.generate(taken)
+        while not names.is_free(repo, chosen):
+            taken.add(chosen)
+            chosen = names.generate(taken)
+        return chosen
+    names.check_new(repo, name)
     if name in taken and not force:
         raise BadInput(
             f"an experiment named '{name}' already exists for baseline {baseline[:7]}",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pyhelper.core.experiments import notes
 from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo
+from pyhelper.core.inside import plain_path
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, UnknownExperiment, UnknownRevision, XpError
 
@@ -85,8 +86,14 @@ class RowReader:
         self._tree_files: Any = None
         self._ws_files: tuple[Any, Any] | None = None
 
-    def _blob(self, tree: pygit2.Tree | None, path: str) -> tuple[str, bytes] | None:
-        """(blob id, bytes) of a file in a tree, or of the workspace file when `tree` is None."""
+    def _blob(self, tree: pygit2.Tree | None, path: str, *, anywhere: bool = False) -> tuple[str, bytes] | None:
+        """(blob id, bytes) of a file in a tree, or of the workspace file when `tree` is None.
+
+        A path dvc.yaml names outside the repository (or in `.git/`, `.xp/`) is never read (None, as DVC
+        does), unless `anywhere`: the workspace's own `vars` files, which DVC reads wherever they are.
+        """
+        if not anywhere and not plain_path(path):
+            return None
         if tree is None:
             try:
                 data = (self.project.root / path).read_bytes()
@@ -169,7 +176,7 @@ class RowReader:
             from pyhelper.core.dvcfile import parse_pipeline
 
             def read(rel: str) -> str | None:
-                found = self._blob(tree, rel)
+                found = self._blob(tree, rel, anywhere=True)  # In a commit's tree, only the tree is found.
                 return found[1].decode("utf-8", errors="replace") if found else None
 
             try:
@@ -186,8 +193,13 @@ class RowReader:
     def params(self, tree: pygit2.Tree | None, layout: _Layout, errors: dict[str, str]) -> dict[str, dict[str, Any]]:
         from pyhelper.core.params import flatten, get_value, parse_params
 
+        from pyhelper.core.metrics import not_read
+
         out: dict[str, dict[str, Any]] = {}
         for path, keys in layout.params.items():
+            if not_read(path):
+                errors[path] = not_read(path)
+                continue
             blob = self._blob(tree, path)
             if blob is None:
                 errors[path] = "missing"
@@ -231,11 +243,14 @@ class RowReader:
 
     def metrics(self, tree: pygit2.Tree | None, layout: _Layout, lock: Callable[[], dict[str, Any]],
                 errors: dict[str, str]) -> dict[str, dict[str, Any]]:
-        from pyhelper.core.metrics import parse_metrics
+        from pyhelper.core.metrics import not_read, parse_metrics
 
         out: dict[str, dict[str, Any]] = {}
         cached: dict[str, str] | None = None
         for path in layout.metrics:
+            if not_read(path):
+                errors[path] = not_read(path)
+                continue
             blob = self._blob(tree, path)
             if blob is None and tree is not None:
                 if cached is None:

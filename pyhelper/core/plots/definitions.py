@@ -13,6 +13,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+from pyhelper.core.inside import not_plain, plain_path
 from pyhelper.core.stage import Pipeline
 from pyhelper.errors import PipelineError
 
@@ -134,4 +135,13 @@ def definitions(pipeline: Pipeline) -> list[PlotDef]:
                            template=template_of(props.get("template"), where), title=str(props.get("title") or ""),
                            x_label=str(props.get("x_label") or ""), y_label=str(props.get("y_label") or ""))
             found.setdefault(plot.id, plot)
+    for plot in found.values():
+        for source in plot.sources:
+            if not plain_path(source.path):
+                # Drawn into a report or a panel, the file's contents would leave the machine's other files
+                # open to whoever wrote dvc.yaml (a pulled experiment's); DVC never reads them either.
+                raise PipelineError(f"plot '{plot.id}' reads '{source.path}', which is {not_plain(source.path)}",
+                                    hint="xp draws plots only from files inside the repository (as DVC does): "
+                                         "move the file into it, or remove the plot from dvc.yaml",
+                                    path="dvc.yaml")
     return list(found.values())
