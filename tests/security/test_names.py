@@ -96,3 +96,11 @@ def test_names_up_to_the_limit_are_fine(repo, xp):
     xp("exp", "save", "-n", "deadbeef-run", cwd=repo)  # Hex-looking, but not all hex.
     xp("exp", "save", "-n", "main-2", cwd=repo)
     assert {"a" * 100, "é" * 50, "deadbeef-run", "main-2"} <= set(exps(repo))
+
+
+def test_queue_names_are_checked_like_run_names(gen, xp):
+    repo = gen({"dvc.yaml": "stages:\n  s:\n    cmd: echo hi\n    params: [lr]\n", "params.yaml": "lr: 1\n"})
+    for bad, says in (("main", "is also a branch"), ("x" * 300, "characters long")):
+        result = xp("exp", "run", "--queue", "-S", "lr=2", "-n", bad, cwd=repo, expect=2)
+        assert says in result.stderr and "Traceback" not in result.stderr
+    assert xp("queue", "status", "--json", cwd=repo).stdout.count('"name"') == 0

@@ -398,3 +398,16 @@ def test_a_stage_output_that_holds_the_project_is_refused(gen, xp, out, says):
     line = one_line_error(xp("repro", cwd=repo, expect=2))
     assert line.startswith(f"error: dvc.yaml:4: output '{out}' of stage 'wipe' ") and says in line
     assert (repo / "dvc.yaml").is_file() and (repo / ".git" / "HEAD").is_file()
+
+
+def test_a_trailer_nested_thousands_deep_is_ignored_not_a_traceback(gen, xp):
+    from tests.conftest import git
+
+    repo = gen({"params.yaml": "lr: 1\n"})
+    head = git(repo, "rev-parse", "HEAD").strip()
+    tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
+    deep = "[" * 5000 + "]" * 5000
+    evil = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", f"x\n\nxp-checkpoint: {deep}").strip()
+    git(repo, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/deep", evil)
+    result = xp("exp", "show", cwd=repo)
+    assert "deep" in result.stdout and "Traceback" not in result.stderr

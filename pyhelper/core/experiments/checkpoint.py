@@ -71,7 +71,7 @@ def parse_trailer(message: str) -> dict | None:
         return None
     try:
         data = json.loads(message[at + len(marker):].split("\n", 1)[0])
-    except ValueError:
+    except (ValueError, RecursionError):  # A forged trailer may nest brackets thousands deep.
         return None
     return data if isinstance(data, dict) and isinstance(data.get("step"), int) else None
 

@@ -55,7 +55,7 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
     points = sweep.expand(list(set_values), sample=sample, seed=seed, confirm=confirm)
     db = open_backend(project)  # The local SQLite queue, or RQ on Redis as .xp/config says.
     try:
-        chosen = _names(name, len(points), taken_names(repo, baseline) | db.names())
+        chosen = _names(repo, name, len(points), taken_names(repo, baseline) | db.names())
         base = repo[snapshot_tree(repo, project.root, head.tree)]
         sig = signature(repo)
         prepared = []
@@ -88,8 +88,11 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
         db.close()
 
 
-def _names(name: str | None, count: int, taken: set[str]) -> list[str]:
-    """`name` (one entry), `name-1`…`name-N` (a sweep), or generated names; none already taken."""
+def _names(repo, name: str | None, count: int, taken: set[str]) -> list[str]:
+    """`name` (one entry), `name-1`…`name-N` (a sweep), or generated names; none already taken, none that
+    would shadow a revision or be too long (`names.check_new`: refused before anything is queued)."""
+    from pyhelper.core.experiments.names import check_new
+
     if name is None:
         out: list[str] = []
         for _ in range(count):
@@ -97,6 +100,8 @@ def _names(name: str | None, count: int, taken: set[str]) -> list[str]:
         return out
     check_name(name)
     wanted = [name] if count == 1 else [f"{name}-{i}" for i in range(1, count + 1)]
+    for each in wanted:
+        check_new(repo, each)
     clash = [n for n in wanted if n in taken]
     if clash:
         raise BadInput(f"an experiment or queue entry named '{clash[0]}' already exists for this baseline",
