@@ -73,3 +73,14 @@ def test_a_full_disk_is_one_line_and_nothing_half_written(gen, xp, tmp_path):
                 assert hashlib.md5(obj.read_bytes()).hexdigest() == obj.parent.name + obj.name
     finally:
         subprocess.run(["umount", str(repo / ".xp")], check=True)
+
+
+def test_a_lock_of_binary_garbage_is_one_line(gen, xp):
+    import os
+
+    repo = reproduced(gen, xp)
+    (repo / "dvc.lock").write_bytes(b"\x85" + os.urandom(2000))
+    for args in (("status",), ("repro", "--dry"), ("exp", "run", "-S", "train.lr=0.2")):
+        result = xp(*args, cwd=repo, expect=2)
+        assert "dvc.lock:1: is not UTF-8 text (byte 0x85 at offset 0)" in result.stderr, result.stderr
+        assert "git checkout -- dvc.lock" in result.stderr and "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pyhelper.core.hashing import HashInfo
+from pyhelper.core.yamlfile import text_of
 from pyhelper.errors import PipelineError
 
 DATA_KEYS = ("outs", "deps", "md5", "frozen", "wdir", "meta", "desc")
@@ -131,7 +132,7 @@ def read_data_files(root: Path, paths: tuple[str, ...] | list[str]) -> list[Data
     found = []
     for rel in paths:
         try:
-            text = (root / rel).read_text(encoding="utf-8")
+            text = text_of(root / rel, rel)
         except UnicodeDecodeError:
             raise PipelineError(f"{rel} is not a text file", path=rel, line=1,
                                 hint=f"restore it from git (`git checkout -- {rel}`) or delete it") from None

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from pyhelper.core import interpolation
 from pyhelper.core.stage import Out, ParamsDep, Pipeline, Stage
+from pyhelper.core.yamlfile import text_of
 from pyhelper.errors import PipelineError, did_you_mean
 
 TOP_KEYS = ("stages", "vars", "params", "metrics", "plots", "artifacts", "datasets")
@@ -480,7 +481,7 @@ def read_pipeline(root: Path, *, display: str = "dvc.yaml", sub: str | None = No
 
     def read(rel: str) -> str | None:
         try:
-            return (root / rel).read_text(encoding="utf-8")
+            return text_of(root / rel, rel)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
@@ -584,7 +585,7 @@ def source_line(root: Path, stage: str, *keys: str | int, value: str | None = No
         found = line_of_scalar(definition.get(keys[0]), value)
         if found is not None:
             return found
-    text = path.read_text(encoding="utf-8")
+    text = text_of(path)
     return line_of(text, prefix + list(keys))
 
 

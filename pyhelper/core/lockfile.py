@@ -13,6 +13,7 @@ from typing import Any
 
 from pyhelper.core.atomic_write import write_atomic
 from pyhelper.core.hashing import HashInfo
+from pyhelper.core.yamlfile import text_of
 from pyhelper.errors import PipelineError
 
 SCHEMA = "2.0"
@@ -92,7 +93,7 @@ def read_lock(path: Path) -> dict[str, LockEntry]:
     """The lock's entries, or none when the file does not exist."""
     if not path.is_file():
         return {}
-    return parse_lock(path.read_text(encoding="utf-8"))
+    return parse_lock(text_of(path, "dvc.lock"))
 
 
 def _dump_item(path: str, info: HashInfo) -> dict[str, Any]:
@@ -129,7 +130,7 @@ def write_entries(path: Path, updates: dict[str, LockEntry], *, keep: list[str] 
 
     raw: dict[str, Any] = {}
     if path.is_file():
-        parsed = parse_yaml(path.read_text(encoding="utf-8"), path="dvc.lock", error=PipelineError)
+        parsed = parse_yaml(text_of(path, "dvc.lock"), path="dvc.lock", error=PipelineError)
         if isinstance(parsed, dict) and str(parsed.get("schema", "")) == SCHEMA:
             raw = dict(parsed.get("stages") or {})
     for name, entry in updates.items():
@@ -146,7 +147,7 @@ def read_locks(root: Path, pipeline: Any) -> dict[str, LockEntry]:
         path = root / lock
         if not path.is_file():
             continue
-        for name, entry in parse_lock(path.read_text(encoding="utf-8"), display=lock).items():
+        for name, entry in parse_lock(text_of(path, lock), display=lock).items():
             entries[pipeline.address(dvcfile, name)] = entry
     return entries
 

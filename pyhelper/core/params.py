@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pyhelper.core.bounds import Exceeded, check_depth, too_deep_error
+from pyhelper.core.yamlfile import text_of
 from pyhelper.errors import ParamsError, did_you_mean
 
 MISSING = object()
@@ -25,7 +26,7 @@ def load_params(path: Path, *, display: str) -> dict[str, Any]:
             path=display,
         )
     suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8")
+    text = text_of(path, display)
     return parse_params(text, suffix=suffix, display=display)
 
 

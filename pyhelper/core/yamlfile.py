@@ -165,12 +165,12 @@ def _explain(exc: Any, text: str) -> tuple[str, str, int | None]:
 
 def load_yaml_file(path: Path, *, display: str, error: type[BadInput] = BadInput) -> Any:
     """Reads and parses a YAML file (see `parse_yaml`)."""
-    return parse_yaml(path.read_text(encoding="utf-8"), path=display, error=error)
+    return parse_yaml(text_of(path, display), path=display, error=error)
 
 
 def load_roundtrip(path: Path) -> Any:
     """Loads a YAML file keeping comments, order and quoting, for an edit written back later."""
-    text = path.read_text(encoding="utf-8")
+    text = text_of(path)
     check_bounds(text, path=path.name)
     return _roundtrip_yaml().load(text)
 
@@ -270,3 +270,18 @@ def line_of_scalar(node: Any, value: str) -> int | None:
             if found is not None:
                 return found
     return None
+
+
+def text_of(path: Path, display: str | None = None) -> str:
+    """A text file's content as UTF-8; a file that is not (binary garbage, another encoding) is one line
+    naming it and the fix, not a UnicodeDecodeError."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        from pyhelper.errors import BadInput
+
+        line = data[:exc.start].count(b"\n") + 1
+        raise BadInput(f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+                       hint=f"restore it (`git checkout -- {display or path.name}`) or save it as UTF-8",
+                       path=display or str(path), line=line) from None
