@@ -104,3 +104,21 @@ def test_queue_names_are_checked_like_run_names(gen, xp):
         result = xp("exp", "run", "--queue", "-S", "lr=2", "-n", bad, cwd=repo, expect=2)
         assert says in result.stderr and "Traceback" not in result.stderr
     assert xp("queue", "status", "--json", cwd=repo).stdout.count('"name"') == 0
+
+
+def test_pulled_experiments_named_like_a_revision_are_left_out_and_said(gen, xp, tmp_path):
+    from tests.conftest import git
+
+    repo = gen({"params.yaml": "lr: 1\n"})
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    head = git(repo, "rev-parse", "HEAD").strip()
+    tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
+    commit = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", "theirs").strip()
+    for name in ("main", "HEAD", "fine"):
+        git(repo, "push", "-q", str(remote), f"{commit}:refs/exps/{head[:2]}/{head[2:]}/{name}")
+    result = xp("exp", "pull", str(remote), cwd=repo)
+    assert "note: left out 2 experiment(s) whose names would shadow a revision" in result.stderr
+    assert "HEAD, main" in result.stderr
+    refs = git(repo, "for-each-ref", "--format=%(refname:short)", "refs/exps/").split()
+    assert [r.rsplit("/", 1)[1] for r in refs] == ["fine"]

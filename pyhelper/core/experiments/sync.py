@@ -194,6 +194,31 @@ def push(project: Project, remote: str, names: list[str], *, follow: Follow | No
     raise _failed("pushing to", remote, result)
 
 
+def _without_shadows(project: Project, refs: list[ExpRef]) -> list[ExpRef]:
+    """The remote's experiments whose names are fine here; one named like a revision of this repository
+    (`main`, `HEAD`, a tag) would make `xp exp diff main` mean it, so it is left out and said (a Notice)."""
+    import warnings
+
+    from pyhelper.core.experiments.names import check_new
+    from pyhelper.core.gitrepo import open_repo
+    from pyhelper.core.printable import escape
+    from pyhelper.errors import Notice
+
+    repo = open_repo(project)
+    kept, left = [], []
+    for ref in refs:
+        try:
+            check_new(repo, ref.name)
+            kept.append(ref)
+        except BadInput:
+            left.append(ref.name)
+    if left:
+        warnings.warn(Notice(f"left out {len(left)} experiment(s) whose names would shadow a revision or are too "
+                             f"long here: {escape(', '.join(sorted(set(left))[:10]))} (rename them where they were "
+                             "made, then pull again)"), stacklevel=3)
+    return kept
+
+
 def pull(project: Project, remote: str, names: list[str], *, follow: Follow | None = None) -> list[ExpRef]:
     """Fetches the named experiments (default: all) and merges the remote's notes; `follow` as for `push`."""
     check_remote(remote)
@@ -210,6 +235,7 @@ def pull(project: Project, remote: str, names: list[str], *, follow: Follow | No
             raise BadInput(f"'{named}' has no experiment named {', '.join(missing)}",
                            hint=f"list them with `git ls-remote {named} 'refs/exps/*'`")
         refs = [r for r in refs if r.name in names]
+    refs = _without_shadows(project, refs)
     if not refs:
         return []
     result = _git(project, "fetch", *(["--progress"] if follow else []), "--", remote, *[f"{r}:{r}" for r in refs],
