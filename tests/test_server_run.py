@@ -205,6 +205,10 @@ async def test_status_and_repro(project):
             await request(client, p.REPRO_PIPELINE, p.ReproPipelineParams(targets=["trian"]))
         assert caught.value.code == p.BAD_INPUT and "unknown stage 'trian'" in caught.value.message
         assert "did you mean 'train'?" in caught.value.message
+        with pytest.raises(JsonRpcException) as caught:  # Said at once, not in a log: nothing outside is edited.
+            await request(client, p.REPRO_PIPELINE, p.ReproPipelineParams(params=[f"{project.parent}/x.yaml:a=2"]))
+        assert caught.value.code == p.BAD_INPUT and "is outside the project" in caught.value.message
+        assert not (project.parent / "x.yaml").exists()
         client.progress_reports["repro"] = []
         result = await request(client, p.REPRO_PIPELINE, p.ReproPipelineParams(work_done_token="repro"))
         assert result.started

@@ -50,10 +50,9 @@ def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperime
     repo = open_repo(project)
     name = choose_name(repo, str(head_commit(repo, project).id), params.name, force=False)
     command = [sys.executable, "-m", "pyhelper", "exp", "run", "-n", name]
-    for assignment in params.params:
-        command += ["-S", assignment]
+    command += [f"-S{assignment}" for assignment in params.params]  # Attached: a value never reads as an option.
     if params.message:
-        command += ["-m", params.message]
+        command.append(f"--message={params.message}")
     if params.temp:
         command.append("--temp")
     _start(ls, project.root, command, f"run-{name}", f"xp: running experiment '{name}'",
@@ -69,11 +68,15 @@ def repro_pipeline(ls: XpServer, params: p.ReproPipelineParams) -> p.ReproPipeli
     project.require_pipeline()
     # A broken dvc.yaml, an unknown target or a cycle is said now, in the CLI's words.
     order(project.pipeline(), project.root, list(params.targets) or None)
-    command = [sys.executable, "-m", "pyhelper", "repro", *params.targets]
+    from pyhelper.core.params_edit import parse_override
+
+    for assignment in params.params:  # A bad -S (or one outside the project) is said now, not in the log.
+        parse_override(assignment)
+    command = [sys.executable, "-m", "pyhelper", "repro"]
     if params.force:
         command.append("-f")
-    for assignment in params.params:
-        command += ["-S", assignment]
+    command += [f"-S{assignment}" for assignment in params.params]  # Attached: a value never reads as an option.
+    command += ["--", *params.targets]  # Targets are positionals, whatever they start with.
     _start(ls, project.root, command, "repro", "xp: reproducing the pipeline", "xp repro", "pipeline up to date",
            params.work_done_token)
     return p.ReproPipelineResult(started=True)
