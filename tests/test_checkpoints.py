@@ -482,3 +482,11 @@ def test_socket_folders_of_killed_runs_are_removed_and_living_ones_kept():
         server.close()
         (living / "s.sock").unlink(missing_ok=True)
         living.rmdir()
+
+
+def test_resume_with_nothing_changed_trains_on(proj, xp):
+    xp("exp", "run", "-n", "r", "-S", "epochs=2", cwd=proj)
+    out = xp("exp", "run", "--resume", "r", cwd=proj).stdout
+    assert "didn't change, skipping" not in out and "start 2 model-present" in out and "state 2" in out
+    subjects = [s for _, s in chain(proj, refs(proj)["r"])]
+    assert subjects == ["xp: experiment r", "xp: checkpoint r@1", "xp: checkpoint r@0"], subjects

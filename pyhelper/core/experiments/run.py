@@ -96,6 +96,9 @@ def _run(project: Project, repo, head, chosen: str, start, replaces: frozenset[s
 
     recorder = Recorder(project, project, baseline=str(head.id), name=chosen,
                         parent=start.rev if start else None, resume=start is not None)
+    # Resuming means training on: the stages run even when nothing they depend on changed (as DVC 2 always
+    # ran checkpoint stages), instead of "didn't change, skipping" and nothing new recorded.
+    force = force or start is not None
     if not temp:
         saved = restore_workspace(project, start) if start is not None else None
         with workspace_lock(project):
