@@ -137,6 +137,8 @@ class StatIndex:
         self.db_path = db_path
         self._db: sqlite3.Connection | None = None
         self._dirty = False
+        self._read_only = False
+        """The index's folder cannot be written: hashes are read from it, never stored."""
         self._ignore: tuple[Path, object] | None = None
 
     def use_dvcignore(self, root: Path) -> None:
@@ -160,6 +162,12 @@ class StatIndex:
             return None
         if self._db is None:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.db_path.parent, os.W_OK):
+                # A read-only .xp/ (a read-only mount): the index is read as it is and never written.
+                self._read_only = True
+                if not self.db_path.is_file():
+                    self.db_path = None
+                    return None
             try:
                 self._db = self._open()
             except sqlite3.DatabaseError as exc:
@@ -168,6 +176,8 @@ class StatIndex:
 
     def _open(self) -> sqlite3.Connection:
         assert self.db_path is not None
+        if self._read_only:  # `immutable`: no -shm or -wal file can be made beside it.
+            return sqlite3.connect(f"{self.db_path.as_uri()}?mode=ro&immutable=1", uri=True, timeout=30)
         db = sqlite3.connect(self.db_path, timeout=30)
         try:
             db.execute(
@@ -221,7 +231,7 @@ class StatIndex:
             if row:
                 return row[0]
         md5 = file_md5(path)
-        if db is not None and time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
+        if db is not None and not self._read_only and time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
             try:
                 db.execute(
                     "INSERT OR REPLACE INTO stat_index VALUES (?,?,?,?,?,?)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -62,6 +63,9 @@ def signature(cmd: str | tuple[str, ...], deps: dict[str, str], params: dict[str
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+_COLUMNS = "id TEXT PRIMARY KEY, signature TEXT, stage TEXT, created REAL, duration REAL, body TEXT"
+
+
 class RunCache:
     """The run-cache database; opened lazily, one connection per instance."""
 
@@ -72,14 +76,14 @@ class RunCache:
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.db_path.parent, os.W_OK):
+                self._db = self._read_only()
+                return self._db
             db = sqlite3.connect(self.db_path, timeout=30)
             try:
                 with self._guard():
                     db.execute("PRAGMA journal_mode=WAL")
-                    db.execute(
-                        "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, signature TEXT, stage TEXT,"
-                        " created REAL, duration REAL, body TEXT)"
-                    )
+                    db.execute(f"CREATE TABLE IF NOT EXISTS runs ({_COLUMNS})")
                     db.execute("CREATE INDEX IF NOT EXISTS runs_signature ON runs(signature)")
             except BaseException:
                 db.close()
@@ -87,12 +91,26 @@ class RunCache:
             self._db = db
         return self._db
 
+    def _read_only(self) -> sqlite3.Connection:
+        """The database of a folder xp may not write (a read-only mount): read as it is, and writing fails with
+        SQLite's "readonly database", which the CLI says in one line."""
+        if not self.db_path.exists():  # Nothing was ever recorded: an empty table that refuses writes too.
+            db = sqlite3.connect(":memory:")
+            db.execute(f"CREATE TABLE runs ({_COLUMNS})")
+            db.execute("PRAGMA query_only=ON")
+            return db
+        # `immutable`: no -shm or -wal file can be made beside it, and nothing can change it while read.
+        with self._guard():
+            return sqlite3.connect(f"{self.db_path.as_uri()}?mode=ro&immutable=1", uri=True, timeout=30)
+
     @contextmanager
     def _guard(self) -> Iterator[None]:
         """Turns SQLite's errors about this file into one line naming it and the fix."""
         try:
             yield
         except sqlite3.OperationalError as exc:
+            if "readonly database" in str(exc):
+                raise  # A read-only .xp/: the CLI says so in one line (the file itself is fine).
             if "locked" in str(exc) or "busy" in str(exc):
                 raise StateError(f"the run-cache {self.db_path} stayed locked for 30 s ({exc})",
                                  hint="another xp process holds it; try again when it is done") from None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyhelper.core.experiments.resolve import find
-from pyhelper.core.experiments.show import WORKSPACE, Row, RowReader
+from pyhelper.core.experiments.show import WORKSPACE, Row, RowReader, missing_object_errors, missing_objects
 from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.metrics import Diff, FileValues, diff_values
@@ -45,10 +45,13 @@ def _row_and_params_files(project: Project, repo: pygit2.Repository, reader: Row
         return row, set(reader.layout(None).params)
     try:
         experiment = find(repo, spec)
-        commit = repo[experiment.rev]
-        row = reader.row(kind="experiment", name=experiment.name, rev=experiment.rev,
-                         baseline=experiment.ref.baseline, created=float(commit.commit_time),
-                         status="success", tree=commit.tree)
+        try:
+            commit = repo[experiment.rev]
+            row = reader.row(kind="experiment", name=experiment.name, rev=experiment.rev,
+                             baseline=experiment.ref.baseline, created=float(commit.commit_time),
+                             status="success", tree=commit.tree)
+        except missing_object_errors():
+            raise missing_objects(experiment.name, experiment.rev) from None
     except UnknownExperiment as not_an_experiment:
         try:
             commit = repo.revparse_single(spec).peel(git.Commit)

@@ -13,7 +13,7 @@ import posixpath
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.experiments.show import RowReader, _baselines
+from pyhelper.core.experiments.show import RowReader, _baselines, missing_object_errors, missing_objects
 from pyhelper.core.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import XpError
@@ -45,10 +45,18 @@ def dvc_show(project: Project, *, all_branches: bool = False, all_commits: bool 
         baseline = str(commit.id)
         experiments = []
         for name, rev in by_baseline.get(baseline, []):
-            chain = _chain(repo, rev, baseline)
-            records = [{"rev": str(c.id), "name": name if i == 0 else None,
-                        "data": _data(reader, c.tree, str(c.id), c), "error": None, "experiments": None}
-                       for i, c in enumerate(chain)]
+            try:
+                chain = _chain(repo, rev, baseline)
+                records = [{"rev": str(c.id), "name": name if i == 0 else None,
+                            "data": _data(reader, c.tree, str(c.id), c), "error": None, "experiments": None}
+                           for i, c in enumerate(chain)]
+            except missing_object_errors():
+                # Objects deleted or pruned by `git gc`: this experiment carries the error (DVC's `error`
+                # record), the others are read as usual.
+                chain = []
+                error = missing_objects(name, rev)
+                records = [{"rev": rev, "name": name, "data": {}, "error": {
+                    "type": "MissingObjects", "msg": error.one_line()}, "experiments": None}]
             experiments.append((chain[0].commit_time if chain else 0, name,
                                 {"revs": records, "executor": None, "name": name}))
         experiments.sort(key=lambda item: (-item[0], item[1]))

@@ -16,7 +16,7 @@ from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo
 from pyhelper.core.inside import plain_path
 from pyhelper.core.project import Project
-from pyhelper.errors import BadInput, UnknownExperiment, UnknownRevision, XpError
+from pyhelper.errors import BadInput, StateError, UnknownExperiment, UnknownRevision, XpError
 
 if TYPE_CHECKING:
     import pygit2
@@ -383,12 +383,17 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
             rows[-1].errors[".xp/queue.db"] = queue_error
         exps = []
         for ref, rev in by_baseline.get(baseline, []):
-            exp_commit = repo[rev]
-            row = reader.row(kind="experiment", name=ref.name, rev=rev, baseline=baseline,
-                             created=float(exp_commit.commit_time), status="success", tree=exp_commit.tree,
-                             message=exp_commit.message.strip(), annotations=annotations.get(rev),
-                             with_deps=with_deps)
-            exps.append(_with_checkpoints(reader, ref, row, running.get(str(ref)), checkpoints, with_deps))
+            try:
+                exp_commit = repo[rev]
+                row = reader.row(kind="experiment", name=ref.name, rev=rev, baseline=baseline,
+                                 created=float(exp_commit.commit_time), status="success", tree=exp_commit.tree,
+                                 message=exp_commit.message.strip(), annotations=annotations.get(rev),
+                                 with_deps=with_deps)
+                exps.append(_with_checkpoints(reader, ref, row, running.get(str(ref)), checkpoints, with_deps))
+            except missing_object_errors():
+                # A commit (or a checkpoint below it, or a file of its tree) deleted or pruned by `git gc`:
+                # this experiment's row says so, and the others are read as usual.
+                exps.append([_broken_row(ref.name, rev, baseline)])
         exps.sort(key=lambda group: (group[0].created or 0, group[0].name))
         rows.extend(row for group in exps for row in group)
         unfinished = {group[0].name: group[0] for group in exps if group[0].status in ("running", "failed")}
@@ -410,6 +415,26 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
                 row.errors["queue"] = entry.error
             rows.append(row)
     return rows
+
+
+def missing_object_errors() -> tuple[type[Exception], ...]:
+    """What pygit2 raises when an object is not in the object database: KeyError (`repo[id]`), GitError
+    (`commit.tree`, "Unable to read tree")."""
+    return (KeyError, native().GitError)
+
+
+def missing_objects(name: str, rev: str) -> StateError:
+    """The error for an experiment whose commit, a checkpoint below it or a file of its tree is gone from git."""
+    return StateError(f"experiment '{name}' ({rev[:7]}) is broken: objects of its commit are missing from "
+                      "git's object database (deleted, or pruned by `git gc`)",
+                      hint=f"remove it with `xp exp remove {name}`")
+
+
+def _broken_row(name: str, rev: str, baseline: str) -> Row:
+    """The row of an experiment that cannot be read: its name and commit, and the error naming the fix."""
+    error = missing_objects(name, rev).one_line()
+    return Row(kind="experiment", name=name, rev=rev, baseline=baseline, created=None, status="broken",
+               errors={"git": error})
 
 
 def _with_checkpoints(reader: RowReader, ref, row: Row, running: dict | None, listed: bool,
@@ -470,7 +495,10 @@ def checkpoint_rows(reader: RowReader, name: str, baseline: str | None = None) -
             raise UnknownRevision(f"unknown baseline '{baseline}'", hint="pass a commit, branch or tag") from None
     for ref, rev in exp_refs(reader.repo):
         if ref.name == name and (baseline is None or ref.baseline == baseline):
-            return _checkpoint_rows(reader, chain(reader.repo, ref, rev), ref.baseline, False)
+            try:
+                return _checkpoint_rows(reader, chain(reader.repo, ref, rev), ref.baseline, False)
+            except missing_object_errors():
+                raise missing_objects(name, rev) from None
     raise UnknownExperiment(f"no experiment '{name}'" + (f" of baseline {baseline[:7]}" if baseline else ""),
                             hint="list experiments with `xp exp show`")
 

@@ -114,6 +114,15 @@ class QueueDb:
 
     def __init__(self, project: Project):
         self.path = project.ensure_xp_dir() / "queue.db"
+        if not os.access(self.path.parent, os.W_OK):
+            # A read-only .xp/ (a read-only mount): the queue is read as it is; a write fails with SQLite's
+            # "readonly database", which the CLI says in one line.
+            self.db = Connection(self.path, read_only=True)
+            if not self.path.exists():
+                self._migrate()  # The empty schema, in memory, before writes are refused.
+            self.db.execute("PRAGMA query_only=ON")
+            self.identity = identity(self.path)
+            return
         # Switching a new database to WAL needs every other connection out of the way, and SQLite
         # answers "locked" at once (no busy wait) when two connections try it together, so
         # connections are set up one at a time (an flock, which also orders threads of one process).

@@ -21,9 +21,13 @@ class QueueError(XpError):
 class Connection:
     """A SQLite connection whose errors become one-line `QueueError`s naming the file and the fix."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, read_only: bool = False):
         self.path = path
-        self.raw = guard(path, lambda: sqlite3.connect(path, timeout=30, isolation_level=None))
+        if read_only:  # A folder xp may not write: the file as it is (`immutable`: no -shm/-wal made), or none.
+            target = f"{path.as_uri()}?mode=ro&immutable=1" if path.exists() else "file::memory:"
+            self.raw = guard(path, lambda: sqlite3.connect(target, timeout=30, isolation_level=None, uri=True))
+        else:
+            self.raw = guard(path, lambda: sqlite3.connect(path, timeout=30, isolation_level=None))
 
     def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
         """Runs one statement."""
@@ -61,6 +65,8 @@ def guard(path: Path, call: Callable[[], _T]) -> _T:
     try:
         return call()
     except sqlite3.OperationalError as exc:
+        if "readonly database" in str(exc):
+            raise  # A read-only .xp/: the CLI says so in one line (the file itself is fine).
         if "locked" in str(exc) or "busy" in str(exc):
             raise QueueError(f"the queue database {path} stayed locked for 30 s ({exc})",
                              hint="another xp process holds it; try again when it is done") from None
