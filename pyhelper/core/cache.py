@@ -4,6 +4,11 @@ Objects are written once, atomically, and made read-only. Outputs are put into t
 reflink when the file system can, else by hardlink (only when read-only bits protect the shared
 inode, i.e. not as root), else by copy — so a user can never edit an output through into the
 cache. A checkout re-verifies a cached object whose stat changed and drops it if it is corrupt.
+
+What a checkout puts in the workspace is verified as it is written (the md5 of the copy, or of the object
+before it is linked): an object whose bytes rotted while its stat stayed the same is refused
+(`CorruptObject`), dropped from the cache and never used. Each file is written to a temporary file beside
+its destination and renamed into place, so a checkout killed half way leaves the old file or the new one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ from pyhelper.core.hashing import HashInfo, StatIndex, file_md5, is_md5, manifes
 from pyhelper.errors import BadInput
 
 _FICLONE = 0x40049409
+_CHUNK = 1024 * 1024
+TEMP_PREFIX = ".xp-tmp-"
+"""Temporary files a checkout writes beside an output start with this, then the writer's pid."""
+
+
+class CorruptObject(BadInput):
+    """A cached object does not hold what its name (its md5) says: it was not used."""
 
 
 class Cache:
@@ -27,6 +39,8 @@ class Cache:
     def __init__(self, root: Path, index: StatIndex | None = None):
         self.root = root
         self.index = index or StatIndex(None)
+        self.dropped: list[Path] = []
+        """Objects found not to hash to their names (and deleted) by this instance."""
 
     def object_path(self, md5: str, legacy: bool = False) -> Path:
         """Where the object with this hash lives (whether or not it is there); `legacy`: DVC 2's layout."""
@@ -47,7 +61,8 @@ class Cache:
 
             return legacy_file_md5(path) == md5 or self.index.file_hash(path) == md5
         if self.index.file_hash(path) != md5:
-            path.unlink(missing_ok=True)  # Corrupted (someone wrote through a link): forget it.
+            path.unlink(missing_ok=True)  # Corrupted (written through a link, or bit rot): forget it.
+            self.dropped.append(path)
             return False
         return True
 
@@ -101,28 +116,90 @@ class Cache:
             raise OSError(f"'{source}' changed while it was being cached")
 
     def checkout(self, info: HashInfo, dest: Path) -> None:
-        """Replaces whatever is at `dest` by the cached file or directory."""
-        remove(dest)
-        if info.isdir:
-            entries = self.manifest(info.md5, info.legacy) or []
-            dest.mkdir(parents=True, exist_ok=True)
-            for rel, md5 in entries:
-                self._link(md5, dest / rel, info.legacy)
-        else:
-            self._link(info.md5, dest, info.legacy)
+        """Replaces whatever is at `dest` by the cached file or directory, verified as it is written.
 
-    def _link(self, md5: str, dest: Path, legacy: bool = False) -> None:
-        source = self.object_path(md5, legacy)
+        A file is written beside `dest` and renamed over it; a folder is built beside it and swapped in. An
+        object that does not hash to its name raises `CorruptObject` and `dest` is left as it was.
+        """
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if _reflink(source, dest):
+        _clean_stale_temps(dest)
+        if not info.isdir:
+            tmp = self._verified_copy(info.md5, dest, info.legacy)
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            os.replace(tmp, dest)
             return
-        if os.geteuid() != 0:
-            try:
-                os.link(source, dest)
-                return
-            except OSError:
-                pass
-        shutil.copyfile(source, dest)
+        entries = self.manifest(info.md5, info.legacy) or []
+        build = Path(tempfile.mkdtemp(dir=dest.parent, prefix=_temp_prefix(dest)))
+        try:
+            for rel, md5 in entries:
+                target = build / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._verified_copy(md5, target, info.legacy), target)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        # The old folder is moved aside (whole) before the new one takes its name, then deleted.
+        aside = None
+        if os.path.lexists(dest):
+            aside = Path(tempfile.mkdtemp(dir=dest.parent, prefix=_temp_prefix(dest))) / "old"
+            os.replace(dest, aside)
+        os.replace(build, dest)
+        if aside is not None:
+            shutil.rmtree(aside.parent, ignore_errors=True)
+
+    def _verified_copy(self, md5: str, dest: Path, legacy: bool) -> Path:
+        """A temporary file beside `dest` holding the object, checked to hash to `md5` (else `CorruptObject`).
+
+        A hardlink shares the object's inode, so the object is hashed before it is linked; a reflink or a
+        copy is hashed as it is written.
+        """
+        source = self.object_path(md5, legacy)
+        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=_temp_prefix(dest))
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            if legacy:  # DVC 2's md5 of a text file is not of its bytes: hashed on its own, before the copy.
+                from pyhelper.core.hashing import legacy_file_md5
+
+                self._refuse_unless(legacy_file_md5(source) == md5, source, dest, drop=False)
+                _link_or_copy(source, tmp)
+                return tmp
+            if _reflink(source, tmp):
+                self._refuse_unless(file_md5(tmp) == md5, source, dest, drop=True)
+                os.chmod(tmp, 0o666 & ~_umask())
+            elif os.geteuid() != 0 and os.stat(source).st_dev == os.stat(dest.parent).st_dev:
+                # The workspace file will be the object itself: it is checked before it is linked.
+                self._refuse_unless(file_md5(source) == md5, source, dest, drop=True)
+                if not _hardlink(source, tmp):
+                    self._refuse_unless(_copy_hashing(source, tmp) == md5, source, dest, drop=True)
+            else:
+                self._refuse_unless(_copy_hashing(source, tmp) == md5, source, dest, drop=True)
+                os.chmod(tmp, 0o666 & ~_umask())
+            return tmp
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def _refuse_unless(self, ok: bool, source: Path, dest: Path, *, drop: bool) -> None:
+        """Raises `CorruptObject` (dropping the object unless it is DVC 2's) when `ok` is False."""
+        if ok:
+            return
+        if drop:
+            source.unlink(missing_ok=True)  # It is wrong whatever happens: gone, so the next run caches a good one.
+        said = "it was not used and is removed from the cache" if drop else "it was not used"
+        raise CorruptObject(f"the cached object {source} (for '{dest.name}') does not hold what its name says "
+                            f"(bit rot?): {said}", hint="`xp repro` rebuilds the output")
+
+    def present(self, info: HashInfo, dest: Path) -> bool:
+        """Like `has`, but an object found corrupt (and dropped) for `dest` raises `CorruptObject` instead of
+        counting as missing, so the user hears why the output is not restored."""
+        before = len(self.dropped)
+        if self.has(info):
+            return True
+        if len(self.dropped) > before:
+            self._refuse_unless(False, self.dropped[-1], dest, drop=True)
+        return False
 
 
 def _check_manifest(path: Path, entries: list) -> None:
@@ -170,6 +247,76 @@ def _write_object(target: Path, fill) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _temp_prefix(dest: Path) -> str:
+    """The name a temporary file for `dest` starts with: whose it is (the pid) and what it will become."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{dest.name[:100]}."
+
+
+def _clean_stale_temps(dest: Path) -> None:
+    """Deletes what a killed checkout of `dest` left beside it (temporary names whose writer is gone)."""
+    try:
+        names = [p for p in dest.parent.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    except OSError:
+        return
+    for path in names:
+        pid, _, rest = path.name[len(TEMP_PREFIX):].partition("-")
+        if not pid.isdigit() or not rest.startswith(dest.name[:100] + ".") or _alive(int(pid)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """True when a process with this id exists (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _hardlink(source: Path, tmp: Path) -> bool:
+    """Makes `tmp` a hardlink to `source` (only read-only bits protect the shared inode); False when it cannot."""
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+        return True
+    except OSError:
+        return False
+
+
+def _copy_hashing(source: Path, dest: Path) -> str:
+    """Copies `source` over `dest` in one pass and returns the md5 of the bytes written."""
+    import hashlib
+
+    digest = hashlib.md5()
+    with open(source, "rb") as src, open(dest, "wb") as dst:
+        while block := src.read(_CHUNK):
+            digest.update(block)
+            dst.write(block)
+    return digest.hexdigest()
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    """Puts `source` at `dest` by reflink, else hardlink (not as root), else copy."""
+    if _reflink(source, dest):
+        return
+    if os.geteuid() != 0 and _hardlink(source, dest):
+        return
+    shutil.copyfile(source, dest)
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _clone_or_copy(source: Path, dest: Path) -> None:

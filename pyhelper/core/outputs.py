@@ -109,7 +109,8 @@ def checkout_outputs(project: Project, repo: pygit2.Repository, tree: pygit2.Tre
 
 def checkout(project: Project, wanted: list[Recorded]) -> CheckedOut:
     """Puts each recorded output in place from the cache, keeping what is replaced; outputs the cache lacks,
-    or whose path leaves the work tree (symlinks followed), are returned as missing."""
+    or whose path leaves the work tree (symlinks followed), are returned as missing. A cached object that
+    does not hash to its name raises `CorruptObject`, leaving that output's file as it was."""
     from pyhelper.core.cache import Cache
     from pyhelper.core.hashing import StatIndex
 
@@ -130,7 +131,7 @@ def checkout(project: Project, wanted: list[Recorded]) -> CheckedOut:
             current = None if target.is_symlink() else index.hash_path(target)
             if current is not None and current.md5 == out.info.md5:
                 continue
-            if not cache.has(out.info):
+            if not cache.present(out.info, target):  # An object that rotted raises `CorruptObject` here.
                 missing.append(out.path)
                 continue
             if current is not None and not cache.has(current):

@@ -44,11 +44,13 @@ def restore_run(project: Project, run_id: str, *, force: bool = False) -> Restor
     cache = Cache(project.cache_dir, index)
     try:
         record = runs.get(run_id)
-        missing = [o.path for o in record.outs if not cache.has(o.hash)]
+        outputs = [(f"{record.wdir}/{o.path}".removeprefix("./"), o) for o in record.outs]
+        # An object known to have rotted raises `CorruptObject` here, before anything is written; one whose
+        # stat hides it is caught as it is checked out (the md5 of what is written), before it is used.
+        missing = [path for path, o in outputs if not cache.present(o.hash, root / path)]
         if missing:
             raise BadInput(f"run {record.id} cannot be restored: its output(s) {', '.join(missing)} "
                            "are no longer in the cache", hint="run the stage again with `xp repro`")
-        outputs = [(f"{record.wdir}/{o.path}".removeprefix("./"), o) for o in record.outs]
         overrides = _param_changes(root, record)
         if not force:
             _refuse_unrecoverable(project, cache, index, [p for p, _ in outputs], [f for f, _ in overrides])

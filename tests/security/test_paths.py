@@ -323,15 +323,16 @@ def test_set_param_edits_a_symlinked_params_file_inside_the_project_in_place(pro
 async def test_the_servers_repro_never_edits_a_file_outside_the_project(project_and_outside):
     from pyhelper.server import protocol as p
     from tests.lsp_client import request, started
-    from tests.test_server_run import _ended, _until
+
+    from pygls.exceptions import JsonRpcException
 
     repo, victim = project_and_outside
     async with started(repo) as client:
-        client.progress_reports["out"] = []
-        await request(client, p.REPRO_PIPELINE, p.ReproPipelineParams(params=["../victim.yaml:a=2", f"{victim}:a=2"],
-                                                                      work_done_token="out"))
-        reports = await _until(lambda: _ended(client, "out"), what="the end of progress")
-        assert "the params file '../victim.yaml' of override '../victim.yaml:a=2' is outside" in reports[-1].message
+        with pytest.raises(JsonRpcException) as caught:  # Refused at once (-32001), before anything starts.
+            await request(client, p.REPRO_PIPELINE, p.ReproPipelineParams(
+                params=["../victim.yaml:a=2", f"{victim}:a=2"], work_done_token="out"))
+        assert caught.value.code == p.BAD_INPUT
+        assert "the params file '../victim.yaml' of override '../victim.yaml:a=2' is outside" in caught.value.message
     assert victim.read_text() == "a: 1\n"
     assert not (repo / "model.bin").exists()
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyhelper.core.atomic_write import write_atomic
+from pyhelper.core.cache import CorruptObject
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment, record
 from pyhelper.core.gitcore import native
@@ -115,13 +116,17 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
             (root / path).unlink()
         for path, entry in writes.items():
             _write(repo, root / path, entry)
-        checked = checkout(project, outputs_wanted)
-        outputs, missing = checked.outputs, checked.missing
-        if checkpoint is not None:  # Its persisted outputs are listed in its commit's trailer, not dvc.lock.
-            from pyhelper.core.experiments.checkpoint import checkout_persisted
+        try:
+            checked = checkout(project, outputs_wanted)
+            outputs, missing = checked.outputs, checked.missing
+            if checkpoint is not None:  # Its persisted outputs are listed in its commit's trailer, not dvc.lock.
+                from pyhelper.core.experiments.checkpoint import checkout_persisted
 
-            restored, missed = checkout_persisted(project, checkpoint, strict=False)
-            outputs, missing = (*outputs, *restored), (*missing, *missed)
+                restored, missed = checkout_persisted(project, checkpoint, strict=False)
+                outputs, missing = (*outputs, *restored), (*missing, *missed)
+        except CorruptObject as err:
+            # The experiment's git files are in place by now; the rotten output's file was left as it was.
+            raise CorruptObject(err.message, hint=f"{err.hint}; the experiment's other files were applied") from None
         return Applied(experiment, tuple(writes), tuple(deletes), outputs, missing, saved)
 
 
