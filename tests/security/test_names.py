@@ -11,14 +11,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import git
+from tests.security.test_paths import PIPELINE
 from tests.test_experiments import exps, one_line_error
 
-PIPELINE = {
-    "dvc.yaml": "stages:\n  train:\n    cmd: python train.py\n    deps: [train.py]\n    params: [lr]\n"
-                "    outs: [model.bin]\n",
-    "params.yaml": "lr: 0.1\n",
-    "train.py": "open('model.bin', 'w').write('weights\\n')\n",
-}
 
 
 @pytest.fixture
