@@ -31,3 +31,14 @@ def test_a_failing_stage_s_fix_is_on_a_line_of_its_own_and_its_output_is_escaped
     error = result.stderr[result.stderr.index("error: "):].splitlines()
     assert error[-2] == "  | \\x1b]52;c;cHduZWQ=\\x07oops"
     assert error[-1].startswith("  hint: fix the command and run `xp repro` again")
+
+
+def test_removing_many_experiments_names_twenty_and_counts_the_rest(gen, xp):
+    from tests.conftest import git
+
+    repo = gen({"params.yaml": "lr: 1\n"})
+    head = git(repo, "rev-parse", "HEAD").strip()
+    for n in range(25):
+        git(repo, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/e{n:02d}", head)
+    out = xp("exp", "remove", "-A", cwd=repo).stdout
+    assert out.startswith("Removed 25 experiment(s): ") and out.rstrip().endswith("and 5 more (--json lists them all)")

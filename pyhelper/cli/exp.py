@@ -303,7 +303,9 @@ def remove(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([{"name": e.name, "rev": e.rev, "baseline": e.ref.baseline} for e in removed])
         return 0
-    print(f"Removed {len(removed)} experiment(s)" + (": " + ", ".join(e.name for e in removed) if removed else "."))
+    shown = ", ".join(printable(e.name) for e in removed[:20])  # 2,000 names on one line help nobody.
+    more = f" and {len(removed) - 20} more (--json lists them all)" if len(removed) > 20 else ""
+    print(f"Removed {len(removed)} experiment(s)" + (f": {shown}{more}" if removed else "."))
     return 0
 
 
