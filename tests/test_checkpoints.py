@@ -490,3 +490,25 @@ def test_resume_with_nothing_changed_trains_on(proj, xp):
     assert "didn't change, skipping" not in out and "start 2 model-present" in out and "state 2" in out
     subjects = [s for _, s in chain(proj, refs(proj)["r"])]
     assert subjects == ["xp: experiment r", "xp: checkpoint r@1", "xp: checkpoint r@0"], subjects
+
+
+def test_a_running_experiment_is_not_removed_from_under_its_run(proj, xp):
+    xp("exp", "run", "-n", "done", "-S", "epochs=1", "--temp", cwd=proj)
+    proc = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", "-n", "busy", "-S", "epochs=8",
+                             "-S", "delay=0.3", "--temp"], cwd=proj, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, **GIT_ENV})
+    try:
+        deadline = time.monotonic() + 60
+        while "busy" not in refs(proj):
+            assert time.monotonic() < deadline and proc.poll() is None, "the run never made a checkpoint"
+            time.sleep(0.05)
+        named = xp("exp", "remove", "busy", cwd=proj, expect=2)
+        assert "experiment 'busy' is running now (pid" in named.stderr and "--force" in named.stderr
+        everything = xp("exp", "remove", "-A", cwd=proj)
+        assert "note: left out 1 running experiment(s): busy" in everything.stderr
+        assert "Removed 1 experiment(s): done" in everything.stdout
+        assert proc.wait(120) == 0
+        assert set(refs(proj)) == {"busy"}
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -299,7 +299,7 @@ def remove(args: argparse.Namespace) -> int:
         return remove_entries(argparse.Namespace(names=[], all=False, queued=True, success=False, failed=False,
                                                  cancelled=False, json=args.json))
     removed = remove_experiments(_project(), args.names, rev=args.rev, all_experiments=args.all_experiments,
-                                 num=args.num, keep=args.keep)
+                                 num=args.num, keep=args.keep, force=args.force)
     if args.json:
         emit_json([{"name": e.name, "rev": e.rev, "baseline": e.ref.baseline} for e in removed])
         return 0
@@ -567,6 +567,7 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
                    help="with --rev: the experiments of N commits back from it")
     p.add_argument("--keep", action="store_true", help="keep the named experiments and remove every other one")
     p.add_argument("--queue", action="store_true", help="remove every queued experiment (as `xp queue remove --queued`)")
+    p.add_argument("-f", "--force", action="store_true", help="remove experiments whose run is still going too")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:remove")
 

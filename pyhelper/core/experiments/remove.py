@@ -12,9 +12,41 @@ from pyhelper.errors import BadInput, UnknownRevision
 
 
 def remove(project: Project, specs: list[str], *, rev: str | None = None, all_experiments: bool = False,
-           num: int = 1, keep: bool = False) -> list[Experiment]:
+           num: int = 1, keep: bool = False, force: bool = False) -> list[Experiment]:
     """Removes the named experiments, or every experiment of a baseline (`rev`, with `num` commits back
-    from it), or all of them; with `keep`, every experiment except the named ones (DVC's `--keep`)."""
+    from it), or all of them; with `keep`, every experiment except the named ones (DVC's `--keep`).
+
+    An experiment whose run is still going (it would come back at its next checkpoint) is refused when
+    named, and left out (said in a Notice) when selected in bulk; `force` removes it anyway."""
+    chosen = _chosen(project, specs, rev=rev, all_experiments=all_experiments, num=num, keep=keep)
+    if not force:
+        chosen = _not_running(project, chosen, named=bool(specs) and not keep)
+    return _delete(open_repo(project), chosen)
+
+
+def _not_running(project: Project, chosen: list[Experiment], *, named: bool) -> list[Experiment]:
+    """`chosen` without the experiments a live run is recording now."""
+    import warnings
+
+    from pyhelper.core.experiments.checkpoint import live_runs
+    from pyhelper.errors import Notice
+
+    running = live_runs(project)
+    busy = [e for e in chosen if str(e.ref) in running]
+    if not busy:
+        return chosen
+    if named:
+        pid = running[str(busy[0].ref)].get("pid", "?")
+        raise BadInput(f"experiment '{busy[0].name}' is running now (pid {pid}): removed, it would come back at its "
+                       "next checkpoint", hint="stop it first (Ctrl-C, or `xp queue kill NAME`), or pass --force")
+    warnings.warn(Notice(f"left out {len(busy)} running experiment(s): {', '.join(e.name for e in busy[:10])} "
+                         "(stop them first, or pass --force)"), stacklevel=3)
+    return [e for e in chosen if str(e.ref) not in running]
+
+
+def _chosen(project: Project, specs: list[str], *, rev: str | None, all_experiments: bool, num: int,
+            keep: bool) -> list[Experiment]:
+    """The experiments the arguments select."""
     git = native()
 
     if keep:
@@ -23,7 +55,7 @@ def remove(project: Project, specs: list[str], *, rev: str | None = None, all_ex
         repo = open_repo(project)
         refs = exp_refs(repo)
         kept = {find(repo, spec, refs=refs).ref for spec in specs}
-        return _delete(repo, [Experiment(ref, sha) for ref, sha in refs if ref not in kept])
+        return [Experiment(ref, sha) for ref, sha in refs if ref not in kept]
     if num < 1:
         raise BadInput(f"-n must be at least 1 (got {num})", hint="pass -n 1 for the baseline alone")
     if sum((bool(specs), rev is not None, all_experiments)) > 1:
@@ -50,7 +82,7 @@ def remove(project: Project, specs: list[str], *, rev: str | None = None, all_ex
         chosen = list(dict.fromkeys(find(repo, spec, refs=refs) for spec in specs))
     else:
         raise BadInput("nothing to remove", hint="name experiments, or pass --rev REV or -A")
-    return _delete(repo, chosen)
+    return chosen
 
 
 def _delete(repo, chosen: list[Experiment]) -> list[Experiment]:
