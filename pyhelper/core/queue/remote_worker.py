@@ -36,6 +36,8 @@ from pyhelper.errors import BadInput, StageFailed, XpError
 
 MONITOR_SECONDS = 1
 MAINTENANCE_SECONDS = 2
+RECONNECT_SECONDS = 3.0
+"""The longest a worker waits between two tries to reach a Redis that went away."""
 
 _SETTINGS: dict[str, Any] = {}
 """This worker's --remote, --cache-dir and mirror folder (set before RQ forks a horse per job)."""
@@ -68,6 +70,10 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
 
     class XpWorker(Worker):
         """RQ's worker with a short lease, so a lost worker's job is retried within seconds."""
+
+        # Redis away: try again every few seconds at most (RQ's default backs off to a minute), so a
+        # restarted server gets its workers back at once.
+        max_connection_wait_time = RECONNECT_SECONDS
 
         def get_heartbeat_ttl(self, job):  # noqa: D102 - RQ's hook.
             return LEASE_SECONDS
