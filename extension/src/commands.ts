@@ -178,19 +178,76 @@ export async function targetExperiments(ctx: Ctx, args: unknown[], many: boolean
   if (fromTree.length) {
     return fromTree.map((n) => n.name);
   }
-  const items = allExperiments(ctx.experiments.nodes).map((node) => ({
-    label: plainLabel(node.label), description: plainLabel(node.description), name: node.name,
-  }));
+  // The rows drawn can be behind the repository (experiments just pulled, imported or finished,
+  // and the helper's notice still on its way): the picker asks for them again as it opens and
+  // takes in what comes while it is open, so an experiment that has landed can be picked.
+  const reloading = ctx.experiments.reload().catch(() => undefined);
+  let items = experimentItems(ctx);
+  if (!items.length) {
+    await reloading;
+    items = experimentItems(ctx);
+  }
   if (!items.length) {
     void vscode.window.showInformationMessage("There are no experiments yet: run one first.");
     return [];
   }
-  if (many) {
-    const picked = await vscode.window.showQuickPick(items, { title, canPickMany: true });
-    return picked?.map((p) => p.name) ?? [];
-  }
-  const picked = await vscode.window.showQuickPick(items, { title });
-  return picked ? [picked.name] : [];
+  return pickLive(ctx, items, reloading, many, title);
+}
+
+interface ExperimentItem extends vscode.QuickPickItem {
+  name: string;
+}
+
+function experimentItems(ctx: Ctx): ExperimentItem[] {
+  return allExperiments(ctx.experiments.nodes).map((node) => ({
+    label: plainLabel(node.label), description: plainLabel(node.description), name: node.name,
+  }));
+}
+
+/** A quick pick of `first` whose rows follow each load of the Experiments view; what was ticked stays ticked. */
+function pickLive(ctx: Ctx, first: ExperimentItem[], reloading: Promise<unknown>, many: boolean,
+  title: string): Promise<string[]> {
+  const pick = vscode.window.createQuickPick<ExperimentItem>();
+  pick.title = title;
+  pick.canSelectMany = many;
+  pick.items = first;
+  pick.busy = true;
+  const shown = (items: readonly ExperimentItem[]) => items.map((i) => `${i.name}\0${i.label}\0${i.description}`).join("\n");
+  return new Promise((resolve) => {
+    let settled = false;
+    const subscriptions: vscode.Disposable[] = [];
+    const finish = (names: string[]) => {
+      if (settled) {
+        return;
+      }
+      settled = true;
+      subscriptions.forEach((d) => d.dispose());
+      pick.dispose();
+      resolve(names);
+    };
+    subscriptions.push(ctx.experiments.onDidLoad(() => {
+      const items = experimentItems(ctx);
+      if (settled || shown(items) === shown(pick.items)) {
+        return;
+      }
+      const ticked = new Set(pick.selectedItems.map((i) => i.name));
+      const active = new Set(pick.activeItems.map((i) => i.name));
+      pick.items = items;
+      if (many) {
+        pick.selectedItems = items.filter((i) => ticked.has(i.name));
+      }
+      pick.activeItems = items.filter((i) => active.has(i.name));
+    }));
+    subscriptions.push(pick.onDidAccept(() => {
+      const chosen = many ? pick.selectedItems : pick.selectedItems.length ? pick.selectedItems : pick.activeItems;
+      finish(chosen.slice(0, many ? undefined : 1).map((i) => i.name));
+    }));
+    subscriptions.push(pick.onDidHide(() => finish([])));
+    void reloading.then(() => {
+      pick.busy = false;
+    });
+    pick.show();
+  });
 }
 
 function applyExperiment(ctx: Ctx): Handler {
