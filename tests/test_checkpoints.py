@@ -512,3 +512,75 @@ def test_a_running_experiment_is_not_removed_from_under_its_run(proj, xp):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+TRAIN_THEN_EVALUATE = {
+    "dvc.yaml": """
+        stages:
+          train:
+            cmd: python train.py
+            deps: [train.py]
+            params: [quality]
+            outs: [model.txt]
+          evaluate:
+            cmd: python evaluate.py
+            deps: [evaluate.py, model.txt]
+            metrics:
+              - scores.json:
+                  cache: false
+        metrics:
+          - dvclive/metrics.json
+        """,
+    "params.yaml": "quality: 5\n",
+    "train.py": """
+        from pyhelper.live import Live
+        quality = int(open("params.yaml").read().split(":")[1])
+        with Live() as live:
+            for step in range(2):
+                live.log_metric("loss", 1 / (quality + step))
+                open("model.txt", "w").write(str(quality))
+                live.make_checkpoint()
+                live.next_step()
+        """,
+    "evaluate.py": """
+        import json
+        json.dump({"acc": int(open("model.txt").read()) / 10}, open("scores.json", "w"))
+        """,
+    # The baseline's evaluation, committed: what a checkpoint's tree still holds while train runs.
+    "scores.json": '{"acc": 0.5}\n',
+}
+
+
+def test_a_checkpoint_row_shows_its_own_metrics_not_the_baselines_evaluation(gen, xp):
+    repo = gen(TRAIN_THEN_EVALUATE)
+    xp("exp", "run", "-n", "better", "-S", "quality=9", cwd=repo)
+    rows = show(xp, repo)
+    experiment = next(r for r in rows if r["name"] == "better")
+    assert experiment["metrics"]["scores.json"]["acc"] == 0.9
+    checkpoints = [r for r in rows if r["kind"] == "checkpoint"]
+    assert [r["name"] for r in checkpoints] == ["better@1", "better@0"]
+    for row in checkpoints:
+        # The tree of a checkpoint of `train` still holds the baseline's scores.json (evaluate had
+        # not run): 0.5 under an experiment at 0.9 would be a lie. Its own logged metrics stay.
+        assert "scores.json" not in row["metrics"], row
+        assert row["metrics"]["dvclive/metrics.json"]["step"] == row["step"]
+    table = xp("exp", "show", "--drop", "Created", cwd=repo).stdout
+    checkpoint_line = next(line for line in table.splitlines() if "better@0" in line)
+    assert "0.5" not in checkpoint_line, table
+    # Filtered out, an experiment takes its checkpoints with it (the CLI and the editor alike).
+    kept = show(xp, repo, "--filter", "acc<0.6")
+    assert not [r for r in kept if r["name"].startswith("better")], kept
+
+
+@pytest.mark.asyncio
+async def test_the_editor_filters_checkpoints_with_their_experiment(gen, xp):
+    from pyhelper.server import protocol as p
+    from tests.lsp_client import request, started
+
+    repo = gen(TRAIN_THEN_EVALUATE)
+    xp("exp", "run", "-n", "better", "-S", "quality=9", cwd=repo)
+    async with started(repo) as client:
+        dropped = await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams(filter="acc<0.6"))
+        kept = await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams(filter="acc>0.6"))
+    assert not [r.name for r in dropped.rows if r.name.startswith("better")]
+    assert [r.name for r in kept.rows if r.name.startswith("better")] == ["better", "better@1", "better@0"]

@@ -169,7 +169,7 @@ def show(args: argparse.Namespace) -> int:
         rows = [r for r in rows if r.kind not in EXPERIMENT_KINDS or r.starred]
     if args.filter:
         keep = query.parse_filter(args.filter, all_columns)
-        rows = [r for r in rows if r.kind not in EXPERIMENT_KINDS or keep(r)]
+        rows = query.filter_rows(rows, keep)
     if args.sort_by:
         rows = query.sort_rows(rows, query.find_column(args.sort_by, all_columns),
                                descending=args.sort_order == "desc")

@@ -175,6 +175,20 @@ def parse_filter(text: str, all_columns: list[Column]) -> Predicate:
     return predicate
 
 
+def filter_rows(rows: list[Row], keep: Predicate) -> list[Row]:
+    """The rows `keep` lets through: experiments (queued, running and failed ones too) by it, a
+    checkpoint with its experiment, workspace and baselines always. What `exp show --filter` and the
+    editor's table both show."""
+    dropped: set[tuple[str, str]] = set()
+    out = []
+    for row in rows:
+        if row.kind in EXPERIMENT_KINDS and not keep(row):
+            dropped.add((row.baseline, row.name))
+        elif row.kind != "checkpoint" or (row.baseline, row.name.rpartition("@")[0]) not in dropped:
+            out.append(row)
+    return out
+
+
 def _comparison(name: str, op: str, raw: str, all_columns: list[Column]) -> Predicate:
     target = _typed(raw)
     if name in FIELDS:

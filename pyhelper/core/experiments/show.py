@@ -71,6 +71,19 @@ class _Layout:
     pipeline: Any = field(default=None, compare=False)
     """The parsed pipeline (shared by every revision with the same pipeline files)."""
 
+    def metrics_of(self, stage: str) -> tuple[str, ...]:
+        """The metrics files a checkpoint of `stage` logged: that stage's own, and those no stage writes.
+
+        A checkpoint's tree is the work tree in the middle of the run: the stages after `stage`
+        have not run yet, so the metrics files they write still hold the baseline's (or an earlier
+        experiment's) numbers. Those would read as this checkpoint's and are left out.
+        """
+        if self.pipeline is None:
+            return self.metrics
+        owners = {s.repo_path(o.path): s.name for s in self.pipeline.stages.values() for o in s.outs
+                  if o.kind == "metrics"}
+        return tuple(path for path in self.metrics if owners.get(path, stage) == stage)
+
 
 class RowReader:
     """Parses files of commits and the workspace, each distinct blob once."""
@@ -276,9 +289,12 @@ class RowReader:
 
     def row(self, *, kind: str, name: str, rev: str, baseline: str, created: float | None, status: str,
             tree: pygit2.Tree | None, message: str = "", annotations: notes.Annotations | None = None,
-            with_deps: bool = False, with_metrics: bool = True) -> Row:
+            with_deps: bool = False, with_metrics: bool = True, checkpoint_of: str | None = None) -> Row:
+        """One row; `checkpoint_of` names the stage whose checkpoint `tree` is (its metrics are limited to that stage's)."""
         errors: dict[str, str] = {}
         layout = self.layout(tree)
+        if checkpoint_of is not None and layout.pipeline is not None:
+            layout = replace(layout, metrics=layout.metrics_of(checkpoint_of))
         if layout.error:
             errors["dvc.yaml"] = layout.error
         deps: dict[str, str] = {}
@@ -475,7 +491,8 @@ def _checkpoint_rows(reader: RowReader, found: list, baseline: str, with_deps: b
         rows.append(dataclasses.replace(reader.row(
             kind="checkpoint", name=checkpoint.name, rev=checkpoint.rev, baseline=baseline,
             created=float(commit.commit_time), status="", tree=commit.tree,
-            message=commit.message.strip().split("\n", 1)[0], with_deps=with_deps), step=checkpoint.step))
+            message=commit.message.strip().split("\n", 1)[0], with_deps=with_deps, checkpoint_of=checkpoint.stage),
+            step=checkpoint.step))
     return rows
 
 

@@ -48,7 +48,7 @@ def show_experiments(ls: XpServer, params: p.ShowExperimentsParams) -> p.ShowExp
     all_columns = query.columns(rows) if params.filter or params.sort_by else []
     if params.filter:
         keep = query.parse_filter(params.filter, all_columns)
-        rows = [r for r in rows if r.kind != "experiment" or keep(r)]
+        rows = query.filter_rows(rows, keep)
     if params.sort_by:
         rows = query.sort_rows(rows, query.find_column(params.sort_by, all_columns),
                                descending=params.sort_order == "desc")
