@@ -82,3 +82,43 @@ def test_clean_drops_only_cache_objects_nothing_refers_to(project, xp):
     assert all(p.exists() for p in kept)
     (project / "model.txt").unlink()
     assert "Restored stage 'train'" in xp("repro", cwd=project).stdout
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended (what a kill -9 leaves behind)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_clean_removes_what_killed_copies_left_in_the_cache_and_keeps_living_ones(project, xp):
+    import json
+    import os
+    import time
+
+    cache = project / ".xp" / "cache"
+    dead = dead_pid()
+    killed_checkpoint = cache / f".tmp-xp-checkpoint-{dead}-a1b2c3"  # 40 MB in the real case
+    killed_checkpoint.write_bytes(b"x" * 300_000)
+    killed_object = cache / "files" / "md5" / "ab" / f".tmp-xp-{dead}-q9w8e7"
+    killed_object.parent.mkdir(parents=True, exist_ok=True)
+    killed_object.write_bytes(b"y" * 1000)
+    old_unnamed = cache / ".tmp-xp-checkpoint-zz11yy"  # written before temp names carried their pid
+    old_unnamed.write_bytes(b"z" * 10)
+    os.utime(old_unnamed, (time.time() - 7200, time.time() - 7200))
+    living = [cache / f".tmp-xp-checkpoint-{os.getpid()}-busy",  # a copy still being written
+              cache / "files" / "md5" / "ab" / f".tmp-xp-{os.getpid()}-busy",
+              cache / ".tmp-xp-checkpoint-fresh1"]  # no pid, but new: maybe a run started a minute ago
+    for path in living:
+        path.write_bytes(b"still writing")
+
+    dry = json.loads(xp("exp", "clean", "--dry", "--json", cwd=project).stdout)
+    assert dry["tempFiles"] == 3 and dry["tempBytes"] == 301_010 and killed_checkpoint.exists()
+    out = xp("exp", "clean", cwd=project).stdout
+    assert "3 unfinished temporary file(s) (0.3 MB)" in out, out
+    assert not killed_checkpoint.exists() and not killed_object.exists() and not old_unnamed.exists()
+    assert all(path.exists() for path in living), "a copy in progress is never pulled from under its writer"
+    assert "up to date" in xp("status", cwd=project).stdout, "the cache objects themselves untouched"

@@ -428,10 +428,12 @@ def clean(args: argparse.Namespace) -> int:
     verb = "Would remove" if args.dry else "Removed"
     if args.json:
         emit_json({"workTrees": list(result.work_trees), "objects": result.objects, "bytes": result.bytes,
+                   "tempFiles": result.temp_files, "tempBytes": result.temp_bytes,
                    "cacheSkipped": result.cache_skipped, "dry": args.dry})
         return 0
-    print(f"{verb} {len(result.work_trees)} private work tree(s) and {result.objects} cache object(s) "
-          f"({result.bytes / 1e6:.1f} MB).")
+    print(f"{verb} {len(result.work_trees)} private work tree(s), {result.objects} cache object(s) "
+          f"({result.bytes / 1e6:.1f} MB) and {result.temp_files} unfinished temporary file(s) "
+          f"({result.temp_bytes / 1e6:.1f} MB).")
     if result.cache_skipped:
         print(f"Cache objects left alone: {result.cache_skipped}.")
     return 0
@@ -596,7 +598,7 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("--remove", action="store_true", help="unstar it")
     p.set_defaults(handler="exp:star")
 
-    p = cmds.add_parser("clean", help="remove leftover private work trees and unreferenced cache objects")
+    p = cmds.add_parser("clean", help="remove leftover private work trees, unreferenced cache objects and killed copies' temporary files")
     p.add_argument("--dry", action="store_true", help="only say what would be removed")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:clean")

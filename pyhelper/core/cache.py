@@ -21,11 +21,16 @@ import tempfile
 from pathlib import Path
 
 from pyhelper.core.hashing import HashInfo, StatIndex, file_md5, is_md5, manifest_bytes
+from pyhelper.core.processes import alive
 from pyhelper.errors import BadInput
 
 _FICLONE = 0x40049409
 _CHUNK = 1024 * 1024
 TEMP_PREFIX = ".xp-tmp-"
+OBJECT_TEMP_PREFIX = ".tmp-xp-"
+"""An object being written, beside the objects: `.tmp-xp-PID-…` (`xp exp clean` removes a dead writer's)."""
+CHECKPOINT_TEMP_PREFIX = ".tmp-xp-checkpoint-"
+"""A checkpoint's output being copied, at the cache's root: `.tmp-xp-checkpoint-PID-…`."""
 """Temporary files a checkout writes beside an output start with this, then the writer's pid."""
 
 
@@ -237,7 +242,7 @@ def remove(path: Path) -> None:
 def _write_object(target: Path, fill) -> None:
     """Writes a cache object through a temporary file, then renames it and makes it read-only."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f"{OBJECT_TEMP_PREFIX}{os.getpid()}-")
     os.close(fd)
     tmp = Path(name)
     try:
@@ -262,7 +267,7 @@ def _clean_stale_temps(dest: Path) -> None:
         return
     for path in names:
         pid, _, rest = path.name[len(TEMP_PREFIX):].partition("-")
-        if not pid.isdigit() or not rest.startswith(dest.name[:100] + ".") or _alive(int(pid)):
+        if not pid.isdigit() or not rest.startswith(dest.name[:100] + ".") or alive(int(pid)):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -270,15 +275,13 @@ def _clean_stale_temps(dest: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
-    """True when a process with this id exists (another user's counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+def writer_pid(name: str) -> int | None:
+    """The pid in the name of a temporary file of the cache (`.tmp-xp-PID-…`, `.tmp-xp-checkpoint-PID-…`)."""
+    for prefix in (CHECKPOINT_TEMP_PREFIX, OBJECT_TEMP_PREFIX):
+        if name.startswith(prefix):
+            pid, dash, _ = name[len(prefix):].partition("-")
+            return int(pid) if dash and pid.isdigit() else None
+    return None
 
 
 def _hardlink(source: Path, tmp: Path) -> bool:

@@ -28,13 +28,17 @@ class Cleaned:
     bytes: int
     cache_skipped: str = ""
     """Why cache objects were not looked at, if they were not."""
+    temp_files: int = 0
+    temp_bytes: int = 0
+    """Temporary files a killed copy left in the cache (a checkpoint's output, an object being written)."""
 
 
 def clean(project: Project, *, dry: bool = False) -> Cleaned:
     """Removes idle private work trees and unreferenced cache objects (nothing, when `dry`)."""
     trees = _idle_work_trees(project, dry)
+    temps, temp_bytes = _stale_temps(project, dry)
     if (project.main_root / ".dvc").is_dir():
-        return Cleaned(trees, 0, 0, "the cache is DVC's; use `dvc gc` to clean it")
+        return Cleaned(trees, 0, 0, "the cache is DVC's; use `dvc gc` to clean it", temps, temp_bytes)
     keep = _referenced(project)
     files = project.cache_dir / "files" / "md5"
     count = size = 0
@@ -48,7 +52,49 @@ def clean(project: Project, *, dry: bool = False) -> Cleaned:
                 size += obj.stat().st_size
                 if not dry:
                     obj.unlink()
-    return Cleaned(trees, count, size)
+    return Cleaned(trees, count, size, temp_files=temps, temp_bytes=temp_bytes)
+
+
+STALE_AFTER_SECONDS = 3600
+"""A temporary name without its writer's pid (made by an older xp) is stale after this long."""
+
+
+def _stale_temps(project: Project, dry: bool) -> tuple[int, int]:
+    """Removes xp's temporary files in the cache whose writer has gone: (count, bytes).
+
+    Their names carry the writer's pid (`.tmp-xp-checkpoint-PID-…` at the cache's root,
+    `.tmp-xp-PID-…` beside the objects): a file whose process still lives is being written and
+    stays. Names from before the pid was in them are removed once an hour old. Only xp's names are
+    touched, so a cache shared with DVC keeps DVC's own temporary files.
+    """
+    from pyhelper.core.cache import writer_pid
+    from pyhelper.core.processes import alive
+
+    root = project.cache_dir
+    folders = [root]
+    objects = root / "files" / "md5"
+    if objects.is_dir():
+        folders += [f for f in objects.iterdir() if f.is_dir()]
+    count = size = 0
+    now = time.time()
+    for folder in folders:
+        try:
+            names = [p for p in folder.iterdir() if p.name.startswith(".tmp-xp-")]
+        except OSError:
+            continue
+        for path in names:
+            try:
+                st = path.lstat()
+            except OSError:
+                continue
+            pid = writer_pid(path.name)
+            if alive(pid) if pid is not None else now - st.st_mtime < STALE_AFTER_SECONDS:
+                continue
+            count += 1
+            size += st.st_size
+            if not dry:
+                path.unlink(missing_ok=True)
+    return count, size
 
 
 def _idle_work_trees(project: Project, dry: bool) -> tuple[str, ...]:

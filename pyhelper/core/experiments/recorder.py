@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from pyhelper.core.cache import clone
+from pyhelper.core.cache import CHECKPOINT_TEMP_PREFIX, clone
 from pyhelper.core.experiments.checkpoint import (
     SOCKET_DIR_PREFIX,
     TRAILER,
@@ -262,7 +262,7 @@ class Recorder:
         # The temporary copy sits at the cache's root: same file system as the objects, and out of
         # the way of anything that lists objects (`xp exp clean`, DVC).
         cache.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.root, prefix=".tmp-xp-checkpoint-")
+        fd, tmp = tempfile.mkstemp(dir=cache.root, prefix=f"{CHECKPOINT_TEMP_PREFIX}{os.getpid()}-")
         try:
             os.close(fd)
             if clone(path, Path(tmp)):
