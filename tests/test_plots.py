@@ -398,3 +398,18 @@ def test_parsed_plot_files_are_kept_by_blob_and_bounded():
     assert parsed.get(("b", ".tsv")) is None and parsed.get(("a", ".tsv")) is not None and parsed.size == 8
     parsed.put(("huge", ".tsv"), {"step": list(range(11))})  # Larger than the whole limit: not kept.
     assert parsed.get(("huge", ".tsv")) is None and parsed.size == 8
+
+
+def test_dash_A_means_every_commit_as_in_exp_show_and_all_experiments_means_heads(project, xp):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "next", "--allow-empty"],
+                   cwd=project, check=True)
+    xp("exp", "run", "-S", "lr=0.3", "-n", "slow", cwd=project)  # the same name on the new baseline
+    old, new = subprocess.run(["git", "rev-parse", "HEAD~1", "HEAD"], cwd=project, capture_output=True,
+                              text=True).stdout.split()
+    everything = [r["label"] for r in report(xp, project, "diff", "-A")["revisions"]]
+    # The name both baselines have is told apart by its baseline (the order is by commit time, to the second).
+    assert sorted(everything) == ["fast", f"slow ({old[:7]})", f"slow ({new[:7]})"], everything
+    of_head = [r["label"] for r in report(xp, project, "diff", "--all-experiments")["revisions"]]
+    assert of_head == ["slow"], "HEAD's baseline has one experiment"
+    named = [r["label"] for r in report(xp, project, "diff", "workspace", "-A")["revisions"]]
+    assert named[0] == "workspace" and len(named) == 4

@@ -27,8 +27,10 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     diff.add_argument("revs", nargs="*", metavar="REV|EXP", help="experiment names, commits, branches or 'workspace'")
     diff.add_argument("--targets", action="append", default=[], metavar="TARGET",
                       help="draw only this plot id or file; repeatable")
-    diff.add_argument("-A", "--all-experiments", action="store_true",
+    diff.add_argument("--all-experiments", action="store_true",
                       help="add every experiment of HEAD's baseline (after the revisions named)")
+    diff.add_argument("-A", "--all-commits", action="store_true",
+                      help="add every experiment of every commit, as -A does in `exp show` and `exp remove`")
     _add_common(diff)
     diff.set_defaults(handler="plots:diff")
     templates = plots.add_parser("templates", help="list the templates a plot can use")
@@ -56,26 +58,31 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def show(args: argparse.Namespace) -> int:
     """`xp plots show [TARGET…]`."""
-    return _report(args, revs=["workspace"], targets=args.targets, all_experiments=False)
+    return _report(args, revs=["workspace"], targets=args.targets, all_experiments=False, all_commits=False)
 
 
 def diff(args: argparse.Namespace) -> int:
     """`xp plots diff [REV|EXP…]`."""
-    return _report(args, revs=args.revs, targets=args.targets, all_experiments=args.all_experiments)
+    return _report(args, revs=args.revs, targets=args.targets, all_experiments=args.all_experiments,
+                   all_commits=args.all_commits)
 
 
-def _report(args: argparse.Namespace, *, revs: list[str], targets: list[str], all_experiments: bool) -> int:
+def _report(args: argparse.Namespace, *, revs: list[str], targets: list[str], all_experiments: bool,
+            all_commits: bool) -> int:
     from pyhelper.core.plots import across, collect, report
     from pyhelper.core.project import find_project
     from pyhelper.errors import BadInput
 
     project = find_project()
     repo = collect.open_git(project)
-    if all_experiments:
-        if repo is None:
-            raise BadInput("--all-experiments needs a commit to be the baseline", hint="commit first")
+    if (all_experiments or all_commits) and repo is None:
+        raise BadInput(f"{'-A' if all_commits else '--all-experiments'} needs a commit to be the baseline",
+                       hint="commit first")
+    if all_experiments and not all_commits:
         revs = (revs or []) + collect.experiments_of_head(repo)
-    revisions = collect.select(project, repo, revs)
+    revisions = collect.select(project, repo, revs) if revs or not all_commits else []
+    if all_commits:
+        revisions += [r for r in collect.experiments_of_all(repo) if all(r.rev != c.rev for c in revisions)]
     props = {k: v for k, v in (("x", args.x), ("y", args.y), ("template", args.template), ("title", args.title),
                                 ("x_label", args.x_label), ("y_label", args.y_label)) if v}
     result = collect.collect(project, revisions, targets=targets, repo=repo, props=props or None)

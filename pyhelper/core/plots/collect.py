@@ -132,6 +132,18 @@ def experiments_of_head(repo: pygit2.Repository) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
+def experiments_of_all(repo: pygit2.Repository) -> list[Revision]:
+    """Every experiment of every commit, oldest first; a name two baselines share gets its baseline's short sha."""
+    from collections import Counter
+
+    from pyhelper.core.gitrepo import exp_refs
+
+    found = sorted((repo[rev].commit_time, ref.name, ref.baseline, rev) for ref, rev in exp_refs(repo))
+    shared = Counter(name for _, name, _, _ in found)
+    return [Revision(name if shared[name] == 1 else f"{name} ({baseline[:7]})", rev, "experiment")
+            for _, name, baseline, rev in found]
+
+
 def _running(project: Project) -> dict[str, Revision]:
     """Experiments being run now, by name: their plots are read from the files the run is writing."""
     from pyhelper.core.experiments.checkpoint import live_runs
