@@ -387,3 +387,28 @@ def test_two_workers_run_two_stages_at_once(queue):
     assert all(len(times) == 2 for times in spans.values())
     two_spans = sorted(times for lr, times in spans.items() if lr.startswith("2."))
     assert any(later[0] < earlier[1] for earlier, later in zip(two_spans, two_spans[1:]))
+
+
+def test_status_right_after_start_lists_the_workers_it_started(queue, tmp_path):
+    # A busy machine, made certain: each worker process takes 2 s to start its Python.
+    slow = tmp_path / "slow-start"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import time\n"
+        "if b'worker' in open('/proc/self/cmdline', 'rb').read():\n"
+        "    time.sleep(2)\n")
+    pids = queue.start(jobs=2, idle=60, env={"PYTHONPATH": str(slow)})
+    status = queue.status()  # At once: no waiting here, `queue start` returned only once they were up.
+    assert sorted(w["pid"] for w in status["workers"]) == sorted(pids), status
+    assert "No worker is running" not in queue.xp("queue", "status").stdout
+    queue.xp("queue", "stop")
+    wait_until(lambda: not any(alive(pid) for pid in pids), 60, "the workers to stop")
+
+
+def test_remove_failed_says_what_it_left(queue):
+    queue.enqueue("train.lr=0.5", name="to-cancel")
+    queue.xp("queue", "kill", "to-cancel")
+    assert queue.entry("to-cancel")["status"] == "cancelled"
+    out = queue.xp("queue", "remove", "--failed").stdout
+    assert "Removed 0 entries." in out and "1 cancelled entry is left: `--cancelled` removes it" in out, out
+    assert "Removed 1 entry." in queue.xp("queue", "remove", "--cancelled").stdout

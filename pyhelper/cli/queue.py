@@ -312,14 +312,23 @@ def remove(args: argparse.Namespace) -> int:
                                            ("failed", args.failed), ("cancelled", args.cancelled)) if on)
     from pyhelper.cli.queue_remote import redis_queue
 
+    left = 0
     if (remote := redis_queue(_project())) is not None:
         removed = _closing(remote, lambda: _remote("remove")(args, remote, statuses))
     else:
+        from pyhelper.core.queue.manage import state
+
         removed = remove_entries(_project(), args.names, statuses=statuses)
+        if "failed" in statuses and "cancelled" not in statuses:
+            left = state(_project()).count("cancelled")
     if args.json:
         emit_json([{"id": e.id, "name": e.name, "status": e.status} for e in removed])
         return 0
     print(f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}.")
+    if left:
+        # Killed entries are cancelled, not failed (they did not fail): say where they went.
+        print(f"{left} cancelled entr{'y is' if left == 1 else 'ies are'} left: `--cancelled` removes "
+              f"{'it' if left == 1 else 'them'}.")
     return 0
 
 
@@ -425,7 +434,9 @@ def add_arguments(queue: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", metavar="NAME")
     for flag in ("queued", "success", "failed", "cancelled", "all"):
         p.add_argument(f"--{flag}", action="store_true",
-                       help=f"every {flag} entry" if flag != "all" else "every entry that is not running")
+                       help={"all": "every entry that is not running",
+                             "failed": "every failed entry (killed ones are cancelled: --cancelled)"}.get(
+                           flag, f"every {flag} entry"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="queue:remove")
     p = cmds.add_parser("retry", help="queue finished entries again")

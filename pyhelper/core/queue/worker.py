@@ -55,7 +55,39 @@ def start_workers(project: Project, jobs: int, *, idle: float = DEFAULT_IDLE_SEC
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         pids.append(proc.pid)
+    _wait_registered(project, pids)
     return pids
+
+
+REGISTER_TIMEOUT_SECONDS = 60.0
+
+
+def _wait_registered(project: Project, pids: list[int]) -> None:
+    """Returns once every started worker is in the queue's table (or has exited): `queue status`
+    right after `queue start` lists them, never "No worker is running". A worker that does not
+    register in time (a very busy machine) is left to come up: the start itself did not fail."""
+    from pyhelper.core.processes import alive
+
+    deadline = time.monotonic() + REGISTER_TIMEOUT_SECONDS
+    waiting = set(pids)
+    while waiting and time.monotonic() < deadline:
+        db = QueueDb(project)
+        try:
+            waiting -= {w.pid for w in db.workers()}
+        finally:
+            db.close()
+        waiting = {pid for pid in waiting if alive(pid) and not _exited(pid)}
+        if waiting:
+            time.sleep(0.05)
+
+
+def _exited(pid: int) -> bool:
+    """True when our child `pid` has ended (and reaps it, so it is not left a zombie that looks alive)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False  # Not our child (or already reaped): alive() alone decides.
+    return done == pid
 
 
 def recorded_entries(project: Project, entries: list[Entry]) -> dict[str, str]:
