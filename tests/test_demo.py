@@ -48,3 +48,14 @@ def test_demo_refuses_a_folder_that_is_not_empty(tmp_path, xp):
     assert "not empty" in err and "taken" in err
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == ["notes.txt"]
+
+
+def test_the_demos_origin_takes_a_push_and_a_teammate_pulls_from_it(tmp_path, xp):
+    xp("demo", "proj", cwd=tmp_path)
+    repo = tmp_path / "proj"
+    assert git(repo, "status", "--porcelain") == "", "origin.git is ignored"
+    out = xp("exp", "push", "origin", "higher-lr", cwd=repo).stdout
+    assert "Pushed 1 experiment(s) to 'origin'" in out
+    git(tmp_path, "clone", "-q", str(repo / "origin.git"), "teammate")
+    pulled = xp("exp", "pull", "origin", cwd=tmp_path / "teammate").stdout
+    assert "higher-lr" in xp("exp", "list", "--name-only", cwd=tmp_path / "teammate").stdout, pulled

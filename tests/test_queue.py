@@ -412,3 +412,14 @@ def test_remove_failed_says_what_it_left(queue):
     out = queue.xp("queue", "remove", "--failed").stdout
     assert "Removed 0 entries." in out and "1 cancelled entry is left: `--cancelled` removes it" in out, out
     assert "Removed 1 entry." in queue.xp("queue", "remove", "--cancelled").stdout
+
+
+def test_an_experiment_removed_leaves_the_queue_status_too(queue):
+    queue.enqueue("train.lr=0.1", name="gone")
+    queue.enqueue("train.lr=0.2", name="stays")
+    queue.xp("exp", "run", "--run-all", "-j", "1")
+    queue.settle()
+    assert queue.statuses() == {"gone": "success", "stays": "success"}
+    queue.xp("exp", "remove", "gone")
+    assert queue.statuses() == {"stays": "success"}, "a run whose result is gone is not listed"
+    assert "gone" not in queue.xp("queue", "status").stdout

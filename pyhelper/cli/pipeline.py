@@ -219,7 +219,9 @@ def demo(args: argparse.Namespace) -> int:
     project = Project(dest)
     _repro(project, None, quiet=True)
     demo_project.commit_results(dest)
-    print("Committed the results (dvc.lock, metrics.json, train_log.tsv).")
+    demo_project.push_main(dest)
+    print("Committed the results (dvc.lock, metrics.json, train_log.tsv) and pushed them to 'origin' "
+          f"({demo_project.ORIGIN}, a bare repository standing in for your team's git server).")
     print()
     print("Metrics (metrics.json):")
     for file in show_metrics(project):
@@ -259,6 +261,7 @@ def demo(args: argparse.Namespace) -> int:
     print("  xp exp run -S train.lr=0.1 -n my-try               # your own experiment, in the workspace")
     print("  xp exp run --queue -S 'train.epochs=range(5,30,5)' && xp queue start -j 2 && xp queue status")
     print("  xp exp apply higher-lr && xp exp branch higher-lr best   # keep the best")
+    print("  xp exp push origin higher-lr                       # share it; a teammate: git clone, xp exp pull origin")
     print("  xp repro -S train.epochs=25 && xp metrics diff     # plain pipeline runs work too")
     print("  xp runs list                                       # every stage run the run-cache remembers")
     print("  rm data/raw/features.csv && xp status --json       # tracked data missing: DVC's answer, same JSON")

@@ -28,6 +28,8 @@ GITIGNORE = """\
 /model/model.json
 # Byte code Python writes when the stages import src/params.py.
 __pycache__/
+# The demo's stand-in for a shared git server: `xp exp push origin` goes here.
+/origin.git/
 """
 
 # Installing the package byte-compiles the template's scripts; the copies would be litter.
@@ -48,6 +50,7 @@ def create(dest: Path) -> Path:
         _git(dest, "init", "-q", "-b", "main")
         _track_dataset(dest)
         _commit(dest, COMMIT_MESSAGE)
+        _add_origin(dest)
     except BaseException:
         # The folder was new or empty before, so removing what is in it loses nothing of the
         # user's and lets them run the same command again once the cause is fixed.
@@ -98,6 +101,21 @@ def _track_dataset(repo: Path) -> None:
     from pyhelper.core.project import Project
 
     add(Project(repo), [str(repo / DATASET)])
+
+
+ORIGIN = "origin.git"
+"""A bare repository inside the demo folder, its remote `origin`: what a team's git server is."""
+
+
+def _add_origin(repo: Path) -> None:
+    """Makes `origin`, so the README's `xp exp push origin` works as written in the demo."""
+    _git(repo, "init", "-q", "--bare", "-b", "main", ORIGIN)
+    _git(repo, "remote", "add", "origin", str(repo.resolve() / ORIGIN))
+
+
+def push_main(repo: Path) -> None:
+    """Pushes `main` to the demo's origin (a teammate who clones it gets the baseline of every experiment)."""
+    _git(repo, "push", "-q", "origin", "main")
 
 
 def _commit(repo: Path, message: str) -> None:

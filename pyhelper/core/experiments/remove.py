@@ -21,7 +21,14 @@ def remove(project: Project, specs: list[str], *, rev: str | None = None, all_ex
     chosen = _chosen(project, specs, rev=rev, all_experiments=all_experiments, num=num, keep=keep)
     if not force:
         chosen = _not_running(project, chosen, named=bool(specs) and not keep)
-    return _delete(open_repo(project), chosen)
+    removed = _delete(open_repo(project), chosen)
+    from pyhelper.core.queue.backend import read_config
+
+    if not read_config(project).is_redis:  # Entries on Redis are the shared queue's: left to `queue remove`.
+        from pyhelper.core.queue.manage import forget
+
+        forget(project, [(e.ref.baseline, e.ref.name) for e in removed])
+    return removed
 
 
 def _not_running(project: Project, chosen: list[Experiment], *, named: bool) -> list[Experiment]:

@@ -64,6 +64,21 @@ def stop(project: Project, *, kill_running: bool = False, pids: list[int] | None
         db.close()
 
 
+def forget(project: Project, experiments: list[tuple[str, str]]) -> int:
+    """Removes the finished entries of these (baseline, name) experiments, which `xp exp remove`
+    removed: `queue status` would list runs whose result is gone. Running and queued entries stay
+    (they record anew). Returns how many went; a project without a queue is not given one."""
+    if not experiments or not (project.xp_dir / "queue.db").is_file():
+        return 0
+    wanted = set(experiments)
+    db = QueueDb(project)
+    try:
+        ids = [e.id for e in db.entries(("success", "failed", "cancelled")) if (e.baseline, e.name) in wanted]
+    finally:
+        db.close()
+    return len(remove(project, ids)) if ids else 0
+
+
 def remove(project: Project, specs: list[str], *, statuses: tuple[str, ...] = ()) -> list[Entry]:
     """Removes the named entries, or every entry with one of `statuses` (never running ones)."""
     from pyhelper.core.gitrepo import open_repo
