@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from pyhelper.core.hashing import HashInfo, StatIndex, file_md5, is_md5, manifest_bytes
@@ -133,6 +134,8 @@ class Cache:
             if dest.is_dir() and not dest.is_symlink():
                 shutil.rmtree(dest)
             os.replace(tmp, dest)
+            if not info.legacy:
+                self._remember(dest, info.md5)
             return
         entries = self.manifest(info.md5, info.legacy) or []
         build = Path(tempfile.mkdtemp(dir=dest.parent, prefix=_temp_prefix(dest)))
@@ -152,6 +155,26 @@ class Cache:
         os.replace(build, dest)
         if aside is not None:
             shutil.rmtree(aside.parent, ignore_errors=True)
+        if not info.legacy:
+            for rel, md5 in entries:
+                self._remember(dest / rel, md5)
+
+    def _remember(self, path: Path, md5: str) -> None:
+        """Puts what was just written and verified at `path` in the stat index: a `repro` or `status`
+        right after `exp apply` does not read a 2 GB output again.
+
+        A copy was written just now, inside the window where a write in the same clock tick would
+        leave its stat unchanged; its mtime is set back past that window first, so any later write
+        moves it. A hardlink is the read-only object itself, with the object's old mtime."""
+        from pyhelper.core.hashing import _RACY_NS  # (DVC 2's md5s are not of the bytes: never given here.)
+
+        try:
+            st = path.stat()
+            if st.st_nlink == 1:
+                os.utime(path, ns=(st.st_atime_ns, time.time_ns() - 2 * _RACY_NS))
+            self.index.record(path, md5)
+        except OSError:
+            pass  # Only a shortcut: the next status hashes the file instead.
 
     def _verified_copy(self, md5: str, dest: Path, legacy: bool) -> Path:
         """A temporary file beside `dest` holding the object, checked to hash to `md5` (else `CorruptObject`).
@@ -177,9 +200,9 @@ class Cache:
                 # The workspace file will be the object itself: it is checked before it is linked.
                 self._refuse_unless(file_md5(source) == md5, source, dest, drop=True)
                 if not _hardlink(source, tmp):
-                    self._refuse_unless(_copy_hashing(source, tmp) == md5, source, dest, drop=True)
+                    self._refuse_unless(copy_hashing(source, tmp) == md5, source, dest, drop=True)
             else:
-                self._refuse_unless(_copy_hashing(source, tmp) == md5, source, dest, drop=True)
+                self._refuse_unless(copy_hashing(source, tmp) == md5, source, dest, drop=True)
                 os.chmod(tmp, 0o666 & ~_umask())
             return tmp
         except BaseException:
@@ -294,16 +317,33 @@ def _hardlink(source: Path, tmp: Path) -> bool:
         return False
 
 
-def _copy_hashing(source: Path, dest: Path) -> str:
+def copy_hashing(source: Path, dest: Path) -> str:
     """Copies `source` over `dest` in one pass and returns the md5 of the bytes written."""
     import hashlib
 
     digest = hashlib.md5()
+    _copy_sparse(source, dest, digest.update)
+    return digest.hexdigest()
+
+
+_ZEROS = bytes(_CHUNK)
+
+
+def _copy_sparse(source: Path, dest: Path, seen=None) -> None:
+    """Copies `source` over `dest`, leaving a hole where a whole chunk is zeros: a sparse 2 GB file
+    (a preallocated array, a disk image) stays a few blocks in the cache and in the workspace.
+    `seen` is given every chunk read (to hash while copying)."""
+    size = 0
     with open(source, "rb") as src, open(dest, "wb") as dst:
         while block := src.read(_CHUNK):
-            digest.update(block)
-            dst.write(block)
-    return digest.hexdigest()
+            if seen is not None:
+                seen(block)
+            size += len(block)
+            if len(block) == _CHUNK and block == _ZEROS:
+                dst.seek(_CHUNK, os.SEEK_CUR)
+            else:
+                dst.write(block)
+        dst.truncate(size)  # A trailing hole: the length is set, no block written.
 
 
 def _link_or_copy(source: Path, dest: Path) -> None:
@@ -312,7 +352,7 @@ def _link_or_copy(source: Path, dest: Path) -> None:
         return
     if os.geteuid() != 0 and _hardlink(source, dest):
         return
-    shutil.copyfile(source, dest)
+    _copy_sparse(source, dest)
 
 
 def _umask() -> int:
@@ -326,7 +366,7 @@ def _clone_or_copy(source: Path, dest: Path) -> None:
     """Copies a file into the cache, sharing blocks when the file system can."""
     dest.unlink(missing_ok=True)
     if not _reflink(source, dest):
-        shutil.copyfile(source, dest)
+        _copy_sparse(source, dest)
 
 
 def clone(source: Path, dest: Path) -> bool:

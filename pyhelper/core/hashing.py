@@ -242,6 +242,21 @@ class StatIndex:
                 self._rebuild(exc)
         return md5
 
+    def record(self, path: Path, md5: str) -> None:
+        """Remembers the md5 of a file xp has just written and verified (a checkout), so the next
+        status does not read it again. The caller makes sure a later write shows in its stat (a
+        checked-out copy's mtime is set back past the racy window; see `Cache.checkout`)."""
+        db = self._conn()
+        if db is None or self._read_only:
+            return
+        st = path.stat()
+        try:
+            db.execute("INSERT OR REPLACE INTO stat_index VALUES (?,?,?,?,?,?)",
+                       (str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, md5))
+            self._dirty = True
+        except sqlite3.DatabaseError as exc:
+            self._rebuild(exc)
+
     def hash_path(self, path: Path) -> HashInfo | None:
         """The HashInfo of a file or directory, or None when it does not exist."""
         try:

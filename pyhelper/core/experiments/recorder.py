@@ -8,7 +8,6 @@ checkpoints from several threads or processes form one chain.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from pyhelper.core.cache import CHECKPOINT_TEMP_PREFIX, clone
+from pyhelper.core.cache import CHECKPOINT_TEMP_PREFIX, clone, copy_hashing
 from pyhelper.core.experiments.checkpoint import (
     SOCKET_DIR_PREFIX,
     TRAILER,
@@ -34,7 +33,6 @@ from pyhelper.live import ENV_RESUME, ENV_SOCKET, PROTOCOL_VERSION
 if TYPE_CHECKING:
     from pyhelper.core.repro import ReproEvent
 
-_CHUNK = 1 << 20
 # A file whose stat changed less than this long before it was hashed may change again without its
 # stat changing (the clock ticks coarser than nanoseconds), so its hash is not remembered.
 _RACY_NS = 50_000_000
@@ -268,7 +266,7 @@ class Recorder:
             if clone(path, Path(tmp)):
                 md5 = file_md5(tmp)  # A copy-on-write clone costs nothing; hashing it is the whole cost.
             else:
-                md5 = _copy_hashing(path, tmp)
+                md5 = copy_hashing(path, Path(tmp))
             os.chmod(tmp, 0o444)
             target = cache.object_path(md5)
             if target.exists():
@@ -284,18 +282,6 @@ class Recorder:
                 and started - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
             self._memo[str(path)] = (key, md5)
         return md5
-
-
-def _copy_hashing(source: Path, dest: str) -> str:
-    """Copies `source` to `dest` and returns the md5 of the bytes copied: one read for both."""
-    digest = hashlib.md5()
-    buffer = bytearray(_CHUNK)
-    view = memoryview(buffer)
-    with open(source, "rb") as src, open(dest, "wb") as out:
-        while count := src.readinto(buffer):
-            digest.update(view[:count])
-            out.write(view[:count])
-    return digest.hexdigest()
 
 
 class _MemoIndex(StatIndex):
