@@ -84,3 +84,31 @@ def test_a_lock_of_binary_garbage_is_one_line(gen, xp):
         result = xp(*args, cwd=repo, expect=2)
         assert "dvc.lock:1: is not UTF-8 text (byte 0x85 at offset 0)" in result.stderr, result.stderr
         assert "git checkout -- dvc.lock" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_nearly_full_disk_is_one_line_for_the_queue_and_run_cache_never_a_bus_error(gen, xp):
+    """SQLite's WAL index (-shm) is memory-mapped: grown on a full disk, it ended xp with SIGBUS at 11-59 KB free."""
+    import subprocess
+
+    repo = gen(PROJECT)
+    xp_dir = repo / ".xp"
+    xp_dir.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(xp_dir)],
+                             capture_output=True, text=True)
+    assert mounted.returncode == 0, f"this test needs a small tmpfs (root, as CI runs): {mounted.stderr}"
+    try:
+        for free_kib in (60, 40, 20, 8):
+            for leftover in xp_dir.iterdir():
+                leftover.unlink() if leftover.is_file() else None
+            available = int(subprocess.run(["df", "--output=avail", "-B1", str(xp_dir)], capture_output=True,
+                                           text=True, check=True).stdout.split()[-1])
+            (xp_dir / "fill").write_bytes(b"\0" * max(0, available - free_kib * 1024))
+            for args in (("exp", "run", "--queue", "-S", "train.lr=0.2"), ("queue", "status"), ("runs", "list")):
+                result = xp(*args, cwd=repo, expect=None)
+                said = f"{free_kib} KiB free, xp {' '.join(args)}: rc {result.returncode}\n{result.stderr}"
+                assert result.returncode == 2, said  # -7 / 135 was the bus error
+                assert "Traceback" not in result.stderr and "move it away" not in result.stderr, said
+                assert "No space left on device" in result.stderr and "free some disk space" in result.stderr, said
+    finally:
+        subprocess.run(["umount", str(xp_dir)], check=True)
+    xp("status", cwd=repo)  # With room again, the same project works (exit 0).

@@ -7,6 +7,7 @@ metrics it wrote, so `xp runs list` can show the history that DVC's run-cache hi
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -79,6 +80,9 @@ class RunCache:
             if not os.access(self.db_path.parent, os.W_OK):
                 self._db = self._read_only()
                 return self._db
+            from pyhelper.core.disk import require_room
+
+            require_room(self.db_path)  # A WAL database on a full disk ends in SIGBUS, not an error.
             db = sqlite3.connect(self.db_path, timeout=30)
             try:
                 with self._guard():
@@ -118,7 +122,11 @@ class RunCache:
         except sqlite3.DatabaseError as exc:
             raise self._unreadable(exc) from None
 
-    def _unreadable(self, exc: Exception) -> StateError:
+    def _unreadable(self, exc: Exception) -> Exception:
+        from pyhelper.core.disk import full
+
+        if "disk is full" in str(exc) or ("disk I/O error" in str(exc) and full(self.db_path)):
+            return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (SQLite: {exc})", str(self.db_path))
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return StateError(f"the run-cache {self.db_path} cannot be read ({detail})",
                           hint=f"move it away (mv '{self.db_path}' '{self.db_path}.broken'): xp starts a new one; "

@@ -27,6 +27,9 @@ class Connection:
             target = f"{path.as_uri()}?mode=ro&immutable=1" if path.exists() else "file::memory:"
             self.raw = guard(path, lambda: sqlite3.connect(target, timeout=30, isolation_level=None, uri=True))
         else:
+            from pyhelper.core.disk import require_room
+
+            require_room(path)  # A WAL database on a full disk ends in SIGBUS, not an error.
             self.raw = guard(path, lambda: sqlite3.connect(path, timeout=30, isolation_level=None))
 
     def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
@@ -70,9 +73,21 @@ def guard(path: Path, call: Callable[[], _T]) -> _T:
         if "locked" in str(exc) or "busy" in str(exc):
             raise QueueError(f"the queue database {path} stayed locked for 30 s ({exc})",
                              hint="another xp process holds it; try again when it is done") from None
-        raise unreadable(path, exc) from None
+        raise _full_or_unreadable(path, exc) from None
     except sqlite3.DatabaseError as exc:
-        raise unreadable(path, exc) from None
+        raise _full_or_unreadable(path, exc) from None
+
+
+def _full_or_unreadable(path: Path, exc: Exception) -> Exception:
+    """A full disk (SQLite's "database or disk is full", or its "disk I/O error" with no room left) is
+    said as one, with its fix; anything else is a database that cannot be read."""
+    import errno
+
+    from pyhelper.core.disk import full
+
+    if "disk is full" in str(exc) or ("disk I/O error" in str(exc) and full(path)):
+        return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (SQLite: {exc})", str(path))
+    return unreadable(path, exc)
 
 
 def identity(path: Path) -> tuple[int, int] | None:
