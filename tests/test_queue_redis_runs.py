@@ -72,6 +72,23 @@ def test_a_remote_run_s_checkpoints_and_outputs_come_home(ck_cluster):
     assert (c.project / "model.bin").read_text().split()[0] == "1"
 
 
+@pytest.mark.asyncio
+async def test_a_pull_from_the_editor_brings_the_outputs_home_as_the_cli_does(ck_cluster):
+    from pyhelper.server import protocol as p
+    from tests.lsp_client import request, started
+
+    c = ck_cluster
+    c.worker("a")
+    c.enqueue("epochs=2", name="ed")
+    c.wait_for({"ed": "success"}, timeout=60)
+    async with started(c.project) as client:
+        pulled = await request(client, p.PULL_EXPERIMENTS, p.SyncExperimentsParams(remote=c.remote))
+    assert pulled.names == ["ed"]
+    assert not (c.project / "model.bin").exists()
+    c.xp("exp", "apply", "ed")  # Its model came home with it: no "no longer in the cache".
+    assert (c.project / "model.bin").read_text().split()[0] == "2"
+
+
 def test_a_remote_run_killed_mid_way_keeps_its_checkpoints(ck_cluster):
     c = ck_cluster
     doomed = c.worker("doomed")

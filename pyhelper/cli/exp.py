@@ -408,15 +408,10 @@ def pull(args: argparse.Namespace) -> int:
     project = _project()
     pulled = pull_experiments(project, args.remote, args.names, follow=_git_progress())
     print(f"Pulled {len(pulled)} experiment(s) from '{redact(args.remote)}' (with their tags and notes).")
-    if (project.xp_dir / "config").is_file():  # Remote runs' outputs, from the queue's shared cache dir.
-        from pyhelper.core.gitrepo import open_repo
-        from pyhelper.core.queue.remote_outputs import outputs_home
+    from pyhelper.core.experiments.sync import outputs_note, outputs_of_pulled
 
-        repo = open_repo(project)
-        copied = outputs_home(project, [str(repo.references[str(ref)].target) for ref in pulled])
-        if copied is not None and (copied[0] or copied[1]):
-            print(f"Copied {copied[0]} output object(s) from the shared cache dir into this project's cache"
-                  + (f"; {len(copied[1])} not found there" if copied[1] else "") + ".")
+    if note := outputs_note(outputs_of_pulled(project, pulled)):  # Remote runs' outputs, from the shared cache dir.
+        print(note)
     return 0
 
 

@@ -253,3 +253,25 @@ def pull(project: Project, remote: str, names: list[str], *, follow: Follow | No
             )
         raise _failed("fetching from", remote, result)
     return refs
+
+
+def outputs_of_pulled(project: Project, refs: list[ExpRef]) -> tuple[int, list[str]] | None:
+    """After a pull: the outputs of experiments remote queue workers ran, copied from the queue's shared
+    cache dir into this project's cache (count copied, md5s not found there); None when no shared cache
+    dir is configured. The CLI and the editor both call it after `pull`, so both bring the same home."""
+    from pyhelper.core.queue.backend import config_path
+
+    if not refs or not config_path(project).is_file():
+        return None
+    from pyhelper.core.queue.remote_outputs import outputs_home
+
+    repo = open_repo(project)
+    return outputs_home(project, [str(repo.references[str(ref)].target) for ref in refs])
+
+
+def outputs_note(copied: tuple[int, list[str]] | None) -> str:
+    """The sentence saying what `outputs_of_pulled` did, or '' when it did nothing."""
+    if copied is None or not (copied[0] or copied[1]):
+        return ""
+    return (f"Copied {copied[0]} output object(s) from the shared cache dir into this project's cache"
+            + (f"; {len(copied[1])} not found there" if copied[1] else "") + ".")

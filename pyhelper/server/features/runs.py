@@ -53,13 +53,16 @@ def push_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
 
 def pull_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExperimentsResult:
     """`xp exp pull REMOTE [NAME…]`."""
-    from pyhelper.core.experiments.sync import pull
+    from pyhelper.core.experiments.sync import outputs_note, outputs_of_pulled, pull
 
     # Checked before any progress begins: a refused remote answers with its one line and nothing else.
     remote = check_remote(params.remote)
     with _progress(ls, params.work_done_token, f"xp: pulling experiments from {redact(remote)}") as (follow, done):
-        names = [ref.name for ref in pull(ls.project(), remote, list(params.names), follow=follow)]
-        done(f"pulled {len(names)} experiment(s)")
+        refs = pull(ls.project(), remote, list(params.names), follow=follow)
+        names = [ref.name for ref in refs]
+        # Remote runs' outputs come home as they do for `xp exp pull`.
+        note = outputs_note(outputs_of_pulled(ls.project(), refs))
+        done(f"pulled {len(names)} experiment(s)" + (f"; {note[0].lower()}{note[1:].rstrip('.')}" if note else ""))
     return p.SyncExperimentsResult(names=names)
 
 
