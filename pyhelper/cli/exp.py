@@ -152,29 +152,14 @@ def show(args: argparse.Namespace) -> int:
                    revs=args.rev, with_deps=args.deps, checkpoints=args.checkpoints, param_deps=args.param_deps,
                    all_tags=args.all_tags)
     all_columns = query.columns(rows)
-    # Checkpoints travel with their experiment: filtered and sorted as it is.
-    below: dict[tuple[str, str], list] = {}
-    for row in rows:
-        if row.kind == "checkpoint":
-            below.setdefault((row.baseline, row.name.rpartition("@")[0]), []).append(row)
-    rows = [r for r in rows if r.kind != "checkpoint"]
-    hidden = {kind for kind, flag in (("queued", args.hide_queued), ("failed", args.hide_failed),
-                                      ("workspace", args.hide_workspace)) if flag}
-    rows = [r for r in rows if r.kind not in hidden and not (args.hide_failed and r.status == "failed")]
+    hide = tuple(kind for kind, flag in (("queued", args.hide_queued), ("failed", args.hide_failed),
+                                         ("workspace", args.hide_workspace)) if flag)
+    rows = query.select_rows(rows, filter=args.filter, sort_by=args.sort_by, descending=args.sort_order == "desc",
+                             starred=args.starred, hide=hide, all_columns=all_columns)
     if args.sha:
         from dataclasses import replace
 
         rows = [replace(r, name=r.rev[:7]) if r.kind == "baseline" else r for r in rows]
-    if args.starred:
-        rows = [r for r in rows if r.kind not in EXPERIMENT_KINDS or r.starred]
-    if args.filter:
-        keep = query.parse_filter(args.filter, all_columns)
-        rows = query.filter_rows(rows, keep)
-    if args.sort_by:
-        rows = query.sort_rows(rows, query.find_column(args.sort_by, all_columns),
-                               descending=args.sort_order == "desc")
-    rows = [shown for r in rows
-            for shown in [r, *(below.get((r.baseline, r.name), []) if r.kind == "experiment" else [])]]
     shown = query.select_columns(rows, all_columns, only_changed=args.only_changed, drop=args.drop, keep=args.keep)
     if args.xp_json:
         emit_json([_row_json(r) for r in rows])
@@ -211,7 +196,7 @@ def show(args: argparse.Namespace) -> int:
         writer.writerow(headers)
         writer.writerows(body)
         return 0
-    print(table(headers, body, markdown=args.md, indented=bool(below)))
+    print(table(headers, body, markdown=args.md, indented=any(r.kind == "checkpoint" for r in rows)))
     for row in rows:
         for file, error in row.errors.items():
             if error != "missing":

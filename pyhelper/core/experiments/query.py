@@ -244,6 +244,31 @@ def _compare(actual: Any, op: str, target: Any) -> bool:
 
 # -- shaping the table -------------------------------------------------------------------------
 
+def select_rows(rows: list[Row], *, filter: str | None = None, sort_by: str | None = None,
+                descending: bool = False, starred: bool = False, hide: tuple[str, ...] = (),
+                all_columns: list[Column] | None = None) -> list[Row]:
+    """The rows `xp exp show` and the editor's views show: experiments filtered, starred only, sorted
+    within their baseline; `hide` drops rows by kind ("queued", "workspace") or status ("failed").
+    A checkpoint goes wherever its experiment goes, right under it. One function, so the CLI, the
+    server and the table cannot disagree on what a filter keeps."""
+    if (filter or sort_by) and all_columns is None:
+        all_columns = columns(rows)
+    below: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        if row.kind == "checkpoint":
+            below.setdefault((row.baseline, row.name.rpartition("@")[0]), []).append(row)
+    kept = [r for r in rows if r.kind != "checkpoint" and r.kind not in hide
+            and not (r.kind in EXPERIMENT_KINDS and r.status in hide)]
+    if starred:
+        kept = [r for r in kept if r.kind not in EXPERIMENT_KINDS or r.starred]
+    if filter:
+        kept = filter_rows(kept, parse_filter(filter, all_columns or []))
+    if sort_by:
+        kept = sort_rows(kept, find_column(sort_by, all_columns or []), descending=descending)
+    return [shown for r in kept
+            for shown in [r, *(below.get((r.baseline, r.name), []) if r.kind == "experiment" else [])]]
+
+
 def sort_rows(rows: list[Row], column: Column, *, descending: bool) -> list[Row]:
     """Sorts experiments within each baseline group (workspace and baseline rows stay first)."""
     out: list[Row] = []

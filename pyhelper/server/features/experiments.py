@@ -45,13 +45,9 @@ def show_experiments(ls: XpServer, params: p.ShowExperimentsParams) -> p.ShowExp
         return p.ShowExperimentsResult(rows=[convert.row(r) for r in rows[:MAX_PAGE]], next_cursor=None)
     rows = ls.table.rows(project, generation, revs=params.revs, all_branches=params.all_branches,
                          checkpoints=params.checkpoints)
-    all_columns = query.columns(rows) if params.filter or params.sort_by else []
-    if params.filter:
-        keep = query.parse_filter(params.filter, all_columns)
-        rows = query.filter_rows(rows, keep)
-    if params.sort_by:
-        rows = query.sort_rows(rows, query.find_column(params.sort_by, all_columns),
-                               descending=params.sort_order == "desc")
+    if params.filter or params.sort_by:
+        rows = query.select_rows(rows, filter=params.filter, sort_by=params.sort_by,
+                                 descending=params.sort_order == "desc")
     end = min(len(rows), offset + limit)
     page = rows[offset:end]
     return p.ShowExperimentsResult(rows=ls.table.wire(page, convert.row),
