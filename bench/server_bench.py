@@ -123,11 +123,12 @@ async def measure(root: Path, head: str, count: int, repeats: int) -> list[str]:
                 return RawShowResponse
             return p.RESPONSE_TYPES.get(method) or super().get_result_type(method)
 
+    from typing import Any, Optional
+
     import attrs
-    from typing import Any, Optional, Union
 
     RawShowResponse = attrs.make_class("RawShowResponse", {
-        "id": attrs.field(type=Optional[Union[int, str]]), "result": attrs.field(type=Any),
+        "id": attrs.field(type=Optional[int | str]), "result": attrs.field(type=Any),
         "jsonrpc": attrs.field(type=str, default="2.0")})
 
     client = Client("xp-bench", "1", protocol_cls=ClientProtocol, converter_factory=p.converter)

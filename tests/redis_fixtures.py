@@ -9,6 +9,7 @@ stopped after the test; every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -201,16 +202,12 @@ class Cluster:
     def cleanup(self) -> None:
         """Stops every worker (and its horse) and every stage a test left running."""
         for pid in self.spawned:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         for proc in self.workers:
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 10
         for proc in self.workers:
             try:
@@ -220,10 +217,8 @@ class Cluster:
                 proc.wait(5)
         for _, pid in self.events("start"):
             if alive(pid):
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
 
 
 @pytest.fixture(name="redis_server")

@@ -12,7 +12,7 @@ from lsprotocol import types as lsp
 from pygls.uris import from_fs_path
 
 from pyhelper.server import protocol as p
-from tests.lsp_client import THREE_EXPERIMENTS, change_document, open_document, request, started, reproduced_project
+from tests.lsp_client import THREE_EXPERIMENTS, change_document, open_document, reproduced_project, request, started
 
 pytestmark = pytest.mark.asyncio
 

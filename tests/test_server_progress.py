@@ -12,7 +12,7 @@ from lsprotocol import types as lsp
 
 from pyhelper.server import protocol as p
 from tests.conftest import git
-from tests.lsp_client import request, reproduced_project, started
+from tests.lsp_client import reproduced_project, request, started
 
 pytestmark = pytest.mark.asyncio
 

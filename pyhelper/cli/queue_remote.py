@@ -100,7 +100,6 @@ def worker(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace, queue) -> int:
     """`xp queue status` for the Redis queue (same table and JSON as the local one)."""
     from pyhelper.cli.queue import _duration, _entry_json
-
     from pyhelper.core.queue.redis_backend import bring_home
 
     entries = queue.entries()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 import posixpath
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.core import interpolation
 from pyhelper.core.stage import Out, ParamsDep, Pipeline, Stage

@@ -19,7 +19,8 @@ import importlib.util
 import os
 import sys
 import types
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 _native: types.ModuleType | None = None
 _repo_class: type | None = None

@@ -18,7 +18,8 @@ expand to more than `MAX_ALIAS_NODES` nodes, and aliases inside their own anchor
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pyhelper.core.bounds import ALIAS_HINT, MAX_ALIAS_NODES, MAX_DEPTH, Exceeded, too_deep_error
 

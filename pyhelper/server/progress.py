@@ -9,7 +9,8 @@ from worker threads (it goes through `XpServer.call`).
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Callable, Union
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Union
 
 from lsprotocol import types as lsp
 

@@ -7,6 +7,7 @@ this module only holds what they share.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import threading
@@ -159,10 +160,8 @@ class XpServer(LanguageServer):
         loop = self.loop
         if loop is None or loop.is_closed():
             return
-        try:
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(function, *args)
-        except RuntimeError:
-            pass
 
     def rel(self, uri: str) -> str | None:
         """A document's path relative to the root, or None when it lies elsewhere."""

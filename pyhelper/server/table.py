@@ -8,8 +8,9 @@ on every change it sees on disk) stays the same.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.core.experiments.show import Row, RowReader, show
 from pyhelper.core.project import Project

@@ -109,7 +109,7 @@ def _wrong(value: Any, tp: type, where: str) -> Any:
     raise WireError(f"`{where}` must be {_JSON_NAMES.get(tp, tp.__name__)}, not {_json_type(value)} ({value!r})")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fields(cls: type) -> tuple[tuple[str, str, Any, bool], ...]:
     """(name, wire name, type, required) of each field, worked out once per class."""
     hints = typing.get_type_hints(cls)

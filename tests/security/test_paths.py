@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -321,10 +321,10 @@ def test_set_param_edits_a_symlinked_params_file_inside_the_project_in_place(pro
 
 @pytest.mark.asyncio
 async def test_the_servers_repro_never_edits_a_file_outside_the_project(project_and_outside):
+    from pygls.exceptions import JsonRpcException
+
     from pyhelper.server import protocol as p
     from tests.lsp_client import request, started
-
-    from pygls.exceptions import JsonRpcException
 
     repo, victim = project_and_outside
     async with started(repo) as client:

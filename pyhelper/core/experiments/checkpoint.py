@@ -21,6 +21,7 @@ and which runs are live.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -250,10 +251,8 @@ def prune_dead_runs(project: Project) -> None:
             sock = Path(data["socket"])
             sock.unlink(missing_ok=True)
             if sock.parent.name.startswith(SOCKET_DIR_PREFIX):  # The private folder of a long path's socket.
-                try:
+                with contextlib.suppress(OSError):
                     sock.parent.rmdir()
-                except OSError:
-                    pass
         path.unlink(missing_ok=True)
 
 
@@ -290,10 +289,8 @@ def prune_stale_socket_dirs(older_than: float = 60.0) -> None:
                 except OSError:
                     pass
             sock.unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()
-        except OSError:
-            pass
 
 
 def _hostname() -> str:

@@ -12,6 +12,7 @@ against the same limits (`check_tag`, `check_note`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -158,9 +159,7 @@ def write(repo: pygit2.Repository, commit: str, annotations: Annotations) -> Non
     """Replaces the annotations of one commit (removes the note when there is nothing to say)."""
     sig = signature(repo)
     if annotations.empty:
-        try:
+        with contextlib.suppress(KeyError):
             repo.lookup_note(commit, NOTES_REF).remove(sig, sig, NOTES_REF)
-        except KeyError:
-            pass
         return
     repo.create_note(annotations.to_json(), sig, sig, commit, NOTES_REF, True)

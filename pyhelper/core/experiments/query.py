@@ -13,8 +13,9 @@ be compared. Values are numbers, words, or quoted strings.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.core.experiments.show import EXPERIMENT_KINDS, Row
 from pyhelper.errors import BadInput, did_you_mean

@@ -8,6 +8,7 @@ checkpoints from several threads or processes form one chain.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,8 +16,9 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from pyhelper.core.cache import clone
 from pyhelper.core.experiments.checkpoint import (
@@ -191,10 +193,8 @@ class Recorder:
                       "name": checkpoint.name}
         except Exception as exc:  # The stage gets the reason; xp's own run goes on.
             answer = {"version": PROTOCOL_VERSION, "ok": False, "error": str(exc) or type(exc).__name__}
-        try:
+        with contextlib.suppress(OSError):
             conn.sendall(json.dumps(answer).encode() + b"\n")
-        except OSError:
-            pass
 
     def record(self, step: int) -> Checkpoint:
         """Records the work tree and the persisted outputs as the next checkpoint of the chain."""

@@ -10,9 +10,10 @@ it keeps, and which `resume` continues.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from pyhelper.core import graph, tmp_workspace
 from pyhelper.core.experiments import names

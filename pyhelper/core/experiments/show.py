@@ -8,8 +8,9 @@ work. A file that cannot be parsed in one experiment becomes an error on that ro
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.experiments import notes
 from pyhelper.core.gitcore import native
@@ -127,9 +128,9 @@ class RowReader:
     def workspace_files(self) -> Any:
         """The workspace's dvc.yaml and .dvc files (`collect.Collected`), collected once per reader and
         again only when a dvc.yaml of the root changed (a long-lived server reader sees new files)."""
-        from pyhelper.core.collect import collect
-
         import posixpath
+
+        from pyhelper.core.collect import collect
 
         # The stats that change when a dvc.yaml or a folder is added or removed where pipelines live.
         known = self._ws_files[1].pipelines if self._ws_files is not None else ()
@@ -191,9 +192,8 @@ class RowReader:
         return self._layouts[key]
 
     def params(self, tree: pygit2.Tree | None, layout: _Layout, errors: dict[str, str]) -> dict[str, dict[str, Any]]:
-        from pyhelper.core.params import flatten, get_value, parse_params
-
         from pyhelper.core.metrics import not_read
+        from pyhelper.core.params import flatten, get_value, parse_params
 
         out: dict[str, dict[str, Any]] = {}
         for path, keys in layout.params.items():

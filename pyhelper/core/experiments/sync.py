@@ -18,7 +18,7 @@ import re
 import signal
 import subprocess
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from pyhelper.core.credentials import redact, redact_text
 from pyhelper.core.experiments.resolve import find

@@ -14,11 +14,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.core.project import Project
 from pyhelper.core.queue.store import Connection, QueueError, Transaction, identity, unreadable

@@ -14,8 +14,9 @@ import hashlib
 import json
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from pyhelper.core.credentials import has_password, redact, redis_password
 from pyhelper.core.project import Project

@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 
 from pyhelper.core.experiments.checkpoint import parse_trailer
-from pyhelper.core.gitargs import shown, check_remote, git_argv, git_env, valid_refname
+from pyhelper.core.gitargs import check_remote, git_argv, git_env, shown, valid_refname
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.queue.enqueue import TRAILER

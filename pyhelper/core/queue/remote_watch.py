@@ -6,6 +6,7 @@ retries with backoff would keep a look blocked for seconds, past the moment a st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -127,14 +128,10 @@ class Watch(threading.Thread):
         with self.lock:
             pgid, self.pgid, self.signalled_at = self.pgid, None, None
         if pgid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
     def _signal(self, sig: int) -> None:
         if self.pgid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pgid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass

@@ -22,8 +22,9 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.core.queue.db import hostname
 from pyhelper.core.queue.redis_backend import LOG_MAXLEN, RQ_QUEUE, connect, entry_key, log_key
@@ -31,6 +32,8 @@ from pyhelper.core.queue.remote_git import Superseded, mirror, publish
 from pyhelper.core.queue.remote_watch import KILL_GRACE_SECONDS, LEASE_MARGIN, LEASE_SECONDS, Watch
 
 __all__ = ["KILL_GRACE_SECONDS", "LEASE_MARGIN", "LEASE_SECONDS", "on_job_failure", "run_job", "work"]
+import contextlib
+
 from pyhelper.core.credentials import redact, redact_text
 from pyhelper.errors import BadInput, StageFailed, XpError
 
@@ -155,10 +158,8 @@ def _kill_stage(client, job) -> None:
     except Exception:  # noqa: BLE001 - Redis away: the horse's watchdog is the other way the stage goes.
         return
     if pgid and (worker or b"").decode().startswith(f"{hostname()}:"):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
             os.killpg(int(pgid), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, ValueError):
-            pass
 
 
 class LeaseLost(Exception):

@@ -11,6 +11,7 @@ when it has retries left, else failed). The stage's output streams to `.xp/logs/
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -132,10 +133,8 @@ def _kill_orphan(project: Project, pgid: int) -> None:
         return  # Gone already, or no /proc to make sure it is ours: leave it alone.
     if not cwd.is_relative_to(project.xp_dir.resolve() / "tmp"):
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class _Stopped(Exception):
@@ -211,16 +210,12 @@ class _Heartbeat(threading.Thread):
         while _group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(0.05)
         if _group_alive(pgid):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
     def _signal(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _group_alive(pgid: int) -> bool:
