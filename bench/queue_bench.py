@@ -71,7 +71,8 @@ class Bench:
             root.mkdir()
             git(root, "init", "-q")
             # A JSON string is a YAML double-quoted scalar: the command may hold `: ` and quotes.
-            stage = f"stages:\n  write:\n    cmd: {json.dumps(cmd)}\n    params:\n      - p\n    outs:\n      - out.txt\n"
+            stage = (f"stages:\n  write:\n    cmd: {json.dumps(cmd)}\n"
+                     "    params:\n      - p\n    outs:\n      - out.txt\n")
             files = {"dvc.yaml": stage, "params.yaml": "p: 0\n", ".gitignore": "/.xp/\n/out.txt\n"}
             for name, text in files.items():
                 (root / name).write_text(text, encoding="utf-8")

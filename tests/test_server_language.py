@@ -122,7 +122,8 @@ async def test_invalid_yaml_while_typing(project):
 @pytest.mark.parametrize("edit, line, word, text", [
     (("params: [train.lr, train.opt]", "params: [train.lr, train.nope]"), 4, "train.nope",
      "depends on params key 'train.nope', which params.yaml does not have"),
-    (("deps: [train.py]", "deps: [train.py, data.csv]"), 3, "data.csv", "dependency 'data.csv' of stage 'train' does not exist"),
+    (("deps: [train.py]", "deps: [train.py, data.csv]"), 3, "data.csv",
+     "dependency 'data.csv' of stage 'train' does not exist"),
 ])
 async def test_saved_pipeline_checks(project, edit, line, word, text):
     dvc = project / "dvc.yaml"

@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if args.copy_paths and not args.temp:
         from pyhelper.errors import BadInput
 
-        raise BadInput("--copy-paths applies to a private copy", hint="add --temp (the workspace has the files already)")
+        raise BadInput("--copy-paths applies to a private copy",
+                       hint="add --temp (the workspace has the files already)")
     if args.dry:
         dry = dry_run(_project(), args.set_params, args.targets or None, force=args.force, options=options,
                       on_event=_print_repro_events(args.quiet, stream))
@@ -213,7 +214,7 @@ def show(args: argparse.Namespace) -> int:
         return 0
     print(table(headers, body, markdown=args.md, indented=bool(below)))
     for row in rows:
-        for file, error in row.errors.items():
+        for error in row.errors.values():
             if error != "missing":
                 print(f"warning: {printable(f'{row.name}: {error}')}", file=sys.stderr)  # Pulled text, maybe.
     return 0
@@ -565,7 +566,8 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--num", type=int, default=1, metavar="N",
                    help="with --rev: the experiments of N commits back from it")
     p.add_argument("--keep", action="store_true", help="keep the named experiments and remove every other one")
-    p.add_argument("--queue", action="store_true", help="remove every queued experiment (as `xp queue remove --queued`)")
+    p.add_argument("--queue", action="store_true",
+                   help="remove every queued experiment (as `xp queue remove --queued`)")
     p.add_argument("-f", "--force", action="store_true", help="remove experiments whose run is still going too")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:remove")

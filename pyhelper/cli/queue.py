@@ -105,7 +105,8 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
         return 130
     if tty:
         print(file=sys.stderr)
-    by_status = {s: [e for e in final if e.status == s] for s in ("success", "failed", "cancelled", "queued", "running")}
+    by_status = {s: [e for e in final if e.status == s]
+                 for s in ("success", "failed", "cancelled", "queued", "running")}
     left = by_status["queued"] + by_status["running"]
     if as_json:
         emit_json([_entry_json(e) for e in final])
@@ -216,7 +217,8 @@ def status(args: argparse.Namespace) -> int:
             doing += ", stopping" if w.stopping else ""
             print(f"  {w.id}  pid {w.pid} on {w.host}  {doing}")
     else:
-        print("No worker is running" + (" (start them with `xp queue start -j N`)." if current.count("queued") else "."))
+        hint = " (start them with `xp queue start -j N`)." if current.count("queued") else "."
+        print("No worker is running" + hint)
     return 0
 
 

@@ -126,8 +126,8 @@ def status(args: argparse.Namespace, queue) -> int:
             doing = f"running '{names.get(w.entry, w.entry)}'" if w.entry else "idle"
             print(f"  {w.id}  pid {w.pid} on {w.host}  {doing}")
     else:
-        print(f"No worker listens on {redact(queue.url)} (start one with `xp queue worker --backend {redact(queue.url)} "
-              f"--remote URL`).")
+        print(f"No worker listens on {redact(queue.url)} "
+              f"(start one with `xp queue worker --backend {redact(queue.url)} --remote URL`).")
     if fetched:
         print(f"Fetched {len(fetched)} finished experiment(s) from '{redact(queue.remote)}': {', '.join(fetched)}.")
     return 0

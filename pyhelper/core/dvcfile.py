@@ -264,7 +264,7 @@ class _Reader:
             body = {k: v for k, v in definition.items() if k not in ("matrix", "vars")}
             stages = []
             for combo in itertools.product(*dims):
-                item = {dim: value for dim, (_, value) in zip(matrix, combo)}
+                item = {dim: value for dim, (_, value) in zip(matrix, combo, strict=True)}
                 key = "-".join(label for label, _ in combo)
                 stages.append(self._stage(f"{name}{JOIN}{key}", body, {**context, "item": item, "key": key}, keys))
             return stages

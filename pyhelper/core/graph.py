@@ -181,7 +181,8 @@ def order(pipeline: Pipeline, root: Path, targets: list[str] | None = None, *, c
             dep = _dep_on(pipeline, first, second)
             raise _error(
                 root, f"the pipeline has a cycle: {' -> '.join(cycle)} (each stage depends on the next one's output)",
-                pipeline.stages[first], "a stage cannot depend, directly or not, on its own output; remove one of these dependencies",
+                pipeline.stages[first],
+                "a stage cannot depend, directly or not, on its own output; remove one of these dependencies",
                 "deps", value=dep,
             )
         state[name] = 1
@@ -335,8 +336,9 @@ def select(pipeline: Pipeline, root: Path, targets: list[str] | None, selection:
         for target in targets:
             matched = [n for n in names if fnmatch.fnmatchcase(n, target)]
             if not matched:
-                raise PipelineError(f"no stage matches '{target}'", hint="quote the pattern so the shell "
-                                    "leaves it alone, e.g. --glob 'train*'", path=pipeline.files[0] if pipeline.files else "dvc.yaml")
+                raise PipelineError(f"no stage matches '{target}'",
+                                    hint="quote the pattern so the shell leaves it alone, e.g. --glob 'train*'",
+                                    path=pipeline.files[0] if pipeline.files else "dvc.yaml")
             chosen.extend(matched)
     elif selection.recursive:
         for target in targets:

@@ -70,7 +70,8 @@ def parse_lock(text: str, *, display: str = "dvc.lock") -> dict[str, LockEntry]:
             deps = {str(d["path"]): _hash_info(d) for d in raw.get("deps") or [] if isinstance(d, dict) and "path" in d}
             outs = {str(o["path"]): _hash_info(o) for o in raw.get("outs") or [] if isinstance(o, dict) and "path" in o}
         except (TypeError, ValueError):
-            raise _broken(text, display, ["stages", name], f"the entry of stage '{name}' in dvc.lock is malformed") from None
+            raise _broken(text, display, ["stages", name],
+                          f"the entry of stage '{name}' in dvc.lock is malformed") from None
         cmd = raw.get("cmd", "")
         entries[str(name)] = LockEntry(
             cmd=tuple(cmd) if isinstance(cmd, list) else str(cmd),
@@ -143,7 +144,7 @@ def write_entries(path: Path, updates: dict[str, LockEntry], *, keep: list[str] 
 def read_locks(root: Path, pipeline: Any) -> dict[str, LockEntry]:
     """Every stage's lock entry, by the stage's address: each dvc.yaml has its own dvc.lock beside it."""
     entries: dict[str, LockEntry] = {}
-    for dvcfile, lock in zip(pipeline.files, pipeline.lock_files()):
+    for dvcfile, lock in zip(pipeline.files, pipeline.lock_files(), strict=True):
         path = root / lock
         if not path.is_file():
             continue

@@ -312,7 +312,8 @@ def _keep_outs(ws: Workspace, stage: Stage, state: StageState) -> None:
             ws.cache.save(ws.project.root / stage.repo_path(out.path), info)
 
 
-def _keep_legacy(found: dict[str, HashInfo], recorded: dict[str, HashInfo], stage: Stage, root: Path) -> dict[str, HashInfo]:
+def _keep_legacy(found: dict[str, HashInfo], recorded: dict[str, HashInfo], stage: Stage,
+                 root: Path) -> dict[str, HashInfo]:
     """DVC 2's records of unchanged paths kept as they were (DVC 3 only rewrites a path whose content changed)."""
     from pyhelper.core.hashing import same_content
 

@@ -91,7 +91,8 @@ def add_stage(project: Project, folder: Path, stage: NewStage, *, force: bool = 
         raise BadInput(f"invalid stage name '{stage.name}'",
                        hint="use letters, digits, '_' and '-' only (DVC's rule)")
     if not stage.cmd.strip():
-        raise BadInput("the stage has no command", hint="put the command after the options: xp stage add -n NAME … python train.py")
+        raise BadInput("the stage has no command",
+                       hint="put the command after the options: xp stage add -n NAME … python train.py")
     path = folder / "dvc.yaml"
     rel = project.rel(path)
     text = path.read_text(encoding="utf-8") if path.is_file() else ""

@@ -42,7 +42,8 @@ class StageState:
         return (
             entry is not None
             and entry.cmd == self.stage.cmd
-            and {p: h.checksum or h.md5 for p, h in self.deps.items()} == {p: h.checksum or h.md5 for p, h in entry.deps.items()}
+            and ({p: h.checksum or h.md5 for p, h in self.deps.items()}
+                 == {p: h.checksum or h.md5 for p, h in entry.deps.items()})
             and _normal(self.params) == _normal(entry.params)
         )
 

@@ -7,6 +7,7 @@ looked up only when an error needs one (the round-trip loader that knows them is
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def guess_indent(text: str) -> tuple[int, int, int]:
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     mapping: int | None = None
     offset: int | None = None
-    for before, line in zip(lines, lines[1:]):
+    for before, line in itertools.pairwise(lines):
         if not opens_block.match(before) or before.lstrip().startswith("- "):
             continue
         outer = len(before) - len(before.lstrip(" "))

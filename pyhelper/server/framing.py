@@ -30,7 +30,7 @@ import re
 import threading
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO
 
 from pygls.exceptions import JsonRpcException
 
@@ -62,7 +62,7 @@ class Refused:
     """The input ended: nothing more will come."""
 
 
-Frame = Union[bytes, Refused]
+Frame = bytes | Refused
 
 
 def frames(read: Callable[[int], bytes]) -> Iterator[Frame]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
 if TYPE_CHECKING:
     from pyhelper.server.server import XpServer
 
-Token = Union[int, str]
+Token = int | str
 
 _CANCELS: dict[Token, Callable[[], None]] = {}
 _LOCK = threading.Lock()

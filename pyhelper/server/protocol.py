@@ -10,7 +10,7 @@ Every size and count a request may carry, and every long text an answer cuts, is
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 import attrs
 
@@ -75,7 +75,8 @@ class ShowExperimentsParams:
     checkpoints: bool = True
     """Include each experiment's checkpoint rows; false leaves them out (an experiment's `step` says it has some)."""
     checkpoints_of: str | None = None
-    """Only the checkpoint rows (the newest 5,000, newest first) of this experiment, of the first of `revs` when given."""
+    """Only the checkpoint rows (the newest 5,000, newest first) of this experiment, of the first of `revs` when
+    given."""
 
 
 @attrs.define
@@ -803,13 +804,13 @@ def _message_classes() -> tuple[dict[str, type], dict[str, type]]:
     for method, (params, result) in REQUESTS.items():
         base = params.__name__.removesuffix("Params")
         messages[method] = attrs.make_class(f"{base}Request", {
-            "id": attrs.field(type=Union[int, str]),
+            "id": attrs.field(type=int | str),
             "params": attrs.field(type=params, factory=params),
             "method": attrs.field(type=str, default=method),
             "jsonrpc": attrs.field(type=str, default="2.0"),
         })
         responses[method] = attrs.make_class(f"{base}Response", {
-            "id": attrs.field(type=Optional[int | str]),
+            "id": attrs.field(type=int | str | None),
             "result": attrs.field(type=result),
             "jsonrpc": attrs.field(type=str, default="2.0"),
         })

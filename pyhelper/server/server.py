@@ -58,10 +58,11 @@ class XpProtocol(LanguageServerProtocol):
             if isinstance(found, WireLimit):  # Well-formed but too big: refused as bad input.
                 error = ResponseError(code=protocol.BAD_INPUT, message=f"{data['method']}: {reason}")
             elif reason or isinstance(exc, JsonRpcInvalidParams):
-                error = ResponseError(code=JsonRpcInvalidParams.CODE,
-                                      message=f"{data['method']}: {reason or 'the params do not have the declared types'}")
+                reason = reason or "the params do not have the declared types"
+                error = ResponseError(code=JsonRpcInvalidParams.CODE, message=f"{data['method']}: {reason}")
             else:
-                error = ResponseError(code=JsonRpcInternalError.CODE, message=f"{data['method']}: cannot read the request")
+                error = ResponseError(code=JsonRpcInternalError.CODE,
+                                      message=f"{data['method']}: cannot read the request")
             self._send_response(data["id"], error=error)
             return _Answered()
 

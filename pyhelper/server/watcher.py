@@ -124,7 +124,8 @@ class Watcher:
             project = find_project(root)
         except NotARepository:
             return snap
-        own = project.git_dir  # HEAD is the work tree's own; refs live in the common dir (a linked worktree's main one).
+        # HEAD is the work tree's own; refs live in the common dir (a linked worktree's main one).
+        own = project.git_dir
         git = project.common_dir
         snap.git_dir = own
         exps = git / "refs" / "exps"

@@ -201,7 +201,8 @@ def refuse_unsafe(view: Project, checkpoint: Checkpoint, links: dict[str, str | 
         outside = [path for path in checkpoint.outs if not inside_work_tree(root, path, links)]
         problem = f"it lists output '{outside[0]}', which resolves outside the work tree" if outside else ""
     if problem:
-        raise BadInput(f"the xp-checkpoint trailer of {checkpoint.name} ({checkpoint.rev[:7]}) cannot be used: {problem}",
+        raise BadInput(f"the xp-checkpoint trailer of {checkpoint.name} ({checkpoint.rev[:7]}) cannot be used: "
+                       f"{problem}",
                        hint="a commit message is anyone's text: inspect it (`git show "
                             f"{checkpoint.rev[:7]}`) and remove the experiment (`xp exp remove {checkpoint.ref.name}`)")
 

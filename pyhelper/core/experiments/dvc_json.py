@@ -190,7 +190,7 @@ def _deps_and_outs(reader: RowReader, tree: pygit2.Tree | None) -> tuple[dict[st
         except XpError:
             return deps, outs
     locks = {}
-    for dvcfile, lock in zip(pipeline.files, pipeline.lock_files()):
+    for dvcfile, lock in zip(pipeline.files, pipeline.lock_files(), strict=True):
         entries = reader.lock(tree, (lock,))
         locks.update({pipeline.address(dvcfile, name): entry for name, entry in entries.items()})
     for name, stage in pipeline.stages.items():

@@ -97,7 +97,8 @@ def find_column(name: str, all_columns: list[Column]) -> Column:
 
 # -- filter expressions ------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"""\s*(?:(?P<op><=|>=|!=|==|=|<|>|~)|(?P<paren>[()])|(?P<str>"[^"]*"|'[^']*')|(?P<word>[^\s()<>=!~"']+))""")
+_TOKEN = re.compile(r"""\s*(?:(?P<op><=|>=|!=|==|=|<|>|~)|(?P<paren>[()])"""
+                    r"""|(?P<str>"[^"]*"|'[^']*')|(?P<word>[^\s()<>=!~"']+))""")
 Predicate = Callable[[Row], bool]
 
 
@@ -271,7 +272,8 @@ def select_columns(rows: list[Row], all_columns: list[Column], *, only_changed: 
         return header(c, all_columns)
 
     if only_changed:
-        chosen = [c for c in chosen if len({repr(value(r, c)) for r in rows}) > 1 or (keep_re and keep_re.search(label(c)))]
+        chosen = [c for c in chosen
+                  if len({repr(value(r, c)) for r in rows}) > 1 or (keep_re and keep_re.search(label(c)))]
     if drop_re:
         chosen = [c for c in chosen if not drop_re.search(label(c)) or (keep_re and keep_re.search(label(c)))]
     return chosen

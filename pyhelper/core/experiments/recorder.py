@@ -224,10 +224,8 @@ class Recorder:
         if self._on_event is not None:
             from pyhelper.core.repro import ReproEvent
 
-            try:
+            with contextlib.suppress(Exception):  # A listener's failure must not undo a recorded checkpoint.
                 self._on_event(ReproEvent("checkpoint", self.stage, f"{checkpoint.name} {checkpoint.rev[:7]}"))
-            except Exception:  # noqa: BLE001 - a listener's failure must not undo a recorded checkpoint.
-                pass
         return checkpoint
 
     def _capture_persisted(self) -> dict[str, HashInfo]:
@@ -265,10 +263,8 @@ class Recorder:
         fd, tmp = tempfile.mkstemp(dir=cache.root, prefix=".tmp-xp-checkpoint-")
         try:
             os.close(fd)
-            if clone(path, Path(tmp)):
-                md5 = file_md5(tmp)  # A copy-on-write clone costs nothing; hashing it is the whole cost.
-            else:
-                md5 = _copy_hashing(path, tmp)
+            # A copy-on-write clone costs nothing; hashing it is the whole cost.
+            md5 = file_md5(tmp) if clone(path, Path(tmp)) else _copy_hashing(path, tmp)
             os.chmod(tmp, 0o444)
             target = cache.object_path(md5)
             if target.exists():

@@ -63,7 +63,8 @@ def _git(project: Project, *args: str, follow: Follow | None = None) -> subproce
     return _followed(project, list(args), env, follow)
 
 
-def _followed(project: Project, args: list[str], env: dict[str, str], follow: Follow) -> subprocess.CompletedProcess[str]:
+def _followed(project: Project, args: list[str], env: dict[str, str],
+              follow: Follow) -> subprocess.CompletedProcess[str]:
     """Runs git in its own process group, passing its progress lines on, until it ends or `follow.cancel` is set."""
     proc = subprocess.Popen(git_argv(*args), cwd=project.root, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -99,8 +100,8 @@ def _followed(project: Project, args: list[str], env: dict[str, str], follow: Fo
         raise
     if proc.poll() is None:
         _end_group(proc)
-        raise SyncCancelled(f"git {args[0]} was stopped before it finished (a ref it had not updated yet stays as it was)",
-                             hint="run it again to finish it")
+        raise SyncCancelled(f"git {args[0]} was stopped before it finished "
+                            "(a ref it had not updated yet stays as it was)", hint="run it again to finish it")
     reader.join(5)
     stdout_reader.join(5)
     return subprocess.CompletedProcess(["git", *args], proc.returncode, b"".join(out).decode("utf-8", "replace"),
@@ -178,8 +179,9 @@ def push(project: Project, remote: str, names: list[str], *, follow: Follow | No
             from pyhelper.core.printable import escape
 
             reason += f" (the remote says: {escape(' '.join(x for x in said if x))})"  # Its hooks' words, raw.
-        raise SyncError(f"'{named}' refused {what}" + (f" and {len(declined) - 1} more" if len(declined) > 1 else "")
-                        + f": {reason}", hint="the remote's rules do not accept it: ask its owner, or push to another remote")
+        more = f" and {len(declined) - 1} more" if len(declined) > 1 else ""
+        raise SyncError(f"'{named}' refused {what}{more}: {reason}",
+                        hint="the remote's rules do not accept it: ask its owner, or push to another remote")
     refused_exps = [ref for ref in map(ExpRef.parse, refused) if ref is not None]
     if refused_exps:
         pushed = len(chosen) - len(refused_exps)

@@ -60,7 +60,8 @@ class Columns:
         """One {rev, series, x, y} per point, in order."""
         revs = [label for label, count in self.rev for _ in range(count)]
         series = [name for name, count in self.series for _ in range(count)]
-        return [{"rev": r, "series": s, "x": x, "y": y} for r, s, x, y in zip(revs, series, self.x, self.y)]
+        return [{"rev": r, "series": s, "x": x, "y": y}
+                for r, s, x, y in zip(revs, series, self.x, self.y, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,8 @@ def collect(project: Project, revisions: list[Revision], *, targets: list[str] |
     if targets and not joined:
         known = sorted({d.id for r in revisions for d in _safe_defs(project, repo, r)})
         raise BadInput(f"no plot matches {', '.join(targets)}",
-                       hint=did_you_mean(targets[0], known) or f"plots: {', '.join(known) or 'none declared in dvc.yaml'}")
+                       hint=did_you_mean(targets[0], known)
+                       or f"plots: {', '.join(known) or 'none declared in dvc.yaml'}")
     labels = [r.label for r in revisions]
     plots = tuple(_plot(plot_id, item, labels) for plot_id, item in joined.items())
     return Plots(revisions=tuple(revisions), plots=plots, errors=tuple(errors))
@@ -323,7 +325,7 @@ def _join(plot: _Joined, label: str, path: str, source: Source, columns: dict[st
         if ys is None:
             continue
         if None in xs or None in ys:  # A record without x or without this field is not drawn.
-            pairs = [(a, b) for a, b in zip(xs, ys) if a is not None and b is not None]
+            pairs = [(a, b) for a, b in zip(xs, ys, strict=True) if a is not None and b is not None]
             chunk_xs, chunk_ys = [a for a, _ in pairs], [b for _, b in pairs]
         else:
             chunk_xs, chunk_ys = xs, ys

@@ -62,8 +62,9 @@ def _table(rows: list[list[str]]) -> dict[str, list[Any]]:
         return {}
     header, body = rows[0], [r for r in rows[1:] if r]
     if body and min(map(len, body)) >= len(header):
-        # Every row is whole: transpose in C rather than cell by cell.
-        return {name: _column(list(values)) for name, values in zip(header, zip(*body))}
+        # Every row is whole: transpose in C rather than cell by cell. Cells past the header's (in every
+        # row, or in some) have no column name and are dropped, so neither zip is strict.
+        return {name: _column(list(values)) for name, values in zip(header, zip(*body, strict=False), strict=False)}
     return {name: _column([r[i] if i < len(r) else None for r in body]) for i, name in enumerate(header)}
 
 

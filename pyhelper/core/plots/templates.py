@@ -78,7 +78,8 @@ def spec(template: str, rows: list[dict[str, Any]], *, labels: list[str], title:
         encoding: dict[str, Any] = {"x": x, "y": y, "color": color, "tooltip": tooltip}
         if several:
             encoding["strokeDash" if template == "linear" else "shape"] = {"field": "series", "type": "nominal"}
-        mark: dict[str, Any] = {"type": "line", "point": False, "tooltip": True} if template == "linear" else {"type": "point"}
+        mark: dict[str, Any] = ({"type": "line", "point": False, "tooltip": True} if template == "linear"
+                                else {"type": "point"})
         encoding["detail"] = {"field": "series"}
         if (size if size is not None else len(rows)) > LARGE:
             # Each point's ARIA text and titled tooltip are expressions Vega evaluates per point

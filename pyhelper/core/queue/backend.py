@@ -78,9 +78,10 @@ def check_backend(url: str) -> str:
         raise BadInput(f"'{redact(url)}' is not a queue backend",
                        hint="use redis://HOST:PORT/DB (e.g. redis://127.0.0.1:6379/0) or sqlite")
     try:
-        parts.port
+        _ = parts.port  # urllib checks the port only when it is read.
     except ValueError:
-        raise BadInput("the queue backend's URL has a bad port", hint="use redis://HOST:PORT/DB with a numeric port") from None
+        raise BadInput("the queue backend's URL has a bad port",
+                       hint="use redis://HOST:PORT/DB with a numeric port") from None
     return url
 
 

@@ -59,7 +59,7 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
         base = repo[snapshot_tree(repo, project.root, head.tree)]
         sig = signature(repo)
         prepared = []
-        for point, entry_name in zip(points, chosen):  # Build every tree first: errors stop all.
+        for point, entry_name in zip(points, chosen, strict=True):  # Build every tree first: errors stop all.
             by_file: dict[str, list[Override]] = defaultdict(list)
             for assignment in point:
                 override = parse_override(assignment)

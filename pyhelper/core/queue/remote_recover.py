@@ -73,7 +73,7 @@ def recover(project: Project, queue: RedisQueue, *, dry: bool = False) -> Recove
         for entry_id in queued:
             pipe.exists(entry_key(entry_id))
         present = pipe.execute()
-    known = {entry_id for entry_id, there in zip(queued, present) if there}
+    known = {entry_id for entry_id, there in zip(queued, present, strict=True) if there}
     found = [_item(repo, entry_id, rev, recorded.get(entry_id)) for entry_id, rev in queued.items()
              if entry_id not in known]
     items = [item for item in found if item is not None]

@@ -117,10 +117,8 @@ class Watch(threading.Thread):
         """A stage's command started, leading process group `pgid` (noted in the entry, for the worker to kill)."""
         with self.lock:
             self.pgid, self.signalled_at = pgid, None
-        try:
+        with contextlib.suppress(Exception):  # Only needed if the horse is killed; the run goes on.
             self.client.hset(entry_key(self.entry_id), "pgid", pgid)
-        except Exception:  # noqa: BLE001 - only needed if the horse is killed; the run goes on.
-            pass
         self.enforce()
 
     def ended(self) -> None:

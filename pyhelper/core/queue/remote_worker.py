@@ -208,10 +208,8 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str = "", pa
     watch = Watch(_SETTINGS["url"], entry, job, _SETTINGS.get("execution"))
 
     def log(text: str) -> None:
-        try:
+        with contextlib.suppress(Exception):  # A lost log line must not fail the run.
             client.xadd(log_key(entry), {"line": text}, maxlen=LOG_MAXLEN, approximate=True)
-        except Exception:  # noqa: BLE001 - a lost log line must not fail the run.
-            pass
 
     def finish(status: str, line: str, **fields: Any) -> dict[str, Any]:
         """Writes the outcome and the last log line in one transaction (a follower sees both or neither);

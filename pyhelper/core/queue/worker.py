@@ -267,10 +267,8 @@ def work(project: Project, *, idle: float = DEFAULT_IDLE_SECONDS) -> int:
     finally:
         beat.done.set()
         beat.join(timeout=5)
-        try:
+        with contextlib.suppress(XpError):  # The database is gone or broken; the worker's row goes with it.
             db.unregister(worker)
-        except XpError:
-            pass  # The database is gone or broken; the worker's row goes with it.
         db.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -333,11 +331,11 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
 
             def record() -> None:
                 existing = repo.references.get(ref)
-                if existing is not None and str(existing.target) not in (str(commit), recorder.tip):
-                    # Replacing is fine only when it is this entry's own earlier result (a retry).
-                    if f"{TRAILER}: {entry.id}" not in repo[existing.target].message:
-                        raise XpError(f"an experiment named '{entry.name}' was recorded meanwhile",
-                                      hint=f"rename that experiment, then `xp queue retry {entry.name}`")
+                # Replacing is fine only when it is this entry's own earlier result (a retry).
+                if (existing is not None and str(existing.target) not in (str(commit), recorder.tip)
+                        and f"{TRAILER}: {entry.id}" not in repo[existing.target].message):
+                    raise XpError(f"an experiment named '{entry.name}' was recorded meanwhile",
+                                  hint=f"rename that experiment, then `xp queue retry {entry.name}`")
                 repo.references.create(ref, commit, force=True)
 
             if db.finish(entry.id, worker, "success", exp_rev=str(commit), record=record):

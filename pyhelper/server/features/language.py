@@ -151,7 +151,8 @@ def _params_hover(ls: XpServer, rel: str, key: str, where: lsp.Range) -> lsp.Hov
         metric_header = f" {_md(headline[1])} |" if headline else ""
         lines += [f"| | value |{metric_header}", "|---|---|" + ("---|" if headline else "")]
         if baseline is not None:
-            lines.append(f"| HEAD ({_md(baseline.name)}) | {_md(value(baseline))} |" + (f" {metric(baseline)} |" if headline else ""))
+            lines.append(f"| HEAD ({_md(baseline.name)}) | {_md(value(baseline))} |"
+                         + (f" {metric(baseline)} |" if headline else ""))
         for row in workspace:
             lines.append(f"| workspace | {_md(value(row))} |" + (f" {metric(row)} |" if headline else ""))
         newest = sorted(exps, key=lambda r: (r.created or 0, r.name), reverse=True)[:NEWEST]

@@ -28,7 +28,8 @@ def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
     repo = collect.open_git(project)
     revisions = collect.select(project, repo, list(params.revs))
     if params.first is not None and params.first < 0:
-        raise BadInput(f"`first` must be 0 or more, not {params.first}", hint="ask for the first N plots, or leave it out")
+        raise BadInput(f"`first` must be 0 or more, not {params.first}",
+                       hint="ask for the first N plots, or leave it out")
     result = collect.collect(project, revisions, targets=list(params.targets), repo=repo, first=params.first)
     plots = list(result.plots)
     # Each revision's params and metrics: the custom plots' data, and the keys the panel offers for them.
