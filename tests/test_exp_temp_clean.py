@@ -82,3 +82,16 @@ def test_clean_drops_only_cache_objects_nothing_refers_to(project, xp):
     assert all(p.exists() for p in kept)
     (project / "model.txt").unlink()
     assert "Restored stage 'train'" in xp("repro", cwd=project).stdout
+
+
+def test_clean_skips_a_commit_whose_dvc_lock_is_a_folder(project, xp):
+    # A branch where `dvc.lock` is a folder: it records no outputs, and clean must not trip over it.
+    git(project, "checkout", "-q", "-b", "odd")
+    git(project, "rm", "-q", "dvc.lock")
+    (project / "dvc.lock").mkdir()
+    (project / "dvc.lock" / "note.txt").write_text("not a lock file\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "a folder named dvc.lock")
+    git(project, "checkout", "-q", "main")
+    out = xp("exp", "clean", cwd=project).stdout
+    assert "0 cache object(s)" in out
