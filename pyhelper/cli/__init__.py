@@ -399,6 +399,7 @@ def _disk_error(exc: OSError) -> str:
     import errno
 
     where = f" {exc.filename}" if exc.filename else ""
+    assert exc.errno is not None  # The caller picked one of _DISK_ERRORS.
     fix = {errno.ENOSPC: "free some disk space (`xp exp clean` removes xp's temp files), then run it again; "
                          "nothing was half written",
            errno.EDQUOT: "free some of your disk quota, then run it again; nothing was half written",

@@ -335,6 +335,7 @@ def list_experiments(args: argparse.Namespace) -> int:
         branches.setdefault(str(repo.branches.local[branch].peel(native().Commit).id), branch)
     if not repo.head_is_detached:
         branches[str(repo.head.target)] = repo.head.shorthand
+    assert wanted is not None  # None only for the JSON, printed above.
     wanted = {baseline: branches.get(baseline, baseline[:7]) for baseline in wanted}
     by_baseline: dict[str, list] = {}
     for ref, rev in refs:

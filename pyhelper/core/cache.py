@@ -18,7 +18,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pyhelper.core.hashing import HashInfo, StatIndex, file_md5, is_md5, manifest_bytes
 from pyhelper.errors import BadInput
@@ -202,7 +204,7 @@ class Cache:
         return False
 
 
-def _check_manifest(path: Path, entries: list) -> None:
+def _check_manifest(path: Path, entries: list[Any]) -> None:
     """Refuses a manifest with an entry outside its folder, one that is another's folder, or a bad md5."""
     files = set()
     for rel, md5 in entries:
@@ -234,7 +236,7 @@ def remove(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def _write_object(target: Path, fill) -> None:
+def _write_object(target: Path, fill: Callable[[Path], object]) -> None:
     """Writes a cache object through a temporary file, then renames it and makes it read-only."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")

@@ -56,10 +56,10 @@ def build(pipeline: Pipeline, root: Path, targets: list[str] | None = None, *, f
     order = [n for n in _topological(everything, up) if n in keep]
     if not outs:
         # `.dvc` files are named relative to the project's folder, as DVC names them.
-        name = {f.path: _rel(pipeline, f.path) for f in pipeline.data}
-        edges = [(name.get(parent, parent), name.get(node, node)) for node in order for parent in up[node]
+        named = {f.path: _rel(pipeline, f.path) for f in pipeline.data}
+        edges = [(named.get(parent, parent), named.get(node, node)) for node in order for parent in up[node]
                  if parent in keep]
-        return Dag(tuple(name.get(n, n) for n in order), tuple(edges))
+        return Dag(tuple(named.get(n, n) for n in order), tuple(edges))
     return _outs_dag(pipeline, order, up, keep)
 
 

@@ -7,6 +7,7 @@ lock that xp wrote and the other way round.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def parse_lock(text: str, *, display: str = "dvc.lock") -> dict[str, LockEntry]:
     return entries
 
 
-def _broken(text: str, display: str, keys: list, message: str) -> PipelineError:
+def _broken(text: str, display: str, keys: Sequence[str | int], message: str) -> PipelineError:
     """The error for a dvc.lock whose content does not have DVC's shape, at the offending entry."""
     from pyhelper.core.yamlfile import line_of
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from pyhelper.core.params import flatten, get_value, parse_params
 from pyhelper.core.project import Project
@@ -336,7 +336,7 @@ def diff_values(a: str, b: str, old: list[FileValues], new: list[FileValues], al
     return Diff(a, b, tuple(rows), tuple(errors))
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

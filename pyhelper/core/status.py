@@ -82,9 +82,9 @@ def status(project: Project, targets: list[str] | None = None, *, with_deps: boo
             out.append(StageStatus(stage.name, tuple(reasons), changes=changes))
         for file in data:
             changes = tuple(view.data(file))
-            reasons = tuple(f"{path} {state}" for item in changes if isinstance(item, dict)
-                            for section in item.values() for path, state in section.items())
-            out.append(StageStatus(view.rel(file.path), reasons, frozen=file.frozen, changes=changes, kind="data"))
+            why = tuple(f"{path} {state}" for item in changes if isinstance(item, dict)
+                        for section in item.values() for path, state in section.items())
+            out.append(StageStatus(view.rel(file.path), why, frozen=file.frozen, changes=changes, kind="data"))
     finally:
         index.close()
     return out

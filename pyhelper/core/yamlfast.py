@@ -369,7 +369,7 @@ def _simple(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
 
-def _render(value: Any, style: Any) -> str | None:
+def _render(value: str | int | float | None, style: Any) -> str | None:
     """YAML text for a scalar, keeping the old quoting style for strings."""
     if value is None:
         return "null"

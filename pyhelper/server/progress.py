@@ -19,11 +19,11 @@ if TYPE_CHECKING:
 
 Token = int | str
 
-_CANCELS: dict[Token, Callable[[], None]] = {}
+_CANCELS: dict[Token, Callable[[], object]] = {}
 _LOCK = threading.Lock()
 
 
-def begin(ls: XpServer, token: Token, title: str, *, on_cancel: Callable[[], None] | None = None) -> None:
+def begin(ls: XpServer, token: Token, title: str, *, on_cancel: Callable[[], object] | None = None) -> None:
     """Starts the progress shown for `token`; it is cancellable when `on_cancel` is given."""
     if on_cancel is not None:
         with _LOCK:

@@ -10,9 +10,12 @@ Every size and count a request may carry, and every long text an answer cuts, is
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
+
+if TYPE_CHECKING:
+    import cattrs
 
 PROTOCOL_VERSION = 3
 """Sent as `capabilities.experimental.xpProtocolVersion`; a client refuses a server older than it needs."""
@@ -803,14 +806,15 @@ def _message_classes() -> tuple[dict[str, type], dict[str, type]]:
     responses: dict[str, type] = {}
     for method, (params, result) in REQUESTS.items():
         base = params.__name__.removesuffix("Params")
+        # attrs' stub takes only classes as a field's `type`; cattrs, which reads it, takes unions too.
         messages[method] = attrs.make_class(f"{base}Request", {
-            "id": attrs.field(type=int | str),
+            "id": attrs.field(type=int | str),  # type: ignore[arg-type]
             "params": attrs.field(type=params, factory=params),
             "method": attrs.field(type=str, default=method),
             "jsonrpc": attrs.field(type=str, default="2.0"),
         })
         responses[method] = attrs.make_class(f"{base}Response", {
-            "id": attrs.field(type=int | str | None),
+            "id": attrs.field(type=int | str | None),  # type: ignore[arg-type]
             "result": attrs.field(type=result),
             "jsonrpc": attrs.field(type=str, default="2.0"),
         })
@@ -827,7 +831,7 @@ MESSAGE_TYPES, RESPONSE_TYPES = _message_classes()
 """Method → request/notification envelope; method → response envelope."""
 
 
-def converter():
+def converter() -> cattrs.Converter:
     """pygls' converter (lsprotocol types) plus xp's strict camelCase hooks for its own types."""
     from pygls.protocol import default_converter
 

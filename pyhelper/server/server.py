@@ -30,11 +30,12 @@ logger = logging.getLogger(__name__)
 class XpProtocol(LanguageServerProtocol):
     """LSP plus xp's typed custom messages and its version in `initialize`."""
 
-    def get_message_type(self, method: str) -> Any:
+    # pygls caches these two with lru_cache; a plain method is called just the same.
+    def get_message_type(self, method: str) -> Any:  # type: ignore[override]
         """The envelope of an xp message, else lsprotocol's."""
         return protocol.MESSAGE_TYPES.get(method) or super().get_message_type(method)
 
-    def get_result_type(self, method: str) -> Any:
+    def get_result_type(self, method: str) -> Any:  # type: ignore[override]
         """The response envelope of an xp request, else lsprotocol's."""
         return protocol.RESPONSE_TYPES.get(method) or super().get_result_type(method)
 
@@ -117,6 +118,8 @@ class XpServer(LanguageServer):
         self.watcher = Watcher(lambda: self.root, self.send_notification)
         self.lock = threading.Lock()
         self.exit_code = 0
+        self.diagnosed: set[str] = set()
+        """Files the client has diagnostics of from us (sent empty ones when they have none left)."""
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """pygls' stdio server, reading frames with xp's bounded reader (`framing.py`) instead of pygls' own."""

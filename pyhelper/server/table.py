@@ -48,6 +48,7 @@ class Table:
 
     def _open(self, project: Project, generation: int) -> RowReader:
         """The reader of `project`'s repository, its cached rows dropped when the generation moved on."""
+        identity: tuple[Path, int | None]
         try:
             identity = (project.root, project.git_dir.stat().st_ino)
         except OSError:

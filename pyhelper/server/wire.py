@@ -140,8 +140,9 @@ def unstructure(value: Any) -> Any:
         return value  # Mappings on the wire hold plain JSON data (params and metrics values).
     if isinstance(value, (list, tuple)):
         return [unstructure(v) for v in value]
-    if attrs.has(type(value)):
-        return {wire: unstructure(getattr(value, name)) for name, wire, _, _ in _fields(type(value))}
+    cls: type = type(value)
+    if attrs.has(cls):
+        return {wire: unstructure(getattr(value, name)) for name, wire, _, _ in _fields(cls)}
     return value
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.gitrepo import signature
 from pyhelper.core.printable import escape, first_unsafe
@@ -105,7 +105,7 @@ class Annotations:
 
     def to_json(self) -> str:
         """The note's text as stored in git (`starred` only when set, so older notes read back byte for byte)."""
-        data: dict = {"version": VERSION, "tags": list(self.tags), "note": self.note}
+        data: dict[str, Any] = {"version": VERSION, "tags": list(self.tags), "note": self.note}
         if self.starred:
             data["starred"] = True
         return json.dumps(data, indent=2) + "\n"
@@ -141,7 +141,7 @@ def _read(repo: pygit2.Repository, note: pygit2.Note) -> Annotations:
 def read_all(repo: pygit2.Repository) -> dict[str, Annotations]:
     """Commit id → annotations, for every annotated commit."""
     try:
-        notes = list(repo.notes(NOTES_REF))
+        notes = list(repo.notes(NOTES_REF))  # type: ignore[call-arg]  # pygit2's stub lacks the ref argument
     except Exception:  # No notes ref yet.
         return {}
     return {str(n.annotated_id): _read(repo, n) for n in notes}

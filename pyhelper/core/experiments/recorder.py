@@ -34,6 +34,7 @@ from pyhelper.core.refs import ExpRef
 from pyhelper.live import ENV_RESUME, ENV_SOCKET, PROTOCOL_VERSION
 
 if TYPE_CHECKING:
+    from pyhelper.core.cache import Cache
     from pyhelper.core.repro import ReproEvent
 
 _CHUNK = 1 << 20
@@ -159,7 +160,8 @@ class Recorder:
 
         assert self._server is not None and self._wake is not None
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._server, self._wake[0]], [], [])
+            watched: list[socket.socket | int] = [self._server, self._wake[0]]
+            ready, _, _ = select.select(watched, [], [])
             if self._server not in ready:
                 continue
             try:
@@ -250,7 +252,7 @@ class Recorder:
             outs[rel] = info
         return outs
 
-    def _capture_file(self, cache, path: Path, st: os.stat_result) -> str:
+    def _capture_file(self, cache: Cache, path: Path, st: os.stat_result) -> str:
         """The file's md5, after storing its bytes in the cache: one read that both hashes and copies."""
         key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         known = self._memo.get(str(path))

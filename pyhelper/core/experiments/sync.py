@@ -13,6 +13,7 @@ so that pushing never drops someone else's tags.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import signal
@@ -73,9 +74,10 @@ def _followed(project: Project, args: list[str], env: dict[str, str],
 
     def read_err() -> None:
         # git redraws a progress line with "\r"; each redraw is one line here.
-        assert proc.stderr is not None
+        stream = proc.stderr
+        assert isinstance(stream, io.BufferedReader)  # Popen's default buffering: read1 returns what is there.
         buffer = b""
-        while chunk := proc.stderr.read1(4096):
+        while chunk := stream.read1(4096):
             buffer += chunk
             *lines, buffer = re.split(rb"[\r\n]", buffer)
             for raw in lines:
@@ -244,9 +246,9 @@ def pull(project: Project, remote: str, names: list[str], *, follow: Follow | No
                   follow=follow)
     _merge_notes(project, remote)
     if result.returncode != 0:
-        refused = [ExpRef.parse(m.group(2)) for line in result.stderr.splitlines()
-                   if (m := _REJECTED_FETCH.match(line))]
-        refused = [ref for ref in refused if ref is not None]
+        parsed = [ExpRef.parse(m.group(2)) for line in result.stderr.splitlines()
+                  if (m := _REJECTED_FETCH.match(line))]
+        refused = [ref for ref in parsed if ref is not None]
         if refused:
             raise SyncError(
                 f"you already have a different experiment named {_names(refused)}; it was not pulled "

@@ -22,6 +22,8 @@ from pyhelper.errors import BadInput, UnknownExperiment, UnknownRevision, XpErro
 if TYPE_CHECKING:
     import pygit2
 
+    from pyhelper.core.refs import ExpRef
+
 WORKSPACE = "workspace"
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 """An image larger than this is left out (named in the errors): it would make the report unusably large."""
@@ -126,10 +128,11 @@ def select(project: Project, repo: pygit2.Repository | None, specs: list[str]) -
 
 def experiments_of_head(repo: pygit2.Repository) -> list[str]:
     """Names of the experiments of HEAD's baseline, oldest first."""
+    from pyhelper.core.gitcore import lookup_commit
     from pyhelper.core.gitrepo import exp_refs
 
     head = str(repo.head.target)
-    found = [(repo[rev].commit_time, ref.name) for ref, rev in exp_refs(repo) if ref.baseline == head]
+    found = [(lookup_commit(repo, rev).commit_time, ref.name) for ref, rev in exp_refs(repo) if ref.baseline == head]
     return [name for _, name in sorted(found)]
 
 
@@ -145,7 +148,7 @@ def _running(project: Project) -> dict[str, Revision]:
     return found
 
 
-def _one(repo: pygit2.Repository | None, spec: str, refs: list | None = None) -> Revision:
+def _one(repo: pygit2.Repository | None, spec: str, refs: list[tuple[ExpRef, str]] | None = None) -> Revision:
     if spec == WORKSPACE:
         return Revision(WORKSPACE, WORKSPACE, WORKSPACE)
     if repo is None:
@@ -219,7 +222,7 @@ def override(definition: PlotDef, props: dict[str, str]) -> PlotDef:
 
     from pyhelper.core.plots.definitions import template_of
 
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if props.get("template"):
         changes["template"] = template_of(props["template"], "--template")
     for key in ("title", "x_label", "y_label"):

@@ -119,7 +119,7 @@ def _confusion(rows: list[dict[str, Any]], *, labels: list[str], title: str, x_l
     # Counted in Vega-Lite, not here, so the data stays the file's records (and its CSV/JSON export too).
     transform: list[dict[str, Any]] = [
         {"aggregate": [{"op": "count", "as": "count"}], "groupby": ["rev", "x", "y"]}]
-    value = {"field": "count", "type": "quantitative", "title": "count"}
+    value: dict[str, Any] = {"field": "count", "type": "quantitative", "title": "count"}
     if normalized:
         # DVC's confusion_normalized: each predicted (y) class's counts divided by that class's total.
         transform += [{"joinaggregate": [{"op": "sum", "field": "count", "as": "total"}], "groupby": ["rev", "y"]},
@@ -129,7 +129,7 @@ def _confusion(rows: list[dict[str, Any]], *, labels: list[str], title: str, x_l
         "x": {"field": "x", "type": "nominal", "title": x_label},
         "y": {"field": "y", "type": "nominal", "title": y_label},
         "color": value}}
-    text = {"mark": {"type": "text"}, "encoding": {
+    text: dict[str, Any] = {"mark": {"type": "text"}, "encoding": {
         "x": {"field": "x", "type": "nominal"}, "y": {"field": "y", "type": "nominal"},
         "text": {**value, **({"format": ".2f"} if normalized else {})}}}
     # Light text on the dark cells, so every number stays readable.

@@ -17,7 +17,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.credentials import has_password, redact, redis_password
 from pyhelper.core.project import Project
@@ -27,6 +27,10 @@ from pyhelper.core.queue.remote_job import FAILURE_CALLBACK, JOB_FUNCTION, JobPa
 from pyhelper.core.queue.store import QueueError
 from pyhelper.core.refs import ExpRef, check_name, queue_ref
 from pyhelper.errors import BadInput
+
+if TYPE_CHECKING:
+    import redis
+    from rq import Queue
 
 __all__ = ["FAILURE_CALLBACK", "JOB_FUNCTION", "RQ_QUEUE", "RedisQueue", "check_secured", "connect"]
 RQ_QUEUE = "xp"
@@ -72,7 +76,7 @@ def guarded(url: str) -> Iterator[None]:
         raise unreachable(url, exc) from None
 
 
-def connect(url: str):
+def connect(url: str) -> redis.Redis:
     """A Redis client for `url`, checked with a PING (a dead server is reported at once)."""
     import redis
 
@@ -165,7 +169,7 @@ class RedisQueue:
         """Closes the connection."""
         self.redis.close()
 
-    def rq_queue(self):
+    def rq_queue(self) -> Queue:
         """The RQ queue entries are enqueued on (JSON serializer)."""
         from rq import Queue
         from rq.serializers import JSONSerializer
@@ -233,7 +237,7 @@ class RedisQueue:
                 self._enqueue_job(queue, item, f"{item['id']}-r{seq}")
         return [self.get(item["id"]) for item in items]
 
-    def _enqueue_job(self, queue, item: dict[str, Any], job_id: str) -> None:
+    def _enqueue_job(self, queue: Queue, item: dict[str, Any], job_id: str) -> None:
         """Enqueues the RQ job of an entry: JSON only, always with a timeout, retried by RQ if its worker is lost."""
         from rq import Callback, Retry
 
@@ -270,6 +274,7 @@ class RedisQueue:
         """Deletes the local queue refs of entries that were not queued after all."""
         from pyhelper.core.gitrepo import open_repo
 
+        assert self.project is not None  # Entries are queued only from a project.
         repo = open_repo(self.project)
         for item in items:
             ref = queue_ref(item["id"])

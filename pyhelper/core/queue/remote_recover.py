@@ -15,6 +15,7 @@ import subprocess
 
 from pyhelper.core.experiments.checkpoint import parse_trailer
 from pyhelper.core.gitargs import check_remote, git_argv, git_env, shown, valid_refname
+from pyhelper.core.gitcore import lookup_commit
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.queue.enqueue import TRAILER
@@ -57,7 +58,7 @@ def recover(project: Project, queue: RedisQueue, *, dry: bool = False) -> Recove
     for name, rev in refs.items():
         if not name.startswith(EXPS_NAMESPACE + "/"):
             continue
-        message = repo[rev].message
+        message = lookup_commit(repo, rev).message
         entry_id = _trailer(message, TRAILER)
         if entry_id:
             recorded[entry_id] = rev

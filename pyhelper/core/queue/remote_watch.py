@@ -11,9 +11,13 @@ import os
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from pyhelper.core.credentials import redis_password
 from pyhelper.core.queue.redis_backend import entry_key
+
+if TYPE_CHECKING:
+    from rq.job import Job
 
 LEASE_SECONDS = 8
 """A running job's heartbeat lasts this long: a killed worker's job is retried after about this."""
@@ -33,7 +37,7 @@ class Watch(threading.Thread):
     (SIGTERM, SIGKILL a second later) and this run records nothing.
     """
 
-    def __init__(self, url: str, entry_id: str, job, execution: str | None = None):
+    def __init__(self, url: str, entry_id: str, job: Job | None, execution: str | None = None):
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry

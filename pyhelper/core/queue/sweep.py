@@ -75,9 +75,9 @@ def _range(args: str, text: str) -> list[float | int]:
         raise BadInput(f"'{text}' has {count:,} values (more than {AXIS_LIMIT:,})",
                        hint="use a larger step, or fewer values")
     if integers:
-        values: list[float | int] = list(range(start, stop, step))
+        values: list[float | int] = list(range(int(start), int(stop), int(step)))
     else:
-        values = [round(float(start) + i * step, 12) for i in range(count)]
+        values = [round(float(start) + i * step, 12) for i in range(int(count))]
     if not values:
         raise BadInput(f"'{text}' is empty", hint="check start, stop and step")
     return values

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from pyhelper.core import tmp_workspace
+from pyhelper.core.gitcore import lookup_commit
 from pyhelper.core.gitrepo import open_repo, signature, snapshot_tree
 from pyhelper.core.project import Project
 from pyhelper.core.queue.db import HEARTBEAT_SECONDS, Entry, QueueDb, hostname
@@ -68,7 +69,7 @@ def recorded_entries(project: Project, entries: list[Entry]) -> dict[str, str]:
     for entry in entries:
         ref = str(ExpRef(entry.baseline, entry.name))
         if ref in repo.references:
-            commit = repo[repo.references[ref].target]
+            commit = lookup_commit(repo, repo.references[ref].target)
             if f"{TRAILER}: {entry.id}" in commit.message:
                 found[entry.id] = str(commit.id)
     return found
@@ -182,10 +183,10 @@ class _Heartbeat(threading.Thread):
                 return
             now = time.monotonic()
             if self.cancel >= 2 or (self.signalled_at is not None and now - self.signalled_at >= KILL_GRACE_SECONDS):
-                self._signal(signal.SIGKILL)
+                _signal_group(self.pgid, signal.SIGKILL)
             elif self.signalled_at is None:
                 self.signalled_at = now
-                self._signal(signal.SIGTERM)
+                _signal_group(self.pgid, signal.SIGTERM)
 
     def started(self, pgid: int) -> None:
         """A command started, leading process group `pgid`."""
@@ -213,9 +214,10 @@ class _Heartbeat(threading.Thread):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
 
-    def _signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pgid, sig)
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -311,8 +313,8 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
         repo = open_repo(project)
         private = None
         try:
-            baseline = repo[entry.baseline]
-            private = tmp_workspace.create(project, repo, baseline, repo[entry.rev].tree.id)
+            baseline = lookup_commit(repo, entry.baseline)
+            private = tmp_workspace.create(project, repo, baseline, lookup_commit(repo, entry.rev).tree.id)
             from pyhelper.core.experiments.recorder import Recorder
 
             recorder = Recorder(project, private.project, baseline=entry.baseline, name=entry.name)
@@ -333,7 +335,7 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
                 existing = repo.references.get(ref)
                 # Replacing is fine only when it is this entry's own earlier result (a retry).
                 if (existing is not None and str(existing.target) not in (str(commit), recorder.tip)
-                        and f"{TRAILER}: {entry.id}" not in repo[existing.target].message):
+                        and f"{TRAILER}: {entry.id}" not in lookup_commit(repo, existing.target).message):
                     raise XpError(f"an experiment named '{entry.name}' was recorded meanwhile",
                                   hint=f"rename that experiment, then `xp queue retry {entry.name}`")
                 repo.references.create(ref, commit, force=True)

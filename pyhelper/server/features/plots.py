@@ -3,7 +3,8 @@ experiments side by side. Thin adapters over `pyhelper.core.plots` and `core.exp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.errors import BadInput
 from pyhelper.server import protocol as p
@@ -71,7 +72,7 @@ def compare_experiments(ls: XpServer, params: p.CompareExperimentsParams) -> p.C
         errors=[cut(e) for e in result.errors])
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[..., Any]] = {
     p.PLOTS_DATA: plots_data,
     p.COMPARE_EXPERIMENTS: compare_experiments,
 }
