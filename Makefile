@@ -24,6 +24,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check pyhelper tests bench
+	$(VENV)/bin/mypy  # pyproject.toml says what: pyhelper, strict on core/ and the wire protocol
 	bash scripts/dvc-venv.sh >/dev/null
 	bash scripts/redis-setup.sh >/dev/null
 	bash scripts/e2e-setup.sh >/dev/null  # chromium: the plots tests render reports in it

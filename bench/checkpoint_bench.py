@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import shutil
 from pathlib import Path
 
 from harness import CommandFailed, child_env, failure, git, progress, xp_env

@@ -325,7 +325,8 @@ def _require_listed(tool: Tool, output: str, head: str, count: int) -> None:
     try:
         listed = _dvc_listed(json.loads(output), head)  # Both tools print DVC's records.
     except (ValueError, KeyError, TypeError, IndexError) as e:
-        raise CommandFailed(f"{tool.name}: unexpected `exp show --json` output ({e!r}):\n{indent(output[:2000])}")
+        raise CommandFailed(
+            f"{tool.name}: unexpected `exp show --json` output ({e!r}):\n{indent(output[:2000])}") from None
     expected = {f"e{i}": (EPOCHS_BASE + i, _accuracy(i)) for i in range(1, count + 1)}
     if len(listed) != count or listed != expected:
         wrong = sorted(set(listed.items()) ^ set(expected.items()))[:5]

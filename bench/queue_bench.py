@@ -12,6 +12,7 @@ time is reported as timed out (DVC's queue has a known hang) and its workers are
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -26,7 +27,6 @@ from pathlib import Path
 from exp_figures import Line, _exp_ref, _prepare
 from experiments import _as_json, _render
 from harness import (
-    run_figures,
     DVC_VERSION,
     CommandFailed,
     Setup,
@@ -36,6 +36,7 @@ from harness import (
     indent,
     progress,
     require_clean,
+    run_figures,
 )
 
 COUNT = 20
@@ -45,8 +46,8 @@ CPU_COUNT = 10
 CPU_SECONDS = 0.5
 # The stages write their param, interpolated by the tool, to a cached out.txt.
 TRIVIAL_CMD = "python -c \"open('out.txt', 'w').write('${p}')\""
-CPU_CMD = ("python -c \"import time; end = time.process_time() + %s; "
-           "exec('while time.process_time() < end: pass'); open('out.txt', 'w').write('${p}')\"" % CPU_SECONDS)
+CPU_CMD = (f"python -c \"import time; end = time.process_time() + {CPU_SECONDS}; "
+           "exec('while time.process_time() < end: pass'); open('out.txt', 'w').write('${p}')\"")
 STATUS_WORDS = re.compile(r"\b(Queued|Running|Success|Failed)\b")
 
 
@@ -70,7 +71,8 @@ class Bench:
             root.mkdir()
             git(root, "init", "-q")
             # A JSON string is a YAML double-quoted scalar: the command may hold `: ` and quotes.
-            stage = f"stages:\n  write:\n    cmd: {json.dumps(cmd)}\n    params:\n      - p\n    outs:\n      - out.txt\n"
+            stage = (f"stages:\n  write:\n    cmd: {json.dumps(cmd)}\n"
+                     "    params:\n      - p\n    outs:\n      - out.txt\n")
             files = {"dvc.yaml": stage, "params.yaml": "p: 0\n", ".gitignore": "/.xp/\n/out.txt\n"}
             for name, text in files.items():
                 (root / name).write_text(text, encoding="utf-8")
@@ -259,10 +261,8 @@ def _stop_dvc(tool: Tool) -> None:
         time.sleep(0.2)
     for pid in _dvc_workers(tool.project):
         progress(f"dvc: killing queue worker {pid}")
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _dvc_workers(project: Path) -> list[int]:

@@ -63,7 +63,8 @@ def build(root: Path, count: int) -> str:
     sig = pygit2.Signature("bench", "bench@localhost")
     for i in range(1, count + 1):
         builder = repo.TreeBuilder(head.tree)
-        params = PROJECT["params.yaml"].replace("lr: 0.01", f"lr: {i / 10000:g}").replace("epochs: 10", f"epochs: {10 + i % 7}")
+        params = (PROJECT["params.yaml"].replace("lr: 0.01", f"lr: {i / 10000:g}")
+                  .replace("epochs: 10", f"epochs: {10 + i % 7}"))
         metrics = f'{{"acc": {0.5 + i / 2500:.4f}, "loss": {0.9 - i / 2500:.4f}}}\n'
         builder.insert("params.yaml", repo.create_blob(params.encode()), pygit2.enums.FileMode.BLOB)
         builder.insert("metrics.json", repo.create_blob(metrics.encode()), pygit2.enums.FileMode.BLOB)
@@ -123,11 +124,12 @@ async def measure(root: Path, head: str, count: int, repeats: int) -> list[str]:
                 return RawShowResponse
             return p.RESPONSE_TYPES.get(method) or super().get_result_type(method)
 
+    from typing import Any
+
     import attrs
-    from typing import Any, Optional, Union
 
     RawShowResponse = attrs.make_class("RawShowResponse", {
-        "id": attrs.field(type=Optional[Union[int, str]]), "result": attrs.field(type=Any),
+        "id": attrs.field(type=int | str | None), "result": attrs.field(type=Any),
         "jsonrpc": attrs.field(type=str, default="2.0")})
 
     client = Client("xp-bench", "1", protocol_cls=ClientProtocol, converter_factory=p.converter)
@@ -158,7 +160,8 @@ async def measure(root: Path, head: str, count: int, repeats: int) -> list[str]:
     first_show = time.perf_counter() - spawned
     assert len(first["rows"]) == count + 2, len(first["rows"])
     lines.append(f"first response after start: initialize {initialized * 1000:.0f} ms, "
-                 f"first xp/showExperiments ({count} experiments, cold) {first_show * 1000:.0f} ms  (target <= 1000 ms)")
+                 f"first xp/showExperiments ({count} experiments, cold) {first_show * 1000:.0f} ms  "
+                 "(target <= 1000 ms)")
 
     import gc
 
@@ -207,7 +210,8 @@ async def measure(root: Path, head: str, count: int, repeats: int) -> list[str]:
     compares, plots = [], []
     for _ in range(max(3, repeats // 4)):
         began = time.perf_counter()
-        compared = await client.protocol.send_request_async(p.COMPARE_EXPERIMENTS, p.CompareExperimentsParams(names=names))
+        compared = await client.protocol.send_request_async(p.COMPARE_EXPERIMENTS,
+                                                            p.CompareExperimentsParams(names=names))
         compares.append(time.perf_counter() - began)
         assert len(compared.columns) == PLOTTED
         began = time.perf_counter()
@@ -218,8 +222,8 @@ async def measure(root: Path, head: str, count: int, repeats: int) -> list[str]:
     lines.append(f"xp/compareExperiments of {PLOTTED} experiments: median {statistics.median(compares) * 1000:.0f} ms  "
                  f"(panel target <= 500 ms, drawing included)")
     lines.append(f"xp/plotsData, {PLOTS} plots × {PLOTTED} experiments × {STEPS} steps, data as columns: first "
-                 f"{plots[0] * 1000:.0f} ms, then median {statistics.median(plots[1:]) * 1000:.0f} ms (files parsed once)  "
-                 f"(panel target <= 1000 ms, drawing included)")
+                 f"{plots[0] * 1000:.0f} ms, then median {statistics.median(plots[1:]) * 1000:.0f} ms "
+                 "(files parsed once)  (panel target <= 1000 ms, drawing included)")
 
     rss, peak = _rss_kb(client._server.pid)
     lines.append(f"server RSS after the figures: {rss / 1024:.0f} MB (peak {peak / 1024:.0f} MB)  (target <= 120 MB)")

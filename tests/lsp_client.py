@@ -11,8 +11,9 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.uris import from_fs_path

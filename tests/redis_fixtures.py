@@ -2,13 +2,15 @@
 
 The server runs on 127.0.0.1 on a free port with its data in the test's temp folder (append-only
 file on, so a restart keeps the queue) and a password, as SECURITY.md asks of every set-up (xp refuses
-a Redis that needs none); with `tls=True` it speaks only TLS, with a CA and certificate the test makes. Workers are `xp queue worker --backend …` processes,
-each in its own folder with its own mirror, as on separate machines. Everything started is
+a Redis that needs none); with `tls=True` it speaks only TLS, with a CA and certificate the test
+makes. Workers are `xp queue worker --backend …` processes, each in its own folder with its own
+mirror, as on separate machines. Everything started is
 stopped after the test; every wait is bounded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -81,7 +83,8 @@ class RedisServer:
         ports = ["--port", str(self.port)]
         if self.tls:
             ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.tls["cert"],
-                     "--tls-key-file", self.tls["key"], "--tls-ca-cert-file", self.tls["ca"], "--tls-auth-clients", "no"]
+                     "--tls-key-file", self.tls["key"], "--tls-ca-cert-file", self.tls["ca"],
+                     "--tls-auth-clients", "no"]
         auth = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen(
             [self.binary, *ports, "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
@@ -145,13 +148,13 @@ class Cluster:
         """Starts `xp queue worker --backend … --remote …` in a folder of its own (a machine of its own)."""
         home = self.tmp / f"machine-{label}"
         home.mkdir(exist_ok=True)
-        out = open(home / "worker.log", "ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", url or self.url, "--remote", remote or self.remote,
-             "--cache-dir", self.cache, "--mirror-dir", str(home / "mirrors"), "--idle", "0", *extra],
-            cwd=home, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, **GIT_ENV, **(env or {})})
-        out.close()
+        with open(home / "worker.log", "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", url or self.url,
+                 "--remote", remote or self.remote, "--cache-dir", self.cache, "--mirror-dir", str(home / "mirrors"),
+                 "--idle", "0", *extra],
+                cwd=home, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, **GIT_ENV, **(env or {})})
         self.workers.append(proc)
         return proc
 
@@ -201,16 +204,12 @@ class Cluster:
     def cleanup(self) -> None:
         """Stops every worker (and its horse) and every stage a test left running."""
         for pid in self.spawned:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         for proc in self.workers:
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 10
         for proc in self.workers:
             try:
@@ -220,10 +219,8 @@ class Cluster:
                 proc.wait(5)
         for _, pid in self.events("start"):
             if alive(pid):
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
 
 
 @pytest.fixture(name="redis_server")

@@ -1,4 +1,5 @@
-"""Small things a user notices (issue 17, item 14): typos get the nearest name; --open without a browser says where the file is."""
+"""Small things a user notices (issue 17, item 14): typos get the nearest name; --open without a browser
+says where the file is."""
 
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ REMOTE = "needs DVC remote storage (issue 18)"
 NOT_YET: dict[tuple[str, str], str] = {
     ("status", "--cloud"): REMOTE, ("status", "--remote"): REMOTE, ("status", "--jobs"): REMOTE,
     ("status", "--all-branches"): "only with --cloud in DVC", ("status", "--all-tags"): "only with --cloud in DVC",
-    ("status", "--all-commits"): "only with --cloud in DVC", ("status", "--no-updates"): "imports are not supported yet",
+    ("status", "--all-commits"): "only with --cloud in DVC",
+    ("status", "--no-updates"): "imports are not supported yet",
     ("add", "--to-remote"): REMOTE, ("add", "--remote"): REMOTE, ("add", "--remote-jobs"): REMOTE,
     ("add", "--no-commit"): "not yet", ("add", "--glob"): "not yet", ("add", "--out"): "not yet",
     ("add", "--force"): "not yet", ("add", "--no-relink"): "not yet",
@@ -51,7 +52,8 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("exp show", "--no-fetch"): "DVC-internal (its temp-dir executors)", ("exp show", "--force"): "DVC-internal",
     ("exp remove", "--git-remote"): "not yet",
     ("exp rename", "--git-remote"): "not yet",
-    ("exp save", "--recursive"): "not yet", ("exp save", "--include-untracked"): "not yet", ("exp save", "-M"): "not yet",
+    ("exp save", "--recursive"): "not yet", ("exp save", "--include-untracked"): "not yet",
+    ("exp save", "-M"): "not yet",
     ("exp push", "--all-commits"): "not yet", ("exp push", "--rev"): "not yet", ("exp push", "--num"): "not yet",
     ("exp push", "--force"): "never forced (a teammate's experiment is never overwritten)",
     ("exp push", "--no-cache"): REMOTE, ("exp push", "--remote"): REMOTE, ("exp push", "--jobs"): REMOTE,
@@ -263,7 +265,8 @@ def test_exp_show_hides_rows_and_names_baselines_by_sha(tmp_path, xp):
 def test_exp_apply_no_force_refuses_as_the_default_does(tmp_path, xp):
     repo = _project(tmp_path, xp)
     xp("exp", "run", "--temp", "-S", "pipelines/train/config.yaml:fit.epochs=5", "-n", "five", cwd=repo)
-    (repo / "pipelines/train/config.yaml").write_text("fit:\n  epochs: 1\n  lr: 0.01\n  shuffle: true\n  layers: [8, 4]\n")
+    (repo / "pipelines/train/config.yaml").write_text(
+        "fit:\n  epochs: 1\n  lr: 0.01\n  shuffle: true\n  layers: [8, 4]\n")
     result = xp("exp", "apply", "--no-force", "five", cwd=repo, expect=2)
     assert "config.yaml" in result.stderr
     assert "epochs: 1" in (repo / "pipelines/train/config.yaml").read_text()

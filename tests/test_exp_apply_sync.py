@@ -203,8 +203,8 @@ def test_push_on_a_terminal_shows_gits_progress_on_one_line(project, remote, xp)
 
     xp("exp", "run", "-S", "train.lr=0.4", "-n", "seen", cwd=project)
     leader, follower = pty.openpty()
-    done = subprocess.run([sys.executable, "-m", "pyhelper", "exp", "push", "origin"], cwd=project, stdout=subprocess.PIPE,
-                          stderr=follower, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "pyhelper", "exp", "push", "origin"], cwd=project,
+                          stdout=subprocess.PIPE, stderr=follower, text=True, timeout=60)
     os.close(follower)
     shown = b""
     while True:

@@ -122,3 +122,16 @@ def test_clean_removes_what_killed_copies_left_in_the_cache_and_keeps_living_one
     assert not killed_checkpoint.exists() and not killed_object.exists() and not old_unnamed.exists()
     assert all(path.exists() for path in living), "a copy in progress is never pulled from under its writer"
     assert "up to date" in xp("status", cwd=project).stdout, "the cache objects themselves untouched"
+
+
+def test_clean_skips_a_commit_whose_dvc_lock_is_a_folder(project, xp):
+    # A branch where `dvc.lock` is a folder: it records no outputs, and clean must not trip over it.
+    git(project, "checkout", "-q", "-b", "odd")
+    git(project, "rm", "-q", "dvc.lock")
+    (project / "dvc.lock").mkdir()
+    (project / "dvc.lock" / "note.txt").write_text("not a lock file\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "a folder named dvc.lock")
+    git(project, "checkout", "-q", "main")
+    out = xp("exp", "clean", cwd=project).stdout
+    assert "0 cache object(s)" in out

@@ -330,5 +330,6 @@ def test_an_exp_ref_round_trips_to_dvcs_layout():
     ref = ExpRef("ab" + "c" * 38, "brave-otter")
     assert str(ref) == "refs/exps/ab/" + "c" * 38 + "/brave-otter"
     assert ExpRef.parse(str(ref)) == ref
-    for other in ("refs/exps/exec/EXEC_HEAD", "refs/heads/main", "refs/exps/ab/cd/x", "refs/exps/ab/" + "g" * 38 + "/x"):
+    for other in ("refs/exps/exec/EXEC_HEAD", "refs/heads/main", "refs/exps/ab/cd/x",
+                  "refs/exps/ab/" + "g" * 38 + "/x"):
         assert ExpRef.parse(other) is None, other

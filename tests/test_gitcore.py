@@ -7,10 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import GIT_ENV, git
-
 from pyhelper.core.gitcore import native, open_repository
 from pyhelper.core.gitrepo import snapshot_tree
+from tests.conftest import GIT_ENV, git
 
 
 def _git_snapshot(repo: Path) -> str:

@@ -56,7 +56,7 @@ def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
     """(old, new) for every line that differs; the files must keep their number of lines."""
     old, new = before.splitlines(), after.splitlines()
     assert len(old) == len(new), f"lines were added or removed:\n{after}"
-    return [(a, b) for a, b in zip(old, new) if a != b]
+    return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
 
 
 # -- round trips ----------------------------------------------------------------------------
@@ -72,7 +72,8 @@ def test_repro_set_param_changes_only_that_value(gen, xp) -> None:
         ("  lr: 0.1           # learning rate", "  lr: 0.05          # learning rate"),
     ]
     diff = xp("params", "diff", "--json", cwd=repo)
-    assert json.loads(diff.stdout) == {"params.yaml": {"train.lr": {"old": 0.1, "new": 0.05, "diff": pytest.approx(-0.05)}}}
+    assert json.loads(diff.stdout) == {
+        "params.yaml": {"train.lr": {"old": 0.1, "new": 0.05, "diff": pytest.approx(-0.05)}}}
 
 
 def test_several_values_quotes_and_list_items_in_one_edit(gen) -> None:

@@ -379,7 +379,8 @@ def test_large_line_charts_are_drawn_lean():
 def test_columns_make_the_records_in_order():
     from pyhelper.core.plots.collect import Columns
 
-    columns = Columns(rev=(("a", 3), ("b", 1)), series=(("loss", 2), ("acc", 2)), x=[1, 2, 1, 1], y=[0.5, 0.4, 0.9, 0.7])
+    columns = Columns(rev=(("a", 3), ("b", 1)), series=(("loss", 2), ("acc", 2)), x=[1, 2, 1, 1],
+                      y=[0.5, 0.4, 0.9, 0.7])
     assert columns.records() == [
         {"rev": "a", "series": "loss", "x": 1, "y": 0.5}, {"rev": "a", "series": "loss", "x": 2, "y": 0.4},
         {"rev": "a", "series": "acc", "x": 1, "y": 0.9}, {"rev": "b", "series": "acc", "x": 1, "y": 0.7}]

@@ -7,14 +7,15 @@ outside the repository (`XP_TEST_LOG`, inherited by workers), which counts real 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -382,11 +383,11 @@ def test_two_workers_run_two_stages_at_once(queue):
     assert one / two > 1.3, f"-j 1 took {one:.2f} s, -j 2 took {two:.2f} s"
     # Each stage ran once, and under -j 2 two stages really ran at the same time.
     spans: dict[str, list[float]] = {}
-    for event, lr, _, at in queue.events():
+    for _event, lr, _, at in queue.events():
         spans.setdefault(lr, []).append(at)
     assert all(len(times) == 2 for times in spans.values())
     two_spans = sorted(times for lr, times in spans.items() if lr.startswith("2."))
-    assert any(later[0] < earlier[1] for earlier, later in zip(two_spans, two_spans[1:]))
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(two_spans))
 
 
 def test_status_right_after_start_lists_the_workers_it_started(queue, tmp_path):

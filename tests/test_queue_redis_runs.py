@@ -19,8 +19,7 @@ import pytest
 
 from pyhelper.core.queue.remote_worker import KILL_GRACE_SECONDS, LEASE_SECONDS
 from tests.conftest import git
-from tests.redis_fixtures import (TcpProxy, cluster_fixture, horse_of, make_cluster,  # noqa: F401 (fixtures)
-                                  redis_server_fixture)
+from tests.redis_fixtures import TcpProxy, cluster_fixture, horse_of, make_cluster, redis_server_fixture  # noqa: F401 (fixtures)
 from tests.test_checkpoints import PROJECT as CHECKPOINTING
 from tests.test_queue import alive, wait_until
 

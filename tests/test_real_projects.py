@@ -64,7 +64,8 @@ def test_pipelines_in_subfolders_are_collected_and_addressed_as_dvc_does(tmp_pat
     assert {p: (repo / p).read_text() for p in locks} == locks
 
     # A change in the subfolder's params file is seen by both, and by a target written as DVC writes it.
-    (repo / "pipelines/train/config.yaml").write_text("fit:\n  epochs: 4\n  lr: 0.01\n  shuffle: true\n  layers: [8, 4]\n")
+    (repo / "pipelines/train/config.yaml").write_text(
+        "fit:\n  epochs: 4\n  lr: 0.01\n  shuffle: true\n  layers: [8, 4]\n")
     status = _same_status(repo, dvc_bin, xp)
     assert status["pipelines/train/dvc.yaml:fit"] == [
         {"changed deps": {"pipelines/train/config.yaml": {"fit": "modified"}}}, "changed command"]
@@ -365,7 +366,8 @@ def test_a_dvc_2_lock_keeps_the_entries_of_stages_that_did_not_run(tmp_path, dvc
     by_xp = (repo / "dvc.lock").read_text()
     git(repo, "checkout", "-q", "--", "dvc.lock")
     dvc(dvc_bin, repo, "repro", "-q")
-    assert by_xp == (repo / "dvc.lock").read_text(), f"the same lock as DVC 3.67.1 writes:\n{by_xp}\n---\n{(repo / 'dvc.lock').read_text()}"
+    by_dvc = (repo / "dvc.lock").read_text()
+    assert by_xp == by_dvc, f"the same lock as DVC 3.67.1 writes:\n{by_xp}\n---\n{by_dvc}"
     entry_a = old.split("  b:")[0]
     assert entry_a in by_xp, "stage a did not run: its DVC 2 entry stays byte for byte"
 
@@ -549,7 +551,8 @@ def test_exp_show_json_is_dvcs(tmp_path, dvc_bin, xp):
     for args in (["--hide-workspace"], ["-n", "2"], ["--param-deps"]):
         ours = json.loads(xp("exp", "show", "--json", *args, cwd=repo).stdout)
         theirs = json.loads(dvc(dvc_bin, repo, "exp", "show", "--json", *args))
-        assert by_name(ours) == by_name(theirs), (args, [r["data"] for r in ours[-1:]], [r["data"] for r in theirs[-1:]])
+        assert by_name(ours) == by_name(theirs), (args, [r["data"] for r in ours[-1:]],
+                                                  [r["data"] for r in theirs[-1:]])
 
     # A project whose pipelines live in subfolders.
     sub = tmp_path / "sub"
@@ -569,8 +572,8 @@ def test_a_dependency_outside_the_repository_is_hashed_as_dvc_does(tmp_path, dvc
     outside.write_text("a,1\n")
     repo = tmp_path / "repo"
     repo.mkdir()
-    (repo / "dvc.yaml").write_text(f"stages:\n  use:\n    cmd: cp {outside} copy.csv\n    deps: [{outside}, ../shared/lookup.csv]\n"
-                                   "    outs: [copy.csv]\n")
+    (repo / "dvc.yaml").write_text(f"stages:\n  use:\n    cmd: cp {outside} copy.csv\n"
+                                   f"    deps: [{outside}, ../shared/lookup.csv]\n    outs: [copy.csv]\n")
     _init(repo, dvc_bin)
     assert _same_status(repo, dvc_bin, xp)["use"]
     xp("repro", cwd=repo)
@@ -596,7 +599,8 @@ def test_held_out_shapes_empty_project_overlaps_and_dag_names_in_a_subfolder(tmp
     _init(both, dvc_bin)
     _same_status(both, dvc_bin, xp)
     result = xp("dag", cwd=both, expect=2)
-    assert "'data/raw.csv', tracked by data/raw.csv.dvc, overlaps output 'data/raw.csv' of stage 'make'" in result.stderr
+    assert ("'data/raw.csv', tracked by data/raw.csv.dvc, overlaps output 'data/raw.csv' of stage 'make'"
+            in result.stderr)
     assert "tracked by data/raw.csv.dvc" in xp("repro", cwd=both, expect=2).stderr
 
     # DVC in a subfolder of the git repository: .dvc files are named from the project's folder.
@@ -645,7 +649,8 @@ def test_a_pulled_experiment_cannot_make_apply_write_outside_the_project(tmp_pat
     (repo / "evil.dvc").write_text(f"outs:\n- md5: {md5}\n  size: 6\n  hash: md5\n  path: ../outside/evil.txt\n")
     (repo / "linkdir").symlink_to(outside, target_is_directory=True)
     (repo / "dvc.lock").write_text((repo / "dvc.lock").read_text().replace(
-        "    outs:\n", f"    outs:\n    - path: linkdir/through.txt\n      hash: md5\n      md5: {md5}\n      size: 6\n", 1))
+        "    outs:\n",
+        f"    outs:\n    - path: linkdir/through.txt\n      hash: md5\n      md5: {md5}\n      size: 6\n", 1))
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "a teammate's experiment")
     evil = git(repo, "rev-parse", "HEAD").strip()

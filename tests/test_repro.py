@@ -189,7 +189,8 @@ def test_persist_outputs_are_kept_and_cmd_lists_run_in_order(gen, xp):
             stages:
               count:
                 cmd:
-                  - python -c "import os; n = int(open('n.txt').read()) if os.path.exists('n.txt') else 0; open('n.txt','w').write(str(n + 1))"
+                  - python -c "import os; n = int(open('n.txt').read()) if os.path.exists('n.txt') else 0;
+                    open('n.txt','w').write(str(n + 1))"
                   - python -c "open('done.txt','w').write(open('n.txt').read())"
                 always_changed: true
                 outs:

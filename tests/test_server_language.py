@@ -12,7 +12,7 @@ from lsprotocol import types as lsp
 from pygls.uris import from_fs_path
 
 from pyhelper.server import protocol as p
-from tests.lsp_client import THREE_EXPERIMENTS, change_document, open_document, request, started, reproduced_project
+from tests.lsp_client import THREE_EXPERIMENTS, change_document, open_document, reproduced_project, request, started
 
 pytestmark = pytest.mark.asyncio
 
@@ -122,7 +122,8 @@ async def test_invalid_yaml_while_typing(project):
 @pytest.mark.parametrize("edit, line, word, text", [
     (("params: [train.lr, train.opt]", "params: [train.lr, train.nope]"), 4, "train.nope",
      "depends on params key 'train.nope', which params.yaml does not have"),
-    (("deps: [train.py]", "deps: [train.py, data.csv]"), 3, "data.csv", "dependency 'data.csv' of stage 'train' does not exist"),
+    (("deps: [train.py]", "deps: [train.py, data.csv]"), 3, "data.csv",
+     "dependency 'data.csv' of stage 'train' does not exist"),
 ])
 async def test_saved_pipeline_checks(project, edit, line, word, text):
     dvc = project / "dvc.yaml"

@@ -40,7 +40,8 @@ async def test_plots_data_gives_the_clis_specs_and_custom_plots(project, xp):  #
 
 async def test_compare_puts_experiments_side_by_side_with_changed_rows(project):  # noqa: F811
     async with started(project) as client:
-        result = await request(client, p.COMPARE_EXPERIMENTS, p.CompareExperimentsParams(names=["slow", "fast", "HEAD"]))
+        result = await request(client, p.COMPARE_EXPERIMENTS,
+                               p.CompareExperimentsParams(names=["slow", "fast", "HEAD"]))
         assert [c.label for c in result.columns] == ["slow", "fast", "main"]
         rows = {(r.section, r.key): r for r in result.rows}
         assert rows[("params", "lr")].values == [0.1, 0.5, 0.2] and rows[("params", "lr")].changed
@@ -54,9 +55,10 @@ async def test_compare_puts_experiments_side_by_side_with_changed_rows(project):
 
 def _records(columns: p.PlotColumns) -> list[dict]:
     """The page's expansion of a plot's columns (extension/src/plotColumns.ts), in Python."""
-    revs = [label for label, count in zip(columns.rev, columns.rev_runs) for _ in range(count)]
-    series = [name for name, count in zip(columns.series, columns.series_runs) for _ in range(count)]
-    return [{"rev": r, "series": s, "x": x, "y": y} for r, s, x, y in zip(revs, series, columns.x, columns.y)]
+    revs = [label for label, count in zip(columns.rev, columns.rev_runs, strict=True) for _ in range(count)]
+    series = [name for name, count in zip(columns.series, columns.series_runs, strict=True) for _ in range(count)]
+    return [{"rev": r, "series": s, "x": x, "y": y}
+            for r, s, x, y in zip(revs, series, columns.x, columns.y, strict=True)]
 
 
 async def test_plots_data_as_columns_carries_the_same_records_as_the_cli(project, xp):  # noqa: F811

@@ -9,10 +9,11 @@ import time
 
 import pytest
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 
 from pyhelper.server import protocol as p
 from tests.conftest import git
-from tests.lsp_client import request, reproduced_project, started
+from tests.lsp_client import reproduced_project, request, started
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,7 +36,8 @@ async def _ended(client, token: str, timeout: float = 120) -> list:
 
 async def test_queue_progress_counts_until_the_queue_is_done(project):
     async with started(project) as client:
-        await request(client, p.RUN_EXPERIMENT, p.RunExperimentParams(params=["train.lr=0.11,0.12"], name="q", queue=True))
+        await request(client, p.RUN_EXPERIMENT,
+                      p.RunExperimentParams(params=["train.lr=0.11,0.12"], name="q", queue=True))
         client.progress_reports["queue"] = []
         started_workers = await request(client, p.START_QUEUE, p.StartQueueParams(jobs=2, work_done_token="queue"))
         assert started_workers.workers == 2
@@ -82,7 +84,7 @@ async def test_push_and_pull_report_begin_and_end(project, xp, tmp_path):
         assert lines[-1].message.startswith("Writing objects: 100%"), lines
         assert end.message == "pushed 1 experiment(s)"
         client.progress_reports["bad"] = []
-        with pytest.raises(Exception):
+        with pytest.raises(JsonRpcException):
             await request(client, p.PULL_EXPERIMENTS, p.SyncExperimentsParams(
                 remote=str(tmp_path / "missing"), work_done_token="bad"))
         assert (await _ended(client, "bad", timeout=10))[-1].message == "failed"

@@ -16,7 +16,7 @@ from pygls.exceptions import JsonRpcException
 
 from pyhelper.server import protocol as p
 from tests.conftest import GIT_ENV, git
-from tests.lsp_client import notification, request, started, reproduced_project
+from tests.lsp_client import notification, reproduced_project, request, started
 
 pytestmark = pytest.mark.asyncio
 

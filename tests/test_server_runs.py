@@ -7,7 +7,7 @@ from pygls.exceptions import JsonRpcException
 
 from pyhelper.server import protocol as p
 from tests.conftest import git
-from tests.lsp_client import request, started, reproduced_project
+from tests.lsp_client import reproduced_project, request, started
 
 pytestmark = pytest.mark.asyncio
 

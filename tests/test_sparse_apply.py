@@ -8,7 +8,6 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
-
 SIZE = 256 * 1024 * 1024  # Sparse: a few blocks on disk whatever the size.
 
 PROJECT = {

@@ -225,7 +225,8 @@ def _add_metrics(command: argparse.ArgumentParser) -> None:
     mshow.add_argument("targets", nargs="*", default=[], metavar="FILE", help="only these metrics files")
     mshow.add_argument("-a", "--all-branches", action="store_true", help="the workspace and every branch")
     mshow.add_argument("-T", "--all-tags", action="store_true", help="the workspace and every tag")
-    mshow.add_argument("-A", "--all-commits", action="store_true", help="the workspace and every commit of HEAD's history")
+    mshow.add_argument("-A", "--all-commits", action="store_true",
+                       help="the workspace and every commit of HEAD's history")
     _add_output_flags(mshow, precision=True)
     mshow.set_defaults(handler="values:metrics_show")
     mdiff = metrics.add_parser("diff", help="metrics that differ between two revisions (default: HEAD and workspace)")
@@ -398,6 +399,7 @@ def _disk_error(exc: OSError) -> str:
     import errno
 
     where = f" {exc.filename}" if exc.filename else ""
+    assert exc.errno is not None  # The caller picked one of _DISK_ERRORS.
     fix = {errno.ENOSPC: "free some disk space (`xp exp clean` removes xp's temp files), then run it again; "
                          "nothing was half written",
            errno.EDQUOT: "free some of your disk quota, then run it again; nothing was half written",

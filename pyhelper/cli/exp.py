@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if args.copy_paths and not args.temp:
         from pyhelper.errors import BadInput
 
-        raise BadInput("--copy-paths applies to a private copy", hint="add --temp (the workspace has the files already)")
+        raise BadInput("--copy-paths applies to a private copy",
+                       hint="add --temp (the workspace has the files already)")
     if args.dry:
         dry = dry_run(_project(), args.set_params, args.targets or None, force=args.force, options=options,
                       on_event=_print_repro_events(args.quiet, stream))
@@ -198,7 +199,7 @@ def show(args: argparse.Namespace) -> int:
         return 0
     print(table(headers, body, markdown=args.md, indented=any(r.kind == "checkpoint" for r in rows)))
     for row in rows:
-        for file, error in row.errors.items():
+        for error in row.errors.values():
             if error != "missing":
                 print(f"warning: {printable(f'{row.name}: {error}')}", file=sys.stderr)  # Pulled text, maybe.
     return 0
@@ -207,7 +208,6 @@ def show(args: argparse.Namespace) -> int:
 def diff(args: argparse.Namespace) -> int:
     """`xp exp diff [A] [B]`."""
     from pyhelper.core.experiments.diff import diff as compute
-
     from pyhelper.core.metrics import dvc_diff_entry
 
     result = compute(_project(), args.a, args.b, all_rows=args.all, param_deps=args.param_deps)
@@ -320,6 +320,7 @@ def list_experiments(args: argparse.Namespace) -> int:
         branches.setdefault(str(repo.branches.local[branch].peel(native().Commit).id), branch)
     if not repo.head_is_detached:
         branches[str(repo.head.target)] = repo.head.shorthand
+    assert wanted is not None  # None only for the JSON, printed above.
     wanted = {baseline: branches.get(baseline, baseline[:7]) for baseline in wanted}
     by_baseline: dict[str, list] = {}
     for ref, rev in refs:
@@ -548,7 +549,8 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--num", type=int, default=1, metavar="N",
                    help="with --rev: the experiments of N commits back from it")
     p.add_argument("--keep", action="store_true", help="keep the named experiments and remove every other one")
-    p.add_argument("--queue", action="store_true", help="remove every queued experiment (as `xp queue remove --queued`)")
+    p.add_argument("--queue", action="store_true",
+                   help="remove every queued experiment (as `xp queue remove --queued`)")
     p.add_argument("-f", "--force", action="store_true", help="remove experiments whose run is still going too")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:remove")
@@ -578,7 +580,8 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
     p.add_argument("--remove", action="store_true", help="unstar it")
     p.set_defaults(handler="exp:star")
 
-    p = cmds.add_parser("clean", help="remove leftover private work trees, unreferenced cache objects and killed copies' temporary files")
+    p = cmds.add_parser("clean", help="remove leftover private work trees, unreferenced cache objects and killed "
+                                  "copies' temporary files")
     p.add_argument("--dry", action="store_true", help="only say what would be removed")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="exp:clean")

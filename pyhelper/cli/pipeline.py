@@ -8,7 +8,6 @@ from pathlib import Path
 
 from pyhelper.cli.render import emit_json
 
-
 _EVENT_LINES = {
     "running": "Running stage '{stage}' ({text}):",
     "command": "> {text}",

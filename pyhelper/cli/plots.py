@@ -75,13 +75,14 @@ def _report(args: argparse.Namespace, *, revs: list[str], targets: list[str], al
 
     project = find_project()
     repo = collect.open_git(project)
-    if (all_experiments or all_commits) and repo is None:
-        raise BadInput(f"{'-A' if all_commits else '--all-experiments'} needs a commit to be the baseline",
-                       hint="commit first")
-    if all_experiments and not all_commits:
-        revs = (revs or []) + collect.experiments_of_head(repo)
+    if all_experiments or all_commits:
+        if repo is None:
+            raise BadInput(f"{'-A' if all_commits else '--all-experiments'} needs a commit to be the baseline",
+                           hint="commit first")
+        if not all_commits:
+            revs = (revs or []) + collect.experiments_of_head(repo)
     revisions = collect.select(project, repo, revs) if revs or not all_commits else []
-    if all_commits:
+    if all_commits and repo is not None:
         revisions += [r for r in collect.experiments_of_all(repo) if all(r.rev != c.rev for c in revisions)]
     props = {k: v for k, v in (("x", args.x), ("y", args.y), ("template", args.template), ("title", args.title),
                                 ("x_label", args.x_label), ("y_label", args.y_label)) if v}

@@ -10,8 +10,6 @@ import time
 from pyhelper.cli.render import emit_json, table
 
 
-
-
 def _project():
     from pyhelper.core.project import find_project
 
@@ -59,10 +57,9 @@ def queued(entries, *, as_json: bool) -> None:
 
 def run_all(project, jobs: int, *, as_json: bool) -> int:
     """Starts `jobs` workers and shows progress until what is queued now is done."""
+    from pyhelper.core.queue.backend import read_config
     from pyhelper.core.queue.manage import state, stop, wait
     from pyhelper.core.queue.worker import start_workers
-
-    from pyhelper.core.queue.backend import read_config
 
     if read_config(project).is_redis:
         from pyhelper.cli.queue_remote import run_all as run_all_remote
@@ -108,7 +105,8 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
         return 130
     if tty:
         print(file=sys.stderr)
-    by_status = {s: [e for e in final if e.status == s] for s in ("success", "failed", "cancelled", "queued", "running")}
+    by_status = {s: [e for e in final if e.status == s]
+                 for s in ("success", "failed", "cancelled", "queued", "running")}
     left = by_status["queued"] + by_status["running"]
     if as_json:
         emit_json([_entry_json(e) for e in final])
@@ -160,9 +158,8 @@ def _alive(pid: int) -> bool:
 
 def start(args: argparse.Namespace) -> int:
     """`xp queue start -j N`."""
-    from pyhelper.core.queue.worker import start_workers
-
     from pyhelper.core.queue.backend import read_config
+    from pyhelper.core.queue.worker import start_workers
 
     if args.backend or args.remote or read_config(_project()).is_redis:  # RQ on Redis (or back to sqlite).
         from pyhelper.cli.queue_remote import start as start_remote
@@ -220,7 +217,8 @@ def status(args: argparse.Namespace) -> int:
             doing += ", stopping" if w.stopping else ""
             print(f"  {w.id}  pid {w.pid} on {w.host}  {doing}")
     else:
-        print("No worker is running" + (" (start them with `xp queue start -j N`)." if current.count("queued") else "."))
+        hint = " (start them with `xp queue start -j N`)." if current.count("queued") else "."
+        print("No worker is running" + hint)
     return 0
 
 
@@ -350,9 +348,8 @@ def retry(args: argparse.Namespace) -> int:
 
 def recover(args: argparse.Namespace) -> int:
     """`xp queue recover [--dry]`."""
-    from pyhelper.core.queue.recover import recover as recover_entries
-
     from pyhelper.cli.queue_remote import redis_queue
+    from pyhelper.core.queue.recover import recover as recover_entries
 
     project = _project()
     if (remote := redis_queue(project)) is not None:  # Entries Redis lost come back from the shared remote.

@@ -46,6 +46,7 @@ def start(args: argparse.Namespace, project) -> int:
     if backend == "sqlite":
         print("The queue is the local one (.xp/queue.db) again.")
         return 0
+    assert remote  # Checked above for every backend but sqlite.
     pids = [proc.pid for proc in spawn_workers(project, config, args.jobs, idle=args.idle)]
     if args.json:
         emit_json({"pids": pids, "backend": redact(backend), "remote": redact(remote)})
@@ -90,7 +91,7 @@ def worker(args: argparse.Namespace) -> int:
 
     if args.password_file:
         os.environ[PASSWORD_FILE_ENV] = args.password_file
-    backend = args.backend or os.environ.get(BACKEND_ENV)
+    backend = args.backend or os.environ.get(BACKEND_ENV) or ""
     ran = work(check_backend(backend), remote=args.remote or os.environ.get(REMOTE_ENV, ""),
                cache_dir=args.cache_dir, mirror_dir=args.mirror_dir, idle=args.idle or None, insecure=args.insecure)
     print(f"worker {os.getpid()} exits after {ran} experiment(s)", flush=True)
@@ -100,7 +101,6 @@ def worker(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace, queue) -> int:
     """`xp queue status` for the Redis queue (same table and JSON as the local one)."""
     from pyhelper.cli.queue import _duration, _entry_json
-
     from pyhelper.core.queue.redis_backend import bring_home
 
     entries = queue.entries()
@@ -127,8 +127,8 @@ def status(args: argparse.Namespace, queue) -> int:
             doing = f"running '{names.get(w.entry, w.entry)}'" if w.entry else "idle"
             print(f"  {w.id}  pid {w.pid} on {w.host}  {doing}")
     else:
-        print(f"No worker listens on {redact(queue.url)} (start one with `xp queue worker --backend {redact(queue.url)} "
-              f"--remote URL`).")
+        print(f"No worker listens on {redact(queue.url)} "
+              f"(start one with `xp queue worker --backend {redact(queue.url)} --remote URL`).")
     if fetched:
         print(f"Fetched {len(fetched)} finished experiment(s) from '{redact(queue.remote)}': {', '.join(fetched)}.")
     return 0

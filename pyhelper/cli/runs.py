@@ -83,7 +83,8 @@ def show_run(args: argparse.Namespace) -> int:
     print("  outs")
     for out in record.outs:
         extra = f", {out.hash.nfiles} files" if out.hash.nfiles is not None else ""
-        print(f"    {out.path}  {out.hash.md5}  ({out.hash.size} bytes{extra}{', cached' if out.cache else ', tracked by git'})")
+        where = ", cached" if out.cache else ", tracked by git"
+        print(f"    {out.path}  {out.hash.md5}  ({out.hash.size} bytes{extra}{where})")
     if record.metrics:
         print("  metrics")
         for key, value in record.metrics.items():

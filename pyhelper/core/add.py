@@ -77,7 +77,8 @@ def add(project: Project, targets: list[str]) -> list[Added]:
                                    hint="xp repro keeps it in the cache already; track only source data with xp add")
         if _tracked_by_git(project.root, rel):
             raise BadInput(f"'{rel}' is tracked by git",
-                           hint=f"stop tracking it first: git rm -r --cached '{rel}' && git commit -m 'stop tracking {rel}'")
+                           hint=f"stop tracking it first: git rm -r --cached '{rel}' "
+                                f"&& git commit -m 'stop tracking {rel}'")
         paths.append(rel)
     index = StatIndex(project.ensure_xp_dir() / "index.db")
     cache = Cache(project.cache_dir, index)
@@ -91,7 +92,8 @@ def add(project: Project, targets: list[str]) -> list[Added]:
             folder, name = posixpath.split(rel)
             dvc_file = f"{rel}.dvc"
             text = dvc_file_text(name, info)
-            previous = (project.root / dvc_file).read_text(encoding="utf-8") if (project.root / dvc_file).is_file() else None
+            dvc_path = project.root / dvc_file
+            previous = dvc_path.read_text(encoding="utf-8") if dvc_path.is_file() else None
             if previous != text:
                 write_atomic(project.root / dvc_file, text)
             gitignore = posixpath.join(folder, ".gitignore")

@@ -19,7 +19,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pyhelper.core.hashing import HashInfo, StatIndex, file_md5, is_md5, manifest_bytes
 from pyhelper.core.processes import alive
@@ -230,7 +232,7 @@ class Cache:
         return False
 
 
-def _check_manifest(path: Path, entries: list) -> None:
+def _check_manifest(path: Path, entries: list[Any]) -> None:
     """Refuses a manifest with an entry outside its folder, one that is another's folder, or a bad md5."""
     files = set()
     for rel, md5 in entries:
@@ -262,7 +264,7 @@ def remove(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def _write_object(target: Path, fill) -> None:
+def _write_object(target: Path, fill: Callable[[Path], object]) -> None:
     """Writes a cache object through a temporary file, then renames it and makes it read-only."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f"{OBJECT_TEMP_PREFIX}{os.getpid()}-")
@@ -329,7 +331,7 @@ def copy_hashing(source: Path, dest: Path) -> str:
 _ZEROS = bytes(_CHUNK)
 
 
-def _copy_sparse(source: Path, dest: Path, seen=None) -> None:
+def _copy_sparse(source: Path, dest: Path, seen: Callable[[bytes], object] | None = None) -> None:
     """Copies `source` over `dest`, leaving a hole where a whole chunk is zeros: a sparse 2 GB file
     (a preallocated array, a disk image) stays a few blocks in the cache and in the workspace.
     `seen` is given every chunk read (to hash while copying)."""

@@ -14,8 +14,13 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pyhelper.core.gitcore import lookup_tree
 from pyhelper.core.ignore_rules import Rules, compile_pattern
+
+if TYPE_CHECKING:
+    import pygit2
 
 PIPELINE_NAME = "dvc.yaml"
 DATA_SUFFIX = ".dvc"
@@ -140,7 +145,8 @@ def _declared_outs(path: Path, folder: str) -> set[str]:
     for definition in (stages or {}).values() if isinstance(stages, dict) else ():
         if not isinstance(definition, dict):
             continue
-        body = definition.get("do") if isinstance(definition.get("do"), dict) else definition
+        do = definition.get("do")
+        body = do if isinstance(do, dict) else definition
         wdir = body.get("wdir", ".") if isinstance(body.get("wdir", "."), str) else "."
         for kind in ("outs", "metrics", "plots"):
             for item in body.get(kind) or () if isinstance(body.get(kind), list) else ():
@@ -177,12 +183,12 @@ class TreeFiles:
     own folders are skipped, as in the workspace; `.dvcignore` inside a commit is not read.
     """
 
-    def __init__(self, repo, sub: str = ""):
+    def __init__(self, repo: pygit2.Repository, sub: str = ""):
         self.repo = repo
         self.sub = sub
         self._memo: dict[str, tuple[str, ...]] = {}
 
-    def files(self, tree) -> tuple[str, ...]:
+    def files(self, tree: pygit2.Tree) -> tuple[str, ...]:
         """Every dvc.yaml and `.dvc` file of the project in `tree`, relative to the repository root."""
         if self.sub:
             try:
@@ -191,38 +197,39 @@ class TreeFiles:
                 return ()
             if entry.type_str != "tree":
                 return ()
-            tree = self.repo[entry.id]
+            tree = lookup_tree(self.repo, entry.id)
         found = self._walk(tree, 0)
         return tuple(f"{self.sub}/{f}" if self.sub else f for f in found)
 
-    def pipelines(self, tree) -> tuple[str, ...]:
+    def pipelines(self, tree: pygit2.Tree) -> tuple[str, ...]:
         """Every dvc.yaml of the project in `tree`, the project's own first, relative to the repository root."""
         return tuple(f for f in self.files(tree) if f.rsplit("/", 1)[-1] == PIPELINE_NAME)
 
-    def data(self, tree) -> tuple[str, ...]:
+    def data(self, tree: pygit2.Tree) -> tuple[str, ...]:
         """Every `.dvc` file of the project in `tree`, relative to the repository root."""
         return tuple(f for f in self.files(tree) if f.endswith(DATA_SUFFIX))
 
-    def _walk(self, tree, depth: int) -> tuple[str, ...]:
+    def _walk(self, tree: pygit2.Tree, depth: int) -> tuple[str, ...]:
         key = str(tree.id)
         if key in self._memo:
             return self._memo[key]
         files: list[str] = []
-        subdirs = []
+        subdirs: list[tuple[str, pygit2.Object]] = []
         for entry in tree:
+            name = entry.name or ""  # Always set on a tree's entries.
             if entry.type_str == "blob":
-                if entry.name == PIPELINE_NAME or entry.name.endswith(DATA_SUFFIX):
-                    files.append(entry.name)
-            elif entry.type_str == "tree" and entry.name not in SKIP_DIRS and depth < 32:
-                subdirs.append(entry)
-        for entry in sorted(subdirs, key=lambda e: e.name):
-            child = self.repo[entry.id]
+                if name == PIPELINE_NAME or name.endswith(DATA_SUFFIX):
+                    files.append(name)
+            elif entry.type_str == "tree" and name not in SKIP_DIRS and depth < 32:
+                subdirs.append((name, entry))
+        for name, entry in sorted(subdirs, key=lambda item: item[0]):
+            child = lookup_tree(self.repo, entry.id)
             try:
                 nested = child[".dvc"]
             except KeyError:
                 nested = None
             if nested is not None and nested.type_str == "tree":
                 continue  # Another DVC project.
-            files.extend(f"{entry.name}/{f}" for f in self._walk(child, depth + 1))
+            files.extend(f"{name}/{f}" for f in self._walk(child, depth + 1))
         self._memo[key] = tuple(files)
         return self._memo[key]

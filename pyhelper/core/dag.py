@@ -56,10 +56,10 @@ def build(pipeline: Pipeline, root: Path, targets: list[str] | None = None, *, f
     order = [n for n in _topological(everything, up) if n in keep]
     if not outs:
         # `.dvc` files are named relative to the project's folder, as DVC names them.
-        name = {f.path: _rel(pipeline, f.path) for f in pipeline.data}
-        edges = [(name.get(parent, parent), name.get(node, node)) for node in order for parent in up[node]
+        named = {f.path: _rel(pipeline, f.path) for f in pipeline.data}
+        edges = [(named.get(parent, parent), named.get(node, node)) for node in order for parent in up[node]
                  if parent in keep]
-        return Dag(tuple(name.get(n, n) for n in order), tuple(edges))
+        return Dag(tuple(named.get(n, n) for n in order), tuple(edges))
     return _outs_dag(pipeline, order, up, keep)
 
 
@@ -78,14 +78,16 @@ def _outs_dag(pipeline: Pipeline, order: list[str], up: dict[str, list[str]], ke
     for node in order:
         mine = outputs(node)
         nodes.extend(mine)
-        deps = [pipeline.stages[node].repo_path(d) for d in pipeline.stages[node].deps] if node in pipeline.stages else []
+        stage = pipeline.stages.get(node)
+        deps = [stage.repo_path(d) for d in stage.deps] if stage is not None else []
         for parent in up[node]:
             if parent not in keep:
                 continue
             used = [o for o in outputs(parent) if any(graph._overlaps(o, d) for d in deps)]
             edges.extend((theirs, out) for theirs in used for out in mine)
     rel = [_rel(pipeline, n) for n in nodes]
-    return Dag(tuple(dict.fromkeys(rel)), tuple(dict.fromkeys((_rel(pipeline, a), _rel(pipeline, b)) for a, b in edges)))
+    rel_edges = ((_rel(pipeline, a), _rel(pipeline, b)) for a, b in edges)
+    return Dag(tuple(dict.fromkeys(rel)), tuple(dict.fromkeys(rel_edges)))
 
 
 def _rel(pipeline: Pipeline, path: str) -> str:

@@ -10,9 +10,10 @@ can come from anyone's commit.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.core.hashing import HashInfo
 from pyhelper.core.yamlfile import text_of

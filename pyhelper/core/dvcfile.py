@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 import posixpath
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.core import interpolation
 from pyhelper.core.stage import Out, ParamsDep, Pipeline, Stage
@@ -263,7 +264,7 @@ class _Reader:
             body = {k: v for k, v in definition.items() if k not in ("matrix", "vars")}
             stages = []
             for combo in itertools.product(*dims):
-                item = {dim: value for dim, (_, value) in zip(matrix, combo)}
+                item = {dim: value for dim, (_, value) in zip(matrix, combo, strict=True)}
                 key = "-".join(label for label, _ in combo)
                 stages.append(self._stage(f"{name}{JOIN}{key}", body, {**context, "item": item, "key": key}, keys))
             return stages

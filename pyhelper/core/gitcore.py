@@ -19,7 +19,13 @@ import importlib.util
 import os
 import sys
 import types
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
+
+from pyhelper.errors import BadInput
+
+if TYPE_CHECKING:
+    import pygit2
 
 _native: types.ModuleType | None = None
 _repo_class: type | None = None
@@ -42,6 +48,32 @@ def open_repository(path: str) -> Any:
     if hasattr(git, "init_repository"):
         return cls(path)  # The full pygit2 package is in use: its Repository takes a path.
     return cls(git.init_file_backend(path, 0))
+
+
+def lookup_blob(repo: pygit2.Repository, oid: pygit2.Oid | str) -> pygit2.Blob:
+    """The blob `oid` names; another kind of object there is refused (see `_lookup`)."""
+    return cast("pygit2.Blob", _lookup(repo, oid, "blob"))
+
+
+def lookup_commit(repo: pygit2.Repository, oid: pygit2.Oid | str) -> pygit2.Commit:
+    """The commit `oid` names; another kind of object there is refused (see `_lookup`)."""
+    return cast("pygit2.Commit", _lookup(repo, oid, "commit"))
+
+
+def lookup_tree(repo: pygit2.Repository, oid: pygit2.Oid | str) -> pygit2.Tree:
+    """The tree `oid` names; another kind of object there is refused (see `_lookup`)."""
+    return cast("pygit2.Tree", _lookup(repo, oid, "tree"))
+
+
+def _lookup(repo: pygit2.Repository, oid: pygit2.Oid | str, kind: str) -> pygit2.Object:
+    """`repo[oid]` when it is a `kind`. `repo[oid]` can be any kind of object: a tree entry whose mode
+    says file but which names a tree is a damaged or hostile repository (a pulled experiment is anyone's
+    objects), said in one line instead of failing later on a missing attribute."""
+    found = repo[oid]
+    if found.type_str != kind:
+        raise BadInput(f"git object {str(oid)[:12]} is a {found.type_str} where a {kind} was expected",
+                       hint="the repository or an experiment pulled into it is damaged: `git fsck` says more")
+    return found
 
 
 def _load() -> types.ModuleType:
@@ -71,6 +103,8 @@ def _load_extension_alone() -> types.ModuleType:
         raise ImportError("pygit2's extension module was not found")
     loader = importlib.machinery.ExtensionFileLoader("pygit2._pygit2", extension)
     ext_spec = importlib.util.spec_from_loader("pygit2._pygit2", loader)
+    if ext_spec is None:
+        raise ImportError("pygit2's extension module cannot be loaded by itself")
     module = importlib.util.module_from_spec(ext_spec)
     loader.exec_module(module)
     sys.modules["pygit2._pygit2"] = module
@@ -78,7 +112,7 @@ def _load_extension_alone() -> types.ModuleType:
     # `_cache_enums()`, which imports `pygit2.enums` (25 ms of enum building). Plain ints carry
     # the same values; the stub is removed at once so a later `import pygit2` caches the real enums.
     stubs = {"pygit2": types.ModuleType("pygit2"), "pygit2.enums": _IntEnums("pygit2.enums")}
-    stubs["pygit2"].__path__ = [folder]  # type: ignore[attr-defined]
+    stubs["pygit2"].__path__ = [folder]
     previous = {name: sys.modules.get(name) for name in stubs}
     sys.modules.update(stubs)
     try:
@@ -107,7 +141,7 @@ def _repository_class(git: types.ModuleType) -> type:
         return _repo_class
     base = git.Repository
 
-    class Repository(base):  # type: ignore[misc, valid-type]
+    class Repository(base):  # type: ignore[misc, valid-type]  # A base class found at run time.
         """pygit2's repository with the Python-layer conveniences xp uses."""
 
         def __getitem__(self, key: Any) -> Any:

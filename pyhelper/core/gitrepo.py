@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import stat as statmod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.gitcore import EMPTY_TREE, native, open_repository
+from pyhelper.core.gitcore import EMPTY_TREE, lookup_tree, native, open_repository
 from pyhelper.core.project import Project
 from pyhelper.core.refs import EXPS_NAMESPACE, ExpRef
 from pyhelper.errors import NoCommits
@@ -29,7 +30,8 @@ TREE_MODE = 0o040000
 
 def open_repo(project: Project) -> pygit2.Repository:
     """The project's repository."""
-    return open_repository(str(project.root))
+    repo: pygit2.Repository = open_repository(str(project.root))
+    return repo
 
 
 def head_commit(repo: pygit2.Repository, project: Project) -> pygit2.Commit:
@@ -40,17 +42,18 @@ def head_commit(repo: pygit2.Repository, project: Project) -> pygit2.Commit:
             hint="commit your project first: git add -A && git commit -m 'Initial commit'" + project.orphan_hint(),
             path=str(project.root),
         )
-    return repo.head.peel(native().Commit)
+    commit: pygit2.Commit = repo.head.peel(native().Commit)
+    return commit
 
 
 def signature(repo: pygit2.Repository) -> pygit2.Signature:
     """The user's git identity, or xp's own when git has none configured."""
-    pygit2 = native()
-
+    git = native()
     try:
         return repo.default_signature
-    except (KeyError, pygit2.GitError):
-        return pygit2.Signature("xp", "xp@localhost")
+    except (KeyError, git.GitError):
+        own: pygit2.Signature = git.Signature("xp", "xp@localhost")
+        return own
 
 
 def exp_refs(repo: pygit2.Repository) -> list[tuple[ExpRef, str]]:
@@ -122,14 +125,14 @@ def _file_blob(repo: pygit2.Repository, full: Path) -> pygit2.Oid | None:
 
 
 def tree_with(repo: pygit2.Repository, base: pygit2.Tree | None,
-              changes: dict[str, tuple[pygit2.Oid, int] | None]) -> pygit2.Oid:
+              changes: Mapping[str, tuple[pygit2.Oid, int] | None]) -> pygit2.Oid:
     """`base` with each path set to (blob, mode) or removed (None); untouched subtrees are reused.
 
     A folder left empty disappears, as git has no empty trees inside a commit.
     """
     # The tree is looked up in `repo` itself: a private work tree's snapshot starts from a tree
     # object of the user's repository, which libgit2 will not build on across repositories.
-    builder = repo.TreeBuilder(repo[base.id]) if base is not None else repo.TreeBuilder()
+    builder = repo.TreeBuilder(base.id) if base is not None else repo.TreeBuilder()
     nested: dict[str, dict[str, tuple[pygit2.Oid, int] | None]] = {}
     for path, change in changes.items():
         head, sep, rest = path.partition("/")
@@ -142,7 +145,7 @@ def tree_with(repo: pygit2.Repository, base: pygit2.Tree | None,
             builder.insert(head, change[0], change[1])
     for name, inner in nested.items():
         entry = builder.get(name)
-        subtree = repo[entry.id] if entry is not None and entry.filemode == TREE_MODE else None
+        subtree = lookup_tree(repo, entry.id) if entry is not None and entry.filemode == TREE_MODE else None
         oid = tree_with(repo, subtree, inner)
         if str(oid) == EMPTY_TREE:
             if entry is not None:

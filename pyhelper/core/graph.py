@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.stage import Out, Pipeline, Stage
 from pyhelper.errors import PipelineError, did_you_mean
+
+if TYPE_CHECKING:
+    from pyhelper.core.dvcdata import DataFile, TrackedOut
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -152,7 +156,7 @@ def _in_project(pipeline: Pipeline, path: str) -> str:
     return posixpath.join(pipeline.sub, normal) if pipeline.sub else normal
 
 
-def data_targets(pipeline: Pipeline, targets: list[str] | None) -> list:
+def data_targets(pipeline: Pipeline, targets: list[str] | None) -> list[DataFile]:
     """The `.dvc` files to consider: all of them without targets, else those named."""
     if not targets:
         return list(pipeline.data)
@@ -181,7 +185,8 @@ def order(pipeline: Pipeline, root: Path, targets: list[str] | None = None, *, c
             dep = _dep_on(pipeline, first, second)
             raise _error(
                 root, f"the pipeline has a cycle: {' -> '.join(cycle)} (each stage depends on the next one's output)",
-                pipeline.stages[first], "a stage cannot depend, directly or not, on its own output; remove one of these dependencies",
+                pipeline.stages[first],
+                "a stage cannot depend, directly or not, on its own output; remove one of these dependencies",
                 "deps", value=dep,
             )
         state[name] = 1
@@ -218,7 +223,7 @@ def check_inputs(pipeline: Pipeline, root: Path, stages: list[Stage]) -> None:
     from pyhelper.core.stage import is_url
 
     produced = [stage.repo_path(o.path) for stage in pipeline.stages.values() for o in stage.outs]
-    loaded: dict[str, dict] = {}
+    loaded: dict[str, dict[str, Any]] = {}
     for stage in stages:
         if stage.frozen:
             continue
@@ -270,7 +275,7 @@ def downstream(pipeline: Pipeline, root: Path, names: set[str]) -> set[str]:
     return found
 
 
-def tracking_file(pipeline: Pipeline, path: str):
+def tracking_file(pipeline: Pipeline, path: str) -> tuple[DataFile, TrackedOut] | None:
     """The `.dvc` file and its output that track `path` (or a folder holding it), or None."""
     for file in pipeline.data:
         for out in file.outs:
@@ -335,8 +340,9 @@ def select(pipeline: Pipeline, root: Path, targets: list[str] | None, selection:
         for target in targets:
             matched = [n for n in names if fnmatch.fnmatchcase(n, target)]
             if not matched:
-                raise PipelineError(f"no stage matches '{target}'", hint="quote the pattern so the shell "
-                                    "leaves it alone, e.g. --glob 'train*'", path=pipeline.files[0] if pipeline.files else "dvc.yaml")
+                raise PipelineError(f"no stage matches '{target}'",
+                                    hint="quote the pattern so the shell leaves it alone, e.g. --glob 'train*'",
+                                    path=pipeline.files[0] if pipeline.files else "dvc.yaml")
             chosen.extend(matched)
     elif selection.recursive:
         for target in targets:
@@ -385,12 +391,13 @@ def check_data_overlaps(pipeline: Pipeline, root: Path) -> None:
         for out in stage.outs:
             outputs.add(stage.name, stage.repo_path(out.path))
     for file in pipeline.data:
-        for out in file.outs:
-            clash = outputs.overlapping(out.path)
+        for tracked in file.outs:
+            clash = outputs.overlapping(tracked.path)
             if clash:
-                _, stage, path = clash[0]
-                raise _error(root, f"'{out.path}', tracked by {file.path}, overlaps output '{path}' of stage '{stage}'",
-                             pipeline.stages[stage],
+                _, owner, path = clash[0]
+                raise _error(root, f"'{tracked.path}', tracked by {file.path}, overlaps output '{path}' of stage "
+                             f"'{owner}'",
+                             pipeline.stages[owner],
                              f"a path is either data a .dvc file tracks or a stage's output: remove {file.path} "
                              "(git rm it) or the output from the stage")
 

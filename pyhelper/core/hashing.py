@@ -16,6 +16,10 @@ import stat as statmod
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyhelper.core.ignore_rules import Rules
 
 _CHUNK = 1 << 20
 # A file changed within this many nanoseconds of being indexed might change again within the same
@@ -139,7 +143,7 @@ class StatIndex:
         self._dirty = False
         self._read_only = False
         """The index's folder cannot be written: hashes are read from it, never stored."""
-        self._ignore: tuple[Path, object] | None = None
+        self._ignore: tuple[Path, Rules] | None = None
 
     def use_dvcignore(self, root: Path) -> None:
         """Leaves files that `.dvcignore` (under `root`) ignores out of folder hashes, as DVC does."""
@@ -155,7 +159,7 @@ class StatIndex:
             rel = full.relative_to(root).as_posix()
         except ValueError:
             return False
-        return bool(rules.decide(rel, is_dir))  # type: ignore[attr-defined]
+        return bool(rules.decide(rel, is_dir))
 
     def _conn(self) -> sqlite3.Connection | None:
         if self.db_path is None:
@@ -229,7 +233,7 @@ class StatIndex:
                 self._rebuild(exc)
                 db, row = self._db, None
             if row:
-                return row[0]
+                return str(row[0])
         md5 = file_md5(path)
         if db is not None and not self._read_only and time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
             try:

@@ -7,6 +7,7 @@ lock that xp wrote and the other way round.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,8 @@ def parse_lock(text: str, *, display: str = "dvc.lock") -> dict[str, LockEntry]:
             deps = {str(d["path"]): _hash_info(d) for d in raw.get("deps") or [] if isinstance(d, dict) and "path" in d}
             outs = {str(o["path"]): _hash_info(o) for o in raw.get("outs") or [] if isinstance(o, dict) and "path" in o}
         except (TypeError, ValueError):
-            raise _broken(text, display, ["stages", name], f"the entry of stage '{name}' in dvc.lock is malformed") from None
+            raise _broken(text, display, ["stages", name],
+                          f"the entry of stage '{name}' in dvc.lock is malformed") from None
         cmd = raw.get("cmd", "")
         entries[str(name)] = LockEntry(
             cmd=tuple(cmd) if isinstance(cmd, list) else str(cmd),
@@ -81,7 +83,7 @@ def parse_lock(text: str, *, display: str = "dvc.lock") -> dict[str, LockEntry]:
     return entries
 
 
-def _broken(text: str, display: str, keys: list, message: str) -> PipelineError:
+def _broken(text: str, display: str, keys: Sequence[str | int], message: str) -> PipelineError:
     """The error for a dvc.lock whose content does not have DVC's shape, at the offending entry."""
     from pyhelper.core.yamlfile import line_of
 
@@ -143,7 +145,7 @@ def write_entries(path: Path, updates: dict[str, LockEntry], *, keep: list[str] 
 def read_locks(root: Path, pipeline: Any) -> dict[str, LockEntry]:
     """Every stage's lock entry, by the stage's address: each dvc.yaml has its own dvc.lock beside it."""
     entries: dict[str, LockEntry] = {}
-    for dvcfile, lock in zip(pipeline.files, pipeline.lock_files()):
+    for dvcfile, lock in zip(pipeline.files, pipeline.lock_files(), strict=True):
         path = root / lock
         if not path.is_file():
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from pyhelper.core.params import flatten, get_value, parse_params
 from pyhelper.core.project import Project
@@ -99,7 +99,7 @@ def dvc_diff(old: list[FileValues] | tuple[FileValues, ...], new: list[FileValue
              *, with_unchanged: bool, raw: bool) -> dict[str, dict[str, dict[str, Any]]]:
     """`dvc params diff --json` / `dvc metrics diff --json`: file → flattened key → {old, new[, diff]}."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for before, after in zip(old, new):
+    for before, after in zip(old, new, strict=True):
         va = _lists_as_text(flatten(before.raw) if raw and isinstance(before.raw, dict) else before.values)
         vb = _lists_as_text(flatten(after.raw) if raw and isinstance(after.raw, dict) else after.values)
         entries: dict[str, dict[str, Any]] = {}
@@ -247,7 +247,8 @@ def _params_at(reader: _Reader, rev: str, files: dict[str, tuple[str, ...]]) -> 
             out.append(FileValues(path, {}, "missing" if rev == WORKSPACE else f"not in {rev}"))
             continue
         try:
-            parsed = parse_params(data.decode("utf-8", errors="replace"), suffix=Path(path).suffix.lower(), display=path)
+            parsed = parse_params(data.decode("utf-8", errors="replace"), suffix=Path(path).suffix.lower(),
+                                  display=path)
         except BadInput as exc:
             out.append(FileValues(path, {}, str(exc)))
             continue
@@ -320,7 +321,7 @@ def diff_values(a: str, b: str, old: list[FileValues], new: list[FileValues], al
     """Rows for keys whose values differ between `old` and `new` (every key with `all_rows`)."""
     rows: list[DiffRow] = []
     errors: list[FileValues] = []
-    for before, after in zip(old, new):
+    for before, after in zip(old, new, strict=True):
         for side in (before, after):
             if side.error and not side.error.startswith(("missing", "not in")):
                 errors.append(side)
@@ -335,7 +336,7 @@ def diff_values(a: str, b: str, old: list[FileValues], new: list[FileValues], al
     return Diff(a, b, tuple(rows), tuple(errors))
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

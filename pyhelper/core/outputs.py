@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pyhelper.core.gitcore import lookup_blob
 from pyhelper.core.inside import inside_work_tree
 from pyhelper.core.project import Project
 
@@ -35,7 +36,7 @@ class Recorded:
     source: str
 
 
-def _entry(tree: pygit2.Tree, path: str):
+def _entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
     try:
         return tree[path]
     except (KeyError, ValueError):
@@ -59,7 +60,9 @@ def recorded_outputs(project: Project, repo: pygit2.Repository, tree: pygit2.Tre
 
     def read(rel: str) -> str | None:
         found = _entry(tree, rel)
-        return repo[found.id].data.decode("utf-8", errors="replace") if found is not None else None
+        if found is None or found.type_str != "blob":
+            return None
+        return lookup_blob(repo, found.id).data.decode("utf-8", errors="replace")
 
     wanted: list[Recorded] = []
     try:

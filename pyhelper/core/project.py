@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyhelper.errors import NoCommits, NotARepository
+
+if TYPE_CHECKING:
+    from pyhelper.core.stage import Pipeline
 
 PIPELINE_FILE = "dvc.yaml"
 LOCK_FILE = "dvc.lock"
@@ -75,7 +79,7 @@ class Project:
         """`dvc.lock` beside the project's own `dvc.yaml`."""
         return self.project_root / LOCK_FILE
 
-    def pipeline(self):  # -> Pipeline (imported lazily: finding a project stays light)
+    def pipeline(self) -> Pipeline:  # Imported lazily: finding a project stays light.
         """Every dvc.yaml and `.dvc` file of the project, collected and parsed as DVC does."""
         from pyhelper.core.dvcfile import read_pipeline
 

@@ -13,9 +13,10 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, TextIO
 
 from pyhelper.core import graph
 from pyhelper.core.cache import Cache, remove
@@ -311,7 +312,8 @@ def _keep_outs(ws: Workspace, stage: Stage, state: StageState) -> None:
             ws.cache.save(ws.project.root / stage.repo_path(out.path), info)
 
 
-def _keep_legacy(found: dict[str, HashInfo], recorded: dict[str, HashInfo], stage: Stage, root: Path) -> dict[str, HashInfo]:
+def _keep_legacy(found: dict[str, HashInfo], recorded: dict[str, HashInfo], stage: Stage,
+                 root: Path) -> dict[str, HashInfo]:
     """DVC 2's records of unchanged paths kept as they were (DVC 3 only rewrites a path whose content changed)."""
     from pyhelper.core.hashing import same_content
 
@@ -462,26 +464,26 @@ class workspace_lock:
         xp = project.ensure_xp_dir()
         # One lock per work tree: the user's workspace, or each private one under .xp/tmp/.
         self.path = xp / "workspace.lock" if project.home is None else xp / "tmp" / f"{project.root.name}.lock"
-        self.handle = None
+        self.handle: TextIO | None = None
 
     def __enter__(self) -> None:
         import fcntl
 
-        self.handle = open(self.path, "a+")
+        self.handle = handle = open(self.path, "a+")
         try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "another process"
-            self.handle.close()
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
             raise XpError(
                 f"another xp run is already using this workspace (pid {holder})",
                 hint="wait for it to finish, or stop it",
             ) from None
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(str(os.getpid()))
-        self.handle.flush()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
 
     def __exit__(self, *exc: object) -> None:
         assert self.handle is not None

@@ -8,6 +8,7 @@ Short-lived commands read only a few blobs, so they ask one `git cat-file --batc
 from __future__ import annotations
 
 import subprocess
+
 from pyhelper.core.project import Project
 from pyhelper.errors import UnknownRevision
 

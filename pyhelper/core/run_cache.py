@@ -60,7 +60,8 @@ class RunRecord:
 
 def signature(cmd: str | tuple[str, ...], deps: dict[str, str], params: dict[str, dict[str, Any]]) -> str:
     """The run-cache key of a stage run."""
-    payload = {"cmd": list(cmd) if isinstance(cmd, tuple) else cmd, "deps": dict(sorted(deps.items())), "params": params}
+    payload = {"cmd": list(cmd) if isinstance(cmd, tuple) else cmd, "deps": dict(sorted(deps.items())),
+               "params": params}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -237,7 +238,8 @@ def _from_json(data: dict[str, Any]) -> RunRecord:
         params=data["params"],
         outs=tuple(
             RecordedOut(path=o["path"], kind=o["kind"], cache=o["cache"],
-                        hash=HashInfo(md5=o["md5"], size=o["size"], nfiles=o.get("nfiles"), isexec=o.get("isexec", False)))
+                        hash=HashInfo(md5=o["md5"], size=o["size"], nfiles=o.get("nfiles"),
+                                      isexec=o.get("isexec", False)))
             for o in data["outs"]
         ),
         created=data["created"],

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyhelper.core.dvcdata import DataFile
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,8 @@ class Pipeline:
     """Top-level `plots` definitions, as written (of the root dvc.yaml; see `plots_by_file`)."""
     files: tuple[str, ...] = ("dvc.yaml",)
     """The dvc.yaml files read, relative to the repository root."""
-    data: tuple[Any, ...] = ()
-    """The `.dvc` files of the project (`dvcdata.DataFile`), when collected."""
+    data: tuple[DataFile, ...] = ()
+    """The `.dvc` files of the project, when collected."""
     plots_by_file: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     """Top-level `plots` of every dvc.yaml: (its folder, its definitions as written)."""
     sub: str = ""

@@ -13,11 +13,14 @@ import posixpath
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.atomic_write import write_atomic
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, PipelineError
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 INVALID_NAME_CHARS = set(string.punctuation) - {"_", "-"}
 
@@ -59,16 +62,16 @@ def serialise(stage: NewStage) -> dict[str, Any]:
         file = file if sep else "params.yaml"
         by_file.setdefault(file, []).extend(k for k in keys.split(",") if k)
     for file in sorted(by_file):
-        keys = sorted(dict.fromkeys(by_file[file]))
-        if keys and file == "params.yaml":
-            params = keys + params
+        names = sorted(dict.fromkeys(by_file[file]))
+        if names and file == "params.yaml":
+            params = names + params
         else:
-            params.append({file: keys or None})
+            params.append({file: names or None})
     sections: dict[str, list[Any]] = {"outs": [], "metrics": [], "plots": []}
     for path in sorted(stage.outs):
         section, flags = stage.outs[path]
         sections[section].append({path: dict(flags)} if flags else path)
-    entry = [
+    fields = [
         ("desc", stage.desc),
         ("cmd", stage.cmd),
         ("wdir", stage.wdir if stage.wdir not in (".", "") else None),
@@ -79,7 +82,7 @@ def serialise(stage: NewStage) -> dict[str, Any]:
         ("plots", sections["plots"]),
         ("always_changed", stage.always_changed),
     ]
-    return {key: value for key, value in entry if value}
+    return {key: value for key, value in fields if value}
 
 
 def add_stage(project: Project, folder: Path, stage: NewStage, *, force: bool = False) -> str:
@@ -91,7 +94,8 @@ def add_stage(project: Project, folder: Path, stage: NewStage, *, force: bool = 
         raise BadInput(f"invalid stage name '{stage.name}'",
                        hint="use letters, digits, '_' and '-' only (DVC's rule)")
     if not stage.cmd.strip():
-        raise BadInput("the stage has no command", hint="put the command after the options: xp stage add -n NAME … python train.py")
+        raise BadInput("the stage has no command",
+                       hint="put the command after the options: xp stage add -n NAME … python train.py")
     path = folder / "dvc.yaml"
     rel = project.rel(path)
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
@@ -137,7 +141,7 @@ def _check_cycles(pipeline: Any, root: Path) -> None:
     order(pipeline, root, check=False)
 
 
-def _dvc_yaml():
+def _dvc_yaml() -> YAML:
     """ruamel.yaml as DVC configures it for dvc.yaml (round trip, block style, default width)."""
     from ruamel.yaml import YAML
 

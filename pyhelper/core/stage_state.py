@@ -7,6 +7,7 @@ unchanged pipeline hashes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ class StageState:
         return (
             entry is not None
             and entry.cmd == self.stage.cmd
-            and {p: h.checksum or h.md5 for p, h in self.deps.items()} == {p: h.checksum or h.md5 for p, h in entry.deps.items()}
+            and ({p: h.checksum or h.md5 for p, h in self.deps.items()}
+                 == {p: h.checksum or h.md5 for p, h in entry.deps.items()})
             and _normal(self.params) == _normal(entry.params)
         )
 
@@ -88,7 +90,7 @@ def compute_state(
     index: StatIndex,
     params: ParamsReader,
     *,
-    will_produce: set[str] = frozenset(),
+    will_produce: AbstractSet[str] = frozenset(),
 ) -> StageState:
     """Hashes the stage's deps and outs and compares everything with its lock entry.
 

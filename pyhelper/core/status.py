@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from pyhelper.core import graph
 from pyhelper.core.cache import Cache
@@ -24,8 +24,9 @@ from pyhelper.core.stage import Stage, is_url
 from pyhelper.core.stage_state import ParamsReader, compute_state, is_callback
 from pyhelper.errors import XpError
 
-Change = Union[str, dict[str, dict[str, Any]]]
-"""One item of DVC's status list: `always changed`, `changed command`, or {"changed deps"|"changed outs": {path: state}}."""
+Change = str | dict[str, dict[str, Any]]
+"""One item of DVC's status list: `always changed`, `changed command`, or
+{"changed deps"|"changed outs": {path: state}}."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,9 @@ def status(project: Project, targets: list[str] | None = None, *, with_deps: boo
             out.append(StageStatus(stage.name, tuple(reasons), changes=changes))
         for file in data:
             changes = tuple(view.data(file))
-            reasons = tuple(f"{path} {state}" for item in changes if isinstance(item, dict)
-                            for section in item.values() for path, state in section.items())
-            out.append(StageStatus(view.rel(file.path), reasons, frozen=file.frozen, changes=changes, kind="data"))
+            why = tuple(f"{path} {state}" for item in changes if isinstance(item, dict)
+                        for section in item.values() for path, state in section.items())
+            out.append(StageStatus(view.rel(file.path), why, frozen=file.frozen, changes=changes, kind="data"))
     finally:
         index.close()
     return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pyhelper.core.gitcore import lookup_tree
 from pyhelper.core.outputs import checkout_outputs
 from pyhelper.core.project import Project
 
@@ -55,7 +56,7 @@ def create(project: Project, repo: pygit2.Repository, baseline: pygit2.Commit, t
             raise RuntimeError(f"the private work tree {root} did not open as its own repository")
         private.references.create(BRANCH, baseline.id, force=True)
         private.set_head(BRANCH)
-        snapshot = private[tree]
+        snapshot = lookup_tree(private, tree)
         private.index.read_tree(snapshot)
         private.index.write()
         private.checkout_index(strategy=pygit2.enums.CheckoutStrategy.FORCE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from pyhelper.core.hashing import HashInfo
 
@@ -50,7 +51,7 @@ def check(url: str) -> UrlState:
     return UrlState(HashInfo(md5="", size=info.get("size") or 0, checksum=_checksum(url, info)))
 
 
-def _checksum(url: str, info: dict) -> str:
+def _checksum(url: str, info: dict[str, Any]) -> str:
     """The checksum DVC records for an http(s) file."""
     if info.get("ETag") or info.get("Content-MD5"):
         return str(info.get("ETag") or info.get("Content-MD5"))
@@ -59,19 +60,19 @@ def _checksum(url: str, info: dict) -> str:
     return str(int(hashlib.md5(str((whole,)).encode()).hexdigest(), 16))
 
 
-def _http_info(url: str) -> dict:
+def _http_info(url: str) -> dict[str, Any]:
     """The details fsspec's HTTP file system reads from a HEAD (else GET) response, in its order."""
     import urllib.error
     import urllib.request
 
-    info: dict = {}
+    info: dict[str, Any] = {}
     for method in ("HEAD", "GET"):
         request = urllib.request.Request(url, method=method, headers={"Accept-Encoding": "identity",
                                                                       "User-Agent": "xp"})
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 (http(s) only)
                 headers = response.headers
-                found: dict = {}
+                found: dict[str, Any] = {}
                 if headers.get("Content-Length") is not None:
                     if headers.get("Content-Encoding", "identity") in ("identity", ""):
                         found["size"] = int(headers["Content-Length"])

@@ -37,7 +37,7 @@ def dump(data: Any) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def _mapping(data: dict, indent: int, lines: list[str]) -> None:
+def _mapping(data: dict[Any, Any], indent: int, lines: list[str]) -> None:
     pad = " " * indent
     for key, value in data.items():
         if not isinstance(key, str) or len(key) > 100:  # Long keys become `? key` in ruamel.yaml.
@@ -53,7 +53,7 @@ def _mapping(data: dict, indent: int, lines: list[str]) -> None:
             lines.append(f"{head} {_scalar(value)}")
 
 
-def _sequence(items: list, indent: int, lines: list[str]) -> None:
+def _sequence(items: list[Any], indent: int, lines: list[str]) -> None:
     pad = " " * indent
     for item in items:
         if isinstance(item, dict) and item:

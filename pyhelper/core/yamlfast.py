@@ -18,7 +18,8 @@ expand to more than `MAX_ALIAS_NODES` nodes, and aliases inside their own anchor
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pyhelper.core.bounds import ALIAS_HINT, MAX_ALIAS_NODES, MAX_DEPTH, Exceeded, too_deep_error
 
@@ -368,7 +369,7 @@ def _simple(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
 
-def _render(value: Any, style: Any) -> str | None:
+def _render(value: str | int | float | None, style: Any) -> str | None:
     """YAML text for a scalar, keeping the old quoting style for strings."""
     if value is None:
         return "null"

@@ -7,15 +7,20 @@ looked up only when an error needs one (the round-trip loader that knows them is
 from __future__ import annotations
 
 import io
+import itertools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.errors import BadInput
 
-_safe = None
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+
+_safe: YAML | None = None
 
 
-def _safe_yaml():
+def _safe_yaml() -> YAML:
     """One shared safe loader (C-backed when ruamel.yaml.clib is installed)."""
     global _safe
     if _safe is None:
@@ -25,7 +30,7 @@ def _safe_yaml():
     return _safe
 
 
-def _roundtrip_yaml(indent: tuple[int, int, int] = (2, 4, 2)):
+def _roundtrip_yaml(indent: tuple[int, int, int] = (2, 4, 2)) -> YAML:
     """A round-trip YAML instance that keeps comments, key order and quoting.
 
     `indent` is (mapping, sequence, offset) as ruamel.yaml takes them; see `guess_indent`.
@@ -52,7 +57,7 @@ def guess_indent(text: str) -> tuple[int, int, int]:
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     mapping: int | None = None
     offset: int | None = None
-    for before, line in zip(lines, lines[1:]):
+    for before, line in itertools.pairwise(lines):
         if not opens_block.match(before) or before.lstrip().startswith("- "):
             continue
         outer = len(before) - len(before.lstrip(" "))
@@ -219,14 +224,14 @@ def dump_plain(data: Any) -> str:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # ruamel.yaml declares it None
     yaml.width = 4096
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()
 
 
-def line_of(text: str, keys: list[str | int]) -> int | None:
+def line_of(text: str, keys: Sequence[str | int]) -> int | None:
     """The 1-based line of the node at `keys` (a path of mapping keys / list indexes), if found.
 
     Falls back to the deepest ancestor that exists, so an error about a missing key still points
@@ -258,14 +263,14 @@ def line_of_scalar(node: Any, value: str) -> int | None:
     if isinstance(node, list) and hasattr(node, "lc"):
         for index, item in enumerate(node):
             if isinstance(item, str) and item == value:
-                return node.lc.item(index)[0] + 1
+                return int(node.lc.item(index)[0]) + 1
             found = line_of_scalar(item, value)
             if found is not None:
                 return found
     elif isinstance(node, dict) and hasattr(node, "lc"):
         for key, item in node.items():
             if key == value:
-                return node.lc.key(key)[0] + 1
+                return int(node.lc.key(key)[0]) + 1
             found = line_of_scalar(item, value)
             if found is not None:
                 return found

@@ -41,12 +41,12 @@ def build():
 
 def _warm_up(ls) -> None:
     """Builds the experiments table in the background, so the editor's first listing finds it ready."""
+    import contextlib
+
     from pyhelper.errors import XpError
 
-    try:
+    with contextlib.suppress(XpError, OSError):  # Not a project (yet): the requests will say so.
         ls.table.rows(ls.project(), ls.watcher.poll())
-    except (XpError, OSError):
-        pass  # Not a project (yet): the requests will say so.
     # The panels' modules too (~50 ms of imports), after the table: the first Plots is not slower than the next.
     import pyhelper.core.experiments.compare  # noqa: F401
     import pyhelper.core.plots.across  # noqa: F401

@@ -6,7 +6,8 @@ says which kind: -32001 bad input, -32002 the operation failed.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pygls.exceptions import JsonRpcException
 

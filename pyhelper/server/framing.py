@@ -28,8 +28,9 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Generator, Iterator, Union
+from typing import Any, BinaryIO
 
 from pygls.exceptions import JsonRpcException
 
@@ -55,13 +56,13 @@ class Refused:
     """Input that was not read as a message: why (one line), and the id of its request when known."""
 
     reason: str
-    request_id: Union[int, str, None] = None
+    request_id: int | str | None = None
     code: int = BAD_INPUT
     final: bool = False
     """The input ended: nothing more will come."""
 
 
-Frame = Union[bytes, Refused]
+Frame = bytes | Refused
 
 
 def frames(read: Callable[[int], bytes]) -> Iterator[Frame]:
@@ -182,7 +183,7 @@ def _skip_body(buf: bytearray, fill: Callable[[], bool], length: int) -> Generat
             return _ENDED
 
 
-def request_id(head: bytes) -> Union[int, str, None]:
+def request_id(head: bytes) -> int | str | None:
     """The id of the request whose body starts with `head`, when it comes before its params (as clients write it)."""
     before = head.split(b'"params"', 1)[0]
     found = _ID.search(before)

@@ -90,7 +90,7 @@ def cut_values(value: Any) -> Any:
         return value if all(bounded[k] is v for k, v in value.items()) else bounded
     if isinstance(value, list):
         items = [cut_values(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value)) else items
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
 
 

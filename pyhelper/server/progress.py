@@ -9,20 +9,21 @@ from worker threads (it goes through `XpServer.call`).
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Callable, Union
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
 if TYPE_CHECKING:
     from pyhelper.server.server import XpServer
 
-Token = Union[int, str]
+Token = int | str
 
-_CANCELS: dict[Token, Callable[[], None]] = {}
+_CANCELS: dict[Token, Callable[[], object]] = {}
 _LOCK = threading.Lock()
 
 
-def begin(ls: XpServer, token: Token, title: str, *, on_cancel: Callable[[], None] | None = None) -> None:
+def begin(ls: XpServer, token: Token, title: str, *, on_cancel: Callable[[], object] | None = None) -> None:
     """Starts the progress shown for `token`; it is cancellable when `on_cancel` is given."""
     if on_cancel is not None:
         with _LOCK:

@@ -10,9 +10,12 @@ Every size and count a request may carry, and every long text an answer cuts, is
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
+
+if TYPE_CHECKING:
+    import cattrs
 
 PROTOCOL_VERSION = 3
 """Sent as `capabilities.experimental.xpProtocolVersion`; a client refuses a server older than it needs."""
@@ -58,24 +61,25 @@ LIVE_METRICS_UPDATED = "xp/liveMetricsUpdated"
 class ShowExperimentsParams:
     """What `xp exp show` takes: which baselines, sorting, a filter, and a page."""
 
-    revs: Optional[list[str]] = None
+    revs: list[str] | None = None
     """Baselines to show (commits, branches, tags); default HEAD."""
     all_branches: bool = False
     """Also every local branch head as a baseline (`-a`)."""
-    sort_by: Optional[str] = None
+    sort_by: str | None = None
     """A params or metrics column to sort experiments by (`--sort-by`)."""
     sort_order: Literal["asc", "desc"] = "asc"
     """Direction of `sortBy`."""
-    filter: Optional[str] = None
+    filter: str | None = None
     """Only experiments matching this expression, e.g. `acc>0.9 and tag=best` (`--filter`)."""
-    limit: Optional[int] = None
+    limit: int | None = None
     """At most this many rows in this page: 1 to 5,000 (the default)."""
-    cursor: Optional[str] = None
+    cursor: str | None = None
     """`nextCursor` of the previous page; absent for the first page."""
     checkpoints: bool = True
     """Include each experiment's checkpoint rows; false leaves them out (an experiment's `step` says it has some)."""
-    checkpoints_of: Optional[str] = None
-    """Only the checkpoint rows (the newest 5,000, newest first) of this experiment, of the first of `revs` when given."""
+    checkpoints_of: str | None = None
+    """Only the checkpoint rows (the newest 5,000, newest first) of this experiment, of the first of `revs` when
+    given."""
 
 
 @attrs.define
@@ -90,7 +94,7 @@ class ExperimentRow:
     """Full commit id (`workspace` for the workspace)."""
     baseline: str
     """Full commit id of the baseline the row belongs to."""
-    created: Optional[float]
+    created: float | None
     """Commit time in Unix seconds (null for the workspace)."""
     status: str
     """`success` for recorded experiments, empty for workspace and baselines."""
@@ -108,7 +112,7 @@ class ExperimentRow:
     """Dependency path → md5 (empty unless asked)."""
     errors: dict[str, str]
     """File → why it could not be read in this row (`missing` when absent)."""
-    step: Optional[int] = None
+    step: int | None = None
     """A checkpoint's step; for an experiment with checkpoints, its newest one's (null otherwise)."""
     starred: bool = False
     """Starred by a person (git notes, like tags)."""
@@ -120,7 +124,7 @@ class ShowExperimentsResult:
 
     rows: list[ExperimentRow]
     """The rows of this page."""
-    next_cursor: Optional[str]
+    next_cursor: str | None
     """Pass as `cursor` for the next page; null on the last page."""
 
 
@@ -130,15 +134,15 @@ class RunExperimentParams:
 
     params: list[str] = attrs.Factory(list)
     """`-S` assignments such as `train.lr=0.1` (`file:key=value` for other params files)."""
-    name: Optional[str] = None
+    name: str | None = None
     """The experiment's name (generated when absent)."""
-    message: Optional[str] = None
+    message: str | None = None
     """Commit message of the experiment."""
     queue: bool = False
     """Queue it (sweeps allowed) instead of running it now."""
     temp: bool = False
     """Run in a private copy under .xp/tmp/; the workspace is untouched."""
-    work_done_token: Optional[Union[int, str]] = None
+    work_done_token: int | str | None = None
     """A `$/progress` token; when given, the run reports its stages through it."""
 
 
@@ -158,7 +162,7 @@ class StartQueueParams:
 
     jobs: int = 1
     """How many worker processes to start: 1 to 64."""
-    work_done_token: Optional[Union[int, str]] = None
+    work_done_token: int | str | None = None
     """A `$/progress` token: when given, the queue's counts are reported until it is empty (Cancel stops it)."""
 
 
@@ -200,9 +204,9 @@ class QueueEntry:
     """queued | running | success | failed | cancelled."""
     created: float
     """When it was queued (Unix seconds)."""
-    started: Optional[float]
+    started: float | None
     """When a worker started it."""
-    finished: Optional[float]
+    finished: float | None
     """When it ended."""
     error: str
     """Why it failed (empty otherwise)."""
@@ -218,7 +222,7 @@ class QueueWorker:
     """The machine it runs on."""
     status: str
     """running | idle | stopping."""
-    entry_id: Optional[str]
+    entry_id: str | None
     """The entry it runs now."""
 
 
@@ -512,7 +516,7 @@ class ReproPipelineParams:
     """Run the targets even if up to date."""
     params: list[str] = attrs.Factory(list)
     """`-S` assignments to make first."""
-    work_done_token: Optional[Union[int, str]] = None
+    work_done_token: int | str | None = None
     """A `$/progress` token; when given, the run reports its stages through it."""
 
 
@@ -528,9 +532,9 @@ class ReproPipelineResult:
 class ListRunsParams:
     """What `xp runs list` takes."""
 
-    stage: Optional[str] = None
+    stage: str | None = None
     """Only runs of this stage."""
-    limit: Optional[int] = None
+    limit: int | None = None
     """At most this many, newest first."""
 
 
@@ -588,7 +592,7 @@ class SyncExperimentsParams:
     """A git remote name or URL."""
     names: list[str] = attrs.Factory(list)
     """Only these experiments (default: all)."""
-    work_done_token: Optional[Union[int, str]] = None
+    work_done_token: int | str | None = None
     """A `$/progress` token: when given, the push or pull reports its start and end through it."""
 
 
@@ -608,15 +612,15 @@ class PlotsDataParams:
     """Experiment names, commits, branches or `workspace` (at most 100); empty means HEAD and the workspace."""
     targets: list[str] = attrs.Factory(list)
     """Only plots with these ids or reading these files (default: all)."""
-    metric: Optional[str] = None
+    metric: str | None = None
     """The metric of the custom plot (with `param`) and of the parallel coordinates (with `parallelParams`)."""
-    param: Optional[str] = None
+    param: str | None = None
     """With `metric`: a plot of the metric against this param, a point per revision."""
     parallel_params: list[str] = attrs.Factory(list)
     """With `metric`: parallel coordinates over these params and the metric."""
     columns: bool = False
     """Send the data of plots read from files as `PlotSpec.columns` instead of inside the spec (a fifth of the JSON)."""
-    first: Optional[int] = None
+    first: int | None = None
     """Read the files of the first N plots only; the others come `pending` (ask for them by id in `targets`)."""
 
 
@@ -662,7 +666,7 @@ class PlotSpec:
     """Labels of the revisions with data in it."""
     spec: dict[str, Any]
     """The Vega-Lite spec, data inline (data.values empty when `columns` carries it)."""
-    columns: Optional[PlotColumns] = None
+    columns: PlotColumns | None = None
     """The data as columns, when asked for with `columns`: records are {rev, series, x, y} in this order."""
     pending: bool = False
     """Beyond the `first` plots asked for: its files were not read and `spec` is empty."""
@@ -746,7 +750,7 @@ class LiveMetricsUpdatedParams:
     """The experiment's name."""
     baseline: str
     """Its baseline commit."""
-    step: Optional[int]
+    step: int | None
     """The step its metrics file names (None when it names none)."""
     metrics: dict[str, Any]
     """Flattened metric name → value, as in `dvclive/metrics.json`."""
@@ -802,14 +806,15 @@ def _message_classes() -> tuple[dict[str, type], dict[str, type]]:
     responses: dict[str, type] = {}
     for method, (params, result) in REQUESTS.items():
         base = params.__name__.removesuffix("Params")
+        # attrs' stub takes only classes as a field's `type`; cattrs, which reads it, takes unions too.
         messages[method] = attrs.make_class(f"{base}Request", {
-            "id": attrs.field(type=Union[int, str]),
+            "id": attrs.field(type=int | str),  # type: ignore[arg-type]
             "params": attrs.field(type=params, factory=params),
             "method": attrs.field(type=str, default=method),
             "jsonrpc": attrs.field(type=str, default="2.0"),
         })
         responses[method] = attrs.make_class(f"{base}Response", {
-            "id": attrs.field(type=Optional[Union[int, str]]),
+            "id": attrs.field(type=int | str | None),  # type: ignore[arg-type]
             "result": attrs.field(type=result),
             "jsonrpc": attrs.field(type=str, default="2.0"),
         })
@@ -826,7 +831,7 @@ MESSAGE_TYPES, RESPONSE_TYPES = _message_classes()
 """Method → request/notification envelope; method → response envelope."""
 
 
-def converter():
+def converter() -> cattrs.Converter:
     """pygls' converter (lsprotocol types) plus xp's strict camelCase hooks for its own types."""
     from pygls.protocol import default_converter
 

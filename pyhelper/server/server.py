@@ -7,6 +7,7 @@ this module only holds what they share.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import threading
@@ -29,11 +30,12 @@ logger = logging.getLogger(__name__)
 class XpProtocol(LanguageServerProtocol):
     """LSP plus xp's typed custom messages and its version in `initialize`."""
 
-    def get_message_type(self, method: str) -> Any:
+    # pygls caches these two with lru_cache; a plain method is called just the same.
+    def get_message_type(self, method: str) -> Any:  # type: ignore[override]
         """The envelope of an xp message, else lsprotocol's."""
         return protocol.MESSAGE_TYPES.get(method) or super().get_message_type(method)
 
-    def get_result_type(self, method: str) -> Any:
+    def get_result_type(self, method: str) -> Any:  # type: ignore[override]
         """The response envelope of an xp request, else lsprotocol's."""
         return protocol.RESPONSE_TYPES.get(method) or super().get_result_type(method)
 
@@ -57,10 +59,11 @@ class XpProtocol(LanguageServerProtocol):
             if isinstance(found, WireLimit):  # Well-formed but too big: refused as bad input.
                 error = ResponseError(code=protocol.BAD_INPUT, message=f"{data['method']}: {reason}")
             elif reason or isinstance(exc, JsonRpcInvalidParams):
-                error = ResponseError(code=JsonRpcInvalidParams.CODE,
-                                      message=f"{data['method']}: {reason or 'the params do not have the declared types'}")
+                reason = reason or "the params do not have the declared types"
+                error = ResponseError(code=JsonRpcInvalidParams.CODE, message=f"{data['method']}: {reason}")
             else:
-                error = ResponseError(code=JsonRpcInternalError.CODE, message=f"{data['method']}: cannot read the request")
+                error = ResponseError(code=JsonRpcInternalError.CODE,
+                                      message=f"{data['method']}: cannot read the request")
             self._send_response(data["id"], error=error)
             return _Answered()
 
@@ -115,6 +118,8 @@ class XpServer(LanguageServer):
         self.watcher = Watcher(lambda: self.root, self.send_notification)
         self.lock = threading.Lock()
         self.exit_code = 0
+        self.diagnosed: set[str] = set()
+        """Files the client has diagnostics of from us (sent empty ones when they have none left)."""
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """pygls' stdio server, reading frames with xp's bounded reader (`framing.py`) instead of pygls' own."""
@@ -159,10 +164,8 @@ class XpServer(LanguageServer):
         loop = self.loop
         if loop is None or loop.is_closed():
             return
-        try:
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(function, *args)
-        except RuntimeError:
-            pass
 
     def rel(self, uri: str) -> str | None:
         """A document's path relative to the root, or None when it lies elsewhere."""

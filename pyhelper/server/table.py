@@ -8,8 +8,9 @@ on every change it sees on disk) stays the same.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.core.experiments.show import Row, RowReader, show
 from pyhelper.core.project import Project
@@ -47,6 +48,7 @@ class Table:
 
     def _open(self, project: Project, generation: int) -> RowReader:
         """The reader of `project`'s repository, its cached rows dropped when the generation moved on."""
+        identity: tuple[Path, int | None]
         try:
             identity = (project.root, project.git_dir.stat().st_ino)
         except OSError:

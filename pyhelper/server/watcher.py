@@ -17,9 +17,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.server import protocol
 
@@ -123,7 +124,8 @@ class Watcher:
             project = find_project(root)
         except NotARepository:
             return snap
-        own = project.git_dir  # HEAD is the work tree's own; refs live in the common dir (a linked worktree's main one).
+        # HEAD is the work tree's own; refs live in the common dir (a linked worktree's main one).
+        own = project.git_dir
         git = project.common_dir
         snap.git_dir = own
         exps = git / "refs" / "exps"

@@ -109,7 +109,7 @@ def _wrong(value: Any, tp: type, where: str) -> Any:
     raise WireError(f"`{where}` must be {_JSON_NAMES.get(tp, tp.__name__)}, not {_json_type(value)} ({value!r})")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fields(cls: type) -> tuple[tuple[str, str, Any, bool], ...]:
     """(name, wire name, type, required) of each field, worked out once per class."""
     hints = typing.get_type_hints(cls)
@@ -140,8 +140,9 @@ def unstructure(value: Any) -> Any:
         return value  # Mappings on the wire hold plain JSON data (params and metrics values).
     if isinstance(value, (list, tuple)):
         return [unstructure(v) for v in value]
-    if attrs.has(type(value)):
-        return {wire: unstructure(getattr(value, name)) for name, wire, _, _ in _fields(type(value))}
+    cls: type = type(value)
+    if attrs.has(cls):
+        return {wire: unstructure(getattr(value, name)) for name, wire, _, _ in _fields(cls)}
     return value
 
 

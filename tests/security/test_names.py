@@ -15,7 +15,6 @@ from tests.security.test_paths import PIPELINE
 from tests.test_experiments import exps, one_line_error
 
 
-
 @pytest.fixture
 def repo(gen, tmp_path):
     """A project with a branch `dev`, a tag `v1`, a remote `origin` and two commits (HEAD~1 exists)."""

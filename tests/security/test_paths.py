@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -34,7 +34,8 @@ PIPELINE = {
 
 @pytest.fixture
 def team(gen, xp, tmp_path):
-    """(the user's reproduced repository, an outside folder holding victim.txt, a way to pull a teammate's experiment)."""
+    """(the user's reproduced repository, an outside folder holding victim.txt, a way to pull a teammate's
+    experiment)."""
     repo = gen(PIPELINE)
     xp("repro", "-q", cwd=repo)
     git(repo, "add", "-A")
@@ -250,7 +251,8 @@ def test_a_symlinked_folder_of_the_users_own_is_never_written_through(team, xp):
 
 
 def raw_tree(clone: Path, entries: list[tuple[str, str, str]]) -> str:
-    """A tree object written as bytes (git's own checks skipped, as a hostile remote's objects are): (mode, name, id)."""
+    """A tree object written as bytes (git's own checks skipped, as a hostile remote's objects are):
+    (mode, name, id)."""
     data = b"".join(mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid) for mode, name, oid in entries)
     return subprocess.run(["git", "hash-object", "-t", "tree", "--literally", "-w", "--stdin"], cwd=clone, input=data,
                           capture_output=True, check=True).stdout.decode().strip()
@@ -321,10 +323,10 @@ def test_set_param_edits_a_symlinked_params_file_inside_the_project_in_place(pro
 
 @pytest.mark.asyncio
 async def test_the_servers_repro_never_edits_a_file_outside_the_project(project_and_outside):
+    from pygls.exceptions import JsonRpcException
+
     from pyhelper.server import protocol as p
     from tests.lsp_client import request, started
-
-    from pygls.exceptions import JsonRpcException
 
     repo, victim = project_and_outside
     async with started(repo) as client:
@@ -370,7 +372,8 @@ def test_a_named_plot_reading_a_file_outside_is_refused(gen, xp, secrets):
     repo = gen({**PIPELINE, "dvc.yaml": f"plots:\n  - leak:\n      y:\n        {secrets}/plot.csv: secret\n"
                                         + PIPELINE["dvc.yaml"]})
     result = xp("plots", "show", "--json", cwd=repo, expect=2)
-    assert f"dvc.yaml:2: '{secrets}/plot.csv' in the top-level `plots` is outside the repository" in one_line_error(result)
+    assert (f"dvc.yaml:2: '{secrets}/plot.csv' in the top-level `plots` is outside the repository"
+            in one_line_error(result))
 
 
 def test_stage_metrics_params_and_plots_outside_are_never_read(gen, xp, secrets):

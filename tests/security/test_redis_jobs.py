@@ -86,7 +86,8 @@ def test_a_job_naming_another_function_or_callback_is_refused_and_the_worker_goe
         assert "refused job" in reason, (name, reason)
     assert not list(tmp_path.glob("pwned*"))
     cluster.wait_for({"decoy": "success"}, timeout=60)  # xp's own job still runs.
-    assert "refused job attack-func: it names the function 'os.system', not xp's" in failed_reason(cluster, "attack-func")
+    assert ("refused job attack-func: it names the function 'os.system', not xp's"
+            in failed_reason(cluster, "attack-func"))
     assert "not xp's" in failed_reason(cluster, "attack-callback")
     assert cluster.entries()["decoy"].attempts == 1  # The forged job on its entry never touched it.
 
@@ -328,7 +329,8 @@ def test_outputs_home_never_copies_outside_the_caches(cluster, tmp_path):
     baseline = git(cluster.project, "rev-parse", "HEAD").strip()
     tree = git(cluster.project, "rev-parse", "HEAD^{tree}").strip()
     trailer = json.dumps({"step": 1, "stage": "train", "outs": {"model.txt": {"md5": md5, "size": 1}}})
-    evil = git(cluster.project, "commit-tree", tree, "-p", "HEAD", "-m", f"xp: checkpoint 1\n\nxp-checkpoint: {trailer}").strip()
+    evil = git(cluster.project, "commit-tree", tree, "-p", "HEAD", "-m",
+               f"xp: checkpoint 1\n\nxp-checkpoint: {trailer}").strip()
     git(cluster.project, "push", "-q", cluster.remote, f"{evil}:refs/exps/{baseline[:2]}/{baseline[2:]}/hostile")
     git(cluster.project, "update-ref", "-d", f"refs/exps/{baseline[:2]}/{baseline[2:]}/hostile")
     cluster.xp("exp", "pull", cluster.remote, "hostile", expect=None)

@@ -256,7 +256,7 @@ async def test_a_pulled_experiment_with_huge_text_gives_small_rows(gen, xp, tmp_
     async with started(repo) as client:
         rows = (await request(client, p.SHOW_EXPERIMENTS, p.ShowExperimentsParams())).rows
         [low] = [r for r in rows if r.name == "low"]
-        assert re.fullmatch(r"y{%d}… \[4,9\d\d,\d\d\d more characters\]" % limits.MAX_TEXT, low.message)
+        assert re.fullmatch(rf"y{{{limits.MAX_TEXT}}}… \[4,9\d\d,\d\d\d more characters\]", low.message)
         assert len(low.note) < limits.MAX_TEXT
         [baseline] = [r for r in rows if r.kind == "baseline"]
         assert len(baseline.tags) <= limits.MAX_TAGS

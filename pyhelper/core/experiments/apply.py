@@ -24,7 +24,7 @@ from pyhelper.core.atomic_write import write_atomic
 from pyhelper.core.cache import CorruptObject
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment, record
-from pyhelper.core.gitcore import native
+from pyhelper.core.gitcore import lookup_blob, native
 from pyhelper.core.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
 from pyhelper.core.inside import inside_work_tree
 from pyhelper.core.outputs import Recorded, checkout, recorded_outputs
@@ -72,7 +72,7 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
         root = project.root
         dirty = {path for path, flags in repo.status(untracked_files="all", ignored=False).items()
                  if not flags & git.GIT_STATUS_IGNORED}
-        changed = set()
+        changed: set[str] = set()
         for delta in head.tree.diff_to_tree(exp_tree).deltas:
             changed.update((delta.old_file.path, delta.new_file.path))
         writes: dict[str, pygit2.Object] = {}
@@ -147,7 +147,8 @@ def _refuse_untrusted(project: Project, repo: pygit2.Repository, experiment: Exp
             f"(`xp exp remove {experiment.name}`)")
     links: dict[str, str | None] = {path: None for path in deletes}
     for path, entry in writes.items():
-        links[path] = repo[entry.id].data.decode("utf-8", "replace") if entry.filemode == LINK_MODE else None
+        is_link = entry.filemode == LINK_MODE
+        links[path] = lookup_blob(repo, entry.id).data.decode("utf-8", "replace") if is_link else None
 
     def refuse(what: str, path: str) -> BadInput:
         parts = posixpath.normpath(path).split("/")
@@ -217,7 +218,7 @@ def _not_kept(repo: pygit2.Repository, root: Path, paths: list[str]) -> list[str
 
 def _write(repo: pygit2.Repository, path: Path, entry: pygit2.Object) -> None:
     """Writes one blob of the experiment to the workspace, with its file mode."""
-    data = repo[entry.id].data
+    data = lookup_blob(repo, entry.id).data
     if os.path.lexists(path) and (path.is_symlink() or not path.is_file()):
         from pyhelper.core.cache import remove
 

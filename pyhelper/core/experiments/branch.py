@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
 from pyhelper.core.experiments.show import missing_object_errors, missing_objects
-from pyhelper.core.gitcore import native
+from pyhelper.core.gitcore import lookup_commit, native
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput
@@ -20,7 +20,7 @@ def branch(project: Project, spec: str, name: str) -> Experiment:
     if name in repo.branches.local:
         raise BadInput(f"a branch named '{name}' already exists", hint="choose another branch name")
     try:
-        commit = repo[experiment.rev]
+        commit = lookup_commit(repo, experiment.rev)
         commit.tree  # noqa: B018  (a branch of a commit whose files are gone could never be checked out)
     except missing_object_errors():
         raise missing_objects(experiment.name, experiment.rev) from None

@@ -21,12 +21,14 @@ and which runs are live.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pyhelper.core.gitcore import lookup_commit
 from pyhelper.core.project import Project
 from pyhelper.core.refs import ExpRef
 from pyhelper.errors import BadInput, UnknownExperiment
@@ -63,7 +65,7 @@ class Checkpoint:
         return f"{self.ref.name}@{self.step}"
 
 
-def parse_trailer(message: str) -> dict | None:
+def parse_trailer(message: str) -> dict[str, Any] | None:
     """The checkpoint trailer's JSON of a commit message, or None for other commits."""
     marker = f"\n{TRAILER}: "
     at = message.rfind(marker)
@@ -76,7 +78,7 @@ def parse_trailer(message: str) -> dict | None:
     return data if isinstance(data, dict) and isinstance(data.get("step"), int) else None
 
 
-def _checkpoint(ref: ExpRef, rev: str, data: dict) -> Checkpoint:
+def _checkpoint(ref: ExpRef, rev: str, data: dict[str, Any]) -> Checkpoint:
     from pyhelper.core.hashing import HashInfo
 
     outs: dict[str, HashInfo] = {}
@@ -109,7 +111,7 @@ def _trailer_out_problem(path: str, info: object) -> str:
 def chain(repo: pygit2.Repository, ref: ExpRef, rev: str) -> list[Checkpoint]:
     """The experiment's checkpoints, newest first: its tip (if a checkpoint) and the checkpoints below it."""
     found: list[Checkpoint] = []
-    commit = repo[rev]
+    commit = lookup_commit(repo, rev)
     while True:
         data = parse_trailer(commit.message)
         if data is not None:
@@ -119,7 +121,7 @@ def chain(repo: pygit2.Repository, ref: ExpRef, rev: str) -> list[Checkpoint]:
         parents = commit.parent_ids
         if not parents or str(parents[0]) == ref.baseline:
             break
-        commit = repo[parents[0]]
+        commit = lookup_commit(repo, parents[0])
     return found
 
 
@@ -148,7 +150,7 @@ def find_step(repo: pygit2.Repository, spec: str) -> tuple[ExpRef, Checkpoint]:
 
 def checkpoint_at(repo: pygit2.Repository, ref: ExpRef, rev: str) -> Checkpoint | None:
     """The checkpoint commit `rev` is, or None when it is not one."""
-    data = parse_trailer(repo[rev].message)
+    data = parse_trailer(lookup_commit(repo, rev).message)
     return _checkpoint(ref, rev, data) if data is not None else None
 
 
@@ -200,7 +202,8 @@ def refuse_unsafe(view: Project, checkpoint: Checkpoint, links: dict[str, str | 
         outside = [path for path in checkpoint.outs if not inside_work_tree(root, path, links)]
         problem = f"it lists output '{outside[0]}', which resolves outside the work tree" if outside else ""
     if problem:
-        raise BadInput(f"the xp-checkpoint trailer of {checkpoint.name} ({checkpoint.rev[:7]}) cannot be used: {problem}",
+        raise BadInput(f"the xp-checkpoint trailer of {checkpoint.name} ({checkpoint.rev[:7]}) cannot be used: "
+                       f"{problem}",
                        hint="a commit message is anyone's text: inspect it (`git show "
                             f"{checkpoint.rev[:7]}`) and remove the experiment (`xp exp remove {checkpoint.ref.name}`)")
 
@@ -208,10 +211,10 @@ def refuse_unsafe(view: Project, checkpoint: Checkpoint, links: dict[str, str | 
 # -- Is a run still going? -------------------------------------------------------------------------
 
 
-def live_runs(project: Project) -> dict[str, dict]:
+def live_runs(project: Project) -> dict[str, dict[str, Any]]:
     """Experiment ref → the live file of the run that is recording it now (its process is alive)."""
     folder = project.xp_dir / "live"
-    runs: dict[str, dict] = {}
+    runs: dict[str, dict[str, Any]] = {}
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
@@ -250,10 +253,8 @@ def prune_dead_runs(project: Project) -> None:
             sock = Path(data["socket"])
             sock.unlink(missing_ok=True)
             if sock.parent.name.startswith(SOCKET_DIR_PREFIX):  # The private folder of a long path's socket.
-                try:
+                with contextlib.suppress(OSError):
                     sock.parent.rmdir()
-                except OSError:
-                    pass
         path.unlink(missing_ok=True)
 
 
@@ -290,10 +291,8 @@ def prune_stale_socket_dirs(older_than: float = 60.0) -> None:
                 except OSError:
                     pass
             sock.unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()
-        except OSError:
-            pass
 
 
 def _hostname() -> str:

@@ -14,7 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass
 
-from pyhelper.core.gitcore import native
+from pyhelper.core.gitcore import lookup_blob, native
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.project import Project
 
@@ -157,16 +157,16 @@ def _referenced(project: Project) -> set[str]:
                 entry = found.tree["dvc.lock"]
             except KeyError:
                 continue
-            if str(entry.id) not in seen_blobs:
+            if entry.type_str == "blob" and str(entry.id) not in seen_blobs:
                 seen_blobs.add(str(entry.id))
-                lock_texts.append(repo[entry.id].data.decode("utf-8", errors="replace"))
+                lock_texts.append(lookup_blob(repo, entry.id).data.decode("utf-8", errors="replace"))
     for text in lock_texts:
         try:
             entries = parse_lock(text)
         except XpError:
             continue
-        for entry in entries.values():
-            md5s.update(info.md5 for info in (*entry.outs.values(), *entry.deps.values()))
+        for lock_entry in entries.values():
+            md5s.update(info.md5 for info in (*lock_entry.outs.values(), *lock_entry.deps.values()))
     runs = RunCache(project.xp_dir / "runs.db")
     try:
         for record in runs.list():

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.show import WORKSPACE, Row, RowReader, missing_object_errors, missing_objects
-from pyhelper.core.gitcore import native
+from pyhelper.core.gitcore import lookup_commit, native
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.metrics import Diff, FileValues, diff_values
 from pyhelper.core.project import Project
@@ -46,7 +46,7 @@ def _row_and_params_files(project: Project, repo: pygit2.Repository, reader: Row
     try:
         experiment = find(repo, spec)
         try:
-            commit = repo[experiment.rev]
+            commit = lookup_commit(repo, experiment.rev)
             row = reader.row(kind="experiment", name=experiment.name, rev=experiment.rev,
                              baseline=experiment.ref.baseline, created=float(commit.commit_time),
                              status="success", tree=commit.tree)
@@ -65,7 +65,7 @@ def _row_and_params_files(project: Project, repo: pygit2.Repository, reader: Row
     return row, set(reader.layout(commit.tree).params)
 
 
-def _values(section: dict[str, dict], errors: dict[str, str]) -> list[FileValues]:
+def _values(section: dict[str, dict[str, Any]], errors: dict[str, str]) -> list[FileValues]:
     files = list(dict.fromkeys([*section, *errors]))
     return [FileValues(f, section.get(f, {}), errors.get(f, "")) for f in files]
 

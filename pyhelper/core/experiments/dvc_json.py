@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.experiments.show import RowReader, _baselines, missing_object_errors, missing_objects
+from pyhelper.core.gitcore import lookup_commit
 from pyhelper.core.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import XpError
@@ -27,7 +28,7 @@ MAX_CHAIN = 10_000
 
 def dvc_show(project: Project, *, all_branches: bool = False, all_commits: bool = False, num: int = 1,
              revs: list[str] | None = None, hide_workspace: bool = False, param_deps: bool = False,
-             all_tags: bool = False) -> list[dict]:
+             all_tags: bool = False) -> list[dict[str, Any]]:
     """The records `dvc exp show --json` prints for the same baselines."""
     repo = open_repo(project)
     reader = RowReader(project, repo, param_deps=param_deps)
@@ -36,7 +37,7 @@ def dvc_show(project: Project, *, all_branches: bool = False, all_commits: bool 
     by_baseline: dict[str, list[tuple[str, str]]] = {}
     for ref, rev in exp_refs(repo):
         by_baseline.setdefault(ref.baseline, []).append((ref.name, rev))
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     if not hide_workspace:
         out.append({"rev": "workspace", "name": None, "data": _data(reader, None, "workspace", None),
                     "error": None, "experiments": None})
@@ -84,8 +85,8 @@ def _branch_names(repo: pygit2.Repository) -> dict[str, str]:
 
 def _chain(repo: pygit2.Repository, tip: str, baseline: str) -> list[pygit2.Commit]:
     """The experiment's commits, newest first, down to (not including) its baseline."""
-    chain = []
-    commit = repo[tip]
+    chain: list[pygit2.Commit] = []
+    commit = lookup_commit(repo, tip)
     while str(commit.id) != baseline and len(chain) < MAX_CHAIN:
         chain.append(commit)
         if not commit.parents:
@@ -190,7 +191,7 @@ def _deps_and_outs(reader: RowReader, tree: pygit2.Tree | None) -> tuple[dict[st
         except XpError:
             return deps, outs
     locks = {}
-    for dvcfile, lock in zip(pipeline.files, pipeline.lock_files()):
+    for dvcfile, lock in zip(pipeline.files, pipeline.lock_files(), strict=True):
         entries = reader.lock(tree, (lock,))
         locks.update({pipeline.address(dvcfile, name): entry for name, entry in entries.items()})
     for name, stage in pipeline.stages.items():

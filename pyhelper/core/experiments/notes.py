@@ -12,9 +12,10 @@ against the same limits (`check_tag`, `check_note`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.gitrepo import signature
 from pyhelper.core.printable import escape, first_unsafe
@@ -104,7 +105,7 @@ class Annotations:
 
     def to_json(self) -> str:
         """The note's text as stored in git (`starred` only when set, so older notes read back byte for byte)."""
-        data: dict = {"version": VERSION, "tags": list(self.tags), "note": self.note}
+        data: dict[str, Any] = {"version": VERSION, "tags": list(self.tags), "note": self.note}
         if self.starred:
             data["starred"] = True
         return json.dumps(data, indent=2) + "\n"
@@ -140,7 +141,7 @@ def _read(repo: pygit2.Repository, note: pygit2.Note) -> Annotations:
 def read_all(repo: pygit2.Repository) -> dict[str, Annotations]:
     """Commit id → annotations, for every annotated commit."""
     try:
-        notes = list(repo.notes(NOTES_REF))
+        notes = list(repo.notes(NOTES_REF))  # type: ignore[call-arg]  # pygit2's stub lacks the ref argument
     except Exception:  # No notes ref yet.
         return {}
     return {str(n.annotated_id): _read(repo, n) for n in notes}
@@ -158,9 +159,7 @@ def write(repo: pygit2.Repository, commit: str, annotations: Annotations) -> Non
     """Replaces the annotations of one commit (removes the note when there is nothing to say)."""
     sig = signature(repo)
     if annotations.empty:
-        try:
+        with contextlib.suppress(KeyError):
             repo.lookup_note(commit, NOTES_REF).remove(sig, sig, NOTES_REF)
-        except KeyError:
-            pass
         return
     repo.create_note(annotations.to_json(), sig, sig, commit, NOTES_REF, True)

@@ -13,8 +13,9 @@ be compared. Values are numbers, words, or quoted strings.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.core.experiments.show import EXPERIMENT_KINDS, Row
 from pyhelper.errors import BadInput, did_you_mean
@@ -96,12 +97,13 @@ def find_column(name: str, all_columns: list[Column]) -> Column:
 
 # -- filter expressions ------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"""\s*(?:(?P<op><=|>=|!=|==|=|<|>|~)|(?P<paren>[()])|(?P<str>"[^"]*"|'[^']*')|(?P<word>[^\s()<>=!~"']+))""")
+_TOKEN = re.compile(r"""\s*(?:(?P<op><=|>=|!=|==|=|<|>|~)|(?P<paren>[()])"""
+                    r"""|(?P<str>"[^"]*"|'[^']*')|(?P<word>[^\s()<>=!~"']+))""")
 Predicate = Callable[[Row], bool]
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
     position = 0
     text = text.strip()
     while position < len(text):
@@ -111,6 +113,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
                            hint="write e.g. --filter 'acc>0.9 and train.lr<=0.01'")
         position = match.end()
         kind = match.lastgroup
+        assert kind is not None  # Every alternative of _TOKEN is a named group.
         token = match.group(kind)
         if kind == "word" and token.lower() in ("and", "or"):
             kind = token.lower()
@@ -126,6 +129,11 @@ def parse_filter(text: str, all_columns: list[Column]) -> Predicate:
     def peek() -> tuple[str, str] | None:
         return tokens[position] if position < len(tokens) else None
 
+    def next_is(part: int, text: str) -> bool:
+        """Whether the next token's kind (`part` 0) or text (`part` 1) is `text`."""
+        token = peek()
+        return token is not None and token[part] == text
+
     def take(kind: str | None = None) -> tuple[str, str]:
         nonlocal position
         token = peek()
@@ -139,7 +147,7 @@ def parse_filter(text: str, all_columns: list[Column]) -> Predicate:
 
     def expr() -> Predicate:
         left = term()
-        while peek() and peek()[0] == "or":
+        while next_is(0, "or"):
             take()
             right = term()
             left = (lambda a, b: lambda row: a(row) or b(row))(left, right)
@@ -147,17 +155,17 @@ def parse_filter(text: str, all_columns: list[Column]) -> Predicate:
 
     def term() -> Predicate:
         left = factor()
-        while peek() and peek()[0] == "and":
+        while next_is(0, "and"):
             take()
             right = factor()
             left = (lambda a, b: lambda row: a(row) and b(row))(left, right)
         return left
 
     def factor() -> Predicate:
-        if peek() and peek()[1] == "(":
+        if next_is(1, "("):
             take()
             inner = expr()
-            if not peek() or peek()[1] != ")":
+            if not next_is(1, ")"):
                 take("paren")
             take()
             return inner
@@ -170,8 +178,9 @@ def parse_filter(text: str, all_columns: list[Column]) -> Predicate:
         return _comparison(name, op, raw.strip("\"'") if kind == "str" else raw, all_columns)
 
     predicate = expr()
-    if peek() is not None:
-        raise BadInput(f"unexpected '{peek()[1]}' in filter '{text}'", hint="join conditions with `and` / `or`")
+    leftover = peek()
+    if leftover is not None:
+        raise BadInput(f"unexpected '{leftover[1]}' in filter '{text}'", hint="join conditions with `and` / `or`")
     return predicate
 
 
@@ -234,10 +243,10 @@ def _compare(actual: Any, op: str, target: Any) -> bool:
         actual = str(actual)
         target = str(target)
     try:
-        return {
+        return bool({
             "=": actual == target, "==": actual == target, "!=": actual != target,
             "<": actual < target, "<=": actual <= target, ">": actual > target, ">=": actual >= target,
-        }[op]
+        }[op])
     except TypeError:
         return False
 
@@ -309,7 +318,8 @@ def select_columns(rows: list[Row], all_columns: list[Column], *, only_changed: 
         return header(c, all_columns)
 
     if only_changed:
-        chosen = [c for c in chosen if len({repr(value(r, c)) for r in rows}) > 1 or (keep_re and keep_re.search(label(c)))]
+        chosen = [c for c in chosen
+                  if len({repr(value(r, c)) for r in rows}) > 1 or (keep_re and keep_re.search(label(c)))]
     if drop_re:
         chosen = [c for c in chosen if not drop_re.search(label(c)) or (keep_re and keep_re.search(label(c)))]
     return chosen

@@ -8,14 +8,16 @@ checkpoints from several threads or processes form one chain.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from pyhelper.core.cache import CHECKPOINT_TEMP_PREFIX, clone, copy_hashing
 from pyhelper.core.experiments.checkpoint import (
@@ -31,6 +33,7 @@ from pyhelper.core.refs import ExpRef
 from pyhelper.live import ENV_RESUME, ENV_SOCKET, PROTOCOL_VERSION
 
 if TYPE_CHECKING:
+    from pyhelper.core.cache import Cache
     from pyhelper.core.repro import ReproEvent
 
 # A file whose stat changed less than this long before it was hashed may change again without its
@@ -155,7 +158,8 @@ class Recorder:
 
         assert self._server is not None and self._wake is not None
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._server, self._wake[0]], [], [])
+            watched: list[socket.socket | int] = [self._server, self._wake[0]]
+            ready, _, _ = select.select(watched, [], [])
             if self._server not in ready:
                 continue
             try:
@@ -189,10 +193,8 @@ class Recorder:
                       "name": checkpoint.name}
         except Exception as exc:  # The stage gets the reason; xp's own run goes on.
             answer = {"version": PROTOCOL_VERSION, "ok": False, "error": str(exc) or type(exc).__name__}
-        try:
+        with contextlib.suppress(OSError):
             conn.sendall(json.dumps(answer).encode() + b"\n")
-        except OSError:
-            pass
 
     def record(self, step: int) -> Checkpoint:
         """Records the work tree and the persisted outputs as the next checkpoint of the chain."""
@@ -222,10 +224,8 @@ class Recorder:
         if self._on_event is not None:
             from pyhelper.core.repro import ReproEvent
 
-            try:
+            with contextlib.suppress(Exception):  # A listener's failure must not undo a recorded checkpoint.
                 self._on_event(ReproEvent("checkpoint", self.stage, f"{checkpoint.name} {checkpoint.rev[:7]}"))
-            except Exception:  # noqa: BLE001 - a listener's failure must not undo a recorded checkpoint.
-                pass
         return checkpoint
 
     def _capture_persisted(self) -> dict[str, HashInfo]:
@@ -250,7 +250,7 @@ class Recorder:
             outs[rel] = info
         return outs
 
-    def _capture_file(self, cache, path: Path, st: os.stat_result) -> str:
+    def _capture_file(self, cache: Cache, path: Path, st: os.stat_result) -> str:
         """The file's md5, after storing its bytes in the cache: one read that both hashes and copies."""
         key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         known = self._memo.get(str(path))
@@ -263,10 +263,8 @@ class Recorder:
         fd, tmp = tempfile.mkstemp(dir=cache.root, prefix=f"{CHECKPOINT_TEMP_PREFIX}{os.getpid()}-")
         try:
             os.close(fd)
-            if clone(path, Path(tmp)):
-                md5 = file_md5(tmp)  # A copy-on-write clone costs nothing; hashing it is the whole cost.
-            else:
-                md5 = copy_hashing(path, Path(tmp))
+            # A copy-on-write clone costs nothing; hashing it is the whole cost.
+            md5 = file_md5(tmp) if clone(path, Path(tmp)) else copy_hashing(path, Path(tmp))
             os.chmod(tmp, 0o444)
             target = cache.object_path(md5)
             if target.exists():

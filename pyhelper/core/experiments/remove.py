@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pyhelper.core.experiments import notes
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
@@ -9,6 +11,9 @@ from pyhelper.core.gitcore import native
 from pyhelper.core.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, UnknownRevision
+
+if TYPE_CHECKING:
+    import pygit2
 
 
 def remove(project: Project, specs: list[str], *, rev: str | None = None, all_experiments: bool = False,
@@ -92,7 +97,7 @@ def _chosen(project: Project, specs: list[str], *, rev: str | None, all_experime
     return chosen
 
 
-def _delete(repo, chosen: list[Experiment]) -> list[Experiment]:
+def _delete(repo: pygit2.Repository, chosen: list[Experiment]) -> list[Experiment]:
     """Deletes the experiments' refs; their notes go with the last ref to their commit."""
     for experiment in chosen:
         repo.references.delete(str(experiment.ref))

@@ -11,8 +11,10 @@ from pyhelper.errors import UnknownExperiment, did_you_mean
 if TYPE_CHECKING:
     import pygit2
 
+    from pyhelper.core.refs import ExpRef
 
-def find(repo: pygit2.Repository, spec: str, *, refs: list | None = None) -> Experiment:
+
+def find(repo: pygit2.Repository, spec: str, *, refs: list[tuple[ExpRef, str]] | None = None) -> Experiment:
     """The experiment named `spec` (preferring HEAD's baseline when names repeat), or with that id.
 
     `NAME@STEP` names a checkpoint of experiment NAME (unless an experiment is called that). A caller

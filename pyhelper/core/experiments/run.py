@@ -10,9 +10,10 @@ it keeps, and which `resume` continues.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from pyhelper.core import graph, tmp_workspace
 from pyhelper.core.experiments import names
@@ -51,7 +52,7 @@ class ExpRunResult:
 def run(
     project: Project,
     *,
-    set_values: list[str] = (),
+    set_values: Sequence[str] = (),
     name: str | None = None,
     message: str | None = None,
     targets: list[str] | None = None,
@@ -62,7 +63,7 @@ def run(
     resume: str | None = None,
     reset: bool = False,
     options: ReproOptions | None = None,
-    copy_paths: list[str] = (),
+    copy_paths: Sequence[str] = (),
 ) -> ExpRunResult:
     """Runs an experiment; see the module docstring.
 
@@ -88,8 +89,11 @@ def run(
                     reset=reset, options=options, copy_paths=copy_paths)
 
 
-def _run(project: Project, repo, head, chosen: str, start, replaces: frozenset[str | None], *, set_values, message,
-         targets, force, temp, use_run_cache, on_event, reset, options, copy_paths) -> ExpRunResult:
+def _run(project: Project, repo: pygit2.Repository, head: pygit2.Commit, chosen: str, start: Checkpoint | None,
+         replaces: frozenset[str | None], *, set_values: Sequence[str], message: str | None,
+         targets: list[str] | None, force: bool, temp: bool, use_run_cache: bool,
+         on_event: Callable[[ReproEvent], None], reset: bool, options: ReproOptions | None,
+         copy_paths: Sequence[str]) -> ExpRunResult:
     """`run` once the name is held: reproduce (in the workspace or a private work tree), then record on `head`."""
     from pyhelper.core.experiments import checkpoint as checkpoints
     from pyhelper.core.experiments.recorder import Recorder
@@ -140,7 +144,7 @@ def _run(project: Project, repo, head, chosen: str, start, replaces: frozenset[s
     return ExpRunResult(experiment, result)
 
 
-def _copy_paths(project: Project, dest: Path, paths: list[str] | tuple[str, ...]) -> None:
+def _copy_paths(project: Project, dest: Path, paths: Sequence[str]) -> None:
     """Copies untracked or ignored files the user names (`--copy-paths`) into a private work tree."""
     import shutil
 
@@ -159,7 +163,7 @@ def _copy_paths(project: Project, dest: Path, paths: list[str] | tuple[str, ...]
             shutil.copy2(source, target)
 
 
-def dry_run(project: Project, set_values: list[str], targets: list[str] | None, *, force: bool,
+def dry_run(project: Project, set_values: Sequence[str], targets: list[str] | None, *, force: bool,
             options: ReproOptions | None, on_event: Callable[[ReproEvent], None]) -> ReproResult:
     """`exp run --dry`: what would run with these params; nothing runs, is recorded or stays changed."""
     edit = set_params(project.project_root, list(set_values)) if set_values else None
@@ -171,7 +175,7 @@ def dry_run(project: Project, set_values: list[str], targets: list[str] | None, 
             edit.undo()
 
 
-def _reproduce(view: Project, set_values: list[str], targets: list[str] | None, force: bool,
+def _reproduce(view: Project, set_values: Sequence[str], targets: list[str] | None, force: bool,
                use_run_cache: bool, recorder: Recorder, on_event: Callable[[ReproEvent], None], *,
                failed_hint: str, options: ReproOptions | None = None) -> ReproResult:
     """Sets the params (undone if the pipeline turns out invalid) and reproduces in `view`, recording checkpoints."""

@@ -8,11 +8,12 @@ work. A file that cannot be parsed in one experiment becomes an error on that ro
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.experiments import notes
-from pyhelper.core.gitcore import native
+from pyhelper.core.gitcore import lookup_blob, lookup_commit, native
 from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo
 from pyhelper.core.inside import plain_path
 from pyhelper.core.project import Project
@@ -20,6 +21,12 @@ from pyhelper.errors import BadInput, StateError, UnknownExperiment, UnknownRevi
 
 if TYPE_CHECKING:
     import pygit2
+
+    from pyhelper.core.cache import Cache
+    from pyhelper.core.collect import Collected, TreeFiles
+    from pyhelper.core.experiments.checkpoint import Checkpoint
+    from pyhelper.core.queue.db import Entry
+    from pyhelper.core.refs import ExpRef
 
 WORKSPACE = "workspace"
 EXPERIMENT_KINDS = ("experiment", "queued", "running", "failed")
@@ -88,16 +95,22 @@ class _Layout:
 class RowReader:
     """Parses files of commits and the workspace, each distinct blob once."""
 
-    def __init__(self, project: Project, repo: pygit2.Repository, *, param_deps: bool = False):
+    def __init__(self, project: Project, repo: pygit2.Repository | None, *, param_deps: bool = False):
         self.project = project
-        self.repo = repo
+        self._repo = repo
         self.param_deps = param_deps
         """Only the params stages depend on; otherwise every key of the project's params.yaml too, as DVC."""
         self._parsed: dict[tuple[str, str], Any] = {}
         self._layouts: dict[tuple[str, ...], _Layout] = {}
-        self._cache = None
-        self._tree_files: Any = None
-        self._ws_files: tuple[Any, Any] | None = None
+        self._cache: Cache | None = None
+        self._tree_files: TreeFiles | None = None
+        self._ws_files: tuple[list[int | None], Collected] | None = None
+
+    @property
+    def repo(self) -> pygit2.Repository:
+        """The repository; a reader without one (a project with no commit yet) reads only the workspace."""
+        assert self._repo is not None, "a commit's files read without a repository"
+        return self._repo
 
     def _blob(self, tree: pygit2.Tree | None, path: str, *, anywhere: bool = False) -> tuple[str, bytes] | None:
         """(blob id, bytes) of a file in a tree, or of the workspace file when `tree` is None.
@@ -122,7 +135,7 @@ class RowReader:
         oid = str(entry.id)
         key = ("raw", oid)
         if key not in self._parsed:
-            self._parsed[key] = self.repo[entry.id].data
+            self._parsed[key] = lookup_blob(self.repo, entry.id).data
         return oid, self._parsed[key]
 
     def _parse(self, kind: str, blob: tuple[str, bytes], path: str, parse: Callable[[bytes, str], Any]) -> Any:
@@ -137,18 +150,18 @@ class RowReader:
             raise found
         return found
 
-    def workspace_files(self) -> Any:
-        """The workspace's dvc.yaml and .dvc files (`collect.Collected`), collected once per reader and
+    def workspace_files(self) -> Collected:
+        """The workspace's dvc.yaml and .dvc files, collected once per reader and
         again only when a dvc.yaml of the root changed (a long-lived server reader sees new files)."""
-        from pyhelper.core.collect import collect
-
         import posixpath
+
+        from pyhelper.core.collect import collect
 
         # The stats that change when a dvc.yaml or a folder is added or removed where pipelines live.
         known = self._ws_files[1].pipelines if self._ws_files is not None else ()
         folders = {self.project.sub or "."} | {posixpath.dirname(f) or "." for f in known}
         folders |= {posixpath.dirname(f) or "." for f in folders}
-        stamp = []
+        stamp: list[int | None] = []
         for rel in sorted(folders) + [posixpath.join(self.project.sub or ".", "dvc.yaml")]:
             try:
                 stamp.append((self.project.root / rel).stat().st_mtime_ns)
@@ -173,8 +186,7 @@ class RowReader:
         from pyhelper.core.metrics import metrics_files, params_keys
 
         files = self.pipeline_files(tree)
-        blobs = [(f, self._blob(tree, f)) for f in files]
-        blobs = [(f, b) for f, b in blobs if b is not None]
+        blobs = [(f, b) for f in files if (b := self._blob(tree, f)) is not None]
         if not blobs:
             return _Layout({}, ())
         key: tuple[str, ...] = tuple(b[0] for _, b in blobs)
@@ -183,8 +195,8 @@ class RowReader:
         key += ("whole-params",) if whole_default else ()
         for file, blob in blobs:
             if b"${" in blob[1]:
-                params = self._blob(tree, posixpath.join(posixpath.dirname(file), "params.yaml"))
-                key += (params[0] if params else "",)
+                vars_blob = self._blob(tree, posixpath.join(posixpath.dirname(file), "params.yaml"))
+                key += (vars_blob[0] if vars_blob else "",)
         if key not in self._layouts:
             from pyhelper.core.dvcfile import parse_pipeline
 
@@ -204,9 +216,8 @@ class RowReader:
         return self._layouts[key]
 
     def params(self, tree: pygit2.Tree | None, layout: _Layout, errors: dict[str, str]) -> dict[str, dict[str, Any]]:
-        from pyhelper.core.params import flatten, get_value, parse_params
-
         from pyhelper.core.metrics import not_read
+        from pyhelper.core.params import flatten, get_value, parse_params
 
         out: dict[str, dict[str, Any]] = {}
         for path, keys in layout.params.items():
@@ -270,7 +281,7 @@ class RowReader:
                     cached = {out_path: info.md5 for entry in lock().values() for out_path, info in entry.outs.items()}
                 md5 = cached.get(path)
                 data = self._cache_object(md5) if md5 else None
-                blob = ("md5:" + md5, data) if data is not None else None
+                blob = ("md5:" + md5, data) if md5 and data is not None else None
             if blob is None:
                 errors[path] = "missing"
                 continue
@@ -290,7 +301,7 @@ class RowReader:
     def row(self, *, kind: str, name: str, rev: str, baseline: str, created: float | None, status: str,
             tree: pygit2.Tree | None, message: str = "", annotations: notes.Annotations | None = None,
             with_deps: bool = False, with_metrics: bool = True, checkpoint_of: str | None = None) -> Row:
-        """One row; `checkpoint_of` names the stage whose checkpoint `tree` is (its metrics are limited to that stage's)."""
+        """One row; `checkpoint_of` names the stage whose checkpoint `tree` is (its metrics: that stage's)."""
         errors: dict[str, str] = {}
         layout = self.layout(tree)
         if checkpoint_of is not None and layout.pipeline is not None:
@@ -379,7 +390,7 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
     annotations = notes.read_all(repo)
     baselines = _baselines(repo, project, all_branches=all_branches, all_commits=all_commits, num=num,
                            revs=revs or [], all_tags=all_tags)
-    by_baseline: dict[str, list] = {}
+    by_baseline: dict[str, list[tuple[ExpRef, str]]] = {}
     for ref, rev in exp_refs(repo):
         by_baseline.setdefault(ref.baseline, []).append((ref, rev))
     queued, queue_error = _queue_entries(project) if include_queue else ({}, "")
@@ -400,7 +411,7 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
         exps = []
         for ref, rev in by_baseline.get(baseline, []):
             try:
-                exp_commit = repo[rev]
+                exp_commit = lookup_commit(repo, rev)
                 row = reader.row(kind="experiment", name=ref.name, rev=rev, baseline=baseline,
                                  created=float(exp_commit.commit_time), status="success", tree=exp_commit.tree,
                                  message=exp_commit.message.strip(), annotations=annotations.get(rev),
@@ -453,7 +464,7 @@ def _broken_row(name: str, rev: str, baseline: str) -> Row:
                errors={"git": error})
 
 
-def _with_checkpoints(reader: RowReader, ref, row: Row, running: dict | None, listed: bool,
+def _with_checkpoints(reader: RowReader, ref: ExpRef, row: Row, running: dict[str, Any] | None, listed: bool,
                       with_deps: bool) -> list[Row]:
     """The experiment's row (running, or failed at its step, while its ref is on a checkpoint) and its checkpoints'.
 
@@ -481,13 +492,13 @@ def _with_checkpoints(reader: RowReader, ref, row: Row, running: dict | None, li
     return out
 
 
-def _checkpoint_rows(reader: RowReader, found: list, baseline: str, with_deps: bool) -> list[Row]:
+def _checkpoint_rows(reader: RowReader, found: list[Checkpoint], baseline: str, with_deps: bool) -> list[Row]:
     """A row per checkpoint of a chain (newest first), each with the params and metrics of its commit."""
     import dataclasses
 
     rows = []
     for checkpoint in found:
-        commit = reader.repo[checkpoint.rev]
+        commit = lookup_commit(reader.repo, checkpoint.rev)
         rows.append(dataclasses.replace(reader.row(
             kind="checkpoint", name=checkpoint.name, rev=checkpoint.rev, baseline=baseline,
             created=float(commit.commit_time), status="", tree=commit.tree,
@@ -520,10 +531,10 @@ def checkpoint_rows(reader: RowReader, name: str, baseline: str | None = None) -
                             hint="list experiments with `xp exp show`")
 
 
-def _queue_entries(project: Project) -> tuple[dict[str, list], str]:
+def _queue_entries(project: Project) -> tuple[dict[str, list[Entry]], str]:
     """Running, queued and failed queue entries by baseline, and why the queue could not be read."""
     try:
-        entries = None
+        entries: Sequence[Entry] | None = None
         if (project.xp_dir / "config").is_file():  # Perhaps the queue on Redis (imported only then).
             from pyhelper.core.queue.redis_backend import configured_entries
 
@@ -536,7 +547,7 @@ def _queue_entries(project: Project) -> tuple[dict[str, list], str]:
             entries = state(project).entries
     except XpError as exc:
         return {}, f"{exc}" + (f" — {exc.hint}" if exc.hint else "")
-    by_baseline: dict[str, list] = {}
+    by_baseline: dict[str, list[Entry]] = {}
     for status in QUEUE_STATUSES:
         for entry in entries:
             if entry.status == status:

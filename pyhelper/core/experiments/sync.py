@@ -13,12 +13,13 @@ so that pushing never drops someone else's tags.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import signal
 import subprocess
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from pyhelper.core.credentials import redact, redact_text
 from pyhelper.core.experiments.resolve import find
@@ -63,7 +64,8 @@ def _git(project: Project, *args: str, follow: Follow | None = None) -> subproce
     return _followed(project, list(args), env, follow)
 
 
-def _followed(project: Project, args: list[str], env: dict[str, str], follow: Follow) -> subprocess.CompletedProcess[str]:
+def _followed(project: Project, args: list[str], env: dict[str, str],
+              follow: Follow) -> subprocess.CompletedProcess[str]:
     """Runs git in its own process group, passing its progress lines on, until it ends or `follow.cancel` is set."""
     proc = subprocess.Popen(git_argv(*args), cwd=project.root, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -72,9 +74,10 @@ def _followed(project: Project, args: list[str], env: dict[str, str], follow: Fo
 
     def read_err() -> None:
         # git redraws a progress line with "\r"; each redraw is one line here.
-        assert proc.stderr is not None
+        stream = proc.stderr
+        assert isinstance(stream, io.BufferedReader)  # Popen's default buffering: read1 returns what is there.
         buffer = b""
-        while chunk := proc.stderr.read1(4096):
+        while chunk := stream.read1(4096):
             buffer += chunk
             *lines, buffer = re.split(rb"[\r\n]", buffer)
             for raw in lines:
@@ -99,8 +102,8 @@ def _followed(project: Project, args: list[str], env: dict[str, str], follow: Fo
         raise
     if proc.poll() is None:
         _end_group(proc)
-        raise SyncCancelled(f"git {args[0]} was stopped before it finished (a ref it had not updated yet stays as it was)",
-                             hint="run it again to finish it")
+        raise SyncCancelled(f"git {args[0]} was stopped before it finished "
+                            "(a ref it had not updated yet stays as it was)", hint="run it again to finish it")
     reader.join(5)
     stdout_reader.join(5)
     return subprocess.CompletedProcess(["git", *args], proc.returncode, b"".join(out).decode("utf-8", "replace"),
@@ -178,8 +181,9 @@ def push(project: Project, remote: str, names: list[str], *, follow: Follow | No
             from pyhelper.core.printable import escape
 
             reason += f" (the remote says: {escape(' '.join(x for x in said if x))})"  # Its hooks' words, raw.
-        raise SyncError(f"'{named}' refused {what}" + (f" and {len(declined) - 1} more" if len(declined) > 1 else "")
-                        + f": {reason}", hint="the remote's rules do not accept it: ask its owner, or push to another remote")
+        more = f" and {len(declined) - 1} more" if len(declined) > 1 else ""
+        raise SyncError(f"'{named}' refused {what}{more}: {reason}",
+                        hint="the remote's rules do not accept it: ask its owner, or push to another remote")
     refused_exps = [ref for ref in map(ExpRef.parse, refused) if ref is not None]
     if refused_exps:
         pushed = len(chosen) - len(refused_exps)
@@ -242,9 +246,9 @@ def pull(project: Project, remote: str, names: list[str], *, follow: Follow | No
                   follow=follow)
     _merge_notes(project, remote)
     if result.returncode != 0:
-        refused = [ExpRef.parse(m.group(2)) for line in result.stderr.splitlines()
-                   if (m := _REJECTED_FETCH.match(line))]
-        refused = [ref for ref in refused if ref is not None]
+        parsed = [ExpRef.parse(m.group(2)) for line in result.stderr.splitlines()
+                  if (m := _REJECTED_FETCH.match(line))]
+        refused = [ref for ref in parsed if ref is not None]
         if refused:
             raise SyncError(
                 f"you already have a different experiment named {_names(refused)}; it was not pulled "

@@ -27,8 +27,9 @@ def values(project: Project, repo: pygit2.Repository | None, revisions: list[Rev
     out = []
     for revision in revisions:
         tree = None if revision.kind in (WORKSPACE, "running") or repo is None else repo[revision.rev].tree
-        row = (reader if revision.kind != "running" else
-               RowReader(project.in_workspace(Path(revision.root or project.root)), repo)).row(kind=revision.kind, name=revision.label, rev=revision.rev, baseline="", created=None,
+        source = (reader if revision.kind != "running" else
+                  RowReader(project.in_workspace(Path(revision.root or project.root)), repo))
+        row = source.row(kind=revision.kind, name=revision.label, rev=revision.rev, baseline="", created=None,
                          status="", tree=tree)
         out.append({"rev": revision.label, "params": row.params, "metrics": row.metrics, "errors": row.errors})
     return out
@@ -56,7 +57,8 @@ def _lookup(records: list[dict[str, Any]], section: str, key: str) -> list[Any]:
 def metric_vs_param(records: list[dict[str, Any]], metric: str, param: str) -> Plot:
     """A point per experiment: `param` on x, `metric` on y, coloured as in the other plots."""
     xs, ys = _lookup(records, "params", param), _lookup(records, "metrics", metric)
-    rows = [{"rev": r["rev"], "x": x, "y": y} for r, x, y in zip(records, xs, ys) if x is not None and y is not None]
+    rows = [{"rev": r["rev"], "x": x, "y": y}
+            for r, x, y in zip(records, xs, ys, strict=True) if x is not None and y is not None]
     numeric = all(isinstance(r["x"], (int, float)) and not isinstance(r["x"], bool) for r in rows)
     labels = [r["rev"] for r in records]
     spec = {
@@ -103,11 +105,12 @@ def parallel(records: list[dict[str, Any]], params: list[str], metric: str) -> P
         present = [v for v in placed if v is not None]
         low, high = (min(present), max(present)) if present else (0.0, 1.0)
         span = (high - low) or 1.0
-        for record, value, raw in zip(records, placed, column):
+        for record, value, raw in zip(records, placed, column, strict=True):
             if value is not None:
                 rows.append({"rev": record["rev"], "axis": name, "value": raw if isinstance(raw, (int, float)) else
                              str(raw), "norm": (value - low) / span})
-        ends = [(categories[0], 0.0), (categories[-1], 1.0)] if categories else [(low, 0.0), (high, 1.0 if span else 0.0)]
+        ends = ([(categories[0], 0.0), (categories[-1], 1.0)] if categories
+                else [(low, 0.0), (high, 1.0 if span else 0.0)])
         ticks.extend({"axis": name, "label": f"{label:g}" if isinstance(label, float) else str(label), "norm": norm}
                      for label, norm in ends)
     metric_of = {r["rev"]: r["value"] for r in rows if r["axis"] == metric}

@@ -22,6 +22,8 @@ from pyhelper.errors import BadInput, UnknownExperiment, UnknownRevision, XpErro
 if TYPE_CHECKING:
     import pygit2
 
+    from pyhelper.core.refs import ExpRef
+
 WORKSPACE = "workspace"
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 """An image larger than this is left out (named in the errors): it would make the report unusably large."""
@@ -60,7 +62,8 @@ class Columns:
         """One {rev, series, x, y} per point, in order."""
         revs = [label for label, count in self.rev for _ in range(count)]
         series = [name for name, count in self.series for _ in range(count)]
-        return [{"rev": r, "series": s, "x": x, "y": y} for r, s, x, y in zip(revs, series, self.x, self.y)]
+        return [{"rev": r, "series": s, "x": x, "y": y}
+                for r, s, x, y in zip(revs, series, self.x, self.y, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -125,10 +128,11 @@ def select(project: Project, repo: pygit2.Repository | None, specs: list[str]) -
 
 def experiments_of_head(repo: pygit2.Repository) -> list[str]:
     """Names of the experiments of HEAD's baseline, oldest first."""
+    from pyhelper.core.gitcore import lookup_commit
     from pyhelper.core.gitrepo import exp_refs
 
     head = str(repo.head.target)
-    found = [(repo[rev].commit_time, ref.name) for ref, rev in exp_refs(repo) if ref.baseline == head]
+    found = [(lookup_commit(repo, rev).commit_time, ref.name) for ref, rev in exp_refs(repo) if ref.baseline == head]
     return [name for _, name in sorted(found)]
 
 
@@ -136,9 +140,10 @@ def experiments_of_all(repo: pygit2.Repository) -> list[Revision]:
     """Every experiment of every commit, oldest first; a name two baselines share gets its baseline's short sha."""
     from collections import Counter
 
+    from pyhelper.core.gitcore import lookup_commit
     from pyhelper.core.gitrepo import exp_refs
 
-    found = sorted((repo[rev].commit_time, ref.name, ref.baseline, rev) for ref, rev in exp_refs(repo))
+    found = sorted((lookup_commit(repo, rev).commit_time, ref.name, ref.baseline, rev) for ref, rev in exp_refs(repo))
     shared = Counter(name for _, name, _, _ in found)
     return [Revision(name if shared[name] == 1 else f"{name} ({baseline[:7]})", rev, "experiment")
             for _, name, baseline, rev in found]
@@ -156,7 +161,7 @@ def _running(project: Project) -> dict[str, Revision]:
     return found
 
 
-def _one(repo: pygit2.Repository | None, spec: str, refs: list | None = None) -> Revision:
+def _one(repo: pygit2.Repository | None, spec: str, refs: list[tuple[ExpRef, str]] | None = None) -> Revision:
     if spec == WORKSPACE:
         return Revision(WORKSPACE, WORKSPACE, WORKSPACE)
     if repo is None:
@@ -230,7 +235,7 @@ def override(definition: PlotDef, props: dict[str, str]) -> PlotDef:
 
     from pyhelper.core.plots.definitions import template_of
 
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if props.get("template"):
         changes["template"] = template_of(props["template"], "--template")
     for key in ("title", "x_label", "y_label"):
@@ -304,7 +309,8 @@ def collect(project: Project, revisions: list[Revision], *, targets: list[str] |
     if targets and not joined:
         known = sorted({d.id for r in revisions for d in _safe_defs(project, repo, r)})
         raise BadInput(f"no plot matches {', '.join(targets)}",
-                       hint=did_you_mean(targets[0], known) or f"plots: {', '.join(known) or 'none declared in dvc.yaml'}")
+                       hint=did_you_mean(targets[0], known)
+                       or f"plots: {', '.join(known) or 'none declared in dvc.yaml'}")
     labels = [r.label for r in revisions]
     plots = tuple(_plot(plot_id, item, labels) for plot_id, item in joined.items())
     return Plots(revisions=tuple(revisions), plots=plots, errors=tuple(errors))
@@ -335,7 +341,7 @@ def _join(plot: _Joined, label: str, path: str, source: Source, columns: dict[st
         if ys is None:
             continue
         if None in xs or None in ys:  # A record without x or without this field is not drawn.
-            pairs = [(a, b) for a, b in zip(xs, ys) if a is not None and b is not None]
+            pairs = [(a, b) for a, b in zip(xs, ys, strict=True) if a is not None and b is not None]
             chunk_xs, chunk_ys = [a for a, _ in pairs], [b for _, b in pairs]
         else:
             chunk_xs, chunk_ys = xs, ys

@@ -54,12 +54,11 @@ def template_of(name: Any, where: str) -> str:
     """xp's template for a definition's `template:` value; `PipelineError` naming the choices otherwise."""
     if name is None:
         return "linear"
-    name = str(name)
-    name = ALIASES.get(name, name)
-    if name not in TEMPLATES:
-        raise PipelineError(f"unknown plot template '{name}' in {where}",
+    template = ALIASES.get(str(name), str(name))
+    if template not in TEMPLATES:
+        raise PipelineError(f"unknown plot template '{template}' in {where}",
                             hint=f"use one of: {', '.join(TEMPLATES)}", path="dvc.yaml")
-    return name
+    return template
 
 
 def _fields(value: Any) -> tuple[str, ...]:

@@ -37,7 +37,10 @@ for (const item of specs) {
   const renderer = Array.isArray(values) && values.length > 5000 ? 'canvas' : 'svg';
   vegaEmbed(chart, item.spec, {renderer, ast: true, expr: vega.expressionInterpreter,
                                actions: {export: true, source: false, compiled: false, editor: false}})
-    .catch((error) => { chart.classList.add('xp-error'); chart.textContent = 'Could not draw this plot: ' + error.message; });
+    .catch((error) => {
+      chart.classList.add('xp-error');
+      chart.textContent = 'Could not draw this plot: ' + error.message;
+    });
 }
 """
 

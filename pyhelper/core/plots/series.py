@@ -14,6 +14,7 @@ import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyhelper.core.gitcore import lookup_blob, lookup_tree
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput
 
@@ -47,11 +48,11 @@ def _number(text: str) -> Any:
 def _column(values: list[str | None]) -> list[Any]:
     """A CSV column converted whole (ints, else floats, else cell by cell): per-cell tries cost 3× more."""
     try:
-        return [int(v) for v in values]  # type: ignore[arg-type]
+        return [int(v) for v in values]  # type: ignore[arg-type]  # A None cell: TypeError, caught.
     except (ValueError, TypeError):
         pass
     try:
-        return [float(v) for v in values]  # type: ignore[arg-type]
+        return [float(v) for v in values]  # type: ignore[arg-type]  # A None cell: TypeError, caught.
     except (ValueError, TypeError):
         return [None if v is None else _number(v) for v in values]
 
@@ -62,8 +63,9 @@ def _table(rows: list[list[str]]) -> dict[str, list[Any]]:
         return {}
     header, body = rows[0], [r for r in rows[1:] if r]
     if body and min(map(len, body)) >= len(header):
-        # Every row is whole: transpose in C rather than cell by cell.
-        return {name: _column(list(values)) for name, values in zip(header, zip(*body))}
+        # Every row is whole: transpose in C rather than cell by cell. Cells past the header's (in every
+        # row, or in some) have no column name and are dropped, so neither zip is strict.
+        return {name: _column(list(values)) for name, values in zip(header, zip(*body, strict=False), strict=False)}
     return {name: _column([r[i] if i < len(r) else None for r in body]) for i, name in enumerate(header)}
 
 
@@ -180,7 +182,7 @@ class Snapshot:
         if entry.type_str != "blob":
             return None
         assert self.repo is not None
-        return self.repo[entry.id].data
+        return lookup_blob(self.repo, entry.id).data
 
     def series(self, path: str) -> dict[str, list[Any]] | None:
         """A plot file as columns (`parse_series`), or None when the revision has no such file.
@@ -232,7 +234,7 @@ class Snapshot:
         if entry.type_str == "blob":
             return [path]
         assert self.repo is not None
-        return sorted(_walk(self.repo, self.repo[entry.id], path))
+        return sorted(_walk(self.repo, lookup_tree(self.repo, entry.id), path))
 
     def _cached_md5(self, path: str) -> str | None:
         if self._lock is None:
@@ -292,10 +294,11 @@ def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> list[str]:
     """Plot files under a tree, as repository-relative paths."""
     out = []
     for entry in tree:
-        path = f"{prefix}/{entry.name}"
+        name = entry.name or ""  # Always set on a tree's entries.
+        path = f"{prefix}/{name}"
         if entry.type_str == "tree":
-            out.extend(_walk(repo, repo[entry.id], path))
-        elif posixpath.splitext(entry.name)[1].lower() in PLOTTABLE:
+            out.extend(_walk(repo, lookup_tree(repo, entry.id), path))
+        elif posixpath.splitext(name)[1].lower() in PLOTTABLE:
             out.append(path)
     return out
 

@@ -78,7 +78,8 @@ def spec(template: str, rows: list[dict[str, Any]], *, labels: list[str], title:
         encoding: dict[str, Any] = {"x": x, "y": y, "color": color, "tooltip": tooltip}
         if several:
             encoding["strokeDash" if template == "linear" else "shape"] = {"field": "series", "type": "nominal"}
-        mark: dict[str, Any] = {"type": "line", "point": False, "tooltip": True} if template == "linear" else {"type": "point"}
+        mark: dict[str, Any] = ({"type": "line", "point": False, "tooltip": True} if template == "linear"
+                                else {"type": "point"})
         encoding["detail"] = {"field": "series"}
         if (size if size is not None else len(rows)) > LARGE:
             # Each point's ARIA text and titled tooltip are expressions Vega evaluates per point
@@ -118,7 +119,7 @@ def _confusion(rows: list[dict[str, Any]], *, labels: list[str], title: str, x_l
     # Counted in Vega-Lite, not here, so the data stays the file's records (and its CSV/JSON export too).
     transform: list[dict[str, Any]] = [
         {"aggregate": [{"op": "count", "as": "count"}], "groupby": ["rev", "x", "y"]}]
-    value = {"field": "count", "type": "quantitative", "title": "count"}
+    value: dict[str, Any] = {"field": "count", "type": "quantitative", "title": "count"}
     if normalized:
         # DVC's confusion_normalized: each predicted (y) class's counts divided by that class's total.
         transform += [{"joinaggregate": [{"op": "sum", "field": "count", "as": "total"}], "groupby": ["rev", "y"]},
@@ -128,7 +129,7 @@ def _confusion(rows: list[dict[str, Any]], *, labels: list[str], title: str, x_l
         "x": {"field": "x", "type": "nominal", "title": x_label},
         "y": {"field": "y", "type": "nominal", "title": y_label},
         "color": value}}
-    text = {"mark": {"type": "text"}, "encoding": {
+    text: dict[str, Any] = {"mark": {"type": "text"}, "encoding": {
         "x": {"field": "x", "type": "nominal"}, "y": {"field": "y", "type": "nominal"},
         "text": {**value, **({"format": ".2f"} if normalized else {})}}}
     # Light text on the dark cells, so every number stays readable.

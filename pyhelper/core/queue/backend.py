@@ -19,11 +19,15 @@ from __future__ import annotations
 import configparser
 import os
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput
+
+if TYPE_CHECKING:
+    from pyhelper.core.queue.redis_backend import RedisQueue
 
 SQLITE = "sqlite"
 DEFAULT_JOB_TIMEOUT = 24 * 3600
@@ -78,13 +82,14 @@ def check_backend(url: str) -> str:
         raise BadInput(f"'{redact(url)}' is not a queue backend",
                        hint="use redis://HOST:PORT/DB (e.g. redis://127.0.0.1:6379/0) or sqlite")
     try:
-        parts.port
+        _ = parts.port  # urllib checks the port only when it is read.
     except ValueError:
-        raise BadInput("the queue backend's URL has a bad port", hint="use redis://HOST:PORT/DB with a numeric port") from None
+        raise BadInput("the queue backend's URL has a bad port",
+                       hint="use redis://HOST:PORT/DB with a numeric port") from None
     return url
 
 
-def config_path(project: Project):
+def config_path(project: Project) -> Path:
     """`.xp/config` of the user's workspace."""
     return project.xp_dir / "config"
 
@@ -169,7 +174,7 @@ def open_backend(project: Project) -> QueueBackend:
     return QueueDb(project)
 
 
-def redis_queue(project: Project):
+def redis_queue(project: Project) -> RedisQueue | None:
     """The project's queue on Redis (a `RedisQueue`, to be closed) when `.xp/config` selects one, else None.
 
     Neither Redis nor RQ is imported when the project has no `.xp/config`."""

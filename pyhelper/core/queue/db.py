@@ -14,11 +14,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pyhelper.core.project import Project
 from pyhelper.core.queue.store import Connection, QueueError, Transaction, identity, unreadable
@@ -305,7 +305,8 @@ class QueueDb:
                                   " AND status='running'", (entry_id, worker)).fetchone()
             if row is None:
                 return None
-            status = self._give_up(entry_id, *row, reason)
+            attempts, retries, cancel = row
+            status = self._give_up(entry_id, attempts, retries, cancel, reason)
             self.db.execute("UPDATE workers SET entry=NULL WHERE id=?", (worker,))
         return status
 
@@ -405,8 +406,8 @@ class QueueDb:
                                        (hostname(), *pids)).rowcount
         with self.transaction():
             self.db.execute("UPDATE workers SET stopping=1")
-            count = self.db.execute("SELECT COUNT(*) FROM workers WHERE heartbeat >= ?",
-                                    (time.time() - LEASE_SECONDS,)).fetchone()[0]
+            count = int(self.db.execute("SELECT COUNT(*) FROM workers WHERE heartbeat >= ?",
+                                        (time.time() - LEASE_SECONDS,)).fetchone()[0])
             if kill:
                 self.db.execute("UPDATE entries SET cancel=2 WHERE status='running'")
         return count
@@ -414,10 +415,10 @@ class QueueDb:
     def orphaned_retries(self) -> int:
         """Running entries with retries left whose worker stopped heartbeating (they will be re-queued)."""
         stale = time.time() - 3 * HEARTBEAT_SECONDS
-        return self.db.execute(
+        return int(self.db.execute(
             "SELECT COUNT(*) FROM entries e LEFT JOIN workers w ON w.id = e.worker WHERE e.status='running'"
             " AND e.attempts <= e.retries AND e.cancel = 0 AND (w.heartbeat IS NULL OR w.heartbeat < ?)",
-            (stale,)).fetchone()[0]
+            (stale,)).fetchone()[0])
 
     def running(self) -> list[Running]:
         """Every running entry, with what it takes to tell whether its worker is still alive."""
@@ -449,7 +450,8 @@ class QueueDb:
                                     " pgid=NULL WHERE id=?", (now, recorded[entry_id], entry_id))
                     self._event(entry_id, "success", "recorded before its worker was lost")
                 else:
-                    self._give_up(entry_id, *row, "worker lost")
+                    attempts, retries, cancel = row
+                    self._give_up(entry_id, attempts, retries, cancel, "worker lost")
                 if dead:
                     self.db.execute("DELETE FROM workers WHERE id=?", (worker,))
                 reaped.append(entry_id)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from pyhelper.core.experiments import names as name_gen
 from pyhelper.core.experiments.save import taken_names
+from pyhelper.core.gitcore import lookup_blob, lookup_tree
 from pyhelper.core.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree, tree_with
 from pyhelper.core.params_edit import Override, edited_content, parse_override
 from pyhelper.core.project import Project
@@ -21,6 +23,9 @@ from pyhelper.core.queue.backend import open_backend
 from pyhelper.core.queue.db import Entry
 from pyhelper.core.refs import check_name, queue_ref
 from pyhelper.errors import BadInput
+
+if TYPE_CHECKING:
+    import pygit2
 
 TRAILER = "xp-queue-entry"
 """The trailer naming a commit's queue entry; experiments recorded by workers carry it too."""
@@ -56,10 +61,10 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
     db = open_backend(project)  # The local SQLite queue, or RQ on Redis as .xp/config says.
     try:
         chosen = _names(repo, name, len(points), taken_names(repo, baseline) | db.names())
-        base = repo[snapshot_tree(repo, project.root, head.tree)]
+        base = lookup_tree(repo, snapshot_tree(repo, project.root, head.tree))
         sig = signature(repo)
         prepared = []
-        for point, entry_name in zip(points, chosen):  # Build every tree first: errors stop all.
+        for point, entry_name in zip(points, chosen, strict=True):  # Build every tree first: errors stop all.
             by_file: dict[str, list[Override]] = defaultdict(list)
             for assignment in point:
                 override = parse_override(assignment)
@@ -67,7 +72,7 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
             edits = {}
             for file, overrides in by_file.items():
                 try:
-                    current = repo[base[file].id].data.decode("utf-8")
+                    current = lookup_blob(repo, base[file].id).data.decode("utf-8")
                 except KeyError:
                     current = None
                 suffix = "." + file.rsplit(".", 1)[-1].lower() if "." in file else ""
@@ -88,7 +93,7 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
         db.close()
 
 
-def _names(repo, name: str | None, count: int, taken: set[str]) -> list[str]:
+def _names(repo: pygit2.Repository, name: str | None, count: int, taken: set[str]) -> list[str]:
     """`name` (one entry), `name-1`…`name-N` (a sweep), or generated names; none already taken, none that
     would shadow a revision or be too long (`names.check_new`: refused before anything is queued)."""
     from pyhelper.core.experiments.names import check_new

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from pyhelper.core.project import Project
 from pyhelper.core.queue.db import LEASE_SECONDS, Entry, QueueDb, Worker

@@ -12,13 +12,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
+from pyhelper.core.gitcore import lookup_commit
 from pyhelper.core.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.queue.db import Entry, QueueDb
 from pyhelper.core.queue.enqueue import TRAILER
 from pyhelper.core.refs import QUEUE_NAMESPACE, check_name
 from pyhelper.errors import BadInput
+
+if TYPE_CHECKING:
+    import pygit2
 
 DETAILS = "xp-queue-details"
 _ENTRY = re.compile(r"[0-9a-f]{12}")
@@ -28,7 +33,7 @@ _ENTRY = re.compile(r"[0-9a-f]{12}")
 class Recovered:
     """What `recover` found: entries re-created (or, with `dry`, that would be), and those already known."""
 
-    entries: tuple[Entry | dict, ...]
+    entries: tuple[Entry | dict[str, Any], ...]
     known: int
 
 
@@ -37,7 +42,7 @@ def recover(project: Project, *, dry: bool = False) -> Recovered:
     repo = open_repo(project)
     recorded: dict[str, str] = {}
     for _, rev in exp_refs(repo):
-        entry_id = _trailer(repo[rev].message, TRAILER)
+        entry_id = _trailer(lookup_commit(repo, rev).message, TRAILER)
         if entry_id:
             recorded[entry_id] = rev
     db = QueueDb(project)
@@ -61,7 +66,7 @@ def recover(project: Project, *, dry: bool = False) -> Recovered:
         db.close()
 
 
-def _item(repo, entry_id: str, rev: str, experiment: str | None) -> dict | None:
+def _item(repo: pygit2.Repository, entry_id: str, rev: str, experiment: str | None) -> dict[str, Any] | None:
     """The entry a queued commit carries, or None when it is not one xp could have written.
 
     Queued commits may come from a shared remote (`queue recover` on Redis), so their trailers are
@@ -70,12 +75,15 @@ def _item(repo, entry_id: str, rev: str, experiment: str | None) -> dict | None:
     from pyhelper.core.queue.remote_job import MAX_MESSAGE, MAX_PARAM, MAX_PARAMS, MAX_RETRIES, JobPayload
 
     try:
-        commit = repo[rev]
+        found = repo[rev]
     except (KeyError, ValueError):
         return None
-    if not _ENTRY.fullmatch(entry_id) or commit.type_str != "commit" or not commit.parent_ids:
+    if not _ENTRY.fullmatch(entry_id) or found.type_str != "commit":
         return None
-    details: dict = {}
+    commit = cast("pygit2.Commit", found)
+    if not commit.parent_ids:
+        return None
+    details: dict[str, Any] = {}
     raw = _trailer(commit.message, DETAILS)
     if raw and len(raw) <= MAX_MESSAGE * 2:
         try:

@@ -10,12 +10,14 @@ the worker pushes is the final truth; `xp exp pull` brings it home.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.credentials import has_password, redact, redis_password
 from pyhelper.core.project import Project
@@ -25,6 +27,10 @@ from pyhelper.core.queue.remote_job import FAILURE_CALLBACK, JOB_FUNCTION, JobPa
 from pyhelper.core.queue.store import QueueError
 from pyhelper.core.refs import ExpRef, check_name, queue_ref
 from pyhelper.errors import BadInput
+
+if TYPE_CHECKING:
+    import redis
+    from rq import Queue
 
 __all__ = ["FAILURE_CALLBACK", "JOB_FUNCTION", "RQ_QUEUE", "RedisQueue", "check_secured", "connect"]
 RQ_QUEUE = "xp"
@@ -70,7 +76,7 @@ def guarded(url: str) -> Iterator[None]:
         raise unreachable(url, exc) from None
 
 
-def connect(url: str):
+def connect(url: str) -> redis.Redis:
     """A Redis client for `url`, checked with a PING (a dead server is reported at once)."""
     import redis
 
@@ -107,7 +113,8 @@ def entry_from_hash(fields: dict[bytes, bytes]) -> Entry:
     code = _number(get(b"exit_code"))
     return Entry(
         id=_text(get(b"id")), seq=int(_number(get(b"seq")) or 0), name=_text(get(b"name")),
-        baseline=_text(get(b"baseline")), rev=_text(get(b"rev")), params=tuple(json.loads(_text(get(b"params")) or "[]")),
+        baseline=_text(get(b"baseline")), rev=_text(get(b"rev")),
+        params=tuple(json.loads(_text(get(b"params")) or "[]")),
         message=_text(get(b"message")), status=_text(get(b"status")), created=_number(get(b"created")) or 0.0,
         started=_number(get(b"started")), finished=_number(get(b"finished")), worker=_text(get(b"worker")) or None,
         attempts=int(_number(get(b"attempts")) or 0), retries=int(_number(get(b"retries")) or 0),
@@ -162,7 +169,7 @@ class RedisQueue:
         """Closes the connection."""
         self.redis.close()
 
-    def rq_queue(self):
+    def rq_queue(self) -> Queue:
         """The RQ queue entries are enqueued on (JSON serializer)."""
         from rq import Queue
         from rq.serializers import JSONSerializer
@@ -190,7 +197,8 @@ class RedisQueue:
                     fields = {"id": item["id"], "seq": seq + offset, "name": item["name"], "baseline": item["baseline"],
                               "rev": item["rev"], "params": json.dumps(list(item["params"])),
                               "message": item.get("message", ""), "status": "queued", "created": now,
-                              "attempts": 0, "retries": item.get("retries", 0), "cancel": 0, "remote": redact(self.remote)}
+                              "attempts": 0, "retries": item.get("retries", 0), "cancel": 0,
+                              "remote": redact(self.remote)}
                     pipe.hset(entry_key(item["id"]), mapping=fields)
                     pipe.zadd(index_key(self.remote), {item["id"]: seq + offset})
                 pipe.execute()
@@ -229,7 +237,7 @@ class RedisQueue:
                 self._enqueue_job(queue, item, f"{item['id']}-r{seq}")
         return [self.get(item["id"]) for item in items]
 
-    def _enqueue_job(self, queue, item: dict[str, Any], job_id: str) -> None:
+    def _enqueue_job(self, queue: Queue, item: dict[str, Any], job_id: str) -> None:
         """Enqueues the RQ job of an entry: JSON only, always with a timeout, retried by RQ if its worker is lost."""
         from rq import Callback, Retry
 
@@ -266,6 +274,7 @@ class RedisQueue:
         """Deletes the local queue refs of entries that were not queued after all."""
         from pyhelper.core.gitrepo import open_repo
 
+        assert self.project is not None  # Entries are queued only from a project.
         repo = open_repo(self.project)
         for item in items:
             ref = queue_ref(item["id"])
@@ -373,10 +382,8 @@ class RedisQueue:
         from rq.command import send_stop_job_command
 
         with guarded(self.url):
-            try:
+            with contextlib.suppress(Exception):  # The job ended meanwhile: nothing to stop.
                 send_stop_job_command(self.redis, _text(self.redis.hget(entry_key(entry_id), "job")) or entry_id)
-            except Exception:  # noqa: BLE001 - the job ended meanwhile: nothing to stop.
-                pass
             self.redis.hset(entry_key(entry_id), mapping={"status": "cancelled", "finished": time.time(),
                                                           "error": "cancelled (stopped by RQ)"})
 
@@ -418,16 +425,16 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
     refspecs = [f"{ref}:{ref}" for ref in refs if valid_refname(ref)]
     if not refspecs:
         return []
-    result = subprocess.run(git_argv("fetch", "-q", "--no-tags", "--", check_remote(remote), *refspecs), cwd=project.root,
-                            capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+    result = subprocess.run(git_argv("fetch", "-q", "--no-tags", "--", check_remote(remote), *refspecs),
+                            cwd=project.root, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         return []  # Not fatal: `xp exp pull` says why.
     from pyhelper.core.queue.remote_outputs import outputs_home
 
-    try:  # Their outputs too, from the shared cache dir, so that `xp exp apply` restores them.
+    # Their outputs too, from the shared cache dir, so that `xp exp apply` restores them. A failure is not
+    # fatal: `xp exp pull` copies them again, and says why it cannot.
+    with contextlib.suppress(OSError):
         outputs_home(project, [e.exp_rev for e in missing if e.exp_rev])
-    except OSError:
-        pass  # Not fatal: `xp exp pull` copies them again, and says why it cannot.
     return [e.name for e in missing]
 
 

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pyhelper.core.gitargs import shown, check_refname, check_remote, git_argv, git_env
+from pyhelper.core.gitargs import check_refname, check_remote, git_argv, git_env, shown
 from pyhelper.core.queue.redis_backend import git_error
 from pyhelper.errors import XpError
 
@@ -143,7 +143,9 @@ def publish(root: Path, remote: str, ref: str, commit: str, run: str, *, final: 
             raise Superseded(f"the experiment ref {ref} on '{shown(remote, 1000)}' changed while this run replaced it",
                              hint="see `xp queue status`; another worker runs this entry")
         what = "recorded" if owner[1] == 0 else f"taken over by a later run (#{owner[1]})"
-        raise Superseded(f"this entry's experiment on '{shown(remote, 1000)}' was {what}; this run stops and records nothing",
+        raise Superseded(f"this entry's experiment on '{shown(remote, 1000)}' was {what}; "
+                         "this run stops and records nothing",
                          hint="nothing to do: the entry's result is the one on the remote")
-    raise Superseded(f"'{shown(remote, 1000)}' already has a different experiment under {ref}; this run was not recorded",
+    raise Superseded(f"'{shown(remote, 1000)}' already has a different experiment under {ref}; "
+                     "this run was not recorded",
                      hint="rename that experiment, then `xp queue retry` this entry")

@@ -14,11 +14,10 @@ the remote it runs from is the worker's own `--remote`, never a value from the j
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.refs import _BAD_NAME
 
@@ -114,7 +113,7 @@ class JobPayload:
         return cls.from_kwargs(job.kwargs)
 
 
-def _text(kwargs: dict, key: str, limit: int, *, required: bool = True, multiline: bool = False) -> str:
+def _text(kwargs: dict[str, Any], key: str, limit: int, *, required: bool = True, multiline: bool = False) -> str:
     """A string field, bounded and free of control characters (tab and newline allowed when `multiline`)."""
     value = kwargs.get(key, None if required else "")
     if not isinstance(value, str):
@@ -147,7 +146,7 @@ def job_class() -> type:
             return None
 
         @property
-        def func(self):  # noqa: D102 - RQ's: imports the job's function by name; here only xp's.
+        def func(self) -> Callable[..., Any]:  # noqa: D102 - RQ's: imports the job's function by name; here only xp's.
             reason = self.refusal()
             if reason is not None:
                 def refused(*_args: Any, **_kwargs: Any) -> None:
@@ -158,15 +157,15 @@ def job_class() -> type:
             return run_job
 
         @property
-        def success_callback(self):  # noqa: D102 - xp's jobs have none.
+        def success_callback(self) -> None:  # noqa: D102 - xp's jobs have none.
             return None
 
         @property
-        def stopped_callback(self):  # noqa: D102 - xp's jobs have none.
+        def stopped_callback(self) -> None:  # noqa: D102 - xp's jobs have none.
             return None
 
         @property
-        def failure_callback(self):  # noqa: D102 - only xp's own, and only for xp's own jobs.
+        def failure_callback(self) -> Callable[..., Any] | None:  # noqa: D102 - only xp's own, and only for xp's own jobs.
             if self.refusal() is not None or self._failure_callback_name != FAILURE_CALLBACK:
                 return None
             from pyhelper.core.queue.remote_worker import on_job_failure

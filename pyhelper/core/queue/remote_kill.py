@@ -6,7 +6,8 @@ horse that no longer answers cannot carry out the flag. One implementation for t
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pyhelper.core.queue.remote_watch import KILL_GRACE_SECONDS
 

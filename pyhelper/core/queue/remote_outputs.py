@@ -14,23 +14,28 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyhelper.core.cache import Cache
+from pyhelper.core.gitcore import lookup_blob, lookup_commit
 from pyhelper.core.hashing import HashInfo, file_md5
 from pyhelper.core.project import Project
+
+if TYPE_CHECKING:
+    import pygit2
 
 _MD5 = re.compile(r"[0-9a-f]{32}(\.dir)?")
 """What a cache object's name may be. md5s come from pulled commits (locks, checkpoint trailers) and the shared
 cache's manifests: anything else (`../../x.dir`) would make a path outside both caches, and is skipped."""
 
 
-def _lock_outs(repo, commit) -> list[HashInfo]:
+def _lock_outs(repo: pygit2.Repository, commit: pygit2.Commit) -> list[HashInfo]:
     """The outputs the commit's dvc.lock records (cached or not: objects that are not shared are skipped)."""
     from pyhelper.core.lockfile import parse_lock
     from pyhelper.errors import XpError
 
     try:
-        blob = repo[commit.tree["dvc.lock"].id]
+        blob = lookup_blob(repo, commit.tree["dvc.lock"].id)
     except KeyError:
         return []
     try:
@@ -48,7 +53,7 @@ def wanted(project: Project, revs: list[str]) -> list[HashInfo]:
     repo = open_repo(project)
     found: dict[str, HashInfo] = {}
     for rev in revs:
-        commit = repo.get(rev)
+        commit = lookup_commit(repo, rev) if rev in repo else None
         if commit is not None:  # The experiment's own outputs (a checkpoint's dvc.lock may be older).
             for info in _lock_outs(repo, commit):
                 found.setdefault(info.md5, info)
@@ -62,7 +67,7 @@ def wanted(project: Project, revs: list[str]) -> list[HashInfo]:
                     size = info.get("size", 0)
                     found.setdefault(info["md5"], HashInfo(md5=info["md5"], size=size if type(size) is int else 0))
             parents = commit.parent_ids
-            commit = repo[parents[0]] if parents else None
+            commit = lookup_commit(repo, parents[0]) if parents else None
     return [info for info in found.values() if _MD5.fullmatch(info.md5)]
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import subprocess
 
 from pyhelper.core.experiments.checkpoint import parse_trailer
-from pyhelper.core.gitargs import shown, check_remote, git_argv, git_env, valid_refname
+from pyhelper.core.gitargs import check_remote, git_argv, git_env, shown, valid_refname
+from pyhelper.core.gitcore import lookup_commit
 from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.queue.enqueue import TRAILER
@@ -57,7 +58,7 @@ def recover(project: Project, queue: RedisQueue, *, dry: bool = False) -> Recove
     for name, rev in refs.items():
         if not name.startswith(EXPS_NAMESPACE + "/"):
             continue
-        message = repo[rev].message
+        message = lookup_commit(repo, rev).message
         entry_id = _trailer(message, TRAILER)
         if entry_id:
             recorded[entry_id] = rev
@@ -73,7 +74,7 @@ def recover(project: Project, queue: RedisQueue, *, dry: bool = False) -> Recove
         for entry_id in queued:
             pipe.exists(entry_key(entry_id))
         present = pipe.execute()
-    known = {entry_id for entry_id, there in zip(queued, present) if there}
+    known = {entry_id for entry_id, there in zip(queued, present, strict=True) if there}
     found = [_item(repo, entry_id, rev, recorded.get(entry_id)) for entry_id, rev in queued.items()
              if entry_id not in known]
     items = [item for item in found if item is not None]

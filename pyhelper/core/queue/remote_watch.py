@@ -6,13 +6,18 @@ retries with backoff would keep a look blocked for seconds, past the moment a st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from pyhelper.core.credentials import redis_password
 from pyhelper.core.queue.redis_backend import entry_key
+
+if TYPE_CHECKING:
+    from rq.job import Job
 
 LEASE_SECONDS = 8
 """A running job's heartbeat lasts this long: a killed worker's job is retried after about this."""
@@ -32,7 +37,7 @@ class Watch(threading.Thread):
     (SIGTERM, SIGKILL a second later) and this run records nothing.
     """
 
-    def __init__(self, url: str, entry_id: str, job, execution: str | None = None):
+    def __init__(self, url: str, entry_id: str, job: Job | None, execution: str | None = None):
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
@@ -116,10 +121,8 @@ class Watch(threading.Thread):
         """A stage's command started, leading process group `pgid` (noted in the entry, for the worker to kill)."""
         with self.lock:
             self.pgid, self.signalled_at = pgid, None
-        try:
+        with contextlib.suppress(Exception):  # Only needed if the horse is killed; the run goes on.
             self.client.hset(entry_key(self.entry_id), "pgid", pgid)
-        except Exception:  # noqa: BLE001 - only needed if the horse is killed; the run goes on.
-            pass
         self.enforce()
 
     def ended(self) -> None:
@@ -127,14 +130,10 @@ class Watch(threading.Thread):
         with self.lock:
             pgid, self.pgid, self.signalled_at = self.pgid, None, None
         if pgid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
     def _signal(self, sig: int) -> None:
         if self.pgid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pgid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass

@@ -19,12 +19,15 @@ experiment commit continues the chain.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
+from pyhelper.core.gitcore import lookup_commit
 from pyhelper.core.queue.db import hostname
 from pyhelper.core.queue.redis_backend import LOG_MAXLEN, RQ_QUEUE, connect, entry_key, log_key
 from pyhelper.core.queue.remote_git import Superseded, mirror, publish
@@ -33,6 +36,14 @@ from pyhelper.core.queue.remote_watch import KILL_GRACE_SECONDS, LEASE_MARGIN, L
 __all__ = ["KILL_GRACE_SECONDS", "LEASE_MARGIN", "LEASE_SECONDS", "on_job_failure", "run_job", "work"]
 from pyhelper.core.credentials import redact, redact_text
 from pyhelper.errors import BadInput, StageFailed, XpError
+
+if TYPE_CHECKING:
+    import logging
+    from types import TracebackType
+
+    import redis
+    from rq.job import Job
+    from rq.queue import Queue
 
 MONITOR_SECONDS = 1
 MAINTENANCE_SECONDS = 2
@@ -75,14 +86,14 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
         # restarted server gets its workers back at once.
         max_connection_wait_time = RECONNECT_SECONDS
 
-        def get_heartbeat_ttl(self, job):  # noqa: D102 - RQ's hook.
+        def get_heartbeat_ttl(self, job: Job) -> int:  # noqa: D102 - RQ's hook.
             return LEASE_SECONDS
 
         @property
         def dequeue_timeout(self) -> int:  # Idle workers look for abandoned jobs this often.
             return MAINTENANCE_SECONDS
 
-        def execute_job(self, job, queue):  # noqa: D102 - counted here: RQ's own counters live in the horse.
+        def execute_job(self, job: Job, queue: Queue) -> None:  # noqa: D102 - counted here: RQ's own counters live in the horse.
             ran[0] += 1
             # Redis gone while RQ notes how the horse ended must not end the worker: the entry's hash already
             # says how the run ended (the horse wrote it), and an unfinished note is cleaned up as abandoned.
@@ -91,18 +102,19 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
 
         # While a job runs, Redis going away for a moment must not end the worker (and with it the run):
         # its bookkeeping writes are skipped until the server answers again.
-        def maintain_heartbeats(self, job):  # noqa: D102 - RQ's hook.
+        def maintain_heartbeats(self, job: Job) -> None:  # noqa: D102 - RQ's hook.
             _while_redis_is_away(lambda: Worker.maintain_heartbeats(self, job), self.log)
 
-        def set_current_job_working_time(self, *args, **kwargs):  # noqa: D102 - RQ's hook.
+        def set_current_job_working_time(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102 - RQ's hook.
             _while_redis_is_away(lambda: Worker.set_current_job_working_time(self, *args, **kwargs), self.log)
 
-        def fork_work_horse(self, job, queue):  # noqa: D102 - RQ's hook.
+        def fork_work_horse(self, job: Job, queue: Queue) -> None:  # noqa: D102 - RQ's hook.
             # The horse's watch follows the lease of this very execution (a job retried elsewhere has another).
-            _SETTINGS["execution"] = self.execution.composite_key if getattr(self, "execution", None) else None
-            return super().fork_work_horse(job, queue)
+            execution = getattr(self, "execution", None)
+            _SETTINGS["execution"] = execution.composite_key if execution else None
+            super().fork_work_horse(job, queue)
 
-        def handle_exception(self, job, *exc_info):  # noqa: D102 - RQ's: a refused job is one line, not a traceback.
+        def handle_exception(self, job: Job, *exc_info: Any) -> None:  # noqa: D102 - RQ's: a refused job is one line, not a traceback.
             kind, value = exc_info[0], exc_info[1]
             if kind is not None and kind.__name__ in ("ForeignJob", "DeserializationError"):
                 why = str(value) if kind.__name__ == "ForeignJob" else f"refused job {job.id}: its payload is not JSON"
@@ -110,7 +122,7 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
                 return
             super().handle_exception(job, *exc_info)
 
-        def kill_horse(self, sig=signal.SIGKILL):  # noqa: D102 - RQ's cold shutdown and stop-job command.
+        def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:  # noqa: D102 - RQ's cold shutdown and stop-job command.
             # The stage runs in a session of its own, so killing the horse's group would leave it running.
             _kill_stage(self.connection, self.get_current_job())
             super().kill_horse(sig)
@@ -135,7 +147,8 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
     return ran[0]
 
 
-def _while_redis_is_away(call: Callable[[], object], log, then: str = "the running experiment goes on") -> None:
+def _while_redis_is_away(call: Callable[[], object], log: logging.Logger,
+                         then: str = "the running experiment goes on") -> None:
     """Runs an RQ bookkeeping write; a connection error is logged as one line instead of ending the worker."""
     import redis
 
@@ -145,7 +158,7 @@ def _while_redis_is_away(call: Callable[[], object], log, then: str = "the runni
         log.warning("Redis is unreachable (%s); %s", exc, then)
 
 
-def _kill_stage(client, job) -> None:
+def _kill_stage(client: redis.Redis, job: Job | None) -> None:
     """SIGKILLs the process group of the stage a job of this machine runs now (noted in its entry)."""
     if job is None:
         return
@@ -155,17 +168,15 @@ def _kill_stage(client, job) -> None:
     except Exception:  # noqa: BLE001 - Redis away: the horse's watchdog is the other way the stage goes.
         return
     if pgid and (worker or b"").decode().startswith(f"{hostname()}:"):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
             os.killpg(int(pgid), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, ValueError):
-            pass
 
 
 class LeaseLost(Exception):
     """The run lost RQ's lease on its job (its stage was stopped; nothing recorded); the value names the run."""
 
 
-def _current_run(client, key: str) -> int | None:
+def _current_run(client: redis.Redis, key: str) -> int | None:
     """The entry's newest run number, or None when Redis cannot say."""
     try:
         return int(client.hget(key, "runs") or 0)
@@ -192,6 +203,7 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str = "", pa
     from rq import get_current_job
 
     job = get_current_job()
+    assert job is not None  # RQ calls this function only as a job's.
     client = job.connection
     key = entry_key(entry)
     remote = _SETTINGS["remote"]
@@ -207,10 +219,8 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str = "", pa
     watch = Watch(_SETTINGS["url"], entry, job, _SETTINGS.get("execution"))
 
     def log(text: str) -> None:
-        try:
+        with contextlib.suppress(Exception):  # A lost log line must not fail the run.
             client.xadd(log_key(entry), {"line": text}, maxlen=LOG_MAXLEN, approximate=True)
-        except Exception:  # noqa: BLE001 - a lost log line must not fail the run.
-            pass
 
     def finish(status: str, line: str, **fields: Any) -> dict[str, Any]:
         """Writes the outcome and the last log line in one transaction (a follower sees both or neither);
@@ -300,8 +310,8 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
                       cache_dir=_SETTINGS.get("cache_dir"))
         project = Project(root)
         repo = open_repo(project)
-        baseline = repo[baseline_id]
-        private = tmp_workspace.create(project, repo, baseline, repo[rev].tree.id)
+        baseline = lookup_commit(repo, baseline_id)
+        private = tmp_workspace.create(project, repo, baseline, lookup_commit(repo, rev).tree.id)
         recorder = Recorder(project, private.project, baseline=baseline_id, name=name, run_id=run)
         with recorder:
             reproduce(private.project, on_event=recorder.watch(on_event), env=recorder.env)
@@ -342,7 +352,7 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
             tmp_workspace.remove(private)
 
 
-def get_current_job_timeout() -> int | None:
+def get_current_job_timeout() -> float | None:
     """The running RQ job's timeout in seconds."""
     from rq import get_current_job
 
@@ -363,7 +373,8 @@ def _retrying(call: Callable[[], object], seconds: float = 60) -> None:
             time.sleep(0.5)
 
 
-def on_job_failure(job, connection, kind, value, traceback) -> None:
+def on_job_failure(job: Job, connection: redis.Redis, kind: type[BaseException] | None, value: BaseException | None,
+                   traceback: TracebackType | None) -> None:
     """RQ's failure callback: a job that ended without reporting (its worker was lost, it timed out or
     was stopped) is marked in its entry: queued again when RQ retries it, else failed or cancelled."""
     entry_id = (job.kwargs or {}).get("entry", job.id)

@@ -6,10 +6,12 @@ database never shows a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from pyhelper.errors import XpError
 
@@ -54,10 +56,9 @@ class Transaction:
         if kind is None:
             self.db.execute("COMMIT")
         else:
-            try:
+            # The transaction may be gone already (the error that got us here ended it).
+            with contextlib.suppress(sqlite3.Error):
                 self.db.raw.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # The transaction was already gone (the error that got us here ended it).
 
 
 _T = TypeVar("_T")

@@ -75,9 +75,9 @@ def _range(args: str, text: str) -> list[float | int]:
         raise BadInput(f"'{text}' has {count:,} values (more than {AXIS_LIMIT:,})",
                        hint="use a larger step, or fewer values")
     if integers:
-        values: list[float | int] = list(range(start, stop, step))
+        values: list[float | int] = list(range(int(start), int(stop), int(step)))
     else:
-        values = [round(float(start) + i * step, 12) for i in range(count)]
+        values = [round(float(start) + i * step, 12) for i in range(int(count))]
     if not values:
         raise BadInput(f"'{text}' is empty", hint="check start, stop and step")
     return values
@@ -94,15 +94,12 @@ def expand(assignments: list[str], *, sample: int | None = None, seed: int | Non
         if sample < 1:
             raise BadInput("--sample must be at least 1", hint="pass --sample N with N ≥ 1")
         rng = random.Random(seed)
-        if sample >= size:
-            indexes = list(range(size))
-        else:
-            indexes = sorted(rng.sample(range(size), sample))
+        indexes = list(range(size)) if sample >= size else sorted(rng.sample(range(size), sample))
         return [_point(axes, i) for i in indexes]
     if size > LIMIT and not confirm:
         raise BadInput(f"this sweep makes {size} runs (more than {LIMIT})",
                        hint="pass --yes to queue them all, or --sample N to draw N of them")
-    return [[f"{axis.target}={value}" for axis, value in zip(axes, combo)]
+    return [[f"{axis.target}={value}" for axis, value in zip(axes, combo, strict=True)]
             for combo in itertools.product(*(axis.values for axis in axes))]
 
 

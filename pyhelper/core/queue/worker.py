@@ -11,6 +11,7 @@ when it has retries left, else failed). The stage's output streams to `.xp/logs/
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 from pyhelper.core import tmp_workspace
+from pyhelper.core.gitcore import lookup_commit
 from pyhelper.core.gitrepo import open_repo, signature, snapshot_tree
 from pyhelper.core.project import Project
 from pyhelper.core.queue.db import HEARTBEAT_SECONDS, Entry, QueueDb, hostname
@@ -99,7 +101,7 @@ def recorded_entries(project: Project, entries: list[Entry]) -> dict[str, str]:
     for entry in entries:
         ref = str(ExpRef(entry.baseline, entry.name))
         if ref in repo.references:
-            commit = repo[repo.references[ref].target]
+            commit = lookup_commit(repo, repo.references[ref].target)
             if f"{TRAILER}: {entry.id}" in commit.message:
                 found[entry.id] = str(commit.id)
     return found
@@ -164,10 +166,8 @@ def _kill_orphan(project: Project, pgid: int) -> None:
         return  # Gone already, or no /proc to make sure it is ours: leave it alone.
     if not cwd.is_relative_to(project.xp_dir.resolve() / "tmp"):
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class _Stopped(Exception):
@@ -215,10 +215,10 @@ class _Heartbeat(threading.Thread):
                 return
             now = time.monotonic()
             if self.cancel >= 2 or (self.signalled_at is not None and now - self.signalled_at >= KILL_GRACE_SECONDS):
-                self._signal(signal.SIGKILL)
+                _signal_group(self.pgid, signal.SIGKILL)
             elif self.signalled_at is None:
                 self.signalled_at = now
-                self._signal(signal.SIGTERM)
+                _signal_group(self.pgid, signal.SIGTERM)
 
     def started(self, pgid: int) -> None:
         """A command started, leading process group `pgid`."""
@@ -243,16 +243,13 @@ class _Heartbeat(threading.Thread):
         while _group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(0.05)
         if _group_alive(pgid):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
-    def _signal(self, sig: int) -> None:
-        try:
-            os.killpg(self.pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -304,10 +301,8 @@ def work(project: Project, *, idle: float = DEFAULT_IDLE_SECONDS) -> int:
     finally:
         beat.done.set()
         beat.join(timeout=5)
-        try:
+        with contextlib.suppress(XpError):  # The database is gone or broken; the worker's row goes with it.
             db.unregister(worker)
-        except XpError:
-            pass  # The database is gone or broken; the worker's row goes with it.
         db.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -350,8 +345,8 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
         repo = open_repo(project)
         private = None
         try:
-            baseline = repo[entry.baseline]
-            private = tmp_workspace.create(project, repo, baseline, repo[entry.rev].tree.id)
+            baseline = lookup_commit(repo, entry.baseline)
+            private = tmp_workspace.create(project, repo, baseline, lookup_commit(repo, entry.rev).tree.id)
             from pyhelper.core.experiments.recorder import Recorder
 
             recorder = Recorder(project, private.project, baseline=entry.baseline, name=entry.name)
@@ -370,11 +365,11 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
 
             def record() -> None:
                 existing = repo.references.get(ref)
-                if existing is not None and str(existing.target) not in (str(commit), recorder.tip):
-                    # Replacing is fine only when it is this entry's own earlier result (a retry).
-                    if f"{TRAILER}: {entry.id}" not in repo[existing.target].message:
-                        raise XpError(f"an experiment named '{entry.name}' was recorded meanwhile",
-                                      hint=f"rename that experiment, then `xp queue retry {entry.name}`")
+                # Replacing is fine only when it is this entry's own earlier result (a retry).
+                if (existing is not None and str(existing.target) not in (str(commit), recorder.tip)
+                        and f"{TRAILER}: {entry.id}" not in lookup_commit(repo, existing.target).message):
+                    raise XpError(f"an experiment named '{entry.name}' was recorded meanwhile",
+                                  hint=f"rename that experiment, then `xp queue retry {entry.name}`")
                 repo.references.create(ref, commit, force=True)
 
             if db.finish(entry.id, worker, "success", exp_rev=str(commit), record=record):

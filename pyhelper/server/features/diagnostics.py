@@ -117,14 +117,14 @@ def publish(ls: XpServer) -> None:
 
         logging.getLogger(__name__).exception("diagnostics failed")
         return
-    published: set[str] = getattr(ls, "_diagnosed", set())
+    published = ls.diagnosed
     for rel in published - set(found):
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=from_fs_path(str(ls.root / rel)),
                                                                           diagnostics=[]))
     for rel, diagnostics in found.items():
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=from_fs_path(str(ls.root / rel)),
                                                                           diagnostics=diagnostics))
-    ls._diagnosed = set(found)
+    ls.diagnosed = set(found)
 
 
 def _relevant(ls: XpServer, uri: str) -> bool:

@@ -3,7 +3,8 @@ and the params/metrics of one revision. Each is a thin adapter over `pyhelper.co
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.errors import BadInput
 from pyhelper.server import convert
@@ -41,7 +42,7 @@ def show_experiments(ls: XpServer, params: p.ShowExperimentsParams) -> p.ShowExp
     generation = ls.watcher.poll()
     if params.checkpoints_of is not None:
         rows = ls.table.checkpoint_rows(project, generation, params.checkpoints_of,
-                                        baseline=(params.revs or [None])[0])
+                                        baseline=params.revs[0] if params.revs else None)
         return p.ShowExperimentsResult(rows=[convert.row(r) for r in rows[:MAX_PAGE]], next_cursor=None)
     rows = ls.table.rows(project, generation, revs=params.revs, all_branches=params.all_branches,
                          checkpoints=params.checkpoints)
@@ -147,7 +148,7 @@ def show_status(ls: XpServer, params: p.ShowStatusParams) -> p.ShowStatusResult:
                                                     reasons=list(s.reasons)) for s in result])
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[..., Any]] = {
     p.SHOW_EXPERIMENTS: show_experiments,
     p.APPLY_EXPERIMENT: apply_experiment,
     p.BRANCH_EXPERIMENT: branch_experiment,

@@ -40,8 +40,8 @@ def _best(rows: list[Row], headline: tuple[str, str] | None) -> Row | None:
     """The experiment with the best headline metric: lowest for losses and errors, else highest."""
     if headline is None:
         return None
-    scored = [(r.metrics.get(headline[0], {}).get(headline[1]), r) for r in rows]
-    scored = [(v, r) for v, r in scored if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    values = [(r.metrics.get(headline[0], {}).get(headline[1]), r) for r in rows]
+    scored = [(v, r) for v, r in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if not scored:
         return None
     lower = any(word in headline[1].lower() for word in ("loss", "err", "mse", "mae", "rmse"))
@@ -151,7 +151,8 @@ def _params_hover(ls: XpServer, rel: str, key: str, where: lsp.Range) -> lsp.Hov
         metric_header = f" {_md(headline[1])} |" if headline else ""
         lines += [f"| | value |{metric_header}", "|---|---|" + ("---|" if headline else "")]
         if baseline is not None:
-            lines.append(f"| HEAD ({_md(baseline.name)}) | {_md(value(baseline))} |" + (f" {metric(baseline)} |" if headline else ""))
+            lines.append(f"| HEAD ({_md(baseline.name)}) | {_md(value(baseline))} |"
+                         + (f" {metric(baseline)} |" if headline else ""))
         for row in workspace:
             lines.append(f"| workspace | {_md(value(row))} |" + (f" {metric(row)} |" if headline else ""))
         newest = sorted(exps, key=lambda r: (r.created or 0, r.name), reverse=True)[:NEWEST]
@@ -160,7 +161,7 @@ def _params_hover(ls: XpServer, rel: str, key: str, where: lsp.Range) -> lsp.Hov
         seen = [value(r) for r in exps if key in r.params.get(rel, {})]
         lines.append("")
         best = _best(exps, headline)
-        if best is not None:
+        if best is not None and headline is not None:
             lines += [f"Best by {_md(headline[1])}: {_md(best.name)} with {_md(value(best))} "
                       f"({_md(headline[1])} {metric(best)})", ""]
         if seen:

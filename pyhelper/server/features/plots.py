@@ -3,7 +3,8 @@ experiments side by side. Thin adapters over `pyhelper.core.plots` and `core.exp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.errors import BadInput
 from pyhelper.server import protocol as p
@@ -28,7 +29,8 @@ def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
     repo = collect.open_git(project)
     revisions = collect.select(project, repo, list(params.revs))
     if params.first is not None and params.first < 0:
-        raise BadInput(f"`first` must be 0 or more, not {params.first}", hint="ask for the first N plots, or leave it out")
+        raise BadInput(f"`first` must be 0 or more, not {params.first}",
+                       hint="ask for the first N plots, or leave it out")
     result = collect.collect(project, revisions, targets=list(params.targets), repo=repo, first=params.first)
     plots = list(result.plots)
     # Each revision's params and metrics: the custom plots' data, and the keys the panel offers for them.
@@ -70,7 +72,7 @@ def compare_experiments(ls: XpServer, params: p.CompareExperimentsParams) -> p.C
         errors=[cut(e) for e in result.errors])
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[..., Any]] = {
     p.PLOTS_DATA: plots_data,
     p.COMPARE_EXPERIMENTS: compare_experiments,
 }

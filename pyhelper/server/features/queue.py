@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.server import convert
 from pyhelper.server import protocol as p
@@ -199,7 +200,7 @@ def retry_queue_entries(ls: XpServer, params: p.RetryQueueEntriesParams) -> p.Re
     return p.RetryQueueEntriesResult(names=[e.name for e in retry(ls.project(), list(params.names))])
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[..., Any]] = {
     p.START_QUEUE: start_queue,
     p.STOP_QUEUE: stop_queue,
     p.QUEUE_STATUS: queue_status,

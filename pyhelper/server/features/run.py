@@ -10,6 +10,7 @@ token; a failed run is also shown as an error message (the CLI's one line).
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import subprocess
 import sys
@@ -168,10 +169,8 @@ def cancel(ls: XpServer, params: lsp.WorkDoneProgressCancelParams) -> None:
         threading.Thread(target=progress.cancelled, args=(params.token,), daemon=True).start()
         return
     if process.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
 
 def register(server: XpServer) -> None:

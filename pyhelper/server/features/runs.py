@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.credentials import redact
 from pyhelper.core.gitargs import check_remote
@@ -97,7 +98,7 @@ def _progress(ls: XpServer, token: int | str | None, title: str):
         progress.end(ls, token, message[0])
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[..., Any]] = {
     p.LIST_RUNS: list_runs,
     p.RESTORE_RUN: restore_run,
     p.PUSH_EXPERIMENTS: push_experiments,
