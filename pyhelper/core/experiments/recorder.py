@@ -198,8 +198,8 @@ class Recorder:
 
     def record(self, step: int) -> Checkpoint:
         """Records the work tree and the persisted outputs as the next checkpoint of the chain."""
-        from pyhelper.core.gitcore import native, open_repository
-        from pyhelper.core.gitrepo import signature, snapshot_tree
+        from pyhelper.core.gitcore import open_repository
+        from pyhelper.core.gitrepo import snapshot_tree
 
         with self._lock:
             # Repositories of this thread's own: pygit2 objects are not shared between threads.
@@ -213,9 +213,9 @@ class Recorder:
                                 for path, info in outs.items()}}
             message = (f"xp: checkpoint {self.ref.name}@{step}\n\n"
                        f"{TRAILER}: {json.dumps(trailer, sort_keys=True)}\n")
-            sig = signature(repo)
-            parent = self.tip or self.baseline
-            commit = repo.create_commit(None, sig, sig, message, tree, [native().Oid(hex=parent)])
+            from pyhelper.core.experiments.save import commit_tree
+
+            commit = commit_tree(repo, tree, parent=self.tip or self.baseline, message=message)
             repo.references.create(str(self.ref), commit, force=True)
             checkpoint = Checkpoint(self.ref, str(commit), step, self.stage, outs)
             self.tip = str(commit)

@@ -39,6 +39,15 @@ class Experiment:
         return self.ref.name
 
 
+def commit_tree(repo: pygit2.Repository, tree: pygit2.Oid, *, parent: str, message: str) -> str:
+    """Writes an experiment's (or a checkpoint's) commit of `tree` on `parent`, by the user's signature; no ref.
+    Every experiment commit is made here: the worker's, the remote worker's, `exp run`'s and `exp save`'s."""
+    from pyhelper.core.gitcore import native
+
+    sig = signature(repo)
+    return str(repo.create_commit(None, sig, sig, message, tree, [native().Oid(hex=parent)]))
+
+
 def taken_names(repo: pygit2.Repository, baseline: str) -> set[str]:
     """Names already used by experiments of this baseline."""
     return {ref.name for ref, _ in exp_refs(repo) if ref.baseline == baseline}
@@ -86,9 +95,7 @@ def record(project: Project, *, name: str | None, message: str | None, force: bo
         tree = snapshot_tree(repo, project.root, head.tree)
     else:
         tree = snapshot_tree(source.repo, source.root, head.tree)
-    sig = signature(repo)
-    commit = repo.create_commit(None, sig, sig, message or f"xp: experiment {chosen}", tree,
-                               [repo[parent].id if parent else head.id])
+    commit = commit_tree(repo, tree, parent=parent or str(head.id), message=message or f"xp: experiment {chosen}")
     allowed = replaces if replaces is not None else (None if force else frozenset({None}))
     with (reserve(project, base, chosen, wait=True) if not reserved else _held()):
         ref = ExpRef(base, chosen)

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.gitcore import lookup_commit
 from pyhelper.core.queue.db import hostname
 from pyhelper.core.queue.redis_backend import LOG_MAXLEN, RQ_QUEUE, connect, entry_key, log_key
 from pyhelper.core.queue.remote_git import Superseded, mirror, publish
@@ -184,16 +183,6 @@ def _current_run(client: redis.Redis, key: str) -> int | None:
         return None
 
 
-class _Cancelled(Exception):
-    """The entry was cancelled between two commands."""
-
-
-def _failure(exc: StageFailed) -> str:
-    last = next((line.strip() for line in reversed(exc.tail) if line.strip()), "")
-    text = f"stage '{exc.stage}' exited with code {exc.returncode}"
-    return f"{text}: {last[:200]}" if last else text
-
-
 def run_job(entry: str, name: str, rev: str, baseline: str, remote: str = "", params: tuple[str, ...] | list[str] = (),
             message: str = "", retries: int = 0) -> dict[str, Any]:
     """The RQ job: run commit `rev` from this worker's remote as experiment `name` (entry `entry`).
@@ -254,41 +243,20 @@ def run_job(entry: str, name: str, rev: str, baseline: str, remote: str = "", pa
 
 def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: str, message: str, watch: Watch,
          log: Callable[[str], None], finish: Callable[..., dict[str, Any]]) -> dict[str, Any]:
-    from pyhelper.core import tmp_workspace
-    from pyhelper.core.experiments.recorder import Recorder
-    from pyhelper.core.gitrepo import open_repo, signature, snapshot_tree
+    """Runs the entry in the mirror (`experiments/execute.py`), then pushes the experiment to the remote."""
+    from pyhelper.core.experiments.execute import Hooks, Stopped, execute, failure_line
+    from pyhelper.core.gitrepo import open_repo
     from pyhelper.core.project import Project
-    from pyhelper.core.queue.enqueue import TRAILER
     from pyhelper.core.refs import ExpRef
-    from pyhelper.core.repro import ReproEvent, reproduce
 
     ref = str(ExpRef(baseline_id, name))
     shown = redact(remote)
     pushed: list[str] = []
     """Checkpoints of this run on the remote (pushed as each is made, so a lost machine keeps them)."""
 
-    def on_event(event: ReproEvent) -> None:
-        if event.kind == "started":
-            watch.started(int(event.text))
-        elif event.kind == "output":
-            log(event.text)
-        elif event.kind == "running":
-            if watch.cancel or watch.lost:
-                raise _Cancelled()
-            log(f"Running stage '{event.stage}' ({event.text})")
-        elif event.kind == "command":
-            log(f"> {event.text}")
-        elif event.kind in ("skipped", "restored"):
-            log(f"Stage '{event.stage}': {event.text}")
-        elif event.kind == "done":
-            watch.ended()
-        elif event.kind == "checkpoint":
-            push_checkpoint(event.text)
-
-    def push_checkpoint(text: str) -> None:
+    def push_checkpoint(text: str, tip: str | None) -> None:
         """Pushes the newest checkpoint before the stage hears it is recorded; a run whose experiment ref
         is another run's now (a later retry took over) stops its stage."""
-        tip = recorder.tip
         if tip is None or watch.lost:
             return
         try:
@@ -304,26 +272,14 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
         pushed.append(tip)
         log(f"# checkpoint {text} pushed to {shown}")
 
-    private = None
+    hooks = Hooks(log=log, started=watch.started, ended=watch.ended, stopping=lambda: bool(watch.cancel or watch.lost),
+                  checkpoint=push_checkpoint)
     try:
         root = mirror(remote, entry, rev, root=_SETTINGS.get("mirror_root") or default_mirror_root(),
                       cache_dir=_SETTINGS.get("cache_dir"))
         project = Project(root)
-        repo = open_repo(project)
-        baseline = lookup_commit(repo, baseline_id)
-        private = tmp_workspace.create(project, repo, baseline, lookup_commit(repo, rev).tree.id)
-        recorder = Recorder(project, private.project, baseline=baseline_id, name=name, run_id=run)
-        with recorder:
-            reproduce(private.project, on_event=recorder.watch(on_event), env=recorder.env)
-        watch.ended()
-        if watch.cancel or watch.lost:
-            raise _Cancelled()
-        tree = snapshot_tree(private.repo, private.root, baseline.tree)
-        sig = signature(repo)
-        text = f"{message or 'xp: experiment ' + name}\n\n{TRAILER}: {entry}\n"
-        # With checkpoints, the experiment continues their chain (a fast-forward of the remote's ref).
-        parent = repo[recorder.tip].id if recorder.tip else baseline.id
-        commit = str(repo.create_commit(None, sig, sig, text, tree, [parent]))
+        commit = execute(project, open_repo(project), entry_id=entry, name=name, rev=rev, baseline=baseline_id,
+                         message=message, hooks=hooks, run_id=run).commit
         if not watch.holds_lease():  # Only the lease holder records: a retry may be running this entry.
             watch.lost = True
             return finish("failed", "# lost the lease before recording", error="worker lost")
@@ -332,7 +288,7 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
             log(f"# '{shown}' already had this result (the same tree) as {recorded[:7]}; it stands")
         return finish("success", f"# recorded experiment '{name}' ({recorded[:7]}) on {shown}", exp_rev=recorded,
                       exit_code=0)
-    except (StageFailed, _Cancelled) as exc:
+    except (StageFailed, Stopped) as exc:
         watch.ended()
         code = exc.returncode if isinstance(exc, StageFailed) else ""
         kept = f"; its {len(pushed)} checkpoint(s) are on {shown}" if pushed else ""
@@ -341,15 +297,12 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
         if watch.cancel:
             return finish("cancelled", f"# cancelled{kept}", error="cancelled", exit_code=code)
         assert isinstance(exc, StageFailed)
-        return finish("failed", f"# failed: {exc.message}{kept}", error=_failure(exc), exit_code=exc.returncode)
+        return finish("failed", f"# failed: {exc.message}{kept}", error=failure_line(exc), exit_code=exc.returncode)
     except Exception as exc:  # noqa: BLE001 - anything else fails this entry, never the worker.
         first = redact_text(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
         if type(exc).__name__ == "JobTimeoutException":  # RQ's job timeout, raised in this horse.
             first = f"timed out after {get_current_job_timeout()} s (job-timeout in .xp/config)"
         return finish("failed", f"# failed: {first}", error=first)
-    finally:
-        if private is not None:
-            tmp_workspace.remove(private)
 
 
 def get_current_job_timeout() -> float | None:

@@ -20,14 +20,12 @@ import threading
 import time
 from pathlib import Path
 
-from pyhelper.core import tmp_workspace
 from pyhelper.core.gitcore import lookup_commit
-from pyhelper.core.gitrepo import open_repo, signature, snapshot_tree
+from pyhelper.core.gitrepo import open_repo
 from pyhelper.core.project import Project
 from pyhelper.core.queue.db import HEARTBEAT_SECONDS, Entry, QueueDb, hostname
 from pyhelper.core.queue.enqueue import TRAILER
 from pyhelper.core.refs import ExpRef
-from pyhelper.core.repro import ReproEvent, reproduce, workspace_lock
 from pyhelper.errors import BadInput, StageFailed, XpError
 
 DEFAULT_IDLE_SECONDS = 5.0
@@ -309,74 +307,48 @@ def work(project: Project, *, idle: float = DEFAULT_IDLE_SECONDS) -> int:
     return ran
 
 
-def _failure(exc: StageFailed) -> str:
-    """One line for the queue's table: which stage, its exit code, and its last line of output."""
-    last = next((line.strip() for line in reversed(exc.tail) if line.strip()), "")
-    text = f"stage '{exc.stage}' exited with code {exc.returncode}"
-    return f"{text}: {last[:200]}" if last else text
-
-
 def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _Heartbeat) -> None:
-    """Runs one claimed entry and records its outcome."""
+    """Runs one claimed entry (`experiments/execute.py`) and records its outcome."""
+    from pyhelper.core.experiments.execute import Hooks, Stopped, execute, failure_line
+
     path = log_path(project, entry.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8", buffering=1) as log:
         log.write(f"# {entry.name}: {' '.join(entry.params) or '(no params changed)'} (attempt {entry.attempts})\n")
 
-        def on_event(event: ReproEvent) -> None:
-            if event.kind == "started":
-                beat.started(int(event.text))
-                db.set_pgid(entry.id, worker, int(event.text))
-            elif event.kind == "output":
-                log.write(event.text + "\n")
-            elif event.kind == "running":
-                if beat.cancel or beat.terminating:
-                    raise _Stopped()
-                log.write(f"Running stage '{event.stage}' ({event.text})\n")
-            elif event.kind == "command":
-                log.write(f"> {event.text}\n")
-            elif event.kind in ("skipped", "restored"):
-                log.write(f"Stage '{event.stage}': {event.text}\n")
-            elif event.kind == "done":
-                beat.ended()
-            elif event.kind == "checkpoint":
-                log.write(f"# checkpoint {event.text}\n")
+        def started(pgid: int) -> None:
+            beat.started(pgid)
+            db.set_pgid(entry.id, worker, pgid)
 
+        def stopping() -> bool:
+            return bool(beat.cancel or beat.terminating or db.get(entry.id).cancel)
+
+        def line(text: str) -> None:
+            log.write(text + "\n")
+
+        hooks = Hooks(log=line, started=started, ended=beat.ended, stopping=stopping,
+                      discard=lambda: bool(beat.cancel or db.get(entry.id).cancel))
         repo = open_repo(project)
-        private = None
         try:
-            baseline = lookup_commit(repo, entry.baseline)
-            private = tmp_workspace.create(project, repo, baseline, lookup_commit(repo, entry.rev).tree.id)
-            from pyhelper.core.experiments.recorder import Recorder
-
-            recorder = Recorder(project, private.project, baseline=entry.baseline, name=entry.name)
-            with workspace_lock(private.project), recorder:  # Held until the snapshot: `xp exp clean` leaves it alone.
-                reproduce(private.project, on_event=recorder.watch(on_event), env=recorder.env)
-                beat.ended()
-                if beat.cancel or db.get(entry.id).cancel:
-                    raise _Stopped()
-                tree = snapshot_tree(private.repo, private.root, baseline.tree)
-            sig = signature(repo)
-            text = f"{entry.message or 'xp: experiment ' + entry.name}\n\n{TRAILER}: {entry.id}\n"
-            # With checkpoints, the experiment continues their chain.
-            parent = repo[recorder.tip].id if recorder.tip else baseline.id
-            commit = repo.create_commit(None, sig, sig, text, tree, [parent])
+            ran = execute(project, repo, entry_id=entry.id, name=entry.name, rev=entry.rev, baseline=entry.baseline,
+                          message=entry.message, hooks=hooks)
+            commit = ran.commit
             ref = str(ExpRef(entry.baseline, entry.name))
 
             def record() -> None:
                 existing = repo.references.get(ref)
-                # Replacing is fine only when it is this entry's own earlier result (a retry).
-                if (existing is not None and str(existing.target) not in (str(commit), recorder.tip)
+                # Replacing is fine only when it is this run's checkpoint or this entry's earlier result (a retry).
+                if (existing is not None and str(existing.target) not in (commit, ran.tip)
                         and f"{TRAILER}: {entry.id}" not in lookup_commit(repo, existing.target).message):
                     raise XpError(f"an experiment named '{entry.name}' was recorded meanwhile",
                                   hint=f"rename that experiment, then `xp queue retry {entry.name}`")
                 repo.references.create(ref, commit, force=True)
 
-            if db.finish(entry.id, worker, "success", exp_rev=str(commit), record=record):
-                log.write(f"# recorded experiment '{entry.name}' ({str(commit)[:7]})\n")
+            if db.finish(entry.id, worker, "success", exp_rev=commit, record=record):
+                log.write(f"# recorded experiment '{entry.name}' ({commit[:7]})\n")
             else:
                 log.write("# lost the lease (the entry was reaped or cancelled); nothing recorded\n")
-        except (StageFailed, _Stopped) as exc:
+        except (StageFailed, Stopped) as exc:
             beat.ended()  # Whatever the command left running is gone before the entry is marked.
             code = exc.returncode if isinstance(exc, StageFailed) else None
             if beat.cancel or db.get(entry.id).cancel:
@@ -388,12 +360,11 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
             else:
                 assert isinstance(exc, StageFailed)
                 log.write(f"# failed: {exc.message}\n")
-                db.finish(entry.id, worker, "failed", exit_code=exc.returncode, error=_failure(exc))
+                db.finish(entry.id, worker, "failed", exit_code=exc.returncode, error=failure_line(exc))
         except Exception as exc:  # Anything else fails this entry, never the worker.
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.write(f"# failed: {exc}\n")
             db.finish(entry.id, worker, "failed", error=message)
         finally:
             beat.ended()
-            if private is not None:
-                tmp_workspace.remove(private)
+
