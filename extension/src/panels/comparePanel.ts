@@ -6,8 +6,9 @@ import * as vscode from "vscode";
 import type { Helper } from "../helper";
 import { errorText } from "../helper";
 import * as proto from "../protocol";
-import { page, panelOptions, readyLine } from "./page";
 import { plainMessage } from "../text";
+import { type CompareHostMessage, type ComparePageMessage, parseCompareMessage, savedNames } from "./messages";
+import { AnswerPanel, OnePanel } from "./panel";
 
 export const VIEW_TYPE = "xp.compare";
 
@@ -29,76 +30,49 @@ const BODY = `<div class="bar">
 </div>
 <div id="table"></div>`;
 
-function html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
-  return page(webview, extensionUri, { scripts: ["compare.js"], style: STYLE, body: BODY });
-}
-
-export class ComparePanel {
-  private static current: ComparePanel | undefined;
+export class ComparePanel extends AnswerPanel<ComparePageMessage, CompareHostMessage> {
+  private static readonly one = new OnePanel<ComparePanel>(VIEW_TYPE);
   /** Which params/metrics rows to show (the Params & Metrics view's checkboxes); absent: all. */
   static showRow: ((section: string, file: string, key: string) => boolean) | undefined;
-  private names: string[] = [];
-  private readonly disposables: vscode.Disposable[] = [];
-  /** The newest answer, for the names it answers: posted as soon as a new page says it is ready. */
-  private last: { key: string; message: unknown } | undefined;
-  private readonly opened = Date.now();
 
-  private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
-    extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel) {
-    panel.webview.options = panelOptions(extensionUri);
-    panel.webview.html = html(panel.webview, extensionUri);
-    this.disposables.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((message: { type?: string; markdown?: string; received?: number; drawn?: number; began?: unknown; scriptRan?: unknown; nav?: unknown }) => {
-        if (message?.type === "ready") {
-          this.output.appendLine(readyLine("Compare", this.opened, message));
-          // The page was not listening when the first answer came: send that one, or ask now.
-          if (this.last?.key === this.names.join("\n")) {
-            void this.panel.webview.postMessage(this.last.message);
-          } else {
-            void this.load();
-          }
-        } else if (message?.type === "drawn") {
-          this.output.appendLine(`Compare drawn at +${(message.drawn ?? 0) - this.opened} ms (answer received at +${(message.received ?? 0) - this.opened} ms).`);
-        } else if (message?.type === "copy" && typeof message.markdown === "string") {
-          void vscode.env.clipboard.writeText(message.markdown)
-            .then(() => vscode.window.showInformationMessage("Copied the comparison as Markdown."));
-        }
-      }),
-      helper.onExperimentsChanged(() => void this.load()),
-    );
+  private constructor(panel: vscode.WebviewPanel, private readonly helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel) {
+    super(panel, ComparePanel.one, extensionUri, output, { scripts: ["compare.js"], style: STYLE, body: BODY }, parseCompareMessage);
+    this.listen(helper.onExperimentsChanged(() => void this.load()));
+  }
+
+  protected onMessage(message: ComparePageMessage): void {
+    switch (message.type) {
+      case "ready":
+        this.ready("Compare", message);
+        break;
+      case "drawn":
+        this.output.appendLine(`Compare drawn at +${(message.drawn ?? 0) - this.opened} ms (answer received at +${(message.received ?? 0) - this.opened} ms).`);
+        break;
+      case "copy":
+        void vscode.env.clipboard.writeText(message.markdown)
+          .then(() => vscode.window.showInformationMessage("Copied the comparison as Markdown."));
+        break;
+    }
   }
 
   /** Opens (or reveals and refills) the panel for `names`, the first being the baseline. */
   static show(helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel, names: string[]): void {
-    if (!ComparePanel.current) {
-      const panel = vscode.window.createWebviewPanel(VIEW_TYPE, "Compare Experiments", vscode.ViewColumn.Active,
-        panelOptions(extensionUri));
-      ComparePanel.current = new ComparePanel(panel, helper, extensionUri, output);
-    }
-    const current = ComparePanel.current;
-    current.names = names;
-    current.panel.title = `Compare: ${names.join(", ")}`;
-    current.panel.reveal();
-    void current.load();
+    ComparePanel.one.open("Compare Experiments", extensionUri, (panel) => new ComparePanel(panel, helper, extensionUri, output))
+      .showNames(names, `Compare: ${names.join(", ")}`);
   }
 
   /** Loads the open panel again (the columns to show changed). */
   static reloadCurrent(): void {
-    void ComparePanel.current?.load();
+    void ComparePanel.one.current?.load();
   }
 
   /** Brings back a panel VS Code kept across a reload; its names are in the webview state. */
   static revive(panel: vscode.WebviewPanel, state: unknown, helper: Helper, extensionUri: vscode.Uri,
     output: vscode.OutputChannel): void {
-    ComparePanel.current?.panel.dispose();
-    const revived = new ComparePanel(panel, helper, extensionUri, output);
-    const names = (state as { names?: unknown } | undefined)?.names;
-    revived.names = Array.isArray(names) ? names.filter((n): n is string => typeof n === "string") : [];
-    ComparePanel.current = revived;
+    ComparePanel.one.revive(panel, (made) => new ComparePanel(made, helper, extensionUri, output)).names = savedNames(state);
   }
 
-  private async load(): Promise<void> {
+  protected async fetch(key: string): Promise<void> {
     if (this.names.length < 2) {
       return;
     }
@@ -112,23 +86,11 @@ export class ComparePanel {
       }
       this.output.appendLine(`Compare of ${names.length}: the helper answered in ${(performance.now() - asked).toFixed(0)} ms ` +
         `(${result.rows.length} rows).`);
-      const message = { type: "data", result, names };
-      this.last = { key: names.join("\n"), message };
-      await this.panel.webview.postMessage(message);
+      this.answer(key, { type: "data", result, names });
     } catch (error) {
       const message = `Compare failed: ${errorText(error)}`;
       this.output.appendLine(message);
       void vscode.window.showErrorMessage(plainMessage(message));
-    }
-  }
-
-  dispose(): void {
-    if (ComparePanel.current === this) {
-      ComparePanel.current = undefined;
-    }
-    this.panel.dispose();
-    for (const d of this.disposables.splice(0)) {
-      d.dispose();
     }
   }
 }

@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as vscode from "vscode";
+import type { ReadyMessage } from "./messages";
 
 /** The only folder a panel may load from. */
 export function webviewRoot(extensionUri: vscode.Uri): vscode.Uri {
@@ -43,8 +44,15 @@ function scriptTag(webview: vscode.Webview, extensionUri: vscode.Uri, name: stri
   return `<script nonce="${nonce}">${text}</script>`;
 }
 
-/** A page running `scripts` (file names in dist/webview) in order, with `style` and `body`. */
-export function page(webview: vscode.Webview, extensionUri: vscode.Uri, options: { scripts: string[]; style: string; body: string }): string {
+/** What a panel's page is made of: `scripts` (file names in dist/webview, run in order), its `style` and `body`. */
+export interface PageContent {
+  scripts: string[];
+  style: string;
+  body: string;
+}
+
+/** A page running `options.scripts` in order, with its style and body. */
+export function page(webview: vscode.Webview, extensionUri: vscode.Uri, options: PageContent): string {
   const nonce = randomBytes(16).toString("base64");
   const csp = [`default-src 'none'`, `style-src 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`, `img-src data: blob:`].join("; ");
   const scripts = options.scripts.map((name) => scriptTag(webview, extensionUri, name, nonce));
@@ -60,8 +68,8 @@ ${scripts.join("\n")}
 }
 
 /** A page's "ready" message (webview/dom.ts readyMessage) as a log line: where its first moments went. */
-export function readyLine(panel: string, made: number, message: { began?: unknown; scriptRan?: unknown; nav?: unknown }): string {
-  const at = (t: unknown) => (typeof t === "number" ? `+${(t - made).toFixed(0)} ms` : "?");
+export function readyLine(panel: string, made: number, message: ReadyMessage): string {
+  const at = (t?: number) => (t !== undefined ? `+${(t - made).toFixed(0)} ms` : "?");
   return `${panel} page ready ${Date.now() - made} ms after the panel was made (its document began at ${at(message.began)}, ` +
-    `its script ran at ${at(message.scriptRan)}; document timing: ${typeof message.nav === "string" ? message.nav : "?"}).`;
+    `its script ran at ${at(message.scriptRan)}; document timing: ${message.nav ?? "?"}).`;
 }

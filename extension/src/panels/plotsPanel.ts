@@ -4,40 +4,15 @@
 // experiments changed (so a finished run's curves appear), redraws while a shown experiment runs
 // (each new step the helper pushes, at most twice a second), and is restored after a reload.
 import * as vscode from "vscode";
-import { Coalesced } from "../coalesce";
 import type { Helper } from "../helper";
 import { errorText } from "../helper";
-import { exportFileName, isExportFormat } from "../plotsExport";
+import { exportFileName } from "../plotsExport";
 import * as proto from "../protocol";
 import { plainMessage } from "../text";
-import { page, panelOptions, readyLine } from "./page";
+import { type CustomPlots, type PlotsHostMessage, type PlotsPageMessage, parsePlotsMessage, savedCustomPlots, savedNames } from "./messages";
+import { AnswerPanel, OnePanel } from "./panel";
 
 export const VIEW_TYPE = "xp.plots";
-
-/** The custom plots the page's controls ask for: a metric against a param, and parallel coordinates. */
-export interface CustomPlots {
-  metric?: string;
-  param?: string;
-  parallelParams?: string[];
-}
-
-/** Only the fields a page may set, as strings (the page is not trusted to send well-formed data). */
-function customFrom(value: unknown): CustomPlots {
-  const raw = (value ?? {}) as Record<string, unknown>;
-  const text = (v: unknown) => (typeof v === "string" && v ? v : undefined);
-  const list = Array.isArray(raw.parallelParams) ? raw.parallelParams.filter((v): v is string => typeof v === "string" && !!v) : [];
-  return { metric: text(raw.metric), param: text(raw.param), parallelParams: list };
-}
-
-/** What the page sends: ready, or a chart exported (content is base64 for PNG), or why an export failed. */
-interface ExportMessage {
-  type?: string;
-  id?: unknown;
-  format?: unknown;
-  content?: unknown;
-  encoding?: unknown;
-  error?: unknown;
-}
 
 const STYLE = `
   body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); }
@@ -53,65 +28,22 @@ const STYLE = `
 /** vega, then vega-lite and the interpreter, then vega-embed (it needs the first two), then our page. */
 const SCRIPTS = ["vega.min.js", "vega-lite.min.js", "vega-interpreter.min.js", "vega-embed.min.js", "plots.js"];
 
-export class PlotsPanel {
-  private static current: PlotsPanel | undefined;
-  private names: string[] = [];
+export class PlotsPanel extends AnswerPanel<PlotsPageMessage, PlotsHostMessage> {
+  private static readonly one = new OnePanel<PlotsPanel>(VIEW_TYPE);
   private custom: CustomPlots = {};
-  private readonly disposables: vscode.Disposable[] = [];
-  /** One load at a time (steps arrive faster than charts redraw). */
-  private readonly loads = new Coalesced(() => this.fetch());
   /** Live redraws at most this often: vega redraws every chart, so each step must not cost one. */
   private static readonly LIVE_INTERVAL_MS = 500;
   private liveTimer: NodeJS.Timeout | undefined;
   /** When the newest load asked the helper (epoch ms; the page's timings are logged against it). */
   private asked = 0;
-  /** When this panel object (and its page) was made, epoch ms. */
-  private readonly opened = Date.now();
-  /** Whether the page has said it listens (messages posted before that are lost). */
-  private pageReady = false;
-  /** The key of the load in progress, and the newest answer with its key (names and custom plots). */
-  private fetching: string | undefined;
-  private last: { key: string; message: unknown; more?: unknown } | undefined;
+  /** The plots the newest answer listed as pending, with its key (sent once the page has drawn the charts on screen). */
+  private more: { key: string; message: PlotsHostMessage } | undefined;
   /** Whether the page has drawn the charts on screen of the newest answer (the rest is sent after that). */
   private screenDrawn = false;
 
-  private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
-    extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel) {
-    panel.webview.options = panelOptions(extensionUri);
-    panel.webview.html = page(panel.webview, extensionUri, { scripts: SCRIPTS, style: STYLE, body: `<div id="plots"></div>` });
-    this.disposables.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((message: ExportMessage & { custom?: unknown; began?: unknown; scriptRan?: unknown; nav?: unknown }) => {
-        if (message?.type === "ready") {
-          // A new page (first open, or VS Code re-created it): the answer already fetched for these
-          // names is sent at once; one being fetched is sent when it comes; else ask.
-          this.pageReady = true;
-          this.output.appendLine(readyLine("Plots", this.opened, message));
-          if (this.last?.key === this.key()) {
-            this.post(this.last.message);
-          } else if (this.fetching !== this.key()) {
-            void this.load();
-          }
-        } else if (message?.type === "screen") {
-          // The charts on screen are drawn: now the rest (sent earlier, copying it would hold them up).
-          this.screenDrawn = true;
-          if (this.last?.more && this.last.key === this.key()) {
-            void this.panel.webview.postMessage(this.last.more);
-          }
-        } else if (message?.type === "drawn") {
-          const m = message as { asked?: number; received?: number; rendered?: number; screen?: number; drawn?: number; plots?: number };
-          const at = (t?: number) => `+${(t ?? 0) - (m.asked ?? 0)} ms`;
-          this.output.appendLine(`Plots: the page had the data at ${at(m.received)}, its sections at ${at(m.rendered)}, ` +
-            `the charts on screen at ${at(m.screen)}, all ${m.plots} at ${at(m.drawn)} (after the helper was asked).`);
-        } else if (message?.type === "custom") {
-          this.custom = customFrom(message.custom);
-          void this.load();
-        } else if (message?.type === "export") {
-          void this.save(message);
-        } else if (message?.type === "exportFailed") {
-          void vscode.window.showErrorMessage(plainMessage(`Could not export ${String(message.id)} as ${String(message.format)}: ${String(message.error)}`));
-        }
-      }),
+  private constructor(panel: vscode.WebviewPanel, private readonly helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel) {
+    super(panel, PlotsPanel.one, extensionUri, output, { scripts: SCRIPTS, style: STYLE, body: `<div id="plots"></div>` }, parsePlotsMessage);
+    this.listen(
       helper.onExperimentsChanged(() => void this.load()),
       helper.onLiveMetrics((event) => {
         if (this.names.includes(event.experiment) && !this.liveTimer) {
@@ -124,33 +56,49 @@ export class PlotsPanel {
     );
   }
 
+  protected onMessage(message: PlotsPageMessage): void {
+    switch (message.type) {
+      case "ready":
+        this.ready("Plots", message);
+        break;
+      case "screen":
+        // The charts on screen are drawn: now the rest (sent earlier, copying it would hold them up).
+        this.screenDrawn = true;
+        if (this.more?.key === this.key()) {
+          void this.post(this.more.message);
+        }
+        break;
+      case "drawn": {
+        const at = (t?: number) => `+${(t ?? 0) - (message.asked ?? 0)} ms`;
+        this.output.appendLine(`Plots: the page had the data at ${at(message.received)}, its sections at ${at(message.rendered)}, ` +
+          `the charts on screen at ${at(message.screen)}, all ${message.plots} at ${at(message.drawn)} (after the helper was asked).`);
+        break;
+      }
+      case "custom":
+        this.custom = message.custom;
+        void this.load();
+        break;
+      case "export":
+        void this.save(message);
+        break;
+      case "exportFailed":
+        void vscode.window.showErrorMessage(plainMessage(`Could not export ${message.id} as ${message.format}: ${message.error}`));
+        break;
+    }
+  }
+
   /** Opens (or reveals and refills) the panel for `names` (empty: HEAD and the workspace). */
   static show(helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel, names: string[]): void {
-    if (!PlotsPanel.current) {
-      const panel = vscode.window.createWebviewPanel(VIEW_TYPE, "Plots", vscode.ViewColumn.Active, panelOptions(extensionUri));
-      PlotsPanel.current = new PlotsPanel(panel, helper, extensionUri, output);
-    }
-    const current = PlotsPanel.current;
-    current.names = names;
-    current.panel.title = names.length ? `Plots: ${names.join(", ")}` : "Plots";
-    current.panel.reveal();
-    void current.load();
+    PlotsPanel.one.open("Plots", extensionUri, (panel) => new PlotsPanel(panel, helper, extensionUri, output))
+      .showNames(names, names.length ? `Plots: ${names.join(", ")}` : "Plots");
   }
 
-  /** Brings back a panel VS Code kept across a reload; its names are in the webview state. */
+  /** Brings back a panel VS Code kept across a reload; its names and custom plots are in the webview state. */
   static revive(panel: vscode.WebviewPanel, state: unknown, helper: Helper, extensionUri: vscode.Uri,
     output: vscode.OutputChannel): void {
-    PlotsPanel.current?.panel.dispose();
-    const revived = new PlotsPanel(panel, helper, extensionUri, output);
-    const names = (state as { names?: unknown } | undefined)?.names;
-    revived.names = Array.isArray(names) ? names.filter((n): n is string => typeof n === "string") : [];
-    revived.custom = customFrom((state as { custom?: unknown } | undefined)?.custom);
-    PlotsPanel.current = revived;
-  }
-
-  /** Asks the helper for the plots and sends them to the page; overlapping calls coalesce into one more. */
-  private load(): Promise<void> {
-    return this.loads.run();
+    const revived = PlotsPanel.one.revive(panel, (made) => new PlotsPanel(made, helper, extensionUri, output));
+    revived.names = savedNames(state);
+    revived.custom = savedCustomPlots(state);
   }
 
   /**
@@ -172,29 +120,26 @@ export class PlotsPanel {
       more = { revisions: result.revisions, plots: [], errors: [`Plots failed: ${errorText(error)}`], params: [], metrics: [] };
     }
     this.output.appendLine(`Plots: the other ${pending.length} came at +${Date.now() - this.asked} ms.`);
-    const message = { type: "more", plots: more.plots, errors: more.errors };
-    if (this.last?.key === key) {
-      this.last.more = message;
-    }
+    const message: PlotsHostMessage = { type: "more", plots: more.plots, errors: more.errors };
+    // Loads run one at a time, so the newest answer is still the one this completes.
+    this.more = { key, message };
     if (this.pageReady && this.screenDrawn && key === this.key()) {
-      await this.panel.webview.postMessage(message);
+      await this.post(message);
     }
   }
 
   /** Sends the first answer of a load; the rest follows when the page has drawn what is on screen. */
-  private post(message: unknown): void {
+  protected override send(message: PlotsHostMessage): void {
     this.screenDrawn = false;
-    void this.panel.webview.postMessage(message);
+    void this.post(message);
   }
 
   /** What an answer answers: the names shown and the custom plots asked for. */
-  private key(): string {
+  protected override key(): string {
     return JSON.stringify([this.names, this.custom]);
   }
 
-  private async fetch(): Promise<void> {
-    const key = this.key();
-    this.fetching = key;
+  protected async fetch(key: string): Promise<void> {
     try {
       const custom = this.custom.metric && (this.custom.param || this.custom.parallelParams?.length)
         ? { metric: this.custom.metric, param: this.custom.param ?? null, parallelParams: this.custom.parallelParams ?? [] } : {};
@@ -212,32 +157,27 @@ export class PlotsPanel {
         result = await this.helper.request(proto.plotsData, { revs: this.names, columns: true, first: PlotsPanel.FIRST });
       }
       this.output.appendLine(`Plots of ${this.names.length}: the helper answered in ${Date.now() - this.asked} ms (${result.plots.length} plots).`);
-      const message = { type: "data", result, names: this.names, custom: this.custom, customError, asked: this.asked };
-      this.last = { key, message };
-      if (this.pageReady) {
-        this.post(message);
-      }
+      this.more = undefined;
+      this.answer(key, { type: "data", result, names: this.names, custom: this.custom, customError, asked: this.asked });
       await this.fetchPending(key, result);
     } catch (error) {
       const message = `Plots failed: ${errorText(error)}`;
       this.output.appendLine(message);
       void vscode.window.showErrorMessage(plainMessage(message));
-    } finally {
-      this.fetching = undefined;
     }
   }
 
   /** Writes an exported chart or its data to .xp/plots/export/ and names the file in a notification. */
-  private async save(message: ExportMessage): Promise<void> {
+  private async save(message: Extract<PlotsPageMessage, { type: "export" }>): Promise<void> {
     const folder = this.helper.folder ?? vscode.workspace.workspaceFolders?.[0];
-    if (!folder || !isExportFormat(message.format) || typeof message.id !== "string" || typeof message.content !== "string") {
+    if (!folder) {
       return;
     }
     const dir = vscode.Uri.joinPath(folder.uri, ".xp", "plots", "export");
     const file = vscode.Uri.joinPath(dir, exportFileName(message.id, message.format));
     try {
       await vscode.workspace.fs.createDirectory(dir);
-      await vscode.workspace.fs.writeFile(file, Buffer.from(message.content, message.encoding === "base64" ? "base64" : "utf8"));
+      await vscode.workspace.fs.writeFile(file, Buffer.from(message.content, message.encoding));
     } catch (error) {
       void vscode.window.showErrorMessage(plainMessage(`Could not save ${file.fsPath}: ${errorText(error)}`));
       return;
@@ -250,14 +190,8 @@ export class PlotsPanel {
     }
   }
 
-  dispose(): void {
+  override dispose(): void {
     clearTimeout(this.liveTimer);
-    if (PlotsPanel.current === this) {
-      PlotsPanel.current = undefined;
-    }
-    this.panel.dispose();
-    for (const d of this.disposables.splice(0)) {
-      d.dispose();
-    }
+    super.dispose();
   }
 }

@@ -15,7 +15,8 @@ import * as proto from "../protocol";
 import { buildTableData } from "../tableModel";
 import { plainMessage } from "../text";
 import { ComparePanel } from "./comparePanel";
-import { page, panelOptions } from "./page";
+import { type TableHostMessage, type TablePageMessage, parseTableMessage } from "./messages";
+import { OnePanel, Panel } from "./panel";
 import { PlotsPanel } from "./plotsPanel";
 
 export const VIEW_TYPE = "xp.table";
@@ -80,19 +81,8 @@ const ROW_ACTIONS: Record<string, string> = {
   apply: "xp.applyExperiment", branch: "xp.branchExperiment", remove: "xp.removeExperiments", queueVariation: "xp.queueVariation",
 };
 
-interface PageMessage {
-  type?: string;
-  filter?: string;
-  text?: string;
-  names?: unknown;
-  name?: unknown;
-  action?: string;
-  checkpoints?: unknown;
-  on?: unknown;
-}
-
-export class TablePanel {
-  private static current: TablePanel | undefined;
+export class TablePanel extends Panel<TablePageMessage, TableHostMessage> {
+  private static readonly one = new OnePanel<TablePanel>(VIEW_TYPE);
   private filter = "";
   /** Checkpoint rows wanted (the page's toggle): the tree's rows have none, so the helper is asked. */
   private checkpoints = false;
@@ -102,16 +92,11 @@ export class TablePanel {
   private logged = false;
   private actions: string[] = [];
   private livePost: ReturnType<typeof setTimeout> | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
 
-  private constructor(private readonly panel: vscode.WebviewPanel, private readonly helper: Helper,
-    private readonly extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel, private readonly columns: ColumnsView,
-    private readonly experiments: ExperimentsTree) {
-    panel.webview.options = panelOptions(extensionUri);
-    panel.webview.html = page(panel.webview, extensionUri, { scripts: ["table.js"], style: STYLE, body: BODY });
-    this.disposables.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((message: PageMessage) => void this.onMessage(message)),
+  private constructor(panel: vscode.WebviewPanel, private readonly helper: Helper, private readonly extensionUri: vscode.Uri,
+    output: vscode.OutputChannel, private readonly columns: ColumnsView, private readonly experiments: ExperimentsTree) {
+    super(panel, TablePanel.one, extensionUri, output, { scripts: ["table.js"], style: STYLE, body: BODY }, parseTableMessage);
+    this.listen(
       // Without a filter (or checkpoints) the table shows the Experiments tree's rows (loaded once
       // for both); otherwise the helper answers, and loads again when experiments change.
       experiments.onDidLoad(() => !this.ownRows && void this.reload()),
@@ -125,31 +110,28 @@ export class TablePanel {
           this.postSoon();
         }
       }),
-      columns.onDidChangeChoices(() => void this.post()),
+      columns.onDidChangeChoices(() => void this.sendTable()),
     );
   }
 
   /** Opens (or reveals) the panel. */
   static show(helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel, columns: ColumnsView,
     experiments: ExperimentsTree): void {
-    if (TablePanel.current) {
-      TablePanel.current.panel.reveal();
+    if (TablePanel.one.current) {
+      TablePanel.one.current.panel.reveal();
       return;
     }
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, "Experiments Table", vscode.ViewColumn.Active, panelOptions(extensionUri));
-    TablePanel.current = new TablePanel(panel, helper, extensionUri, output, columns, experiments);
+    TablePanel.one.open("Experiments Table", extensionUri, (panel) => new TablePanel(panel, helper, extensionUri, output, columns, experiments));
   }
 
   /** Brings back a panel VS Code kept across a reload; the page sends its filter when it is ready. */
   static revive(panel: vscode.WebviewPanel, helper: Helper, extensionUri: vscode.Uri, output: vscode.OutputChannel,
     columns: ColumnsView, experiments: ExperimentsTree): void {
-    TablePanel.current?.panel.dispose();
-    TablePanel.current = new TablePanel(panel, helper, extensionUri, output, columns, experiments);
+    TablePanel.one.revive(panel, (made) => new TablePanel(made, helper, extensionUri, output, columns, experiments));
   }
 
-  private async onMessage(message: PageMessage): Promise<void> {
-    const names = Array.isArray(message?.names) ? message.names.filter((n): n is string => typeof n === "string") : [];
-    switch (message?.type) {
+  protected async onMessage(message: TablePageMessage): Promise<void> {
+    switch (message.type) {
       case "ready":
         // The row menu offers only actions whose command is registered.
         if (!this.actions.length) {
@@ -157,34 +139,34 @@ export class TablePanel {
           this.actions = Object.keys(ROW_ACTIONS).filter((action) => registered.has(ROW_ACTIONS[action]));
         }
         this.ready = true;
-        this.filter = typeof message.filter === "string" ? message.filter : "";
-        this.checkpoints = message.checkpoints === true;
+        this.filter = message.filter;
+        this.checkpoints = message.checkpoints;
         await this.reload();
         break;
       case "checkpoints":
-        this.checkpoints = message.on === true;
+        this.checkpoints = message.on;
         await this.reload();
         break;
       case "filter":
-        this.filter = typeof message.text === "string" ? message.text : "";
+        this.filter = message.text;
         await this.reload();
         break;
       case "compare":
-        if (names.length < 2 || names.length > 20) {
-          void vscode.window.showWarningMessage(`Select 2 to 20 rows to compare (${names.length} selected).`);
+        if (message.names.length < 2 || message.names.length > 20) {
+          void vscode.window.showWarningMessage(`Select 2 to 20 rows to compare (${message.names.length} selected).`);
         } else {
-          ComparePanel.show(this.helper, this.extensionUri, this.output, names);
+          ComparePanel.show(this.helper, this.extensionUri, this.output, message.names);
         }
         break;
       case "plot":
-        if (!names.length || names.length > 20) {
-          void vscode.window.showWarningMessage(`Select 1 to 20 rows to plot (${names.length} selected).`);
+        if (!message.names.length || message.names.length > 20) {
+          void vscode.window.showWarningMessage(`Select 1 to 20 rows to plot (${message.names.length} selected).`);
         } else {
-          PlotsPanel.show(this.helper, this.extensionUri, this.output, names);
+          PlotsPanel.show(this.helper, this.extensionUri, this.output, message.names);
         }
         break;
       case "action":
-        await this.runAction(String(message.action), typeof message.name === "string" ? message.name : "", names);
+        await this.runAction(message.action, message.name, message.names);
         break;
     }
   }
@@ -215,7 +197,7 @@ export class TablePanel {
       // The tree's rows (empty until its first load, which then calls reload again).
       if (this.experiments.rows.length) {
         this.rows = [...this.experiments.rows];
-        await this.post();
+        await this.sendTable();
       }
       return;
     }
@@ -236,7 +218,7 @@ export class TablePanel {
       } while (cursor);
     } catch (error) {
       if (filter && isBadInput(error)) {
-        await this.panel.webview.postMessage({ type: "filterError", error: errorText(error) });
+        await this.post({ type: "filterError", error: errorText(error) });
         return;
       }
       const message = `Loading the experiments table failed: ${errorText(error)}`;
@@ -245,7 +227,7 @@ export class TablePanel {
       return;
     }
     this.rows = rows;
-    await this.post();
+    await this.sendTable();
   }
 
   /**
@@ -256,18 +238,18 @@ export class TablePanel {
     if (!this.livePost) {
       this.livePost = setTimeout(() => {
         this.livePost = undefined;
-        void this.post();
+        void this.sendTable();
       }, LIVE_DELAY_MS);
     }
   }
 
   /** Sends the table (the chosen columns of the rows loaded) to the page. */
-  private async post(): Promise<void> {
+  private async sendTable(): Promise<void> {
     const started = performance.now();
     const columns = this.columns.chosen(findColumns(this.rows));
     const table = buildTableData(this.rows, columns);
     const built = performance.now();
-    await this.panel.webview.postMessage({
+    await this.post({
       type: "data", table, headline: this.columns.headlineId(), higherIsBetter: this.columns.choices.higherIsBetter, filter: this.filter,
       actions: this.actions,
     });
@@ -278,14 +260,8 @@ export class TablePanel {
     }
   }
 
-  dispose(): void {
+  override dispose(): void {
     clearTimeout(this.livePost);
-    if (TablePanel.current === this) {
-      TablePanel.current = undefined;
-    }
-    this.panel.dispose();
-    for (const d of this.disposables.splice(0)) {
-      d.dispose();
-    }
+    super.dispose();
   }
 }

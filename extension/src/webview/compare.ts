@@ -3,8 +3,9 @@
 // sort) in the webview state so a reload restores them. "Copy as Markdown" asks the extension to
 // write the clipboard.
 import { type SortBy, buildTable, toMarkdown } from "../compareModel";
+import type { CompareHostMessage, ComparePageMessage } from "../panels/messages";
 import type { CompareExperimentsResult } from "../protocol";
-import { element, readyMessage } from "./dom";
+import { element, onHostMessage, readyMessage, vsCodeApi } from "./dom";
 
 interface State {
   result?: CompareExperimentsResult;
@@ -13,9 +14,7 @@ interface State {
   sortBy: SortBy;
 }
 
-declare function acquireVsCodeApi(): { postMessage(message: unknown): void; getState(): unknown; setState(state: unknown): void };
-
-const vscode = acquireVsCodeApi();
+const vscode = vsCodeApi<ComparePageMessage>();
 const state: State = { onlyChanged: false, sortBy: "name", ...(vscode.getState() as Partial<State> | undefined) };
 
 function render(): void {
@@ -80,8 +79,7 @@ document.getElementById("copy")!.addEventListener("click", () => {
     vscode.postMessage({ type: "copy", markdown: toMarkdown(buildTable(state.result, state)) });
   }
 });
-window.addEventListener("message", (event: MessageEvent) => {
-  const message = event.data as { type?: string; result?: CompareExperimentsResult; names?: string[] };
+onHostMessage<CompareHostMessage>((message) => {
   if (message?.type === "data" && message.result) {
     state.result = message.result;
     state.names = message.names;

@@ -3,11 +3,11 @@
 // Vega's expression interpreter (no eval, so the CSP needs no 'unsafe-eval'). Titles are set with
 // textContent; names inside charts are SVG text.
 import { inlineSpec } from "../plotColumns";
-import { EXPORT_FORMATS, plotData, toCsv } from "../plotsExport";
+import type { CustomPlots, PlotsHostMessage, PlotsPageMessage, PlotsTimings } from "../panels/messages";
+import { EXPORT_FORMATS, type ExportFormat, plotData, toCsv } from "../plotsExport";
 import type { PlotsDataResult } from "../protocol";
-import { element, readyMessage } from "./dom";
+import { element, onHostMessage, readyMessage, vsCodeApi } from "./dom";
 
-declare function acquireVsCodeApi(): { postMessage(message: unknown): void; getState(): unknown; setState(state: unknown): void };
 declare const vega: { expressionInterpreter: unknown };
 declare const vegaLite: { compile(spec: unknown): { spec: { marks?: VegaMark[] } } };
 interface VegaMark {
@@ -20,13 +20,6 @@ interface VegaView {
 }
 declare function vegaEmbed(el: HTMLElement, spec: unknown, options: unknown): Promise<{ view: VegaView }>;
 
-/** The custom plots chosen in the controls (the panel keeps the same shape). */
-interface CustomPlots {
-  metric?: string;
-  param?: string;
-  parallelParams?: string[];
-}
-
 interface State {
   result?: PlotsDataResult;
   names?: string[];
@@ -34,7 +27,7 @@ interface State {
   customError?: string;
 }
 
-const vscode = acquireVsCodeApi();
+const vscode = vsCodeApi<PlotsPageMessage>();
 let state = (vscode.getState() as State | undefined) ?? {};
 /** The key lists the controls were built from: rebuilt only when they change, so a choice in progress survives live redraws. */
 let controlsFor = "";
@@ -252,7 +245,7 @@ const awaited = new Set<HTMLElement>();
 const waiting = new Map<HTMLElement, unknown>();
 let pumping = false;
 /** The newest data's timings, sent to the extension once every chart of it is drawn. */
-let report: { asked?: number; received: number; rendered: number; screen?: number; plots: number } | undefined;
+let report: PlotsTimings | undefined;
 
 /** Draws `spec` into the section in turn: charts on screen first, then the nearest below, one at a time. */
 function draw(section: HTMLElement, spec: unknown): void {
@@ -383,9 +376,9 @@ function drawNow(section: HTMLElement, spec: unknown): Promise<unknown> {
     });
 }
 
-async function exportPlot(id: string, spec: unknown, format: string, drawn: Promise<{ view: VegaView }>): Promise<void> {
+async function exportPlot(id: string, spec: unknown, format: ExportFormat, drawn: Promise<{ view: VegaView }>): Promise<void> {
   let content: string;
-  let encoding = "utf8";
+  let encoding: "utf8" | "base64" = "utf8";
   if (format === "svg") {
     content = await (await drawn).view.toSVG();
   } else if (format === "png") {
@@ -414,8 +407,7 @@ function withRecords(plot: PlotsDataResult["plots"][number]): PlotsDataResult["p
   }
 }
 
-window.addEventListener("message", (event: MessageEvent) => {
-  const message = event.data as State & { type?: string };
+onHostMessage<PlotsHostMessage>((message) => {
   if (message?.type === "data" && message.result) {
     // Plots read from files come as columns (a fifth of the JSON of records): made into Vega's records here.
     message.result.plots = message.result.plots.map(withRecords);
@@ -423,12 +415,11 @@ window.addEventListener("message", (event: MessageEvent) => {
       customError: message.customError ?? "" };
     const received = Date.now();
     render();
-    report = { asked: (message as { asked?: number }).asked, received, rendered: Date.now(), plots: message.result.plots.length };
+    report = { asked: message.asked, received, rendered: Date.now(), plots: message.result.plots.length };
     screenSaid = false;
     checkScreen();  // Nothing on screen to draw first (no plots, or all pending): the rest is asked for now.
   } else if (message?.type === "more" && state.result) {
-    const more = message as unknown as { plots: PlotsDataResult["plots"]; errors: string[] };
-    renderMore(more.plots.map(withRecords), more.errors ?? []);
+    renderMore(message.plots.map(withRecords), message.errors ?? []);
     void pump();
   }
 });

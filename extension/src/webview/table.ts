@@ -6,9 +6,8 @@
 // selection and the checkpoints toggle are kept with setState, so a reload restores them.
 import { type Selection, type SortKey, type TableData, type TableRow, arrangeRows, bestRows, clickHeader, clickRow, sortMarker,
   visibleWindow } from "../tableModel";
-import { element } from "./dom";
-
-declare function acquireVsCodeApi(): { postMessage(message: unknown): void; getState(): unknown; setState(state: unknown): void };
+import type { TableHostMessage, TablePageMessage } from "../panels/messages";
+import { element, onHostMessage, vsCodeApi } from "./dom";
 
 interface State {
   sort: SortKey[];
@@ -27,7 +26,7 @@ const COLUMN_WIDTH = 110;
 const ROW_MARGIN = 8;
 const COLUMN_MARGIN = 2;
 
-const vscode = acquireVsCodeApi();
+const vscode = vsCodeApi<TablePageMessage>();
 const state: State = {
   sort: [], filter: "", scrollTop: 0, scrollLeft: 0, selection: { ids: [], anchor: "" }, checkpoints: false,
   ...(vscode.getState() as Partial<State> | undefined),
@@ -308,9 +307,7 @@ checkpoints.addEventListener("change", () => {
 document.getElementById("compare")!.addEventListener("click", () => vscode.postMessage({ type: "compare", names: selectedNames() }));
 document.getElementById("plot")!.addEventListener("click", () => vscode.postMessage({ type: "plot", names: selectedNames() }));
 
-window.addEventListener("message", (event: MessageEvent) => {
-  const message = event.data as { type?: string; table?: TableData; headline?: string; higherIsBetter?: boolean;
-    filter?: string; error?: string; actions?: string[] };
+onHostMessage<TableHostMessage>((message) => {
   if (message?.type === "data" && message.table) {
     data = message.table;
     headline = message.headline ?? "";
