@@ -8,6 +8,7 @@ import sys
 import time
 
 from pyhelper.cli.render import emit_json, table
+from pyhelper.core.processes import alive
 
 
 def _project():
@@ -138,22 +139,11 @@ def _stop_started_workers(pids: list[int]) -> int:
             pass
     deadline = time.monotonic() + KILL_GRACE_SECONDS + 5
     while running and time.monotonic() < deadline:
-        running = [pid for pid in running if _alive(pid)]
+        running = [pid for pid in running if alive(pid)]
         time.sleep(0.05)
     return len(pids)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)  # Our own child: reap it, so it is not left a zombie.
-        return waited == 0
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def start(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from pyhelper.core import graph
 from pyhelper.core.cache import Cache, remove
 from pyhelper.core.hashing import HashInfo, StatIndex
 from pyhelper.core.lockfile import LockEntry, prune_locks, read_locks, write_stage
+from pyhelper.core.processes import stop_group
 from pyhelper.core.project import Project
 from pyhelper.core.run_cache import RecordedOut, RunCache, signature
 from pyhelper.core.stage import Stage
@@ -395,26 +396,12 @@ def _run_command(name: str, command: str, cwd: Path, env: dict[str, str],
             on_event(ReproEvent("output", name, line))
         code = proc.wait()
     except BaseException:
-        _stop_group(proc)
+        stop_group(proc)
         raise
     if code != 0:
         raise StageFailed(name, code, list(tail))
 
 
-def _stop_group(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
-    """Stops a command's whole process group: SIGTERM, then SIGKILL after `grace` seconds."""
-    import signal
-
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _metrics_of(root: Path, stage: Stage) -> dict[str, Any]:

@@ -226,7 +226,7 @@ def live_runs(project: Project) -> dict[str, dict[str, Any]]:
             data = json.loads((folder / name).read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and _alive(data.get("pid")) and data.get("host") == _hostname():
+        if isinstance(data, dict) and _alive(data.get("pid")) and data.get("host") == _host():
             runs[str(data.get("ref"))] = data
     return runs
 
@@ -238,7 +238,7 @@ def prune_dead_runs(project: Project) -> None:
         names = os.listdir(folder)
     except FileNotFoundError:
         return
-    host = _hostname()
+    host = _host()
     for name in names:
         if not name.endswith(".json"):
             continue
@@ -295,19 +295,16 @@ def prune_stale_socket_dirs(older_than: float = 60.0) -> None:
             folder.rmdir()
 
 
-def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()
 
 
 def _alive(pid: object) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """True when `pid` (read from a file: any JSON value) is a living process."""
+    from pyhelper.core.processes import alive
+
+    return isinstance(pid, int) and not isinstance(pid, bool) and alive(pid)
+
+
+def _host() -> str:
+    from pyhelper.core.processes import hostname
+
+    return hostname()

@@ -12,11 +12,8 @@ so that pushing never drops someone else's tags.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import re
-import signal
 import subprocess
 import threading
 from collections.abc import Callable
@@ -26,6 +23,7 @@ from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
 from pyhelper.core.gitargs import check_remote, git_argv, git_env, valid_refname
 from pyhelper.core.gitrepo import exp_refs, open_repo
+from pyhelper.core.processes import stop_group
 from pyhelper.core.project import Project
 from pyhelper.core.refs import EXPS_NAMESPACE, NOTES_REF, ExpRef
 from pyhelper.errors import BadInput, XpError
@@ -98,10 +96,10 @@ def _followed(project: Project, args: list[str], env: dict[str, str],
             if follow.cancel.wait(0.1):
                 break
     except BaseException:  # Ctrl-C: git runs in its own session, so it must be ended here.
-        _end_group(proc)
+        stop_group(proc)
         raise
     if proc.poll() is None:
-        _end_group(proc)
+        stop_group(proc)
         raise SyncCancelled(f"git {args[0]} was stopped before it finished "
                             "(a ref it had not updated yet stays as it was)", hint="run it again to finish it")
     reader.join(5)
@@ -110,16 +108,6 @@ def _followed(project: Project, args: list[str], env: dict[str, str],
                                        "\n".join(err) + "\n")
 
 
-def _end_group(proc: subprocess.Popen[bytes]) -> None:
-    """Ends git's process group: SIGTERM, then SIGKILL after 5 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def _failed(action: str, remote: str, result: subprocess.CompletedProcess[str]) -> XpError:

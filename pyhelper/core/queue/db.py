@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pyhelper.core.processes import hostname
 from pyhelper.core.project import Project
 from pyhelper.core.queue.store import Connection, QueueError, Transaction, identity, unreadable
 from pyhelper.errors import BadInput
@@ -31,11 +32,6 @@ HEARTBEAT_SECONDS = 1.0
 
 STATUSES = ("queued", "running", "success", "failed", "cancelled")
 FINAL = ("success", "failed", "cancelled")
-
-
-def hostname() -> str:
-    """This machine's name, as workers record it (same as `socket.gethostname()` on POSIX)."""
-    return os.uname().nodename
 
 
 @dataclass(frozen=True)

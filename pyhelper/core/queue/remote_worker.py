@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.queue.db import hostname
+from pyhelper.core.processes import hostname
 from pyhelper.core.queue.redis_backend import LOG_MAXLEN, RQ_QUEUE, connect, entry_key, log_key
 from pyhelper.core.queue.remote_git import Superseded, mirror, publish
 from pyhelper.core.queue.remote_watch import KILL_GRACE_SECONDS, LEASE_MARGIN, LEASE_SECONDS, Watch

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from pyhelper.core.gitcore import lookup_commit
 from pyhelper.core.gitrepo import open_repo
+from pyhelper.core.processes import alive, group_alive, hostname, signal_group
 from pyhelper.core.project import Project
-from pyhelper.core.queue.db import HEARTBEAT_SECONDS, Entry, QueueDb, hostname
+from pyhelper.core.queue.db import HEARTBEAT_SECONDS, Entry, QueueDb
 from pyhelper.core.queue.enqueue import TRAILER
 from pyhelper.core.refs import ExpRef
 from pyhelper.errors import BadInput, StageFailed, XpError
@@ -116,10 +117,10 @@ def reap(project: Project, db: QueueDb) -> list[str]:
     if not running:
         return []
     now = time.time()
-    host = _hostname()
+    host = hostname()
     lost: dict[str, tuple[str | None, bool]] = {}
     for item in running:
-        dead = item.host == host and item.pid is not None and not _pid_alive(item.pid)
+        dead = item.host == host and item.pid is not None and not alive(item.pid)
         if dead or (item.lease_until is not None and item.lease_until < now):
             lost[item.entry.id] = (item.entry.worker, dead)
     if not lost:
@@ -134,26 +135,8 @@ def reap(project: Project, db: QueueDb) -> list[str]:
     return reaped
 
 
-def _pid_alive(pid: int) -> bool:
-    """True unless the process is gone (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-    except (OSError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
-def _hostname() -> str:
-    return hostname()
 
 
 def _kill_orphan(project: Project, pgid: int) -> None:
@@ -213,10 +196,10 @@ class _Heartbeat(threading.Thread):
                 return
             now = time.monotonic()
             if self.cancel >= 2 or (self.signalled_at is not None and now - self.signalled_at >= KILL_GRACE_SECONDS):
-                _signal_group(self.pgid, signal.SIGKILL)
+                signal_group(self.pgid, signal.SIGKILL)
             elif self.signalled_at is None:
                 self.signalled_at = now
-                _signal_group(self.pgid, signal.SIGTERM)
+                signal_group(self.pgid, signal.SIGTERM)
 
     def started(self, pgid: int) -> None:
         """A command started, leading process group `pgid`."""
@@ -238,26 +221,15 @@ class _Heartbeat(threading.Thread):
         if pgid is None or signalled_at is None:
             return
         deadline = signalled_at + (0 if self.cancel >= 2 else KILL_GRACE_SECONDS)
-        while _group_alive(pgid) and time.monotonic() < deadline:
+        while group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _group_alive(pgid):
+        if group_alive(pgid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
 
 
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def work(project: Project, *, idle: float = DEFAULT_IDLE_SECONDS) -> int:
