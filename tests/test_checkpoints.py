@@ -494,8 +494,9 @@ def test_resume_with_nothing_changed_trains_on(proj, xp):
 
 def test_a_running_experiment_is_not_removed_from_under_its_run(proj, xp):
     xp("exp", "run", "-n", "done", "-S", "epochs=1", "--temp", cwd=proj)
-    proc = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", "-n", "busy", "-S", "epochs=8",
-                             "-S", "delay=0.3", "--temp"], cwd=proj, stdout=subprocess.DEVNULL,
+    # Long enough to be running through both removes on a loaded machine (it is stopped below).
+    proc = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", "-n", "busy", "-S", "epochs=100",
+                             "-S", "delay=1", "--temp"], cwd=proj, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, **GIT_ENV})
     try:
         deadline = time.monotonic() + 60
@@ -507,7 +508,9 @@ def test_a_running_experiment_is_not_removed_from_under_its_run(proj, xp):
         everything = xp("exp", "remove", "-A", cwd=proj)
         assert "note: left out 1 running experiment(s): busy" in everything.stderr
         assert "Removed 1 experiment(s): done" in everything.stdout
-        assert proc.wait(120) == 0
+        assert proc.poll() is None, "still running: the removes above saw a live run"
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the run stops and keeps its checkpoints.
+        proc.wait(120)
         assert set(refs(proj)) == {"busy"}
     finally:
         if proc.poll() is None:

@@ -17,18 +17,8 @@ def _project():
     return find_project()
 
 
-def _remote(name: str):
-    """A handler of the Redis queue (queue_remote.py), imported only when that queue is configured."""
-    import pyhelper.cli.queue_remote as module
-
-    return getattr(module, name)
 
 
-def _closing(queue, call):
-    try:
-        return call()
-    finally:
-        queue.close()
 
 
 def _duration(seconds: float | None) -> str:
@@ -178,137 +168,137 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _queue():
+    """The project's queue (local or on Redis: `.xp/config` says), to be closed."""
+    from pyhelper.core.queue.service import open_queue
+
+    return open_queue(_project())
+
+
 def status(args: argparse.Namespace) -> int:
     """`xp queue status`."""
-    from pyhelper.cli.queue_remote import redis_queue
-    from pyhelper.core.queue.manage import state
+    from pyhelper.core.credentials import redact
 
-    if (remote := redis_queue(_project())) is not None:
-        return _closing(remote, lambda: _remote("status")(args, remote))
-    current = state(_project())
+    queue = _queue()
+    try:
+        current = queue.view()
+        url = getattr(getattr(queue, "queue", None), "url", None)
+    finally:
+        queue.close()
     names = {e.id: e.name for e in current.entries}
     if args.json:
-        emit_json({"entries": [_entry_json(e) for e in current.entries],
+        emit_json({**({"backend": redact(url)} if url else {}),
+                   "entries": [_entry_json(e) for e in current.entries],
                    "workers": [{"id": w.id, "pid": w.pid, "host": w.host, "entry": w.entry,
                                 "entryName": names.get(w.entry) if w.entry else None, "stopping": bool(w.stopping),
                                 "started": w.started, "heartbeat": w.heartbeat} for w in current.workers]})
         return 0
     if not current.entries:
-        print("The queue is empty. Queue experiments with `xp exp run --queue -S key=v1,v2`.")
+        print(f"The queue{queue.where} is empty. Queue experiments with `xp exp run --queue -S key=v1,v2`.")
     else:
         rows = [[e.name, e.status, " ".join(e.params) or "-", e.worker or "-", _duration(e.duration),
                  (e.error[:60] if e.error else "-")] for e in current.entries]
         print(table(["Experiment", "Status", "Params", "Worker", "Duration", "Error"], rows))
     print()
     if current.workers:
-        print(f"{len(current.workers)} worker(s):")
+        print(f"{len(current.workers)} worker(s){queue.where}:")
         for w in current.workers:
             doing = f"running '{names.get(w.entry, w.entry)}'" if w.entry else "idle"
             doing += ", stopping" if w.stopping else ""
             print(f"  {w.id}  pid {w.pid} on {w.host}  {doing}")
+    elif queue.where:
+        print(f"No worker listens{queue.where} (start one with `{queue.start_hint}`).")
     else:
-        hint = " (start them with `xp queue start -j N`)." if current.count("queued") else "."
+        hint = f" (start them with `{queue.start_hint}`)." if current.count("queued") else "."
         print("No worker is running" + hint)
+    if current.fetched:
+        print(f"Fetched {len(current.fetched)} finished experiment(s): {', '.join(current.fetched)}.")
     return 0
 
 
 def logs(args: argparse.Namespace) -> int:
-    """`xp queue logs NAME [-f]`."""
-    from pyhelper.core.queue.db import QueueDb
-    from pyhelper.core.queue.worker import log_path, reap
-
-    project = _project()
-    from pyhelper.cli.queue_remote import redis_queue
-
-    if (remote := redis_queue(project)) is not None:
-        return _closing(remote, lambda: _remote("logs")(args, remote))
-    db = QueueDb(project)
+    """`xp queue logs NAME [-f]`: the entry's log; following a run prints its lines as they come and ends when
+    it does (a remote run's experiment is then fetched home)."""
+    queue = _queue()
     try:
-        entry = db.find(args.name)
-        path = log_path(project, entry.id)
+        entry = queue.find(args.name)
         offset = 0
         last_worker = time.monotonic()
         while True:
-            if path.exists():
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    handle.seek(offset)
-                    chunk = handle.read()
-                    offset = handle.tell()
-                sys.stdout.write(chunk)
-                sys.stdout.flush()
-            if args.follow:
-                reap(project, db)  # A dead worker's entry ends too, so following it ends.
-            current = db.get(entry.id)
+            current = queue.get(entry.id)  # Read before the log: a final status means every line is in.
+            chunk = queue.read_log(entry.id, offset)
+            offset += len(chunk)
+            sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+            sys.stdout.flush()
             if not args.follow or current.status not in ("queued", "running"):
-                if not path.exists():
+                if offset == 0:
                     print(f"'{entry.name}' is {current.status} and has no log yet.")
+                if args.follow:
+                    for name in queue.finished([current]):
+                        print(f"# fetched experiment '{name}'{queue.where}")
                 return 0
-            if current.status == "queued" and not db.workers():
+            if current.status == "queued" and not queue.view().workers:
                 if time.monotonic() - last_worker > 10:  # Following would never end.
-                    print(f"'{entry.name}' is still queued and no worker is running; "
-                          "start one with `xp queue start`.", file=sys.stderr)
+                    print(f"'{entry.name}' is still queued and no worker is running{queue.where}; start one with "
+                          f"`{queue.start_hint}`.", file=sys.stderr)
                     return 0
             else:
                 last_worker = time.monotonic()
             time.sleep(0.3)
     finally:
-        db.close()
+        queue.close()
 
 
 def kill(args: argparse.Namespace) -> int:
     """`xp queue kill NAME…`."""
-    from pyhelper.cli.queue_remote import redis_queue
-    from pyhelper.core.queue.manage import kill as kill_entries
-
-    if (remote := redis_queue(_project())) is not None:
-        entries = _closing(remote, lambda: _remote("kill")(args, remote))
-    else:
-        entries = kill_entries(_project(), args.names, force=args.force)
+    queue = _queue()
+    try:
+        killed = queue.kill(args.names, force=args.force)
+    finally:
+        queue.close()
     if args.json:
-        emit_json([{"id": e.id, "name": e.name, "was": e.status} for e in entries])
+        emit_json([{"id": e.id, "name": e.name, "was": e.status} for e in killed.entries])
         return 0
-    for entry in entries:
+    from pyhelper.core.queue.remote_kill import bound
+
+    for entry in killed.entries:
         what = "cancelled" if entry.status == "queued" else ("killing" if args.force else "stopping")
         print(f"{entry.name}: {what}")
+        if entry.id in killed.hard_stopped:  # The worker did not answer (a hung work horse).
+            print(f"{entry.name}: still running {bound(args.force):.0f} s after the cancel request; "
+                  f"stopped with RQ's stop-job command", file=sys.stderr)
     return 0
 
 
 def stop(args: argparse.Namespace) -> int:
     """`xp queue stop [--kill]`."""
-    from pyhelper.cli.queue_remote import redis_queue
-    from pyhelper.core.queue.manage import stop as stop_workers
-
-    if (remote := redis_queue(_project())) is not None:
-        return _closing(remote, lambda: _remote("stop")(args, remote))
-    count = stop_workers(_project(), kill_running=args.kill)
+    queue = _queue()
+    try:
+        count = queue.stop_workers(kill_running=args.kill)
+    finally:
+        queue.close()
     if args.json:
         emit_json({"workers": count})
         return 0
-    print(f"Asked {count} worker(s) to stop" + (" now." if args.kill else " after their current experiment."))
+    print(f"Asked {count} worker(s){queue.where} to stop"
+          + (" now." if args.kill else " after their current experiment."))
     return 0
 
 
 def remove(args: argparse.Namespace) -> int:
     """`xp queue remove`."""
-    from pyhelper.core.queue.manage import remove as remove_entries
-
     statuses: tuple[str, ...] = ()
     if args.all:
         statuses = ("queued", "success", "failed", "cancelled")
     else:
         statuses = tuple(s for s, on in (("queued", args.queued), ("success", args.success),
                                            ("failed", args.failed), ("cancelled", args.cancelled)) if on)
-    from pyhelper.cli.queue_remote import redis_queue
-
-    left = 0
-    if (remote := redis_queue(_project())) is not None:
-        removed = _closing(remote, lambda: _remote("remove")(args, remote, statuses))
-    else:
-        from pyhelper.core.queue.manage import state
-
-        removed = remove_entries(_project(), args.names, statuses=statuses)
-        if "failed" in statuses and "cancelled" not in statuses:
-            left = state(_project()).count("cancelled")
+    queue = _queue()
+    try:
+        removed = queue.remove(args.names, statuses)
+        left = queue.view().count("cancelled") if "failed" in statuses and "cancelled" not in statuses else 0
+    finally:
+        queue.close()
     if args.json:
         emit_json([{"id": e.id, "name": e.name, "status": e.status} for e in removed])
         return 0
@@ -322,13 +312,11 @@ def remove(args: argparse.Namespace) -> int:
 
 def retry(args: argparse.Namespace) -> int:
     """`xp queue retry NAME…`."""
-    from pyhelper.cli.queue_remote import redis_queue
-    from pyhelper.core.queue.manage import retry as retry_entries
-
-    if (remote := redis_queue(_project())) is not None:
-        entries = _closing(remote, lambda: _remote("retry")(args, remote))
-    else:
-        entries = retry_entries(_project(), args.names)
+    queue = _queue()
+    try:
+        entries = queue.retry(args.names)
+    finally:
+        queue.close()
     if args.json:
         emit_json([_entry_json(e) for e in entries])
         return 0
@@ -338,16 +326,11 @@ def retry(args: argparse.Namespace) -> int:
 
 def recover(args: argparse.Namespace) -> int:
     """`xp queue recover [--dry]`."""
-    from pyhelper.cli.queue_remote import redis_queue
-    from pyhelper.core.queue.recover import recover as recover_entries
-
-    project = _project()
-    if (remote := redis_queue(project)) is not None:  # Entries Redis lost come back from the shared remote.
-        from pyhelper.core.queue.remote_recover import recover as recover_remote
-
-        found = _closing(remote, lambda: recover_remote(project, remote, dry=args.dry))
-    else:
-        found = recover_entries(project, dry=args.dry)
+    queue = _queue()
+    try:
+        found = queue.recover(dry=args.dry)
+    finally:
+        queue.close()
     rows = [e if isinstance(e, dict) else {"id": e.id, "name": e.name, "status": e.status, "params": list(e.params)}
             for e in found.entries]
     if args.json:

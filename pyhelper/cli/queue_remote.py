@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from pyhelper.cli.render import emit_json, table
+from pyhelper.cli.render import emit_json
 from pyhelper.core.credentials import redact
 
 
@@ -98,139 +98,16 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def status(args: argparse.Namespace, queue) -> int:
-    """`xp queue status` for the Redis queue (same table and JSON as the local one)."""
-    from pyhelper.cli.queue import _duration, _entry_json
-    from pyhelper.core.queue.redis_backend import bring_home
-
-    entries = queue.entries()
-    workers = queue.workers()
-    fetched = bring_home(queue.project, queue.remote, entries) if queue.project is not None else []
-    names = {e.id: e.name for e in entries}
-    if args.json:
-        emit_json({"backend": redact(queue.url),
-                   "entries": [_entry_json(e) for e in entries],
-                   "workers": [{"id": w.id, "pid": w.pid, "host": w.host, "entry": w.entry,
-                                "entryName": names.get(w.entry) if w.entry else None, "stopping": False,
-                                "started": w.started, "heartbeat": w.heartbeat} for w in workers]})
-        return 0
-    if not entries:
-        print(f"The queue on {redact(queue.url)} is empty. Queue experiments with `xp exp run --queue -S key=v1,v2`.")
-    else:
-        rows = [[e.name, e.status, " ".join(e.params) or "-", e.worker or "-", _duration(e.duration),
-                 (e.error[:60] if e.error else "-")] for e in entries]
-        print(table(["Experiment", "Status", "Params", "Worker", "Duration", "Error"], rows))
-    print()
-    if workers:
-        print(f"{len(workers)} worker(s) on {redact(queue.url)}:")
-        for w in workers:
-            doing = f"running '{names.get(w.entry, w.entry)}'" if w.entry else "idle"
-            print(f"  {w.id}  pid {w.pid} on {w.host}  {doing}")
-    else:
-        print(f"No worker listens on {redact(queue.url)} "
-              f"(start one with `xp queue worker --backend {redact(queue.url)} --remote URL`).")
-    if fetched:
-        print(f"Fetched {len(fetched)} finished experiment(s) from '{redact(queue.remote)}': {', '.join(fetched)}.")
-    return 0
 
 
-def logs(args: argparse.Namespace, queue) -> int:
-    """`xp queue logs NAME [-f]` for the Redis queue: the entry's log stream; following a run that
-    succeeds ends by fetching its experiment home."""
-    entry = queue.find(args.name)
-    after = "0-0"
-    idle_since = time.monotonic()
-    while True:
-        current = queue.get(entry.id)  # Read before the lines: a final status means every line is in.
-        lines, after = queue.log_lines(entry.id, after)
-        sys.stdout.write("".join(line + "\n" for line in lines))
-        sys.stdout.flush()
-        if not args.follow or current.status not in ("queued", "running"):
-            if after == "0-0":
-                print(f"'{entry.name}' is {current.status} and has no log yet.")
-            if args.follow and queue.project is not None:
-                from pyhelper.core.queue.redis_backend import bring_home
-
-                for name in bring_home(queue.project, queue.remote, [current]):
-                    print(f"# fetched experiment '{name}' from '{redact(queue.remote)}'")
-            return 0
-        if current.status == "queued" and not queue.workers():
-            if time.monotonic() - idle_since > 10:  # Following would never end.
-                print(f"'{entry.name}' is still queued and no worker listens on {redact(queue.url)}; start one with "
-                      f"`xp queue worker --backend {redact(queue.url)} --remote URL`.", file=sys.stderr)
-                return 0
-        else:
-            idle_since = time.monotonic()
-        queue.log_lines(entry.id, after, block_ms=200)  # Wakes up as soon as a line comes (read again above).
 
 
-def kill(args: argparse.Namespace, queue) -> list:
-    """`xp queue kill NAME…` for the Redis queue: the cancel flag (the worker sends SIGTERM, waits its grace,
-    then SIGKILL; --force: SIGKILL at once); a run still going after that is stopped by RQ's stop-job
-    command, the hard stop (it kills the job's work horse and the stage's process group)."""
-    from pyhelper.core.queue import remote_kill
-    from pyhelper.errors import BadInput
-
-    entries = [queue.find(name) for name in args.names]
-    finished = [e.name for e in entries if e.status not in ("queued", "running")]
-    if finished:
-        raise BadInput(f"{', '.join(finished)} already finished", hint="remove them with `xp queue remove`")
-    queue.request_cancel([e.id for e in entries], force=args.force)
-    stopped = remote_kill.stop_the_rest(queue, [e.id for e in entries if e.status == "running"], force=args.force)
-    for entry in entries:  # The worker did not answer (a hung work horse): RQ killed its job's process.
-        if entry.id in stopped:
-            print(f"{entry.name}: still running {remote_kill.bound(args.force):.0f} s after the cancel request; "
-                  f"stopped with RQ's stop-job command", file=sys.stderr)
-    return entries
 
 
-def stop(args: argparse.Namespace, queue) -> int:
-    """`xp queue stop [--kill]` for the Redis queue: RQ's shutdown command to every worker (each ends its
-    current run first; with --kill, running entries are cancelled too)."""
-    from rq.command import send_shutdown_command
-
-    from pyhelper.core.queue.redis_backend import guarded
-
-    workers = queue.workers()
-    if args.kill:
-        queue.request_cancel([e.id for e in queue.entries(("running",))], force=True)
-    with guarded(queue.url):
-        for w in workers:
-            send_shutdown_command(queue.redis, w.id)
-    if args.json:
-        emit_json({"workers": len(workers)})
-        return 0
-    print(f"Asked {len(workers)} worker(s) on {redact(queue.url)} to stop" +
-          (" now." if args.kill else " after their current experiment."))
-    return 0
 
 
-def retry(args: argparse.Namespace, queue) -> list:
-    """`xp queue retry NAME…` for the Redis queue: finished entries get a new RQ job."""
-    from pyhelper.errors import BadInput
-
-    entries = [queue.find(name) for name in args.names]
-    busy = [e.name for e in entries if e.status in ("queued", "running")]
-    if busy:
-        raise BadInput(f"{', '.join(busy)} is still queued or running", hint="retry only finished entries")
-    return queue.retry([e.id for e in entries])
 
 
-def remove(args: argparse.Namespace, queue, statuses: tuple[str, ...]) -> list:
-    """`xp queue remove` for the Redis queue: the entries' hashes, logs and RQ jobs (never running ones)."""
-    from pyhelper.errors import BadInput
-
-    if args.names:
-        entries = [queue.find(name) for name in args.names]
-        running = [e.name for e in entries if e.status == "running"]
-        if running:
-            raise BadInput(f"{', '.join(running)} is running", hint="kill it first with `xp queue kill`")
-    elif statuses:
-        entries = queue.entries(statuses)
-    else:
-        raise BadInput("nothing to remove", hint="name entries, or pass --queued, --success, --failed or --all")
-    removed = set(queue.remove([e.id for e in entries]))
-    return [e for e in entries if e.id in removed]
 
 
 def run_all(project, jobs: int, *, as_json: bool) -> int:

@@ -14,6 +14,7 @@ from pyhelper.server.limits import MAX_JOBS
 
 if TYPE_CHECKING:
     from pyhelper.core.project import Project
+    from pyhelper.core.queue.service import Queue
     from pyhelper.server.server import XpServer
 
 
@@ -82,53 +83,45 @@ def _follow_queue(ls: XpServer, project, token: int | str) -> None:
         time.sleep(0.5)
 
 
+def _queue(project: Project) -> Queue:
+    from pyhelper.core.queue.service import open_queue
+
+    return open_queue(project)
+
+
 def stop_queue(ls: XpServer, params: p.StopQueueParams) -> p.StopQueueResult:
     """`xp queue stop [--kill]`."""
-    from pyhelper.core.queue.manage import stop
-
-    stop(ls.project(), kill_running=params.kill)
+    queue = _queue(ls.project())
+    try:
+        queue.stop_workers(kill_running=params.kill)
+    finally:
+        queue.close()
     return p.StopQueueResult()
 
 
 def queue_status(ls: XpServer, params: p.QueueStatusParams) -> p.QueueStatusResult:
     """`xp queue status`."""
-    from pyhelper.core.queue.backend import redis_queue
-    from pyhelper.core.queue.manage import state
-
-    if (remote := redis_queue(ls.project())) is not None:  # The queue on RQ/Redis (.xp/config).
-        try:
-            return p.QueueStatusResult(entries=[convert.entry(e) for e in remote.entries()],
-                                       workers=[convert.worker(w) for w in remote.workers()])
-        finally:
-            remote.close()
-    current = state(ls.project())
+    queue = _queue(ls.project())
+    try:
+        current = queue.view()
+    finally:
+        queue.close()
     return p.QueueStatusResult(entries=[convert.entry(e) for e in current.entries],
                                workers=[convert.worker(w) for w in current.workers])
 
 
 def read_queue_log(ls: XpServer, params: p.ReadQueueLogParams) -> p.ReadQueueLogResult:
     """The log of an entry from a byte offset on (`xp queue logs`, one chunk)."""
-    from pyhelper.core.queue.db import QueueDb
-    from pyhelper.core.queue.worker import log_path
     from pyhelper.errors import BadInput
 
     if params.offset < 0:
         raise BadInput(f"offset must be 0 or more (got {params.offset})", hint="start at 0")
-    from pyhelper.core.queue.backend import redis_queue
-
-    project = ls.project()
-    remote = redis_queue(project)
-    db = remote if remote is not None else QueueDb(project)
+    queue = _queue(ls.project())
     try:
-        entry = db.find(params.name)
-        data = remote.read_log(entry.id, params.offset) if remote is not None else b""
+        entry = queue.find(params.name)
+        data = queue.read_log(entry.id, params.offset)
     finally:
-        db.close()
-    path = log_path(project, entry.id)
-    if remote is None and path.exists():
-        with open(path, "rb") as handle:
-            handle.seek(params.offset)
-            data = handle.read(1 << 20)
+        queue.close()
     # Stop before a cut multi-byte character; the next chunk starts with it.
     text = data.decode("utf-8", errors="ignore") if len(data) < 4 else _whole_chars(data)
     return p.ReadQueueLogResult(text=text, next_offset=params.offset + len(text.encode("utf-8")),
@@ -145,59 +138,23 @@ def _whole_chars(data: bytes) -> str:
 
 
 def kill_queue_entries(ls: XpServer, params: p.KillQueueEntriesParams) -> p.KillQueueEntriesResult:
-    """`xp queue kill`."""
-    from pyhelper.core.queue.backend import redis_queue
-    from pyhelper.core.queue.manage import kill
-
-    project = ls.project()
-    if (remote := redis_queue(project)) is not None:
-        try:
-            entries = [remote.find(name) for name in params.names]
-            remote.request_cancel([e.id for e in entries if e.status in ("queued", "running")], force=params.force)
-        finally:
-            remote.close()
-        running = [e.id for e in entries if e.status == "running"]
-        if running:
-            # As the CLI does, but after answering: a run still going past the grace is stopped by RQ.
-            ls.thread_pool.submit(_stop_the_rest, project, running, params.force)
-        return p.KillQueueEntriesResult(names=[e.name for e in entries])
-    return p.KillQueueEntriesResult(names=[e.name for e in kill(project, list(params.names), force=params.force)])
-
-
-def _stop_the_rest(project: Project, entry_ids: list[str], force: bool) -> None:
-    """The Redis queue's hard stop for runs that did not end after their cancel flag (a server thread)."""
-    import logging
-
-    from pyhelper.core.queue import remote_kill
-    from pyhelper.core.queue.backend import redis_queue
-    from pyhelper.errors import XpError
-
+    """`xp queue kill`; answered at once (on Redis, a run still going after its grace is stopped by RQ
+    after the answer)."""
+    queue = _queue(ls.project())
     try:
-        remote = redis_queue(project)
-        if remote is None:
-            return
-        try:
-            stopped = remote_kill.stop_the_rest(remote, entry_ids, force=force)
-        finally:
-            remote.close()
-        if stopped:
-            logging.getLogger(__name__).warning("stopped %d run(s) with RQ's stop-job command", len(stopped))
-    except (XpError, OSError) as exc:  # Redis gone meanwhile: the runs' leases lapse on their own.
-        logging.getLogger(__name__).warning("could not stop the killed runs: %s", exc)
+        killed = queue.kill(list(params.names), force=params.force, answer_first=True)
+    finally:
+        queue.close()
+    return p.KillQueueEntriesResult(names=[e.name for e in killed.entries])
 
 
 def retry_queue_entries(ls: XpServer, params: p.RetryQueueEntriesParams) -> p.RetryQueueEntriesResult:
     """`xp queue retry`."""
-    from pyhelper.core.queue.backend import redis_queue
-    from pyhelper.core.queue.manage import retry
-
-    if (remote := redis_queue(ls.project())) is not None:
-        try:
-            entries = [remote.find(name) for name in params.names]
-            return p.RetryQueueEntriesResult(names=[e.name for e in remote.retry([e.id for e in entries])])
-        finally:
-            remote.close()
-    return p.RetryQueueEntriesResult(names=[e.name for e in retry(ls.project(), list(params.names))])
+    queue = _queue(ls.project())
+    try:
+        return p.RetryQueueEntriesResult(names=[e.name for e in queue.retry(list(params.names))])
+    finally:
+        queue.close()
 
 
 HANDLERS: dict[str, Callable[..., Any]] = {
