@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from pyhelper.core import graph
 from pyhelper.core.cache import Cache, remove
@@ -32,11 +32,16 @@ from pyhelper.errors import PipelineError, StageFailed, XpError
 TAIL_LINES = 20
 
 
+EventKind = Literal["skipped", "frozen", "blocked", "running", "command", "started", "output", "restored",
+                    "would_run", "done", "failed", "checkout", "checkpoint"]
+"""What a `ReproEvent` says happened (an `if event.kind == …` chain is checked against this list)."""
+
+
 @dataclass(frozen=True)
 class ReproEvent:
     """Something a person watching a repro wants to know, as data (the CLI prints it)."""
 
-    kind: str
+    kind: EventKind
     """skipped | frozen | running | command | started (text: the command's pid, which leads its own
     process group) | output | restored | would_run | done | checkpoint (text: `NAME@STEP rev`; sent
     from another thread, by an experiment run's checkpoint recorder)"""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pyhelper.core.experiments import notes
 from pyhelper.core.gitcore import lookup_blob, lookup_commit, native
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from pyhelper.core.refs import ExpRef
 
 WORKSPACE = "workspace"
-EXPERIMENT_KINDS = ("experiment", "queued", "running", "failed")
+RowKind = Literal["workspace", "baseline", "experiment", "queued", "running", "failed", "checkpoint"]
+"""What a row of the experiments table is."""
+EXPERIMENT_KINDS: tuple[RowKind, ...] = ("experiment", "queued", "running", "failed")
 """Row kinds listed under a baseline."""
 QUEUE_STATUSES = ("running", "queued", "failed")
 """Queue entries shown as rows (successful ones are experiments; cancelled ones are gone)."""
@@ -39,7 +41,7 @@ QUEUE_STATUSES = ("running", "queued", "failed")
 class Row:
     """One line of the experiments table."""
 
-    kind: str
+    kind: RowKind
     """workspace | baseline | experiment | queued | running | failed (these three: queue entries
     without a recorded experiment; their params are the entry's, their metrics empty) | checkpoint
     (listed under its experiment)"""
@@ -298,7 +300,7 @@ class RowReader:
             self._cache = Cache(self.project.cache_dir)
         return self._cache.read(md5)
 
-    def row(self, *, kind: str, name: str, rev: str, baseline: str, created: float | None, status: str,
+    def row(self, *, kind: RowKind, name: str, rev: str, baseline: str, created: float | None, status: str,
             tree: pygit2.Tree | None, message: str = "", annotations: notes.Annotations | None = None,
             with_deps: bool = False, with_metrics: bool = True, checkpoint_of: str | None = None) -> Row:
         """One row; `checkpoint_of` names the stage whose checkpoint `tree` is (its metrics: that stage's)."""
@@ -434,7 +436,9 @@ def show(project: Project, *, all_branches: bool = False, all_commits: bool = Fa
                     unfinished[entry.name].errors["queue"] = entry.error
                 continue
             entry_commit = repo.get(entry.rev)
-            row = reader.row(kind=entry.status, name=entry.name, rev=entry.rev, baseline=baseline,
+            kind: RowKind = ("running" if entry.status == "running" else "queued" if entry.status == "queued"
+                             else "failed")
+            row = reader.row(kind=kind, name=entry.name, rev=entry.rev, baseline=baseline,
                              created=entry.created, status=entry.status,
                              tree=entry_commit.tree if entry_commit is not None else None,
                              message=entry.message, with_deps=with_deps, with_metrics=False)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def values(project: Project, repo: pygit2.Repository | None, revisions: list[Revision]) -> list[dict[str, Any]]:
     """One record per revision: `rev` (its label), `params` and `metrics` as file → key → value, and `errors`."""
-    from pyhelper.core.experiments.show import RowReader
+    from pyhelper.core.experiments.show import RowKind, RowReader
 
     reader = RowReader(project, repo)
     out = []
@@ -29,7 +29,9 @@ def values(project: Project, repo: pygit2.Repository | None, revisions: list[Rev
         tree = None if revision.kind in (WORKSPACE, "running") or repo is None else repo[revision.rev].tree
         source = (reader if revision.kind != "running" else
                   RowReader(project.in_workspace(Path(revision.root or project.root)), repo))
-        row = source.row(kind=revision.kind, name=revision.label, rev=revision.rev, baseline="", created=None,
+        kind: RowKind = ("workspace" if revision.kind == WORKSPACE else "running" if revision.kind == "running"
+                         else "experiment" if revision.kind == "experiment" else "baseline")  # A commit: a baseline.
+        row = source.row(kind=kind, name=revision.label, rev=revision.rev, baseline="", created=None,
                          status="", tree=tree)
         out.append({"rev": revision.label, "params": row.params, "metrics": row.metrics, "errors": row.errors})
     return out

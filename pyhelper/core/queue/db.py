@@ -18,7 +18,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pyhelper.core.processes import hostname
 from pyhelper.core.project import Project
@@ -30,8 +30,23 @@ LEASE_SECONDS = 6.0
 """How long a claim lasts without a heartbeat; a killed worker's entry is reaped after this."""
 HEARTBEAT_SECONDS = 1.0
 
-STATUSES = ("queued", "running", "success", "failed", "cancelled")
-FINAL = ("success", "failed", "cancelled")
+Status = Literal["queued", "running", "success", "failed", "cancelled"]
+"""Where an entry is: waiting, being run, or finished one of three ways."""
+STATUSES: tuple[Status, ...] = ("queued", "running", "success", "failed", "cancelled")
+FINAL: tuple[Status, ...] = ("success", "failed", "cancelled")
+Cancel = Literal[0, 1, 2]
+"""An entry's cancel request: 0 none, 1 stop (SIGTERM, a grace, SIGKILL), 2 kill now (SIGKILL)."""
+
+
+def status_of(text: str | None) -> Status:
+    """A status read from a database or Redis: one of `STATUSES` (anything else reads as failed, so a
+    damaged or forged value is never taken for a run that is still to come)."""
+    return next((s for s in STATUSES if s == text), "failed")
+
+
+def cancel_of(value: object) -> Cancel:
+    """A cancel level read from a database or Redis (anything unknown: none)."""
+    return 2 if value == 2 else 1 if value == 1 else 0
 
 
 @dataclass(frozen=True)
@@ -47,14 +62,14 @@ class Entry:
     params: tuple[str, ...]
     """The `-S` assignments of this entry."""
     message: str
-    status: str
+    status: Status
     created: float
     started: float | None
     finished: float | None
     worker: str | None
     attempts: int
     retries: int
-    cancel: int
+    cancel: Cancel
     """0 none, 1 stop gracefully, 2 kill now."""
     exit_code: int | None
     error: str
@@ -101,8 +116,8 @@ _ENTRY_COLUMNS = ("id, seq, name, baseline, rev, params, message, status, create
 def _entry(row: tuple[Any, ...]) -> Entry:
     (id_, seq, name, baseline, rev, params, message, status, created, started, finished, worker,
      attempts, retries, cancel, exit_code, error, exp_rev) = row
-    return Entry(id_, seq, name, baseline, rev, tuple(json.loads(params)), message or "", status, created, started,
-                 finished, worker, attempts, retries, cancel, exit_code, error or "", exp_rev)
+    return Entry(id_, seq, name, baseline, rev, tuple(json.loads(params)), message or "", status_of(status), created,
+                 started, finished, worker, attempts, retries, cancel_of(cancel), exit_code, error or "", exp_rev)
 
 
 class QueueDb:
@@ -211,7 +226,7 @@ class QueueDb:
                 self._event(item["id"], item["status"], "recovered from git")
         return [self.get(item["id"]) for item in items]
 
-    def entries(self, statuses: tuple[str, ...] = STATUSES) -> list[Entry]:
+    def entries(self, statuses: tuple[Status, ...] = STATUSES) -> list[Entry]:
         """Entries with these statuses, in queue order."""
         marks = ",".join("?" * len(statuses))
         rows = self.db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE status IN ({marks}) ORDER BY seq",
@@ -273,7 +288,7 @@ class QueueDb:
             self.db.execute("UPDATE entries SET pgid=? WHERE id=? AND worker=? AND status='running'",
                             (pgid, entry_id, worker))
 
-    def finish(self, entry_id: str, worker: str, status: str, *, exit_code: int | None = None,
+    def finish(self, entry_id: str, worker: str, status: Status, *, exit_code: int | None = None,
                error: str = "", exp_rev: str | None = None, record: Callable[[], None] | None = None) -> bool:
         """Records the outcome; False (and nothing written) when `worker` no longer holds the entry.
 

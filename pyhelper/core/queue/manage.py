@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyhelper.core.project import Project
-from pyhelper.core.queue.db import LEASE_SECONDS, Entry, QueueDb, Worker
+from pyhelper.core.queue.db import LEASE_SECONDS, Entry, QueueDb, Status, Worker
 from pyhelper.core.queue.worker import log_path, reap
 from pyhelper.errors import BadInput
 
@@ -79,7 +79,7 @@ def forget(project: Project, experiments: list[tuple[str, str]]) -> int:
     return len(remove(project, ids)) if ids else 0
 
 
-def remove(project: Project, specs: list[str], *, statuses: tuple[str, ...] = ()) -> list[Entry]:
+def remove(project: Project, specs: list[str], *, statuses: tuple[Status, ...] = ()) -> list[Entry]:
     """Removes the named entries, or every entry with one of `statuses` (never running ones)."""
     from pyhelper.core.gitrepo import open_repo
     from pyhelper.core.refs import queue_ref

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pyhelper.core.credentials import has_password, redact, redis_password
 from pyhelper.core.project import Project
 from pyhelper.core.queue.backend import DEFAULT_JOB_TIMEOUT
-from pyhelper.core.queue.db import Entry, Worker
+from pyhelper.core.queue.db import Entry, Status, Worker, cancel_of, status_of
 from pyhelper.core.queue.remote_job import FAILURE_CALLBACK, JOB_FUNCTION, JobPayload
 from pyhelper.core.queue.store import QueueError
 from pyhelper.core.refs import ExpRef, check_name, queue_ref
@@ -115,10 +115,11 @@ def entry_from_hash(fields: dict[bytes, bytes]) -> Entry:
         id=_text(get(b"id")), seq=int(_number(get(b"seq")) or 0), name=_text(get(b"name")),
         baseline=_text(get(b"baseline")), rev=_text(get(b"rev")),
         params=tuple(json.loads(_text(get(b"params")) or "[]")),
-        message=_text(get(b"message")), status=_text(get(b"status")), created=_number(get(b"created")) or 0.0,
+        message=_text(get(b"message")), status=status_of(_text(get(b"status"))),
+        created=_number(get(b"created")) or 0.0,
         started=_number(get(b"started")), finished=_number(get(b"finished")), worker=_text(get(b"worker")) or None,
         attempts=int(_number(get(b"attempts")) or 0), retries=int(_number(get(b"retries")) or 0),
-        cancel=int(_number(get(b"cancel")) or 0), exit_code=int(code) if code is not None else None,
+        cancel=cancel_of(int(_number(get(b"cancel")) or 0)), exit_code=int(code) if code is not None else None,
         error=_text(get(b"error")), exp_rev=_text(get(b"exp_rev")) or None)
 
 
@@ -288,7 +289,7 @@ class RedisQueue:
         with guarded(self.url):
             return [i.decode() for i in self.redis.zrange(index_key(self.remote), 0, -1)]
 
-    def entries(self, statuses: tuple[str, ...] | None = None) -> list[Entry]:
+    def entries(self, statuses: tuple[Status, ...] | None = None) -> list[Entry]:
         """The project's entries (with these statuses), in queue order."""
         ids = self.ids()
         with guarded(self.url), self.redis.pipeline() as pipe:

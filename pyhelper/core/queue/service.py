@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from pyhelper.core.queue.db import Entry, Worker
+from pyhelper.core.queue.db import Entry, Status, Worker
 from pyhelper.errors import BadInput
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class Queue(Protocol):
     def stop_workers(self, *, kill_running: bool = False) -> int:
         """Asks every worker to stop after its current run (now, with `kill_running`); how many were asked."""
 
-    def remove(self, specs: list[str], statuses: tuple[str, ...] = ()) -> list[Entry]:
+    def remove(self, specs: list[str], statuses: tuple[Status, ...] = ()) -> list[Entry]:
         """Removes the named entries, or every entry with one of `statuses` (never a running one)."""
 
     def retry(self, specs: list[str]) -> list[Entry]:
@@ -146,7 +146,7 @@ class LocalQueue:
 
         return stop(self.project, kill_running=kill_running)
 
-    def remove(self, specs: list[str], statuses: tuple[str, ...] = ()) -> list[Entry]:
+    def remove(self, specs: list[str], statuses: tuple[Status, ...] = ()) -> list[Entry]:
         from pyhelper.core.queue.manage import remove
 
         return remove(self.project, specs, statuses=statuses)
@@ -243,7 +243,7 @@ class RemoteQueue:
                 send_shutdown_command(self.queue.redis, w.id)
         return len(workers)
 
-    def remove(self, specs: list[str], statuses: tuple[str, ...] = ()) -> list[Entry]:
+    def remove(self, specs: list[str], statuses: tuple[Status, ...] = ()) -> list[Entry]:
         """The entries' hashes, logs and RQ jobs (never running ones)."""
         if specs:
             entries = [self.queue.find(spec) for spec in specs]
