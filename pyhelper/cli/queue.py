@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from pyhelper.cli.render import emit_json, table
+from pyhelper.cli.render import duration, emit_json, entry_json, table
 from pyhelper.core.processes import alive
 
 
@@ -21,25 +21,14 @@ def _project():
 
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
-def _entry_json(entry) -> dict:
-    return {"id": entry.id, "name": entry.name, "status": entry.status, "params": list(entry.params),
-            "message": entry.message,
-            "baseline": entry.baseline, "rev": entry.rev, "worker": entry.worker, "attempts": entry.attempts,
-            "retries": entry.retries, "created": entry.created, "started": entry.started,
-            "finished": entry.finished, "duration": entry.duration, "exitCode": entry.exit_code,
-            "error": entry.error, "experimentRev": entry.exp_rev}
 
 
 def queued(entries, *, as_json: bool) -> None:
     """Prints what was queued."""
     if as_json:
-        emit_json([_entry_json(e) for e in entries])
+        emit_json([entry_json(e) for e in entries])
         return
     for entry in entries:
         print(f"Queued '{entry.name}'" + (f": {' '.join(entry.params)}" if entry.params else ""))
@@ -100,7 +89,7 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
                  for s in ("success", "failed", "cancelled", "queued", "running")}
     left = by_status["queued"] + by_status["running"]
     if as_json:
-        emit_json([_entry_json(e) for e in final])
+        emit_json([entry_json(e) for e in final])
     else:
         print(f"Queue done in {time.monotonic() - started:.1f}s: {len(by_status['success'])} succeeded, "
               f"{len(by_status['failed'])} failed, {len(by_status['cancelled'])} cancelled.")
@@ -188,7 +177,7 @@ def status(args: argparse.Namespace) -> int:
     names = {e.id: e.name for e in current.entries}
     if args.json:
         emit_json({**({"backend": redact(url)} if url else {}),
-                   "entries": [_entry_json(e) for e in current.entries],
+                   "entries": [entry_json(e) for e in current.entries],
                    "workers": [{"id": w.id, "pid": w.pid, "host": w.host, "entry": w.entry,
                                 "entryName": names.get(w.entry) if w.entry else None, "stopping": bool(w.stopping),
                                 "started": w.started, "heartbeat": w.heartbeat} for w in current.workers]})
@@ -196,7 +185,7 @@ def status(args: argparse.Namespace) -> int:
     if not current.entries:
         print(f"The queue{queue.where} is empty. Queue experiments with `xp exp run --queue -S key=v1,v2`.")
     else:
-        rows = [[e.name, e.status, " ".join(e.params) or "-", e.worker or "-", _duration(e.duration),
+        rows = [[e.name, e.status, " ".join(e.params) or "-", e.worker or "-", duration(e.duration),
                  (e.error[:60] if e.error else "-")] for e in current.entries]
         print(table(["Experiment", "Status", "Params", "Worker", "Duration", "Error"], rows))
     print()
@@ -318,7 +307,7 @@ def retry(args: argparse.Namespace) -> int:
     finally:
         queue.close()
     if args.json:
-        emit_json([_entry_json(e) for e in entries])
+        emit_json([entry_json(e) for e in entries])
         return 0
     print(f"Queued again: {', '.join(e.name for e in entries)}.")
     return 0

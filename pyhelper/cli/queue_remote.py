@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from pyhelper.cli.render import emit_json
+from pyhelper.cli.render import emit_json, entry_json
 from pyhelper.core.credentials import redact
 
 
@@ -116,7 +116,6 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
     them and fetches the experiments home (with their outputs from the shared cache dir)."""
     import signal
 
-    from pyhelper.cli.queue import _entry_json
     from pyhelper.core.queue.backend import read_config
     from pyhelper.core.queue.redis_backend import bring_home
     from pyhelper.errors import BadInput
@@ -173,7 +172,7 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
     by_status = {s: [e for e in mine if e.status == s] for s in ("success", "failed", "cancelled", "queued", "running")}
     left = by_status["queued"] + by_status["running"]
     if as_json:
-        emit_json([_entry_json(e) for e in mine])
+        emit_json([entry_json(e) for e in mine])
         return 1 if by_status["failed"] or left else 0
     print(f"Queue done in {time.monotonic() - started:.1f}s: {len(by_status['success'])} succeeded, "
           f"{len(by_status['failed'])} failed, {len(by_status['cancelled'])} cancelled.")

@@ -55,3 +55,20 @@ def emit_json(data: Any) -> None:
     # json's C encoder only runs without indentation; large tables are several times faster.
     indent = 2 if sys.stdout.isatty() else None
     sys.stdout.write(json.dumps(data, indent=indent, default=str) + "\n")
+
+
+def duration(seconds: float | None) -> str:
+    """A run's duration for a table: 12.3s, 4m05s, or - when it has none."""
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def entry_json(entry: Any) -> dict[str, Any]:
+    """A queue entry as `--json` prints it (the local and the Redis queue alike)."""
+    return {"id": entry.id, "name": entry.name, "status": entry.status, "params": list(entry.params),
+            "message": entry.message,
+            "baseline": entry.baseline, "rev": entry.rev, "worker": entry.worker, "attempts": entry.attempts,
+            "retries": entry.retries, "created": entry.created, "started": entry.started,
+            "finished": entry.finished, "duration": entry.duration, "exitCode": entry.exit_code,
+            "error": entry.error, "experimentRev": entry.exp_rev}

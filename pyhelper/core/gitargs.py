@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 
 from pyhelper.errors import BadInput
 
@@ -93,6 +94,13 @@ def git_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a git command that talks to a remote: no credential prompt, the allowed transports only."""
     return {**(os.environ if base is None else base), "GIT_TERMINAL_PROMPT": "0",
             "GIT_ALLOW_PROTOCOL": ":".join(ALLOWED_PROTOCOLS)}
+
+
+def git_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The line of a failed git command's output that says why."""
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    important = [line.split(":", 1)[1].strip() for line in lines if line.startswith(("fatal:", "error:"))]
+    return "; ".join(important or lines[-2:]) or f"git exited with code {result.returncode}"
 
 
 def git_argv(*args: str) -> list[str]:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.credentials import has_password, redact, redis_password
+from pyhelper.core.gitargs import git_error
 from pyhelper.core.project import Project
 from pyhelper.core.queue.backend import DEFAULT_JOB_TIMEOUT
 from pyhelper.core.queue.db import Entry, Status, Worker, cancel_of, status_of
@@ -146,13 +147,6 @@ def git_push(cwd: str, remote: str, refspecs: list[str]) -> subprocess.Completed
     return subprocess.run(git_argv("push", "--porcelain", "--", check_remote(remote), *refspecs), cwd=cwd,
                           capture_output=True,
                           text=True, env=env, stdin=subprocess.DEVNULL)
-
-
-def git_error(result: subprocess.CompletedProcess[str]) -> str:
-    """The line of a failed git command's output that says why."""
-    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-    important = [line.split(":", 1)[1].strip() for line in lines if line.startswith(("fatal:", "error:"))]
-    return "; ".join(important or lines[-2:]) or f"git exited with code {result.returncode}"
 
 
 class RedisQueue:

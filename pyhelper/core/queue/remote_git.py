@@ -21,8 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pyhelper.core.gitargs import check_refname, check_remote, git_argv, git_env, shown
-from pyhelper.core.queue.redis_backend import git_error
+from pyhelper.core.gitargs import check_refname, check_remote, git_argv, git_env, git_error, shown
 from pyhelper.errors import XpError
 
 
