@@ -51,11 +51,15 @@ def slow(gen, xp) -> Path:
 
 def start_run(repo: Path, *args: str) -> tuple[subprocess.Popen, int]:
     """Starts `xp exp run ARGS` and waits until its stage is running; returns it and the stage's pid."""
-    # Ctrl-C must reach it even when the test runner itself ignores SIGINT (as some do).
+    # Ctrl-C and a closing terminal must reach it as in a terminal, even when the test runner itself
+    # ignores SIGINT (as some do) or runs under `nohup` (SIGHUP ignored, which xp rightly keeps).
+    def as_in_a_terminal() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
     proc = subprocess.Popen([sys.executable, "-m", "pyhelper", "exp", "run", *args], cwd=repo,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **GIT_ENV},
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            env={**os.environ, **GIT_ENV}, preexec_fn=as_in_a_terminal)
     deadline = time.monotonic() + 20
     while not (repo / "started").is_file() or not (repo / "started").read_text():
         assert proc.poll() is None, proc.communicate()

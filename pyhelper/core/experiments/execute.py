@@ -109,7 +109,7 @@ def execute(project: Project, repo: pygit2.Repository, *, entry_id: str, name: s
     """
     from pyhelper.core import tmp_workspace
     from pyhelper.core.experiments.recorder import Recorder
-    from pyhelper.core.experiments.save import commit_tree
+    from pyhelper.core.experiments.save import commit_tree, written
     from pyhelper.core.gitcore import lookup_commit
     from pyhelper.core.gitrepo import snapshot_tree
     from pyhelper.core.repro import reproduce, workspace_lock
@@ -125,9 +125,13 @@ def execute(project: Project, repo: pygit2.Repository, *, entry_id: str, name: s
             hooks.ended()
             if (hooks.discard or hooks.stopping)():
                 raise Stopped()
-            tree = snapshot_tree(private.repo, private.root, base.tree)
-        text = commit_message(entry_id, name, message)
-        commit = commit_tree(repo, tree, parent=recorder.tip or baseline, message=text)
+            text = commit_message(entry_id, name, message)
+
+            def write() -> str:
+                tree = snapshot_tree(private.repo, private.root, base.tree)
+                return commit_tree(repo, tree, parent=recorder.tip or baseline, message=text)
+
+            commit = written(write)  # Again when a concurrent gc deleted an object it had just written.
         return Ran(commit, recorder.tip)
     finally:
         tmp_workspace.remove(private)

@@ -206,17 +206,28 @@ class Recorder:
             repo = open_repository(str(self.project.root))
             work_repo = repo if self.work.home is None else open_repository(str(self.work.root))
             outs = self._capture_persisted()
-            tree = snapshot_tree(work_repo, self.work.root, repo[self.baseline].tree, exclude=self._exclude)
+            from pyhelper.core.experiments.save import WRITE_TRIES, commit_tree, lost_objects, missing_object, written
+
+            base_tree = repo[self.baseline].tree
             trailer = {"v": PROTOCOL_VERSION, "step": step, "stage": self.stage, "run": self.run_id,
                        "outs": {path: {"md5": info.md5, "size": info.size,
                                        **({"nfiles": info.nfiles} if info.isdir else {})}
                                 for path, info in outs.items()}}
             message = (f"xp: checkpoint {self.ref.name}@{step}\n\n"
                        f"{TRAILER}: {json.dumps(trailer, sort_keys=True)}\n")
-            from pyhelper.core.experiments.save import commit_tree
 
-            commit = commit_tree(repo, tree, parent=self.tip or self.baseline, message=message)
-            repo.references.create(str(self.ref), commit, force=True)
+            def write() -> str:
+                tree = snapshot_tree(work_repo, self.work.root, base_tree, exclude=self._exclude)
+                return commit_tree(repo, tree, parent=self.tip or self.baseline, message=message)
+
+            for attempt in range(1, WRITE_TRIES + 1):  # Set, the ref keeps its objects; one lost before is rewritten.
+                commit = written(write)
+                repo.references.create(str(self.ref), commit, force=True)
+                missing = missing_object(repo, commit)
+                if missing is None:
+                    break
+                if attempt == WRITE_TRIES:
+                    raise lost_objects(f"checkpoint {self.ref.name}@{step}", missing)
             checkpoint = Checkpoint(self.ref, str(commit), step, self.stage, outs)
             self.tip = str(commit)
             self.recorded.append(checkpoint)

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pyhelper.core.experiments import names, notes
 from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo, signature, snapshot_tree
 from pyhelper.core.project import Project
 from pyhelper.core.refs import ExpRef
-from pyhelper.errors import BadInput
+from pyhelper.errors import BadInput, StateError, XpError
 
 if TYPE_CHECKING:
     import pygit2
 
     from pyhelper.core.tmp_workspace import TmpWorkspace
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,69 @@ def commit_tree(repo: pygit2.Repository, tree: pygit2.Oid, *, parent: str, messa
 
     sig = signature(repo)
     return str(repo.create_commit(None, sig, sig, message, tree, [native().Oid(hex=parent)]))
+
+
+def missing_object(repo: pygit2.Repository, commit: str) -> str | None:
+    """The first object `commit` needs that the repository does not hold, or None.
+
+    Git writes a commit's new blobs and trees before any ref reaches them; a `git gc --prune=now`
+    in that moment deletes them (git documents the race), and the commit is broken for good. Once
+    the ref is set they are safe, so the caller sets it, then asks this, and writes again if
+    something went missing. Only what differs from the first parent's tree is looked at (the parent
+    is reachable already).
+    """
+    from pyhelper.core.gitcore import native
+
+    git = native()
+    found = repo.get(commit)
+    if not isinstance(found, git.Commit):
+        return commit
+    try:
+        old_root: pygit2.Oid | None = found.parents[0].tree_id if found.parents else None
+    except (KeyError, git.GitError):
+        old_root = None
+    stack: list[tuple[pygit2.Oid, pygit2.Oid | None]] = [(found.tree_id, old_root)]
+    while stack:
+        oid, old = stack.pop()
+        if oid == old:
+            continue
+        tree = repo.get(oid)
+        if not isinstance(tree, git.Tree):
+            return str(oid)
+        old_tree = repo.get(old) if old is not None else None
+        before = {e.name: e.id for e in old_tree} if isinstance(old_tree, git.Tree) else {}
+        for entry in tree:
+            if entry.filemode == 0o040000:
+                stack.append((entry.id, before.get(entry.name)))
+            elif entry.filemode != 0o160000 and entry.id != before.get(entry.name) and entry.id not in repo:
+                return str(entry.id)
+    return None
+
+
+WRITE_TRIES = 3
+"""How often a commit whose objects a concurrent gc deleted is written again before xp gives up."""
+
+
+def written(make: Callable[[], _T]) -> _T:
+    """Runs `make` (which writes blobs, then trees of them), again when git says an object it had just
+    written is gone: a concurrent `git gc --prune=now` deleted it before the tree held it."""
+    from pyhelper.core.gitcore import native
+
+    git = native()
+    for attempt in range(1, WRITE_TRIES + 1):
+        try:
+            return make()
+        except git.GitError as exc:
+            if "invalid object" not in str(exc) or attempt == WRITE_TRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+def lost_objects(what: str, missing: str) -> XpError:
+    """The error for a commit whose objects kept being deleted as xp wrote them."""
+    return StateError(f"git objects of {what} were deleted as xp wrote them ({missing[:12]}), {WRITE_TRIES} times: "
+                      "something runs `git gc --prune=now` (or deletes objects) beside xp",
+                      hint="let it finish, or use git's default `gc.pruneExpire` (2 weeks), then run again")
 
 
 def taken_names(repo: pygit2.Repository, baseline: str) -> set[str]:
@@ -91,11 +157,12 @@ def record(project: Project, *, name: str | None, message: str | None, force: bo
     head = repo[baseline] if baseline else head_commit(repo, project)
     base = str(head.id)
     chosen = choose_name(repo, base, name, force=force or replaces is not None)
-    if source is None:
-        tree = snapshot_tree(repo, project.root, head.tree)
-    else:
-        tree = snapshot_tree(source.repo, source.root, head.tree)
-    commit = commit_tree(repo, tree, parent=parent or str(head.id), message=message or f"xp: experiment {chosen}")
+    def write() -> str:
+        tree = (snapshot_tree(repo, project.root, head.tree) if source is None
+                else snapshot_tree(source.repo, source.root, head.tree))
+        return commit_tree(repo, tree, parent=parent or str(head.id), message=message or f"xp: experiment {chosen}")
+
+    commit = written(write)
     allowed = replaces if replaces is not None else (None if force else frozenset({None}))
     with (reserve(project, base, chosen, wait=True) if not reserved else _held()):
         ref = ExpRef(base, chosen)
@@ -108,6 +175,14 @@ def record(project: Project, *, name: str | None, message: str | None, force: bo
                                  f"kept as '{chosen}'"), stacklevel=2)
             ref = ExpRef(base, chosen)
         repo.references.create(str(ref), commit, force=True)
+        for attempt in range(1, WRITE_TRIES + 1):  # Set, the ref keeps its objects; one lost before is rewritten.
+            missing = missing_object(repo, commit)
+            if missing is None:
+                break
+            if attempt == WRITE_TRIES:
+                raise lost_objects(f"experiment '{chosen}'", missing)
+            commit = written(write)
+            repo.references.create(str(ref), commit, force=True)
     if tags or note:
         notes.write(repo, str(commit), notes.Annotations(tags=tuple(tags), note=note))
     return Experiment(ref, str(commit))

@@ -282,6 +282,7 @@ def work(project: Project, *, idle: float = DEFAULT_IDLE_SECONDS) -> int:
 def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _Heartbeat) -> None:
     """Runs one claimed entry (`experiments/execute.py`) and records its outcome."""
     from pyhelper.core.experiments.execute import Hooks, Stopped, execute, failure_line
+    from pyhelper.core.experiments.save import lost_objects, missing_object
 
     path = log_path(project, entry.id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -315,6 +316,13 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
                     raise XpError(f"an experiment named '{entry.name}' was recorded meanwhile",
                                   hint=f"rename that experiment, then `xp queue retry {entry.name}`")
                 repo.references.create(ref, commit, force=True)
+                missing = missing_object(repo, commit)
+                if missing is not None:  # A `git gc --prune=now` deleted what the commit needs before the ref held it.
+                    if existing is not None:
+                        repo.references.create(ref, existing.target, force=True)
+                    else:
+                        repo.references.delete(ref)
+                    raise lost_objects(f"experiment '{entry.name}'", missing)
 
             if db.finish(entry.id, worker, "success", exp_rev=commit, record=record):
                 log.write(f"# recorded experiment '{entry.name}' ({commit[:7]})\n")
