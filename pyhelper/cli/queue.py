@@ -8,7 +8,6 @@ import sys
 import time
 
 from pyhelper.cli.render import duration, emit_json, entry_json, table
-from pyhelper.core.processes import alive
 
 
 def _project():
@@ -36,35 +35,20 @@ def queued(entries, *, as_json: bool) -> None:
 
 
 def run_all(project, jobs: int, *, as_json: bool) -> int:
-    """Starts `jobs` workers and shows progress until what is queued now is done."""
-    from pyhelper.core.queue.backend import read_config
-    from pyhelper.core.queue.manage import state, stop, wait
-    from pyhelper.core.queue.worker import start_workers
+    """`exp run --run-all -j N`: starts N workers here and shows progress until what is queued now is done
+    (the local queue or the Redis one alike)."""
+    from pyhelper.core.queue.service import open_queue
 
-    if read_config(project).is_redis:
-        from pyhelper.cli.queue_remote import run_all as run_all_remote
-
-        return run_all_remote(project, jobs, as_json=as_json)
     started = time.monotonic()
-    since = time.time()
-    # Progress counts what this run is for: entries queued or running now, and any queued meanwhile.
-    ours = {e.id for e in state(project).entries if e.status in ("queued", "running")}
-    pids = start_workers(project, jobs, idle=1.0)
     tty = sys.stderr.isatty()
     last = [""]
 
-    def mine(current) -> list:
-        return [e for e in current.entries if e.id in ours or e.created >= since]
-
-    def tick(current) -> None:
-        entries = mine(current)
+    def tick(entries: list) -> None:
         count = {s: sum(1 for e in entries if e.status == s) for s in ("queued", "running", "failed")}
         done = sum(1 for e in entries if e.status in ("success", "failed", "cancelled"))
         total = len(entries)
         elapsed = time.monotonic() - started
-        eta = ""
-        if done and done < total:
-            eta = f", ETA {elapsed / done * (total - done):.0f}s"
+        eta = f", ETA {elapsed / done * (total - done):.0f}s" if done and done < total else ""
         line = (f"{done}/{total} done ({count['failed']} failed), {count['running']} running, "
                 f"{count['queued']} queued, {elapsed:.1f}s elapsed{eta}")
         if tty:
@@ -73,56 +57,34 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
             print(line, file=sys.stderr, flush=True)
         last[0] = line
 
+    queue = open_queue(project)
     try:
-        final = mine(wait(project, on_tick=tick))
-        # What was queued is done: the workers of this run exit now rather than idle and take
-        # what is queued later (that waits for `xp queue start` or the next --run-all).
-        stop(project, pids=pids)
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the workers this run started, as each would stop.
-        stopped = _stop_started_workers(pids)
-        print(f"{chr(10) if tty else ''}Interrupted: stopped {stopped} worker(s); what they ran is failed "
+        ran = queue.run_all(jobs, tick)
+    except KeyboardInterrupt:
+        print(f"{chr(10) if tty else ''}Interrupted: stopped {queue.started} worker(s); what they ran is failed "
               f"(or queued again if it has retries), the rest stays queued. See `xp queue status`.", file=sys.stderr)
         return 130
+    finally:
+        queue.close()
     if tty:
         print(file=sys.stderr)
+    final = ran.entries
     by_status = {s: [e for e in final if e.status == s]
                  for s in ("success", "failed", "cancelled", "queued", "running")}
     left = by_status["queued"] + by_status["running"]
     if as_json:
         emit_json([entry_json(e) for e in final])
-    else:
-        print(f"Queue done in {time.monotonic() - started:.1f}s: {len(by_status['success'])} succeeded, "
-              f"{len(by_status['failed'])} failed, {len(by_status['cancelled'])} cancelled.")
-        for entry in by_status["failed"]:
-            print(f"  failed: {entry.name}: {entry.error} (see `xp queue logs {entry.name}`)")
-        if left:
-            print(f"  {len(left)} not finished: no worker is left to run them (see .xp/logs/workers.log; "
-                  f"start workers with `xp queue start`).")
+        return 1 if by_status["failed"] or left else 0
+    print(f"Queue done in {time.monotonic() - started:.1f}s: {len(by_status['success'])} succeeded, "
+          f"{len(by_status['failed'])} failed, {len(by_status['cancelled'])} cancelled.")
+    for entry in by_status["failed"]:
+        print(f"  failed: {entry.name}: {entry.error} (see `xp queue logs {entry.name}`)")
+    if left:
+        print(f"  {len(left)} not finished: no worker is left to run them (start workers with "
+              f"`{queue.start_hint}`{'' if queue.where else '; see .xp/logs/workers.log'}).")
+    if ran.fetched:
+        print(f"Fetched {len(ran.fetched)} experiment(s){queue.where}: {', '.join(ran.fetched)}.")
     return 1 if by_status["failed"] or left else 0
-
-
-def _stop_started_workers(pids: list[int]) -> int:
-    """SIGTERMs workers this process started and waits (bounded) for them to exit; returns how many there were."""
-    import signal
-
-    from pyhelper.core.queue.worker import KILL_GRACE_SECONDS
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # A second Ctrl-C must not cut the clean-up short.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    running = []
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-            running.append(pid)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + KILL_GRACE_SECONDS + 5
-    while running and time.monotonic() < deadline:
-        running = [pid for pid in running if alive(pid)]
-        time.sleep(0.05)
-    return len(pids)
-
-
 
 
 def start(args: argparse.Namespace) -> int:

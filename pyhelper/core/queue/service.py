@@ -10,6 +10,12 @@ one's experiment is fetched home).
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,12 +24,13 @@ from pyhelper.errors import BadInput
 
 if TYPE_CHECKING:
     from pyhelper.core.project import Project
+    from pyhelper.core.queue.backend import QueueConfig
     from pyhelper.core.queue.db import QueueDb
     from pyhelper.core.queue.recover import Recovered
     from pyhelper.core.queue.redis_backend import RedisQueue
 
-ACTIVE = ("queued", "running")
-FINISHED = ("success", "failed", "cancelled")
+ACTIVE: tuple[Status, ...] = ("queued", "running")
+FINISHED: tuple[Status, ...] = ("success", "failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,8 @@ class Queue(Protocol):
     """Where it is, for messages: '' for the local queue, ' on redis://host…' (password hidden)."""
     start_hint: str
     """How a person starts workers for it (a command)."""
+    started: int
+    """How many workers `run_all` started (also when it was interrupted)."""
 
     def view(self) -> QueueView:
         """The queue as it is now (a lost worker's entries already dealt with)."""
@@ -87,8 +96,23 @@ class Queue(Protocol):
     def finished(self, entries: list[Entry]) -> list[str]:
         """After runs ended: what must come home does (a remote queue fetches the experiments); their names."""
 
+    def run_all(self, jobs: int, on_tick: Callable[[list[Entry]], None]) -> RanAll:
+        """`exp run --run-all -j N`: starts `jobs` workers here and returns once what is queued now (and
+        anything queued meanwhile) is finished, or nobody is left to run it; `on_tick` gets those entries
+        as they change. Ctrl-C (KeyboardInterrupt) stops the workers it started, then goes on up."""
+
     def close(self) -> None:
         """Releases the connection."""
+
+
+@dataclass(frozen=True)
+class RanAll:
+    """What `run_all` ran: the entries (as they ended), and the experiments brought home (their names)."""
+
+    entries: list[Entry]
+    fetched: list[str] = field(default_factory=list)
+    workers: int = 0
+    """How many workers it started."""
 
 
 def open_queue(project: Project) -> Queue:
@@ -107,6 +131,7 @@ class LocalQueue:
 
     def __init__(self, project: Project):
         self.project = project
+        self.started = 0
 
     def view(self) -> QueueView:
         from pyhelper.core.queue.manage import state
@@ -174,6 +199,29 @@ class LocalQueue:
     def finished(self, entries: list[Entry]) -> list[str]:
         return []  # The local workers recorded them here already.
 
+    def run_all(self, jobs: int, on_tick: Callable[[list[Entry]], None]) -> RanAll:
+        from pyhelper.core.queue.manage import state, stop, wait
+        from pyhelper.core.queue.worker import start_workers
+
+        since = time.time()
+        # What this run is for: entries queued or running now, and any queued meanwhile.
+        ours = {e.id for e in state(self.project).entries if e.status in ACTIVE}
+        pids = start_workers(self.project, jobs, idle=1.0)
+        self.started = len(pids)
+
+        def mine(entries: tuple[Entry, ...]) -> list[Entry]:
+            return [e for e in entries if e.id in ours or e.created >= since]
+
+        try:
+            final = mine(wait(self.project, on_tick=lambda now: on_tick(mine(now.entries))).entries)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the workers this run started, as each would stop.
+            _stop_started(pids)
+            raise
+        # What was queued is done: the workers of this run exit now rather than idle and take what is
+        # queued later (that waits for `xp queue start` or the next --run-all).
+        stop(self.project, pids=pids)
+        return RanAll(final, workers=len(pids))
+
     def close(self) -> None:
         pass
 
@@ -189,6 +237,7 @@ class RemoteQueue:
         self.project = project
         self.queue = queue
         self.remote: str = queue.remote
+        self.started = 0
         self.where = f" on {redact(queue.url)}"
         self.start_hint = f"xp queue worker --backend {redact(queue.url)} --remote URL"
 
@@ -279,6 +328,42 @@ class RemoteQueue:
 
         return bring_home(self.project, self.remote, entries)
 
+    def run_all(self, jobs: int, on_tick: Callable[[list[Entry]], None]) -> RanAll:
+        """Local workers for the Redis queue; what they (or any other worker) finish is fetched home, with
+        its outputs from the shared cache dir."""
+        from pyhelper.core.queue.backend import read_config
+
+        if jobs < 0:
+            raise BadInput("-j must be 0 or more", hint="pass -j N with N ≥ 0 (0: only the workers already running)")
+        since = time.time()
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            ours = {e.id for e in self.queue.entries(ACTIVE)}
+            procs = spawn_workers(self.project, read_config(self.project), jobs, idle=0)
+            self.started = len(procs)
+            idle_since = time.monotonic()
+            while True:
+                mine = [e for e in self.queue.entries() if e.id in ours or e.created >= since]
+                on_tick(mine)
+                running = sum(1 for e in mine if e.status == "running")
+                if all(e.status in FINISHED for e in mine):
+                    break
+                if running or self.queue.workers():
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > 10:  # Nobody is left to run what is queued.
+                    break
+                time.sleep(0.3)
+            return RanAll(mine, self.finished(mine), workers=len(procs))
+        finally:
+            for proc in procs:  # RQ's warm shutdown: an idle worker exits at once, a busy one after its run.
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+
     def close(self) -> None:
         self.queue.close()
 
@@ -304,3 +389,48 @@ def _stop_the_rest(project: Project, entry_ids: list[str], force: bool) -> None:
             logging.getLogger(__name__).warning("stopped %d run(s) with RQ's stop-job command", len(stopped))
     except (XpError, OSError) as exc:  # Redis gone meanwhile: the runs' leases lapse on their own.
         logging.getLogger(__name__).warning("could not stop the killed runs: %s", exc)
+
+
+def _stop_started(pids: list[int]) -> None:
+    """SIGTERMs workers this process started and waits (bounded) for them to exit."""
+    from pyhelper.core.processes import alive
+    from pyhelper.core.queue.worker import KILL_GRACE_SECONDS
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # A second Ctrl-C must not cut the clean-up short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    running = []
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            running.append(pid)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + KILL_GRACE_SECONDS + 5
+    while running and time.monotonic() < deadline:
+        running = [pid for pid in running if alive(pid)]
+        time.sleep(0.05)
+
+
+BACKEND_ENV = "XP_QUEUE_BACKEND"
+"""The worker's Redis URL when --backend is not given (how `start` hands it over without argv)."""
+REMOTE_ENV = "XP_QUEUE_REMOTE"
+"""The worker's git remote when --remote is not given."""
+
+
+def spawn_workers(project: Project, config: QueueConfig, count: int, *, idle: float) -> list[subprocess.Popen[bytes]]:
+    """Starts `count` detached `xp queue worker` processes for the project's Redis queue. The URL and the
+    remote go through the environment, not argv: they may hold a password or token (`ps` shows argv)."""
+    logs = project.ensure_xp_dir() / "logs"
+    logs.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "pyhelper", "queue", "worker", "--idle", str(idle)]
+    if config.cache_dir:
+        command += ["--cache-dir", config.cache_dir]
+    if config.insecure:
+        command.append("--insecure")
+    env = {**os.environ, BACKEND_ENV: config.backend, REMOTE_ENV: config.remote or ""}
+    procs = []
+    for _ in range(count):
+        with open(logs / "workers.log", "ab") as out:
+            procs.append(subprocess.Popen(command, cwd=project.root, stdin=subprocess.DEVNULL, stdout=out,
+                                          stderr=subprocess.STDOUT, start_new_session=True, env=env))
+    return procs
