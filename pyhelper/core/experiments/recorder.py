@@ -197,7 +197,24 @@ class Recorder:
             conn.sendall(json.dumps(answer).encode() + b"\n")
 
     def record(self, step: int) -> Checkpoint:
-        """Records the work tree and the persisted outputs as the next checkpoint of the chain."""
+        """Records the work tree and the persisted outputs as the next checkpoint of the chain.
+
+        A `git gc` beside the run repacks: for a moment libgit2 may not find an object it has (its packs
+        were swapped under it). The whole record is tried again then, on freshly opened repositories."""
+        from pyhelper.core.experiments.save import WRITE_TRIES
+        from pyhelper.core.gitcore import native
+
+        git = native()
+        for attempt in range(1, WRITE_TRIES + 1):
+            try:
+                return self._record(step)
+            except (KeyError, git.GitError) as exc:
+                if "not found" not in str(exc) or attempt == WRITE_TRIES:
+                    raise
+                time.sleep(0.1 * attempt)
+        raise AssertionError("unreachable")
+
+    def _record(self, step: int) -> Checkpoint:
         from pyhelper.core.gitcore import open_repository
         from pyhelper.core.gitrepo import snapshot_tree
 
@@ -206,7 +223,14 @@ class Recorder:
             repo = open_repository(str(self.project.root))
             work_repo = repo if self.work.home is None else open_repository(str(self.work.root))
             outs = self._capture_persisted()
-            from pyhelper.core.experiments.save import WRITE_TRIES, commit_tree, lost_objects, missing_object, written
+            from pyhelper.core.experiments.save import (
+                WRITE_TRIES,
+                commit_tree,
+                lost_objects,
+                missing_object,
+                set_ref,
+                written,
+            )
 
             base_tree = repo[self.baseline].tree
             trailer = {"v": PROTOCOL_VERSION, "step": step, "stage": self.stage, "run": self.run_id,
@@ -222,7 +246,8 @@ class Recorder:
 
             for attempt in range(1, WRITE_TRIES + 1):  # Set, the ref keeps its objects; one lost before is rewritten.
                 commit = written(write)
-                repo.references.create(str(self.ref), commit, force=True)
+                missing_object(repo, commit, keep=True)  # Dated ahead before the ref: a running gc keeps them.
+                set_ref(repo, str(self.ref), commit)
                 missing = missing_object(repo, commit)
                 if missing is None:
                     break

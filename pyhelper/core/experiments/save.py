@@ -6,11 +6,14 @@ reproducing. HEAD, the index and branches are never touched.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pyhelper.core.experiments import names, notes
@@ -51,20 +54,41 @@ def commit_tree(repo: pygit2.Repository, tree: pygit2.Oid, *, parent: str, messa
     return str(repo.create_commit(None, sig, sig, message, tree, [native().Oid(hex=parent)]))
 
 
-def missing_object(repo: pygit2.Repository, commit: str) -> str | None:
-    """The first object `commit` needs that the repository does not hold, or None.
+def missing_object(repo: pygit2.Repository, commit: str, *, keep: bool = False) -> str | None:
+    """The first object `commit` needs that the repository does not hold, or None; with `keep`, each new
+    object's loose file is also dated a day ahead.
 
-    Git writes a commit's new blobs and trees before any ref reaches them; a `git gc --prune=now`
-    in that moment deletes them (git documents the race), and the commit is broken for good. Once
-    the ref is set they are safe, so the caller sets it, then asks this, and writes again if
-    something went missing. Only what differs from the first parent's tree is looked at (the parent
-    is reachable already).
+    Git writes a commit's new blobs and trees before any ref reaches them, and `git gc --prune=now`
+    deletes every loose object it did not find reachable when it began (git documents the race): a
+    commit written meanwhile loses its objects, even once its ref is set. `git prune` keeps a loose
+    object whose mtime is later than its expiry (`now`), so xp dates what it just wrote in the
+    future (`keep`), sets the ref, then looks again; what went missing in between is written anew.
+    Only what differs from the first parent's tree is looked at (the parent is kept already).
     """
     from pyhelper.core.gitcore import native
 
     git = native()
+    objects = _objects_dir(repo) if keep else None
+    ahead = time.time() + KEEP_AHEAD_SECONDS
+
+    def present(oid: pygit2.Oid) -> bool:
+        if oid not in repo:
+            return False
+        if objects is not None:
+            loose = objects / str(oid)[:2] / str(oid)[2:]
+            try:
+                os.utime(loose, (ahead, ahead))
+            except FileNotFoundError:
+                # Only in a pack: a repack that began before the ref drops it with the old pack if it was
+                # unreachable then. A loose copy, dated ahead, outlives that repack and its prune.
+                with contextlib.suppress(OSError, KeyError):
+                    _write_loose(loose, *repo.odb.read(oid), ahead)
+            except OSError:
+                pass
+        return True
+
     found = repo.get(commit)
-    if not isinstance(found, git.Commit):
+    if not isinstance(found, git.Commit) or not present(found.id):
         return commit
     try:
         old_root: pygit2.Oid | None = found.parents[0].tree_id if found.parents else None
@@ -76,19 +100,45 @@ def missing_object(repo: pygit2.Repository, commit: str) -> str | None:
         if oid == old:
             continue
         tree = repo.get(oid)
-        if not isinstance(tree, git.Tree):
+        if not isinstance(tree, git.Tree) or not present(oid):
             return str(oid)
         old_tree = repo.get(old) if old is not None else None
         before = {e.name: e.id for e in old_tree} if isinstance(old_tree, git.Tree) else {}
         for entry in tree:
             if entry.filemode == 0o040000:
                 stack.append((entry.id, before.get(entry.name)))
-            elif entry.filemode != 0o160000 and entry.id != before.get(entry.name) and entry.id not in repo:
+            elif entry.filemode != 0o160000 and entry.id != before.get(entry.name) and not present(entry.id):
                 return str(entry.id)
     return None
 
 
-WRITE_TRIES = 3
+def _write_loose(path: Path, kind: int, data: bytes, mtime: float) -> None:
+    """Writes an object as git stores a loose one (zlib of "TYPE SIZE\\0DATA"), renamed into place."""
+    import zlib
+
+    name = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}[kind]
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(zlib.compress(name + b" " + str(len(data)).encode() + b"\0" + data))
+    os.chmod(tmp, 0o444)
+    os.utime(tmp, (mtime, mtime))
+    os.replace(tmp, path)
+
+
+KEEP_AHEAD_SECONDS = 24 * 3600
+"""How far ahead xp dates the loose objects it has just written (a `prune --expire=now` keeps them)."""
+
+
+def _objects_dir(repo: pygit2.Repository) -> Path:
+    """The repository's object folder (a linked worktree's is its main repository's)."""
+    git_dir = Path(repo.path)
+    common = git_dir / "commondir"
+    if common.is_file():
+        git_dir = (git_dir / common.read_text(encoding="utf-8").strip()).resolve()
+    return git_dir / "objects"
+
+
+WRITE_TRIES = 5
 """How often a commit whose objects a concurrent gc deleted is written again before xp gives up."""
 
 
@@ -101,10 +151,20 @@ def written(make: Callable[[], _T]) -> _T:
     for attempt in range(1, WRITE_TRIES + 1):
         try:
             return make()
-        except git.GitError as exc:
-            if "invalid object" not in str(exc) or attempt == WRITE_TRIES:
+        except (git.GitError, KeyError) as exc:
+            # "invalid object": a blob it wrote was deleted before its tree; "not found": a repack swapped
+            # the packs under libgit2, which finds the object again a moment later.
+            # "failed to make directory": `git pack-refs --prune` removed an empty refs/ folder meanwhile.
+            if not any(words in str(exc) for words in ("invalid object", "not found", "failed to make directory")) \
+                    or attempt == WRITE_TRIES:
                 raise
+            time.sleep(0.1 * attempt)
     raise AssertionError("unreachable")
+
+
+def set_ref(repo: pygit2.Repository, name: str, target: str) -> None:
+    """Points ref `name` at `target` (again when a concurrent `git pack-refs` removed its folder meanwhile)."""
+    written(lambda: repo.references.create(name, target, force=True))
 
 
 def lost_objects(what: str, missing: str) -> XpError:
@@ -163,6 +223,7 @@ def record(project: Project, *, name: str | None, message: str | None, force: bo
         return commit_tree(repo, tree, parent=parent or str(head.id), message=message or f"xp: experiment {chosen}")
 
     commit = written(write)
+    missing_object(repo, commit, keep=True)  # Dated ahead before the ref: a running gc --prune=now keeps them.
     allowed = replaces if replaces is not None else (None if force else frozenset({None}))
     with (reserve(project, base, chosen, wait=True) if not reserved else _held()):
         ref = ExpRef(base, chosen)
@@ -174,7 +235,7 @@ def record(project: Project, *, name: str | None, message: str | None, force: bo
             warnings.warn(Notice(f"another run recorded an experiment named '{ref.name}' meanwhile; this one is "
                                  f"kept as '{chosen}'"), stacklevel=2)
             ref = ExpRef(base, chosen)
-        repo.references.create(str(ref), commit, force=True)
+        set_ref(repo, str(ref), commit)
         for attempt in range(1, WRITE_TRIES + 1):  # Set, the ref keeps its objects; one lost before is rewritten.
             missing = missing_object(repo, commit)
             if missing is None:
@@ -182,7 +243,8 @@ def record(project: Project, *, name: str | None, message: str | None, force: bo
             if attempt == WRITE_TRIES:
                 raise lost_objects(f"experiment '{chosen}'", missing)
             commit = written(write)
-            repo.references.create(str(ref), commit, force=True)
+            missing_object(repo, commit, keep=True)
+            set_ref(repo, str(ref), commit)
     if tags or note:
         notes.write(repo, str(commit), notes.Annotations(tags=tuple(tags), note=note))
     return Experiment(ref, str(commit))
