@@ -210,6 +210,9 @@ function pickLive(ctx: Ctx, first: ExperimentItem[], reloading: Promise<unknown>
   const pick = vscode.window.createQuickPick<ExperimentItem>();
   pick.title = title;
   pick.canSelectMany = many;
+  // Opened from the palette while a panel (Plots, Compare) had the focus, the picker would close when
+  // VS Code hands the focus back to that panel's page; it stays until Enter or Escape.
+  pick.ignoreFocusOut = true;
   pick.items = first;
   pick.busy = true;
   const shown = (items: readonly ExperimentItem[]) => items.map((i) => `${i.name}\0${i.label}\0${i.description}`).join("\n");
