@@ -115,6 +115,49 @@ def test_git_gc_prune_now_beside_a_checkpointed_run_loses_nothing(gen, xp):
     assert not rows["long"]["errors"]
 
 
+def test_git_gc_waits_out_an_experiment_being_recorded_and_xp_waits_out_a_running_gc(gen):
+    """xp holds git's own gc lock (`gc.pid`) while it writes an experiment: a `git gc` then refuses, and a gc
+    that holds the lock first is waited for before xp writes anything."""
+    import threading
+
+    from pyhelper.core.experiments.save import gc_held
+    from pyhelper.core.gitcore import open_repository
+    from pyhelper.core.processes import hostname
+
+    repo = gen(PROJECT)
+    handle = open_repository(str(repo))
+    with gc_held(handle), gc_held(handle):  # Nested holders of one process share it.
+        assert (repo / ".git" / "gc.pid").read_text().split() == [str(os.getpid()), hostname()]
+        gc = subprocess.run(["git", "gc", "--prune=now"], cwd=repo, capture_output=True, text=True)
+        assert gc.returncode != 0 and "gc is already running" in gc.stderr, gc.stderr
+    assert not (repo / ".git" / "gc.pid").exists(), "the lock is given back"
+    assert subprocess.run(["git", "gc", "--prune=now", "--quiet"], cwd=repo).returncode == 0
+
+    # A live process on this machine holds it (as a running `git gc` does): xp waits until it ends.
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        (repo / ".git" / "gc.pid").write_text(f"{holder.pid} {hostname()}")
+        entered = threading.Event()
+
+        def record() -> None:
+            with gc_held(handle):
+                entered.set()
+
+        thread = threading.Thread(target=record, daemon=True)
+        thread.start()
+        assert not entered.wait(1.0), "xp wrote while a gc held the lock"
+        holder.kill()
+        holder.wait()
+        assert entered.wait(60), "xp never wrote after the gc ended"
+        thread.join(60)
+    finally:
+        holder.kill()
+    # A stale lock (its process is gone) is not waited for: git does not wait for it either.
+    (repo / ".git" / "gc.pid").write_text(f"{holder.pid} {hostname()}")
+    with gc_held(handle):
+        assert (repo / ".git" / "gc.pid").read_text().split()[0] == str(os.getpid())
+
+
 def test_a_read_only_xp_dir_reads_and_refuses_writes_in_one_line(gen, xp, tmp_path):
     repo = gen(PROJECT)
     xp("exp", "run", "-n", "kept", "-S", "lr=0.2", cwd=repo)

@@ -109,7 +109,7 @@ def execute(project: Project, repo: pygit2.Repository, *, entry_id: str, name: s
     """
     from pyhelper.core import tmp_workspace
     from pyhelper.core.experiments.recorder import Recorder
-    from pyhelper.core.experiments.save import commit_tree, missing_object, written
+    from pyhelper.core.experiments.save import commit_tree, gc_held, missing_object, written
     from pyhelper.core.gitcore import lookup_commit
     from pyhelper.core.gitrepo import snapshot_tree
     from pyhelper.core.repro import reproduce, workspace_lock
@@ -131,8 +131,9 @@ def execute(project: Project, repo: pygit2.Repository, *, entry_id: str, name: s
                 tree = snapshot_tree(private.repo, private.root, base.tree)
                 return commit_tree(repo, tree, parent=recorder.tip or baseline, message=text)
 
-            commit = written(write)  # Again when a concurrent gc deleted an object it had just written.
-            missing_object(repo, commit, keep=True)  # Dated ahead: a running gc --prune=now keeps them.
+            with gc_held(repo):
+                commit = written(write)  # Again when a concurrent gc deleted an object it had just written.
+                missing_object(repo, commit, keep=True)  # Dated ahead: a gc --prune=now before the ref keeps them.
         return Ran(commit, recorder.tip)
     finally:
         tmp_workspace.remove(private)

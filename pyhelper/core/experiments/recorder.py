@@ -226,6 +226,7 @@ class Recorder:
             from pyhelper.core.experiments.save import (
                 WRITE_TRIES,
                 commit_tree,
+                gc_held,
                 lost_objects,
                 missing_object,
                 set_ref,
@@ -244,15 +245,16 @@ class Recorder:
                 tree = snapshot_tree(work_repo, self.work.root, base_tree, exclude=self._exclude)
                 return commit_tree(repo, tree, parent=self.tip or self.baseline, message=message)
 
-            for attempt in range(1, WRITE_TRIES + 1):  # Set, the ref keeps its objects; one lost before is rewritten.
-                commit = written(write)
-                missing_object(repo, commit, keep=True)  # Dated ahead before the ref: a running gc keeps them.
-                set_ref(repo, str(self.ref), commit)
-                missing = missing_object(repo, commit)
-                if missing is None:
-                    break
-                if attempt == WRITE_TRIES:
-                    raise lost_objects(f"checkpoint {self.ref.name}@{step}", missing)
+            with gc_held(repo):
+                for attempt in range(1, WRITE_TRIES + 1):  # Set, the ref keeps its objects; a lost one is rewritten.
+                    commit = written(write)
+                    missing_object(repo, commit, keep=True)  # Dated ahead before the ref: a running gc keeps them.
+                    set_ref(repo, str(self.ref), commit)
+                    missing = missing_object(repo, commit)
+                    if missing is None:
+                        break
+                    if attempt == WRITE_TRIES:
+                        raise lost_objects(f"checkpoint {self.ref.name}@{step}", missing)
             checkpoint = Checkpoint(self.ref, str(commit), step, self.stage, outs)
             self.tip = str(commit)
             self.recorded.append(checkpoint)

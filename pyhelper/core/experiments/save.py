@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -129,13 +130,114 @@ KEEP_AHEAD_SECONDS = 24 * 3600
 """How far ahead xp dates the loose objects it has just written (a `prune --expire=now` keeps them)."""
 
 
-def _objects_dir(repo: pygit2.Repository) -> Path:
-    """The repository's object folder (a linked worktree's is its main repository's)."""
+def _common_dir(repo: pygit2.Repository) -> Path:
+    """The repository's own git folder (a linked worktree's is its main repository's)."""
     git_dir = Path(repo.path)
     common = git_dir / "commondir"
     if common.is_file():
         git_dir = (git_dir / common.read_text(encoding="utf-8").strip()).resolve()
-    return git_dir / "objects"
+    return git_dir
+
+
+def _objects_dir(repo: pygit2.Repository) -> Path:
+    """The repository's object folder (a linked worktree's is its main repository's)."""
+    return _common_dir(repo) / "objects"
+
+
+GC_WAIT_SECONDS = 600.0
+"""How long a record waits for a running `git gc` to finish before it writes anyway (dated-ahead objects)."""
+_GC_STALE_SECONDS = 12 * 3600
+"""Git ignores a `gc.pid` older than this (builtin/gc.c); so does xp."""
+
+_gc_lock = threading.Lock()
+_gc_holds: dict[Path, int] = {}
+
+
+def _gc_holder(pid_file: Path) -> str | None:
+    """Who holds git's gc lock `pid_file` ("PID HOST", as git writes it) if that process lives, else None."""
+    from pyhelper.core.processes import alive, hostname
+
+    try:
+        text = pid_file.read_text(encoding="utf-8", errors="replace")
+        age = time.time() - pid_file.stat().st_mtime
+    except OSError:
+        return None
+    pid_text, _, host = text.strip().partition(" ")
+    if age > _GC_STALE_SECONDS or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    if pid == os.getpid() or (host.split()[0] if host else "") != hostname():
+        return None  # Another machine's holder can't be checked; git itself then runs (`--force` semantics).
+    return f"pid {pid}" if alive(pid) else None
+
+
+def _take_gc_lock(pid_file: Path) -> bool:
+    """Writes this process into git's `gc.pid` the way `git gc` does (through `gc.pid.lock`) unless a live
+    process holds it; True when taken."""
+    from pyhelper.core.processes import hostname
+
+    lock = pid_file.with_name(pid_file.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False  # A gc is taking it right now.
+    try:
+        if _gc_holder(pid_file) is not None:
+            os.close(fd)
+            os.unlink(lock)
+            return False
+        os.write(fd, f"{os.getpid()} {hostname()}".encode())
+        os.close(fd)
+        os.replace(lock, pid_file)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        raise
+
+
+@contextmanager
+def gc_held(repo: pygit2.Repository) -> Iterator[None]:
+    """Keeps `git gc` away while xp writes an experiment's objects and sets its ref.
+
+    Holds git's own gc lock (`gc.pid`, with this pid and host, as `git gc` writes it): a `git gc` begun
+    meanwhile stops with "gc is already running" (`git gc --auto` quietly). A gc that is running already is
+    waited for (up to GC_WAIT_SECONDS; then xp writes anyway and relies on dating its objects ahead).
+    Nested and concurrent holders of one process share the lock; the last one out removes the file.
+    Nothing here is needed for correctness on an idle repository; a folder xp cannot write is left alone.
+    """
+    pid_file = _common_dir(repo) / "gc.pid"
+    with _gc_lock:
+        held = _gc_holds.get(pid_file, 0)
+        if held:
+            _gc_holds[pid_file] = held + 1
+    if not held:
+        deadline = time.monotonic() + GC_WAIT_SECONDS
+        taken = False
+        while True:
+            try:
+                taken = _take_gc_lock(pid_file)
+            except OSError:
+                break  # A read-only repository: nothing to keep away.
+            if taken or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if not taken:
+            yield
+            return
+        with _gc_lock:
+            _gc_holds[pid_file] = _gc_holds.get(pid_file, 0) + 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holds[pid_file] -= 1
+            last = _gc_holds[pid_file] == 0
+            if last:
+                del _gc_holds[pid_file]
+                with contextlib.suppress(OSError):
+                    if pid_file.read_text(encoding="utf-8").split(" ")[0] == str(os.getpid()):
+                        pid_file.unlink()
 
 
 WRITE_TRIES = 5
@@ -222,10 +324,10 @@ def record(project: Project, *, name: str | None, message: str | None, force: bo
                 else snapshot_tree(source.repo, source.root, head.tree))
         return commit_tree(repo, tree, parent=parent or str(head.id), message=message or f"xp: experiment {chosen}")
 
-    commit = written(write)
-    missing_object(repo, commit, keep=True)  # Dated ahead before the ref: a running gc --prune=now keeps them.
     allowed = replaces if replaces is not None else (None if force else frozenset({None}))
-    with (reserve(project, base, chosen, wait=True) if not reserved else _held()):
+    with (reserve(project, base, chosen, wait=True) if not reserved else _held()), gc_held(repo):
+        commit = written(write)
+        missing_object(repo, commit, keep=True)  # Dated ahead before the ref: a gc --prune=now keeps them.
         ref = ExpRef(base, chosen)
         current = repo.references.get(str(ref))
         now = str(current.target) if current is not None else None

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from pyhelper.core.experiments import names as name_gen
-from pyhelper.core.experiments.save import taken_names
+from pyhelper.core.experiments.save import gc_held, taken_names
 from pyhelper.core.gitcore import lookup_blob, lookup_tree
 from pyhelper.core.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree, tree_with
 from pyhelper.core.params_edit import Override, edited_content, parse_override
@@ -61,33 +61,34 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
     db = open_backend(project)  # The local SQLite queue, or RQ on Redis as .xp/config says.
     try:
         chosen = _names(repo, name, len(points), taken_names(repo, baseline) | db.names())
-        base = lookup_tree(repo, snapshot_tree(repo, project.root, head.tree))
-        sig = signature(repo)
-        prepared = []
-        for point, entry_name in zip(points, chosen, strict=True):  # Build every tree first: errors stop all.
-            by_file: dict[str, list[Override]] = defaultdict(list)
-            for assignment in point:
-                override = parse_override(assignment)
-                by_file[override.file].append(override)
-            edits = {}
-            for file, overrides in by_file.items():
-                try:
-                    current = lookup_blob(repo, base[file].id).data.decode("utf-8")
-                except KeyError:
-                    current = None
-                suffix = "." + file.rsplit(".", 1)[-1].lower() if "." in file else ""
-                text = edited_content(current, suffix, overrides, display=file)
-                edits[file] = (repo.create_blob(text.encode("utf-8")), FILE_MODE)
-            prepared.append((entry_name, point, tree_with(repo, base, edits)))
-        items = []
-        for entry_name, point, tree in prepared:
-            entry_id = os.urandom(6).hex()
-            text = f"{message or 'xp: queued experiment ' + entry_name}\n\n" + trailers(
-                entry_id, entry_name, point, retries, message or "")
-            commit = repo.create_commit(None, sig, sig, text, tree, [head.id])
-            repo.references.create(queue_ref(entry_id), commit, force=True)
-            items.append({"id": entry_id, "name": entry_name, "baseline": baseline, "rev": str(commit),
-                          "params": point, "message": message or "", "retries": retries})
+        with gc_held(repo):  # A `git gc --prune=now` meanwhile would take the new objects.
+            base = lookup_tree(repo, snapshot_tree(repo, project.root, head.tree))
+            sig = signature(repo)
+            prepared = []
+            for point, entry_name in zip(points, chosen, strict=True):  # Build every tree first: errors stop all.
+                by_file: dict[str, list[Override]] = defaultdict(list)
+                for assignment in point:
+                    override = parse_override(assignment)
+                    by_file[override.file].append(override)
+                edits = {}
+                for file, overrides in by_file.items():
+                    try:
+                        current = lookup_blob(repo, base[file].id).data.decode("utf-8")
+                    except KeyError:
+                        current = None
+                    suffix = "." + file.rsplit(".", 1)[-1].lower() if "." in file else ""
+                    text = edited_content(current, suffix, overrides, display=file)
+                    edits[file] = (repo.create_blob(text.encode("utf-8")), FILE_MODE)
+                prepared.append((entry_name, point, tree_with(repo, base, edits)))
+            items = []
+            for entry_name, point, tree in prepared:
+                entry_id = os.urandom(6).hex()
+                text = f"{message or 'xp: queued experiment ' + entry_name}\n\n" + trailers(
+                    entry_id, entry_name, point, retries, message or "")
+                commit = repo.create_commit(None, sig, sig, text, tree, [head.id])
+                repo.references.create(queue_ref(entry_id), commit, force=True)
+                items.append({"id": entry_id, "name": entry_name, "baseline": baseline, "rev": str(commit),
+                              "params": point, "message": message or "", "retries": retries})
         return db.add(items)
     finally:
         db.close()

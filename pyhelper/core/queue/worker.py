@@ -282,7 +282,7 @@ def work(project: Project, *, idle: float = DEFAULT_IDLE_SECONDS) -> int:
 def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _Heartbeat) -> None:
     """Runs one claimed entry (`experiments/execute.py`) and records its outcome."""
     from pyhelper.core.experiments.execute import Hooks, Stopped, execute, failure_line
-    from pyhelper.core.experiments.save import lost_objects, missing_object
+    from pyhelper.core.experiments.save import gc_held, lost_objects, missing_object
 
     path = log_path(project, entry.id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -309,6 +309,10 @@ def _run_entry(project: Project, db: QueueDb, worker: str, entry: Entry, beat: _
             ref = str(ExpRef(entry.baseline, entry.name))
 
             def record() -> None:
+                with gc_held(repo):
+                    set_result()
+
+            def set_result() -> None:
                 existing = repo.references.get(ref)
                 # Replacing is fine only when it is this run's checkpoint or this entry's earlier result (a retry).
                 if (existing is not None and str(existing.target) not in (commit, ran.tip)
