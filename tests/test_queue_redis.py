@@ -369,3 +369,31 @@ async def test_the_editor_is_told_when_the_redis_queue_changes(cluster):
         cluster.worker("a")
         await notification(client, p.QUEUE_CHANGED, after=after, timeout=30,
                            where=lambda params: params.running == 1)
+
+
+@pytest.mark.asyncio
+async def test_the_editors_start_queue_starts_rq_workers_and_follows_them_home(cluster):
+    """Start Queue in the editor on a project whose queue is on Redis: RQ workers (not local ones that would
+    find nothing) run the entry, the progress counts it to the end, and the experiment comes home."""
+    import asyncio
+
+    from lsprotocol import types as lsp
+
+    from pyhelper.server import protocol as p
+    from tests.lsp_client import request, started
+
+    cluster.enqueue("train.lr=0.71", name="from-editor")
+    async with started(cluster.project) as client:
+        client.progress_reports["queue"] = []
+        result = await request(client, p.START_QUEUE, p.StartQueueParams(jobs=1, work_done_token="queue"))
+        assert result.workers == 1
+        deadline = time.monotonic() + 100
+        while not any(isinstance(r, lsp.WorkDoneProgressEnd) for r in client.progress_reports["queue"]):
+            assert time.monotonic() < deadline, f"the progress never ended: {client.progress_reports['queue']}"
+            await asyncio.sleep(0.2)
+    begin, *_, end = client.progress_reports["queue"]
+    assert redact(cluster.url) in begin.title, begin.title
+    assert end.message == "queue finished: 1 experiment(s)", end.message
+    assert cluster.statuses()["from-editor"] == "success"
+    local = git(cluster.project, "for-each-ref", "--format=%(refname)", "refs/exps/")
+    assert local.strip().endswith("/from-editor"), "the experiment is brought home as the progress follows it"

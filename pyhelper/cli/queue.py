@@ -88,20 +88,26 @@ def run_all(project, jobs: int, *, as_json: bool) -> int:
 
 
 def start(args: argparse.Namespace) -> int:
-    """`xp queue start -j N`."""
-    from pyhelper.core.queue.backend import read_config
-    from pyhelper.core.queue.worker import start_workers
+    """`xp queue start -j N` (with --backend/--remote: first choose where the queue is)."""
+    project = _project()
+    if args.backend or args.remote:  # RQ on Redis (or back to sqlite): saved in .xp/config.
+        from pyhelper.cli.queue_remote import select_backend
 
-    if args.backend or args.remote or read_config(_project()).is_redis:  # RQ on Redis (or back to sqlite).
-        from pyhelper.cli.queue_remote import start as start_remote
-
-        return start_remote(args, _project())
-    pids = start_workers(_project(), args.jobs, idle=args.idle)
+        if not select_backend(args, project):
+            return 0
+    queue = _queue()
+    try:
+        pids = queue.start_workers(args.jobs, idle=args.idle)
+    finally:
+        queue.close()
     if args.json:
-        emit_json({"pids": pids})
+        emit_json({"pids": pids, **queue.about})
         return 0
-    print(f"Started {len(pids)} worker(s) (pids {', '.join(map(str, pids))}); they exit after "
-          f"{args.idle:g}s with nothing to do. Watch with `xp queue status`.")
+    if pids:
+        print(f"Started {len(pids)} worker(s){queue.where} (pids {', '.join(map(str, pids))}); they exit after "
+              f"{args.idle:g}s with nothing to do. Watch with `xp queue status`.")
+    if queue.where:
+        print(f"Workers on other machines: {queue.start_hint}")
     return 0
 
 

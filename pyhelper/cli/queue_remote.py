@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
-from pyhelper.cli.render import emit_json
 from pyhelper.core.credentials import redact
 
 
-def start(args: argparse.Namespace, project) -> int:
-    """`xp queue start --backend redis://… --remote URL [-j N]`: selects the backend, starts N local workers."""
+def select_backend(args: argparse.Namespace, project) -> bool:
+    """`xp queue start --backend redis://… --remote URL`: checks and saves the queue's backend in `.xp/config`
+    (`--backend sqlite`: the local queue again); True when workers should be started (not for sqlite)."""
     from pyhelper.core.queue.backend import QueueConfig, check_backend, read_config, write_config
     from pyhelper.core.queue.redis_backend import check_secured, connect
     from pyhelper.errors import BadInput
@@ -31,23 +32,16 @@ def start(args: argparse.Namespace, project) -> int:
     if backend != "sqlite":
         connect(backend).close()  # An unreachable server is reported before anything is written.
         check_secured(backend, insecure=insecure)
-    config = QueueConfig(backend, remote, args.cache_dir or current.cache_dir, current.job_timeout, insecure)
-    write_config(project, config)
+    write_config(project, QueueConfig(backend, remote, args.cache_dir or current.cache_dir, current.job_timeout,
+                                      insecure))
     if backend == "sqlite":
-        print("The queue is the local one (.xp/queue.db) again.")
-        return 0
+        print("The queue is the local one (.xp/queue.db) again.", file=sys.stderr if args.json else sys.stdout)
+        return False
     assert remote  # Checked above for every backend but sqlite.
-    from pyhelper.core.queue.service import spawn_workers
-
-    pids = [proc.pid for proc in spawn_workers(project, config, args.jobs, idle=args.idle)]
-    if args.json:
-        emit_json({"pids": pids, "backend": redact(backend), "remote": redact(remote)})
-        return 0
-    print(f"The queue is on {redact(backend)} (experiments travel through '{redact(remote)}'); saved in .xp/config.")
-    if pids:
-        print(f"Started {len(pids)} local worker(s) (pids {', '.join(map(str, pids))}). On other machines: "
-              f"xp queue worker --backend {redact(backend)} --remote URL")
-    return 0
+    if not args.json:
+        print(f"The queue is on {redact(backend)} (experiments travel through '{redact(remote)}'); saved in "
+              ".xp/config.")
+    return True
 
 
 def worker(args: argparse.Namespace) -> int:

@@ -62,6 +62,8 @@ class Queue(Protocol):
     """Where it is, for messages: '' for the local queue, ' on redis://host…' (password hidden)."""
     start_hint: str
     """How a person starts workers for it (a command)."""
+    about: dict[str, str]
+    """What `queue start --json` says besides the pids (a remote queue's URL and git remote, passwords hidden)."""
     started: int
     """How many workers `run_all` started (also when it was interrupted)."""
 
@@ -77,6 +79,10 @@ class Queue(Protocol):
     def kill(self, specs: list[str], *, force: bool = False, answer_first: bool = False) -> Killed:
         """Cancels queued entries and stops running ones (SIGTERM, a grace, SIGKILL; `force`: SIGKILL now).
         `answer_first`: return at once and make sure of the stop in the background (the editor's way)."""
+
+    def start_workers(self, jobs: int, *, idle: float) -> list[int]:
+        """Starts `jobs` detached workers on this machine (they outlive this process and exit after `idle`
+        seconds with nothing to do); their pids."""
 
     def stop_workers(self, *, kill_running: bool = False) -> int:
         """Asks every worker to stop after its current run (now, with `kill_running`); how many were asked."""
@@ -132,6 +138,7 @@ class LocalQueue:
     def __init__(self, project: Project):
         self.project = project
         self.started = 0
+        self.about: dict[str, str] = {}
 
     def view(self) -> QueueView:
         from pyhelper.core.queue.manage import state
@@ -165,6 +172,11 @@ class LocalQueue:
         from pyhelper.core.queue.manage import kill
 
         return Killed(kill(self.project, specs, force=force))
+
+    def start_workers(self, jobs: int, *, idle: float) -> list[int]:
+        from pyhelper.core.queue.worker import start_workers
+
+        return start_workers(self.project, jobs, idle=idle)
 
     def stop_workers(self, *, kill_running: bool = False) -> int:
         from pyhelper.core.queue.manage import stop
@@ -240,6 +252,7 @@ class RemoteQueue:
         self.started = 0
         self.where = f" on {redact(queue.url)}"
         self.start_hint = f"xp queue worker --backend {redact(queue.url)} --remote URL"
+        self.about = {"backend": redact(queue.url), "remote": redact(self.remote)}
 
     def view(self) -> QueueView:
         from pyhelper.core.queue.redis_backend import bring_home
@@ -276,6 +289,16 @@ class RemoteQueue:
                                  name="xp-queue-hard-stop").start()
             return Killed(entries)
         return Killed(entries, remote_kill.stop_the_rest(self.queue, running, force=force))
+
+    def start_workers(self, jobs: int, *, idle: float) -> list[int]:
+        """RQ workers on this machine for the Redis queue (more can join from any machine)."""
+        from pyhelper.core.queue.backend import read_config
+
+        if jobs < 0:
+            raise BadInput("-j must be 0 or more", hint="pass -j N with N ≥ 0 (0: only the workers already running)")
+        if idle < 0:
+            raise BadInput("--idle must be 0 or more", hint="pass --idle SECONDS")
+        return [proc.pid for proc in spawn_workers(self.project, read_config(self.project), jobs, idle=idle)]
 
     def stop_workers(self, *, kill_running: bool = False) -> int:
         """RQ's shutdown command to every worker (each ends its current run first; with `kill_running`,

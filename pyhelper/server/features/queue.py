@@ -21,66 +21,80 @@ if TYPE_CHECKING:
 def start_queue(ls: XpServer, params: p.StartQueueParams) -> p.StartQueueResult:
     """`xp queue start -j N` (detached workers: they outlive the server); with a progress token,
     the queue's counts are reported until nothing is queued or running (Cancel = stop and kill)."""
-    from pyhelper.core.queue.backend import redis_queue
-    from pyhelper.core.queue.worker import start_workers
+    from pyhelper.core.queue.service import open_queue
+    from pyhelper.core.queue.worker import DEFAULT_IDLE_SECONDS
     from pyhelper.errors import BadInput
 
     if not 1 <= params.jobs <= MAX_JOBS:
         raise BadInput(f"jobs must be between 1 and {MAX_JOBS} (got {params.jobs:,})",
                        hint=f"start at most {MAX_JOBS} workers; each runs one experiment at a time")
     project = ls.project()
-    workers = start_workers(project, params.jobs)
+    queue = open_queue(project)
+    try:
+        workers = queue.start_workers(params.jobs, idle=DEFAULT_IDLE_SECONDS)
+    finally:
+        queue.close()
     token = params.work_done_token
     if token is not None:
-        from pyhelper.core.queue.manage import stop
         from pyhelper.server import progress
 
-        remote = redis_queue(project)
-        if remote is not None:
-            remote.close()
-            # Remote workers report through the Queue view; the progress a client waits on still ends.
-            progress.begin(ls, token, "xp: queue")
-            progress.end(ls, token, f"started {len(workers)} worker(s) on the Redis queue")
-        else:
-            progress.begin(ls, token, f"xp: running the queue ({len(workers)} workers)",
-                           on_cancel=lambda: stop(project, kill_running=True))
-            threading.Thread(target=_follow_queue, args=(ls, project, token), daemon=True,
-                             name="xp-queue-progress").start()
+        progress.begin(ls, token, f"xp: running the queue{queue.where} ({len(workers)} workers)",
+                       on_cancel=lambda: _stop_all(project))
+        threading.Thread(target=_follow_queue, args=(ls, project, token), daemon=True,
+                         name="xp-queue-progress").start()
     return p.StartQueueResult(workers=len(workers))
 
 
-def _follow_queue(ls: XpServer, project, token: int | str) -> None:
-    """Reports running/queued/finished counts every half second until the queue has nothing left to do."""
-    from pyhelper.core.queue.manage import state
+def _stop_all(project: Project) -> None:
+    """The progress's Cancel: every worker stops, and what runs is killed."""
+    queue = _queue(project)
+    try:
+        queue.stop_workers(kill_running=True)
+    finally:
+        queue.close()
+
+
+def _follow_queue(ls: XpServer, project: Project, token: int | str) -> None:
+    """Reports running/queued/finished counts every half second until the queue has nothing left to do
+    (a remote queue's finished experiments are fetched home as it looks)."""
     from pyhelper.server import progress
 
     active = ("queued", "running")
     watched: set[str] = set()
     last = ""
     idle_since = time.monotonic()
-    while True:
-        try:
-            now = state(project)
-        except Exception as error:  # A broken queue database: say it and stop following.
-            progress.end(ls, token, f"the queue cannot be read: {error}")
-            return
-        watched |= {e.id for e in now.entries if e.status in active}
-        mine = [e for e in now.entries if e.id in watched]
-        running, queued = sum(e.status == "running" for e in mine), sum(e.status == "queued" for e in mine)
-        failed = sum(e.status == "failed" for e in mine)
-        done = len(mine) - running - queued
-        if running or queued:
-            idle_since = time.monotonic()
-        text = f"{running} running, {queued} queued, {done} finished" + (f" ({failed} failed)" if failed else "")
-        if text != last:
-            progress.report(ls, token, text)
-            last = text
-        # Finished, or no worker left to do what is queued (stopped), or nothing ever showed up.
-        if (not running and not queued and (watched or time.monotonic() - idle_since > 5)) \
-                or (not now.workers and not running and time.monotonic() - idle_since > 5):
-            progress.end(ls, token, f"queue finished: {done} experiment(s)" + (f", {failed} failed" if failed else ""))
-            return
-        time.sleep(0.5)
+    try:
+        queue = _queue(project)
+    except Exception as error:  # A broken queue database, Redis gone: say it and stop following.
+        progress.end(ls, token, f"the queue cannot be read: {error}")
+        return
+    try:
+        while True:
+            try:
+                now = queue.view()
+            except Exception as error:
+                progress.end(ls, token, f"the queue cannot be read: {error}")
+                return
+            watched |= {e.id for e in now.entries if e.status in active}
+            mine = [e for e in now.entries if e.id in watched]
+            running, queued = sum(e.status == "running" for e in mine), sum(e.status == "queued" for e in mine)
+            failed = sum(e.status == "failed" for e in mine)
+            done = len(mine) - running - queued
+            if running or queued:
+                idle_since = time.monotonic()
+            text = f"{running} running, {queued} queued, {done} finished" + (f" ({failed} failed)" if failed else "")
+            if text != last:
+                progress.report(ls, token, text)
+                last = text
+            # Finished, or no worker left to do what is queued (stopped), or nothing ever showed up.
+            if (not running and not queued and (watched or time.monotonic() - idle_since > 5)) \
+                    or (not now.workers and not running and time.monotonic() - idle_since > 5):
+                progress.end(ls, token,
+                             f"queue finished: {done} experiment(s)" + (f", {failed} failed" if failed else ""))
+                return
+            time.sleep(0.5)
+    finally:
+        queue.close()
 
 
 def _queue(project: Project) -> Queue:
