@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import GIT_ENV, git
+from tests.conftest import GIT_ENV, git, train_stage
 from tests.lsp_client import initialize, make_client, request
 from tests.test_experiments import one_line_error
 
@@ -51,20 +51,7 @@ BOMBS = {
 }
 
 PIPELINE = {
-    "dvc.yaml": """
-        stages:
-          train:
-            cmd: python train.py
-            deps: [train.py]
-            params: [lr]
-            outs: [model.txt]
-            metrics:
-              - metrics.yaml:
-                  cache: false
-            plots:
-              - loss.yaml:
-                  cache: false
-        """,
+    "dvc.yaml": train_stage(params=["lr"], outs=["model.txt"], metrics=["metrics.yaml"], plots=["loss.yaml"]),
     "params.yaml": "lr: 0.1\n",
     "train.py": """
         open("model.txt", "w").write("model\\n")
