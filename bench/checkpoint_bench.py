@@ -18,14 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from harness import CommandFailed, child_env, failure, git, progress, xp_env
+from harness import CommandFailed, child_env, failure, git, progress, work_folder, xp_env
 
 SMALL_FILES = 50
 OUTPUT_MIB = 100
@@ -136,38 +134,33 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="xp-ckbench-"))
     figures: dict[str, dict] = {}
     lines: list[str] = []
-    try:
-        env = xp_env(child_env(work))
-        root = work / "project"
-        make_project(root)
-        progress(f"project in {root}")
-        values = import_ms(env, args.runs)
-        figures["import"] = {"ms": values}
-        lines.append(f"import pyhelper.live: median {statistics.median(values):.1f} ms, "
-                     f"max {max(values):.1f} ms (n={len(values)}; budget 50 ms)")
-        warm = 2  # The first checkpoints store the output for the first time; reported apart.
-        for mode, label in (("files-only", "make_checkpoint() outside an xp run (files only)"),
-                            ("unchanged", f"checkpoint, {SMALL_FILES} small files + {OUTPUT_MIB} MB persisted "
-                                          "output unchanged between checkpoints"),
-                            ("rewritten", f"checkpoint, {SMALL_FILES} small files + {OUTPUT_MIB} MB persisted "
-                                          "output rewritten before each checkpoint")):
-            steps = args.steps if mode != "rewritten" else max(4, args.steps // 3)
-            progress(f"figure '{mode}': {steps} checkpoints")
-            times = checkpoint_times(root, env, mode, steps, f"bench-{mode}")
-            figures[mode] = {"seconds": times}
-            first = ", ".join(f"{t * 1000:.0f}" for t in times[:warm])
-            lines.append(f"{label}: {ms(times[warm:])}; first {warm}: {first} ms (budget 30 ms)")
-    except CommandFailed as exc:
-        print(f"failed\n{exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            progress(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    with work_folder("xp-ckbench-", args.keep) as work:
+        try:
+            env = xp_env(child_env(work))
+            root = work / "project"
+            make_project(root)
+            progress(f"project in {root}")
+            values = import_ms(env, args.runs)
+            figures["import"] = {"ms": values}
+            lines.append(f"import pyhelper.live: median {statistics.median(values):.1f} ms, "
+                         f"max {max(values):.1f} ms (n={len(values)}; budget 50 ms)")
+            warm = 2  # The first checkpoints store the output for the first time; reported apart.
+            for mode, label in (("files-only", "make_checkpoint() outside an xp run (files only)"),
+                                ("unchanged", f"checkpoint, {SMALL_FILES} small files + {OUTPUT_MIB} MB persisted "
+                                              "output unchanged between checkpoints"),
+                                ("rewritten", f"checkpoint, {SMALL_FILES} small files + {OUTPUT_MIB} MB persisted "
+                                              "output rewritten before each checkpoint")):
+                steps = args.steps if mode != "rewritten" else max(4, args.steps // 3)
+                progress(f"figure '{mode}': {steps} checkpoints")
+                times = checkpoint_times(root, env, mode, steps, f"bench-{mode}")
+                figures[mode] = {"seconds": times}
+                first = ", ".join(f"{t * 1000:.0f}" for t in times[:warm])
+                lines.append(f"{label}: {ms(times[warm:])}; first {warm}: {first} ms (budget 30 ms)")
+        except CommandFailed as exc:
+            print(f"failed\n{exc}", file=sys.stderr)
+            return 1
     if args.json:
         print(json.dumps(figures))
     else:

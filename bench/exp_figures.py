@@ -26,8 +26,8 @@ from pathlib import Path
 from harness import (
     REPO,
     CommandFailed,
+    Contenders,
     Figure,
-    Setup,
     Tool,
     failure,
     git,
@@ -76,13 +76,9 @@ class Line(Figure):
 
 
 @dataclass
-class Bench:
+class Bench(Contenders):
     """The tools under test and the projects the figures share, built the first time one asks."""
 
-    setup: Setup
-    argv: dict[str, tuple[str, ...]]
-    """Tool name → the command that starts it."""
-    envs: dict[str, dict[str, str]]
     dvc_at_1000: bool
     demo_root: Path | None = None
     experiments: int = 0
@@ -91,7 +87,7 @@ class Bench:
 
     def tools(self, project: Path) -> list[Tool]:
         """One Tool per tool under test, each working on `project`."""
-        return [Tool(name, self.argv[name], self.envs[name], project) for name in self.setup.tools]
+        return [self.tool(name, project) for name in self.setup.tools]
 
     def demo(self, experiments: int) -> list[Tool]:
         """The tools on the demo project, which is first built and grown to at least `experiments`."""

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 
 from exp_figures import FIGURES, Bench, Line
-from harness import DVC_VERSION, Setup, Tool, find_dvc, progress, run_figures
+from harness import DVC_VERSION, Setup, bench_parser, parse_bench_args, run_figures, run_info, tool_commands
 
 LABEL_WIDTH = 40
 
@@ -33,48 +31,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line, with defaults filled in."""
-    parser = argparse.ArgumentParser(
-        prog="bench/experiments.py",
-        description=f"Time DVC {DVC_VERSION} and xp on experiments (run, show, diff, branch, apply), "
-                    "side by side on the same projects.",
-        epilog="figures, in the order they run: " + ", ".join(FIGURES)
-               + ". The experiments are recorded with this checkout's `xp exp save`, whatever --xp says.",
+    parser = bench_parser(
+        "bench/experiments.py",
+        f"Time DVC {DVC_VERSION} and xp on experiments (run, show, diff, branch, apply), "
+        "side by side on the same projects.",
+        "figures, in the order they run: " + ", ".join(FIGURES)
+        + ". The experiments are recorded with this checkout's `xp exp save`, whatever --xp says.",
+        FIGURES, runs=5,
     )
-    add = parser.add_argument
-    add("--runs", type=int, default=5, metavar="N",
-        help="timed runs per figure and tool; the median is reported (default 5)")
-    add("--figure", action="append", choices=list(FIGURES), help="measure only this figure (repeatable; default all)")
-    add("--tool", action="append", choices=["dvc", "xp"], help="measure only this tool (repeatable; default both)")
-    add("--json", action="store_true", help="print the figures as JSON instead of a table")
-    add("--dvc", metavar="PATH", help=f"the dvc executable (default: DVC {DVC_VERSION} from scripts/dvc-venv.sh)")
-    add("--xp", metavar="PATH",
-        help="the xp executable (default: `python -m pyhelper` with this interpreter and this checkout)")
-    add("--dvc-1000", action="store_true",
-        help="also time DVC at 1,000 experiments (about 35 s per cold run; left out by default)")
-    add("--keep", action="store_true", help="keep the temporary projects and print where they are")
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    args.figure = args.figure or list(FIGURES)
-    args.tool = args.tool or ["dvc", "xp"]
-    return args
+    parser.add_argument("--dvc-1000", action="store_true",
+                        help="also time DVC at 1,000 experiments (about 35 s per cold run; left out by default)")
+    return parse_bench_args(parser, argv, FIGURES)
 
 
 def _bench(args: argparse.Namespace, setup: Setup) -> Bench:
     """The tools' commands and environments; the projects are built when a figure first needs them."""
-    argv: dict[str, tuple[str, ...]] = {}
-    envs: dict[str, dict[str, str]] = {}
-    if "dvc" in args.tool:
-        argv["dvc"], envs["dvc"] = (args.dvc or find_dvc(),), setup.env
-        version = Tool("dvc", argv["dvc"], setup.env, setup.work).run("--version").strip()
-        progress(f"dvc: {version}: {argv['dvc'][0]}")
-    if "xp" in args.tool:
-        if args.xp:
-            argv["xp"], envs["xp"] = (args.xp,), setup.env
-        else:
-            argv["xp"], envs["xp"] = (sys.executable, "-m", "pyhelper"), setup.xp_env
-        progress(f"xp: {' '.join(argv['xp'])}")
-    return Bench(setup, argv, envs, args.dvc_1000)
+    return Bench(setup, *tool_commands(args, setup), args.dvc_1000)
 
 
 def _render(line: Line) -> str:
@@ -120,15 +92,7 @@ def _as_json(lines: list[Line], args: argparse.Namespace, total: float) -> dict[
         if line.note:
             entry["note"] = line.note
         out.append(entry)
-    return {
-        "version": 1,
-        "runs": args.runs,
-        "dvc": DVC_VERSION,
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "total_seconds": round(total, 1),
-        "figures": out,
-    }
+    return {**run_info(args), "total_seconds": round(total, 1), "figures": out}
 
 
 if __name__ == "__main__":

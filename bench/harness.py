@@ -8,12 +8,16 @@ failed.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import platform
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +85,20 @@ class Setup:
     tools: tuple[str, ...]
     """Names of the tools under test, also when a figure does not need their projects."""
     hash_mib: int
+
+
+@dataclass
+class Contenders:
+    """The tools under test: the command that starts each and the environment it runs in."""
+
+    setup: Setup
+    argv: dict[str, tuple[str, ...]]
+    """Tool name → the command that starts it."""
+    envs: dict[str, dict[str, str]]
+
+    def tool(self, name: str, project: Path) -> Tool:
+        """The tool `name` working on `project`."""
+        return Tool(name, self.argv[name], self.envs[name], project)
 
 
 @dataclass
@@ -211,48 +229,118 @@ def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def bench_parser(prog: str, description: str, epilog: str, figures: dict, runs: int,
+                 runs_note: str = "") -> argparse.ArgumentParser:
+    """The options every side-by-side benchmark takes; the script adds its own, then calls `parse_bench_args`."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog)
+    add = parser.add_argument
+    add("--runs", type=int, default=runs, metavar="N",
+        help=f"timed runs per figure and tool; the median is reported (default {runs}{runs_note})")
+    add("--figure", action="append", choices=list(figures), help="measure only this figure (repeatable; default all)")
+    add("--tool", action="append", choices=["dvc", "xp"], help="measure only this tool (repeatable; default both)")
+    add("--json", action="store_true", help="print the figures as JSON instead of a table")
+    add("--dvc", metavar="PATH", help=f"the dvc executable (default: DVC {DVC_VERSION} from scripts/dvc-venv.sh)")
+    add("--xp", metavar="PATH",
+        help="the xp executable (default: `python -m pyhelper` with this interpreter and this checkout)")
+    return parser
+
+
+def parse_bench_args(parser: argparse.ArgumentParser, argv: list[str] | None, figures: dict) -> argparse.Namespace:
+    """Adds --keep (last in --help), parses `argv` and fills in the defaults: every figure, both tools."""
+    parser.add_argument("--keep", action="store_true", help="keep the temporary projects and print where they are")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    args.figure = args.figure or list(figures)
+    args.tool = args.tool or ["dvc", "xp"]
+    return args
+
+
+def xp_command(args: argparse.Namespace, setup: Setup) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The command that starts xp and its environment: --xp if given, else this checkout's `python -m pyhelper`."""
+    if args.xp:
+        return (args.xp,), setup.env
+    return (sys.executable, "-m", "pyhelper"), setup.xp_env
+
+
+def tool_commands(args: argparse.Namespace,
+                  setup: Setup) -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, str]]]:
+    """Tool name → its command, and → its environment, for each tool under test; each is named on stderr."""
+    argv: dict[str, tuple[str, ...]] = {}
+    envs: dict[str, dict[str, str]] = {}
+    if "dvc" in args.tool:
+        argv["dvc"] = (args.dvc or find_dvc(),)
+        envs["dvc"] = setup.env
+        version = Tool("dvc", argv["dvc"], setup.env, setup.work).run("--version").strip()
+        progress(f"dvc: {version}: {argv['dvc'][0]}")
+    if "xp" in args.tool:
+        argv["xp"], envs["xp"] = xp_command(args, setup)
+        progress(f"xp: {' '.join(argv['xp'])}")
+    return argv, envs
+
+
+def run_info(args: argparse.Namespace) -> dict[str, object]:
+    """What the JSON output says about the run besides the figures: its format, runs, DVC, Python, CPUs."""
+    return {
+        "version": 1,
+        "runs": args.runs,
+        "dvc": DVC_VERSION,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+
+
+@contextlib.contextmanager
+def work_folder(prefix: str, keep: bool) -> Iterator[Path]:
+    """A new temporary folder for the projects, removed afterwards unless `keep` (then its path is shown)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield work
+    finally:
+        if keep:
+            progress(f"kept the projects and files in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def run_figures(args, prefix: str, figures: dict, make_bench: Callable, render: Callable[[object], str],
-                cleanup: Callable | None = None) -> tuple[list, bool, float]:
+                cleanup: Callable | None = None, *, xp_python: str = sys.executable,
+                hash_mib: int = 0) -> tuple[list, bool, float]:
     """Sets up a work folder, runs the chosen figures in order and prints each line as it comes.
 
     Returns (lines, whether anything failed, total seconds). A figure whose command fails is
     reported on stderr and left out; `cleanup(bench)` runs last (e.g. to stop leftover workers).
+    `xp_python` and `hash_mib` go into the Setup for the figures that hash a file.
     """
-    import shutil
-
     started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix=prefix))
     failed = False
     lines: list = []
     bench = None
-    try:
-        env = child_env(work)
-        setup = Setup(work, args.runs, env, xp_env(env), sys.executable, tuple(args.tool), 0)
-        bench = make_bench(args, setup)
-        for name in figures:
-            if name not in args.figure:
-                continue
-            progress(f"figure '{name}', timed runs per contender: {args.runs}")
-            try:
-                produced = figures[name](bench)
-            except CommandFailed as e:
-                print(f"{name}: failed\n{e}", file=sys.stderr)
-                failed = True
-                continue
-            lines.extend(produced)
-            if not args.json:
-                for line in produced:
-                    print(render(line), flush=True)
-    except CommandFailed as e:
-        print(f"setting up failed\n{e}", file=sys.stderr)
-        failed = True
-    finally:
-        if bench is not None and cleanup is not None:
-            cleanup(bench)
-        if args.keep:
-            progress(f"kept the projects and files in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    with work_folder(prefix, args.keep) as work:
+        try:
+            env = child_env(work)
+            setup = Setup(work, args.runs, env, xp_env(env), xp_python, tuple(args.tool), hash_mib)
+            bench = make_bench(args, setup)
+            for name in figures:
+                if name not in args.figure:
+                    continue
+                progress(f"figure '{name}', timed runs per contender: {args.runs}")
+                try:
+                    produced = figures[name](bench)
+                except CommandFailed as e:
+                    print(f"{name}: failed\n{e}", file=sys.stderr)
+                    failed = True
+                    continue
+                lines.extend(produced)
+                if not args.json:
+                    for line in produced:
+                        print(render(line), flush=True)
+        except CommandFailed as e:
+            print(f"setting up failed\n{e}", file=sys.stderr)
+            failed = True
+        finally:
+            if bench is not None and cleanup is not None:
+                cleanup(bench)
     total = time.perf_counter() - started
     progress(f"done in {total:.0f} s")
     return lines, failed, total

@@ -10,96 +10,68 @@ are in figures.py, the running and timing in harness.py.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import os
-import platform
-import shutil
 import statistics
 import sys
-import tempfile
-from pathlib import Path
 
 from figures import FIGURES
 from harness import (
     DVC_VERSION,
     REPO,
-    CommandFailed,
     Figure,
     Setup,
     Tool,
-    child_env,
-    find_dvc,
+    bench_parser,
     git,
     init_dvc,
+    parse_bench_args,
     progress,
     require_clean,
-    xp_env,
+    run_figures,
+    run_info,
+    tool_commands,
 )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Build both projects, measure the chosen figures, print them; 1 when any command failed."""
     args = _parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="xp-bench-"))
-    failed = False
-    figures: list[Figure] = []
-    try:
-        env = child_env(work)
-        # Without an installed xp named by --xp, the checkout this script lives in is measured.
-        setup = Setup(work, args.runs, env, xp_env(env), args.xp_python, tuple(args.tool), args.hash_mib)
-        tools = _build_tools(args, setup) if set(args.figure) - {"md5"} else []
-        for name in args.figure:
-            label, measure = FIGURES[name]
-            progress(f"figure '{name}', timed runs per contender: {args.runs}")
-            try:
-                figure = measure(Figure(name, label), tools, setup)
-            except CommandFailed as e:
-                print(f"{label}: failed\n{e}", file=sys.stderr)
-                failed = True
-                continue
-            figures.append(figure)
-            if not args.json:
-                print(_render(figure), flush=True)
-    except CommandFailed as e:
-        print(f"setting up failed\n{e}", file=sys.stderr)
-        failed = True
-    finally:
-        if args.keep:
-            progress(f"kept the projects and files in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    # In the order asked for on the command line.
+    figures = {name: functools.partial(_measure, name) for name in args.figure}
+    lines, failed, _ = run_figures(args, "xp-bench-", figures, _bench, _render,
+                                   xp_python=args.xp_python, hash_mib=args.hash_mib)
     if args.json:
-        print(json.dumps(_as_json(figures, args), indent=2))
+        print(json.dumps(_as_json(lines, args), indent=2))
     return 1 if failed else 0
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line, with defaults filled in."""
-    parser = argparse.ArgumentParser(
-        prog="bench/pipeline.py",
-        description=f"Time DVC {DVC_VERSION} and xp on the same demo project, side by side.",
-        epilog="figures: " + ", ".join(f"{n} ({label})" for n, (label, _) in FIGURES.items()),
+    parser = bench_parser(
+        "bench/pipeline.py",
+        f"Time DVC {DVC_VERSION} and xp on the same demo project, side by side.",
+        "figures: " + ", ".join(f"{n} ({label})" for n, (label, _) in FIGURES.items()),
+        FIGURES, runs=7,
     )
     add = parser.add_argument
-    add("--runs", type=int, default=7, metavar="N",
-        help="timed runs per figure and tool; the median is reported (default 7)")
-    add("--figure", action="append", choices=list(FIGURES), help="measure only this figure (repeatable; default all)")
-    add("--tool", action="append", choices=["dvc", "xp"], help="measure only this tool (repeatable; default both)")
-    add("--json", action="store_true", help="print the figures as JSON instead of a table")
-    add("--dvc", metavar="PATH", help=f"the dvc executable (default: DVC {DVC_VERSION} from scripts/dvc-venv.sh)")
-    add("--xp", metavar="PATH",
-        help="the xp executable (default: `python -m pyhelper` with this interpreter and this checkout)")
     add("--xp-python", metavar="PATH", default=sys.executable,
         help="the python that imports pyhelper for the md5 figure (default: this one)")
     add("--hash-mib", type=int, default=512, metavar="MIB",
         help="size of the file hashed by the md5 figure (default 512)")
-    add("--keep", action="store_true", help="keep the temporary projects and print where they are")
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    args.figure = args.figure or list(FIGURES)
-    args.tool = args.tool or ["dvc", "xp"]
-    return args
+    return parse_bench_args(parser, argv, FIGURES)
+
+
+def _bench(args: argparse.Namespace, setup: Setup) -> tuple[list[Tool], Setup]:
+    """The tools on their projects (none when only md5 is measured, which needs no project), and the setup."""
+    return (_build_tools(args, setup) if set(args.figure) - {"md5"} else []), setup
+
+
+def _measure(name: str, bench: tuple[list[Tool], Setup]) -> list[Figure]:
+    """The figure `name` of figures.py, measured on the tools."""
+    label, measure = FIGURES[name]
+    tools, setup = bench
+    return [measure(Figure(name, label), tools, setup)]
 
 
 def _build_tools(args: argparse.Namespace, setup: Setup) -> list[Tool]:
@@ -107,23 +79,16 @@ def _build_tools(args: argparse.Namespace, setup: Setup) -> list[Tool]:
     sys.path.insert(0, str(REPO))
     from pyhelper.demo import create
 
+    argv, envs = tool_commands(args, setup)
     tools = []
     for name in args.tool:
-        project = create(setup.work / f"{name}-project")
+        tool = Tool(name, argv[name], envs[name], create(setup.work / f"{name}-project"))
         if name == "dvc":
-            tool = Tool("dvc", (args.dvc or find_dvc(),), setup.env, project)
-            progress(f"dvc: {tool.run('--version').strip()} in {project}")
             init_dvc(tool)
-        else:
-            if args.xp:
-                tool = Tool("xp", (args.xp,), setup.env, project)
-            else:
-                tool = Tool("xp", (sys.executable, "-m", "pyhelper"), setup.xp_env, project)
-            progress(f"xp: {' '.join(tool.argv)} in {project}")
-        progress(f"{name}: first repro")
+        progress(f"{name}: first repro in {tool.project}")
         tool.run("repro")
-        git(project, "add", "-A")
-        git(project, "commit", "-q", "--allow-empty", "-m", "First run")
+        git(tool.project, "add", "-A")
+        git(tool.project, "commit", "-q", "--allow-empty", "-m", "First run")
         require_clean(tool)
         tools.append(tool)
     return tools
@@ -169,15 +134,7 @@ def _as_json(figures: list[Figure], args: argparse.Namespace) -> dict[str, objec
         ratio = _ratio(medians)
         entry["xp_speedup"] = None if ratio is None else round(ratio, 3)
         out.append(entry)
-    return {
-        "version": 1,
-        "runs": args.runs,
-        "dvc": DVC_VERSION,
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "figures": out,
-    }
-
+    return {**run_info(args), "figures": out}
 
 
 if __name__ == "__main__":

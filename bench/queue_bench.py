@@ -29,14 +29,17 @@ from experiments import _as_json, _render
 from harness import (
     DVC_VERSION,
     CommandFailed,
+    Contenders,
     Setup,
     Tool,
-    find_dvc,
+    bench_parser,
     git,
     indent,
+    parse_bench_args,
     progress,
     require_clean,
     run_figures,
+    tool_commands,
 )
 
 COUNT = 20
@@ -52,12 +55,9 @@ STATUS_WORDS = re.compile(r"\b(Queued|Running|Success|Failed)\b")
 
 
 @dataclass
-class Bench:
+class Bench(Contenders):
     """The tools under test and their projects, built the first time a figure asks."""
 
-    setup: Setup
-    argv: dict[str, tuple[str, ...]]
-    envs: dict[str, dict[str, str]]
     dvc_wait: float
     """Seconds DVC's queue gets to run its experiments before it counts as hung."""
     projects: dict[str, Path]
@@ -79,9 +79,9 @@ class Bench:
             git(root, "add", "-A")
             git(root, "commit", "-q", "-m", "One stage")
             progress(f"project '{key}' in {root}")
-            _prepare([Tool(n, self.argv[n], self.envs[n], root) for n in names])
+            _prepare([self.tool(n, root) for n in names])
             self.projects[key] = root
-        return [Tool(n, self.argv[n], self.envs[n], self.projects[key]) for n in names]
+        return [self.tool(n, self.projects[key]) for n in names]
 
     def fresh(self, n: int) -> list[int]:
         """`n` param values never used before, so no run is skipped or restored from a run-cache."""
@@ -381,51 +381,27 @@ def _leave_no_workers(bench: Bench) -> None:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line, with defaults filled in."""
-    parser = argparse.ArgumentParser(
-        prog="bench/queue_bench.py",
-        description=f"Time DVC {DVC_VERSION} and xp on the experiment queue (queuing, running the queue with "
-                    "1 and 2 workers, CPU-bound speed-up, idle worker memory), side by side.",
-        epilog="figures, in the order they run: " + ", ".join(FIGURES),
+    parser = bench_parser(
+        "bench/queue_bench.py",
+        f"Time DVC {DVC_VERSION} and xp on the experiment queue (queuing, running the queue with "
+        "1 and 2 workers, CPU-bound speed-up, idle worker memory), side by side.",
+        "figures, in the order they run: " + ", ".join(FIGURES),
+        FIGURES, runs=1, runs_note=": the figures are long",
     )
-    add = parser.add_argument
-    add("--runs", type=int, default=1, metavar="N",
-        help="timed runs per figure and tool; the median is reported (default 1: the figures are long)")
-    add("--figure", action="append", choices=list(FIGURES), help="measure only this figure (repeatable; default all)")
-    add("--tool", action="append", choices=["dvc", "xp"], help="measure only this tool (repeatable; default both)")
-    add("--json", action="store_true", help="print the figures as JSON instead of a table")
-    add("--dvc", metavar="PATH", help=f"the dvc executable (default: DVC {DVC_VERSION} from scripts/dvc-venv.sh)")
-    add("--xp", metavar="PATH",
-        help="the xp executable (default: `python -m pyhelper` with this interpreter and this checkout)")
-    add("--dvc-wait", type=float, default=120, metavar="SECONDS",
-        help="how long DVC's queue may take to run its experiments before it counts as hung (default 120)")
-    add("--keep", action="store_true", help="keep the temporary projects and print where they are")
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    args.figure = args.figure or list(FIGURES)
-    args.tool = args.tool or ["dvc", "xp"]
-    return args
+    parser.add_argument("--dvc-wait", type=float, default=120, metavar="SECONDS",
+                        help="how long DVC's queue may take to run its experiments before it counts as hung "
+                             "(default 120)")
+    return parse_bench_args(parser, argv, FIGURES)
 
 
 def _bench(args: argparse.Namespace, setup: Setup) -> Bench:
     """The tools' commands and environments; the projects are built when a figure first needs them."""
-    argv: dict[str, tuple[str, ...]] = {}
-    envs: dict[str, dict[str, str]] = {}
-    if "dvc" in args.tool:
-        argv["dvc"] = (args.dvc or find_dvc(),)
+    argv, envs = tool_commands(args, setup)
+    if "dvc" in envs:
         # DVC's queue starts its workers as `dvc` from PATH: its venv's bin must be there (after
         # the benchmark's `python`, so the stages still run with the same interpreter).
-        envs["dvc"] = dict(setup.env)
         first, _, rest = setup.env["PATH"].partition(os.pathsep)
-        envs["dvc"]["PATH"] = os.pathsep.join([first, str(Path(argv["dvc"][0]).parent), rest])
-        version = Tool("dvc", argv["dvc"], setup.env, setup.work).run("--version").strip()
-        progress(f"dvc: {version}: {argv['dvc'][0]}")
-    if "xp" in args.tool:
-        if args.xp:
-            argv["xp"], envs["xp"] = (args.xp,), setup.env
-        else:
-            argv["xp"], envs["xp"] = (sys.executable, "-m", "pyhelper"), setup.xp_env
-        progress(f"xp: {' '.join(argv['xp'])}")
+        envs["dvc"] = {**setup.env, "PATH": os.pathsep.join([first, str(Path(argv["dvc"][0]).parent), rest])}
     return Bench(setup, argv, envs, args.dvc_wait, {}, itertools.count(1))
 
 

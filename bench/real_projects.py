@@ -12,7 +12,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,24 +20,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from harness import CommandFailed, find_dvc, time_process  # noqa: E402
+
 from tests import real_projects  # noqa: E402
 
 ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@x.invalid",
        "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@x.invalid"}
 
 
-def _dvc() -> str:
-    out = subprocess.run(["bash", str(REPO / "scripts" / "dvc-venv.sh")], capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
-
-
 def _run(args: list[str], cwd: Path) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, text=True)
-    took = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{result.stdout}\n{result.stderr}")
-    return took
+    """Wall time of one whole process; a non-zero exit raises CommandFailed with what it said."""
+    return time_process(args, cwd, ENV, Path(args[0]).name)
 
 
 def _init(repo: Path, dvc: str) -> None:
@@ -76,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/real_projects.py", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per tool and figure (default 5)")
     args = parser.parse_args(argv)
-    dvc = _dvc()
+    dvc = find_dvc()
     work = Path(tempfile.mkdtemp(prefix="xp-bench-real-"))
     try:
         big = work / "foreach"
@@ -108,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"collect 50 dvc.yaml files (in process): xp {statistics.median(times) * 1000:.1f} ms "
               f"(target ≤ 100 ms); collect + parse all 150 stages: {statistics.median(parse) * 1000:.1f} ms",
               flush=True)
+    except CommandFailed as e:
+        print(e, file=sys.stderr)
+        return 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -15,18 +15,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@x.invalid",
-       "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@x.invalid",
-       "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+from harness import CommandFailed, find_dvc, time_process, xp_env
 
-
-def _dvc() -> str:
-    out = subprocess.run(["bash", str(REPO / "scripts" / "dvc-venv.sh")], capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
+ENV = xp_env({**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@x.invalid",
+              "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@x.invalid"})
 
 
 def project(folder: Path, size: int, *, dvc: str | None) -> Path:
@@ -49,12 +43,8 @@ def project(folder: Path, size: int, *, dvc: str | None) -> Path:
 
 
 def timed(argv: list[str], cwd: Path) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(argv, cwd=cwd, env=ENV, capture_output=True, text=True)
-    took = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"`{' '.join(argv)}` failed ({result.returncode}): {result.stderr.strip()[-400:]}")
-    return took
+    """Wall time of one whole process; a non-zero exit raises CommandFailed with what it said."""
+    return time_process(argv, cwd, ENV, Path(argv[0]).name)
 
 
 def disk(*paths: Path) -> int:
@@ -82,21 +72,25 @@ def main() -> int:
     parser.add_argument("--gib", type=float, default=1.0, help="size of the sparse output in GiB (default 1)")
     args = parser.parse_args()
     size = int(args.gib * (1 << 30))
-    dvc = _dvc()
+    dvc = find_dvc()
     xp = [sys.executable, "-m", "pyhelper"]
     with tempfile.TemporaryDirectory(prefix="xp-bench-sparse-") as tmp:
-        ours = project(Path(tmp) / "xp", size, dvc=None)
-        theirs = project(Path(tmp) / "dvc", size, dvc=dvc)
-        for cwd, tool in ((ours, xp), (theirs, [dvc])):
-            timed([*tool, "exp", "run", "-n", "a"], cwd)
-            timed([*tool, "exp", "run", "-n", "b", "-S", "tag=b"], cwd)
-        print(f"sparse output of {args.gib:g} GiB, two experiments, then the first applied", flush=True)
-        apply_dvc, apply_xp = timed([dvc, "exp", "apply", "a"], theirs), timed([*xp, "exp", "apply", "a"], ours)
-        print(line("exp apply a", apply_dvc, apply_xp), flush=True)
-        repro_dvc, repro_xp = timed([dvc, "repro"], theirs), timed([*xp, "repro"], ours)
-        print(line("no-op repro right after exp apply", repro_dvc, repro_xp), flush=True)
-        print(line("cache on disk", disk(theirs / ".dvc" / "cache"), disk(ours / ".xp" / "cache"), "b"))
-        print(line("workspace big.bin on disk", disk(theirs / "big.bin"), disk(ours / "big.bin"), "b"))
+        try:
+            ours = project(Path(tmp) / "xp", size, dvc=None)
+            theirs = project(Path(tmp) / "dvc", size, dvc=dvc)
+            for cwd, tool in ((ours, xp), (theirs, [dvc])):
+                timed([*tool, "exp", "run", "-n", "a"], cwd)
+                timed([*tool, "exp", "run", "-n", "b", "-S", "tag=b"], cwd)
+            print(f"sparse output of {args.gib:g} GiB, two experiments, then the first applied", flush=True)
+            apply_dvc, apply_xp = timed([dvc, "exp", "apply", "a"], theirs), timed([*xp, "exp", "apply", "a"], ours)
+            print(line("exp apply a", apply_dvc, apply_xp), flush=True)
+            repro_dvc, repro_xp = timed([dvc, "repro"], theirs), timed([*xp, "repro"], ours)
+            print(line("no-op repro right after exp apply", repro_dvc, repro_xp), flush=True)
+            print(line("cache on disk", disk(theirs / ".dvc" / "cache"), disk(ours / ".xp" / "cache"), "b"))
+            print(line("workspace big.bin on disk", disk(theirs / "big.bin"), disk(ours / "big.bin"), "b"))
+        except CommandFailed as e:
+            print(e, file=sys.stderr)
+            return 1
     return 0
 
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -36,6 +36,28 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_bytes(content)
         else:
             path.write_text(textwrap.dedent(content).lstrip("\n"))
+
+
+def train_stage(script: str = "train.py", *, params: Sequence[str] = (), outs: Sequence[str] = (),
+                metrics: Sequence[str] = (), plots: Sequence[str] = (), persist: bool = False) -> str:
+    """The dvc.yaml of a one-stage project: stage `train` runs `python <script>` and depends on it and `params`.
+
+    Metrics and plots are kept in git (`cache: false`), as most tests want to read them at any
+    revision; with `persist`, every output outlives a run, which a checkpointed run resumes from.
+    """
+    lines = ["stages:", "  train:", f"    cmd: python {script}", f"    deps: [{script}]"]
+    if params:
+        lines.append(f"    params: [{', '.join(params)}]")
+    if outs and persist:
+        lines += ["    outs:", *(f"      - {out}:\n          persist: true" for out in outs)]
+    elif outs:
+        lines.append(f"    outs: [{', '.join(outs)}]")
+    for section, paths in (("metrics", metrics), ("plots", plots)):
+        if paths:
+            lines.append(f"    {section}:")
+            for path in paths:
+                lines += [f"      - {path}:", "          cache: false", *(["          persist: true"] * persist)]
+    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture

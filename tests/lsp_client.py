@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pygls.uris import from_fs_path
 from pytest_lsp import LanguageClient, LanguageClientProtocol, client_capabilities
 from pytest_lsp.client import register_lsp_features
@@ -67,11 +69,15 @@ async def initialize(client: LanguageClient, repo: Path) -> lsp.InitializeResult
 
 
 @contextlib.asynccontextmanager
-async def started(repo: Path, *, typed: bool = True) -> AsyncIterator[LanguageClient]:
-    """A client connected to `xp serve` running in `repo` (shut down cleanly afterwards)."""
+async def started(repo: Path, *, typed: bool = True,
+                  python: tuple[str, ...] = ("-m", "pyhelper")) -> AsyncIterator[LanguageClient]:
+    """A client connected to `xp serve` running in `repo` (shut down cleanly afterwards).
+
+    `python` is what starts xp before the `serve` argument: a test may wrap it (e.g. `-c` code that
+    limits the server's memory first).
+    """
     client = make_client(typed=typed)
-    await client.start_io(sys.executable, "-m", "pyhelper", "serve", cwd=str(repo),
-                          env={**os.environ, **GIT_ENV})
+    await client.start_io(sys.executable, *python, "serve", cwd=str(repo), env={**os.environ, **GIT_ENV})
     client.init_result = await initialize(client, repo)  # type: ignore[attr-defined]
     try:
         yield client
@@ -84,6 +90,14 @@ async def started(repo: Path, *, typed: bool = True) -> AsyncIterator[LanguageCl
 async def request(client: LanguageClient, method: str, params: Any, timeout: float = 30) -> Any:
     """Sends a request and waits for its result (a JSON-RPC error is raised)."""
     return await asyncio.wait_for(client.protocol.send_request_async(method, params), timeout)
+
+
+async def refused(client: LanguageClient, method: str, params: Any, code: int = protocol.BAD_INPUT) -> str:
+    """Sends a request that must be answered with a JSON-RPC error of `code`; returns the error's message."""
+    with pytest.raises(JsonRpcException) as caught:
+        await request(client, method, params)
+    assert caught.value.code == code, caught.value
+    return caught.value.message
 
 
 async def notification(client: LanguageClient, method: str, *, after: float = 0.0, timeout: float = 10,

@@ -14,30 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GIT_ENV, git
+from tests.conftest import GIT_ENV, git, train_stage
 from tests.test_dvc_interop import dvc, dvc_bin  # noqa: F401  (dvc_bin is a fixture)
 
 # A training stage whose "model" is a counter: resuming right gives `epochs` at the end, resuming
 # wrong (state lost, or steps repeated) gives another number.
 PROJECT = {
-    "dvc.yaml": """
-        stages:
-          train:
-            cmd: python train.py
-            deps: [train.py]
-            params: [epochs, delay]
-            outs:
-              - model.bin:
-                  persist: true
-            metrics:
-              - dvclive/metrics.json:
-                  cache: false
-                  persist: true
-            plots:
-              - dvclive/plots/metrics:
-                  cache: false
-                  persist: true
-        """,
+    "dvc.yaml": train_stage(params=["epochs", "delay"], outs=["model.bin"], metrics=["dvclive/metrics.json"],
+                            plots=["dvclive/plots/metrics"], persist=True),
     "params.yaml": "epochs: 3\ndelay: 0\n",
     "train.py": """
         import os, time
@@ -374,15 +358,7 @@ def test_queue_kill_keeps_the_checkpoints(proj, xp):
 
 def test_a_persisted_directory_comes_back_with_its_checkpoint(gen, xp):
     repo = gen({
-        "dvc.yaml": """
-            stages:
-              train:
-                cmd: python t.py
-                deps: [t.py]
-                outs:
-                  - state:
-                      persist: true
-            """,
+        "dvc.yaml": train_stage("t.py", outs=["state"], persist=True),
         "t.py": """
             import os
             from pyhelper.live import Live
@@ -423,15 +399,7 @@ def test_dvc_lists_an_experiment_with_checkpoints_and_its_cache_holds_them(proj,
 
 def test_a_running_experiment_shows_the_metrics_of_its_newest_step(gen, xp):
     repo = gen({
-        "dvc.yaml": """
-            stages:
-              train:
-                cmd: python t.py
-                deps: [t.py]
-                metrics:
-                  - dvclive/metrics.json:
-                      cache: false
-            """,
+        "dvc.yaml": train_stage("t.py", metrics=["dvclive/metrics.json"]),
         "t.py": """
             import time
             from pyhelper.live import Live

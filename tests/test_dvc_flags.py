@@ -200,16 +200,10 @@ def test_repro_selection_flags_choose_the_stages_dvc_chooses(tmp_path, xp, dvc_b
     assert "no stage matches 'nothing*'" in xp("repro", "--glob", "nothing*", cwd=repo, expect=2).stderr
 
 
-def test_keep_going_runs_what_does_not_depend_on_the_failure(tmp_path, xp):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "dvc.yaml").write_text(
-        "stages:\n  bad:\n    cmd: echo half > bad.txt; exit 3\n    outs: [bad.txt]\n"
-        "  after:\n    cmd: cp bad.txt after.txt\n    deps: [bad.txt]\n    outs: [after.txt]\n"
-        "  other:\n    cmd: echo ok > other.txt\n    outs: [other.txt]\n")
-    from tests.conftest import git
-
-    git(repo, "init", "-q", "-b", "main")
+def test_keep_going_runs_what_does_not_depend_on_the_failure(gen, xp):
+    repo = gen({"dvc.yaml": "stages:\n  bad:\n    cmd: echo half > bad.txt; exit 3\n    outs: [bad.txt]\n"
+                            "  after:\n    cmd: cp bad.txt after.txt\n    deps: [bad.txt]\n    outs: [after.txt]\n"
+                            "  other:\n    cmd: echo ok > other.txt\n    outs: [other.txt]\n"}, commit=False)
     result = xp("repro", cwd=repo, expect=1)
     assert not (repo / "other.txt").exists(), "without -k the first failure stops everything"
     result = xp("repro", "-k", cwd=repo, expect=1)

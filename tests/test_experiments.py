@@ -14,21 +14,11 @@ from pyhelper.core.experiments.save import save
 from pyhelper.core.project import Project
 from pyhelper.core.refs import ExpRef, check_name
 from pyhelper.errors import BadInput
-from tests.conftest import git
+from tests.conftest import git, train_stage
 
 # A one-stage pipeline: a git-tracked metrics file, a cached (git-ignored) model.
 PROJECT = {
-    "dvc.yaml": """
-        stages:
-          train:
-            cmd: python train.py
-            deps: [train.py]
-            params: [train.lr, train.opt]
-            outs: [model.bin]
-            metrics:
-              - metrics.json:
-                  cache: false
-        """,
+    "dvc.yaml": train_stage(params=["train.lr", "train.opt"], outs=["model.bin"], metrics=["metrics.json"]),
     "params.yaml": """
         train:
           lr: 0.1   # learning rate

@@ -12,21 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GIT_ENV, git
+from tests.conftest import GIT_ENV, git, train_stage
 from tests.test_checkpoints import PROJECT as CHECKPOINTED
 from tests.test_experiments import exps, one_line_error
 
 PROJECT = {
-    "dvc.yaml": """
-        stages:
-          train:
-            cmd: python train.py
-            deps: [train.py]
-            params: [lr]
-            metrics:
-              - metrics.json:
-                  cache: false
-        """,
+    "dvc.yaml": train_stage(params=["lr"], metrics=["metrics.json"]),
     "params.yaml": "lr: 0.1\n",
     "train.py": """
         import json

@@ -13,6 +13,7 @@ import pytest
 from pyhelper.core.dvcfile import read_pipeline
 from pyhelper.core.plots.definitions import definitions
 from pyhelper.core.plots.templates import PALETTE, color_scale
+from tests.conftest import git
 
 TRAIN = '''
 import json, os
@@ -59,14 +60,19 @@ plots:
 @pytest.fixture
 def project(gen, xp) -> Path:
     """A pipeline with every kind of plot, reproduced and committed, and experiments 'slow' (lr 0.1), 'fast' (0.5)."""
-    repo = gen({"train.py": TRAIN, "dvc.yaml": DVC_YAML, "params.yaml": "lr: 0.2\nlabel: cat\n",
-                ".gitignore": "/curve.tsv\n"})
+    files = {"train.py": TRAIN, "dvc.yaml": DVC_YAML, "params.yaml": "lr: 0.2\nlabel: cat\n",
+             ".gitignore": "/curve.tsv\n"}
+    return reproduced(gen, xp, files, "reproduced", {"slow": "0.1", "fast": "0.5"})
+
+
+def reproduced(gen, xp, files: dict[str, str], message: str, experiments: dict[str, str]) -> Path:
+    """A repository of `files`, reproduced and committed as `message`, then one experiment per name → lr."""
+    repo = gen(files)
     xp("repro", "-q", cwd=repo)
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "reproduced"], cwd=repo,
-                   check=True)
-    xp("exp", "run", "-S", "lr=0.1", "-n", "slow", cwd=repo)
-    xp("exp", "run", "-S", "lr=0.5", "-n", "fast", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    for name, lr in experiments.items():
+        xp("exp", "run", "-S", f"lr={lr}", "-n", name, cwd=repo)
     return repo
 
 
@@ -273,14 +279,8 @@ stages:
 @pytest.fixture
 def images_project(gen, xp) -> Path:
     """A stage whose cached folder output holds a PNG and an SVG per run; experiments 'dim' and 'bright'."""
-    repo = gen({"draw.py": IMAGES, "dvc.yaml": IMAGES_DVC, "params.yaml": "lr: 0.2\n"})
-    xp("repro", "-q", cwd=repo)
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "drawn"], cwd=repo,
-                   check=True)
-    xp("exp", "run", "-S", "lr=0.1", "-n", "dim", cwd=repo)
-    xp("exp", "run", "-S", "lr=0.9", "-n", "bright", cwd=repo)
-    return repo
+    return reproduced(gen, xp, {"draw.py": IMAGES, "dvc.yaml": IMAGES_DVC, "params.yaml": "lr: 0.2\n"}, "drawn",
+                      {"dim": "0.1", "bright": "0.9"})
 
 
 def test_images_of_each_experiment_side_by_side_from_the_cache(images_project, xp):

@@ -22,7 +22,7 @@ import pytest
 from pyhelper.core.project import Project
 from pyhelper.core.queue.db import QueueDb
 from pyhelper.core.queue.manage import state
-from tests.conftest import GIT_ENV, git
+from tests.conftest import GIT_ENV, git, train_stage
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -65,17 +65,8 @@ TRAIN = """
     """
 
 PIPELINE = {
-    "dvc.yaml": """
-        stages:
-          train:
-            cmd: python train.py
-            deps: [train.py]
-            params: [train.lr, train.mode, train.sleep, train.burn, train.big]
-            outs: [model.txt]
-            metrics:
-              - metrics.json:
-                  cache: false
-        """,
+    "dvc.yaml": train_stage(params=["train.lr", "train.mode", "train.sleep", "train.burn", "train.big"],
+                            outs=["model.txt"], metrics=["metrics.json"]),
     "params.yaml": """
         train:
           lr: 0.5

@@ -251,7 +251,8 @@ def test_keys_dvc_3_rejects_are_rejected_in_one_line(tmp_path, xp, body, says):
     assert says in result.stderr and result.stderr.startswith("error: dvc.yaml:")
 
 
-def test_params_and_metrics_json_are_dvcs(tmp_path, dvc_bin, xp):
+def _reproduced_demo(tmp_path: Path, dvc_bin: str, xp) -> Path:
+    """The demo project, `dvc init`-ed, reproduced by xp and committed."""
     from pyhelper.demo import create
 
     repo = create(tmp_path / "demo")
@@ -259,6 +260,11 @@ def test_params_and_metrics_json_are_dvcs(tmp_path, dvc_bin, xp):
     xp("repro", "-q", cwd=repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "reproduced")
+    return repo
+
+
+def test_params_and_metrics_json_are_dvcs(tmp_path, dvc_bin, xp):
+    repo = _reproduced_demo(tmp_path, dvc_bin, xp)
     text = (repo / "params.yaml").read_text().replace("epochs: 10", "epochs: 12").replace("lr: 0.05", "lr: fast")
     (repo / "params.yaml").write_text(text + "extra:\n  unused: 5\n  items: [1]\n")
     metrics = json.loads((repo / "metrics.json").read_text())
@@ -529,13 +535,7 @@ def test_plots_of_a_subfolder_pipeline(tmp_path, xp):
 
 
 def test_exp_show_json_is_dvcs(tmp_path, dvc_bin, xp):
-    from pyhelper.demo import create
-
-    repo = create(tmp_path / "demo")
-    dvc(dvc_bin, repo, "init", "-q")
-    xp("repro", "-q", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "reproduced")
+    repo = _reproduced_demo(tmp_path, dvc_bin, xp)
     # Two experiments, each a chain of checkpoint commits (the demo's training logs a checkpoint per epoch).
     xp("exp", "run", "--temp", "-n", "fast", "-S", "train.lr=0.2", "-S", "train.epochs=3", cwd=repo)
     xp("exp", "run", "--temp", "-n", "wide", "-S", "model.hidden=16", "-S", "train.epochs=2", cwd=repo)

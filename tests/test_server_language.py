@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from lsprotocol import types as lsp
@@ -85,6 +86,13 @@ async def _diagnostics(client, path, *, where=lambda d: True, timeout: float = 1
     raise AssertionError(f"no diagnostics for {path}: {client.diagnostics}")
 
 
+async def _opened_with_one_diagnostic(client, path: Path, text: str | None = None) -> tuple[str, lsp.Diagnostic]:
+    """Opens `path` (with `text` in the editor, when given) and waits for its one diagnostic: (its URI, that)."""
+    uri = open_document(client, path, text)
+    [diagnostic] = await _diagnostics(client, path, where=bool)
+    return uri, diagnostic
+
+
 def _range(d: lsp.Diagnostic) -> tuple[int, int, int]:
     return d.range.start.line, d.range.start.character, d.range.end.character
 
@@ -93,8 +101,7 @@ async def test_unknown_stage_key_then_fixed(project):
     dvc = project / "dvc.yaml"
     bad = dvc.read_text().replace("    cmd: python train.py", "    cmdd: python train.py")
     async with started(project) as client:
-        uri = open_document(client, dvc, bad)
-        [diagnostic] = await _diagnostics(client, dvc, where=bool)
+        uri, diagnostic = await _opened_with_one_diagnostic(client, dvc, bad)
         assert _range(diagnostic) == (2, 4, 8)
         assert "stage 'train' has an unknown key 'cmdd'" in diagnostic.message
         assert "did you mean 'cmd'?" in diagnostic.message
@@ -129,8 +136,7 @@ async def test_saved_pipeline_checks(project, edit, line, word, text):
     dvc = project / "dvc.yaml"
     dvc.write_text(dvc.read_text().replace(*edit))
     async with started(project) as client:
-        open_document(client, dvc)
-        [diagnostic] = await _diagnostics(client, dvc, where=bool)
+        _, diagnostic = await _opened_with_one_diagnostic(client, dvc)
     content = dvc.read_text().splitlines()[line]
     assert _range(diagnostic) == (line, content.index(word), content.index(word) + len(word))
     assert text in diagnostic.message
@@ -150,8 +156,7 @@ async def test_cycle(project):
             outs: [b.txt]
         """))
     async with started(project) as client:
-        open_document(client, dvc)
-        [diagnostic] = await _diagnostics(client, dvc, where=bool)
+        _, diagnostic = await _opened_with_one_diagnostic(client, dvc)
     assert "cycle" in diagnostic.message
 
 
@@ -175,8 +180,7 @@ async def test_quick_fix_for_a_misspelt_key(project):
     dvc = project / "dvc.yaml"
     bad = dvc.read_text().replace("    outs: [model.bin]", "    outz: [model.bin]")
     async with started(project) as client:
-        uri = open_document(client, dvc, bad)
-        [diagnostic] = await _diagnostics(client, dvc, where=bool)
+        uri, diagnostic = await _opened_with_one_diagnostic(client, dvc, bad)
         actions = await asyncio.wait_for(client.text_document_code_action_async(lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
             context=lsp.CodeActionContext(diagnostics=[diagnostic]))), 10)

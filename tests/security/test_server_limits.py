@@ -77,6 +77,13 @@ class RawServer:
         code = self.process.wait(timeout=30)
         return code, self.process.stderr.read().decode()
 
+    def warnings_at_exit(self, code: int) -> list[str]:
+        """Closes stdin, checks the server exits with `code` and no traceback, and returns its framing warnings."""
+        exit_code, stderr = self.close()
+        assert exit_code == code, stderr
+        assert "Traceback" not in stderr
+        return [line for line in stderr.splitlines() if "pyhelper.server.framing" in line]
+
 
 def frame(message: dict[str, Any], length: int | None = None) -> bytes:
     """One message as a client frames it; `length` overrides its Content-Length."""
@@ -98,19 +105,12 @@ def raw(gen):
         server.process.wait()
 
 
-def warnings(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if "pyhelper.server.framing" in line]
-
-
 def test_a_huge_content_length_is_skipped_and_the_next_request_answered(raw):
     # pygls read(99999999999) at once: a MemoryError ended the server.
     raw.send(b"Content-Length: 99999999999\r\n\r\n{}" + frame(status(1)))
     assert raw.answer(1)["result"] == {"entries": [], "workers": []}
-    code, stderr = raw.close()
-    assert code == 0
-    assert warnings(stderr) == [
+    assert raw.warnings_at_exit(0) == [
         "xp serve: WARNING pyhelper.server.framing: skipped a message of 99,999,999,999 bytes: the limit is 16 MiB"]
-    assert "Traceback" not in stderr
 
 
 def test_a_body_over_the_limit_is_answered_with_an_error(raw):
@@ -128,9 +128,7 @@ def test_a_body_over_the_limit_is_answered_with_an_error(raw):
 def test_a_missing_or_non_numeric_length_is_skipped(raw, header):
     raw.send(header + json.dumps(status(1)).encode() + frame(status(2)))
     assert raw.answer(2)["result"] == {"entries": [], "workers": []}
-    code, stderr = raw.close()
-    assert code == 0
-    [line] = warnings(stderr)
+    [line] = raw.warnings_at_exit(0)
     assert "reading on from the next message" in line
 
 
@@ -140,9 +138,7 @@ def test_a_length_too_short_does_not_leave_the_server_deaf(raw):
     assert raw.answer(2)["result"] == {"entries": [], "workers": []}
     raw.send(frame(status(3)))
     assert raw.answer(3)["result"] == {"entries": [], "workers": []}
-    code, stderr = raw.close()
-    assert code == 0
-    assert len(warnings(stderr)) == 1
+    assert len(raw.warnings_at_exit(0)) == 1
 
 
 @pytest.mark.parametrize("extra", [1, 5, 500])
@@ -157,11 +153,8 @@ def test_a_length_too_long_answers_that_request_and_the_next(raw, extra):
 
 def test_a_body_cut_by_the_end_of_input_exits_with_one_line(raw):
     raw.send(b"Content-Length: 100\r\n\r\n" + b'{"jsonrpc": "2.0"')
-    code, stderr = raw.close()
-    assert code == 1
-    assert warnings(stderr) == [
+    assert raw.warnings_at_exit(1) == [
         "xp serve: WARNING pyhelper.server.framing: the input ended 17 bytes into a message of 100 bytes"]
-    assert "Traceback" not in stderr
 
 
 def test_json_nested_too_deeply_is_refused(raw):

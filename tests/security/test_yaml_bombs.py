@@ -13,21 +13,19 @@ MemoryError instead of swapping the machine.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import resource
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import GIT_ENV, git
-from tests.lsp_client import initialize, make_client, request
+from tests.conftest import GIT_ENV, git, train_stage
+from tests.lsp_client import request, started
 from tests.test_experiments import one_line_error
 
 LAUGHS = "\n".join(
@@ -51,20 +49,7 @@ BOMBS = {
 }
 
 PIPELINE = {
-    "dvc.yaml": """
-        stages:
-          train:
-            cmd: python train.py
-            deps: [train.py]
-            params: [lr]
-            outs: [model.txt]
-            metrics:
-              - metrics.yaml:
-                  cache: false
-            plots:
-              - loss.yaml:
-                  cache: false
-        """,
+    "dvc.yaml": train_stage(params=["lr"], outs=["model.txt"], metrics=["metrics.yaml"], plots=["loss.yaml"]),
     "params.yaml": "lr: 0.1\n",
     "train.py": """
         open("model.txt", "w").write("model\\n")
@@ -217,20 +202,11 @@ def test_ordinary_aliases_merge_keys_and_nesting_still_work(gen, xp):
     assert json.loads(xp("params", "diff", "--all", "--json", cwd=repo).stdout)["params.yaml"]["train.lr"]["new"] == 0.1
 
 
-@contextlib.asynccontextmanager
-async def limited_server(repo: Path) -> AsyncIterator[Any]:
+def limited_server(repo: Path) -> contextlib.AbstractAsyncContextManager[Any]:
     """`tests.lsp_client.started`, with `xp serve` under the same memory limit as `run_xp`."""
-    client = make_client()
     serve = (f"import resource, runpy; resource.setrlimit(resource.RLIMIT_AS, ({MEMORY}, {MEMORY})); "
              "runpy.run_module('pyhelper', run_name='__main__', alter_sys=True)")
-    await client.start_io(sys.executable, "-c", serve, "serve", cwd=str(repo), env={**os.environ, **GIT_ENV})
-    await initialize(client, repo)
-    try:
-        yield client
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.shutdown_session(), 10)
-        await client.stop()
+    return started(repo, python=("-c", serve))
 
 
 @pytest.mark.asyncio
