@@ -413,9 +413,16 @@ def _carry(project, revs: list[str], args: argparse.Namespace, *, pushing: bool)
     """The outputs of `exp push`/`exp pull` (the default DVC remote, or -r), said in one line."""
     from pyhelper.cli.remote import progress_line
     from pyhelper.core.remotes.transfer import NO_REMOTE_NOTE, carry
+    from pyhelper.errors import XpError
 
-    carried = carry(project, revs, pushing=pushing, remote=args.dvc_remote, jobs=args.jobs,
-                    progress=progress_line("Pushing outputs" if pushing else "Fetching outputs"))
+    sys.stdout.flush()
+    try:
+        carried = carry(project, revs, pushing=pushing, remote=args.dvc_remote, jobs=args.jobs,
+                        progress=progress_line("Pushing outputs" if pushing else "Fetching outputs"))
+    except XpError as exc:
+        exc.message = f"the experiments were {'pushed' if pushing else 'pulled'}, their outputs not: {exc.message}"
+        exc.hint = exc.hint + (f"; then `xp exp {'push' if pushing else 'pull'}` again" if exc.hint else "")
+        raise
     if carried is None:
         if pushing:
             print(NO_REMOTE_NOTE)

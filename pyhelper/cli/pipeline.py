@@ -221,6 +221,15 @@ def demo(args: argparse.Namespace) -> int:
     demo_project.push_main(dest)
     print("Committed the results (dvc.lock, metrics.json, train_log.tsv) and pushed them to 'origin' "
           f"({demo_project.ORIGIN}, a bare repository standing in for your team's git server).")
+    from pyhelper.core.remotes.config import read_remotes
+    from pyhelper.core.remotes.storage import open_storage
+    from pyhelper.core.remotes.transfer import push as push_objects
+    from pyhelper.core.remotes.transfer import workspace_outputs
+
+    storage = open_storage(read_remotes(project).get(None), create=True)
+    pushed = push_objects(project, storage, [o.info for o in workspace_outputs(project)])
+    print(f"Pushed the outputs ({pushed.moved} object(s)) to the remote storage 'storage' (a folder standing in "
+          "for a bucket; `xp remote list`), so a teammate's `xp pull` gets the model instead of rebuilding it.")
     print()
     print("Metrics (metrics.json):")
     for file in show_metrics(project):
@@ -260,7 +269,8 @@ def demo(args: argparse.Namespace) -> int:
     print("  xp exp run -S train.lr=0.1 -n my-try               # your own experiment, in the workspace")
     print("  xp exp run --queue -S 'train.epochs=range(5,30,5)' && xp queue start -j 2 && xp queue status")
     print("  xp exp apply higher-lr && xp exp branch higher-lr best   # keep the best")
-    print("  xp exp push origin higher-lr                       # share it; a teammate: git clone, xp exp pull origin")
+    print("  xp exp push origin higher-lr                       # share it, outputs and all (to 'storage')")
+    print("  git clone origin.git b && cd b && xp exp pull origin && xp exp apply higher-lr  # a teammate: the model")
     print("  xp repro -S train.epochs=25 && xp metrics diff     # plain pipeline runs work too")
     print("  xp runs list                                       # every stage run the run-cache remembers")
     print("  rm data/raw/features.csv && xp status --json       # tracked data missing: DVC's answer, same JSON")
