@@ -228,3 +228,35 @@ def test_a_push_killed_half_way_leaves_no_half_object_and_finishes_when_run_agai
     xp("pull", cwd=b)
     assert sorted(p.name for p in (b / "big").iterdir()) == sorted(p.name for p in big.iterdir())
     assert (b / "big" / "399.bin").read_bytes() == (big / "399.bin").read_bytes()
+
+
+def test_status_c_compares_the_cache_with_the_remote_as_dvc_does(tmp_path, dvc_bin, xp):  # noqa: F811
+    a = tmp_path / "a"
+    a.mkdir()
+    git(a, "init", "-q")
+    dvc(dvc_bin, a, "init", "-q")
+    for name in ("pushed.txt", "local.txt", "gone.txt"):
+        (a / name).write_text(f"{name}\n")
+    folder = a / "images"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.png").write_bytes(bytes([i]) * 100)
+    dvc(dvc_bin, a, "add", "-q", "pushed.txt", "gone.txt", "images")
+    dvc(dvc_bin, a, "remote", "add", "-d", "store", str(tmp_path / "store"))
+    dvc(dvc_bin, a, "push", "-q")
+    dvc(dvc_bin, a, "add", "-q", "local.txt")
+    gone = hashlib.md5(b"gone.txt\n").hexdigest()
+    cached = a / ".dvc" / "cache" / "files" / "md5" / gone[:2] / gone[2:]
+    cached.chmod(0o644)
+    cached.unlink()
+    (a / "lost.txt").write_text("lost\n")
+    dvc(dvc_bin, a, "add", "-q", "lost.txt")
+    lost = hashlib.md5(b"lost\n").hexdigest()
+    (a / ".dvc" / "cache" / "files" / "md5" / lost[:2] / lost[2:]).unlink()
+    theirs = json.loads(dvc(dvc_bin, a, "status", "-c", "--json"))
+    ours = json.loads(xp("status", "-c", "--json", cwd=a).stdout)
+    assert ours == theirs == {"gone.txt": "deleted", "local.txt": "new", "lost.txt": "missing"}
+    assert xp("status", "-c", cwd=a).stdout == dvc(dvc_bin, a, "status", "-c")
+    xp("push", cwd=a)
+    xp("pull", "gone.txt", cwd=a)
+    assert json.loads(xp("status", "-c", "--json", cwd=a).stdout) == {"lost.txt": "missing"}

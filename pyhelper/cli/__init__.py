@@ -210,6 +210,9 @@ def _add_status(status: argparse.ArgumentParser) -> None:
     status.add_argument("targets", nargs="*", metavar="STAGE")
     status.add_argument("--json", action="store_true",
                         help="print DVC's JSON (`dvc status --json`: changed deps/outs per stage and .dvc file)")
+    status.add_argument("-c", "--cloud", action="store_true",
+                        help="compare the cache with the remote (as `dvc status -c`): new, deleted, missing")
+    status.add_argument("-r", "--remote", metavar="NAME", help="with -c: the remote (default: the default remote)")
     status.add_argument("--with-deps", action="store_true",
                         help="with targets: the stages they depend on too (default: the targets alone, as DVC)")
     status.add_argument("-R", "--recursive", action="store_true",

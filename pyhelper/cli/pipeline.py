@@ -93,12 +93,35 @@ def repro(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cloud_status(args: argparse.Namespace) -> int:
+    """`xp status -c [-r NAME]`: the cache against the remote, as `dvc status -c` prints it."""
+    from pyhelper.core.project import find_project
+    from pyhelper.core.remotes.config import read_remotes
+    from pyhelper.core.remotes.storage import open_storage
+    from pyhelper.core.remotes.transfer import cloud_status, select, workspace_outputs
+
+    project = find_project()
+    remote = read_remotes(project).get(args.remote)
+    storage = open_storage(remote, check=False)
+    changed = cloud_status(project, storage, select(workspace_outputs(project), args.targets))
+    if args.json:
+        emit_json(changed)
+        return 0
+    if not changed:
+        print(f"Cache and remote '{remote.name}' are in sync.")
+    for path, state in changed.items():
+        print(f"\t{state + ':':<20}{path}")
+    return 0
+
+
 def status(args: argparse.Namespace) -> int:
     """`xp status`."""
     from pyhelper.core.project import find_project
     from pyhelper.core.status import as_dvc_json
     from pyhelper.core.status import status as compute
 
+    if args.cloud:
+        return _cloud_status(args)
     result = compute(find_project(), args.targets, with_deps=args.with_deps, recursive=args.recursive)
     if args.json:
         emit_json(as_dvc_json(result))  # DVC's own shape (`dvc status --json`).

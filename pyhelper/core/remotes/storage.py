@@ -83,14 +83,15 @@ class LocalStorage:
         shutil.copyfile(self.root / object_key(md5), dest)
 
 
-def open_storage(remote: Remote, *, create: bool = False) -> Storage:
-    """The storage of `remote`; `create`: a local folder that does not exist yet is made (a push)."""
+def open_storage(remote: Remote, *, create: bool = False, check: bool = True) -> Storage:
+    """The storage of `remote`; `create`: a local folder that does not exist yet is made (a push); without
+    `check`, a folder that is not there is taken as an empty remote (a status)."""
     label = f"'{remote.name}' ({remote.url})"
     if remote.scheme == "local":
         root = Path(os.path.expanduser(remote.url.removeprefix("file://")))
         if create:
             root.mkdir(parents=True, exist_ok=True)
-        elif not root.is_dir():
+        elif check and not root.is_dir():
             raise BadInput(f"remote {label} is not a folder xp can read",
                            hint="mount it, or fix its url with `xp remote modify "
                                 f"{remote.name} url PATH`")

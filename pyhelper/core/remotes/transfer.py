@@ -419,3 +419,27 @@ def fetch_missing(project: Project, infos: Iterable[HashInfo]) -> Transferred | 
     if error is not None:
         warnings.warn(Notice(error.one_line()), stacklevel=2)
     return result
+
+
+def cloud_status(project: Project, storage: Storage, outputs: list[Recorded]) -> dict[str, str]:
+    """`dvc status -c`: each output that is not on both sides, by path — "new" (only in this cache, push it),
+    "deleted" (only on the remote, pull it), "missing" (on neither). One listing per prefix folder."""
+    cache = Cache(project.cache_dir)
+    objects: dict[str, list[str]] = {}
+    for out in outputs:
+        if out.info.legacy or not is_md5(out.info.md5):
+            continue
+        md5s = [out.info.md5]
+        if out.info.isdir:
+            entries = cache.manifest(out.info.md5)
+            md5s += [md5 for _, md5 in entries or []]
+        objects[out.path] = md5s
+    absent = storage.missing({md5 for md5s in objects.values() for md5 in md5s})
+    result: dict[str, str] = {}
+    for path, md5s in objects.items():
+        local = all(cache.object_path(md5).is_file() for md5 in md5s)
+        remote = not any(md5 in absent for md5 in md5s)
+        if local and remote:
+            continue
+        result[path] = "new" if local else "deleted" if remote else "missing"
+    return result
