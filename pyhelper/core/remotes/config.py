@@ -102,17 +102,20 @@ def config_paths(project: Project) -> tuple[Path, Path]:
     return project.project_root / ".xpconfig", project.project_root / ".xpconfig.local"
 
 
-def _load(path: Path, project: Project) -> Any:
-    """The file as a ConfigObj (empty when absent); a broken one is one error naming it and the fix."""
+def _load(path: Path, project: Project, text: str | None = None) -> Any:
+    """The file as a ConfigObj (empty when absent); a broken one is one error naming it and the fix. `text`: the
+    file's content as a commit holds it (then `path` only names it)."""
     from configobj import ConfigObj, ConfigObjError
 
-    if not path.is_file():
+    if text is None and not path.is_file():
         return ConfigObj(encoding="utf-8", write_empty_values=True)
-    if path.stat().st_size > 1 << 20:
+    size = len(text.encode()) if text is not None else path.stat().st_size
+    if size > 1 << 20:
         raise BadInput(f"{project.rel(path)} is larger than 1 MB: not a config file xp reads",
                        hint="restore it from git (`git checkout -- " + project.rel(path) + "`)")
     try:
-        return ConfigObj(str(path), encoding="utf-8", write_empty_values=True, interpolation=False)
+        source: Any = text.splitlines() if text is not None else str(path)
+        return ConfigObj(source, encoding="utf-8", write_empty_values=True, interpolation=False)
     except (ConfigObjError, UnicodeDecodeError) as exc:
         line = getattr(exc, "line_number", None)
         where = f"{project.rel(path)}:{line}" if line else project.rel(path)
@@ -125,16 +128,21 @@ _SECTION = re.compile(r'remote "(.*)"')
 
 def read_remotes(project: Project) -> Remotes:
     """The remotes of the committed config, with this machine's config on top (as DVC merges them)."""
-    committed, local = config_paths(project)
+    return _merge(project, config_paths(project), {})
+
+
+def _merge(project: Project, paths: tuple[Path, Path], texts: dict[Path, str]) -> Remotes:
+    """The remotes of the config files `paths` (committed, then local), read from `texts` where given."""
     remotes: dict[str, dict[str, str]] = {}
     where: dict[str, Path] = {}
     default: str | None = None
     read: list[str] = []
-    for path in (committed, local):
-        if not path.is_file():
+    for path in paths:
+        text = texts.get(path)
+        if text is None and not path.is_file():
             continue
         read.append(project.rel(path))
-        conf = _load(path, project)
+        conf = _load(path, project, text)
         core = conf.get("core")
         if isinstance(core, dict) and isinstance(core.get("remote"), str):
             default = core["remote"] or None
@@ -325,3 +333,30 @@ def rename(project: Project, old: str, new: str) -> None:
             changed = True
         if changed:
             _write(conf, path)
+
+
+def remotes_of_commit(project: Project, commit: str) -> Remotes:
+    """The remotes as the commit's own config files configure them (a mirror has no work tree to read), with
+    this machine's config.local on top; credentials come from the environment."""
+    from pyhelper.core.gitcore import lookup_blob, lookup_commit
+    from pyhelper.core.gitrepo import open_repo
+
+    repo = open_repo(project)
+    tree = lookup_commit(repo, commit).tree
+    texts: dict[Path, str] = {}
+    for path in config_paths(project)[:1] + (project.project_root / ".dvc" / "config",
+                                             project.project_root / ".xpconfig"):
+        rel = project.rel(path)
+        try:
+            entry = tree[rel]
+        except KeyError:
+            continue
+        if entry.type_str == "blob":
+            texts[path] = lookup_blob(repo, entry.id).data.decode("utf-8", errors="replace")
+    if not texts:
+        return Remotes({}, None, ())
+    # The commit decides which file is the committed config: `.dvc/config` when it has `.dvc/`.
+    chosen = next((p for p in texts if p.name == "config"), next(iter(texts)))
+    local = chosen.with_name(chosen.name + ".local")
+    return _merge(project, (chosen, local), {chosen: texts[chosen]})
+

@@ -372,13 +372,15 @@ NO_REMOTE_NOTE = ("Outputs stayed where they are: no remote is configured "
 
 
 def carry(project: Project, revs: list[str], *, pushing: bool, remote: str | None = None, jobs: int | None = None,
-          progress: Progress | None = None) -> Carried | None:
+          progress: Progress | None = None, as_committed: bool = False) -> Carried | None:
     """Pushes (or fetches) the outputs the experiments at `revs` need to (or from) the remote `remote` (default:
-    the default remote); None when no remote is named and none is the default. A problem raises."""
-    from pyhelper.core.remotes.config import read_remotes
+    the default remote); None when no remote is named and none is the default. A problem raises.
+    `as_committed`: the remotes as the first experiment's commit configures them (a worker's mirror has no
+    work tree)."""
+    from pyhelper.core.remotes.config import read_remotes, remotes_of_commit
     from pyhelper.core.remotes.storage import open_storage
 
-    remotes = read_remotes(project)
+    remotes = remotes_of_commit(project, revs[0]) if as_committed and revs else read_remotes(project)
     if remote is None and remotes.default is None:
         return None
     storage = open_storage(remotes.get(remote), create=pushing)
