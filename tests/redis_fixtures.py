@@ -144,14 +144,15 @@ class Cluster:
         return json.loads(self.xp("exp", "run", "--queue", "--json", *extra, *args).stdout)
 
     def worker(self, label: str, env: dict[str, str] | None = None, remote: str | None = None,
-               url: str | None = None, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+               url: str | None = None, extra: tuple[str, ...] = (), shared_cache: bool = True) -> subprocess.Popen:
         """Starts `xp queue worker --backend … --remote …` in a folder of its own (a machine of its own)."""
         home = self.tmp / f"machine-{label}"
         home.mkdir(exist_ok=True)
         with open(home / "worker.log", "ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "pyhelper", "queue", "worker", "--backend", url or self.url,
-                 "--remote", remote or self.remote, "--cache-dir", self.cache, "--mirror-dir", str(home / "mirrors"),
+                 "--remote", remote or self.remote, *(["--cache-dir", self.cache] if shared_cache else []),
+                 "--mirror-dir", str(home / "mirrors"),
                  "--idle", "0", *extra],
                 cwd=home, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                 env={**os.environ, **GIT_ENV, **(env or {})})

@@ -59,3 +59,11 @@ def test_the_demos_origin_takes_a_push_and_a_teammate_pulls_from_it(tmp_path, xp
     git(tmp_path, "clone", "-q", str(repo / "origin.git"), "teammate")
     pulled = xp("exp", "pull", "origin", cwd=tmp_path / "teammate").stdout
     assert "higher-lr" in xp("exp", "list", "--name-only", cwd=tmp_path / "teammate").stdout, pulled
+    # The outputs travelled through the demo's remote storage: the teammate applies and has the model.
+    assert "pushed to remote 'storage'" in out and "fetched from remote 'storage'" in pulled
+    applied = xp("exp", "apply", "higher-lr", cwd=tmp_path / "teammate")
+    assert "no longer in the cache" not in applied.stderr
+    xp("exp", "apply", "higher-lr", cwd=repo)
+    model = "model/model.json"
+    assert (tmp_path / "teammate" / model).read_bytes() == (repo / model).read_bytes()
+    assert "Running stage" not in xp("repro", cwd=tmp_path / "teammate").stdout, "nothing rebuilt"

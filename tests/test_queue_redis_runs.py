@@ -88,6 +88,26 @@ async def test_a_pull_from_the_editor_brings_the_outputs_home_as_the_cli_does(ck
     assert (c.project / "model.bin").read_text().split()[0] == "2"
 
 
+def test_outputs_travel_through_the_projects_remote_storage_without_a_shared_cache_dir(ck_cluster, tmp_path):
+    """A worker on another machine (no shared disk) pushes the run's outputs to the project's remote storage;
+    the laptop's `exp pull` fetches them, and `exp apply` restores the model and a checkpoint's state."""
+    c = ck_cluster
+    c.xp("remote", "add", "-d", "storage", str(tmp_path / "storage"))
+    git(c.project, "add", "-A")
+    git(c.project, "commit", "-qm", "remote storage")
+    c.worker("far", shared_cache=False)
+    c.enqueue("epochs=2", name="far")
+    c.wait_for({"far": "success"}, timeout=90)
+    assert "pushed to remote storage 'storage'" in c.xp("queue", "logs", "far").stdout
+    assert not [p for p in Path(c.cache).rglob("*") if p.is_file()], "nothing went through a shared cache dir"
+    pulled = c.xp("exp", "pull", c.remote).stdout
+    assert "fetched from remote 'storage'" in pulled, pulled
+    c.xp("exp", "apply", "far")
+    assert (c.project / "model.bin").read_text().split()[0] == "2"
+    c.xp("exp", "apply", "far@0")  # A checkpoint's persisted state came too.
+    assert (c.project / "model.bin").read_text().split()[0] == "1"
+
+
 def test_a_remote_run_killed_mid_way_keeps_its_checkpoints(ck_cluster):
     c = ck_cluster
     doomed = c.worker("doomed")

@@ -50,3 +50,28 @@ async def test_push_and_pull(project, xp, tmp_path):
         with pytest.raises(JsonRpcException) as caught:
             await request(client, p.PUSH_EXPERIMENTS, p.SyncExperimentsParams(remote=str(tmp_path / "missing")))
         assert caught.value.code in (p.BAD_INPUT, p.OPERATION_FAILED) and caught.value.message
+
+
+async def test_pushed_experiments_carry_their_outputs_and_a_teammates_editor_applies_them(tmp_path, xp):
+    """Issue 18's story in the editor: A's Push carries the model to the remote storage; B's Pull fetches it and
+    Apply puts it in place without rebuilding."""
+    from pyhelper.demo import create
+
+    a = create(tmp_path / "a")
+    xp("repro", cwd=a)  # The demo's remote storage is the folder a/storage.
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "reproduced")
+    git(a, "push", "-q", "origin", "HEAD:main")
+    xp("exp", "run", "-S", "train.lr=0.3", "-n", "big", cwd=a)
+    async with started(a) as client:
+        await request(client, p.PUSH_EXPERIMENTS, p.SyncExperimentsParams(remote="origin", names=["big"]))
+    assert list((a / "storage" / "files" / "md5").glob("*/*")), "the outputs went to the remote storage"
+    b = tmp_path / "b"
+    git(tmp_path, "clone", "-q", str(a / "origin.git"), str(b))
+    async with started(b) as client:
+        pulled = await request(client, p.PULL_EXPERIMENTS, p.SyncExperimentsParams(remote="origin"))
+        assert pulled.names == ["big"]
+        await request(client, p.APPLY_EXPERIMENT, p.ApplyExperimentParams(name="big"))
+    xp("exp", "apply", "big", cwd=a)
+    assert (b / "model/model.json").read_bytes() == (a / "model/model.json").read_bytes()
+    assert "Running stage" not in xp("repro", cwd=b).stdout, "B has A's model without rebuilding it"

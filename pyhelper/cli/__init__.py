@@ -111,6 +111,24 @@ def _add_repro(repro: argparse.ArgumentParser) -> None:
     repro.set_defaults(handler="pipeline:repro")
 
 
+def _add_push(command: argparse.ArgumentParser) -> None:
+    from pyhelper.cli.remote import add_transfer_arguments
+
+    add_transfer_arguments(command, "push")
+
+
+def _add_fetch(command: argparse.ArgumentParser) -> None:
+    from pyhelper.cli.remote import add_transfer_arguments
+
+    add_transfer_arguments(command, "fetch")
+
+
+def _add_pull(command: argparse.ArgumentParser) -> None:
+    from pyhelper.cli.remote import add_transfer_arguments
+
+    add_transfer_arguments(command, "pull")
+
+
 def _add_dag(dag: argparse.ArgumentParser) -> None:
     dag.add_argument("targets", nargs="*", metavar="TARGET",
                      help="stages or .dvc files: draw them and what they depend on (default: everything)")
@@ -192,6 +210,9 @@ def _add_status(status: argparse.ArgumentParser) -> None:
     status.add_argument("targets", nargs="*", metavar="STAGE")
     status.add_argument("--json", action="store_true",
                         help="print DVC's JSON (`dvc status --json`: changed deps/outs per stage and .dvc file)")
+    status.add_argument("-c", "--cloud", action="store_true",
+                        help="compare the cache with the remote (as `dvc status -c`): new, deleted, missing")
+    status.add_argument("-r", "--remote", metavar="NAME", help="with -c: the remote (default: the default remote)")
     status.add_argument("--with-deps", action="store_true",
                         help="with targets: the stages they depend on too (default: the targets alone, as DVC)")
     status.add_argument("-R", "--recursive", action="store_true",
@@ -289,6 +310,17 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
               "Draw dvc.yaml's plots (linear, scatter, smooth, confusion, bar) and pyhelper.live's per-step "
               "metrics with Vega-Lite, overlaying experiments.", "pyhelper.cli.plots:add_arguments"),
     "runs": ("explore the run-cache: every recorded stage run", None, "pyhelper.cli:_add_runs"),
+    "remote": ("configure remote storage for outputs (as `dvc remote`: .dvc/config)", None,
+               "pyhelper.cli.remote:add_arguments"),
+    "push": ("upload the outputs and .dvc data of the workspace to a remote",
+             "Upload what dvc.lock and the .dvc files record (or TARGETs) to the default remote (or -r): only "
+             "the objects it lacks, in DVC 3's layout, so `dvc pull` reads them.", "pyhelper.cli:_add_push"),
+    "fetch": ("download outputs from a remote into the cache (the workspace is left alone)",
+              "Download into the cache what dvc.lock and the .dvc files record and the cache lacks; every "
+              "object is checked against its md5 before it enters.", "pyhelper.cli:_add_fetch"),
+    "pull": ("fetch outputs from a remote and put them in place",
+             "`xp fetch`, then check the outputs out into the workspace (what is replaced stays in the cache).",
+             "pyhelper.cli:_add_pull"),
     "serve": ("the language server for editors (JSON-RPC over stdio)",
               "Serve the project in the current folder to an editor over stdin/stdout (VS Code starts it). "
               "Methods: pyhelper/server/protocol.py.", "pyhelper.cli.serve:add_arguments"),

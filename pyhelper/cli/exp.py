@@ -377,17 +377,20 @@ def _git_progress():
 
 
 def push(args: argparse.Namespace) -> int:
-    """`xp exp push REMOTE [NAME…]`."""
+    """`xp exp push REMOTE [NAME…]`: the experiments' commits to the git remote, their outputs to the DVC remote."""
     from pyhelper.core.credentials import redact
     from pyhelper.core.experiments.sync import push as push_experiments
 
-    pushed = push_experiments(_project(), args.remote, args.names, follow=_git_progress())
+    project = _project()
+    pushed = push_experiments(project, args.remote, args.names, follow=_git_progress())
     print(f"Pushed {len(pushed)} experiment(s) to '{redact(args.remote)}' (with their tags and notes).")
+    if not args.no_cache and pushed:
+        _carry(project, [e.rev for e in pushed], args, pushing=True)
     return 0
 
 
 def pull(args: argparse.Namespace) -> int:
-    """`xp exp pull REMOTE [NAME…]`."""
+    """`xp exp pull REMOTE [NAME…]`: the experiments' commits, then their outputs from the DVC remote."""
     from pyhelper.core.credentials import redact
     from pyhelper.core.experiments.sync import pull as pull_experiments
 
@@ -398,7 +401,33 @@ def pull(args: argparse.Namespace) -> int:
 
     if note := outputs_note(outputs_of_pulled(project, pulled)):  # Remote runs' outputs, from the shared cache dir.
         print(note)
+    if not args.no_cache and pulled:
+        from pyhelper.core.gitrepo import open_repo
+
+        repo = open_repo(project)
+        _carry(project, [str(repo.references[str(ref)].target) for ref in pulled], args, pushing=False)
     return 0
+
+
+def _carry(project, revs: list[str], args: argparse.Namespace, *, pushing: bool) -> None:
+    """The outputs of `exp push`/`exp pull` (the default DVC remote, or -r), said in one line."""
+    from pyhelper.cli.remote import progress_line
+    from pyhelper.core.remotes.transfer import NO_REMOTE_NOTE, carry
+    from pyhelper.errors import XpError
+
+    sys.stdout.flush()
+    try:
+        carried = carry(project, revs, pushing=pushing, remote=args.dvc_remote, jobs=args.jobs,
+                        progress=progress_line("Pushing outputs" if pushing else "Fetching outputs"))
+    except XpError as exc:
+        exc.message = f"the experiments were {'pushed' if pushing else 'pulled'}, their outputs not: {exc.message}"
+        exc.hint = exc.hint + (f"; then `xp exp {'push' if pushing else 'pull'}` again" if exc.hint else "")
+        raise
+    if carried is None:
+        if pushing:
+            print(NO_REMOTE_NOTE)
+        return
+    print(carried.note(pushing=pushing))
 
 
 def clean(args: argparse.Namespace) -> int:
@@ -591,4 +620,8 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
         p = cmds.add_parser(verb, help=helptext)
         p.add_argument("remote", help="a remote name or URL (a bare repository path works)")
         p.add_argument("names", nargs="*", metavar="NAME", help="only these experiments (default: all)")
+        p.add_argument("-r", "--remote", dest="dvc_remote", metavar="NAME",
+                       help="the remote storage for their outputs (default: the default remote, see `xp remote`)")
+        p.add_argument("--no-cache", action="store_true", help="only the git commits, not the outputs")
+        p.add_argument("-j", "--jobs", type=int, metavar="N", help="output transfers at once (default: 4 per CPU)")
         p.set_defaults(handler=f"exp:{verb}")

@@ -93,12 +93,35 @@ def repro(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cloud_status(args: argparse.Namespace) -> int:
+    """`xp status -c [-r NAME]`: the cache against the remote, as `dvc status -c` prints it."""
+    from pyhelper.core.project import find_project
+    from pyhelper.core.remotes.config import read_remotes
+    from pyhelper.core.remotes.storage import open_storage
+    from pyhelper.core.remotes.transfer import cloud_status, select, workspace_outputs
+
+    project = find_project()
+    remote = read_remotes(project).get(args.remote)
+    storage = open_storage(remote, check=False)
+    changed = cloud_status(project, storage, select(workspace_outputs(project), args.targets))
+    if args.json:
+        emit_json(changed)
+        return 0
+    if not changed:
+        print(f"Cache and remote '{remote.name}' are in sync.")
+    for path, state in changed.items():
+        print(f"\t{state + ':':<20}{path}")
+    return 0
+
+
 def status(args: argparse.Namespace) -> int:
     """`xp status`."""
     from pyhelper.core.project import find_project
     from pyhelper.core.status import as_dvc_json
     from pyhelper.core.status import status as compute
 
+    if args.cloud:
+        return _cloud_status(args)
     result = compute(find_project(), args.targets, with_deps=args.with_deps, recursive=args.recursive)
     if args.json:
         emit_json(as_dvc_json(result))  # DVC's own shape (`dvc status --json`).
@@ -221,6 +244,15 @@ def demo(args: argparse.Namespace) -> int:
     demo_project.push_main(dest)
     print("Committed the results (dvc.lock, metrics.json, train_log.tsv) and pushed them to 'origin' "
           f"({demo_project.ORIGIN}, a bare repository standing in for your team's git server).")
+    from pyhelper.core.remotes.config import read_remotes
+    from pyhelper.core.remotes.storage import open_storage
+    from pyhelper.core.remotes.transfer import push as push_objects
+    from pyhelper.core.remotes.transfer import workspace_outputs
+
+    storage = open_storage(read_remotes(project).get(None), create=True)
+    pushed = push_objects(project, storage, [o.info for o in workspace_outputs(project)])
+    print(f"Pushed the outputs ({pushed.moved} object(s)) to the remote storage 'storage' (a folder standing in "
+          "for a bucket; `xp remote list`), so a teammate's `xp pull` gets the model instead of rebuilding it.")
     print()
     print("Metrics (metrics.json):")
     for file in show_metrics(project):
@@ -260,7 +292,8 @@ def demo(args: argparse.Namespace) -> int:
     print("  xp exp run -S train.lr=0.1 -n my-try               # your own experiment, in the workspace")
     print("  xp exp run --queue -S 'train.epochs=range(5,30,5)' && xp queue start -j 2 && xp queue status")
     print("  xp exp apply higher-lr && xp exp branch higher-lr best   # keep the best")
-    print("  xp exp push origin higher-lr                       # share it; a teammate: git clone, xp exp pull origin")
+    print("  xp exp push origin higher-lr                       # share it, outputs and all (to 'storage')")
+    print("  git clone origin.git b && cd b && xp exp pull origin && xp exp apply higher-lr  # a teammate: the model")
     print("  xp repro -S train.epochs=25 && xp metrics diff     # plain pipeline runs work too")
     print("  xp runs list                                       # every stage run the run-cache remembers")
     print("  rm data/raw/features.csv && xp status --json       # tracked data missing: DVC's answer, same JSON")

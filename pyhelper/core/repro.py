@@ -261,8 +261,16 @@ def _checkout_tracked(ws: Workspace, stage: Stage, on_event: Callable[[ReproEven
             continue
         file, out = tracked
         target = ws.project.root / out.path
-        if out.hash is None or target.exists() or not ws.cache.has(out.hash):
+        if out.hash is None or target.exists():
             continue
+        if not ws.cache.has(out.hash):  # After a clone: from the default remote, as `dvc pull` would.
+            from pyhelper.core.remotes.transfer import fetch_missing
+
+            fetched = fetch_missing(ws.project, [out.hash])
+            if not ws.cache.has(out.hash):
+                continue
+            on_event(ReproEvent("checkout", stage.name, f"{out.path}: fetched {fetched.moved if fetched else 0} "
+                                                        "object(s) from the default remote"))
         ws.cache.checkout(out.hash, target)
         on_event(ReproEvent("checkout", stage.name, f"{out.path} from the cache (tracked by {file.path})"))
 

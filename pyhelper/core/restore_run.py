@@ -47,6 +47,9 @@ def restore_run(project: Project, run_id: str, *, force: bool = False) -> Restor
         outputs = [(f"{record.wdir}/{o.path}".removeprefix("./"), o) for o in record.outs]
         # An object known to have rotted raises `CorruptObject` here, before anything is written; one whose
         # stat hides it is caught as it is checked out (the md5 of what is written), before it is used.
+        from pyhelper.core.remotes.transfer import fetch_missing
+
+        fetch_missing(project, [o.hash for _, o in outputs])  # What this cache lacks, from the default remote.
         missing = [path for path, o in outputs if not cache.present(o.hash, root / path)]
         if missing:
             raise BadInput(f"run {record.id} cannot be restored: its output(s) {', '.join(missing)} "

@@ -30,6 +30,18 @@ GITIGNORE = """\
 __pycache__/
 # The demo's stand-in for a shared git server: `xp exp push origin` goes here.
 /origin.git/
+# The demo's stand-in for remote storage (an S3 bucket, a shared disk): `xp push` puts outputs here.
+/storage/
+"""
+
+# The demo's remote storage, configured as `xp remote add -d storage PATH` writes it (a project
+# without .dvc/ keeps DVC's config sections in .xpconfig). An absolute path, as a bucket's url is: a
+# teammate's clone elsewhere on this machine reaches the same folder.
+XPCONFIG = """\
+[core]
+    remote = storage
+['remote "storage"']
+    url = {path}
 """
 
 # Installing the package byte-compiles the template's scripts; the copies would be litter.
@@ -47,6 +59,7 @@ def create(dest: Path) -> Path:
     try:
         _copy_tree(files("pyhelper.demo") / "template", dest)
         (dest / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+        (dest / ".xpconfig").write_text(XPCONFIG.format(path=dest.resolve() / "storage"), encoding="utf-8")
         _git(dest, "init", "-q", "-b", "main")
         _track_dataset(dest)
         _commit(dest, COMMIT_MESSAGE)

@@ -117,6 +117,12 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
         for path, entry in writes.items():
             _write(repo, root / path, entry)
         try:
+            from pyhelper.core.remotes.transfer import fetch_missing
+
+            wanted_infos = [out.info for out in outputs_wanted]
+            if checkpoint is not None:
+                wanted_infos += list(checkpoint.outs.values()) if not checkpoint.problem else []
+            fetch_missing(project, wanted_infos)  # What this cache lacks, from the default remote (if any).
             checked = checkout(project, outputs_wanted)
             outputs, missing = checked.outputs, checked.missing
             if checkpoint is not None:  # Its persisted outputs are listed in its commit's trailer, not dvc.lock.

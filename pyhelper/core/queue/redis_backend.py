@@ -430,6 +430,11 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
     # fatal: `xp exp pull` copies them again, and says why it cannot.
     with contextlib.suppress(OSError):
         outputs_home(project, [e.exp_rev for e in missing if e.exp_rev])
+    from pyhelper.core.remotes.transfer import carry
+    from pyhelper.errors import XpError
+
+    with contextlib.suppress(OSError, XpError):  # And from the project's remote storage, where workers push them.
+        carry(project, [e.exp_rev for e in missing if e.exp_rev], pushing=False)
     return [e.name for e in missing]
 
 

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from rq.job import Job
     from rq.queue import Queue
 
+    from pyhelper.core.project import Project
+
 MONITOR_SECONDS = 1
 MAINTENANCE_SECONDS = 2
 RECONNECT_SECONDS = 3.0
@@ -286,6 +288,7 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
         recorded = publish(root, remote, ref, commit, run, final=True)
         if recorded != commit:
             log(f"# '{shown}' already had this result (the same tree) as {recorded[:7]}; it stands")
+        _push_outputs(project, recorded, log)
         return finish("success", f"# recorded experiment '{name}' ({recorded[:7]}) on {shown}", exp_rev=recorded,
                       exit_code=0)
     except (StageFailed, Stopped) as exc:
@@ -303,6 +306,22 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
         if type(exc).__name__ == "JobTimeoutException":  # RQ's job timeout, raised in this horse.
             first = f"timed out after {get_current_job_timeout()} s (job-timeout in .xp/config)"
         return finish("failed", f"# failed: {first}", error=first)
+
+
+def _push_outputs(project: Project, commit: str, log: Callable[[str], None]) -> None:
+    """The experiment's outputs to the project's default remote storage (`.dvc/config` or `.xpconfig`, as
+    committed), so the laptop's `exp pull` fetches them without a shared --cache-dir. Not fatal: the experiment
+    is recorded; its outputs stay in this worker's cache and the log says why."""
+    from pyhelper.core.remotes.transfer import carry
+
+    try:
+        carried = carry(project, [commit], pushing=True, as_committed=True)
+    except (XpError, OSError) as exc:
+        log(f"# outputs not pushed to the remote storage: {redact_text(str(exc))}")
+        return
+    if carried is not None:
+        where = redact_text(carried.storage.label)
+        log(f"# outputs: {carried.result.moved} object(s) pushed to remote storage {where}")
 
 
 def get_current_job_timeout() -> float | None:

@@ -47,14 +47,17 @@ def push_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
     # Checked before any progress begins: a refused remote answers with its one line and nothing else.
     remote = check_remote(params.remote)
     with _progress(ls, params.work_done_token, f"xp: pushing experiments to {redact(remote)}") as (follow, done):
-        names = [e.name for e in push(ls.project(), remote, list(params.names), follow=follow)]
-        done(f"pushed {len(names)} experiment(s)")
+        pushed = push(ls.project(), remote, list(params.names), follow=follow)
+        names = [e.name for e in pushed]
+        note = _carry(ls, [e.rev for e in pushed], pushing=True)  # Their outputs, as `xp exp push` carries them.
+        done(f"pushed {len(names)} experiment(s)" + (f"; {note}" if note else ""))
     return p.SyncExperimentsResult(names=names)
 
 
 def pull_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExperimentsResult:
     """`xp exp pull REMOTE [NAME…]`."""
     from pyhelper.core.experiments.sync import outputs_note, outputs_of_pulled, pull
+    from pyhelper.core.gitrepo import open_repo
 
     # Checked before any progress begins: a refused remote answers with its one line and nothing else.
     remote = check_remote(params.remote)
@@ -63,8 +66,23 @@ def pull_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
         names = [ref.name for ref in refs]
         # Remote runs' outputs come home as they do for `xp exp pull`.
         note = outputs_note(outputs_of_pulled(ls.project(), refs))
+        repo = open_repo(ls.project())
+        carried = _carry(ls, [str(repo.references[str(ref)].target) for ref in refs], pushing=False)
+        note = " ".join(filter(None, [note, carried]))
         done(f"pulled {len(names)} experiment(s)" + (f"; {note[0].lower()}{note[1:].rstrip('.')}" if note else ""))
     return p.SyncExperimentsResult(names=names)
+
+
+def _carry(ls: XpServer, revs: list[str], *, pushing: bool) -> str:
+    """The experiments' outputs to (or from) the default remote, as the CLI's `exp push`/`exp pull`; the note."""
+    from pyhelper.core.remotes.transfer import NO_REMOTE_NOTE, carry
+
+    if not revs:
+        return ""
+    carried = carry(ls.project(), revs, pushing=pushing)
+    if carried is None:
+        return NO_REMOTE_NOTE if pushing else ""
+    return carried.note(pushing=pushing)
 
 
 @contextlib.contextmanager

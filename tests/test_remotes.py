@@ -1,0 +1,262 @@
+"""Remotes (issue 18, first part): DVC's remote configuration, `xp push/fetch/pull` to a folder remote in
+DVC 3's layout, experiments that carry their outputs (`exp push`/`exp pull`/`exp apply` on another clone),
+checked against DVC 3.67.1 itself on the same remote; corrupt, forged and half-written objects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pyhelper.demo import create
+from tests.conftest import GIT_ENV, git
+from tests.test_dvc_interop import dvc, dvc_bin  # noqa: F401 (fixture)
+
+
+def objects(store: Path) -> dict[str, Path]:
+    """md5 (with .dir) → file, of every object in a remote folder."""
+    return {p.parent.name + p.name: p for p in (store / "files" / "md5").glob("*/*") if not p.name.startswith(".")}
+
+
+def clone(source: Path, dest: Path) -> Path:
+    git(source.parent, "clone", "-q", str(source), str(dest))
+    return dest
+
+
+@pytest.fixture
+def demo(tmp_path, xp) -> Path:
+    """The demo project (no .dvc/), reproduced and committed, with a folder remote `store` as the default."""
+    repo = create(tmp_path / "a")
+    xp("repro", cwd=repo)
+    xp("remote", "add", "-d", "store", "../store", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "reproduced, with a remote")
+    return repo
+
+
+def test_remote_commands_write_the_files_dvc_writes(tmp_path, dvc_bin, xp):  # noqa: F811
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for repo in (ours, theirs):
+        repo.mkdir()
+        git(repo, "init", "-q")
+        dvc(dvc_bin, repo, "init", "-q")
+    steps = [("remote", "add", "-d", "store", "../store"), ("remote", "add", "s3r", "s3://bucket/path"),
+             ("remote", "modify", "s3r", "endpointurl", "http://localhost:9000"),
+             ("remote", "modify", "--local", "s3r", "access_key_id", "XYZ"),
+             ("remote", "add", "spare", "/mnt/shared/spare"), ("remote", "default", "spare"),
+             ("remote", "rename", "spare", "shared"), ("remote", "remove", "store")]
+    for step in steps:
+        xp(*step, cwd=ours)
+        dvc(dvc_bin, theirs, *step)
+        for name in ("config", "config.local"):
+            mine, dvcs = ours / ".dvc" / name, theirs / ".dvc" / name
+            assert mine.exists() == dvcs.exists(), (step, name)
+            if dvcs.exists():
+                assert mine.read_text() == dvcs.read_text(), (step, name)
+    listed = json.loads(xp("remote", "list", "--json", cwd=ours).stdout)
+    assert [(r["name"], r["default"]) for r in listed] == [("s3r", False), ("shared", True)]
+    assert listed[0]["options"] == {"endpointurl": "http://localhost:9000", "access_key_id": "XYZ"}
+    assert xp("remote", "default", cwd=ours).stdout.strip() == "shared"
+    # A relative path is kept relative to the config file (as DVC does) and resolved from it.
+    sub = ours / "sub"
+    sub.mkdir()
+    xp("remote", "add", "near", "../../near", cwd=sub)  # From sub/: relative to the cwd, as typed.
+    assert "url = ../../near" in (ours / ".dvc" / "config").read_text()
+    assert {r["name"]: r["url"] for r in json.loads(xp("remote", "list", "--json", cwd=ours).stdout)}["near"] \
+        == str(tmp_path / "near")
+
+
+def test_bad_remote_input_is_one_line_with_the_fix(demo, xp):
+    out = xp("remote", "add", "../evil", "/tmp/x", cwd=demo, expect=2).stderr
+    assert "not a remote name" in out and "letters, digits" in out
+    assert "already exists" in xp("remote", "add", "store", "/elsewhere", cwd=demo, expect=2).stderr
+    out = xp("push", "-r", "nope", cwd=demo, expect=2).stderr
+    assert "no remote named 'nope'" in out and "store" in out
+    out = xp("remote", "modify", "store", "region", "eu", cwd=demo, expect=2).stderr
+    assert "not an option of a local remote" in out
+    xp("remote", "add", "cloud", "s3://bucket/x", cwd=demo)
+    out = xp("push", "-r", "cloud", cwd=demo, expect=2).stderr
+    assert "cannot reach yet" in out and "dvc push" in out, "an honest 'not yet' for S3 in this version"
+    (demo / ".xpconfig").write_text("[core\n    remote = store\n")
+    out = xp("push", cwd=demo, expect=2).stderr
+    assert ".xpconfig:1" in out and "does not parse" in out
+    (demo / ".xpconfig").write_text("")
+    out = xp("push", cwd=demo, expect=2).stderr
+    assert "no default remote" in out and "xp remote add -d" in out
+
+
+def test_push_then_pull_on_a_fresh_clone_brings_every_output_byte_for_byte(demo, tmp_path, xp):
+    first = xp("push", cwd=demo)
+    assert "already there" in first.stdout
+    store = tmp_path / "store"
+    pushed = objects(store)
+    assert pushed and all(hashlib.md5(p.read_bytes()).hexdigest() == md5.removesuffix(".dir")
+                          for md5, p in pushed.items()), "DVC 3's layout: each object is named by its md5"
+    assert xp("push", "--json", cwd=demo).stdout and json.loads(xp("push", "--json", cwd=demo).stdout)["moved"] == 0
+    b = clone(demo, tmp_path / "b")
+    model = Path("model/model.json")
+    assert not (b / model).exists()
+    pulled = json.loads(xp("pull", "--json", cwd=b).stdout)
+    assert pulled["moved"] == len(pushed) and not pulled["stillMissing"]
+    assert (b / model).read_bytes() == (demo / model).read_bytes()
+    assert "up to date" in xp("status", cwd=b).stdout.lower() or "Data and pipelines" in xp("status", cwd=b).stdout
+    ran = xp("repro", cwd=b).stdout
+    assert "Running stage" not in ran, f"nothing to rebuild after a pull: {ran}"
+
+
+def test_xp_push_is_read_by_dvc_pull_and_dvc_push_by_xp_pull(tmp_path, dvc_bin, xp):  # noqa: F811
+    a = create(tmp_path / "a")
+    dvc(dvc_bin, a, "init", "-q")
+    from pyhelper.core.add import add
+    from pyhelper.core.project import Project
+
+    add(Project(a), [str(a / "data" / "raw" / "features.csv")])
+    xp("repro", cwd=a)
+    xp("remote", "add", "-d", "store", str(tmp_path / "store"), cwd=a)
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "dvc project")
+    xp("push", cwd=a)
+    b = clone(a, tmp_path / "b")
+    dvc(dvc_bin, b, "pull")
+    for path in ("model/model.json", "data/raw/features.csv", "data/prepared"):
+        assert (b / path).exists(), path
+    assert (b / "model/model.json").read_bytes() == (a / "model/model.json").read_bytes()
+    # The other way: DVC pushes new data, xp pulls it.
+    (b / "extra").mkdir()
+    for i in range(5):
+        (b / "extra" / f"{i}.txt").write_text(f"row {i}\n" * (i + 1))
+    dvc(dvc_bin, b, "add", "-q", "extra")
+    dvc(dvc_bin, b, "push", "-q")
+    git(b, "add", "-A")
+    git(b, "commit", "-qm", "extra data")
+    git(b, "push", "-q", "origin", "HEAD:refs/heads/from-b")
+    git(a, "checkout", "-q", "from-b")
+    xp("pull", cwd=a)
+    assert sorted(p.name for p in (a / "extra").iterdir()) == [f"{i}.txt" for i in range(5)]
+    assert (a / "extra" / "4.txt").read_text() == "row 4\n" * 5
+
+
+def test_a_teammates_experiment_arrives_with_its_model(demo, tmp_path, xp):
+    """The issue's story: A runs and pushes; B pulls and applies, and has the model without rebuilding."""
+    xp("exp", "run", "-S", "train.lr=0.3", "-n", "big", cwd=demo)
+    origin = demo / "origin.git"
+    pushed = xp("exp", "push", str(origin), "big", cwd=demo).stdout
+    assert "Outputs:" in pushed and "pushed to remote 'store'" in pushed
+    b = clone(demo, tmp_path / "b")
+    git(b, "remote", "set-url", "origin", str(origin))
+    git(b, "fetch", "-q", "origin")
+    pulled = xp("exp", "pull", "origin", cwd=b).stdout
+    assert "fetched from remote 'store'" in pulled
+    applied = xp("exp", "apply", "big", cwd=b)
+    assert "no longer in the cache" not in applied.stderr, applied.stderr
+    xp("exp", "apply", "big", cwd=demo)
+    assert (b / "model/model.json").read_bytes() == (demo / "model/model.json").read_bytes()
+    ran = xp("repro", cwd=b).stdout
+    assert "Running stage" not in ran, f"B rebuilt what A made: {ran}"
+
+
+def test_apply_fetches_a_missing_output_from_the_default_remote(demo, tmp_path, xp):
+    xp("exp", "run", "-S", "train.lr=0.2", "-n", "mine", cwd=demo)
+    xp("exp", "push", str(demo / "origin.git"), cwd=demo)  # Outputs to the remote as well.
+    cache = demo / ".xp" / "cache"
+    for path in cache.rglob("*"):
+        if path.is_file():
+            path.chmod(0o644)
+            path.unlink()
+    applied = xp("exp", "apply", "mine", cwd=demo)
+    assert "no longer in the cache" not in applied.stderr, applied.stderr
+    assert (demo / "model/model.json").is_file()
+
+
+def test_a_corrupted_object_on_the_remote_is_refused(demo, tmp_path, xp):
+    xp("push", cwd=demo)
+    b = clone(demo, tmp_path / "b")
+    store = tmp_path / "store"
+    model_md5 = hashlib.md5((demo / "model/model.json").read_bytes()).hexdigest()
+    rotten = objects(store)[model_md5]
+    rotten.chmod(0o644)
+    rotten.write_bytes(b"{\"weights\": \"not what A trained\"}")
+    out = xp("pull", cwd=b, expect=2).stderr
+    assert "do not hold what their names say" in out and model_md5 in out
+    assert not (b / "model/model.json").exists(), "a corrupt object never reaches the workspace"
+    cached = b / ".xp" / "cache" / "files" / "md5" / model_md5[:2] / model_md5[2:]
+    assert not cached.exists(), "nor the cache"
+    # A forged folder listing that points outside its folder is refused the same way.
+    listing = [{"md5": model_md5, "relpath": "../../escaped"}]
+    forged = json.dumps(listing, sort_keys=True).encode()
+    forged_md5 = hashlib.md5(forged).hexdigest() + ".dir"
+    target = store / "files" / "md5" / forged_md5[:2] / forged_md5[2:]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(forged)
+    (b / "evil.dvc").write_text(f"outs:\n- md5: {forged_md5}\n  size: 1\n  nfiles: 1\n  hash: md5\n  path: evil\n")
+    out = xp("fetch", "evil.dvc", cwd=b, expect=2).stderr
+    assert "do not hold what their names say" in out
+    assert not (tmp_path / "escaped").exists()
+
+
+def test_a_push_killed_half_way_leaves_no_half_object_and_finishes_when_run_again(demo, tmp_path, xp):
+    big = demo / "big"
+    big.mkdir()
+    for i in range(400):
+        (big / f"{i:03}.bin").write_bytes(os.urandom(64 * 1024))
+    xp("add", "big", cwd=demo)
+    git(demo, "add", "-A")
+    git(demo, "commit", "-qm", "big data")
+    store = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-m", "pyhelper", "push", "-j", "2"], cwd=demo,
+                            env={**os.environ, **GIT_ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(objects(store)) < 20 and proc.poll() is None:
+        assert time.monotonic() < deadline, "the push never started"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = objects(store)
+    print(f"killed after {len(partial)} objects")
+    assert all(hashlib.md5(p.read_bytes()).hexdigest() == md5.removesuffix(".dir") for md5, p in partial.items()), \
+        "every object under its final name is whole"
+    again = json.loads(xp("push", "--json", cwd=demo).stdout)
+    assert again["moved"] > 0 and not again["failed"]
+    b = clone(demo, tmp_path / "b")
+    xp("pull", cwd=b)
+    assert sorted(p.name for p in (b / "big").iterdir()) == sorted(p.name for p in big.iterdir())
+    assert (b / "big" / "399.bin").read_bytes() == (big / "399.bin").read_bytes()
+
+
+def test_status_c_compares_the_cache_with_the_remote_as_dvc_does(tmp_path, dvc_bin, xp):  # noqa: F811
+    a = tmp_path / "a"
+    a.mkdir()
+    git(a, "init", "-q")
+    dvc(dvc_bin, a, "init", "-q")
+    for name in ("pushed.txt", "local.txt", "gone.txt"):
+        (a / name).write_text(f"{name}\n")
+    folder = a / "images"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.png").write_bytes(bytes([i]) * 100)
+    dvc(dvc_bin, a, "add", "-q", "pushed.txt", "gone.txt", "images")
+    dvc(dvc_bin, a, "remote", "add", "-d", "store", str(tmp_path / "store"))
+    dvc(dvc_bin, a, "push", "-q")
+    dvc(dvc_bin, a, "add", "-q", "local.txt")
+    gone = hashlib.md5(b"gone.txt\n").hexdigest()
+    cached = a / ".dvc" / "cache" / "files" / "md5" / gone[:2] / gone[2:]
+    cached.chmod(0o644)
+    cached.unlink()
+    (a / "lost.txt").write_text("lost\n")
+    dvc(dvc_bin, a, "add", "-q", "lost.txt")
+    lost = hashlib.md5(b"lost\n").hexdigest()
+    (a / ".dvc" / "cache" / "files" / "md5" / lost[:2] / lost[2:]).unlink()
+    theirs = json.loads(dvc(dvc_bin, a, "status", "-c", "--json"))
+    ours = json.loads(xp("status", "-c", "--json", cwd=a).stdout)
+    assert ours == theirs == {"gone.txt": "deleted", "local.txt": "new", "lost.txt": "missing"}
+    assert xp("status", "-c", cwd=a).stdout == dvc(dvc_bin, a, "status", "-c")
+    xp("push", cwd=a)
+    xp("pull", "gone.txt", cwd=a)
+    assert json.loads(xp("status", "-c", "--json", cwd=a).stdout) == {"lost.txt": "missing"}
