@@ -81,9 +81,9 @@ def test_bad_remote_input_is_one_line_with_the_fix(demo, xp):
     assert "no remote named 'nope'" in out and "store" in out
     out = xp("remote", "modify", "store", "region", "eu", cwd=demo, expect=2).stderr
     assert "not an option of a local remote" in out
-    xp("remote", "add", "cloud", "s3://bucket/x", cwd=demo)
+    xp("remote", "add", "cloud", "gs://bucket/x", cwd=demo)
     out = xp("push", "-r", "cloud", cwd=demo, expect=2).stderr
-    assert "cannot reach yet" in out and "dvc push" in out, "an honest 'not yet' for S3 in this version"
+    assert "cannot reach yet" in out and "dvc push" in out, "an honest 'not yet' for the types not built yet"
     (demo / ".xpconfig").write_text("[core\n    remote = store\n")
     out = xp("push", cwd=demo, expect=2).stderr
     assert ".xpconfig:1" in out and "does not parse" in out
