@@ -27,6 +27,7 @@ test: setup
 	$(VENV)/bin/mypy  # pyproject.toml says what: pyhelper, strict on core/ and the wire protocol
 	bash scripts/dvc-venv.sh >/dev/null
 	bash scripts/redis-setup.sh >/dev/null
+	bash scripts/ssh-setup.sh >/dev/null
 	bash scripts/e2e-setup.sh >/dev/null  # chromium: the plots tests render reports in it
 	$(PY) -m pytest -n 2 -q
 	$(MAKE) --no-print-directory ext-test

@@ -135,6 +135,10 @@ class FsspecStorage:
             except BaseException:
                 with contextlib.suppress(Exception):
                     self.fs.rm_file(tmp)
+                # SFTP's rename refuses an existing target: another push wrote the same object meanwhile.
+                with contextlib.suppress(Exception):
+                    if self.fs.exists(key):
+                        return
                 raise
 
     def download(self, md5: str, dest: Path) -> None:
@@ -151,9 +155,14 @@ def translated(label: str) -> Iterator[None]:
     except FileNotFoundError:
         raise
     except PermissionError as exc:
-        raise BadInput(f"remote {label} refused access: {_first_line(exc)}",
-                       hint="check its credentials (`xp remote modify --local NAME access_key_id …`, a profile, "
-                            "or the AWS_* variables) and that they may read and write there") from None
+        if "PermissionDenied" in _chain(exc):  # asyncssh's (sshfs re-raises it as a PermissionError): the login.
+            raise BadInput(f"remote {label}: the SSH server refused the login ({_first_line(exc)})",
+                           hint="check the user (`xp remote modify NAME user USER`) and the key "
+                                "(`xp remote modify --local NAME keyfile PATH`)") from None
+        fix = ("check its credentials (`xp remote modify --local NAME access_key_id …`, a profile, or the AWS_* "
+               "variables) and that they may read and write there") if "(s3://" in label else \
+            "check that this user may read and write there"
+        raise BadInput(f"remote {label} refused access: {_first_line(exc)}", hint=fix) from None
     except (OSError, TimeoutError) as exc:
         if isinstance(exc, OSError) and exc.errno is not None and exc.errno not in _NETWORK_ERRNOS:
             raise  # The local disk (full, read-only): the CLI says those itself.
@@ -167,10 +176,13 @@ def translated(label: str) -> Iterator[None]:
                                 "`secret_access_key …`, a `profile`, or the AWS_* variables") from None
         if name in ("NoSuchBucket", "ClientError") and "NoSuchBucket" in str(exc):
             raise BadInput(f"remote {label}: the bucket does not exist", hint="create it, or fix the url") from None
-        if name in ("HostKeyNotVerifiable", "KeyExchangeFailed", "PermissionDenied", "DisconnectError"):
-            raise BadInput(f"remote {label}: the SSH connection was refused ({_first_line(exc)})",
-                           hint="check the host key (known_hosts), the user and the key file "
-                                "(`xp remote modify NAME keyfile PATH`)") from None
+        if name == "HostKeyNotVerifiable":
+            raise BadInput(f"remote {label}: the server's host key is not known ({_first_line(exc)})",
+                           hint="check it and add it to ~/.ssh/known_hosts (`ssh-keyscan -p PORT HOST >> "
+                                "~/.ssh/known_hosts`, or log in once with `ssh`)") from None
+        if name in ("KeyExchangeFailed", "DisconnectError", "ConnectionLost"):
+            raise BadInput(f"remote {label}: the SSH connection failed ({_first_line(exc)})",
+                           hint="check the host and port, then run the same command again") from None
         if name.endswith(("Error", "Exception")) and type(exc).__module__.split(".")[0] in _REMOTE_LIBRARIES:
             raise BadInput(f"remote {label}: {name}: {_first_line(exc)}",
                            hint="check the remote's url and options (`xp remote list --json`)") from None
@@ -180,6 +192,16 @@ def translated(label: str) -> Iterator[None]:
 _NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT,
                    errno.EPIPE, errno.ECONNABORTED}
 _REMOTE_LIBRARIES = {"botocore", "aiobotocore", "s3fs", "asyncssh", "sshfs", "aiohttp"}
+
+
+def _chain(exc: BaseException) -> set[str]:
+    """The class names of `exc` and the errors it was raised from."""
+    names: set[str] = set()
+    seen: BaseException | None = exc
+    while seen is not None and len(names) < 10:
+        names.add(type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    return names
 
 
 def _first_line(exc: BaseException) -> str:
@@ -226,6 +248,43 @@ def _s3(remote: Remote) -> FsspecStorage:
     return FsspecStorage(fs, root, f"'{remote.name}' ({remote.url})", atomic_put=True)
 
 
+def _ssh(remote: Remote) -> FsspecStorage:
+    """`ssh://[user@]host[:port]/path`, with DVC's options (user, port, keyfile, password, passphrase, timeout)."""
+    from urllib.parse import urlsplit
+
+    try:
+        import sshfs
+    except ImportError:
+        raise BadInput(f"remote '{remote.name}' is on SSH, and the SSH support is not installed",
+                       hint="pip install 'xp-experiments[ssh]' (sshfs, as DVC uses)") from None
+    parts = urlsplit(remote.url)
+    options = remote.options
+    if not parts.hostname or parts.hostname.startswith("-"):
+        raise BadInput(f"remote '{remote.name}': '{remote.url}' names no host", hint="use ssh://[USER@]HOST[:PORT]/PATH")
+    kwargs: dict[str, Any] = {"connect_timeout": float(options.get("connect_timeout", options.get("timeout", 30))),
+                              "encryption_algs": ["aes128-gcm@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr"],
+                              "compression_algs": None}
+    user = options.get("user") or parts.username
+    if user:
+        kwargs["username"] = user
+    port = options.get("port") or parts.port
+    if port:
+        kwargs["port"] = int(port)
+    if "keyfile" in options:
+        kwargs["client_keys"] = [os.path.expanduser(options["keyfile"])]
+    for option in ("password", "passphrase"):
+        if option in options:
+            kwargs[option] = options[option]
+    # The host must be in ~/.ssh/known_hosts: asyncssh alone would skip the check when that file is empty or
+    # absent, and a push to an impostor gives away the data.
+    known = Path(os.path.expanduser("~/.ssh/known_hosts"))
+    kwargs["known_hosts"] = known.read_bytes() if known.is_file() else b""
+    label = f"'{remote.name}' ({remote.url})"
+    with translated(label):
+        fs = sshfs.SSHFileSystem(parts.hostname, skip_instance_cache=True, **kwargs)
+    return FsspecStorage(fs, parts.path or "/", label, atomic_put=False)
+
+
 def open_storage(remote: Remote, *, create: bool = False, check: bool = True) -> Storage:
     """The storage of `remote`; `create`: a local folder that does not exist yet is made (a push); without
     `check`, a folder that is not there is taken as an empty remote (a status)."""
@@ -241,6 +300,8 @@ def open_storage(remote: Remote, *, create: bool = False, check: bool = True) ->
         return LocalStorage(root, label)
     if remote.scheme == "s3":
         return _s3(remote)
+    if remote.scheme == "ssh":
+        return _ssh(remote)
     raise BadInput(f"remote {label} is of type '{remote.scheme}', which this version of xp cannot reach yet "
-                   "(folders and S3 only)",
+                   "(folders, S3 and SSH only)",
                    hint="use `dvc push`/`dvc pull` for it meanwhile: xp reads the same cache")
