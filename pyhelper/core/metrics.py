@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from pyhelper.core.params import flatten, get_value, parse_params
+from pyhelper.core.pipeline.stage import Pipeline
 from pyhelper.core.project import Project
 from pyhelper.core.revisions import WORKSPACE, Revisions
-from pyhelper.core.stage import Pipeline
 from pyhelper.errors import BadInput, XpError
 
 
@@ -154,7 +154,7 @@ class _Reader:
     def _cached_outs(self, rev: str) -> dict[str, str]:
         """Repository path -> md5 of every output in the revision's dvc.lock."""
         if rev not in self._locks:
-            from pyhelper.core.lockfile import parse_lock
+            from pyhelper.core.pipeline.lockfile import parse_lock
 
             outs: dict[str, str] = {}
             text = self.revs.read(rev, "dvc.lock")

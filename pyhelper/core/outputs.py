@@ -49,10 +49,10 @@ def recorded_outputs(project: Project, repo: pygit2.Repository, tree: pygit2.Tre
     not hold. A lock or `.dvc` file that does not parse raises with `strict`, and is skipped without."""
     import posixpath
 
-    from pyhelper.core.collect import TreeFiles
-    from pyhelper.core.dvcdata import parse_data_file
-    from pyhelper.core.dvcfile import parse_pipeline
-    from pyhelper.core.lockfile import parse_lock
+    from pyhelper.core.pipeline.collect import TreeFiles
+    from pyhelper.core.pipeline.dvcdata import parse_data_file
+    from pyhelper.core.pipeline.dvcfile import parse_pipeline
+    from pyhelper.core.pipeline.lockfile import parse_lock
     from pyhelper.errors import XpError
 
     listing = TreeFiles(repo, project.sub)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pyhelper.errors import NoCommits, NotARepository
 
 if TYPE_CHECKING:
-    from pyhelper.core.stage import Pipeline
+    from pyhelper.core.pipeline.stage import Pipeline
 
 PIPELINE_FILE = "dvc.yaml"
 LOCK_FILE = "dvc.lock"
@@ -81,7 +81,7 @@ class Project:
 
     def pipeline(self) -> Pipeline:  # Imported lazily: finding a project stays light.
         """Every dvc.yaml and `.dvc` file of the project, collected and parsed as DVC does."""
-        from pyhelper.core.dvcfile import read_pipeline
+        from pyhelper.core.pipeline.dvcfile import read_pipeline
 
         return read_pipeline(self.root, sub=self.sub)
 
@@ -102,7 +102,7 @@ class Project:
         """Raises `PipelineError` with the fix when the project has no dvc.yaml and no `.dvc` file."""
         if self.pipeline_path.is_file() or (self.project_root / ".dvc").is_dir():
             return  # A DVC project tracking nothing yet is a project too (its status is empty).
-        from pyhelper.core.collect import collect
+        from pyhelper.core.pipeline.collect import collect
 
         found = collect(self.root, self.sub)
         if found.pipelines or found.data:

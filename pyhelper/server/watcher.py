@@ -350,8 +350,8 @@ def _watched_files(root: Path) -> tuple[str, ...]:
     """dvc.yaml, dvc.lock, and the params and metrics files the pipeline names."""
     files = ["dvc.yaml", "dvc.lock", "params.yaml"]
     try:
-        from pyhelper.core.dvcfile import read_pipeline
         from pyhelper.core.metrics import metrics_files, params_keys
+        from pyhelper.core.pipeline.dvcfile import read_pipeline
 
         pipeline = read_pipeline(root, sub="")
         files += list(pipeline.files) + pipeline.lock_files() + list(params_keys(pipeline)) + metrics_files(pipeline)

@@ -28,8 +28,8 @@ from pyhelper.core.gitcore import lookup_blob, native
 from pyhelper.core.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
 from pyhelper.core.inside import inside_work_tree
 from pyhelper.core.outputs import Recorded, checkout, recorded_outputs
+from pyhelper.core.pipeline.repro import workspace_lock
 from pyhelper.core.project import Project
-from pyhelper.core.repro import workspace_lock
 from pyhelper.errors import BadInput, WouldOverwrite, XpError
 
 if TYPE_CHECKING:

@@ -125,8 +125,8 @@ def _referenced(project: Project) -> set[str]:
     git = native()
 
     from pyhelper.core.cache import Cache
-    from pyhelper.core.lockfile import parse_lock
-    from pyhelper.core.run_cache import RunCache
+    from pyhelper.core.pipeline.lockfile import parse_lock
+    from pyhelper.core.pipeline.run_cache import RunCache
     from pyhelper.errors import XpError
 
     md5s: set[str] = set()

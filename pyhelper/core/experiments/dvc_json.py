@@ -173,8 +173,8 @@ def _rel(reader: RowReader, path: str) -> str:
 
 def _deps_and_outs(reader: RowReader, tree: pygit2.Tree | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The deps and (not metrics, not plots) outputs the revision's locks record, and its .dvc data."""
-    from pyhelper.core.dvcdata import parse_data_file
-    from pyhelper.core.dvcfile import parse_pipeline
+    from pyhelper.core.pipeline.dvcdata import parse_data_file
+    from pyhelper.core.pipeline.dvcfile import parse_pipeline
 
     files = reader.pipeline_files(tree)
 
@@ -229,7 +229,7 @@ def _deps_and_outs(reader: RowReader, tree: pygit2.Tree | None) -> tuple[dict[st
 def _data_files(reader: RowReader, tree: pygit2.Tree | None) -> tuple[str, ...]:
     if tree is None:
         return reader.workspace_files().data
-    from pyhelper.core.collect import TreeFiles
+    from pyhelper.core.pipeline.collect import TreeFiles
 
     if reader._tree_files is None:
         reader._tree_files = TreeFiles(reader.repo, reader.project.sub)

@@ -34,7 +34,7 @@ from pyhelper.live import ENV_RESUME, ENV_SOCKET, PROTOCOL_VERSION
 
 if TYPE_CHECKING:
     from pyhelper.core.cache import Cache
-    from pyhelper.core.repro import ReproEvent
+    from pyhelper.core.pipeline.repro import ReproEvent
 
 # A file whose stat changed less than this long before it was hashed may change again without its
 # stat changing (the clock ticks coarser than nanoseconds), so its hash is not remembered.
@@ -260,7 +260,7 @@ class Recorder:
             self.recorded.append(checkpoint)
             self._write_live_file(checkpoint)
         if self._on_event is not None:
-            from pyhelper.core.repro import ReproEvent
+            from pyhelper.core.pipeline.repro import ReproEvent
 
             with contextlib.suppress(Exception):  # A listener's failure must not undo a recorded checkpoint.
                 self._on_event(ReproEvent("checkpoint", self.stage, f"{checkpoint.name} {checkpoint.rev[:7]}"))

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core import graph, tmp_workspace
+from pyhelper.core import tmp_workspace
 from pyhelper.core.experiments import names
 from pyhelper.core.experiments.save import Experiment, choose_name, record, reserve
 from pyhelper.core.gitrepo import head_commit, open_repo, snapshot_tree
 from pyhelper.core.params_edit import parse_override, set_params
-from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef
-from pyhelper.core.repro import (
+from pyhelper.core.pipeline import graph
+from pyhelper.core.pipeline.repro import (
     ReproEvent,
     ReproOptions,
     ReproResult,
@@ -30,6 +29,8 @@ from pyhelper.core.repro import (
     reproduce,
     workspace_lock,
 )
+from pyhelper.core.project import Project
+from pyhelper.core.refs import ExpRef
 from pyhelper.errors import BadInput, StageFailed, XpError
 
 if TYPE_CHECKING:

@@ -385,7 +385,7 @@ def reserve(project: Project, baseline: str, name: str, *, wait: bool = False) -
 def save(project: Project, *, name: str | None = None, message: str | None = None, force: bool = False,
          tags: tuple[str, ...] = (), note: str = "") -> Experiment:
     """Records the workspace as it is (tracked changes, deletions, untracked files) as an experiment."""
-    from pyhelper.core.repro import workspace_lock
+    from pyhelper.core.pipeline.repro import workspace_lock
 
     with workspace_lock(project):  # Never a half-finished workspace of a running `exp run`.
         return record(project, name=name, message=message, force=force, tags=tags, note=note)

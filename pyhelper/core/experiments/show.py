@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     import pygit2
 
     from pyhelper.core.cache import Cache
-    from pyhelper.core.collect import Collected, TreeFiles
     from pyhelper.core.experiments.checkpoint import Checkpoint
+    from pyhelper.core.pipeline.collect import Collected, TreeFiles
     from pyhelper.core.queue.db import Entry
     from pyhelper.core.refs import ExpRef
 
@@ -157,7 +157,7 @@ class RowReader:
         again only when a dvc.yaml of the root changed (a long-lived server reader sees new files)."""
         import posixpath
 
-        from pyhelper.core.collect import collect
+        from pyhelper.core.pipeline.collect import collect
 
         # The stats that change when a dvc.yaml or a folder is added or removed where pipelines live.
         known = self._ws_files[1].pipelines if self._ws_files is not None else ()
@@ -178,7 +178,7 @@ class RowReader:
         if tree is None:
             return self.workspace_files().pipelines
         if self._tree_files is None:
-            from pyhelper.core.collect import TreeFiles
+            from pyhelper.core.pipeline.collect import TreeFiles
 
             self._tree_files = TreeFiles(self.repo, self.project.sub)
         return self._tree_files.pipelines(tree)
@@ -200,7 +200,7 @@ class RowReader:
                 vars_blob = self._blob(tree, posixpath.join(posixpath.dirname(file), "params.yaml"))
                 key += (vars_blob[0] if vars_blob else "",)
         if key not in self._layouts:
-            from pyhelper.core.dvcfile import parse_pipeline
+            from pyhelper.core.pipeline.dvcfile import parse_pipeline
 
             def read(rel: str) -> str | None:
                 found = self._blob(tree, rel, anywhere=True)  # In a commit's tree, only the tree is found.
@@ -252,7 +252,7 @@ class RowReader:
     def lock(self, tree: pygit2.Tree | None, locks: tuple[str, ...] = ("dvc.lock",)) -> dict[str, Any]:
         """Lock entries of a tree from each of `locks` (empty when absent or unreadable), keyed by
         `file:stage` for the locks of subfolder pipelines."""
-        from pyhelper.core.lockfile import parse_lock
+        from pyhelper.core.pipeline.lockfile import parse_lock
 
         found: dict[str, Any] = {}
         for lock in locks:

@@ -199,7 +199,7 @@ def snapshot(project: Project, repo: pygit2.Repository | None, revision: Revisio
 
 def _definitions(snap: Snapshot) -> list[PlotDef]:
     """The revision's declared plots, plus the live metric curves when they exist undeclared."""
-    from pyhelper.core.dvcfile import parse_pipeline
+    from pyhelper.core.pipeline.dvcfile import parse_pipeline
 
     defs = definitions(parse_pipeline(snap.text, files=list(snap.pipeline_files()), sub=snap.project.sub))
     covered = any(s.path == LIVE_DIR or LIVE_DIR.startswith(s.path + "/") for d in defs for s in d.sources)

@@ -160,10 +160,10 @@ class Snapshot:
     def pipeline_files(self) -> tuple[str, ...]:
         """The project's dvc.yaml files in this revision (every one, as DVC collects them)."""
         if self.tree is None:
-            from pyhelper.core.collect import collect
+            from pyhelper.core.pipeline.collect import collect
 
             return collect(self.root, self.project.sub).pipelines or ("dvc.yaml",)
-        from pyhelper.core.collect import TreeFiles
+        from pyhelper.core.pipeline.collect import TreeFiles
 
         assert self.repo is not None
         return TreeFiles(self.repo, self.project.sub).pipelines(self.tree) or ("dvc.yaml",)
@@ -238,7 +238,7 @@ class Snapshot:
 
     def _cached_md5(self, path: str) -> str | None:
         if self._lock is None:
-            from pyhelper.core.lockfile import parse_lock
+            from pyhelper.core.pipeline.lockfile import parse_lock
 
             self._lock = {}
             if path.rsplit("/", 1)[-1] == "dvc.lock":

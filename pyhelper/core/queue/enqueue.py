@@ -50,7 +50,7 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
         raise BadInput(f"the queue does not serve a DVC project inside a monorepo ('{project.sub}') yet",
                        hint="run the experiment with `xp exp run --temp` (it runs in a private copy just the same)")
     project.require_pipeline()
-    from pyhelper.core.repro import cache_tracked_data
+    from pyhelper.core.pipeline.repro import cache_tracked_data
 
     cache_tracked_data(project)  # Workers get `.dvc`-tracked data from the cache.
     project.pipeline()  # A broken dvc.yaml is reported now, not when a worker runs it.

@@ -31,7 +31,7 @@ cache's manifests: anything else (`../../x.dir`) would make a path outside both 
 
 def _lock_outs(repo: pygit2.Repository, commit: pygit2.Commit) -> list[HashInfo]:
     """The outputs the commit's dvc.lock records (cached or not: objects that are not shared are skipped)."""
-    from pyhelper.core.lockfile import parse_lock
+    from pyhelper.core.pipeline.lockfile import parse_lock
     from pyhelper.errors import XpError
 
     try:

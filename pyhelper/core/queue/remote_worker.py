@@ -133,8 +133,8 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
     import pyhelper.core.experiments.checkpoint  # noqa: F401
     import pyhelper.core.experiments.recorder  # noqa: F401
     import pyhelper.core.gitrepo  # noqa: F401
+    import pyhelper.core.pipeline.repro  # noqa: F401
     import pyhelper.core.queue.enqueue  # noqa: F401
-    import pyhelper.core.repro  # noqa: F401
     import pyhelper.core.tmp_workspace  # noqa: F401
 
     _SETTINGS.update(url=url, remote=remote, cache_dir=cache_dir,

@@ -91,8 +91,8 @@ def _stage_hover(ls: XpServer, stage: str, where: lsp.Range) -> lsp.Hover | None
     """What a stage runs, whether it is up to date (and why not), and its last recorded run."""
     import time
 
-    from pyhelper.core.run_cache import RunCache
-    from pyhelper.core.status import status
+    from pyhelper.core.pipeline.run_cache import RunCache
+    from pyhelper.core.pipeline.status import status
 
     try:
         project = ls.project()
@@ -299,8 +299,8 @@ def code_lens(ls: XpServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | 
         return None
     if rel != "params.yaml":
         try:
-            from pyhelper.core.dvcfile import read_pipeline
             from pyhelper.core.metrics import params_keys
+            from pyhelper.core.pipeline.dvcfile import read_pipeline
 
             if rel not in params_keys(read_pipeline(ls.root)):
                 return None

@@ -63,7 +63,7 @@ def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperime
 
 def repro_pipeline(ls: XpServer, params: p.ReproPipelineParams) -> p.ReproPipelineResult:
     """Starts `xp repro` in the background."""
-    from pyhelper.core.graph import order
+    from pyhelper.core.pipeline.graph import order
 
     project = ls.project()
     project.require_pipeline()

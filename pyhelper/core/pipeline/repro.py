@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from pyhelper.core import graph
 from pyhelper.core.cache import Cache, remove
 from pyhelper.core.hashing import HashInfo, StatIndex
-from pyhelper.core.lockfile import LockEntry, prune_locks, read_locks, write_stage
+from pyhelper.core.pipeline import graph
+from pyhelper.core.pipeline.lockfile import LockEntry, prune_locks, read_locks, write_stage
+from pyhelper.core.pipeline.run_cache import RecordedOut, RunCache, signature
+from pyhelper.core.pipeline.stage import Stage
+from pyhelper.core.pipeline.stage_state import ParamsReader, StageState, compute_state
 from pyhelper.core.processes import stop_group
 from pyhelper.core.project import Project
-from pyhelper.core.run_cache import RecordedOut, RunCache, signature
-from pyhelper.core.stage import Stage
-from pyhelper.core.stage_state import ParamsReader, StageState, compute_state
 from pyhelper.errors import PipelineError, StageFailed, XpError
 
 TAIL_LINES = 20

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core import graph
 from pyhelper.core.cache import Cache
-from pyhelper.core.dvcdata import DataFile
 from pyhelper.core.hashing import HashInfo, StatIndex, same_content
-from pyhelper.core.lockfile import LockEntry, read_locks
+from pyhelper.core.pipeline import graph
+from pyhelper.core.pipeline.dvcdata import DataFile
+from pyhelper.core.pipeline.lockfile import LockEntry, read_locks
+from pyhelper.core.pipeline.stage import Stage, is_url
+from pyhelper.core.pipeline.stage_state import ParamsReader, compute_state, is_callback
 from pyhelper.core.project import Project
-from pyhelper.core.stage import Stage, is_url
-from pyhelper.core.stage_state import ParamsReader, compute_state, is_callback
 from pyhelper.errors import XpError
 
 Change = str | dict[str, dict[str, Any]]

@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core import interpolation
-from pyhelper.core.stage import Out, ParamsDep, Pipeline, Stage
+from pyhelper.core.pipeline import interpolation
+from pyhelper.core.pipeline.stage import Out, ParamsDep, Pipeline, Stage
 from pyhelper.core.yamlfile import text_of
 from pyhelper.errors import PipelineError, did_you_mean
 
@@ -474,7 +474,7 @@ def read_pipeline(root: Path, *, display: str = "dvc.yaml", sub: str | None = No
     `sub` is the DVC project's folder inside the repository (default: the one `root` holds, see
     `collect.project_sub`); an empty pipeline when there is no dvc.yaml.
     """
-    from pyhelper.core.collect import collect, project_sub
+    from pyhelper.core.pipeline.collect import collect, project_sub
 
     if sub is None:
         sub = project_sub(root)
@@ -486,7 +486,7 @@ def read_pipeline(root: Path, *, display: str = "dvc.yaml", sub: str | None = No
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
-    from pyhelper.core.dvcdata import read_data_files
+    from pyhelper.core.pipeline.dvcdata import read_data_files
 
     return parse_pipeline(read, files=list(found.pipelines), sub=sub, data=tuple(read_data_files(root, found.data)),
                           parsing=found.parsing)
