@@ -208,7 +208,7 @@ def show(args: argparse.Namespace) -> int:
 def diff(args: argparse.Namespace) -> int:
     """`xp exp diff [A] [B]`."""
     from pyhelper.core.experiments.diff import diff as compute
-    from pyhelper.core.metrics import dvc_diff_entry
+    from pyhelper.core.values.metrics import dvc_diff_entry
 
     result = compute(_project(), args.a, args.b, all_rows=args.all, param_deps=args.param_deps)
     for side, error in result.errors:

@@ -77,8 +77,8 @@ def repro(args: argparse.Namespace) -> int:
 
     project = find_project()
     if args.set_params:
-        from pyhelper.core.params_edit import set_params
         from pyhelper.core.pipeline import graph
+        from pyhelper.core.values.params_edit import set_params
         from pyhelper.errors import XpError
 
         edit = set_params(project.project_root, args.set_params)  # Checks every file before writing any.
@@ -208,8 +208,8 @@ def demo(args: argparse.Namespace) -> int:
     import time
 
     from pyhelper import demo as demo_project
-    from pyhelper.core.metrics import show_metrics
     from pyhelper.core.project import Project
+    from pyhelper.core.values.metrics import show_metrics
 
     started = time.monotonic()
     dest = demo_project.create(Path(args.dir))

@@ -29,7 +29,7 @@ def _open():
 
 
 def _short_params(params: dict) -> str:
-    from pyhelper.core.params import flatten
+    from pyhelper.core.values.params import flatten
 
     flat = {}
     for values in params.values():

@@ -97,7 +97,7 @@ def _chain(repo: pygit2.Repository, tip: str, baseline: str) -> list[pygit2.Comm
 
 def _data(reader: RowReader, tree: pygit2.Tree | None, rev: str, commit: pygit2.Commit | None) -> dict[str, Any]:
     """One revision's `data`: params, metrics, deps and outputs as DVC shows them."""
-    from pyhelper.core.metrics import dvc_values
+    from pyhelper.core.values.metrics import dvc_values
 
     layout = reader.layout(tree)
     params: dict[str, Any] = {}
@@ -133,7 +133,7 @@ def _data(reader: RowReader, tree: pygit2.Tree | None, rev: str, commit: pygit2.
 
 
 def _parse_params(reader: RowReader, blob: tuple[str, bytes], path: str, *, metrics: bool = False) -> Any:
-    from pyhelper.core.params import parse_params
+    from pyhelper.core.values.params import parse_params
 
     suffix = posixpath.splitext(path)[1].lower()
     if metrics and suffix not in (".json", ".yaml", ".yml", ".toml"):
@@ -146,7 +146,7 @@ def _select(data: Any, keys: tuple[str, ...]) -> Any:
     """A params file's data, or only the keys a stage reads (nested, as DVC shows them)."""
     if not keys or not isinstance(data, dict):
         return data
-    from pyhelper.core.params import get_value, put_dotted
+    from pyhelper.core.values.params import get_value, put_dotted
 
     picked: dict[str, Any] = {}
     for key in keys:
@@ -158,7 +158,7 @@ def _select(data: Any, keys: tuple[str, ...]) -> Any:
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    from pyhelper.core.params import put_dotted
+    from pyhelper.core.values.params import put_dotted
 
     nested: dict[str, Any] = {}
     for key, value in flat.items():

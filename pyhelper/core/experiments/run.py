@@ -19,7 +19,6 @@ from pyhelper.core import tmp_workspace
 from pyhelper.core.experiments import names
 from pyhelper.core.experiments.save import Experiment, choose_name, record, reserve
 from pyhelper.core.gitrepo import head_commit, open_repo, snapshot_tree
-from pyhelper.core.params_edit import parse_override, set_params
 from pyhelper.core.pipeline import graph
 from pyhelper.core.pipeline.repro import (
     ReproEvent,
@@ -31,6 +30,7 @@ from pyhelper.core.pipeline.repro import (
 )
 from pyhelper.core.project import Project
 from pyhelper.core.refs import ExpRef
+from pyhelper.core.values.params_edit import parse_override, set_params
 from pyhelper.errors import BadInput, StageFailed, XpError
 
 if TYPE_CHECKING:

@@ -185,7 +185,7 @@ class RowReader:
 
     def layout(self, tree: pygit2.Tree | None) -> _Layout:
         """Params and metrics files of the pipeline in this tree."""
-        from pyhelper.core.metrics import metrics_files, params_keys
+        from pyhelper.core.values.metrics import metrics_files, params_keys
 
         files = self.pipeline_files(tree)
         blobs = [(f, b) for f in files if (b := self._blob(tree, f)) is not None]
@@ -218,8 +218,8 @@ class RowReader:
         return self._layouts[key]
 
     def params(self, tree: pygit2.Tree | None, layout: _Layout, errors: dict[str, str]) -> dict[str, dict[str, Any]]:
-        from pyhelper.core.metrics import not_read
-        from pyhelper.core.params import flatten, get_value, parse_params
+        from pyhelper.core.values.metrics import not_read
+        from pyhelper.core.values.params import flatten, get_value, parse_params
 
         out: dict[str, dict[str, Any]] = {}
         for path, keys in layout.params.items():
@@ -269,7 +269,7 @@ class RowReader:
 
     def metrics(self, tree: pygit2.Tree | None, layout: _Layout, lock: Callable[[], dict[str, Any]],
                 errors: dict[str, str]) -> dict[str, dict[str, Any]]:
-        from pyhelper.core.metrics import not_read, parse_metrics
+        from pyhelper.core.values.metrics import not_read, parse_metrics
 
         out: dict[str, dict[str, Any]] = {}
         cached: dict[str, str] | None = None

@@ -84,7 +84,7 @@ class _Reader:
 
     def load_params(self, rel: str) -> dict[str, Any]:
         """A params file of the same source (disk or git tree), parsed."""
-        from pyhelper.core.params import parse_params
+        from pyhelper.core.values.params import parse_params
         from pyhelper.errors import ParamsError
 
         text = self.read(rel)
@@ -110,7 +110,7 @@ class _Reader:
 
     def _vars_entry(self, entry: Any, keys: Keys, wdir: str) -> dict[str, Any]:
         """One `vars` item: an inline mapping, or `file[:key,key]` to load from a params file."""
-        from pyhelper.core.params import get_value, missing_key_error, put_dotted
+        from pyhelper.core.values.params import get_value, missing_key_error, put_dotted
         from pyhelper.errors import ParamsError
 
         if isinstance(entry, dict):

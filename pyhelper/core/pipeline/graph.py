@@ -219,8 +219,8 @@ def check_inputs(pipeline: Pipeline, root: Path, stages: list[Stage]) -> None:
     `.dvc` file tracks is a mistake in dvc.yaml (or missing code): an error before anything runs.
     Missing tracked data is not an error here: `repro` refuses only the stages that need it.
     """
-    from pyhelper.core.params import get_value, load_params, missing_key_error
     from pyhelper.core.pipeline.stage import is_url
+    from pyhelper.core.values.params import get_value, load_params, missing_key_error
 
     produced = [stage.repo_path(o.path) for stage in pipeline.stages.values() for o in stage.outs]
     loaded: dict[str, dict[str, Any]] = {}

@@ -411,7 +411,7 @@ def _run_command(name: str, command: str, cwd: Path, env: dict[str, str],
 
 def _metrics_of(root: Path, stage: Stage) -> dict[str, Any]:
     """The flattened values of the stage's metrics files (unreadable files are left out)."""
-    from pyhelper.core.metrics import read_metrics_file
+    from pyhelper.core.values.metrics import read_metrics_file
 
     values: dict[str, Any] = {}
     for out in stage.outs:

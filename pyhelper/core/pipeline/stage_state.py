@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from pyhelper.core.hashing import HashInfo, StatIndex, same_content
-from pyhelper.core.params import get_value, load_params, missing_key_error
 from pyhelper.core.pipeline.lockfile import LockEntry
 from pyhelper.core.pipeline.stage import Stage, is_url
+from pyhelper.core.values.params import get_value, load_params, missing_key_error
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,7 @@ class _DvcView:
 
     def _params_status(self, stage: Stage, file: str, keys: tuple[str, ...], entry: LockEntry | None,
                        into: dict[str, Any]) -> None:
-        from pyhelper.core.params import get_value, load_params
+        from pyhelper.core.values.params import get_value, load_params
 
         path = stage.repo_path(file)
         if path not in self._params:

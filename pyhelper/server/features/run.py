@@ -69,7 +69,7 @@ def repro_pipeline(ls: XpServer, params: p.ReproPipelineParams) -> p.ReproPipeli
     project.require_pipeline()
     # A broken dvc.yaml, an unknown target or a cycle is said now, in the CLI's words.
     order(project.pipeline(), project.root, list(params.targets) or None)
-    from pyhelper.core.params_edit import parse_override
+    from pyhelper.core.values.params_edit import parse_override
 
     for assignment in params.params:  # A bad -S (or one outside the project) is said now, not in the log.
         parse_override(assignment)

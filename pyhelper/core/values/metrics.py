@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from pyhelper.core.params import flatten, get_value, parse_params
 from pyhelper.core.pipeline.stage import Pipeline
 from pyhelper.core.project import Project
-from pyhelper.core.revisions import WORKSPACE, Revisions
+from pyhelper.core.values.params import flatten, get_value, parse_params
+from pyhelper.core.values.revisions import WORKSPACE, Revisions
 from pyhelper.errors import BadInput, XpError
 
 
