@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyhelper.core.gitcore import lookup_tree
-from pyhelper.core.outputs import checkout_outputs
 from pyhelper.core.project import Project
+from pyhelper.core.storage.outputs import checkout_outputs
 
 if TYPE_CHECKING:
     import pygit2

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.cache import CHECKPOINT_TEMP_PREFIX, clone, copy_hashing
 from pyhelper.core.experiments.checkpoint import (
     SOCKET_DIR_PREFIX,
     TRAILER,
@@ -27,14 +26,15 @@ from pyhelper.core.experiments.checkpoint import (
     prune_dead_runs,
     prune_stale_socket_dirs,
 )
-from pyhelper.core.hashing import HashInfo, StatIndex, file_md5
 from pyhelper.core.project import Project
 from pyhelper.core.refs import ExpRef
+from pyhelper.core.storage.cache import CHECKPOINT_TEMP_PREFIX, clone, copy_hashing
+from pyhelper.core.storage.hashing import HashInfo, StatIndex, file_md5
 from pyhelper.live import ENV_RESUME, ENV_SOCKET, PROTOCOL_VERSION
 
 if TYPE_CHECKING:
-    from pyhelper.core.cache import Cache
     from pyhelper.core.pipeline.repro import ReproEvent
+    from pyhelper.core.storage.cache import Cache
 
 # A file whose stat changed less than this long before it was hashed may change again without its
 # stat changing (the clock ticks coarser than nanoseconds), so its hash is not remembered.
@@ -268,7 +268,7 @@ class Recorder:
 
     def _capture_persisted(self) -> dict[str, HashInfo]:
         """Saves each persisted output into the object cache (unchanged ones cost a stat) and returns the hashes."""
-        from pyhelper.core.cache import Cache
+        from pyhelper.core.storage.cache import Cache
 
         cache = Cache(self.project.cache_dir, _MemoIndex(self._memo))
         outs: dict[str, HashInfo] = {}

@@ -231,8 +231,8 @@ def restore_workspace(project: Project, start: Checkpoint) -> Experiment | None:
 
 def remove_persisted(view: Project) -> None:
     """Deletes the outputs declared `persist: true`, so the stage that writes them starts over."""
-    from pyhelper.core.cache import Cache, remove
-    from pyhelper.core.hashing import StatIndex
+    from pyhelper.core.storage.cache import Cache, remove
+    from pyhelper.core.storage.hashing import StatIndex
 
     pipeline = view.pipeline()
     index = StatIndex(view.ensure_xp_dir() / "index.db")

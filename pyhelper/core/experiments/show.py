@@ -22,11 +22,11 @@ from pyhelper.errors import BadInput, StateError, UnknownExperiment, UnknownRevi
 if TYPE_CHECKING:
     import pygit2
 
-    from pyhelper.core.cache import Cache
     from pyhelper.core.experiments.checkpoint import Checkpoint
     from pyhelper.core.pipeline.collect import Collected, TreeFiles
     from pyhelper.core.queue.db import Entry
     from pyhelper.core.refs import ExpRef
+    from pyhelper.core.storage.cache import Cache
 
 WORKSPACE = "workspace"
 RowKind = Literal["workspace", "baseline", "experiment", "queued", "running", "failed", "checkpoint"]
@@ -295,7 +295,7 @@ class RowReader:
 
     def _cache_object(self, md5: str) -> bytes | None:
         if self._cache is None:
-            from pyhelper.core.cache import Cache
+            from pyhelper.core.storage.cache import Cache
 
             self._cache = Cache(self.project.cache_dir)
         return self._cache.read(md5)

@@ -12,9 +12,9 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyhelper.core.atomic_write import write_atomic
-from pyhelper.core.hashing import HashInfo
 from pyhelper.core.project import Project
+from pyhelper.core.storage.atomic_write import write_atomic
+from pyhelper.core.storage.hashing import HashInfo
 from pyhelper.errors import BadInput
 
 
@@ -51,8 +51,8 @@ def _yaml_path(name: str) -> str:
 
 def add(project: Project, targets: list[str]) -> list[Added]:
     """Tracks each target (all checked before any is written)."""
-    from pyhelper.core.cache import Cache
-    from pyhelper.core.hashing import StatIndex
+    from pyhelper.core.storage.cache import Cache
+    from pyhelper.core.storage.hashing import StatIndex
 
     pipeline = project.pipeline()
     cwd = Path.cwd()

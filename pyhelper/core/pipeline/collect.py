@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyhelper.core.gitcore import lookup_tree
-from pyhelper.core.ignore_rules import Rules, compile_pattern
+from pyhelper.core.storage.ignore_rules import Rules, compile_pattern
 
 if TYPE_CHECKING:
     import pygit2

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.hashing import HashInfo
+from pyhelper.core.storage.hashing import HashInfo
 from pyhelper.core.yamlfile import text_of
 from pyhelper.errors import PipelineError
 

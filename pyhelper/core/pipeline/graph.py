@@ -289,7 +289,7 @@ def missing_dep_error(pipeline: Pipeline, root: Path, stage: Stage, dep: str) ->
     from pyhelper.core.pipeline.stage import is_url
 
     if is_url(dep):
-        from pyhelper.core.urls import check
+        from pyhelper.core.storage.urls import check
 
         problem = check(dep).problem or "it could not be read"
         index = stage.deps.index(dep) if dep in stage.deps else 0

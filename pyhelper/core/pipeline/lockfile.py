@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.atomic_write import write_atomic
-from pyhelper.core.hashing import HashInfo
+from pyhelper.core.storage.atomic_write import write_atomic
+from pyhelper.core.storage.hashing import HashInfo
 from pyhelper.core.yamlfile import text_of
 from pyhelper.errors import PipelineError
 

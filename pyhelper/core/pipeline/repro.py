@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from pyhelper.core.cache import Cache, remove
-from pyhelper.core.hashing import HashInfo, StatIndex
 from pyhelper.core.pipeline import graph
 from pyhelper.core.pipeline.lockfile import LockEntry, prune_locks, read_locks, write_stage
 from pyhelper.core.pipeline.run_cache import RecordedOut, RunCache, signature
@@ -27,6 +25,8 @@ from pyhelper.core.pipeline.stage import Stage
 from pyhelper.core.pipeline.stage_state import ParamsReader, StageState, compute_state
 from pyhelper.core.processes import stop_group
 from pyhelper.core.project import Project
+from pyhelper.core.storage.cache import Cache, remove
+from pyhelper.core.storage.hashing import HashInfo, StatIndex
 from pyhelper.errors import PipelineError, StageFailed, XpError
 
 TAIL_LINES = 20
@@ -321,7 +321,7 @@ def _keep_outs(ws: Workspace, stage: Stage, state: StageState) -> None:
 def _keep_legacy(found: dict[str, HashInfo], recorded: dict[str, HashInfo], stage: Stage,
                  root: Path) -> dict[str, HashInfo]:
     """DVC 2's records of unchanged paths kept as they were (DVC 3 only rewrites a path whose content changed)."""
-    from pyhelper.core.hashing import same_content
+    from pyhelper.core.storage.hashing import same_content
 
     kept = dict(found)
     for path, info in found.items():
@@ -444,7 +444,7 @@ def _ensure_gitignored(root: Path, stage: Stage) -> None:
         line = "/" + path.name
         existing = ignore.read_text().splitlines() if ignore.is_file() else []
         if line not in existing:
-            from pyhelper.core.atomic_write import write_atomic
+            from pyhelper.core.storage.atomic_write import write_atomic
 
             write_atomic(ignore, "\n".join([*existing, line]) + "\n")
 

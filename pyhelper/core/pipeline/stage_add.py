@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.atomic_write import write_atomic
 from pyhelper.core.project import Project
+from pyhelper.core.storage.atomic_write import write_atomic
 from pyhelper.errors import BadInput, PipelineError
 
 if TYPE_CHECKING:

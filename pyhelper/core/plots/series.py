@@ -270,13 +270,13 @@ class Snapshot:
                       if posixpath.splitext(rel)[1].lower() in PLOTTABLE)
 
     def _manifest(self, md5: str) -> dict[str, str]:
-        from pyhelper.core.cache import Cache
+        from pyhelper.core.storage.cache import Cache
 
         return dict(Cache(self.project.cache_dir).manifest(md5) or [])
 
     def _from_cache(self, path: str) -> bytes | None:
         """A file of an untracked output: the output itself, or a file inside a cached folder."""
-        from pyhelper.core.cache import Cache
+        from pyhelper.core.storage.cache import Cache
 
         md5 = self._cached_md5(path)
         if md5 is None:

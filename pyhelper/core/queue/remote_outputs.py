@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.cache import Cache
 from pyhelper.core.gitcore import lookup_blob, lookup_commit
-from pyhelper.core.hashing import HashInfo, file_md5
 from pyhelper.core.project import Project
+from pyhelper.core.storage.cache import Cache
+from pyhelper.core.storage.hashing import HashInfo, file_md5
 
 if TYPE_CHECKING:
     import pygit2

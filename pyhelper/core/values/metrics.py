@@ -175,7 +175,7 @@ class _Reader:
         if data is None and rev != WORKSPACE:
             md5 = self._cached_outs(rev).get(path)
             if md5 and not md5.endswith(".dir"):
-                from pyhelper.core.cache import Cache
+                from pyhelper.core.storage.cache import Cache
 
                 data = Cache(self.project.cache_dir).read(md5)
         return data

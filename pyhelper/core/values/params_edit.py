@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.atomic_write import write_atomic
 from pyhelper.core.inside import inside_work_tree, not_plain, plain_path
+from pyhelper.core.storage.atomic_write import write_atomic
 from pyhelper.core.values.params import MISSING, lookup_parts, missing_key_error, parse_params
 from pyhelper.errors import ParamsError
 

@@ -17,7 +17,7 @@ from pyhelper.core.project import Project
 if TYPE_CHECKING:
     import pygit2
 
-    from pyhelper.core.hashing import HashInfo
+    from pyhelper.core.storage.hashing import HashInfo
 
 @dataclass(frozen=True)
 class CheckedOut:
@@ -114,8 +114,8 @@ def checkout(project: Project, wanted: list[Recorded]) -> CheckedOut:
     """Puts each recorded output in place from the cache, keeping what is replaced; outputs the cache lacks,
     or whose path leaves the work tree (symlinks followed), are returned as missing. A cached object that
     does not hash to its name raises `CorruptObject`, leaving that output's file as it was."""
-    from pyhelper.core.cache import Cache
-    from pyhelper.core.hashing import StatIndex
+    from pyhelper.core.storage.cache import Cache
+    from pyhelper.core.storage.hashing import StatIndex
 
     if not wanted:
         return CheckedOut((), ())
