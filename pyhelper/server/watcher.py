@@ -288,7 +288,7 @@ def _live_params(ref: str, path: Path) -> protocol.LiveMetricsUpdatedParams | No
     """The notification for a run's metrics file, or None when it cannot be read (being replaced)."""
     import json
 
-    from pyhelper.core.refs import ExpRef
+    from pyhelper.core.git.refs import ExpRef
     from pyhelper.core.values.params import flatten
 
     parsed = ExpRef.parse(ref)
@@ -313,7 +313,7 @@ def _read(path: Path) -> str:
 
 def _packed_exps(path: Path) -> dict[str, frozenset[tuple[str, str]]]:
     """Experiment refs listed in packed-refs, by baseline."""
-    from pyhelper.core.refs import ExpRef
+    from pyhelper.core.git.refs import ExpRef
 
     found: dict[str, set[tuple[str, str]]] = {}
     try:

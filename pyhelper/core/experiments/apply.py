@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment, record
-from pyhelper.core.gitcore import lookup_blob, native
-from pyhelper.core.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
+from pyhelper.core.git.gitcore import lookup_blob, native
+from pyhelper.core.git.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
 from pyhelper.core.inside import inside_work_tree
 from pyhelper.core.pipeline.repro import workspace_lock
 from pyhelper.core.project import Project

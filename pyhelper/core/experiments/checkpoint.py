@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.gitcore import lookup_commit
+from pyhelper.core.git.gitcore import lookup_commit
+from pyhelper.core.git.refs import ExpRef
 from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef
 from pyhelper.errors import BadInput, UnknownExperiment
 
 if TYPE_CHECKING:

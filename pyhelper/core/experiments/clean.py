@@ -14,8 +14,8 @@ import shutil
 import time
 from dataclasses import dataclass
 
-from pyhelper.core.gitcore import lookup_blob, native
-from pyhelper.core.gitrepo import open_repo
+from pyhelper.core.git.gitcore import lookup_blob, native
+from pyhelper.core.git.gitrepo import open_repo
 from pyhelper.core.project import Project
 
 

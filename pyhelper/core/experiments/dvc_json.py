@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.experiments.show import RowReader, _baselines, missing_object_errors, missing_objects
-from pyhelper.core.gitcore import lookup_commit
-from pyhelper.core.gitrepo import exp_refs, open_repo
+from pyhelper.core.git.gitcore import lookup_commit
+from pyhelper.core.git.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import XpError
 
@@ -68,7 +68,7 @@ def dvc_show(project: Project, *, all_branches: bool = False, all_commits: bool 
 
 
 def _branch_names(repo: pygit2.Repository) -> dict[str, str]:
-    from pyhelper.core.gitcore import native
+    from pyhelper.core.git.gitcore import native
 
     names: dict[str, str] = {}
     for branch in repo.branches.local:

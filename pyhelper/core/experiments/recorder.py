@@ -26,8 +26,8 @@ from pyhelper.core.experiments.checkpoint import (
     prune_dead_runs,
     prune_stale_socket_dirs,
 )
+from pyhelper.core.git.refs import ExpRef
 from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef
 from pyhelper.core.storage.cache import CHECKPOINT_TEMP_PREFIX, clone, copy_hashing
 from pyhelper.core.storage.hashing import HashInfo, StatIndex, file_md5
 from pyhelper.live import ENV_RESUME, ENV_SOCKET, PROTOCOL_VERSION
@@ -202,7 +202,7 @@ class Recorder:
         A `git gc` beside the run repacks: for a moment libgit2 may not find an object it has (its packs
         were swapped under it). The whole record is tried again then, on freshly opened repositories."""
         from pyhelper.core.experiments.save import WRITE_TRIES
-        from pyhelper.core.gitcore import native
+        from pyhelper.core.git.gitcore import native
 
         git = native()
         for attempt in range(1, WRITE_TRIES + 1):
@@ -215,8 +215,8 @@ class Recorder:
         raise AssertionError("unreachable")
 
     def _record(self, step: int) -> Checkpoint:
-        from pyhelper.core.gitcore import open_repository
-        from pyhelper.core.gitrepo import snapshot_tree
+        from pyhelper.core.git.gitcore import open_repository
+        from pyhelper.core.git.gitrepo import snapshot_tree
 
         with self._lock:
             # Repositories of this thread's own: pygit2 objects are not shared between threads.

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core import tmp_workspace
 from pyhelper.core.experiments import names
 from pyhelper.core.experiments.save import Experiment, choose_name, record, reserve
-from pyhelper.core.gitrepo import head_commit, open_repo, snapshot_tree
+from pyhelper.core.git import tmp_workspace
+from pyhelper.core.git.gitrepo import head_commit, open_repo, snapshot_tree
+from pyhelper.core.git.refs import ExpRef
 from pyhelper.core.pipeline import graph
 from pyhelper.core.pipeline.repro import (
     ReproEvent,
@@ -29,7 +30,6 @@ from pyhelper.core.pipeline.repro import (
     workspace_lock,
 )
 from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef
 from pyhelper.core.values.params_edit import parse_override, set_params
 from pyhelper.errors import BadInput, StageFailed, XpError
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pyhelper.core.experiments import notes
-from pyhelper.core.gitcore import lookup_blob, lookup_commit, native
-from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo
+from pyhelper.core.git.gitcore import lookup_blob, lookup_commit, native
+from pyhelper.core.git.gitrepo import exp_refs, head_commit, open_repo
 from pyhelper.core.inside import plain_path
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, StateError, UnknownExperiment, UnknownRevision, XpError
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     import pygit2
 
     from pyhelper.core.experiments.checkpoint import Checkpoint
+    from pyhelper.core.git.refs import ExpRef
     from pyhelper.core.pipeline.collect import Collected, TreeFiles
     from pyhelper.core.queue.db import Entry
-    from pyhelper.core.refs import ExpRef
     from pyhelper.core.storage.cache import Cache
 
 WORKSPACE = "workspace"

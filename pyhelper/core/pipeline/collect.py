@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.gitcore import lookup_tree
+from pyhelper.core.git.gitcore import lookup_tree
 from pyhelper.core.storage.ignore_rules import Rules, compile_pattern
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.gitcore import lookup_blob, lookup_tree
+from pyhelper.core.git.gitcore import lookup_blob, lookup_tree
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput
 

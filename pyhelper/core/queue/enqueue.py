@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 from pyhelper.core.experiments import names as name_gen
 from pyhelper.core.experiments.save import gc_held, taken_names
-from pyhelper.core.gitcore import lookup_blob, lookup_tree
-from pyhelper.core.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree, tree_with
+from pyhelper.core.git.gitcore import lookup_blob, lookup_tree
+from pyhelper.core.git.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree, tree_with
+from pyhelper.core.git.refs import check_name, queue_ref
 from pyhelper.core.project import Project
 from pyhelper.core.queue import sweep
 from pyhelper.core.queue.backend import open_backend
 from pyhelper.core.queue.db import Entry
-from pyhelper.core.refs import check_name, queue_ref
 from pyhelper.core.values.params_edit import Override, edited_content, parse_override
 from pyhelper.errors import BadInput
 

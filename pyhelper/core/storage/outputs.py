@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pyhelper.core.gitcore import lookup_blob
+from pyhelper.core.git.gitcore import lookup_blob
 from pyhelper.core.inside import inside_work_tree
 from pyhelper.core.project import Project
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperimentResult:
     """Queues the run (`queue`), or starts `xp exp run` in the background and names it."""
     from pyhelper.core.experiments.save import choose_name
-    from pyhelper.core.gitrepo import head_commit, open_repo
+    from pyhelper.core.git.gitrepo import head_commit, open_repo
     from pyhelper.core.queue.sweep import parse_axis
 
     project = ls.project()

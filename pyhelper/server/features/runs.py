@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.credentials import redact
-from pyhelper.core.gitargs import check_remote
+from pyhelper.core.git.gitargs import check_remote
 from pyhelper.errors import BadInput
 from pyhelper.server import protocol as p
 from pyhelper.server.errors import translated

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.gitcore import lookup_tree
+from pyhelper.core.git.gitcore import lookup_tree
 from pyhelper.core.project import Project
 from pyhelper.core.storage.outputs import checkout_outputs
 
