@@ -44,7 +44,7 @@ def dvc_file_text(name: str, info: HashInfo) -> str:
 
 def _yaml_path(name: str) -> str:
     """A file name as YAML writes it (quoted when a plain scalar would read differently)."""
-    from pyhelper.core.yamlfile import dump_plain
+    from pyhelper.core.yamlio.yamlfile import dump_plain
 
     return dump_plain({"p": name}).split(":", 1)[1].strip()
 

@@ -134,7 +134,7 @@ def _declared_outs(path: Path, folder: str) -> set[str]:
         return found
     if "outs" not in text:
         return found
-    from pyhelper.core.yamlfile import parse_yaml
+    from pyhelper.core.yamlio.yamlfile import parse_yaml
     from pyhelper.errors import XpError
 
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pyhelper.core.pipeline import interpolation
 from pyhelper.core.pipeline.stage import Out, ParamsDep, Pipeline, Stage
-from pyhelper.core.yamlfile import text_of
+from pyhelper.core.yamlio.yamlfile import text_of
 from pyhelper.errors import PipelineError, did_you_mean
 
 TOP_KEYS = ("stages", "vars", "params", "metrics", "plots", "artifacts", "datasets")
@@ -49,7 +49,7 @@ class _Reader:
 
     def error(self, message: str, keys: Keys, hint: str) -> PipelineError:
         """A PipelineError pointing at the node found at `keys` in dvc.yaml."""
-        from pyhelper.core.yamlfile import line_of
+        from pyhelper.core.yamlio.yamlfile import line_of
 
         return PipelineError(message, hint=hint, path=self.display, line=line_of(self.text, keys))
 
@@ -526,7 +526,7 @@ def parse_pipeline(read: FileReader, *, display: str = "dvc.yaml", files: list[s
 
 def _parse_file(read: FileReader, display: str, parsing: dict[str, str]) -> Pipeline | None:
     """One dvc.yaml: its stages (by their own names), top-level files prefixed with its folder."""
-    from pyhelper.core.yamlfile import parse_yaml
+    from pyhelper.core.yamlio.yamlfile import parse_yaml
 
     text = read(display)
     if text is None:
@@ -566,7 +566,7 @@ def source_line(root: Path, stage: str, *keys: str | int, value: str | None = No
     preferred, wherever it sits. Generated stages (`name@key`) point into their `do:` body.
     Only called to build an error, so the slower line-aware parse happens only then.
     """
-    from pyhelper.core.yamlfile import line_of, line_of_scalar, load_roundtrip
+    from pyhelper.core.yamlio.yamlfile import line_of, line_of_scalar, load_roundtrip
 
     path = root / display
     try:

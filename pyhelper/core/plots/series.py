@@ -89,7 +89,7 @@ def parse_series(raw: bytes, path: str) -> dict[str, list[Any]]:
             deep = too_deep_error()
             raise BadInput(deep.problem, hint=deep.hint, path=path) from None
     elif suffix in (".yaml", ".yml"):
-        from pyhelper.core.yamlfile import parse_yaml
+        from pyhelper.core.yamlio.yamlfile import parse_yaml
 
         data = parse_yaml(text, path=path) or []
     else:

@@ -255,7 +255,7 @@ def definition(ls: XpServer, params: lsp.DefinitionParams) -> lsp.Location | Non
     from pygls.uris import from_fs_path
 
     from pyhelper.core.values.params import get_value, parse_params
-    from pyhelper.core.yamlfile import line_of
+    from pyhelper.core.yamlio.yamlfile import line_of
 
     rel = ls.rel(params.text_document.uri)
     if rel is None or _base(rel) != "dvc.yaml":
