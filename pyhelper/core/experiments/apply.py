@@ -25,8 +25,7 @@ from pyhelper.core.experiments.save import Experiment, record
 from pyhelper.core.git.gitcore import lookup_blob, native
 from pyhelper.core.git.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
 from pyhelper.core.inside import inside_work_tree
-from pyhelper.core.pipeline.repro import workspace_lock
-from pyhelper.core.project import Project
+from pyhelper.core.project import Project, workspace_lock
 from pyhelper.core.storage.atomic_write import write_atomic
 from pyhelper.core.storage.cache import CorruptObject
 from pyhelper.core.storage.outputs import Recorded, checkout, recorded_outputs

@@ -112,7 +112,8 @@ def execute(project: Project, repo: pygit2.Repository, *, entry_id: str, name: s
     from pyhelper.core.git import tmp_workspace
     from pyhelper.core.git.gitcore import lookup_commit
     from pyhelper.core.git.gitrepo import snapshot_tree
-    from pyhelper.core.pipeline.repro import reproduce, workspace_lock
+    from pyhelper.core.pipeline.repro import reproduce
+    from pyhelper.core.project import workspace_lock
 
     base = lookup_commit(repo, baseline)
     private = tmp_workspace.create(project, repo, base, lookup_commit(repo, rev).tree.id)

@@ -27,9 +27,8 @@ from pyhelper.core.pipeline.repro import (
     ReproResult,
     cache_tracked_data,
     reproduce,
-    workspace_lock,
 )
-from pyhelper.core.project import Project
+from pyhelper.core.project import Project, workspace_lock
 from pyhelper.core.values.params_edit import parse_override, set_params
 from pyhelper.errors import BadInput, StageFailed, XpError
 

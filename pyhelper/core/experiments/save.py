@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pyhelper.core.experiments import names, notes
 from pyhelper.core.git.gitrepo import exp_refs, head_commit, open_repo, signature, snapshot_tree
 from pyhelper.core.git.refs import ExpRef
-from pyhelper.core.project import Project
+from pyhelper.core.project import Project, workspace_lock
 from pyhelper.errors import BadInput, StateError, XpError
 
 if TYPE_CHECKING:
@@ -385,7 +385,5 @@ def reserve(project: Project, baseline: str, name: str, *, wait: bool = False) -
 def save(project: Project, *, name: str | None = None, message: str | None = None, force: bool = False,
          tags: tuple[str, ...] = (), note: str = "") -> Experiment:
     """Records the workspace as it is (tracked changes, deletions, untracked files) as an experiment."""
-    from pyhelper.core.pipeline.repro import workspace_lock
-
     with workspace_lock(project):  # Never a half-finished workspace of a running `exp run`.
         return record(project, name=name, message=message, force=force, tags=tags, note=note)

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
 from pyhelper.core.pipeline import graph
 from pyhelper.core.pipeline.lockfile import LockEntry, prune_locks, read_locks, write_stage
@@ -24,7 +24,7 @@ from pyhelper.core.pipeline.run_cache import RecordedOut, RunCache, signature
 from pyhelper.core.pipeline.stage import Stage
 from pyhelper.core.pipeline.stage_state import ParamsReader, StageState, compute_state
 from pyhelper.core.processes import stop_group
-from pyhelper.core.project import Project
+from pyhelper.core.project import Project, workspace_lock
 from pyhelper.core.storage.cache import Cache, remove
 from pyhelper.core.storage.hashing import HashInfo, StatIndex
 from pyhelper.errors import PipelineError, StageFailed, XpError
@@ -447,36 +447,3 @@ def _ensure_gitignored(root: Path, stage: Stage) -> None:
             from pyhelper.core.storage.atomic_write import write_atomic
 
             write_atomic(ignore, "\n".join([*existing, line]) + "\n")
-
-
-class workspace_lock:
-    """An exclusive lock on the workspace: two repros (or experiment runs) never run at once."""
-
-    def __init__(self, project: Project):
-        xp = project.ensure_xp_dir()
-        # One lock per work tree: the user's workspace, or each private one under .xp/tmp/.
-        self.path = xp / "workspace.lock" if project.home is None else xp / "tmp" / f"{project.root.name}.lock"
-        self.handle: TextIO | None = None
-
-    def __enter__(self) -> None:
-        import fcntl
-
-        self.handle = handle = open(self.path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise XpError(
-                f"another xp run is already using this workspace (pid {holder})",
-                hint="wait for it to finish, or stop it",
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.handle is not None
-        self.handle.close()
