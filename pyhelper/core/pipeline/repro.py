@@ -26,6 +26,7 @@ from pyhelper.core.pipeline.stage_state import ParamsReader, StageState, compute
 from pyhelper.core.processes import stop_group
 from pyhelper.core.project import Project, workspace_lock
 from pyhelper.core.storage.cache import Cache, remove
+from pyhelper.core.storage.gitignore import ensure_ignored
 from pyhelper.core.storage.hashing import HashInfo, StatIndex
 from pyhelper.errors import PipelineError, StageFailed, XpError
 
@@ -292,7 +293,7 @@ def _restore_from_run_cache(ws: Workspace, stage: Stage, state: StageState, entr
             _keep_outs(ws, stage, state)
             for out in stage.outs:
                 ws.cache.checkout(outs[out.path], ws.project.root / stage.repo_path(out.path))
-            _ensure_gitignored(ws.project.root, stage)
+            ensure_ignored(ws.project.root, _cached_paths(ws.project.root, stage))
             write_stage(ws.project.root, stage, LockEntry(stage.cmd, state.deps, state.params, outs))
             on_event(ReproEvent("restored", stage.name, "restored from run-cache"))
             return True
@@ -367,7 +368,7 @@ def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callabl
         ws.cache.save(root / stage.repo_path(out.path), info)
         outs[out.path] = info
         recorded.append(RecordedOut(out.path, out.kind, out.cache, info))
-    _ensure_gitignored(root, stage)
+    ensure_ignored(root, _cached_paths(root, stage))
     if entry is not None:
         deps = _keep_legacy(after.deps, entry.deps, stage, root)
         outs = _keep_legacy(outs, entry.outs, stage, root)
@@ -426,24 +427,6 @@ def _metrics_of(root: Path, stage: Stage) -> dict[str, Any]:
     return values
 
 
-def _ensure_gitignored(root: Path, stage: Stage) -> None:
-    """Makes git ignore each cached output, as DVC does: a `/name` line in the .gitignore beside it.
-
-    An output git already ignores (by any rule) is left alone, so no redundant files appear.
-    """
-    paths = [root / stage.repo_path(out.path) for out in stage.outs if out.cache]
-    if not paths:
-        return
-    check = subprocess.run(["git", "check-ignore", "--no-index", "--", *map(str, paths)], cwd=root,
-                           capture_output=True, text=True)
-    ignored = {Path(line).resolve() for line in check.stdout.splitlines() if line}
-    for path in paths:
-        if path.resolve() in ignored or (root / path).resolve() in ignored:
-            continue
-        ignore = path.parent / ".gitignore"
-        line = "/" + path.name
-        existing = ignore.read_text().splitlines() if ignore.is_file() else []
-        if line not in existing:
-            from pyhelper.core.storage.atomic_write import write_atomic
-
-            write_atomic(ignore, "\n".join([*existing, line]) + "\n")
+def _cached_paths(root: Path, stage: Stage) -> list[Path]:
+    """The stage's cached outputs as absolute paths: the ones git must ignore."""
+    return [root / stage.repo_path(out.path) for out in stage.outs if out.cache]
