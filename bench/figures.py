@@ -105,7 +105,7 @@ def md5(figure: Figure, tools: list[Tool], setup: Setup) -> Figure:
         for _ in range(setup.hash_mib * (1 << 20) // HASH_CHUNK):
             f.write(rng.randbytes(HASH_CHUNK))
     figure.bytes_hashed = path.stat().st_size
-    script = f"from pyhelper.core.hashing import file_md5; print(file_md5({str(path)!r}))"
+    script = f"from pyhelper.core.storage.hashing import file_md5; print(file_md5({str(path)!r}))"
     commands = {"md5sum": (["md5sum", str(path)], setup.env)}
     if "xp" in setup.tools:
         commands["xp"] = ([setup.xp_python, "-c", script], setup.xp_env)

@@ -81,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         _init(fifty, dvc)
         _side_by_side("status, 150 stages in 50 subfolder dvc.yaml files", fifty, dvc, args.runs)
 
-        from pyhelper.core.dvcfile import read_pipeline
+        from pyhelper.core.pipeline.dvcfile import read_pipeline
 
         times = []
         for _ in range(max(args.runs, 5)):
             started = time.perf_counter()
-            from pyhelper.core.collect import collect
+            from pyhelper.core.pipeline.collect import collect
 
             found = collect(fifty)
             times.append(time.perf_counter() - started)

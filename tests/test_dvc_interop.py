@@ -36,7 +36,7 @@ def dvc_project(tmp_path, dvc_bin) -> Path:
     dvc(dvc_bin, repo, "init", "-q")
     # The demo's tracked data went into xp's own cache before .dvc/ existed; `xp add` again puts it
     # into DVC's cache, which xp uses from now on (as a user turning the demo into a DVC project would).
-    from pyhelper.core.add import add
+    from pyhelper.core.pipeline.add import add
     from pyhelper.core.project import Project
 
     add(Project(repo), [str(repo / "data" / "raw" / "features.csv")])

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pyhelper.core import interpolation
-from pyhelper.core.dvcfile import read_pipeline
-from pyhelper.core.stage import Out, ParamsDep, Stage
+from pyhelper.core.pipeline import interpolation
+from pyhelper.core.pipeline.dvcfile import read_pipeline
+from pyhelper.core.pipeline.stage import Out, ParamsDep, Stage
 from pyhelper.errors import PipelineError
 from tests.conftest import GIT_ENV
 
@@ -550,6 +550,6 @@ def test_a_stage_runs_in_its_wdir(gen, xp) -> None:
 
 def _lock_stages(repo: Path) -> list[str]:
     """Stage names recorded in dvc.lock, sorted."""
-    from pyhelper.core.lockfile import read_lock
+    from pyhelper.core.pipeline.lockfile import read_lock
 
     return sorted(read_lock(repo / "dvc.lock"))

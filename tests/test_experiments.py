@@ -11,8 +11,8 @@ import pytest
 
 from pyhelper.core.experiments import names
 from pyhelper.core.experiments.save import save
+from pyhelper.core.git.refs import ExpRef, check_name
 from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef, check_name
 from pyhelper.errors import BadInput
 from tests.conftest import git, train_stage
 

@@ -112,7 +112,7 @@ def test_git_gc_waits_out_an_experiment_being_recorded_and_xp_waits_out_a_runnin
     import threading
 
     from pyhelper.core.experiments.save import gc_held
-    from pyhelper.core.gitcore import open_repository
+    from pyhelper.core.git.gitcore import open_repository
     from pyhelper.core.processes import hostname
 
     repo = gen(PROJECT)

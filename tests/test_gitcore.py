@@ -1,4 +1,4 @@
-"""pygit2's C core loaded alone (`core/gitcore.py`): same trees as git, no full pygit2 import."""
+"""pygit2's C core loaded alone (`core/git/gitcore.py`): same trees as git, no full pygit2 import."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pyhelper.core.gitcore import native, open_repository
-from pyhelper.core.gitrepo import snapshot_tree
+from pyhelper.core.git.gitcore import native, open_repository
+from pyhelper.core.git.gitrepo import snapshot_tree
 from tests.conftest import GIT_ENV, git
 
 
@@ -67,7 +67,7 @@ def test_full_pygit2_still_works_after_the_core_was_loaded_alone(gen):
     repo = gen({"a.txt": "a\n"})
     (repo / "a.txt").write_text("b\n")
     code = (
-        "from pyhelper.core.gitcore import open_repository\n"
+        "from pyhelper.core.git.gitcore import open_repository\n"
         f"core = open_repository({str(repo)!r})\n"
         "assert core.status() == {'a.txt': 256}\n"
         "import pygit2\n"

@@ -53,7 +53,7 @@ def test_writes_dvclive_files_and_outside_an_xp_run_a_checkpoint_only_writes_the
     assert tsv(live / "plots" / "metrics" / "train" / "loss.tsv") == [
         ["step", "loss"], ["0", "1.0"], ["1", "0.5"], ["2", repr(1 / 3)]]
     assert tsv(live / "plots" / "metrics" / "val" / "acc.tsv")[0] == ["step", "acc"]
-    from pyhelper.core.params import parse_params
+    from pyhelper.core.values.params import parse_params
 
     assert parse_params((live / "params.yaml").read_text(), suffix=".yaml", display="params.yaml") == {
         "lr": 0.1, "model": {"hidden": 8}, "name": "yes"}, "'yes' stays a string, not YAML 1.1's true"

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from pyhelper.core.params import flatten, get_value, load_params
-from pyhelper.core.params_edit import Override, apply_overrides, parse_override, set_params
+from pyhelper.core.values.params import flatten, get_value, load_params
+from pyhelper.core.values.params_edit import Override, apply_overrides, parse_override, set_params
 from pyhelper.errors import ParamsError
 
 COMMENTED = """\

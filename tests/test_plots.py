@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyhelper.core.dvcfile import read_pipeline
+from pyhelper.core.pipeline.dvcfile import read_pipeline
 from pyhelper.core.plots.definitions import definitions
 from pyhelper.core.plots.templates import PALETTE, color_scale
 from tests.conftest import git

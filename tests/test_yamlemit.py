@@ -8,8 +8,8 @@ import random
 import pytest
 from ruamel.yaml import YAML
 
-from pyhelper.core import yamlemit
-from pyhelper.core.yamlfile import dump_plain
+from pyhelper.core.yamlio import yamlemit
+from pyhelper.core.yamlio.yamlfile import dump_plain
 
 
 def _ruamel(data) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from ruamel.yaml import YAML
 
-from pyhelper.core import yamlfast
-from pyhelper.core.yamlfile import parse_yaml
+from pyhelper.core.yamlio import yamlfast
+from pyhelper.core.yamlio.yamlfile import parse_yaml
 from pyhelper.errors import BadInput
 
 SCALARS = [

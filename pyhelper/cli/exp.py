@@ -208,7 +208,7 @@ def show(args: argparse.Namespace) -> int:
 def diff(args: argparse.Namespace) -> int:
     """`xp exp diff [A] [B]`."""
     from pyhelper.core.experiments.diff import diff as compute
-    from pyhelper.core.metrics import dvc_diff_entry
+    from pyhelper.core.values.metrics import dvc_diff_entry
 
     result = compute(_project(), args.a, args.b, all_rows=args.all, param_deps=args.param_deps)
     for side, error in result.errors:
@@ -297,7 +297,7 @@ def remove(args: argparse.Namespace) -> int:
 def list_experiments(args: argparse.Namespace) -> int:
     """`xp exp list`: experiments of HEAD (or of --rev, -n commits, --all-commits), as DVC lists them."""
     from pyhelper.core.experiments.show import _baselines
-    from pyhelper.core.gitrepo import exp_refs, open_repo
+    from pyhelper.core.git.gitrepo import exp_refs, open_repo
 
     project = _project()
     repo = open_repo(project)
@@ -313,7 +313,7 @@ def list_experiments(args: argparse.Namespace) -> int:
                    if wanted is None or ref.baseline in wanted])
         return 0
     # Baselines are named as DVC names them: by a branch pointing at them (HEAD's first), else their id.
-    from pyhelper.core.gitcore import native
+    from pyhelper.core.git.gitcore import native
 
     branches: dict[str, str] = {}
     for branch in repo.branches.local:

@@ -35,8 +35,8 @@ def _print_event(event, quiet: bool, stream=None) -> None:
 
 def repro_options(args: argparse.Namespace):
     """DVC's `repro` selection and error options from the command line (shared by `exp run`)."""
-    from pyhelper.core.graph import Selection
-    from pyhelper.core.repro import ReproOptions
+    from pyhelper.core.pipeline.graph import Selection
+    from pyhelper.core.pipeline.repro import ReproOptions
     from pyhelper.errors import BadInput
 
     if getattr(args, "pull", False):
@@ -53,7 +53,7 @@ def repro_options(args: argparse.Namespace):
 
 def _repro(project, targets, *, force=False, dry=False, use_run_cache=True, quiet=False, as_json=False,
            options=None):
-    from pyhelper.core.repro import repro as run
+    from pyhelper.core.pipeline.repro import repro as run
 
     # With --json, stdout holds only the JSON result; progress still shows, on stderr.
     stream = sys.stderr if as_json else sys.stdout
@@ -77,8 +77,8 @@ def repro(args: argparse.Namespace) -> int:
 
     project = find_project()
     if args.set_params:
-        from pyhelper.core import graph
-        from pyhelper.core.params_edit import set_params
+        from pyhelper.core.pipeline import graph
+        from pyhelper.core.values.params_edit import set_params
         from pyhelper.errors import XpError
 
         edit = set_params(project.project_root, args.set_params)  # Checks every file before writing any.
@@ -116,9 +116,9 @@ def _cloud_status(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     """`xp status`."""
+    from pyhelper.core.pipeline.status import as_dvc_json
+    from pyhelper.core.pipeline.status import status as compute
     from pyhelper.core.project import find_project
-    from pyhelper.core.status import as_dvc_json
-    from pyhelper.core.status import status as compute
 
     if args.cloud:
         return _cloud_status(args)
@@ -145,7 +145,7 @@ def status(args: argparse.Namespace) -> int:
 
 def dag(args: argparse.Namespace) -> int:
     """`xp dag`."""
-    from pyhelper.core import dag as graph_dag
+    from pyhelper.core.pipeline import dag as graph_dag
     from pyhelper.core.project import find_project
 
     project = find_project()
@@ -168,8 +168,8 @@ _OUT_FLAGS = ("outs", "outs_no_cache", "outs_persist", "outs_persist_no_cache", 
 
 def stage_add(args: argparse.Namespace) -> int:
     """`xp stage add`."""
+    from pyhelper.core.pipeline.stage_add import NewStage, add_stage, join_command
     from pyhelper.core.project import find_project
-    from pyhelper.core.stage_add import NewStage, add_stage, join_command
 
     outs: dict[str, tuple[str, dict]] = {}
     for flag in _OUT_FLAGS:
@@ -192,8 +192,8 @@ def stage_add(args: argparse.Namespace) -> int:
 
 def stage_list(args: argparse.Namespace) -> int:
     """`xp stage list`."""
+    from pyhelper.core.pipeline.stage_add import list_stages
     from pyhelper.core.project import find_project
-    from pyhelper.core.stage_add import list_stages
 
     found = list_stages(find_project(), args.targets or None, all_files=args.all, cwd=Path.cwd())
     if args.json:
@@ -207,7 +207,7 @@ def stage_list(args: argparse.Namespace) -> int:
 
 def add(args: argparse.Namespace) -> int:
     """`xp add`."""
-    from pyhelper.core.add import add as track
+    from pyhelper.core.pipeline.add import add as track
     from pyhelper.core.project import find_project
 
     done = track(find_project(), args.targets)
@@ -231,8 +231,8 @@ def demo(args: argparse.Namespace) -> int:
     import time
 
     from pyhelper import demo as demo_project
-    from pyhelper.core.metrics import show_metrics
     from pyhelper.core.project import Project
+    from pyhelper.core.values.metrics import show_metrics
 
     started = time.monotonic()
     dest = demo_project.create(Path(args.dir))

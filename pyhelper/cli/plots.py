@@ -110,7 +110,7 @@ def _report(args: argparse.Namespace, *, revs: list[str], targets: list[str], al
                    "errors": list(result.errors)})
         return 0
     from pyhelper.cli.render import printable
-    from pyhelper.core.atomic_write import write_atomic
+    from pyhelper.core.storage.atomic_write import write_atomic
 
     for error in result.errors:
         print(f"warning: {printable(str(error))}", file=sys.stderr)

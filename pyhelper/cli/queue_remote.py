@@ -23,7 +23,7 @@ def select_backend(args: argparse.Namespace, project) -> bool:
         raise BadInput("--backend redis://… needs --remote URL (the git remote experiments travel through)",
                        hint="pass --remote with a URL or path every worker can reach")
     if remote:
-        from pyhelper.core.gitargs import check_remote
+        from pyhelper.core.git.gitargs import check_remote
 
         check_remote(remote, what="--remote")
     if args.jobs < 0:

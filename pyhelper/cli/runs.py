@@ -13,7 +13,7 @@ def _when(created: float) -> str:
 
 
 def _record_json(record) -> dict:
-    from pyhelper.core.run_cache import _to_json
+    from pyhelper.core.pipeline.run_cache import _to_json
 
     data = _to_json(record)
     data["createdIso"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(record.created))
@@ -21,15 +21,15 @@ def _record_json(record) -> dict:
 
 
 def _open():
+    from pyhelper.core.pipeline.run_cache import RunCache
     from pyhelper.core.project import find_project
-    from pyhelper.core.run_cache import RunCache
 
     project = find_project()
     return RunCache(project.ensure_xp_dir() / "runs.db")
 
 
 def _short_params(params: dict) -> str:
-    from pyhelper.core.params import flatten
+    from pyhelper.core.values.params import flatten
 
     flat = {}
     for values in params.values():
@@ -95,8 +95,8 @@ def show_run(args: argparse.Namespace) -> int:
 
 def restore(args: argparse.Namespace) -> int:
     """`xp runs restore ID`."""
+    from pyhelper.core.pipeline.restore_run import restore_run
     from pyhelper.core.project import find_project
-    from pyhelper.core.restore_run import restore_run
 
     result = restore_run(find_project(), args.id, force=args.force)
     if args.json:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 
 from pyhelper.cli.render import emit_json, number, table
-from pyhelper.core.metrics import dvc_diff
+from pyhelper.core.values.metrics import dvc_diff
 
 
 def params_diff(args: argparse.Namespace) -> int:
     """`xp params diff [A] [B]`."""
-    from pyhelper.core.metrics import diff_params
     from pyhelper.core.project import find_project
+    from pyhelper.core.values.metrics import diff_params
 
     result = diff_params(find_project(), args.a, args.b, all_rows=args.all, deps_only=args.deps,
                          targets=args.targets or None)
@@ -30,8 +30,8 @@ def params_diff(args: argparse.Namespace) -> int:
 
 def metrics_show(args: argparse.Namespace) -> int:
     """`xp metrics show`."""
-    from pyhelper.core.metrics import show_metrics
     from pyhelper.core.project import find_project
+    from pyhelper.core.values.metrics import show_metrics
 
     project = find_project()
     if args.all_branches or args.all_tags or args.all_commits:
@@ -54,8 +54,8 @@ def metrics_show(args: argparse.Namespace) -> int:
 
 def metrics_diff(args: argparse.Namespace) -> int:
     """`xp metrics diff [A] [B]`."""
-    from pyhelper.core.metrics import diff_metrics
     from pyhelper.core.project import find_project
+    from pyhelper.core.values.metrics import diff_metrics
 
     result = diff_metrics(find_project(), args.a, args.b, all_rows=args.all)
     if args.targets:
@@ -78,7 +78,7 @@ def _metrics_of_revisions(project, args: argparse.Namespace) -> int:
     """`metrics show -a/-T/-A`: the workspace and every branch, tag or commit of HEAD's history, as DVC."""
     import subprocess
 
-    from pyhelper.core.metrics import show_metrics
+    from pyhelper.core.values.metrics import show_metrics
 
     project.require_commits()
     labels = ["workspace"]

@@ -1,4 +1,5 @@
-"""The project: where the repository is, where xp keeps its machine-local state, which cache it uses.
+"""The project: where the repository is, where xp keeps its machine-local state, which cache it uses,
+and the lock that lets one run at a time use a work tree (`workspace_lock`).
 
 Finding a project only looks at the file system (no git library is imported), so that quick
 commands such as a no-op `xp repro` stay quick.
@@ -9,12 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
-from pyhelper.errors import NoCommits, NotARepository
+from pyhelper.errors import NoCommits, NotARepository, XpError
 
 if TYPE_CHECKING:
-    from pyhelper.core.stage import Pipeline
+    from pyhelper.core.pipeline.stage import Pipeline
 
 PIPELINE_FILE = "dvc.yaml"
 LOCK_FILE = "dvc.lock"
@@ -81,7 +82,7 @@ class Project:
 
     def pipeline(self) -> Pipeline:  # Imported lazily: finding a project stays light.
         """Every dvc.yaml and `.dvc` file of the project, collected and parsed as DVC does."""
-        from pyhelper.core.dvcfile import read_pipeline
+        from pyhelper.core.pipeline.dvcfile import read_pipeline
 
         return read_pipeline(self.root, sub=self.sub)
 
@@ -102,7 +103,7 @@ class Project:
         """Raises `PipelineError` with the fix when the project has no dvc.yaml and no `.dvc` file."""
         if self.pipeline_path.is_file() or (self.project_root / ".dvc").is_dir():
             return  # A DVC project tracking nothing yet is a project too (its status is empty).
-        from pyhelper.core.collect import collect
+        from pyhelper.core.pipeline.collect import collect
 
         found = collect(self.root, self.sub)
         if found.pipelines or found.data:
@@ -198,3 +199,36 @@ def _dvc_cache_dir(dvc_dir: Path) -> Path:
         if parser.has_option("cache", "dir"):
             return (dvc_dir / parser.get("cache", "dir")).resolve()
     return dvc_dir / "cache"
+
+
+class workspace_lock:
+    """An exclusive lock on the workspace: two repros (or experiment runs) never run at once."""
+
+    def __init__(self, project: Project):
+        xp = project.ensure_xp_dir()
+        # One lock per work tree: the user's workspace, or each private one under .xp/tmp/.
+        self.path = xp / "workspace.lock" if project.home is None else xp / "tmp" / f"{project.root.name}.lock"
+        self.handle: TextIO | None = None
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        self.handle = handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise XpError(
+                f"another xp run is already using this workspace (pid {holder})",
+                hint="wait for it to finish, or stop it",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.handle is not None
+        self.handle.close()

@@ -110,7 +110,7 @@ DATASET = "data/raw/features.csv"
 
 def _track_dataset(repo: Path) -> None:
     """`xp add data/raw/features.csv`: the data goes into the cache, its .dvc file into the commit."""
-    from pyhelper.core.add import add
+    from pyhelper.core.pipeline.add import add
     from pyhelper.core.project import Project
 
     add(Project(repo), [str(repo / DATASET)])

@@ -55,7 +55,7 @@ class Table:
             identity = (project.root, None)
         # A repository removed and made again at the same place is a new one: reopen it.
         if self._root != identity or self._reader is None:
-            from pyhelper.core.gitrepo import open_repo
+            from pyhelper.core.git.gitrepo import open_repo
 
             self._root = identity
             self._reader = RowReader(project, open_repo(project))

@@ -288,8 +288,8 @@ def _live_params(ref: str, path: Path) -> protocol.LiveMetricsUpdatedParams | No
     """The notification for a run's metrics file, or None when it cannot be read (being replaced)."""
     import json
 
-    from pyhelper.core.params import flatten
-    from pyhelper.core.refs import ExpRef
+    from pyhelper.core.git.refs import ExpRef
+    from pyhelper.core.values.params import flatten
 
     parsed = ExpRef.parse(ref)
     try:
@@ -313,7 +313,7 @@ def _read(path: Path) -> str:
 
 def _packed_exps(path: Path) -> dict[str, frozenset[tuple[str, str]]]:
     """Experiment refs listed in packed-refs, by baseline."""
-    from pyhelper.core.refs import ExpRef
+    from pyhelper.core.git.refs import ExpRef
 
     found: dict[str, set[tuple[str, str]]] = {}
     try:
@@ -350,8 +350,8 @@ def _watched_files(root: Path) -> tuple[str, ...]:
     """dvc.yaml, dvc.lock, and the params and metrics files the pipeline names."""
     files = ["dvc.yaml", "dvc.lock", "params.yaml"]
     try:
-        from pyhelper.core.dvcfile import read_pipeline
-        from pyhelper.core.metrics import metrics_files, params_keys
+        from pyhelper.core.pipeline.dvcfile import read_pipeline
+        from pyhelper.core.values.metrics import metrics_files, params_keys
 
         pipeline = read_pipeline(root, sub="")
         files += list(pipeline.files) + pipeline.lock_files() + list(params_keys(pipeline)) + metrics_files(pipeline)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pygls.exceptions import JsonRpcException
 
-from pyhelper.core.gitargs import check_refname, check_remote
+from pyhelper.core.git.gitargs import check_refname, check_remote
 from pyhelper.errors import BadInput
 from pyhelper.server import protocol as p
 from tests.conftest import git

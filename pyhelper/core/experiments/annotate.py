@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyhelper.core.experiments import notes
 from pyhelper.core.experiments.resolve import find
-from pyhelper.core.gitrepo import open_repo
+from pyhelper.core.git.gitrepo import open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput
 

@@ -20,16 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.atomic_write import write_atomic
-from pyhelper.core.cache import CorruptObject
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment, record
-from pyhelper.core.gitcore import lookup_blob, native
-from pyhelper.core.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
+from pyhelper.core.git.gitcore import lookup_blob, native
+from pyhelper.core.git.gitrepo import EXEC_MODE, LINK_MODE, exp_refs, head_commit, open_repo
 from pyhelper.core.inside import inside_work_tree
-from pyhelper.core.outputs import Recorded, checkout, recorded_outputs
-from pyhelper.core.project import Project
-from pyhelper.core.repro import workspace_lock
+from pyhelper.core.project import Project, workspace_lock
+from pyhelper.core.storage.atomic_write import write_atomic
+from pyhelper.core.storage.cache import CorruptObject
+from pyhelper.core.storage.outputs import Recorded, checkout, recorded_outputs
 from pyhelper.errors import BadInput, WouldOverwrite, XpError
 
 if TYPE_CHECKING:
@@ -144,8 +143,8 @@ def _refuse_untrusted(project: Project, repo: pygit2.Repository, experiment: Exp
     The experiment may be a teammate's: its tree, locks, `.dvc` files, the cache's folder listings and its
     checkpoint trailer all name paths, each followed through the symlinks the work tree will hold.
     """
-    from pyhelper.core.cache import Cache
     from pyhelper.core.experiments.checkpoint import checkpoint_at, refuse_unsafe
+    from pyhelper.core.storage.cache import Cache
 
     root = os.path.realpath(project.root)
     rev = experiment.rev[:7]
@@ -226,7 +225,7 @@ def _write(repo: pygit2.Repository, path: Path, entry: pygit2.Object) -> None:
     """Writes one blob of the experiment to the workspace, with its file mode."""
     data = lookup_blob(repo, entry.id).data
     if os.path.lexists(path) and (path.is_symlink() or not path.is_file()):
-        from pyhelper.core.cache import remove
+        from pyhelper.core.storage.cache import remove
 
         remove(path)
     if entry.filemode == LINK_MODE:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
 from pyhelper.core.experiments.show import missing_object_errors, missing_objects
-from pyhelper.core.gitcore import lookup_commit, native
-from pyhelper.core.gitrepo import open_repo
+from pyhelper.core.git.gitcore import lookup_commit, native
+from pyhelper.core.git.gitrepo import open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput
 

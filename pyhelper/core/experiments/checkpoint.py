@@ -28,15 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.gitcore import lookup_commit
+from pyhelper.core.git.gitcore import lookup_commit
+from pyhelper.core.git.refs import ExpRef
 from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef
 from pyhelper.errors import BadInput, UnknownExperiment
 
 if TYPE_CHECKING:
     import pygit2
 
-    from pyhelper.core.hashing import HashInfo
+    from pyhelper.core.storage.hashing import HashInfo
 
 # `xp exp show` imports this module: what only recording or restoring needs is imported there.
 
@@ -79,7 +79,7 @@ def parse_trailer(message: str) -> dict[str, Any] | None:
 
 
 def _checkpoint(ref: ExpRef, rev: str, data: dict[str, Any]) -> Checkpoint:
-    from pyhelper.core.hashing import HashInfo
+    from pyhelper.core.storage.hashing import HashInfo
 
     outs: dict[str, HashInfo] = {}
     listed = data.get("outs") or {}
@@ -98,8 +98,8 @@ def _checkpoint(ref: ExpRef, rev: str, data: dict[str, Any]) -> Checkpoint:
 
 def _trailer_out_problem(path: str, info: object) -> str:
     """What is wrong with one persisted output of a trailer, or ''."""
-    from pyhelper.core.hashing import is_md5
     from pyhelper.core.inside import not_plain, plain_path
+    from pyhelper.core.storage.hashing import is_md5
 
     if not isinstance(info, dict) or not is_md5(info.get("md5")):
         return f"the md5 it gives output '{str(path)[:200]}' is not an md5"
@@ -159,8 +159,8 @@ def checkout_persisted(view: Project, checkpoint: Checkpoint, *, strict: bool) -
 
     With `strict`, an output the cache no longer has is an error naming it, before anything is written.
     """
-    from pyhelper.core.cache import Cache
-    from pyhelper.core.hashing import StatIndex
+    from pyhelper.core.storage.cache import Cache
+    from pyhelper.core.storage.hashing import StatIndex
 
     refuse_unsafe(view, checkpoint)
     index = StatIndex(view.ensure_xp_dir() / "index.db")

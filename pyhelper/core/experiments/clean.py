@@ -14,8 +14,8 @@ import shutil
 import time
 from dataclasses import dataclass
 
-from pyhelper.core.gitcore import lookup_blob, native
-from pyhelper.core.gitrepo import open_repo
+from pyhelper.core.git.gitcore import lookup_blob, native
+from pyhelper.core.git.gitrepo import open_repo
 from pyhelper.core.project import Project
 
 
@@ -67,8 +67,8 @@ def _stale_temps(project: Project, dry: bool) -> tuple[int, int]:
     stays. Names from before the pid was in them are removed once an hour old. Only xp's names are
     touched, so a cache shared with DVC keeps DVC's own temporary files.
     """
-    from pyhelper.core.cache import writer_pid
     from pyhelper.core.processes import alive
+    from pyhelper.core.storage.cache import writer_pid
 
     root = project.cache_dir
     folders = [root]
@@ -124,9 +124,9 @@ def _referenced(project: Project) -> set[str]:
     """Every md5 any dvc.lock (workspace or any reachable commit) or run-cache record refers to."""
     git = native()
 
-    from pyhelper.core.cache import Cache
-    from pyhelper.core.lockfile import parse_lock
-    from pyhelper.core.run_cache import RunCache
+    from pyhelper.core.pipeline.lockfile import parse_lock
+    from pyhelper.core.pipeline.run_cache import RunCache
+    from pyhelper.core.storage.cache import Cache
     from pyhelper.errors import XpError
 
     md5s: set[str] = set()

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.show import WORKSPACE, Row, RowReader, missing_object_errors, missing_objects
-from pyhelper.core.gitcore import lookup_commit, native
-from pyhelper.core.gitrepo import open_repo
-from pyhelper.core.metrics import Diff, FileValues, diff_values
+from pyhelper.core.git.gitcore import lookup_commit, native
+from pyhelper.core.git.gitrepo import open_repo
 from pyhelper.core.project import Project
+from pyhelper.core.values.metrics import Diff, FileValues, diff_values
 from pyhelper.errors import UnknownExperiment, UnknownRevision
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.experiments.show import RowReader, _baselines, missing_object_errors, missing_objects
-from pyhelper.core.gitcore import lookup_commit
-from pyhelper.core.gitrepo import exp_refs, open_repo
+from pyhelper.core.git.gitcore import lookup_commit
+from pyhelper.core.git.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import XpError
 
@@ -68,7 +68,7 @@ def dvc_show(project: Project, *, all_branches: bool = False, all_commits: bool 
 
 
 def _branch_names(repo: pygit2.Repository) -> dict[str, str]:
-    from pyhelper.core.gitcore import native
+    from pyhelper.core.git.gitcore import native
 
     names: dict[str, str] = {}
     for branch in repo.branches.local:
@@ -97,7 +97,7 @@ def _chain(repo: pygit2.Repository, tip: str, baseline: str) -> list[pygit2.Comm
 
 def _data(reader: RowReader, tree: pygit2.Tree | None, rev: str, commit: pygit2.Commit | None) -> dict[str, Any]:
     """One revision's `data`: params, metrics, deps and outputs as DVC shows them."""
-    from pyhelper.core.metrics import dvc_values
+    from pyhelper.core.values.metrics import dvc_values
 
     layout = reader.layout(tree)
     params: dict[str, Any] = {}
@@ -133,7 +133,7 @@ def _data(reader: RowReader, tree: pygit2.Tree | None, rev: str, commit: pygit2.
 
 
 def _parse_params(reader: RowReader, blob: tuple[str, bytes], path: str, *, metrics: bool = False) -> Any:
-    from pyhelper.core.params import parse_params
+    from pyhelper.core.values.params import parse_params
 
     suffix = posixpath.splitext(path)[1].lower()
     if metrics and suffix not in (".json", ".yaml", ".yml", ".toml"):
@@ -146,7 +146,7 @@ def _select(data: Any, keys: tuple[str, ...]) -> Any:
     """A params file's data, or only the keys a stage reads (nested, as DVC shows them)."""
     if not keys or not isinstance(data, dict):
         return data
-    from pyhelper.core.params import get_value, put_dotted
+    from pyhelper.core.values.params import get_value, put_dotted
 
     picked: dict[str, Any] = {}
     for key in keys:
@@ -158,7 +158,7 @@ def _select(data: Any, keys: tuple[str, ...]) -> Any:
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    from pyhelper.core.params import put_dotted
+    from pyhelper.core.values.params import put_dotted
 
     nested: dict[str, Any] = {}
     for key, value in flat.items():
@@ -173,8 +173,8 @@ def _rel(reader: RowReader, path: str) -> str:
 
 def _deps_and_outs(reader: RowReader, tree: pygit2.Tree | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The deps and (not metrics, not plots) outputs the revision's locks record, and its .dvc data."""
-    from pyhelper.core.dvcdata import parse_data_file
-    from pyhelper.core.dvcfile import parse_pipeline
+    from pyhelper.core.pipeline.dvcdata import parse_data_file
+    from pyhelper.core.pipeline.dvcfile import parse_pipeline
 
     files = reader.pipeline_files(tree)
 
@@ -229,7 +229,7 @@ def _deps_and_outs(reader: RowReader, tree: pygit2.Tree | None) -> tuple[dict[st
 def _data_files(reader: RowReader, tree: pygit2.Tree | None) -> tuple[str, ...]:
     if tree is None:
         return reader.workspace_files().data
-    from pyhelper.core.collect import TreeFiles
+    from pyhelper.core.pipeline.collect import TreeFiles
 
     if reader._tree_files is None:
         reader._tree_files = TreeFiles(reader.repo, reader.project.sub)

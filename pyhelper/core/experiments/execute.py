@@ -21,8 +21,8 @@ from pyhelper.errors import StageFailed
 if TYPE_CHECKING:
     import pygit2
 
+    from pyhelper.core.pipeline.repro import ReproEvent
     from pyhelper.core.project import Project
-    from pyhelper.core.repro import ReproEvent
 
 class Stopped(Exception):
     """The run was cancelled, lost its lease, or its worker was asked to stop, between two commands."""
@@ -107,12 +107,13 @@ def execute(project: Project, repo: pygit2.Repository, *, entry_id: str, name: s
     Raises `StageFailed` when a stage fails and `Stopped` when `hooks.stopping()` said so; the private
     work tree is removed either way.
     """
-    from pyhelper.core import tmp_workspace
     from pyhelper.core.experiments.recorder import Recorder
     from pyhelper.core.experiments.save import commit_tree, gc_held, missing_object, written
-    from pyhelper.core.gitcore import lookup_commit
-    from pyhelper.core.gitrepo import snapshot_tree
-    from pyhelper.core.repro import reproduce, workspace_lock
+    from pyhelper.core.git import tmp_workspace
+    from pyhelper.core.git.gitcore import lookup_commit
+    from pyhelper.core.git.gitrepo import snapshot_tree
+    from pyhelper.core.pipeline.repro import reproduce
+    from pyhelper.core.project import workspace_lock
 
     base = lookup_commit(repo, baseline)
     private = tmp_workspace.create(project, repo, base, lookup_commit(repo, rev).tree.id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from pyhelper.core.refs import check_name
+from pyhelper.core.git.refs import check_name
 from pyhelper.errors import BadInput
 
 if TYPE_CHECKING:

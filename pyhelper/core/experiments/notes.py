@@ -17,9 +17,9 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.gitrepo import signature
+from pyhelper.core.git.gitrepo import signature
+from pyhelper.core.git.refs import NOTES_REF
 from pyhelper.core.printable import escape, first_unsafe
-from pyhelper.core.refs import NOTES_REF
 from pyhelper.errors import BadInput
 
 if TYPE_CHECKING:

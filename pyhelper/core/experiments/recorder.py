@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.cache import CHECKPOINT_TEMP_PREFIX, clone, copy_hashing
 from pyhelper.core.experiments.checkpoint import (
     SOCKET_DIR_PREFIX,
     TRAILER,
@@ -27,14 +26,15 @@ from pyhelper.core.experiments.checkpoint import (
     prune_dead_runs,
     prune_stale_socket_dirs,
 )
-from pyhelper.core.hashing import HashInfo, StatIndex, file_md5
+from pyhelper.core.git.refs import ExpRef
 from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef
+from pyhelper.core.storage.cache import CHECKPOINT_TEMP_PREFIX, clone, copy_hashing
+from pyhelper.core.storage.hashing import HashInfo, StatIndex, file_md5
 from pyhelper.live import ENV_RESUME, ENV_SOCKET, PROTOCOL_VERSION
 
 if TYPE_CHECKING:
-    from pyhelper.core.cache import Cache
-    from pyhelper.core.repro import ReproEvent
+    from pyhelper.core.pipeline.repro import ReproEvent
+    from pyhelper.core.storage.cache import Cache
 
 # A file whose stat changed less than this long before it was hashed may change again without its
 # stat changing (the clock ticks coarser than nanoseconds), so its hash is not remembered.
@@ -202,7 +202,7 @@ class Recorder:
         A `git gc` beside the run repacks: for a moment libgit2 may not find an object it has (its packs
         were swapped under it). The whole record is tried again then, on freshly opened repositories."""
         from pyhelper.core.experiments.save import WRITE_TRIES
-        from pyhelper.core.gitcore import native
+        from pyhelper.core.git.gitcore import native
 
         git = native()
         for attempt in range(1, WRITE_TRIES + 1):
@@ -215,8 +215,8 @@ class Recorder:
         raise AssertionError("unreachable")
 
     def _record(self, step: int) -> Checkpoint:
-        from pyhelper.core.gitcore import open_repository
-        from pyhelper.core.gitrepo import snapshot_tree
+        from pyhelper.core.git.gitcore import open_repository
+        from pyhelper.core.git.gitrepo import snapshot_tree
 
         with self._lock:
             # Repositories of this thread's own: pygit2 objects are not shared between threads.
@@ -260,7 +260,7 @@ class Recorder:
             self.recorded.append(checkpoint)
             self._write_live_file(checkpoint)
         if self._on_event is not None:
-            from pyhelper.core.repro import ReproEvent
+            from pyhelper.core.pipeline.repro import ReproEvent
 
             with contextlib.suppress(Exception):  # A listener's failure must not undo a recorded checkpoint.
                 self._on_event(ReproEvent("checkpoint", self.stage, f"{checkpoint.name} {checkpoint.rev[:7]}"))
@@ -268,7 +268,7 @@ class Recorder:
 
     def _capture_persisted(self) -> dict[str, HashInfo]:
         """Saves each persisted output into the object cache (unchanged ones cost a stat) and returns the hashes."""
-        from pyhelper.core.cache import Cache
+        from pyhelper.core.storage.cache import Cache
 
         cache = Cache(self.project.cache_dir, _MemoIndex(self._memo))
         outs: dict[str, HashInfo] = {}

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from pyhelper.core.experiments import notes
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
-from pyhelper.core.gitcore import native
-from pyhelper.core.gitrepo import exp_refs, open_repo
+from pyhelper.core.git.gitcore import native
+from pyhelper.core.git.gitrepo import exp_refs, open_repo
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, UnknownRevision
 

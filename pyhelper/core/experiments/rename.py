@@ -6,9 +6,9 @@ from pyhelper.core.experiments import notes
 from pyhelper.core.experiments.names import check_new
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
-from pyhelper.core.gitrepo import exp_refs, open_repo
+from pyhelper.core.git.gitrepo import exp_refs, open_repo
+from pyhelper.core.git.refs import ExpRef
 from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef
 from pyhelper.errors import BadInput
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyhelper.core.experiments.save import Experiment
-from pyhelper.core.gitrepo import exp_refs
+from pyhelper.core.git.gitrepo import exp_refs
 from pyhelper.errors import UnknownExperiment, did_you_mean
 
 if TYPE_CHECKING:
     import pygit2
 
-    from pyhelper.core.refs import ExpRef
+    from pyhelper.core.git.refs import ExpRef
 
 
 def find(repo: pygit2.Repository, spec: str, *, refs: list[tuple[ExpRef, str]] | None = None) -> Experiment:

@@ -15,21 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core import graph, tmp_workspace
 from pyhelper.core.experiments import names
 from pyhelper.core.experiments.save import Experiment, choose_name, record, reserve
-from pyhelper.core.gitrepo import head_commit, open_repo, snapshot_tree
-from pyhelper.core.params_edit import parse_override, set_params
-from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef
-from pyhelper.core.repro import (
+from pyhelper.core.git import tmp_workspace
+from pyhelper.core.git.gitrepo import head_commit, open_repo, snapshot_tree
+from pyhelper.core.git.refs import ExpRef
+from pyhelper.core.pipeline import graph
+from pyhelper.core.pipeline.repro import (
     ReproEvent,
     ReproOptions,
     ReproResult,
     cache_tracked_data,
     reproduce,
-    workspace_lock,
 )
+from pyhelper.core.project import Project, workspace_lock
+from pyhelper.core.values.params_edit import parse_override, set_params
 from pyhelper.errors import BadInput, StageFailed, XpError
 
 if TYPE_CHECKING:
@@ -230,8 +230,8 @@ def restore_workspace(project: Project, start: Checkpoint) -> Experiment | None:
 
 def remove_persisted(view: Project) -> None:
     """Deletes the outputs declared `persist: true`, so the stage that writes them starts over."""
-    from pyhelper.core.cache import Cache, remove
-    from pyhelper.core.hashing import StatIndex
+    from pyhelper.core.storage.cache import Cache, remove
+    from pyhelper.core.storage.hashing import StatIndex
 
     pipeline = view.pipeline()
     index = StatIndex(view.ensure_xp_dir() / "index.db")

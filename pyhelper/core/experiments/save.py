@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pyhelper.core.experiments import names, notes
-from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo, signature, snapshot_tree
-from pyhelper.core.project import Project
-from pyhelper.core.refs import ExpRef
+from pyhelper.core.git.gitrepo import exp_refs, head_commit, open_repo, signature, snapshot_tree
+from pyhelper.core.git.refs import ExpRef
+from pyhelper.core.project import Project, workspace_lock
 from pyhelper.errors import BadInput, StateError, XpError
 
 if TYPE_CHECKING:
     import pygit2
 
-    from pyhelper.core.tmp_workspace import TmpWorkspace
+    from pyhelper.core.git.tmp_workspace import TmpWorkspace
 
 
 _T = TypeVar("_T")
@@ -49,7 +49,7 @@ class Experiment:
 def commit_tree(repo: pygit2.Repository, tree: pygit2.Oid, *, parent: str, message: str) -> str:
     """Writes an experiment's (or a checkpoint's) commit of `tree` on `parent`, by the user's signature; no ref.
     Every experiment commit is made here: the worker's, the remote worker's, `exp run`'s and `exp save`'s."""
-    from pyhelper.core.gitcore import native
+    from pyhelper.core.git.gitcore import native
 
     sig = signature(repo)
     return str(repo.create_commit(None, sig, sig, message, tree, [native().Oid(hex=parent)]))
@@ -66,7 +66,7 @@ def missing_object(repo: pygit2.Repository, commit: str, *, keep: bool = False) 
     future (`keep`), sets the ref, then looks again; what went missing in between is written anew.
     Only what differs from the first parent's tree is looked at (the parent is kept already).
     """
-    from pyhelper.core.gitcore import native
+    from pyhelper.core.git.gitcore import native
 
     git = native()
     objects = _objects_dir(repo) if keep else None
@@ -247,7 +247,7 @@ WRITE_TRIES = 5
 def written(make: Callable[[], _T]) -> _T:
     """Runs `make` (which writes blobs, then trees of them), again when git says an object it had just
     written is gone: a concurrent `git gc --prune=now` deleted it before the tree held it."""
-    from pyhelper.core.gitcore import native
+    from pyhelper.core.git.gitcore import native
 
     git = native()
     for attempt in range(1, WRITE_TRIES + 1):
@@ -385,7 +385,5 @@ def reserve(project: Project, baseline: str, name: str, *, wait: bool = False) -
 def save(project: Project, *, name: str | None = None, message: str | None = None, force: bool = False,
          tags: tuple[str, ...] = (), note: str = "") -> Experiment:
     """Records the workspace as it is (tracked changes, deletions, untracked files) as an experiment."""
-    from pyhelper.core.repro import workspace_lock
-
     with workspace_lock(project):  # Never a half-finished workspace of a running `exp run`.
         return record(project, name=name, message=message, force=force, tags=tags, note=note)

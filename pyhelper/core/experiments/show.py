@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pyhelper.core.experiments import notes
-from pyhelper.core.gitcore import lookup_blob, lookup_commit, native
-from pyhelper.core.gitrepo import exp_refs, head_commit, open_repo
+from pyhelper.core.git.gitcore import lookup_blob, lookup_commit, native
+from pyhelper.core.git.gitrepo import exp_refs, head_commit, open_repo
 from pyhelper.core.inside import plain_path
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, StateError, UnknownExperiment, UnknownRevision, XpError
@@ -22,11 +22,11 @@ from pyhelper.errors import BadInput, StateError, UnknownExperiment, UnknownRevi
 if TYPE_CHECKING:
     import pygit2
 
-    from pyhelper.core.cache import Cache
-    from pyhelper.core.collect import Collected, TreeFiles
     from pyhelper.core.experiments.checkpoint import Checkpoint
+    from pyhelper.core.git.refs import ExpRef
+    from pyhelper.core.pipeline.collect import Collected, TreeFiles
     from pyhelper.core.queue.db import Entry
-    from pyhelper.core.refs import ExpRef
+    from pyhelper.core.storage.cache import Cache
 
 WORKSPACE = "workspace"
 RowKind = Literal["workspace", "baseline", "experiment", "queued", "running", "failed", "checkpoint"]
@@ -157,7 +157,7 @@ class RowReader:
         again only when a dvc.yaml of the root changed (a long-lived server reader sees new files)."""
         import posixpath
 
-        from pyhelper.core.collect import collect
+        from pyhelper.core.pipeline.collect import collect
 
         # The stats that change when a dvc.yaml or a folder is added or removed where pipelines live.
         known = self._ws_files[1].pipelines if self._ws_files is not None else ()
@@ -178,14 +178,14 @@ class RowReader:
         if tree is None:
             return self.workspace_files().pipelines
         if self._tree_files is None:
-            from pyhelper.core.collect import TreeFiles
+            from pyhelper.core.pipeline.collect import TreeFiles
 
             self._tree_files = TreeFiles(self.repo, self.project.sub)
         return self._tree_files.pipelines(tree)
 
     def layout(self, tree: pygit2.Tree | None) -> _Layout:
         """Params and metrics files of the pipeline in this tree."""
-        from pyhelper.core.metrics import metrics_files, params_keys
+        from pyhelper.core.values.metrics import metrics_files, params_keys
 
         files = self.pipeline_files(tree)
         blobs = [(f, b) for f in files if (b := self._blob(tree, f)) is not None]
@@ -200,7 +200,7 @@ class RowReader:
                 vars_blob = self._blob(tree, posixpath.join(posixpath.dirname(file), "params.yaml"))
                 key += (vars_blob[0] if vars_blob else "",)
         if key not in self._layouts:
-            from pyhelper.core.dvcfile import parse_pipeline
+            from pyhelper.core.pipeline.dvcfile import parse_pipeline
 
             def read(rel: str) -> str | None:
                 found = self._blob(tree, rel, anywhere=True)  # In a commit's tree, only the tree is found.
@@ -218,8 +218,8 @@ class RowReader:
         return self._layouts[key]
 
     def params(self, tree: pygit2.Tree | None, layout: _Layout, errors: dict[str, str]) -> dict[str, dict[str, Any]]:
-        from pyhelper.core.metrics import not_read
-        from pyhelper.core.params import flatten, get_value, parse_params
+        from pyhelper.core.values.metrics import not_read
+        from pyhelper.core.values.params import flatten, get_value, parse_params
 
         out: dict[str, dict[str, Any]] = {}
         for path, keys in layout.params.items():
@@ -252,7 +252,7 @@ class RowReader:
     def lock(self, tree: pygit2.Tree | None, locks: tuple[str, ...] = ("dvc.lock",)) -> dict[str, Any]:
         """Lock entries of a tree from each of `locks` (empty when absent or unreadable), keyed by
         `file:stage` for the locks of subfolder pipelines."""
-        from pyhelper.core.lockfile import parse_lock
+        from pyhelper.core.pipeline.lockfile import parse_lock
 
         found: dict[str, Any] = {}
         for lock in locks:
@@ -269,7 +269,7 @@ class RowReader:
 
     def metrics(self, tree: pygit2.Tree | None, layout: _Layout, lock: Callable[[], dict[str, Any]],
                 errors: dict[str, str]) -> dict[str, dict[str, Any]]:
-        from pyhelper.core.metrics import not_read, parse_metrics
+        from pyhelper.core.values.metrics import not_read, parse_metrics
 
         out: dict[str, dict[str, Any]] = {}
         cached: dict[str, str] | None = None
@@ -295,7 +295,7 @@ class RowReader:
 
     def _cache_object(self, md5: str) -> bytes | None:
         if self._cache is None:
-            from pyhelper.core.cache import Cache
+            from pyhelper.core.storage.cache import Cache
 
             self._cache = Cache(self.project.cache_dir)
         return self._cache.read(md5)

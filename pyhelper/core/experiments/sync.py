@@ -21,11 +21,11 @@ from collections.abc import Callable
 from pyhelper.core.credentials import redact, redact_text
 from pyhelper.core.experiments.resolve import find
 from pyhelper.core.experiments.save import Experiment
-from pyhelper.core.gitargs import check_remote, git_argv, git_env, valid_refname
-from pyhelper.core.gitrepo import exp_refs, open_repo
+from pyhelper.core.git.gitargs import check_remote, git_argv, git_env, valid_refname
+from pyhelper.core.git.gitrepo import exp_refs, open_repo
+from pyhelper.core.git.refs import EXPS_NAMESPACE, NOTES_REF, ExpRef
 from pyhelper.core.processes import stop_group
 from pyhelper.core.project import Project
-from pyhelper.core.refs import EXPS_NAMESPACE, NOTES_REF, ExpRef
 from pyhelper.errors import BadInput, XpError
 
 FETCHED_NOTES = "refs/notes/xp-fetched"
@@ -192,7 +192,7 @@ def _without_shadows(project: Project, refs: list[ExpRef]) -> list[ExpRef]:
     import warnings
 
     from pyhelper.core.experiments.names import check_new
-    from pyhelper.core.gitrepo import open_repo
+    from pyhelper.core.git.gitrepo import open_repo
     from pyhelper.core.printable import escape
     from pyhelper.errors import Notice
 

@@ -22,7 +22,7 @@ from pyhelper.errors import BadInput, UnknownExperiment, UnknownRevision, XpErro
 if TYPE_CHECKING:
     import pygit2
 
-    from pyhelper.core.refs import ExpRef
+    from pyhelper.core.git.refs import ExpRef
 
 WORKSPACE = "workspace"
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -100,7 +100,7 @@ class Plots:
 
 def open_git(project: Project) -> pygit2.Repository | None:
     """The repository, or None when it has no commits yet (only the workspace can be plotted)."""
-    from pyhelper.core.gitrepo import open_repo
+    from pyhelper.core.git.gitrepo import open_repo
 
     return open_repo(project) if project.has_commits() else None
 
@@ -116,7 +116,7 @@ def select(project: Project, repo: pygit2.Repository | None, specs: list[str]) -
     running = _running(project) if repo is not None else {}
     refs = None
     if repo is not None and any(spec != WORKSPACE and spec not in running for spec in specs):
-        from pyhelper.core.gitrepo import exp_refs
+        from pyhelper.core.git.gitrepo import exp_refs
 
         refs = exp_refs(repo)  # Once for every name (20 names × 1,000 refs was 0.8 s).
     for spec in specs:
@@ -128,8 +128,8 @@ def select(project: Project, repo: pygit2.Repository | None, specs: list[str]) -
 
 def experiments_of_head(repo: pygit2.Repository) -> list[str]:
     """Names of the experiments of HEAD's baseline, oldest first."""
-    from pyhelper.core.gitcore import lookup_commit
-    from pyhelper.core.gitrepo import exp_refs
+    from pyhelper.core.git.gitcore import lookup_commit
+    from pyhelper.core.git.gitrepo import exp_refs
 
     head = str(repo.head.target)
     found = [(lookup_commit(repo, rev).commit_time, ref.name) for ref, rev in exp_refs(repo) if ref.baseline == head]
@@ -140,8 +140,8 @@ def experiments_of_all(repo: pygit2.Repository) -> list[Revision]:
     """Every experiment of every commit, oldest first; a name two baselines share gets its baseline's short sha."""
     from collections import Counter
 
-    from pyhelper.core.gitcore import lookup_commit
-    from pyhelper.core.gitrepo import exp_refs
+    from pyhelper.core.git.gitcore import lookup_commit
+    from pyhelper.core.git.gitrepo import exp_refs
 
     found = sorted((lookup_commit(repo, rev).commit_time, ref.name, ref.baseline, rev) for ref, rev in exp_refs(repo))
     shared = Counter(name for _, name, _, _ in found)
@@ -168,7 +168,7 @@ def _one(repo: pygit2.Repository | None, spec: str, refs: list[tuple[ExpRef, str
         raise UnknownRevision(f"unknown revision '{spec}' (the repository has no commits)",
                               hint="commit first, or plot the workspace")
     from pyhelper.core.experiments.resolve import find
-    from pyhelper.core.gitcore import native
+    from pyhelper.core.git.gitcore import native
 
     try:
         found = find(repo, spec, refs=refs)
@@ -199,7 +199,7 @@ def snapshot(project: Project, repo: pygit2.Repository | None, revision: Revisio
 
 def _definitions(snap: Snapshot) -> list[PlotDef]:
     """The revision's declared plots, plus the live metric curves when they exist undeclared."""
-    from pyhelper.core.dvcfile import parse_pipeline
+    from pyhelper.core.pipeline.dvcfile import parse_pipeline
 
     defs = definitions(parse_pipeline(snap.text, files=list(snap.pipeline_files()), sub=snap.project.sub))
     covered = any(s.path == LIVE_DIR or LIVE_DIR.startswith(s.path + "/") for d in defs for s in d.sources)

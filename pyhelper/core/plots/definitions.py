@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyhelper.core.inside import not_plain, plain_path
-from pyhelper.core.stage import Pipeline
+from pyhelper.core.pipeline.stage import Pipeline
 from pyhelper.errors import PipelineError
 
 TEMPLATES = ("linear", "scatter", "smooth", "confusion", "confusion_normalized", "bar", "bar_horizontal",

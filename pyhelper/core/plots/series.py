@@ -14,7 +14,7 @@ import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.gitcore import lookup_blob, lookup_tree
+from pyhelper.core.git.gitcore import lookup_blob, lookup_tree
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput
 
@@ -89,7 +89,7 @@ def parse_series(raw: bytes, path: str) -> dict[str, list[Any]]:
             deep = too_deep_error()
             raise BadInput(deep.problem, hint=deep.hint, path=path) from None
     elif suffix in (".yaml", ".yml"):
-        from pyhelper.core.yamlfile import parse_yaml
+        from pyhelper.core.yamlio.yamlfile import parse_yaml
 
         data = parse_yaml(text, path=path) or []
     else:
@@ -160,10 +160,10 @@ class Snapshot:
     def pipeline_files(self) -> tuple[str, ...]:
         """The project's dvc.yaml files in this revision (every one, as DVC collects them)."""
         if self.tree is None:
-            from pyhelper.core.collect import collect
+            from pyhelper.core.pipeline.collect import collect
 
             return collect(self.root, self.project.sub).pipelines or ("dvc.yaml",)
-        from pyhelper.core.collect import TreeFiles
+        from pyhelper.core.pipeline.collect import TreeFiles
 
         assert self.repo is not None
         return TreeFiles(self.repo, self.project.sub).pipelines(self.tree) or ("dvc.yaml",)
@@ -238,7 +238,7 @@ class Snapshot:
 
     def _cached_md5(self, path: str) -> str | None:
         if self._lock is None:
-            from pyhelper.core.lockfile import parse_lock
+            from pyhelper.core.pipeline.lockfile import parse_lock
 
             self._lock = {}
             if path.rsplit("/", 1)[-1] == "dvc.lock":
@@ -270,13 +270,13 @@ class Snapshot:
                       if posixpath.splitext(rel)[1].lower() in PLOTTABLE)
 
     def _manifest(self, md5: str) -> dict[str, str]:
-        from pyhelper.core.cache import Cache
+        from pyhelper.core.storage.cache import Cache
 
         return dict(Cache(self.project.cache_dir).manifest(md5) or [])
 
     def _from_cache(self, path: str) -> bytes | None:
         """A file of an untracked output: the output itself, or a file inside a cached folder."""
-        from pyhelper.core.cache import Cache
+        from pyhelper.core.storage.cache import Cache
 
         md5 = self._cached_md5(path)
         if md5 is None:

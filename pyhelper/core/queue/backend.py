@@ -123,7 +123,7 @@ def read_config(project: Project) -> QueueConfig:
     backend = check_backend(section.get("backend", SQLITE).strip() or SQLITE)
     remote = section.get("remote", "").strip() or None
     if remote is not None:
-        from pyhelper.core.gitargs import check_remote
+        from pyhelper.core.git.gitargs import check_remote
 
         try:
             check_remote(remote, what="queue's remote")

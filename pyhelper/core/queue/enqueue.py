@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 from pyhelper.core.experiments import names as name_gen
 from pyhelper.core.experiments.save import gc_held, taken_names
-from pyhelper.core.gitcore import lookup_blob, lookup_tree
-from pyhelper.core.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree, tree_with
-from pyhelper.core.params_edit import Override, edited_content, parse_override
+from pyhelper.core.git.gitcore import lookup_blob, lookup_tree
+from pyhelper.core.git.gitrepo import FILE_MODE, head_commit, open_repo, signature, snapshot_tree, tree_with
+from pyhelper.core.git.refs import check_name, queue_ref
 from pyhelper.core.project import Project
 from pyhelper.core.queue import sweep
 from pyhelper.core.queue.backend import open_backend
 from pyhelper.core.queue.db import Entry
-from pyhelper.core.refs import check_name, queue_ref
+from pyhelper.core.values.params_edit import Override, edited_content, parse_override
 from pyhelper.errors import BadInput
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def enqueue(project: Project, *, set_values: list[str], name: str | None = None,
         raise BadInput(f"the queue does not serve a DVC project inside a monorepo ('{project.sub}') yet",
                        hint="run the experiment with `xp exp run --temp` (it runs in a private copy just the same)")
     project.require_pipeline()
-    from pyhelper.core.repro import cache_tracked_data
+    from pyhelper.core.pipeline.repro import cache_tracked_data
 
     cache_tracked_data(project)  # Workers get `.dvc`-tracked data from the cache.
     project.pipeline()  # A broken dvc.yaml is reported now, not when a worker runs it.

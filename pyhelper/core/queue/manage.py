@@ -81,8 +81,8 @@ def forget(project: Project, experiments: list[tuple[str, str]]) -> int:
 
 def remove(project: Project, specs: list[str], *, statuses: tuple[Status, ...] = ()) -> list[Entry]:
     """Removes the named entries, or every entry with one of `statuses` (never running ones)."""
-    from pyhelper.core.gitrepo import open_repo
-    from pyhelper.core.refs import queue_ref
+    from pyhelper.core.git.gitrepo import open_repo
+    from pyhelper.core.git.refs import queue_ref
 
     db = QueueDb(project)
     try:

@@ -14,12 +14,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from pyhelper.core.gitcore import lookup_commit
-from pyhelper.core.gitrepo import exp_refs, open_repo
+from pyhelper.core.git.gitcore import lookup_commit
+from pyhelper.core.git.gitrepo import exp_refs, open_repo
+from pyhelper.core.git.refs import QUEUE_NAMESPACE, check_name
 from pyhelper.core.project import Project
 from pyhelper.core.queue.db import Entry, QueueDb
 from pyhelper.core.queue.enqueue import TRAILER
-from pyhelper.core.refs import QUEUE_NAMESPACE, check_name
 from pyhelper.errors import BadInput
 
 if TYPE_CHECKING:

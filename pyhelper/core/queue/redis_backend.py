@@ -20,13 +20,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.credentials import has_password, redact, redis_password
-from pyhelper.core.gitargs import git_error
+from pyhelper.core.git.gitargs import git_error
+from pyhelper.core.git.refs import ExpRef, check_name, queue_ref
 from pyhelper.core.project import Project
 from pyhelper.core.queue.backend import DEFAULT_JOB_TIMEOUT
 from pyhelper.core.queue.db import Entry, Status, Worker, cancel_of, status_of
 from pyhelper.core.queue.remote_job import FAILURE_CALLBACK, JOB_FUNCTION, JobPayload
 from pyhelper.core.queue.store import QueueError
-from pyhelper.core.refs import ExpRef, check_name, queue_ref
 from pyhelper.errors import BadInput
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def job_payload(item: dict[str, Any]) -> JobPayload:
 
 def git_push(cwd: str, remote: str, refspecs: list[str]) -> subprocess.CompletedProcess[str]:
     """`git push --porcelain REMOTE REFSPEC…` (never forced), with no prompt for credentials."""
-    from pyhelper.core.gitargs import check_refname, check_remote, git_argv, git_env
+    from pyhelper.core.git.gitargs import check_refname, check_remote, git_argv, git_env
 
     for spec in refspecs:  # Each names a queue ref: the ids in them come from Redis or a remote's refs.
         check_refname(spec.rsplit(":", 1)[1], what="queue ref")
@@ -267,7 +267,7 @@ class RedisQueue:
 
     def _forget_local_refs(self, items: list[dict[str, Any]]) -> None:
         """Deletes the local queue refs of entries that were not queued after all."""
-        from pyhelper.core.gitrepo import open_repo
+        from pyhelper.core.git.gitrepo import open_repo
 
         assert self.project is not None  # Entries are queued only from a project.
         repo = open_repo(self.project)
@@ -404,7 +404,7 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
     """Fetches the experiment refs of finished entries that this repository does not have yet (never
     forced: a local experiment of the same name stays), with their outputs from the shared cache dir;
     returns the names fetched."""
-    from pyhelper.core.gitrepo import open_repo
+    from pyhelper.core.git.gitrepo import open_repo
 
     done = [e for e in entries if e.status == "success" and e.exp_rev and _plausible(e)]
     if not done:
@@ -413,7 +413,7 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
     missing = [e for e in done if str(ExpRef(e.baseline, e.name)) not in repo.references]
     if not missing:
         return []
-    from pyhelper.core.gitargs import check_remote, git_argv, git_env, valid_refname
+    from pyhelper.core.git.gitargs import check_remote, git_argv, git_env, valid_refname
 
     env = git_env()
     refs = [str(ExpRef(e.baseline, e.name)) for e in missing]
@@ -441,7 +441,7 @@ def bring_home(project: Project, remote: str, entries: list[Entry]) -> list[str]
 def _plausible(entry: Entry) -> bool:
     """True when an entry read from Redis (which any client may write) names a real baseline and a valid name:
     only then do its values reach git, inside a refspec."""
-    from pyhelper.core.refs import _SHA
+    from pyhelper.core.git.refs import _SHA
 
     try:
         check_name(entry.name)

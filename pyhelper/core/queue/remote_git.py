@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pyhelper.core.gitargs import check_refname, check_remote, git_argv, git_env, git_error, shown
+from pyhelper.core.git.gitargs import check_refname, check_remote, git_argv, git_env, git_error, shown
 from pyhelper.errors import XpError
 
 
@@ -38,7 +38,7 @@ def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def mirror(remote: str, entry_id: str, rev: str, *, root: Path, cache_dir: str | None) -> Path:
     """The cached mirror of `remote` under `root` (created on first use) holding the entry's queue ref,
     checked to be `rev`; its output cache is `cache_dir` when one is given (a symlink)."""
-    from pyhelper.core.refs import queue_ref
+    from pyhelper.core.git.refs import queue_ref
 
     check_remote(remote, what="worker's remote")
     ref = check_refname(queue_ref(entry_id), what="queue entry's ref")

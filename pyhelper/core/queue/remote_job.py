@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.refs import _BAD_NAME
+from pyhelper.core.git.refs import _BAD_NAME
 
 if TYPE_CHECKING:
     from rq.job import Job

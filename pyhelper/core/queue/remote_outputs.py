@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.cache import Cache
-from pyhelper.core.gitcore import lookup_blob, lookup_commit
-from pyhelper.core.hashing import HashInfo, file_md5
+from pyhelper.core.git.gitcore import lookup_blob, lookup_commit
 from pyhelper.core.project import Project
+from pyhelper.core.storage.cache import Cache
+from pyhelper.core.storage.hashing import HashInfo, file_md5
 
 if TYPE_CHECKING:
     import pygit2
@@ -31,7 +31,7 @@ cache's manifests: anything else (`../../x.dir`) would make a path outside both 
 
 def _lock_outs(repo: pygit2.Repository, commit: pygit2.Commit) -> list[HashInfo]:
     """The outputs the commit's dvc.lock records (cached or not: objects that are not shared are skipped)."""
-    from pyhelper.core.lockfile import parse_lock
+    from pyhelper.core.pipeline.lockfile import parse_lock
     from pyhelper.errors import XpError
 
     try:
@@ -48,7 +48,7 @@ def _lock_outs(repo: pygit2.Repository, commit: pygit2.Commit) -> list[HashInfo]
 def wanted(project: Project, revs: list[str]) -> list[HashInfo]:
     """What the experiments at `revs` (and their checkpoints) need from a cache: lock outputs and persisted outputs."""
     from pyhelper.core.experiments.checkpoint import parse_trailer
-    from pyhelper.core.gitrepo import open_repo
+    from pyhelper.core.git.gitrepo import open_repo
 
     repo = open_repo(project)
     found: dict[str, HashInfo] = {}

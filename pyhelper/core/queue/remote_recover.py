@@ -14,15 +14,15 @@ from __future__ import annotations
 import subprocess
 
 from pyhelper.core.experiments.checkpoint import parse_trailer
-from pyhelper.core.gitargs import check_remote, git_argv, git_env, git_error, shown, valid_refname
-from pyhelper.core.gitcore import lookup_commit
-from pyhelper.core.gitrepo import open_repo
+from pyhelper.core.git.gitargs import check_remote, git_argv, git_env, git_error, shown, valid_refname
+from pyhelper.core.git.gitcore import lookup_commit
+from pyhelper.core.git.gitrepo import open_repo
+from pyhelper.core.git.refs import EXPS_NAMESPACE, QUEUE_NAMESPACE
 from pyhelper.core.project import Project
 from pyhelper.core.queue.enqueue import TRAILER
 from pyhelper.core.queue.recover import Recovered, _item, _trailer
 from pyhelper.core.queue.redis_backend import RedisQueue, entry_key, guarded
 from pyhelper.core.queue.store import QueueError
-from pyhelper.core.refs import EXPS_NAMESPACE, QUEUE_NAMESPACE
 
 
 def _git(project: Project, *args: str) -> subprocess.CompletedProcess[str]:

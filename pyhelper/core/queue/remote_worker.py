@@ -76,7 +76,7 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
     if not remote:
         raise BadInput("a worker needs --remote URL: the git remote it fetches entries from and pushes results to",
                        hint="pass the same remote the project queues to (`remote` in its .xp/config)")
-    from pyhelper.core.gitargs import check_remote
+    from pyhelper.core.git.gitargs import check_remote
 
     check_remote(remote, what="worker's --remote")
 
@@ -134,10 +134,10 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
     # Imported once here, so that each job's forked work horse starts with them loaded (saves ~0.3 s a job).
     import pyhelper.core.experiments.checkpoint  # noqa: F401
     import pyhelper.core.experiments.recorder  # noqa: F401
-    import pyhelper.core.gitrepo  # noqa: F401
+    import pyhelper.core.git.gitrepo  # noqa: F401
+    import pyhelper.core.git.tmp_workspace  # noqa: F401
+    import pyhelper.core.pipeline.repro  # noqa: F401
     import pyhelper.core.queue.enqueue  # noqa: F401
-    import pyhelper.core.repro  # noqa: F401
-    import pyhelper.core.tmp_workspace  # noqa: F401
 
     _SETTINGS.update(url=url, remote=remote, cache_dir=cache_dir,
                      mirror_root=Path(mirror_dir) if mirror_dir else default_mirror_root())
@@ -247,9 +247,9 @@ def _run(entry: str, run: str, name: str, rev: str, baseline_id: str, remote: st
          log: Callable[[str], None], finish: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     """Runs the entry in the mirror (`experiments/execute.py`), then pushes the experiment to the remote."""
     from pyhelper.core.experiments.execute import Hooks, Stopped, execute, failure_line
-    from pyhelper.core.gitrepo import open_repo
+    from pyhelper.core.git.gitrepo import open_repo
+    from pyhelper.core.git.refs import ExpRef
     from pyhelper.core.project import Project
-    from pyhelper.core.refs import ExpRef
 
     ref = str(ExpRef(baseline_id, name))
     shown = redact(remote)

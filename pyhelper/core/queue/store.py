@@ -29,7 +29,7 @@ class Connection:
             target = f"{path.as_uri()}?mode=ro&immutable=1" if path.exists() else "file::memory:"
             self.raw = guard(path, lambda: sqlite3.connect(target, timeout=30, isolation_level=None, uri=True))
         else:
-            from pyhelper.core.disk import require_room
+            from pyhelper.core.storage.disk import require_room
 
             require_room(path)  # A WAL database on a full disk ends in SIGBUS, not an error.
             self.raw = guard(path, lambda: sqlite3.connect(path, timeout=30, isolation_level=None))
@@ -84,7 +84,7 @@ def _full_or_unreadable(path: Path, exc: Exception) -> Exception:
     said as one, with its fix; anything else is a database that cannot be read."""
     import errno
 
-    from pyhelper.core.disk import full
+    from pyhelper.core.storage.disk import full
 
     if "disk is full" in str(exc) or ("disk I/O error" in str(exc) and full(path)):
         return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (SQLite: {exc})", str(path))

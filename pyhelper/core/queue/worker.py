@@ -20,13 +20,13 @@ import threading
 import time
 from pathlib import Path
 
-from pyhelper.core.gitcore import lookup_commit
-from pyhelper.core.gitrepo import open_repo
+from pyhelper.core.git.gitcore import lookup_commit
+from pyhelper.core.git.gitrepo import open_repo
+from pyhelper.core.git.refs import ExpRef
 from pyhelper.core.processes import alive, group_alive, hostname, signal_group
 from pyhelper.core.project import Project
 from pyhelper.core.queue.db import HEARTBEAT_SECONDS, Entry, QueueDb
 from pyhelper.core.queue.enqueue import TRAILER
-from pyhelper.core.refs import ExpRef
 from pyhelper.errors import BadInput, StageFailed, XpError
 
 DEFAULT_IDLE_SECONDS = 5.0

@@ -64,9 +64,9 @@ def code_actions(ls: XpServer, params: lsp.CodeActionParams) -> list[lsp.CodeAct
 
 def check(ls: XpServer) -> dict[str, list[lsp.Diagnostic]]:
     """Diagnostics by repository path for dvc.yaml and every open params file."""
-    from pyhelper.core.dvcfile import parse_pipeline
-    from pyhelper.core.graph import order
-    from pyhelper.core.params import parse_params
+    from pyhelper.core.pipeline.dvcfile import parse_pipeline
+    from pyhelper.core.pipeline.graph import order
+    from pyhelper.core.values.params import parse_params
 
     root = ls.root
     buffers: dict[str, str] = {}
@@ -93,7 +93,7 @@ def check(ls: XpServer) -> dict[str, list[lsp.Diagnostic]]:
                 found.setdefault(rel, []).append(_diagnostic(exc, text))
     if found:
         return found
-    from pyhelper.core.collect import collect
+    from pyhelper.core.pipeline.collect import collect
 
     # Every dvc.yaml of the project (an open one not saved yet too); each error lands in its own file.
     files = list(collect(root).pipelines)

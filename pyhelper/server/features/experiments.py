@@ -141,7 +141,7 @@ def show_revision(ls: XpServer, params: p.ShowRevisionParams) -> p.ShowRevisionR
 
 def show_status(ls: XpServer, params: p.ShowStatusParams) -> p.ShowStatusResult:
     """`xp status`: which stages are out of date, and why."""
-    from pyhelper.core.status import status
+    from pyhelper.core.pipeline.status import status
 
     result = status(ls.project(), list(params.targets) or None)
     return p.ShowStatusResult(stages=[p.StageStatus(stage=s.stage, changed=bool(s.reasons), frozen=s.frozen,

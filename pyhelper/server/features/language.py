@@ -91,8 +91,8 @@ def _stage_hover(ls: XpServer, stage: str, where: lsp.Range) -> lsp.Hover | None
     """What a stage runs, whether it is up to date (and why not), and its last recorded run."""
     import time
 
-    from pyhelper.core.run_cache import RunCache
-    from pyhelper.core.status import status
+    from pyhelper.core.pipeline.run_cache import RunCache
+    from pyhelper.core.pipeline.status import status
 
     try:
         project = ls.project()
@@ -187,7 +187,7 @@ def _params_text(ls: XpServer, rel: str) -> str | None:
 
 def completion(ls: XpServer, params: lsp.CompletionParams) -> lsp.CompletionList | None:
     """Keys of the params file in a stage's `params:` list of dvc.yaml."""
-    from pyhelper.core.params import flatten, parse_params
+    from pyhelper.core.values.params import flatten, parse_params
 
     rel = ls.rel(params.text_document.uri)
     if rel is None or _base(rel) != "dvc.yaml":
@@ -254,8 +254,8 @@ def definition(ls: XpServer, params: lsp.DefinitionParams) -> lsp.Location | Non
     """From a params key in a stage's `params:` of dvc.yaml to its line in the params file."""
     from pygls.uris import from_fs_path
 
-    from pyhelper.core.params import get_value, parse_params
-    from pyhelper.core.yamlfile import line_of
+    from pyhelper.core.values.params import get_value, parse_params
+    from pyhelper.core.yamlio.yamlfile import line_of
 
     rel = ls.rel(params.text_document.uri)
     if rel is None or _base(rel) != "dvc.yaml":
@@ -299,8 +299,8 @@ def code_lens(ls: XpServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | 
         return None
     if rel != "params.yaml":
         try:
-            from pyhelper.core.dvcfile import read_pipeline
-            from pyhelper.core.metrics import params_keys
+            from pyhelper.core.pipeline.dvcfile import read_pipeline
+            from pyhelper.core.values.metrics import params_keys
 
             if rel not in params_keys(read_pipeline(ls.root)):
                 return None

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperimentResult:
     """Queues the run (`queue`), or starts `xp exp run` in the background and names it."""
     from pyhelper.core.experiments.save import choose_name
-    from pyhelper.core.gitrepo import head_commit, open_repo
+    from pyhelper.core.git.gitrepo import head_commit, open_repo
     from pyhelper.core.queue.sweep import parse_axis
 
     project = ls.project()
@@ -63,13 +63,13 @@ def run_experiment(ls: XpServer, params: p.RunExperimentParams) -> p.RunExperime
 
 def repro_pipeline(ls: XpServer, params: p.ReproPipelineParams) -> p.ReproPipelineResult:
     """Starts `xp repro` in the background."""
-    from pyhelper.core.graph import order
+    from pyhelper.core.pipeline.graph import order
 
     project = ls.project()
     project.require_pipeline()
     # A broken dvc.yaml, an unknown target or a cycle is said now, in the CLI's words.
     order(project.pipeline(), project.root, list(params.targets) or None)
-    from pyhelper.core.params_edit import parse_override
+    from pyhelper.core.values.params_edit import parse_override
 
     for assignment in params.params:  # A bad -S (or one outside the project) is said now, not in the log.
         parse_override(assignment)

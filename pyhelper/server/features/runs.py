@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.credentials import redact
-from pyhelper.core.gitargs import check_remote
+from pyhelper.core.git.gitargs import check_remote
 from pyhelper.errors import BadInput
 from pyhelper.server import protocol as p
 from pyhelper.server.errors import translated
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def list_runs(ls: XpServer, params: p.ListRunsParams) -> p.ListRunsResult:
     """`xp runs list`."""
-    from pyhelper.core.run_cache import RunCache
+    from pyhelper.core.pipeline.run_cache import RunCache
 
     if params.limit is not None and params.limit < 1:
         raise BadInput(f"limit must be at least 1 (got {params.limit})", hint="leave it out for every run")
@@ -34,7 +34,7 @@ def list_runs(ls: XpServer, params: p.ListRunsParams) -> p.ListRunsResult:
 
 def restore_run(ls: XpServer, params: p.RestoreRunParams) -> p.RestoreRunResult:
     """`xp runs restore ID`."""
-    from pyhelper.core.restore_run import restore_run as restore
+    from pyhelper.core.pipeline.restore_run import restore_run as restore
 
     result = restore(ls.project(), params.id, force=params.force)
     return p.RestoreRunResult(outputs=list(result.outputs), params=list(result.params))

@@ -76,7 +76,7 @@ def check_remote(value: str, *, what: str = "remote") -> str:
 
 def valid_refname(value: str) -> bool:
     """True when `value` is a full ref name git accepts (`refs/…`, no leading `-`, no `*`, `..`, `:` …)."""
-    from pyhelper.core.gitcore import native
+    from pyhelper.core.git.gitcore import native
 
     return (isinstance(value, str) and 0 < len(value) <= MAX_REF and value.startswith("refs/")
             and not _CONTROL.search(value) and bool(native().reference_is_valid_name(value)))

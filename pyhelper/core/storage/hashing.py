@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pyhelper.core.ignore_rules import Rules
+    from pyhelper.core.storage.ignore_rules import Rules
 
 _CHUNK = 1 << 20
 # A file changed within this many nanoseconds of being indexed might change again within the same
@@ -147,7 +147,7 @@ class StatIndex:
 
     def use_dvcignore(self, root: Path) -> None:
         """Leaves files that `.dvcignore` (under `root`) ignores out of folder hashes, as DVC does."""
-        from pyhelper.core.ignore_rules import Rules
+        from pyhelper.core.storage.ignore_rules import Rules
 
         self._ignore = (root, Rules(root))
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.atomic_write import write_atomic
-from pyhelper.core.hashing import HashInfo
-from pyhelper.core.yamlfile import text_of
+from pyhelper.core.storage.atomic_write import write_atomic
+from pyhelper.core.storage.hashing import HashInfo
+from pyhelper.core.yamlio.yamlfile import text_of
 from pyhelper.errors import PipelineError
 
 SCHEMA = "2.0"
@@ -46,7 +46,7 @@ def _hash_info(item: dict[str, Any]) -> HashInfo:
 
 def parse_lock(text: str, *, display: str = "dvc.lock") -> dict[str, LockEntry]:
     """Parses lock text into entries by stage name."""
-    from pyhelper.core.yamlfile import parse_yaml
+    from pyhelper.core.yamlio.yamlfile import parse_yaml
 
     data = parse_yaml(text, path=display, error=PipelineError) or {}
     if not isinstance(data, dict) or str(data.get("schema", "")) != SCHEMA:
@@ -85,7 +85,7 @@ def parse_lock(text: str, *, display: str = "dvc.lock") -> dict[str, LockEntry]:
 
 def _broken(text: str, display: str, keys: Sequence[str | int], message: str) -> PipelineError:
     """The error for a dvc.lock whose content does not have DVC's shape, at the offending entry."""
-    from pyhelper.core.yamlfile import line_of
+    from pyhelper.core.yamlio.yamlfile import line_of
 
     return PipelineError(message, hint="delete dvc.lock and run `xp repro` to write it again",
                          path=display, line=line_of(text, keys))
@@ -128,7 +128,7 @@ def write_entries(path: Path, updates: dict[str, LockEntry], *, keep: list[str] 
 
     When `keep` is given, entries for stages not in it (removed from dvc.yaml) are dropped.
     """
-    from pyhelper.core.yamlfile import dump_plain, parse_yaml
+    from pyhelper.core.yamlio.yamlfile import dump_plain, parse_yaml
 
     raw: dict[str, Any] = {}
     if path.is_file():

@@ -11,14 +11,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyhelper.core.cache import Cache
-from pyhelper.core.hashing import StatIndex
-from pyhelper.core.lockfile import LockEntry, write_stage
-from pyhelper.core.params import get_value, load_params
-from pyhelper.core.params_edit import Override, apply_overrides
+from pyhelper.core.pipeline.lockfile import LockEntry, write_stage
+from pyhelper.core.pipeline.run_cache import RunCache, RunRecord
+from pyhelper.core.pipeline.stage_state import ParamsReader, compute_state
 from pyhelper.core.project import Project
-from pyhelper.core.run_cache import RunCache, RunRecord
-from pyhelper.core.stage_state import ParamsReader, compute_state
+from pyhelper.core.storage.cache import Cache
+from pyhelper.core.storage.hashing import StatIndex
+from pyhelper.core.values.params import get_value, load_params
+from pyhelper.core.values.params_edit import Override, apply_overrides
 from pyhelper.errors import BadInput, WouldOverwrite
 
 

@@ -16,17 +16,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
-from pyhelper.core import graph
-from pyhelper.core.cache import Cache, remove
-from pyhelper.core.hashing import HashInfo, StatIndex
-from pyhelper.core.lockfile import LockEntry, prune_locks, read_locks, write_stage
+from pyhelper.core.pipeline import graph
+from pyhelper.core.pipeline.lockfile import LockEntry, prune_locks, read_locks, write_stage
+from pyhelper.core.pipeline.run_cache import RecordedOut, RunCache, signature
+from pyhelper.core.pipeline.stage import Stage
+from pyhelper.core.pipeline.stage_state import ParamsReader, StageState, compute_state
 from pyhelper.core.processes import stop_group
-from pyhelper.core.project import Project
-from pyhelper.core.run_cache import RecordedOut, RunCache, signature
-from pyhelper.core.stage import Stage
-from pyhelper.core.stage_state import ParamsReader, StageState, compute_state
+from pyhelper.core.project import Project, workspace_lock
+from pyhelper.core.storage.cache import Cache, remove
+from pyhelper.core.storage.gitignore import ensure_ignored
+from pyhelper.core.storage.hashing import HashInfo, StatIndex
 from pyhelper.errors import PipelineError, StageFailed, XpError
 
 TAIL_LINES = 20
@@ -300,7 +301,7 @@ def _restore_from_run_cache(ws: Workspace, stage: Stage, state: StageState, entr
             _keep_outs(ws, stage, state)
             for out in stage.outs:
                 ws.cache.checkout(outs[out.path], ws.project.root / stage.repo_path(out.path))
-            _ensure_gitignored(ws.project.root, stage)
+            ensure_ignored(ws.project.root, _cached_paths(ws.project.root, stage))
             write_stage(ws.project.root, stage, LockEntry(stage.cmd, state.deps, state.params, outs))
             on_event(ReproEvent("restored", stage.name, "restored from run-cache"))
             return True
@@ -329,7 +330,7 @@ def _keep_outs(ws: Workspace, stage: Stage, state: StageState) -> None:
 def _keep_legacy(found: dict[str, HashInfo], recorded: dict[str, HashInfo], stage: Stage,
                  root: Path) -> dict[str, HashInfo]:
     """DVC 2's records of unchanged paths kept as they were (DVC 3 only rewrites a path whose content changed)."""
-    from pyhelper.core.hashing import same_content
+    from pyhelper.core.storage.hashing import same_content
 
     kept = dict(found)
     for path, info in found.items():
@@ -375,7 +376,7 @@ def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callabl
         ws.cache.save(root / stage.repo_path(out.path), info)
         outs[out.path] = info
         recorded.append(RecordedOut(out.path, out.kind, out.cache, info))
-    _ensure_gitignored(root, stage)
+    ensure_ignored(root, _cached_paths(root, stage))
     if entry is not None:
         deps = _keep_legacy(after.deps, entry.deps, stage, root)
         outs = _keep_legacy(outs, entry.outs, stage, root)
@@ -419,7 +420,7 @@ def _run_command(name: str, command: str, cwd: Path, env: dict[str, str],
 
 def _metrics_of(root: Path, stage: Stage) -> dict[str, Any]:
     """The flattened values of the stage's metrics files (unreadable files are left out)."""
-    from pyhelper.core.metrics import read_metrics_file
+    from pyhelper.core.values.metrics import read_metrics_file
 
     values: dict[str, Any] = {}
     for out in stage.outs:
@@ -434,57 +435,6 @@ def _metrics_of(root: Path, stage: Stage) -> dict[str, Any]:
     return values
 
 
-def _ensure_gitignored(root: Path, stage: Stage) -> None:
-    """Makes git ignore each cached output, as DVC does: a `/name` line in the .gitignore beside it.
-
-    An output git already ignores (by any rule) is left alone, so no redundant files appear.
-    """
-    paths = [root / stage.repo_path(out.path) for out in stage.outs if out.cache]
-    if not paths:
-        return
-    check = subprocess.run(["git", "check-ignore", "--no-index", "--", *map(str, paths)], cwd=root,
-                           capture_output=True, text=True)
-    ignored = {Path(line).resolve() for line in check.stdout.splitlines() if line}
-    for path in paths:
-        if path.resolve() in ignored or (root / path).resolve() in ignored:
-            continue
-        ignore = path.parent / ".gitignore"
-        line = "/" + path.name
-        existing = ignore.read_text().splitlines() if ignore.is_file() else []
-        if line not in existing:
-            from pyhelper.core.atomic_write import write_atomic
-
-            write_atomic(ignore, "\n".join([*existing, line]) + "\n")
-
-
-class workspace_lock:
-    """An exclusive lock on the workspace: two repros (or experiment runs) never run at once."""
-
-    def __init__(self, project: Project):
-        xp = project.ensure_xp_dir()
-        # One lock per work tree: the user's workspace, or each private one under .xp/tmp/.
-        self.path = xp / "workspace.lock" if project.home is None else xp / "tmp" / f"{project.root.name}.lock"
-        self.handle: TextIO | None = None
-
-    def __enter__(self) -> None:
-        import fcntl
-
-        self.handle = handle = open(self.path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise XpError(
-                f"another xp run is already using this workspace (pid {holder})",
-                hint="wait for it to finish, or stop it",
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.handle is not None
-        self.handle.close()
+def _cached_paths(root: Path, stage: Stage) -> list[Path]:
+    """The stage's cached outputs as absolute paths: the ones git must ignore."""
+    return [root / stage.repo_path(out.path) for out in stage.outs if out.cache]

@@ -79,8 +79,8 @@ def parse_yaml(text: str, *, path: str, error: type[BadInput] = BadInput) -> Any
     alias expansion), becomes `error` naming `path` and the line."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    from pyhelper.core import yamlfast
     from pyhelper.core.bounds import Exceeded
+    from pyhelper.core.yamlio import yamlfast
 
     try:
         try:
@@ -112,8 +112,8 @@ def check_bounds(text: str, *, path: str) -> None:
     whose composer recurses and whose users walk every alias); syntax errors are left to the loader."""
     from ruamel.yaml.error import YAMLError
 
-    from pyhelper.core import yamlfast
     from pyhelper.core.bounds import Exceeded
+    from pyhelper.core.yamlio import yamlfast
 
     try:
         try:
@@ -215,7 +215,7 @@ def split_preamble(text: str) -> tuple[str, str]:
 
 def dump_plain(data: Any) -> str:
     """Serialises plain data in block style, keys in the order given (as DVC writes dvc.lock)."""
-    from pyhelper.core import yamlemit
+    from pyhelper.core.yamlio import yamlemit
 
     fast = yamlemit.dump(data)
     if fast is not None:

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core import graph
-from pyhelper.core.cache import Cache
-from pyhelper.core.dvcdata import DataFile
-from pyhelper.core.hashing import HashInfo, StatIndex, same_content
-from pyhelper.core.lockfile import LockEntry, read_locks
+from pyhelper.core.pipeline import graph
+from pyhelper.core.pipeline.dvcdata import DataFile
+from pyhelper.core.pipeline.lockfile import LockEntry, read_locks
+from pyhelper.core.pipeline.stage import Stage, is_url
+from pyhelper.core.pipeline.stage_state import ParamsReader, compute_state, is_callback
 from pyhelper.core.project import Project
-from pyhelper.core.stage import Stage, is_url
-from pyhelper.core.stage_state import ParamsReader, compute_state, is_callback
+from pyhelper.core.storage.cache import Cache
+from pyhelper.core.storage.hashing import HashInfo, StatIndex, same_content
 from pyhelper.errors import XpError
 
 Change = str | dict[str, dict[str, Any]]
@@ -121,7 +121,7 @@ class _DvcView:
                 path = stage.repo_path(dep)
                 recorded = entry.deps.get(dep) if entry else None
                 if is_url(dep):
-                    from pyhelper.core.urls import check
+                    from pyhelper.core.storage.urls import check
 
                     found = check(dep).info
                     if found is None:
@@ -173,7 +173,7 @@ class _DvcView:
 
     def _params_status(self, stage: Stage, file: str, keys: tuple[str, ...], entry: LockEntry | None,
                        into: dict[str, Any]) -> None:
-        from pyhelper.core.params import get_value, load_params
+        from pyhelper.core.values.params import get_value, load_params
 
         path = stage.repo_path(file)
         if path not in self._params:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.atomic_write import write_atomic
 from pyhelper.core.project import Project
+from pyhelper.core.storage.atomic_write import write_atomic
 from pyhelper.errors import BadInput, PipelineError
 
 if TYPE_CHECKING:
@@ -87,8 +87,8 @@ def serialise(stage: NewStage) -> dict[str, Any]:
 
 def add_stage(project: Project, folder: Path, stage: NewStage, *, force: bool = False) -> str:
     """Adds (or with `force` replaces) the stage in `folder/dvc.yaml`; returns that file's repository path."""
-    from pyhelper.core.dvcfile import parse_pipeline
-    from pyhelper.core.graph import upstream
+    from pyhelper.core.pipeline.dvcfile import parse_pipeline
+    from pyhelper.core.pipeline.graph import upstream
 
     if not stage.name or INVALID_NAME_CHARS & set(stage.name):
         raise BadInput(f"invalid stage name '{stage.name}'",
@@ -136,7 +136,7 @@ def add_stage(project: Project, folder: Path, stage: NewStage, *, force: bool = 
 
 
 def _check_cycles(pipeline: Any, root: Path) -> None:
-    from pyhelper.core.graph import order
+    from pyhelper.core.pipeline.graph import order
 
     order(pipeline, root, check=False)
 
@@ -161,7 +161,7 @@ class Listed:
 def list_stages(project: Project, targets: list[str] | None, *, all_files: bool, cwd: Path) -> list[Listed]:
     """Stages as `dvc stage list` lists them: of the dvc.yaml in `cwd` (or the targets), or every
     stage and `.dvc` file with `all_files`; described by their `desc` or their outputs."""
-    from pyhelper.core.graph import resolve_targets
+    from pyhelper.core.pipeline.graph import resolve_targets
 
     pipeline = project.pipeline()
     if all_files:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from pyhelper.core.params import flatten, get_value, parse_params
+from pyhelper.core.pipeline.stage import Pipeline
 from pyhelper.core.project import Project
-from pyhelper.core.revisions import WORKSPACE, Revisions
-from pyhelper.core.stage import Pipeline
+from pyhelper.core.values.params import flatten, get_value, parse_params
+from pyhelper.core.values.revisions import WORKSPACE, Revisions
 from pyhelper.errors import BadInput, XpError
 
 
@@ -154,7 +154,7 @@ class _Reader:
     def _cached_outs(self, rev: str) -> dict[str, str]:
         """Repository path -> md5 of every output in the revision's dvc.lock."""
         if rev not in self._locks:
-            from pyhelper.core.lockfile import parse_lock
+            from pyhelper.core.pipeline.lockfile import parse_lock
 
             outs: dict[str, str] = {}
             text = self.revs.read(rev, "dvc.lock")
@@ -175,7 +175,7 @@ class _Reader:
         if data is None and rev != WORKSPACE:
             md5 = self._cached_outs(rev).get(path)
             if md5 and not md5.endswith(".dir"):
-                from pyhelper.core.cache import Cache
+                from pyhelper.core.storage.cache import Cache
 
                 data = Cache(self.project.cache_dir).read(md5)
         return data

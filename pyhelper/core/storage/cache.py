@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.hashing import HashInfo, StatIndex, file_md5, is_md5, manifest_bytes
 from pyhelper.core.processes import alive
+from pyhelper.core.storage.hashing import HashInfo, StatIndex, file_md5, is_md5, manifest_bytes
 from pyhelper.errors import BadInput
 
 _FICLONE = 0x40049409
@@ -65,7 +65,7 @@ class Cache:
             return False
         if legacy:
             # DVC 2's objects are DVC's own to keep: a mismatch makes one unusable, never deleted.
-            from pyhelper.core.hashing import legacy_file_md5
+            from pyhelper.core.storage.hashing import legacy_file_md5
 
             return legacy_file_md5(path) == md5 or self.index.file_hash(path) == md5
         if self.index.file_hash(path) != md5:
@@ -168,7 +168,7 @@ class Cache:
         A copy was written just now, inside the window where a write in the same clock tick would
         leave its stat unchanged; its mtime is set back past that window first, so any later write
         moves it. A hardlink is the read-only object itself, with the object's old mtime."""
-        from pyhelper.core.hashing import _RACY_NS  # (DVC 2's md5s are not of the bytes: never given here.)
+        from pyhelper.core.storage.hashing import _RACY_NS  # (DVC 2's md5s are not of the bytes: never given here.)
 
         try:
             st = path.stat()
@@ -190,7 +190,7 @@ class Cache:
         tmp = Path(name)
         try:
             if legacy:  # DVC 2's md5 of a text file is not of its bytes: hashed on its own, before the copy.
-                from pyhelper.core.hashing import legacy_file_md5
+                from pyhelper.core.storage.hashing import legacy_file_md5
 
                 self._refuse_unless(legacy_file_md5(source) == md5, source, dest, drop=False)
                 _link_or_copy(source, tmp)

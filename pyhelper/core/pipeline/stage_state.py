@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.hashing import HashInfo, StatIndex, same_content
-from pyhelper.core.lockfile import LockEntry
-from pyhelper.core.params import get_value, load_params, missing_key_error
-from pyhelper.core.stage import Stage, is_url
+from pyhelper.core.pipeline.lockfile import LockEntry
+from pyhelper.core.pipeline.stage import Stage, is_url
+from pyhelper.core.storage.hashing import HashInfo, StatIndex, same_content
+from pyhelper.core.values.params import get_value, load_params, missing_key_error
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def compute_state(
     missing: list[str] = []
     for dep in stage.deps:
         if is_url(dep):
-            from pyhelper.core.urls import check
+            from pyhelper.core.storage.urls import check
 
             found = check(dep)  # Never hashed as a local path: one HEAD request (see `urls`).
             if found.info is None:

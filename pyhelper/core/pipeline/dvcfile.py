@@ -14,9 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core import interpolation
-from pyhelper.core.stage import Out, ParamsDep, Pipeline, Stage
-from pyhelper.core.yamlfile import text_of
+from pyhelper.core.pipeline import interpolation
+from pyhelper.core.pipeline.stage import Out, ParamsDep, Pipeline, Stage
+from pyhelper.core.yamlio.yamlfile import text_of
 from pyhelper.errors import PipelineError, did_you_mean
 
 TOP_KEYS = ("stages", "vars", "params", "metrics", "plots", "artifacts", "datasets")
@@ -49,7 +49,7 @@ class _Reader:
 
     def error(self, message: str, keys: Keys, hint: str) -> PipelineError:
         """A PipelineError pointing at the node found at `keys` in dvc.yaml."""
-        from pyhelper.core.yamlfile import line_of
+        from pyhelper.core.yamlio.yamlfile import line_of
 
         return PipelineError(message, hint=hint, path=self.display, line=line_of(self.text, keys))
 
@@ -84,7 +84,7 @@ class _Reader:
 
     def load_params(self, rel: str) -> dict[str, Any]:
         """A params file of the same source (disk or git tree), parsed."""
-        from pyhelper.core.params import parse_params
+        from pyhelper.core.values.params import parse_params
         from pyhelper.errors import ParamsError
 
         text = self.read(rel)
@@ -110,7 +110,7 @@ class _Reader:
 
     def _vars_entry(self, entry: Any, keys: Keys, wdir: str) -> dict[str, Any]:
         """One `vars` item: an inline mapping, or `file[:key,key]` to load from a params file."""
-        from pyhelper.core.params import get_value, missing_key_error, put_dotted
+        from pyhelper.core.values.params import get_value, missing_key_error, put_dotted
         from pyhelper.errors import ParamsError
 
         if isinstance(entry, dict):
@@ -474,7 +474,7 @@ def read_pipeline(root: Path, *, display: str = "dvc.yaml", sub: str | None = No
     `sub` is the DVC project's folder inside the repository (default: the one `root` holds, see
     `collect.project_sub`); an empty pipeline when there is no dvc.yaml.
     """
-    from pyhelper.core.collect import collect, project_sub
+    from pyhelper.core.pipeline.collect import collect, project_sub
 
     if sub is None:
         sub = project_sub(root)
@@ -486,7 +486,7 @@ def read_pipeline(root: Path, *, display: str = "dvc.yaml", sub: str | None = No
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
-    from pyhelper.core.dvcdata import read_data_files
+    from pyhelper.core.pipeline.dvcdata import read_data_files
 
     return parse_pipeline(read, files=list(found.pipelines), sub=sub, data=tuple(read_data_files(root, found.data)),
                           parsing=found.parsing)
@@ -526,7 +526,7 @@ def parse_pipeline(read: FileReader, *, display: str = "dvc.yaml", files: list[s
 
 def _parse_file(read: FileReader, display: str, parsing: dict[str, str]) -> Pipeline | None:
     """One dvc.yaml: its stages (by their own names), top-level files prefixed with its folder."""
-    from pyhelper.core.yamlfile import parse_yaml
+    from pyhelper.core.yamlio.yamlfile import parse_yaml
 
     text = read(display)
     if text is None:
@@ -566,7 +566,7 @@ def source_line(root: Path, stage: str, *keys: str | int, value: str | None = No
     preferred, wherever it sits. Generated stages (`name@key`) point into their `do:` body.
     Only called to build an error, so the slower line-aware parse happens only then.
     """
-    from pyhelper.core.yamlfile import line_of, line_of_scalar, load_roundtrip
+    from pyhelper.core.yamlio.yamlfile import line_of, line_of_scalar, load_roundtrip
 
     path = root / display
     try:

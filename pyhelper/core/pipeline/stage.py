@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pyhelper.core.dvcdata import DataFile
+    from pyhelper.core.pipeline.dvcdata import DataFile
 
 
 @dataclass(frozen=True)

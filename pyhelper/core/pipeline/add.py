@@ -12,9 +12,9 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyhelper.core.atomic_write import write_atomic
-from pyhelper.core.hashing import HashInfo
 from pyhelper.core.project import Project
+from pyhelper.core.storage.atomic_write import write_atomic
+from pyhelper.core.storage.hashing import HashInfo
 from pyhelper.errors import BadInput
 
 
@@ -44,15 +44,15 @@ def dvc_file_text(name: str, info: HashInfo) -> str:
 
 def _yaml_path(name: str) -> str:
     """A file name as YAML writes it (quoted when a plain scalar would read differently)."""
-    from pyhelper.core.yamlfile import dump_plain
+    from pyhelper.core.yamlio.yamlfile import dump_plain
 
     return dump_plain({"p": name}).split(":", 1)[1].strip()
 
 
 def add(project: Project, targets: list[str]) -> list[Added]:
     """Tracks each target (all checked before any is written)."""
-    from pyhelper.core.cache import Cache
-    from pyhelper.core.hashing import StatIndex
+    from pyhelper.core.storage.cache import Cache
+    from pyhelper.core.storage.hashing import StatIndex
 
     pipeline = project.pipeline()
     cwd = Path.cwd()

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.gitcore import lookup_tree
-from pyhelper.core.outputs import checkout_outputs
+from pyhelper.core.git.gitcore import lookup_tree
 from pyhelper.core.project import Project
+from pyhelper.core.storage.outputs import checkout_outputs
 
 if TYPE_CHECKING:
     import pygit2

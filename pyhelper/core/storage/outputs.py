@@ -10,14 +10,14 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pyhelper.core.gitcore import lookup_blob
+from pyhelper.core.git.gitcore import lookup_blob
 from pyhelper.core.inside import inside_work_tree
 from pyhelper.core.project import Project
 
 if TYPE_CHECKING:
     import pygit2
 
-    from pyhelper.core.hashing import HashInfo
+    from pyhelper.core.storage.hashing import HashInfo
 
 @dataclass(frozen=True)
 class CheckedOut:
@@ -49,10 +49,10 @@ def recorded_outputs(project: Project, repo: pygit2.Repository, tree: pygit2.Tre
     not hold. A lock or `.dvc` file that does not parse raises with `strict`, and is skipped without."""
     import posixpath
 
-    from pyhelper.core.collect import TreeFiles
-    from pyhelper.core.dvcdata import parse_data_file
-    from pyhelper.core.dvcfile import parse_pipeline
-    from pyhelper.core.lockfile import parse_lock
+    from pyhelper.core.pipeline.collect import TreeFiles
+    from pyhelper.core.pipeline.dvcdata import parse_data_file
+    from pyhelper.core.pipeline.dvcfile import parse_pipeline
+    from pyhelper.core.pipeline.lockfile import parse_lock
     from pyhelper.errors import XpError
 
     listing = TreeFiles(repo, project.sub)
@@ -114,8 +114,8 @@ def checkout(project: Project, wanted: list[Recorded]) -> CheckedOut:
     """Puts each recorded output in place from the cache, keeping what is replaced; outputs the cache lacks,
     or whose path leaves the work tree (symlinks followed), are returned as missing. A cached object that
     does not hash to its name raises `CorruptObject`, leaving that output's file as it was."""
-    from pyhelper.core.cache import Cache
-    from pyhelper.core.hashing import StatIndex
+    from pyhelper.core.storage.cache import Cache
+    from pyhelper.core.storage.hashing import StatIndex
 
     if not wanted:
         return CheckedOut((), ())

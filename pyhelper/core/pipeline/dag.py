@@ -11,8 +11,8 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyhelper.core import graph
-from pyhelper.core.stage import Pipeline
+from pyhelper.core.pipeline import graph
+from pyhelper.core.pipeline.stage import Pipeline
 
 
 @dataclass(frozen=True)

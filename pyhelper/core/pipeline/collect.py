@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.gitcore import lookup_tree
-from pyhelper.core.ignore_rules import Rules, compile_pattern
+from pyhelper.core.git.gitcore import lookup_tree
+from pyhelper.core.storage.ignore_rules import Rules, compile_pattern
 
 if TYPE_CHECKING:
     import pygit2
@@ -134,7 +134,7 @@ def _declared_outs(path: Path, folder: str) -> set[str]:
         return found
     if "outs" not in text:
         return found
-    from pyhelper.core.yamlfile import parse_yaml
+    from pyhelper.core.yamlio.yamlfile import parse_yaml
     from pyhelper.errors import XpError
 
     try:

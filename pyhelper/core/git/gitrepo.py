@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.gitcore import EMPTY_TREE, lookup_tree, native, open_repository
+from pyhelper.core.git.gitcore import EMPTY_TREE, lookup_tree, native, open_repository
+from pyhelper.core.git.refs import EXPS_NAMESPACE, ExpRef
 from pyhelper.core.project import Project
-from pyhelper.core.refs import EXPS_NAMESPACE, ExpRef
 from pyhelper.errors import NoCommits
 
 if TYPE_CHECKING:

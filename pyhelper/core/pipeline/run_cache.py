@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.hashing import HashInfo
+from pyhelper.core.storage.hashing import HashInfo
 from pyhelper.errors import StateError, UnknownRun
 
 SCHEMA_VERSION = 1
@@ -81,7 +81,7 @@ class RunCache:
             if not os.access(self.db_path.parent, os.W_OK):
                 self._db = self._read_only()
                 return self._db
-            from pyhelper.core.disk import require_room
+            from pyhelper.core.storage.disk import require_room
 
             require_room(self.db_path)  # A WAL database on a full disk ends in SIGBUS, not an error.
             db = sqlite3.connect(self.db_path, timeout=30)
@@ -124,7 +124,7 @@ class RunCache:
             raise self._unreadable(exc) from None
 
     def _unreadable(self, exc: Exception) -> Exception:
-        from pyhelper.core.disk import full
+        from pyhelper.core.storage.disk import full
 
         if "disk is full" in str(exc) or ("disk I/O error" in str(exc) and full(self.db_path)):
             return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (SQLite: {exc})", str(self.db_path))

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.hashing import HashInfo
-from pyhelper.core.yamlfile import text_of
+from pyhelper.core.storage.hashing import HashInfo
+from pyhelper.core.yamlio.yamlfile import text_of
 from pyhelper.errors import PipelineError
 
 DATA_KEYS = ("outs", "deps", "md5", "frozen", "wdir", "meta", "desc")
@@ -56,7 +56,7 @@ class DataFile:
 
 def parse_data_file(text: str, path: str) -> DataFile:
     """A `.dvc` file's text as a `DataFile`; a `PipelineError` naming the file, line and fix otherwise."""
-    from pyhelper.core.yamlfile import line_of, parse_yaml
+    from pyhelper.core.yamlio.yamlfile import line_of, parse_yaml
 
     def error(message: str, keys: list[Any], hint: str) -> PipelineError:
         return PipelineError(message, hint=hint, path=path, line=line_of(text, keys) if keys else 1)

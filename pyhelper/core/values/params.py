@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pyhelper.core.bounds import Exceeded, check_depth, too_deep_error
-from pyhelper.core.yamlfile import text_of
+from pyhelper.core.yamlio.yamlfile import text_of
 from pyhelper.errors import ParamsError, did_you_mean
 
 MISSING = object()
@@ -33,7 +33,7 @@ def load_params(path: Path, *, display: str) -> dict[str, Any]:
 def parse_params(text: str, *, suffix: str, display: str) -> dict[str, Any]:
     """Parses params text of the format its suffix names; the top level must be a mapping."""
     if suffix in (".yaml", ".yml"):
-        from pyhelper.core.yamlfile import parse_yaml
+        from pyhelper.core.yamlio.yamlfile import parse_yaml
 
         data = parse_yaml(text, path=display, error=ParamsError)
     elif suffix == ".json":

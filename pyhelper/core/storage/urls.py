@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from pyhelper.core.hashing import HashInfo
+from pyhelper.core.storage.hashing import HashInfo
 
 HTTP_SCHEMES = ("http", "https")
 TIMEOUT = float(os.environ.get("XP_URL_TIMEOUT", "20"))

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyhelper.core.atomic_write import write_atomic
 from pyhelper.core.inside import inside_work_tree, not_plain, plain_path
-from pyhelper.core.params import MISSING, lookup_parts, missing_key_error, parse_params
+from pyhelper.core.storage.atomic_write import write_atomic
+from pyhelper.core.values.params import MISSING, lookup_parts, missing_key_error, parse_params
 from pyhelper.errors import ParamsError
 
 
@@ -29,7 +29,7 @@ class Override:
 
 def parse_override(text: str, *, default_file: str = "params.yaml") -> Override:
     """Parses `[file:]key=value`; the value is typed as YAML types it (`0.1` float, `[1,2]` list)."""
-    from pyhelper.core.yamlfile import parse_yaml
+    from pyhelper.core.yamlio.yamlfile import parse_yaml
     from pyhelper.errors import BadInput
 
     if "=" not in text:
@@ -155,8 +155,8 @@ def edited_content(current: str | None, suffix: str, overrides: list[Override], 
             raise missing_key_error(key, plain, display=display,
                                     fix=f"fix the key, or write -S +{key}=... to add it")
     if suffix in (".yaml", ".yml"):
-        from pyhelper.core import yamlfast
-        from pyhelper.core.yamlfile import dump_roundtrip, load_for_edit
+        from pyhelper.core.yamlio import yamlfast
+        from pyhelper.core.yamlio.yamlfile import dump_roundtrip, load_for_edit
 
         if text.strip() and not any(o.key.startswith("+") for o in overrides):
             # Replacing existing scalars: edit just those bytes (checked by re-parsing).

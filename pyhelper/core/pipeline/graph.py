@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyhelper.core.stage import Out, Pipeline, Stage
+from pyhelper.core.pipeline.stage import Out, Pipeline, Stage
 from pyhelper.errors import PipelineError, did_you_mean
 
 if TYPE_CHECKING:
-    from pyhelper.core.dvcdata import DataFile, TrackedOut
+    from pyhelper.core.pipeline.dvcdata import DataFile, TrackedOut
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -27,7 +27,7 @@ def _overlaps(a: str, b: str) -> bool:
 def _error(root: Path, message: str, stage: Stage, hint: str, *keys: str | int,
            value: str | None = None) -> PipelineError:
     """An error pointing at a stage's definition in its dvc.yaml, or at an entry in it."""
-    from pyhelper.core.dvcfile import source_line
+    from pyhelper.core.pipeline.dvcfile import source_line
 
     return PipelineError(message, hint=hint, path=stage.dvcfile,
                          line=source_line(root, stage.key, *keys, value=value, display=stage.dvcfile))
@@ -219,8 +219,8 @@ def check_inputs(pipeline: Pipeline, root: Path, stages: list[Stage]) -> None:
     `.dvc` file tracks is a mistake in dvc.yaml (or missing code): an error before anything runs.
     Missing tracked data is not an error here: `repro` refuses only the stages that need it.
     """
-    from pyhelper.core.params import get_value, load_params, missing_key_error
-    from pyhelper.core.stage import is_url
+    from pyhelper.core.pipeline.stage import is_url
+    from pyhelper.core.values.params import get_value, load_params, missing_key_error
 
     produced = [stage.repo_path(o.path) for stage in pipeline.stages.values() for o in stage.outs]
     loaded: dict[str, dict[str, Any]] = {}
@@ -286,10 +286,10 @@ def tracking_file(pipeline: Pipeline, path: str) -> tuple[DataFile, TrackedOut] 
 
 def missing_dep_error(pipeline: Pipeline, root: Path, stage: Stage, dep: str) -> PipelineError:
     """Why a stage cannot run: one of its dependencies is not there, and how to get it."""
-    from pyhelper.core.stage import is_url
+    from pyhelper.core.pipeline.stage import is_url
 
     if is_url(dep):
-        from pyhelper.core.urls import check
+        from pyhelper.core.storage.urls import check
 
         problem = check(dep).problem or "it could not be read"
         index = stage.deps.index(dep) if dep in stage.deps else 0
