@@ -114,7 +114,7 @@ def test_push_then_pull_on_a_fresh_clone_brings_every_output_byte_for_byte(demo,
 def test_xp_push_is_read_by_dvc_pull_and_dvc_push_by_xp_pull(tmp_path, dvc_bin, xp):  # noqa: F811
     a = create(tmp_path / "a")
     dvc(dvc_bin, a, "init", "-q")
-    from pyhelper.core.add import add
+    from pyhelper.core.pipeline.add import add
     from pyhelper.core.project import Project
 
     add(Project(a), [str(a / "data" / "raw" / "features.csv")])

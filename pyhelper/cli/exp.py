@@ -402,7 +402,7 @@ def pull(args: argparse.Namespace) -> int:
     if note := outputs_note(outputs_of_pulled(project, pulled)):  # Remote runs' outputs, from the shared cache dir.
         print(note)
     if not args.no_cache and pulled:
-        from pyhelper.core.gitrepo import open_repo
+        from pyhelper.core.git.gitrepo import open_repo
 
         repo = open_repo(project)
         _carry(project, [str(repo.references[str(ref)].target) for ref in pulled], args, pushing=False)

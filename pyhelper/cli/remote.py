@@ -230,9 +230,9 @@ def fetch(args: argparse.Namespace) -> int:
 
 def pull(args: argparse.Namespace) -> int:
     """`xp pull`: fetch, then put the outputs in place (what is replaced stays in the cache)."""
-    from pyhelper.core.outputs import checkout
     from pyhelper.core.remotes.transfer import fetch as fetch_objects
     from pyhelper.core.remotes.transfer import problems, select, workspace_outputs
+    from pyhelper.core.storage.outputs import checkout
 
     project, storage = _open(args, create=False)
     outputs = select(workspace_outputs(project), args.targets)

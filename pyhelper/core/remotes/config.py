@@ -185,7 +185,7 @@ def _section(name: str) -> str:
 
 def _write(conf: Any, path: Path) -> None:
     """Writes the ConfigObj to `path` through a temporary file and a rename (DVC's layout: 4-space indent)."""
-    from pyhelper.core.atomic_write import write_atomic
+    from pyhelper.core.storage.atomic_write import write_atomic
 
     conf.indent_type = "    "
     conf.filename = None  # write() then returns the lines instead of writing the file in place.
@@ -240,7 +240,7 @@ def _ignore_local(project: Project, path: Path) -> None:
     """Keeps a `.xpconfig.local` out of git (`.dvc/.gitignore` does that for DVC's config.local)."""
     if path.name != ".xpconfig.local":
         return
-    from pyhelper.core.atomic_write import write_atomic
+    from pyhelper.core.storage.atomic_write import write_atomic
 
     ignore = path.parent / ".gitignore"
     lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.is_file() else []
@@ -338,8 +338,8 @@ def rename(project: Project, old: str, new: str) -> None:
 def remotes_of_commit(project: Project, commit: str) -> Remotes:
     """The remotes as the commit's own config files configure them (a mirror has no work tree to read), with
     this machine's config.local on top; credentials come from the environment."""
-    from pyhelper.core.gitcore import lookup_blob, lookup_commit
-    from pyhelper.core.gitrepo import open_repo
+    from pyhelper.core.git.gitcore import lookup_blob, lookup_commit
+    from pyhelper.core.git.gitrepo import open_repo
 
     repo = open_repo(project)
     tree = lookup_commit(repo, commit).tree

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyhelper.core.cache import OBJECT_TEMP_PREFIX, Cache
-from pyhelper.core.hashing import HashInfo, file_md5, is_md5
+from pyhelper.core.storage.cache import OBJECT_TEMP_PREFIX, Cache
+from pyhelper.core.storage.hashing import HashInfo, file_md5, is_md5
 from pyhelper.errors import BadInput, XpError
 
 if TYPE_CHECKING:
-    from pyhelper.core.outputs import Recorded
     from pyhelper.core.project import Project
     from pyhelper.core.remotes.storage import Storage
+    from pyhelper.core.storage.outputs import Recorded
 
 Progress = Callable[[int, int], None]
 """Called with (objects done, objects to move) as a transfer goes."""
@@ -249,7 +249,7 @@ def fetch(project: Project, storage: Storage, infos: Iterable[HashInfo], *, jobs
 
 def _download_manifest(storage: Storage, cache: Cache, md5: str) -> bytes | None:
     """The manifest's bytes, checked (md5 of the bytes, entries inside their folder); None when it is corrupt."""
-    from pyhelper.core.cache import _check_manifest
+    from pyhelper.core.storage.cache import _check_manifest
 
     with tempfile.TemporaryDirectory(prefix="xp-manifest-") as folder:
         tmp = Path(folder) / "m"
@@ -273,7 +273,7 @@ def _download_manifest(storage: Storage, cache: Cache, md5: str) -> bytes | None
 
 def _enter(cache: Cache, md5: str, data: bytes) -> None:
     """Writes a verified manifest into the cache (atomically, read-only)."""
-    from pyhelper.core.cache import _write_object
+    from pyhelper.core.storage.cache import _write_object
 
     target = cache.object_path(md5)
     if not target.exists():
@@ -282,8 +282,8 @@ def _enter(cache: Cache, md5: str, data: bytes) -> None:
 
 def workspace_outputs(project: Project) -> list[Recorded]:
     """The cached outputs the workspace's dvc.lock files and `.dvc` files record (what `dvc push` pushes)."""
-    from pyhelper.core.lockfile import read_locks
-    from pyhelper.core.outputs import Recorded
+    from pyhelper.core.pipeline.lockfile import read_locks
+    from pyhelper.core.storage.outputs import Recorded
 
     pipeline = project.pipeline()
     found: list[Recorded] = []
@@ -319,10 +319,10 @@ def select(outputs: list[Recorded], targets: list[str]) -> list[Recorded]:
 def experiment_infos(project: Project, revs: list[str]) -> list[HashInfo]:
     """What the experiments at `revs` need: every output their trees record, and their checkpoints' persisted
     outputs (from the commits' trailers)."""
-    from pyhelper.core.gitcore import lookup_commit
-    from pyhelper.core.gitrepo import open_repo
-    from pyhelper.core.outputs import recorded_outputs
+    from pyhelper.core.git.gitcore import lookup_commit
+    from pyhelper.core.git.gitrepo import open_repo
     from pyhelper.core.queue.remote_outputs import wanted
+    from pyhelper.core.storage.outputs import recorded_outputs
 
     repo = open_repo(project)
     infos: list[HashInfo] = []

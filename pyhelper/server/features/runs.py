@@ -57,7 +57,7 @@ def push_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
 def pull_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExperimentsResult:
     """`xp exp pull REMOTE [NAME…]`."""
     from pyhelper.core.experiments.sync import outputs_note, outputs_of_pulled, pull
-    from pyhelper.core.gitrepo import open_repo
+    from pyhelper.core.git.gitrepo import open_repo
 
     # Checked before any progress begins: a refused remote answers with its one line and nothing else.
     remote = check_remote(params.remote)
