@@ -260,3 +260,19 @@ def test_status_c_compares_the_cache_with_the_remote_as_dvc_does(tmp_path, dvc_b
     xp("push", cwd=a)
     xp("pull", "gone.txt", cwd=a)
     assert json.loads(xp("status", "-c", "--json", cwd=a).stdout) == {"lost.txt": "missing"}
+
+
+def test_push_all_commits_carries_every_commits_outputs(demo, tmp_path, xp):
+    first_model = (demo / "model/model.json").read_bytes()
+    xp("repro", "-S", "train.lr=0.07", cwd=demo)
+    git(demo, "add", "-A")
+    git(demo, "commit", "-qm", "lower lr")
+    assert (demo / "model/model.json").read_bytes() != first_model
+    only_now = json.loads(xp("push", "--json", cwd=demo).stdout)["moved"]
+    everything = json.loads(xp("push", "-A", "--json", cwd=demo).stdout)
+    assert everything["moved"] > 0 and everything["already"] >= only_now, "the older commit's outputs went too"
+    b = clone(demo, tmp_path / "b")
+    git(b, "checkout", "-q", "HEAD~1")
+    xp("pull", cwd=b)
+    assert (b / "model/model.json").read_bytes() == first_model
+    assert "takes no targets" in xp("push", "-A", "model", cwd=demo, expect=2).stderr

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pyhelper.core.project import Project
     from pyhelper.core.remotes.storage import Storage
     from pyhelper.core.remotes.transfer import Progress, Transferred
+    from pyhelper.core.storage.outputs import Recorded
 
 
 def _project() -> Project:
@@ -68,6 +69,9 @@ def add_transfer_arguments(command: argparse.ArgumentParser, verb: str) -> None:
     command.add_argument("-j", "--jobs", type=int, metavar="N",
                          help="transfers at once (default: 4 per CPU, as DVC)")
     command.add_argument("--json", action="store_true", help="print what moved as JSON")
+    if verb != "pull":  # A pull puts the workspace's outputs in place; other commits' have no place there.
+        command.add_argument("-A", "--all-commits", action="store_true",
+                             help="the outputs every commit of every branch and tag records (as DVC)")
     command.set_defaults(handler=f"remote:{verb}")
 
 
@@ -204,13 +208,24 @@ def _open(args: argparse.Namespace, *, create: bool) -> tuple[Project, Storage]:
     return project, open_storage(read_remotes(project).get(args.remote), create=create)
 
 
+def _outputs(project: Project, args: argparse.Namespace) -> list[Recorded]:
+    """What a push or fetch moves: the workspace's outputs (or TARGETs), or with -A every commit's."""
+    from pyhelper.core.remotes.transfer import all_commits_outputs, select, workspace_outputs
+    from pyhelper.errors import BadInput
+
+    if getattr(args, "all_commits", False):
+        if args.targets:
+            raise BadInput("--all-commits takes no targets", hint="drop the targets, or -A")
+        return all_commits_outputs(project)
+    return select(workspace_outputs(project), args.targets)
+
+
 def push(args: argparse.Namespace) -> int:
     """`xp push`: the workspace's outputs (and `.dvc` data) to the remote."""
     from pyhelper.core.remotes.transfer import push as push_objects
-    from pyhelper.core.remotes.transfer import select, workspace_outputs
 
     project, storage = _open(args, create=True)
-    outputs = select(workspace_outputs(project), args.targets)
+    outputs = _outputs(project, args)
     result = push_objects(project, storage, [o.info for o in outputs], jobs=args.jobs,
                           progress=progress_line("Pushing"))
     return _say(result, storage, "push", args)
@@ -219,10 +234,9 @@ def push(args: argparse.Namespace) -> int:
 def fetch(args: argparse.Namespace) -> int:
     """`xp fetch`: into the cache, without touching the workspace."""
     from pyhelper.core.remotes.transfer import fetch as fetch_objects
-    from pyhelper.core.remotes.transfer import select, workspace_outputs
 
     project, storage = _open(args, create=False)
-    outputs = select(workspace_outputs(project), args.targets)
+    outputs = _outputs(project, args)
     result = fetch_objects(project, storage, [o.info for o in outputs], jobs=args.jobs,
                            progress=progress_line("Fetching"))
     return _say(result, storage, "fetch", args)

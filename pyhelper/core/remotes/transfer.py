@@ -445,3 +445,35 @@ def cloud_status(project: Project, storage: Storage, outputs: list[Recorded]) ->
             continue
         result[path] = "new" if local else "deleted" if remote else "missing"
     return result
+
+
+def all_commits_outputs(project: Project) -> list[Recorded]:
+    """`--all-commits`: the cached outputs every commit of every branch and tag records (experiments' own
+    refs are `exp push`'s business), each object once."""
+    from pyhelper.core.git.gitcore import native
+    from pyhelper.core.git.gitrepo import open_repo
+    from pyhelper.core.storage.outputs import recorded_outputs
+
+    git = native()
+    repo = open_repo(project)
+    walker = None
+    for reference in repo.references.iterator():
+        if not reference.name.startswith(("refs/heads/", "refs/tags/")):
+            continue
+        try:
+            target = reference.peel(git.Commit).id
+        except (ValueError, KeyError, git.GitError):
+            continue  # A tag of a tree or blob: no commit to read.
+        if walker is None:
+            walker = repo.walk(target)
+        else:
+            walker.push(target)
+    found: dict[str, Recorded] = {}
+    seen_trees: set[str] = set()
+    for commit in walker or []:
+        if str(commit.tree_id) in seen_trees:
+            continue
+        seen_trees.add(str(commit.tree_id))
+        for out in recorded_outputs(project, repo, commit.tree, strict=False):
+            found.setdefault(out.info.md5, out)
+    return list(found.values())
