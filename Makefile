@@ -13,12 +13,18 @@ PY := $(VENV)/bin/python
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
+# The demo needs xp alone; the tests add their tools (pytest, mypy, the S3 and SSH libraries and servers).
+$(VENV)/.installed-base: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e . --config-settings editable_mode=compat
 	touch $@
 
-demo: setup
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
+	touch $@ $(VENV)/.installed-base
+
+demo: $(VENV)/.installed-base
 	rm -rf build/demo
 	$(VENV)/bin/xp demo build/demo
 
