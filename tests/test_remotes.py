@@ -276,3 +276,21 @@ def test_push_all_commits_carries_every_commits_outputs(demo, tmp_path, xp):
     xp("pull", cwd=b)
     assert (b / "model/model.json").read_bytes() == first_model
     assert "takes no targets" in xp("push", "-A", "model", cwd=demo, expect=2).stderr
+
+
+def test_exp_push_rev_and_num_choose_experiments_by_their_commit(demo, tmp_path, xp):
+    xp("exp", "run", "-S", "train.lr=0.2", "-n", "older", cwd=demo)
+    git(demo, "commit", "-q", "--allow-empty", "-m", "next")
+    xp("exp", "run", "-S", "train.lr=0.3", "-n", "newer", cwd=demo)
+    origin = tmp_path / "o.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+
+    def on_origin() -> set[str]:
+        return {line.rsplit("/", 1)[1] for line in git(origin, "for-each-ref", "--format=%(refname)",
+                                                          "refs/exps/").split()}
+
+    xp("exp", "push", str(origin), "--rev", "HEAD", cwd=demo)
+    assert on_origin() == {"newer"}
+    xp("exp", "push", str(origin), "-n", "2", cwd=demo)
+    assert on_origin() == {"newer", "older"}
+    assert "unknown revision" in xp("exp", "push", str(origin), "--rev", "nope", cwd=demo, expect=2).stderr

@@ -382,11 +382,38 @@ def push(args: argparse.Namespace) -> int:
     from pyhelper.core.experiments.sync import push as push_experiments
 
     project = _project()
-    pushed = push_experiments(project, args.remote, args.names, follow=_git_progress())
+    pushed = push_experiments(project, args.remote, args.names, follow=_git_progress(),
+                              baselines=_pushed_baselines(project, args))
     print(f"Pushed {len(pushed)} experiment(s) to '{redact(args.remote)}' (with their tags and notes).")
     if not args.no_cache and pushed:
         _carry(project, [e.rev for e in pushed], args, pushing=True)
     return 0
+
+
+def _pushed_baselines(project, args: argparse.Namespace) -> set[str] | None:
+    """`--rev REV` and `-n N` (as DVC): the experiments of REV (default HEAD) and its N-1 first parents; None: all."""
+    if args.all_commits or (args.rev is None and args.num is None):
+        return None
+    from pyhelper.core.git.gitcore import native
+    from pyhelper.core.git.gitrepo import open_repo
+    from pyhelper.errors import BadInput
+
+    git = native()
+    repo = open_repo(project)
+    if args.num is not None and args.num < 1:
+        raise BadInput("-n must be at least 1", hint="pass -n N with N ≥ 1")
+    try:
+        commit = repo.revparse_single(args.rev or "HEAD").peel(git.Commit)
+    except (KeyError, ValueError, git.GitError):
+        raise BadInput(f"unknown revision '{args.rev}'",
+                       hint="use a commit id, a branch or tag name, or HEAD~N") from None
+    chosen = {str(commit.id)}
+    for _ in range((args.num or 1) - 1):
+        if not commit.parents:
+            break
+        commit = commit.parents[0]
+        chosen.add(str(commit.id))
+    return chosen
 
 
 def pull(args: argparse.Namespace) -> int:
@@ -624,4 +651,10 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
                        help="the remote storage for their outputs (default: the default remote, see `xp remote`)")
         p.add_argument("--no-cache", action="store_true", help="only the git commits, not the outputs")
         p.add_argument("-j", "--jobs", type=int, metavar="N", help="output transfers at once (default: 4 per CPU)")
+        if verb == "push":
+            p.add_argument("-A", "--all-commits", action="store_true",
+                           help="the experiments of every commit (the default without NAMEs, --rev or -n)")
+            p.add_argument("--rev", metavar="COMMIT", help="the experiments of this commit (as DVC)")
+            p.add_argument("-n", "--num", type=int, metavar="N",
+                           help="with --rev (default HEAD): also its N-1 first parents' experiments")
         p.set_defaults(handler=f"exp:{verb}")

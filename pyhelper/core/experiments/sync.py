@@ -132,16 +132,21 @@ def _merge_notes(project: Project, remote: str) -> None:
     _git(project, "update-ref", "-d", FETCHED_NOTES)
 
 
-def push(project: Project, remote: str, names: list[str], *, follow: Follow | None = None) -> list[Experiment]:
-    """Pushes the named experiments (default: all) and the notes ref to `remote`; `follow` gets git's
-    progress and can stop it (`SyncCancelled`)."""
+def push(project: Project, remote: str, names: list[str], *, follow: Follow | None = None,
+         baselines: set[str] | None = None) -> list[Experiment]:
+    """Pushes the named experiments (default: all; with `baselines`, only those of these commits) and the notes
+    ref to `remote`; `follow` gets git's progress and can stop it (`SyncCancelled`)."""
     check_remote(remote)
     named = redact(remote)
     repo = open_repo(project)
     refs = exp_refs(repo)
     chosen = [find(repo, n, refs=refs) for n in names] if names else [Experiment(r, s) for r, s in refs]
+    if baselines is not None:
+        chosen = [e for e in chosen if e.ref.baseline in baselines]
     if not chosen:
-        raise BadInput("there are no experiments to push", hint="run one with `xp exp run` first")
+        raise BadInput("there are no experiments to push" + (" of those commits" if baselines is not None else ""),
+                       hint="run one with `xp exp run` first" if baselines is None
+                       else "see `xp exp list -A` for the commits that have experiments")
     refspecs = [f"{e.ref}:{e.ref}" for e in chosen]
     if NOTES_REF in repo.references:
         _merge_notes(project, remote)
