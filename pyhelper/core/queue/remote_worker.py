@@ -109,6 +109,18 @@ def work(url: str, *, remote: str, cache_dir: str | None = None, mirror_dir: str
         def set_current_job_working_time(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102 - RQ's hook.
             _while_redis_is_away(lambda: Worker.set_current_job_working_time(self, *args, **kwargs), self.log)
 
+        # Between jobs too: RQ's loop quits on any error but a dequeue's, so a heartbeat, a suspension check or
+        # its maintenance meeting a Redis that is restarting would end the worker for good (seen: the entry
+        # queued after the restart was never run). Skipped instead; the next dequeue waits for the server.
+        def heartbeat(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102 - RQ's hook.
+            _while_redis_is_away(lambda: Worker.heartbeat(self, *args, **kwargs), self.log)
+
+        def check_for_suspension(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102 - RQ's hook.
+            _while_redis_is_away(lambda: Worker.check_for_suspension(self, *args, **kwargs), self.log)
+
+        def run_maintenance_tasks(self) -> None:  # noqa: D102 - RQ's hook.
+            _while_redis_is_away(lambda: Worker.run_maintenance_tasks(self), self.log)  # type: ignore[no-untyped-call]
+
         def fork_work_horse(self, job: Job, queue: Queue) -> None:  # noqa: D102 - RQ's hook.
             # The horse's watch follows the lease of this very execution (a job retried elsewhere has another).
             execution = getattr(self, "execution", None)
