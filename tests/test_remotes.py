@@ -294,3 +294,16 @@ def test_exp_push_rev_and_num_choose_experiments_by_their_commit(demo, tmp_path,
     xp("exp", "push", str(origin), "-n", "2", cwd=demo)
     assert on_origin() == {"newer", "older"}
     assert "unknown revision" in xp("exp", "push", str(origin), "--rev", "nope", cwd=demo, expect=2).stderr
+
+
+def test_remote_secrets_are_never_printed(demo, xp):
+    token = "s3cr3t-T0KEN"
+    shown = xp("remote", "add", "vault", f"https://user:{token}@host.example/store", cwd=demo)
+    xp("remote", "add", "box", "ssh://host.example/store", cwd=demo)
+    shown2 = xp("remote", "modify", "--local", "box", "password", token, cwd=demo)
+    listed = xp("remote", "list", cwd=demo)
+    as_json = xp("remote", "list", "--json", cwd=demo)
+    refused = xp("push", "-r", "vault", cwd=demo, expect=2)
+    for out in (shown, shown2, listed, as_json, refused):
+        assert token not in out.stdout + out.stderr, out
+    assert {r["name"]: r["options"] for r in json.loads(as_json.stdout)}["box"] == {"password": "***"}

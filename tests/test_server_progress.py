@@ -82,7 +82,8 @@ async def test_push_and_pull_report_begin_and_end(project, xp, tmp_path):
         # git's own progress lines, the last one finished (the object counts are git's).
         assert lines and all(r.message.split(":")[0].endswith("objects") for r in lines), lines
         assert lines[-1].message.startswith("Writing objects: 100%"), lines
-        assert end.message == "pushed 1 experiment(s)"
+        # The project has no remote storage: the outputs stayed, and the end says so.
+        assert end.message.startswith("pushed 1 experiment(s); outputs stayed where they are: no remote"), end.message
         client.progress_reports["bad"] = []
         with pytest.raises(JsonRpcException):
             await request(client, p.PULL_EXPERIMENTS, p.SyncExperimentsParams(

@@ -8,6 +8,8 @@ import time
 from typing import TYPE_CHECKING
 
 from pyhelper.cli.render import emit_json, table
+from pyhelper.core.credentials import redact
+from pyhelper.core.remotes.config import SECRETS
 
 if TYPE_CHECKING:
     from pyhelper.core.project import Project
@@ -83,7 +85,7 @@ def add(args: argparse.Namespace) -> int:
     project = _project()
     remote = add_remote(project, args.name, args.url, default=args.default, local=args.local, force=args.force)
     path = config_paths(project)[1 if args.local else 0]
-    print(f"Added remote '{remote.name}' ({remote.url}) to {project.rel(path)}"
+    print(f"Added remote '{remote.name}' ({redact(remote.url)}) to {project.rel(path)}"
           + ("; it is the default remote." if args.default else "."))
     return 0
 
@@ -94,13 +96,14 @@ def list_remotes(args: argparse.Namespace) -> int:
 
     remotes = read_remotes(_project())
     if args.json:
-        emit_json([{"name": r.name, "url": r.url, "default": r.name == remotes.default, "options": r.options}
+        emit_json([{"name": r.name, "url": redact(r.url), "default": r.name == remotes.default,
+                    "options": {k: "***" if k in SECRETS else v for k, v in r.options.items()}}
                    for r in remotes.remotes.values()])
         return 0
     if not remotes.remotes:
         print("No remote is configured. Add one with `xp remote add -d NAME PATH`.")
         return 0
-    print(table(["Name", "URL", ""], [[r.name, r.url, "(default)" if r.name == remotes.default else ""]
+    print(table(["Name", "URL", ""], [[r.name, redact(r.url), "(default)" if r.name == remotes.default else ""]
                                        for r in remotes.remotes.values()]))
     return 0
 
@@ -113,7 +116,8 @@ def modify(args: argparse.Namespace) -> int:
     if args.unset == (args.value is not None):
         raise BadInput("give a value, or --unset (not both)", hint=f"xp remote modify {args.name} {args.option} VALUE")
     modify_remote(_project(), args.name, args.option, None if args.unset else args.value, local=args.local)
-    print(f"Remote '{args.name}': {args.option} " + ("unset." if args.unset else f"= {args.value}"))
+    shown = "*** (hidden)" if args.option in SECRETS else redact(args.value) if args.option == "url" else args.value
+    print(f"Remote '{args.name}': {args.option} " + ("unset." if args.unset else f"= {shown}"))
     return 0
 
 

@@ -216,7 +216,9 @@ def add(project: Project, name: str, url: str, *, default: bool = False, local: 
         raise BadInput("the remote's url is empty or has a line break", hint="pass a path, s3://… or ssh://… url")
     existing = read_remotes(project)
     if name in existing.remotes and not force:
-        raise BadInput(f"a remote named '{name}' already exists ({existing.remotes[name].url})",
+        from pyhelper.core.credentials import redact
+
+        raise BadInput(f"a remote named '{name}' already exists ({redact(existing.remotes[name].url)})",
                        hint=f"pass -f to replace it, or `xp remote modify {name} url NEW_URL`")
     path, conf = _target(project, local)
     conf[_section(name)] = {"url": _relative_url(url, path)}

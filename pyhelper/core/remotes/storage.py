@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pyhelper.core.credentials import redact
 from pyhelper.errors import BadInput
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ def _s3(remote: Remote) -> FsspecStorage:
         kwargs["anon"] = True
     fs = s3fs.S3FileSystem(skip_instance_cache=True, **kwargs)
     root = remote.url.split("://", 1)[1]
-    return FsspecStorage(fs, root, f"'{remote.name}' ({remote.url})", atomic_put=True)
+    return FsspecStorage(fs, root, f"'{remote.name}' ({redact(remote.url)})", atomic_put=True)
 
 
 def _ssh(remote: Remote) -> FsspecStorage:
@@ -260,7 +261,7 @@ def _ssh(remote: Remote) -> FsspecStorage:
     parts = urlsplit(remote.url)
     options = remote.options
     if not parts.hostname or parts.hostname.startswith("-"):
-        raise BadInput(f"remote '{remote.name}': '{remote.url}' names no host", hint="use ssh://[USER@]HOST[:PORT]/PATH")
+        raise BadInput(f"remote '{remote.name}': '{redact(remote.url)}' names no host", hint="use ssh://[USER@]HOST[:PORT]/PATH")
     kwargs: dict[str, Any] = {"connect_timeout": float(options.get("connect_timeout", options.get("timeout", 30))),
                               "encryption_algs": ["aes128-gcm@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr"],
                               "compression_algs": None}
@@ -279,7 +280,7 @@ def _ssh(remote: Remote) -> FsspecStorage:
     # absent, and a push to an impostor gives away the data.
     known = Path(os.path.expanduser("~/.ssh/known_hosts"))
     kwargs["known_hosts"] = known.read_bytes() if known.is_file() else b""
-    label = f"'{remote.name}' ({remote.url})"
+    label = f"'{remote.name}' ({redact(remote.url)})"
     with translated(label):
         fs = sshfs.SSHFileSystem(parts.hostname, skip_instance_cache=True, **kwargs)
     return FsspecStorage(fs, parts.path or "/", label, atomic_put=False)
@@ -288,7 +289,7 @@ def _ssh(remote: Remote) -> FsspecStorage:
 def open_storage(remote: Remote, *, create: bool = False, check: bool = True) -> Storage:
     """The storage of `remote`; `create`: a local folder that does not exist yet is made (a push); without
     `check`, a folder that is not there is taken as an empty remote (a status)."""
-    label = f"'{remote.name}' ({remote.url})"
+    label = f"'{remote.name}' ({redact(remote.url)})"
     if remote.scheme == "local":
         root = Path(os.path.expanduser(remote.url.removeprefix("file://")))
         if create:

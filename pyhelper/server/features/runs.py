@@ -50,7 +50,7 @@ def push_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
         pushed = push(ls.project(), remote, list(params.names), follow=follow)
         names = [e.name for e in pushed]
         note = _carry(ls, [e.rev for e in pushed], pushing=True)  # Their outputs, as `xp exp push` carries them.
-        done(f"pushed {len(names)} experiment(s)" + (f"; {note}" if note else ""))
+        done(f"pushed {len(names)} experiment(s)" + (f"; {note[0].lower()}{note[1:].rstrip('.')}" if note else ""))
     return p.SyncExperimentsResult(names=names)
 
 
