@@ -13,6 +13,7 @@ import * as proto from "./protocol";
 import { ComparePanel } from "./panels/comparePanel";
 import { PlotsPanel } from "./panels/plotsPanel";
 import type { QueueTree } from "./queueTree";
+import type { RemoteStorageItem } from "./remoteStorage";
 import { plainLabel, plainMessage } from "./text";
 import { withHelperProgress } from "./progress";
 
@@ -21,6 +22,8 @@ export interface Ctx {
   helper: Helper;
   experiments: ExperimentsTree;
   queue: QueueTree;
+  /** The status-bar item saying where outputs go (refreshed after a push or pull). */
+  remoteStorage: RemoteStorageItem;
   output: vscode.OutputChannel;
   /** Where the extension is installed (webview panels load their scripts from it). */
   extensionUri: vscode.Uri;
@@ -403,6 +406,11 @@ function showHelperLog(ctx: Ctx): Handler {
   };
 }
 
+/** The remote-storage item's click: the config file defining the remotes, or how to add one. */
+function openRemoteConfig(ctx: Ctx): Handler {
+  return () => ctx.remoteStorage.open();
+}
+
 /** Every command: id (as in package.json) → factory. */
 /** The queue entry a command acts on: the clicked row, else one picked from the queue's entries. */
 async function queueEntry(ctx: Ctx, node: unknown, statuses: readonly string[], placeHolder: string):
@@ -499,4 +507,5 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Handler> = {
   "xp.createDemoProject": createDemoProject,
   "xp.restartHelper": restartHelper,
   "xp.showHelperLog": showHelperLog,
+  "xp.openRemoteConfig": openRemoteConfig,
 };

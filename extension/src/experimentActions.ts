@@ -138,6 +138,9 @@ function syncExperiments(push: boolean): (ctx: Ctx) => Handler {
         : `Pulled ${count} from ${remote} (with their tags, notes and stars).`));
     } catch (error) {
       showError(ctx, push ? "Pushing failed" : "Pulling failed", error);
+    } finally {
+      // Outputs went to (or came from) the default remote: the status bar says again which one it is.
+      ctx.remoteStorage.refresh();
     }
   };
 }

@@ -10,6 +10,7 @@ import { Helper } from "./helper";
 import { ComparePanel, VIEW_TYPE as COMPARE_VIEW } from "./panels/comparePanel";
 import { PlotsPanel, VIEW_TYPE as PLOTS_VIEW } from "./panels/plotsPanel";
 import { QueueTree } from "./queueTree";
+import { RemoteStorageItem } from "./remoteStorage";
 import { StatusBar } from "./statusBar";
 import { registerTableFeatures } from "./tableFeatures";
 
@@ -22,7 +23,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const experiments = new ExperimentsTree(helper, output, context.storageUri);
   const queue = new QueueTree(helper, output);
   const statusBar = new StatusBar(helper, queue.onDidCount);
-  const ctx: Ctx = { helper, experiments, queue, output, extensionUri: context.extensionUri };
+  const remoteStorage = new RemoteStorageItem(helper);
+  const ctx: Ctx = { helper, experiments, queue, remoteStorage, output, extensionUri: context.extensionUri };
   const current = helper;
   const experimentsView = vscode.window.createTreeView("xp.experiments", { treeDataProvider: experiments, canSelectMany: true, showCollapseAll: true });
   // With several folders open, the view's title says which one XP serves.
@@ -31,7 +33,7 @@ export function activate(context: vscode.ExtensionContext): void {
   };
 
   context.subscriptions.push(
-    output, helper, experiments, queue, statusBar,
+    output, helper, experiments, queue, statusBar, remoteStorage,
     experimentsView,
     experiments.onDidChangeStale((stale) => {
       experimentsView.message = stale ? "Last known experiments: the helper is starting…" : undefined;

@@ -398,6 +398,20 @@ export interface StarExperimentResult {
   starred: boolean;
 }
 
+/** No options. */
+export interface ListRemotesParams {
+}
+
+/** The project's remote storage (`.dvc/config` or `.xpconfig`, with its `.local` file on top). */
+export interface ListRemotesResult {
+  /** The default remote's name as the config sets it (null when none is set; it may name no remote). */
+  default: string | null;
+  /** Every configured remote, by name. */
+  remotes: RemoteInfo[];
+  /** The config files read, as absolute paths, the committed one first (empty when there is none). */
+  files: string[];
+}
+
 /** Experiments (or the workspace row) changed on disk. */
 export interface ExperimentsChangedParams {
   /** Baseline commits whose rows changed; empty means reload everything. */
@@ -530,6 +544,16 @@ export interface RecordedRun {
   metrics: Record<string, unknown>;
 }
 
+/** A configured remote storage for outputs, as `xp remote list` shows it; its options (which may hold secrets) are never sent. */
+export interface RemoteInfo {
+  /** The remote's name. */
+  name: string;
+  /** Where it stores outputs (a local path made absolute), any password or token in it shown as `***`. */
+  url: string;
+  /** Whether it is the default remote: where Push and Pull on an experiment carry its outputs. */
+  isDefault: boolean;
+}
+
 /** A revision drawn in the plots. */
 export interface PlotRevision {
   /** Its name in the plots: the experiment's name, the revision typed, or `workspace`. */
@@ -612,6 +636,7 @@ export const pullExperiments = new lc.RequestType<SyncExperimentsParams, SyncExp
 export const plotsData = new lc.RequestType<PlotsDataParams, PlotsDataResult, void>("xp/plotsData");
 export const compareExperiments = new lc.RequestType<CompareExperimentsParams, CompareExperimentsResult, void>("xp/compareExperiments");
 export const starExperiment = new lc.RequestType<StarExperimentParams, StarExperimentResult, void>("xp/starExperiment");
+export const listRemotes = new lc.RequestType<ListRemotesParams, ListRemotesResult, void>("xp/listRemotes");
 
 // Notifications (server → client).
 export const experimentsChanged = new lc.NotificationType<ExperimentsChangedParams>("xp/experimentsChanged");
@@ -619,6 +644,6 @@ export const queueChanged = new lc.NotificationType<QueueChangedParams>("xp/queu
 export const liveMetricsUpdated = new lc.NotificationType<LiveMetricsUpdatedParams>("xp/liveMetricsUpdated");
 
 /** Every request method name, for the sync test and for logging. */
-export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline", "xp/listRuns", "xp/restoreRun", "xp/pushExperiments", "xp/pullExperiments", "xp/plotsData", "xp/compareExperiments", "xp/starExperiment"] as const;
+export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline", "xp/listRuns", "xp/restoreRun", "xp/pushExperiments", "xp/pullExperiments", "xp/plotsData", "xp/compareExperiments", "xp/starExperiment", "xp/listRemotes"] as const;
 /** Every notification method name. */
 export const NOTIFICATION_METHODS = ["xp/experimentsChanged", "xp/queueChanged", "xp/liveMetricsUpdated"] as const;

@@ -10,7 +10,7 @@ def build():
     """A server with every feature registered (not started)."""
     from lsprotocol import types as lsp
 
-    from pyhelper.server.features import diagnostics, experiments, language, plots, queue, run, runs
+    from pyhelper.server.features import diagnostics, experiments, language, plots, queue, remotes, run, runs
     from pyhelper.server.server import XpServer
 
     server = XpServer()
@@ -34,7 +34,7 @@ def build():
     def shutdown(ls: XpServer, params: None) -> None:
         ls.watcher.stop()
 
-    for feature in (experiments, run, runs, queue, language, diagnostics, plots):
+    for feature in (experiments, run, runs, remotes, queue, language, diagnostics, plots):
         feature.register(server)
     return server
 

@@ -28,7 +28,7 @@ helper's stdin. None of it may take the server down, stall it, or make every ans
 |                                                |                     | counted, never built, before it is refused   |
 | free text sent (a row's note, message, errors, | 100,000 characters  | cut, ending in `… [N more characters]`       |
 | string values; diff and compare values; queue  |                     |                                              |
-| errors)                                        |                     |                                              |
+| errors; remote urls and the default's name)    |                     |                                              |
 | tags sent per row                              | 100, of 1,000       | the first 100, each cut as above             |
 |                                                | characters each     |                                              |
 | a chunk of `xp/readQueueLog`                   | 1 MiB               | the rest in the next chunk (`nextOffset`)    |

@@ -51,6 +51,7 @@ PULL_EXPERIMENTS = "xp/pullExperiments"
 PLOTS_DATA = "xp/plotsData"
 COMPARE_EXPERIMENTS = "xp/compareExperiments"
 STAR_EXPERIMENT = "xp/starExperiment"
+LIST_REMOTES = "xp/listRemotes"
 # -- notifications ------------------------------------------------------------------------------
 EXPERIMENTS_CHANGED = "xp/experimentsChanged"
 QUEUE_CHANGED = "xp/queueChanged"
@@ -605,6 +606,36 @@ class SyncExperimentsResult:
 
 
 @attrs.define
+class ListRemotesParams:
+    """No options."""
+
+
+@attrs.define
+class RemoteInfo:
+    """A configured remote storage for outputs, as `xp remote list` shows it; its options (which may hold
+    secrets) are never sent."""
+
+    name: str
+    """The remote's name."""
+    url: str
+    """Where it stores outputs (a local path made absolute), any password or token in it shown as `***`."""
+    is_default: bool
+    """Whether it is the default remote: where Push and Pull on an experiment carry its outputs."""
+
+
+@attrs.define
+class ListRemotesResult:
+    """The project's remote storage (`.dvc/config` or `.xpconfig`, with its `.local` file on top)."""
+
+    default: str | None
+    """The default remote's name as the config sets it (null when none is set; it may name no remote)."""
+    remotes: list[RemoteInfo]
+    """Every configured remote, by name."""
+    files: list[str]
+    """The config files read, as absolute paths, the committed one first (empty when there is none)."""
+
+
+@attrs.define
 class PlotsDataParams:
     """What `xp plots diff` takes: revisions, plot targets, and the plots across experiments."""
 
@@ -782,6 +813,7 @@ REQUESTS: dict[str, tuple[type, type]] = {
     PLOTS_DATA: (PlotsDataParams, PlotsDataResult),
     COMPARE_EXPERIMENTS: (CompareExperimentsParams, CompareExperimentsResult),
     STAR_EXPERIMENT: (StarExperimentParams, StarExperimentResult),
+    LIST_REMOTES: (ListRemotesParams, ListRemotesResult),
 }
 """Request method → (params type, result type)."""
 
@@ -795,7 +827,7 @@ NOTIFICATIONS: dict[str, type] = {
 WIRE_TYPES: tuple[type, ...] = tuple(
     {t: None for pair in REQUESTS.values() for t in pair} | {t: None for t in NOTIFICATIONS.values()}
     | {ExperimentRow: None, QueueEntry: None, QueueWorker: None, DiffRow: None, StageStatus: None,
-       RecordedRun: None, PlotRevision: None, PlotColumns: None, PlotSpec: None, CompareRow: None}
+       RecordedRun: None, RemoteInfo: None, PlotRevision: None, PlotColumns: None, PlotSpec: None, CompareRow: None}
 )
 """Every type that crosses the wire (registered with the strict camelCase hooks)."""
 

@@ -199,6 +199,8 @@ async function smokePath(repo, opened) {
     await treeRow(page, "higher-lr", "train.lr=0.2").first().waitFor({ state: "visible" });
     await treeRow(page, MARKUP_NAME, "train.lr=0.07").first().waitFor({ state: "visible" });
     timings.push({ name: "page opened → experiments drawn", value: `${Date.now() - opened} ms` });
+    // The status bar says where Push and Pull carry outputs: the demo's remote storage (its .xpconfig).
+    await page.locator(".statusbar-item", { hasText: "storage" }).locator(".codicon-cloud").first().waitFor({ state: "visible" });
     // Checkpoints are not loaded with the rows: expanding an experiment asks for its own.
     const higher = treeRow(page, "higher-lr", "train.lr=0.2").first();
     const expandStarted = Date.now();
