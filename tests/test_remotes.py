@@ -62,7 +62,7 @@ def test_remote_commands_write_the_files_dvc_writes(tmp_path, dvc_bin, xp):  # n
                 assert mine.read_text() == dvcs.read_text(), (step, name)
     listed = json.loads(xp("remote", "list", "--json", cwd=ours).stdout)
     assert [(r["name"], r["default"]) for r in listed] == [("s3r", False), ("shared", True)]
-    assert listed[0]["options"] == {"endpointurl": "http://localhost:9000", "access_key_id": "XYZ"}
+    assert listed[0]["options"] == {"endpointurl": "http://localhost:9000", "access_key_id": "***"}  # Masked.
     assert xp("remote", "default", cwd=ours).stdout.strip() == "shared"
     # A relative path is kept relative to the config file (as DVC does) and resolved from it.
     sub = ours / "sub"

@@ -25,6 +25,9 @@ from pyhelper.errors import BadInput
 if TYPE_CHECKING:
     from pyhelper.core.remotes.config import Remote
 
+_BLOCK = 8 << 20
+"""How much of a remote object is read (and hashed) at a time."""
+
 TEMP_PREFIX = ".tmp-xp-"
 """An object being uploaded, beside its final name: `.tmp-xp-PID-…`."""
 
@@ -41,8 +44,9 @@ class Storage(Protocol):
     def upload(self, source: Path, md5: str) -> None:
         """Stores the file `source` as object `md5`, atomically."""
 
-    def download(self, md5: str, dest: Path) -> None:
-        """Writes object `md5` to `dest` (a temporary path the caller verifies); FileNotFoundError when absent."""
+    def download(self, md5: str, dest: Path) -> str:
+        """Writes object `md5` to `dest` (a temporary path) and returns the md5 of the bytes written (computed as
+        they arrive, so the caller's check costs no second read); FileNotFoundError when absent."""
 
 
 def object_key(md5: str) -> str:
@@ -82,8 +86,10 @@ class LocalStorage:
             tmp.unlink(missing_ok=True)
             raise
 
-    def download(self, md5: str, dest: Path) -> None:
-        shutil.copyfile(self.root / object_key(md5), dest)
+    def download(self, md5: str, dest: Path) -> str:
+        from pyhelper.core.storage.cache import copy_hashing
+
+        return copy_hashing(self.root / object_key(md5), dest)  # Holes stay holes.
 
 
 class FsspecStorage:
@@ -142,9 +148,16 @@ class FsspecStorage:
                         return
                 raise
 
-    def download(self, md5: str, dest: Path) -> None:
-        with translated(self.label):
-            self.fs.get_file(self._key(md5), str(dest))
+    def download(self, md5: str, dest: Path) -> str:
+        import hashlib
+
+        digest = hashlib.md5()
+        with translated(self.label), self.fs.open(self._key(md5), "rb", block_size=_BLOCK) as source, \
+                open(dest, "wb") as out:
+            while chunk := source.read(_BLOCK):
+                digest.update(chunk)
+                out.write(chunk)
+        return digest.hexdigest()
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyhelper.core.storage.cache import OBJECT_TEMP_PREFIX, Cache
-from pyhelper.core.storage.hashing import HashInfo, file_md5, is_md5
+from pyhelper.core.storage.hashing import HashInfo, is_md5
 from pyhelper.errors import BadInput, XpError
 
 if TYPE_CHECKING:
@@ -218,8 +218,7 @@ def fetch(project: Project, storage: Storage, infos: Iterable[HashInfo], *, jobs
         os.close(fd)
         tmp = Path(name)
         try:
-            storage.download(md5, tmp)
-            if file_md5(tmp) != md5:
+            if storage.download(md5, tmp) != md5:
                 with lock:
                     corrupt.append(md5)
                 return 0
@@ -253,7 +252,7 @@ def _download_manifest(storage: Storage, cache: Cache, md5: str) -> bytes | None
 
     with tempfile.TemporaryDirectory(prefix="xp-manifest-") as folder:
         tmp = Path(folder) / "m"
-        storage.download(md5, tmp)
+        storage.download(md5, tmp)  # Its md5 is checked below, on the bytes read back (it is small).
         if tmp.stat().st_size > 256 << 20:
             return None
         data = tmp.read_bytes()
