@@ -206,7 +206,7 @@ class LogFollowers:
                     if old is not None:
                         self._by_entry[entry_id] = old
                     raise BadInput(f"{MAX_FOLLOWED} queue logs are followed already",
-                                   hint="close the log of an entry you no longer watch, then try again")
+                                   hint="wait until one of them finishes, or stop following one, then ask again")
                 follower.on_end = self._ended
                 self._by_entry[entry_id] = follower
         if old is not None:
