@@ -94,15 +94,6 @@ class Follower:
         with self._lock:
             self._stopped.set()
 
-    @property
-    def stopped(self) -> bool:
-        """True once `stop` was called."""
-        return self._stopped.is_set()
-
-    def join(self, timeout: float) -> None:
-        """Waits (at most `timeout` seconds) for the thread to end."""
-        self._thread.join(timeout)
-
     def _send(self, text: str, end: int, status: Status, *, done: bool, reason: str = "") -> bool:
         """Sends what the log gained since `self.offset`; False when the follower was stopped meanwhile."""
         params = p.QueueLogUpdatedParams(entry_id=self.entry_id, start=self.offset, text=text, offset=end,
@@ -228,11 +219,6 @@ class LogFollowers:
             self._by_entry.clear()
         for follower in followers:
             follower.stop()
-
-    def followed(self) -> list[str]:
-        """The ids of the entries followed now."""
-        with self._lock:
-            return list(self._by_entry)
 
     def _ended(self, follower: Follower) -> None:
         with self._lock:
