@@ -355,6 +355,30 @@ async def test_the_editor_sees_remote_runs_like_local_ones(cluster):
 
 
 @pytest.mark.asyncio
+async def test_the_editor_follows_a_remote_runs_log_as_it_grows(cluster):
+    """xp/followQueueLog on the Redis queue: the same follower (only the queue interface), the log read from
+    the entry's Redis stream, pushed as it grows and ended by a notification with `done`."""
+    from pyhelper.server import protocol as p
+    from tests.lsp_client import notification, request, started
+
+    cluster.enqueue("train.lr=0.73", "train.sleep=2", name="followed")
+    async with started(cluster.project) as client:
+        answer = await request(client, p.FOLLOW_QUEUE_LOG, p.FollowQueueLogParams(entry="followed"))
+        assert (answer.name, answer.status, answer.done) == ("followed", "queued", False)
+        cluster.worker("a")
+        _, last = await notification(client, p.QUEUE_LOG_UPDATED, timeout=60,
+                                     where=lambda update: update.entry_id == answer.entry_id and update.done)
+        updates = [params for _, method, params in client.xp_notifications if method == p.QUEUE_LOG_UPDATED]
+    assert (last.status, last.reason) == ("success", "") and updates[-1] is last
+    offset = answer.offset
+    for update in updates:
+        assert update.start == offset
+        offset = update.offset
+    text = answer.text + "".join(update.text for update in updates)
+    assert "training lr=0.73" in text and offset == len(text.encode())
+
+
+@pytest.mark.asyncio
 async def test_the_editor_is_told_when_the_redis_queue_changes(cluster):
     from pyhelper.server import protocol as p
     from tests.lsp_client import notification, started

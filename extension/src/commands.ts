@@ -12,6 +12,7 @@ import { findInterpreter } from "./python";
 import * as proto from "./protocol";
 import { ComparePanel } from "./panels/comparePanel";
 import { PlotsPanel } from "./panels/plotsPanel";
+import type { QueueLogs } from "./queueLogs";
 import type { QueueTree } from "./queueTree";
 import type { RemoteStorageItem } from "./remoteStorage";
 import { plainLabel, plainMessage } from "./text";
@@ -27,6 +28,8 @@ export interface Ctx {
   output: vscode.OutputChannel;
   /** Where the extension is installed (webview panels load their scripts from it). */
   extensionUri: vscode.Uri;
+  /** Queue entries' logs, each in its own output channel while the helper pushes it. */
+  queueLogs: QueueLogs;
 }
 
 type Handler = (...args: unknown[]) => Promise<void>;
@@ -430,28 +433,14 @@ async function queueEntry(ctx: Ctx, node: unknown, statuses: readonly string[], 
   return picked?.name;
 }
 
-/** Streams an entry's log into an output channel of its own until the entry finishes. */
+/** Shows an entry's log in an output channel of its own, followed (pushed by the helper) until the entry finishes. */
 function showQueueLog(ctx: Ctx): Handler {
   return async (node?: unknown) => {
     try {
       const name = await queueEntry(ctx, node, ["queued", "running", "success", "failed", "cancelled"],
         "Whose log?");
-      if (!name) {
-        return;
-      }
-      const channel = vscode.window.createOutputChannel(`XP Queue: ${name}`);
-      channel.show(true);
-      let offset = 0;
-      const deadline = Date.now() + 24 * 3600 * 1000;
-      while (Date.now() < deadline) {
-        const chunk = await ctx.helper.request(proto.readQueueLog, { name, offset });
-        channel.append(chunk.text);
-        offset = chunk.nextOffset;
-        if (chunk.status !== "queued" && chunk.status !== "running") {
-          channel.appendLine(`# ${name}: ${chunk.status}`);
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500));
+      if (name) {
+        await ctx.queueLogs.open(name);
       }
     } catch (error) {
       showError(ctx, "Could not read the log", error);

@@ -59,6 +59,7 @@ export class Helper implements vscode.Disposable {
   private readonly experimentsEmitter = new vscode.EventEmitter<{ baselines: string[] }>();
   private readonly queueEmitter = new vscode.EventEmitter<{ running: number; queued: number }>();
   private readonly liveEmitter = new vscode.EventEmitter<proto.LiveMetricsUpdatedParams>();
+  private readonly queueLogEmitter = new vscode.EventEmitter<proto.QueueLogUpdatedParams>();
 
   /** Fires on every state change (after the context key `xp.state` is set). */
   readonly onDidChangeState = this.stateEmitter.event;
@@ -68,6 +69,8 @@ export class Helper implements vscode.Disposable {
   readonly onQueueChanged = this.queueEmitter.event;
   /** Fires on `xp/liveMetricsUpdated`: a running experiment logged a new step. */
   readonly onLiveMetrics = this.liveEmitter.event;
+  /** Fires on `xp/queueLogUpdated`: a followed queue entry's log grew, or its status changed. */
+  readonly onQueueLog = this.queueLogEmitter.event;
   /** The project folder the helper serves, once one was found. */
   folder: vscode.WorkspaceFolder | undefined;
   /** The folder the helper runs in: the workspace folder, or a DVC project inside it (a monorepo's `--subdir` one). */
@@ -211,6 +214,7 @@ export class Helper implements vscode.Disposable {
     this.experimentsEmitter.dispose();
     this.queueEmitter.dispose();
     this.liveEmitter.dispose();
+    this.queueLogEmitter.dispose();
   }
 
   /** Each open folder with whether it is a git repository and has a pipeline, followed by the DVC projects
@@ -301,6 +305,7 @@ export class Helper implements vscode.Disposable {
     client.onNotification(proto.experimentsChanged, (params) => this.experimentsEmitter.fire(params));
     client.onNotification(proto.queueChanged, (params) => this.queueEmitter.fire(params));
     client.onNotification(proto.liveMetricsUpdated, (params) => this.liveEmitter.fire(params));
+    client.onNotification(proto.queueLogUpdated, (params) => this.queueLogEmitter.fire(params));
     client.onDidChangeState((event) => {
       if (event.newState !== State.Running) {
         return;

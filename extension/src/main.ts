@@ -9,6 +9,7 @@ import { ExperimentsTree } from "./experimentsTree";
 import { Helper } from "./helper";
 import { ComparePanel, VIEW_TYPE as COMPARE_VIEW } from "./panels/comparePanel";
 import { PlotsPanel, VIEW_TYPE as PLOTS_VIEW } from "./panels/plotsPanel";
+import { QueueLogs } from "./queueLogs";
 import { QueueTree } from "./queueTree";
 import { RemoteStorageItem } from "./remoteStorage";
 import { StatusBar } from "./statusBar";
@@ -24,7 +25,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const queue = new QueueTree(helper, output);
   const statusBar = new StatusBar(helper, queue.onDidCount);
   const remoteStorage = new RemoteStorageItem(helper);
-  const ctx: Ctx = { helper, experiments, queue, remoteStorage, output, extensionUri: context.extensionUri };
+  const queueLogs = new QueueLogs(helper);
+  const ctx: Ctx = { helper, experiments, queue, remoteStorage, output, extensionUri: context.extensionUri, queueLogs };
   const current = helper;
   const experimentsView = vscode.window.createTreeView("xp.experiments", { treeDataProvider: experiments, canSelectMany: true, showCollapseAll: true });
   // With several folders open, the view's title says which one XP serves.
@@ -33,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): void {
   };
 
   context.subscriptions.push(
-    output, helper, experiments, queue, statusBar, remoteStorage,
+    output, helper, experiments, queue, statusBar, remoteStorage, queueLogs,
     experimentsView,
     experiments.onDidChangeStale((stale) => {
       experimentsView.message = stale ? "Last known experiments: the helper is starting…" : undefined;

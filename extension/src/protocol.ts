@@ -2,7 +2,7 @@
 // The xp wire contract: custom JSON-RPC methods of `xp serve` (camelCase fields).
 import * as lc from "vscode-languageclient";
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** JSON-RPC error: the request or the user's files are wrong. */
 export const BAD_INPUT = -32001;
 /** JSON-RPC error: the operation was valid but failed. */
@@ -412,6 +412,42 @@ export interface ListRemotesResult {
   files: string[];
 }
 
+/** Follow a queue entry's log: what it holds now comes in the answer, what it gains in `xp/queueLogUpdated`. */
+export interface FollowQueueLogParams {
+  /** The entry (name or id). */
+  entry: string;
+  /** Byte offset to start from (0: the whole log). */
+  offset?: number;
+}
+
+/** The log so far; unless `done`, the server now follows the entry (one follower per entry: asking again replaces it). */
+export interface FollowQueueLogResult {
+  /** The entry's id: its `xp/queueLogUpdated` notifications and `xp/unfollowQueueLog` name it. */
+  entryId: string;
+  /** The experiment name the entry runs under. */
+  name: string;
+  /** queued | running | success | failed | cancelled. */
+  status: string;
+  /** The log from `offset` on, at most 1 MiB of it, decoded as UTF-8 and cut after a whole character. */
+  text: string;
+  /** The byte offset after `text`: the `start` of the first notification. */
+  offset: number;
+  /** True when the entry had finished and `text` holds the rest of its log: no notification follows. */
+  done: boolean;
+}
+
+/** Stop following an entry's log. */
+export interface UnfollowQueueLogParams {
+  /** The entry's id (`entryId` of the follow's answer). */
+  entryId: string;
+}
+
+/** No notification for the entry comes after this answer. */
+export interface UnfollowQueueLogResult {
+  /** True when the entry was being followed until now. */
+  followed: boolean;
+}
+
 /** Experiments (or the workspace row) changed on disk. */
 export interface ExperimentsChangedParams {
   /** Baseline commits whose rows changed; empty means reload everything. */
@@ -436,6 +472,24 @@ export interface LiveMetricsUpdatedParams {
   step: number | null;
   /** Flattened metric name → value, as in `dvclive/metrics.json`. */
   metrics: Record<string, unknown>;
+}
+
+/** A followed entry's log grew or its status changed; sent until one has `done` (a few times a second at most). */
+export interface QueueLogUpdatedParams {
+  /** The entry's id. */
+  entryId: string;
+  /** The byte offset `text` starts at: the `offset` of the answer or of the previous notification. */
+  start: number;
+  /** What the log gained (at most 1 MiB, decoded as UTF-8 and cut after a whole character; may be empty). */
+  text: string;
+  /** The byte offset after `text`. */
+  offset: number;
+  /** The entry's status now: queued | running | success | failed | cancelled. */
+  status: string;
+  /** The last notification for this follow: the entry finished and all its log was sent, or `reason` says why following stopped. */
+  done: boolean;
+  /** Why following stopped before the entry finished (removed from the queue, the queue unreadable, 24 hours passed); empty otherwise. */
+  reason: string;
 }
 
 /** One row of the table: exactly the keys of an element of `xp exp show --xp-json`. */
@@ -637,13 +691,16 @@ export const plotsData = new lc.RequestType<PlotsDataParams, PlotsDataResult, vo
 export const compareExperiments = new lc.RequestType<CompareExperimentsParams, CompareExperimentsResult, void>("xp/compareExperiments");
 export const starExperiment = new lc.RequestType<StarExperimentParams, StarExperimentResult, void>("xp/starExperiment");
 export const listRemotes = new lc.RequestType<ListRemotesParams, ListRemotesResult, void>("xp/listRemotes");
+export const followQueueLog = new lc.RequestType<FollowQueueLogParams, FollowQueueLogResult, void>("xp/followQueueLog");
+export const unfollowQueueLog = new lc.RequestType<UnfollowQueueLogParams, UnfollowQueueLogResult, void>("xp/unfollowQueueLog");
 
 // Notifications (server → client).
 export const experimentsChanged = new lc.NotificationType<ExperimentsChangedParams>("xp/experimentsChanged");
 export const queueChanged = new lc.NotificationType<QueueChangedParams>("xp/queueChanged");
 export const liveMetricsUpdated = new lc.NotificationType<LiveMetricsUpdatedParams>("xp/liveMetricsUpdated");
+export const queueLogUpdated = new lc.NotificationType<QueueLogUpdatedParams>("xp/queueLogUpdated");
 
 /** Every request method name, for the sync test and for logging. */
-export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline", "xp/listRuns", "xp/restoreRun", "xp/pushExperiments", "xp/pullExperiments", "xp/plotsData", "xp/compareExperiments", "xp/starExperiment", "xp/listRemotes"] as const;
+export const REQUEST_METHODS = ["xp/showExperiments", "xp/runExperiment", "xp/startQueue", "xp/stopQueue", "xp/queueStatus", "xp/applyExperiment", "xp/branchExperiment", "xp/removeExperiments", "xp/diffExperiments", "xp/renameExperiment", "xp/tagExperiment", "xp/noteExperiment", "xp/readQueueLog", "xp/killQueueEntries", "xp/retryQueueEntries", "xp/showRevision", "xp/showStatus", "xp/reproPipeline", "xp/listRuns", "xp/restoreRun", "xp/pushExperiments", "xp/pullExperiments", "xp/plotsData", "xp/compareExperiments", "xp/starExperiment", "xp/listRemotes", "xp/followQueueLog", "xp/unfollowQueueLog"] as const;
 /** Every notification method name. */
-export const NOTIFICATION_METHODS = ["xp/experimentsChanged", "xp/queueChanged", "xp/liveMetricsUpdated"] as const;
+export const NOTIFICATION_METHODS = ["xp/experimentsChanged", "xp/queueChanged", "xp/liveMetricsUpdated", "xp/queueLogUpdated"] as const;

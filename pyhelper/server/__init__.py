@@ -33,6 +33,7 @@ def build():
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: XpServer, params: None) -> None:
         ls.watcher.stop()
+        ls.log_followers.stop_all()
 
     for feature in (experiments, run, runs, remotes, queue, language, diagnostics, plots):
         feature.register(server)
@@ -79,4 +80,5 @@ def serve() -> int:
         server.start_io(sys.stdin.buffer, protocol_out)
     finally:
         server.watcher.stop()
+        server.log_followers.stop_all()
     return server.exit_code

@@ -31,7 +31,13 @@ helper's stdin. None of it may take the server down, stall it, or make every ans
 | errors; remote urls and the default's name)    |                     |                                              |
 | tags sent per row                              | 100, of 1,000       | the first 100, each cut as above             |
 |                                                | characters each     |                                              |
-| a chunk of `xp/readQueueLog`                   | 1 MiB               | the rest in the next chunk (`nextOffset`)    |
+| a chunk of `xp/readQueueLog`, of the answer to | 1 MiB               | the rest in the next chunk (`nextOffset`,    |
+| `xp/followQueueLog` or of one                  |                     | `offset`)                                    |
+| `xp/queueLogUpdated`                           |                     |                                              |
+| queue logs followed at once                    | 32                  | -32001 for one more (following an entry      |
+| (`xp/followQueueLog`)                          |                     | again replaces its follower)                 |
+| how long one queue log is followed             | 24 hours            | a last `xp/queueLogUpdated`: `done`, with    |
+|                                                |                     | the `reason`                                 |
 | a failed run's message / a progress line       | 4,000 / 200 chars   | cut                                          |
 
 The wire bounds (strings, lists, numbers) are checked in `wire.py` for every request's params,
@@ -72,6 +78,13 @@ MAX_TAG = 1_000
 """Characters sent per tag (a tag core shows, its control characters escaped, is shorter)."""
 MAX_MESSAGE = 4_000
 """Characters of a failed run's message shown in the editor."""
+MAX_LOG_CHUNK = 1 << 20
+"""Bytes of a queue entry's log in one answer or notification (`xp/readQueueLog`, `xp/followQueueLog`,
+`xp/queueLogUpdated`); the rest comes in the next."""
+MAX_FOLLOWED = 32
+"""Queue logs one client follows at once (each is a thread looking at the queue a few times a second)."""
+MAX_FOLLOW_SECONDS = 24 * 3600
+"""How long one queue log is followed; a run still going after that is followed again by asking again."""
 
 
 def cut(text: str, limit: int = MAX_TEXT) -> str:

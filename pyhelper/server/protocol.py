@@ -17,7 +17,7 @@ import attrs
 if TYPE_CHECKING:
     import cattrs
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 """Sent as `capabilities.experimental.xpProtocolVersion`; a client refuses a server older than it needs."""
 
 BAD_INPUT = -32001
@@ -787,6 +787,79 @@ class LiveMetricsUpdatedParams:
     """Flattened metric name → value, as in `dvclive/metrics.json`."""
 
 
+# -- following a queue entry's log: pushed by the server instead of polled with `xp/readQueueLog` --------
+FOLLOW_QUEUE_LOG = "xp/followQueueLog"
+UNFOLLOW_QUEUE_LOG = "xp/unfollowQueueLog"
+QUEUE_LOG_UPDATED = "xp/queueLogUpdated"
+
+
+@attrs.define
+class FollowQueueLogParams:
+    """Follow a queue entry's log: what it holds now comes in the answer, what it gains in `xp/queueLogUpdated`."""
+
+    entry: str
+    """The entry (name or id)."""
+    offset: int = 0
+    """Byte offset to start from (0: the whole log)."""
+
+
+@attrs.define
+class FollowQueueLogResult:
+    """The log so far; unless `done`, the server now follows the entry (one follower per entry: asking again
+    replaces it)."""
+
+    entry_id: str
+    """The entry's id: its `xp/queueLogUpdated` notifications and `xp/unfollowQueueLog` name it."""
+    name: str
+    """The experiment name the entry runs under."""
+    status: str
+    """queued | running | success | failed | cancelled."""
+    text: str
+    """The log from `offset` on, at most 1 MiB of it, decoded as UTF-8 and cut after a whole character."""
+    offset: int
+    """The byte offset after `text`: the `start` of the first notification."""
+    done: bool
+    """True when the entry had finished and `text` holds the rest of its log: no notification follows."""
+
+
+@attrs.define
+class UnfollowQueueLogParams:
+    """Stop following an entry's log."""
+
+    entry_id: str
+    """The entry's id (`entryId` of the follow's answer)."""
+
+
+@attrs.define
+class UnfollowQueueLogResult:
+    """No notification for the entry comes after this answer."""
+
+    followed: bool
+    """True when the entry was being followed until now."""
+
+
+@attrs.define
+class QueueLogUpdatedParams:
+    """A followed entry's log grew or its status changed; sent until one has `done` (a few times a second at most)."""
+
+    entry_id: str
+    """The entry's id."""
+    start: int
+    """The byte offset `text` starts at: the `offset` of the answer or of the previous notification."""
+    text: str
+    """What the log gained (at most 1 MiB, decoded as UTF-8 and cut after a whole character; may be empty)."""
+    offset: int
+    """The byte offset after `text`."""
+    status: str
+    """The entry's status now: queued | running | success | failed | cancelled."""
+    done: bool
+    """The last notification for this follow: the entry finished and all its log was sent, or `reason` says why
+    following stopped."""
+    reason: str = ""
+    """Why following stopped before the entry finished (removed from the queue, the queue unreadable, 24 hours
+    passed); empty otherwise."""
+
+
 REQUESTS: dict[str, tuple[type, type]] = {
     SHOW_EXPERIMENTS: (ShowExperimentsParams, ShowExperimentsResult),
     RUN_EXPERIMENT: (RunExperimentParams, RunExperimentResult),
@@ -814,6 +887,8 @@ REQUESTS: dict[str, tuple[type, type]] = {
     COMPARE_EXPERIMENTS: (CompareExperimentsParams, CompareExperimentsResult),
     STAR_EXPERIMENT: (StarExperimentParams, StarExperimentResult),
     LIST_REMOTES: (ListRemotesParams, ListRemotesResult),
+    FOLLOW_QUEUE_LOG: (FollowQueueLogParams, FollowQueueLogResult),
+    UNFOLLOW_QUEUE_LOG: (UnfollowQueueLogParams, UnfollowQueueLogResult),
 }
 """Request method → (params type, result type)."""
 
@@ -821,6 +896,7 @@ NOTIFICATIONS: dict[str, type] = {
     EXPERIMENTS_CHANGED: ExperimentsChangedParams,
     QUEUE_CHANGED: QueueChangedParams,
     LIVE_METRICS_UPDATED: LiveMetricsUpdatedParams,
+    QUEUE_LOG_UPDATED: QueueLogUpdatedParams,
 }
 """Server → client notification method → params type."""
 

@@ -104,18 +104,21 @@ def _wire_error(exc: BaseException) -> BaseException | None:
 
 
 class XpServer(LanguageServer):
-    """xp's language server: one project (the workspace root), a warm table, a watcher."""
+    """xp's language server: one project (the workspace root), a warm table, a watcher, log followers."""
 
     def __init__(self) -> None:
         super().__init__("xp", __version__, protocol_cls=XpProtocol, converter_factory=protocol.converter,
                          max_workers=8)
         self.root = Path.cwd()
         self.loop: asyncio.AbstractEventLoop | None = None
+        from pyhelper.server.queue_logs import LogFollowers
         from pyhelper.server.table import Table
         from pyhelper.server.watcher import Watcher
 
         self.table = Table()
         self.watcher = Watcher(lambda: self.root, self.send_notification)
+        self.log_followers = LogFollowers()
+        """Queue logs followed for the client (`xp/followQueueLog`)."""
         self.lock = threading.Lock()
         self.exit_code = 0
         self.diagnosed: set[str] = set()

@@ -1,20 +1,23 @@
-"""Queue requests: start and stop workers, status, a log chunk by offset, kill, retry."""
+"""Queue requests: start and stop workers, status, a log chunk by offset, a log followed, kill, retry."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pyhelper.errors import XpError
 from pyhelper.server import convert
 from pyhelper.server import protocol as p
-from pyhelper.server.errors import translated
+from pyhelper.server.errors import rpc_error, translated
 from pyhelper.server.limits import MAX_JOBS
 
 if TYPE_CHECKING:
     from pyhelper.core.project import Project
     from pyhelper.core.queue.service import Queue
+    from pyhelper.server.queue_logs import Follower
     from pyhelper.server.server import XpServer
 
 
@@ -127,28 +130,17 @@ def queue_status(ls: XpServer, params: p.QueueStatusParams) -> p.QueueStatusResu
 def read_queue_log(ls: XpServer, params: p.ReadQueueLogParams) -> p.ReadQueueLogResult:
     """The log of an entry from a byte offset on (`xp queue logs`, one chunk)."""
     from pyhelper.errors import BadInput
+    from pyhelper.server.queue_logs import read_chunk
 
     if params.offset < 0:
         raise BadInput(f"offset must be 0 or more (got {params.offset})", hint="start at 0")
     queue = _queue(ls.project())
     try:
-        entry = queue.find(params.name)
-        data = queue.read_log(entry.id, params.offset)
+        entry = queue.find(params.name)  # Before the log: a finished status means every line is in.
+        chunk, _ = read_chunk(queue, entry, params.offset)
     finally:
         queue.close()
-    # Stop before a cut multi-byte character; the next chunk starts with it.
-    text = data.decode("utf-8", errors="ignore") if len(data) < 4 else _whole_chars(data)
-    return p.ReadQueueLogResult(text=text, next_offset=params.offset + len(text.encode("utf-8")),
-                                status=entry.status)
-
-
-def _whole_chars(data: bytes) -> str:
-    for cut in range(4):
-        try:
-            return data[: len(data) - cut].decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", errors="replace")
+    return p.ReadQueueLogResult(text=chunk.text, next_offset=chunk.end, status=entry.status)
 
 
 def kill_queue_entries(ls: XpServer, params: p.KillQueueEntriesParams) -> p.KillQueueEntriesResult:
@@ -171,6 +163,47 @@ def retry_queue_entries(ls: XpServer, params: p.RetryQueueEntriesParams) -> p.Re
         queue.close()
 
 
+async def follow_queue_log(ls: XpServer, params: p.FollowQueueLogParams) -> p.FollowQueueLogResult:
+    """`xp queue logs -f` for the editor: the log so far in the answer, the rest pushed as `xp/queueLogUpdated`
+    by a follower (`queue_logs.py`) until the entry finishes."""
+    loop = asyncio.get_running_loop()
+    answer, follower = await loop.run_in_executor(ls.thread_pool, translated(_first_chunk), ls, params)
+    try:
+        ls.log_followers.replace(answer.entry_id, follower)
+    except XpError as exc:
+        raise rpc_error(exc) from None
+    if follower is not None:
+        # The answer is sent by a callback the loop runs after this one: whatever the follower hands the
+        # loop comes after it, so the client knows the entry before its first notification.
+        loop.call_soon(follower.start)
+    return answer
+
+
+def _first_chunk(ls: XpServer, params: p.FollowQueueLogParams) -> tuple[p.FollowQueueLogResult, Follower | None]:
+    """The follow's answer, and the follower to start (None when the entry finished and all its log is in)."""
+    from pyhelper.errors import BadInput
+    from pyhelper.server.queue_logs import Follower, read_chunk
+
+    if params.offset < 0:
+        raise BadInput(f"offset must be 0 or more (got {params.offset})", hint="start at 0")
+    project = ls.project()
+    queue = _queue(project)
+    try:
+        entry = queue.find(params.entry)
+        chunk, last = read_chunk(queue, entry, params.offset)
+    finally:
+        queue.close()
+    answer = p.FollowQueueLogResult(entry_id=entry.id, name=entry.name, status=entry.status, text=chunk.text,
+                                    offset=chunk.end, done=last)
+    return answer, None if last else Follower(ls, project, entry, chunk.end)
+
+
+async def unfollow_queue_log(ls: XpServer, params: p.UnfollowQueueLogParams) -> p.UnfollowQueueLogResult:
+    """Stops following an entry's log. Answered on the event loop after the notifications already handed to
+    it, so none for the entry comes after the answer."""
+    return p.UnfollowQueueLogResult(followed=ls.log_followers.stop(params.entry_id))
+
+
 HANDLERS: dict[str, Callable[..., Any]] = {
     p.START_QUEUE: start_queue,
     p.STOP_QUEUE: stop_queue,
@@ -180,8 +213,17 @@ HANDLERS: dict[str, Callable[..., Any]] = {
     p.RETRY_QUEUE_ENTRIES: retry_queue_entries,
 }
 
+LOOP_HANDLERS: dict[str, Callable[..., Any]] = {
+    p.FOLLOW_QUEUE_LOG: follow_queue_log,
+    p.UNFOLLOW_QUEUE_LOG: unfollow_queue_log,
+}
+"""Run on the event loop (their reading is done in the thread pool): the order of their answers and the
+notifications of `queue_logs.py` is the order in which the client gets them."""
+
 
 def register(server: XpServer) -> None:
-    """Registers the queue requests, each run on a worker thread."""
+    """Registers the queue requests, each run on a worker thread (following a log: on the event loop)."""
     for method, handler in HANDLERS.items():
         server.feature(method)(server.thread()(translated(handler)))
+    for method, handler in LOOP_HANDLERS.items():
+        server.feature(method)(handler)
