@@ -13,7 +13,6 @@ import contextlib
 import errno
 import os
 import shutil
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -77,7 +76,7 @@ class LocalStorage:
     def upload(self, source: Path, md5: str) -> None:
         target = self.root / object_key(md5)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        tmp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}")
         try:
             shutil.copyfile(source, tmp)
             os.chmod(tmp, 0o444)  # As DVC leaves objects in a local remote: nobody edits one in place.
@@ -135,7 +134,7 @@ class FsspecStorage:
                 return
             folder = key.rsplit("/", 1)[0]
             self.fs.makedirs(folder, exist_ok=True)
-            tmp = f"{folder}/{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            tmp = f"{folder}/{TEMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
             self.fs.put_file(str(source), tmp)
             try:
                 self.fs.mv(tmp, key)

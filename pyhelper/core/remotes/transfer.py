@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,6 +113,8 @@ def _run(work: list[str], jobs: int, one: Callable[[str], int], progress: Progre
 
     if not work:
         return 0, [], ""
+    from concurrent.futures import ThreadPoolExecutor  # Only when something moves: a no-op push stays quick.
+
     with ThreadPoolExecutor(max_workers=min(jobs, len(work))) as pool:
         for future in [pool.submit(attempt, md5) for md5 in work]:
             future.result()
