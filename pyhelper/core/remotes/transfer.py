@@ -185,8 +185,20 @@ class _Counter:
 def fetch(project: Project, storage: Storage, infos: Iterable[HashInfo], *, jobs: int | None = None,
           progress: Progress | None = None) -> Transferred:
     """Downloads into the cache the objects of `infos` it lacks, each verified before it enters."""
+    from pyhelper.core.storage.hashing import StatIndex
+
     jobs = _check_jobs(jobs)
-    cache = Cache(project.cache_dir)
+    # With the stat index: objects already here are not hashed again, and what arrives is remembered as
+    # verified (its md5 was computed as it was written), so the checkout after a pull reads it once.
+    index = StatIndex(project.ensure_xp_dir() / "index.db")
+    try:
+        return _fetch(project, storage, infos, jobs, progress, Cache(project.cache_dir, index))
+    finally:
+        index.close()
+
+
+def _fetch(project: Project, storage: Storage, infos: Iterable[HashInfo], jobs: int, progress: Progress | None,
+           cache: Cache) -> Transferred:
     wanted = [info for info in _unique(infos) if not cache.has(info)]
     manifests = [info.md5 for info in wanted if info.isdir and cache.manifest(info.md5) is None]
     files = [info.md5 for info in wanted if not info.isdir]
@@ -226,6 +238,8 @@ def fetch(project: Project, storage: Storage, infos: Iterable[HashInfo], *, jobs
             size = tmp.stat().st_size
             os.chmod(tmp, 0o444)
             os.replace(tmp, target)
+            with lock:
+                arrived.append((target, md5))
             return size
         except FileNotFoundError:
             with lock:
@@ -235,7 +249,10 @@ def fetch(project: Project, storage: Storage, infos: Iterable[HashInfo], *, jobs
             tmp.unlink(missing_ok=True)
 
     lock = threading.Lock()
+    arrived: list[tuple[Path, str]] = []
     size, failed, error = _run(todo, jobs, download, progress)
+    for target, md5 in arrived:  # In this thread: the index's database is not shared between threads.
+        cache.remember(target, md5)
     # The manifests enter the cache last, and only when every file they list arrived.
     bad = set(failed) | set(corrupt) | absent
     for md5, data in listings.items():
@@ -393,6 +410,15 @@ def carry(project: Project, revs: list[str], *, pushing: bool, remote: str | Non
     return Carried(storage, result)
 
 
+def _there(cache: Cache, info: HashInfo) -> bool:
+    """True when the object's file (a folder: its listing and every file in it) exists, without reading it."""
+    if not cache.object_path(info.md5).is_file():
+        return False
+    if not info.isdir:
+        return True
+    return all(cache.object_path(md5).is_file() for _, md5 in cache.manifest(info.md5) or [])
+
+
 def fetch_missing(project: Project, infos: Iterable[HashInfo]) -> Transferred | None:
     """Before a checkout: what the cache lacks of `infos` comes from the default remote, when one is configured.
     Not reaching it (or a corrupt object there) is said in a Notice, never an error: the checkout goes on
@@ -404,7 +430,9 @@ def fetch_missing(project: Project, infos: Iterable[HashInfo]) -> Transferred | 
     from pyhelper.errors import Notice
 
     cache = Cache(project.cache_dir)
-    lacking = [info for info in _unique(infos) if not cache.has(info)]
+    # Only what is absent: an object that is there but rotten is the checkout's to refuse (`CorruptObject`,
+    # said as such), not something to drop quietly here.
+    lacking = [info for info in _unique(infos) if not _there(cache, info)]
     if not lacking:
         return None
     try:

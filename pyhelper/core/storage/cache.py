@@ -137,7 +137,7 @@ class Cache:
                 shutil.rmtree(dest)
             os.replace(tmp, dest)
             if not info.legacy:
-                self._remember(dest, info.md5)
+                self.remember(dest, info.md5)
             return
         entries = self.manifest(info.md5, info.legacy) or []
         build = Path(tempfile.mkdtemp(dir=dest.parent, prefix=_temp_prefix(dest)))
@@ -159,9 +159,9 @@ class Cache:
             shutil.rmtree(aside.parent, ignore_errors=True)
         if not info.legacy:
             for rel, md5 in entries:
-                self._remember(dest / rel, md5)
+                self.remember(dest / rel, md5)
 
-    def _remember(self, path: Path, md5: str) -> None:
+    def remember(self, path: Path, md5: str) -> None:
         """Puts what was just written and verified at `path` in the stat index: a `repro` or `status`
         right after `exp apply` does not read a 2 GB output again.
 
@@ -320,7 +320,19 @@ def _hardlink(source: Path, tmp: Path) -> bool:
 
 
 def copy_hashing(source: Path, dest: Path) -> str:
-    """Copies `source` over `dest` in one pass and returns the md5 of the bytes written."""
+    """Copies `source` over `dest` and returns the md5 of the bytes written.
+
+    A sparse file is copied hole by hole and hashed as it goes (holes stay holes). Any other is copied by the
+    kernel (`copy_file_range`/`sendfile`: no trip through Python, several times quicker for a big file) and
+    then the copy is hashed, read back from the page cache: the md5 is of what was written either way."""
+    try:
+        st = os.stat(source)
+        sparse = st.st_blocks * 512 < st.st_size
+    except (OSError, AttributeError):
+        sparse = True
+    if not sparse:
+        shutil.copyfile(source, dest)
+        return file_md5(dest)
     import hashlib
 
     digest = hashlib.md5()
