@@ -27,6 +27,8 @@ MIRRORED = [
     "exp rename", "exp save", "exp clean", "exp push", "exp pull", "experiments show",
     "plots show", "plots diff", "plots templates", "plots modify",
     "queue start", "queue stop", "queue status", "queue logs", "queue kill", "queue remove",
+    "push", "pull", "fetch", "remote add", "remote list", "remote modify", "remote default", "remote remove",
+    "remote rename",
 ]
 """DVC commands xp has a command for (`experiments` stands for every alias of `exp`)."""
 
@@ -35,10 +37,11 @@ DEBUG = {"--cprofile", "--cprofile-dump", "--yappi", "--yappi-separate-threads",
 """DVC's profiling and debugging options (its developers'), not behaviour a user relies on."""
 
 REMOTE = "needs DVC remote storage (issue 18)"
+RUN_CACHE = "the run-cache does not travel yet (xp's is its own SQLite; DVC's layout on the remote is not built)"
 NOT_YET: dict[tuple[str, str], str] = {
-    ("status", "--cloud"): REMOTE, ("status", "--remote"): REMOTE, ("status", "--jobs"): REMOTE,
-    ("status", "--all-branches"): "only with --cloud in DVC", ("status", "--all-tags"): "only with --cloud in DVC",
-    ("status", "--all-commits"): "only with --cloud in DVC",
+    ("status", "--jobs"): "not yet (one listing per folder is quick without it)",
+    ("status", "--all-branches"): "not yet", ("status", "--all-tags"): "not yet",
+    ("status", "--all-commits"): "not yet",
     ("status", "--no-updates"): "imports are not supported yet",
     ("add", "--to-remote"): REMOTE, ("add", "--remote"): REMOTE, ("add", "--remote-jobs"): REMOTE,
     ("add", "--no-commit"): "not yet", ("add", "--glob"): "not yet", ("add", "--out"): "not yet",
@@ -54,13 +57,10 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("exp rename", "--git-remote"): "not yet",
     ("exp save", "--recursive"): "not yet", ("exp save", "--include-untracked"): "not yet",
     ("exp save", "-M"): "not yet",
-    ("exp push", "--all-commits"): "not yet", ("exp push", "--rev"): "not yet", ("exp push", "--num"): "not yet",
     ("exp push", "--force"): "never forced (a teammate's experiment is never overwritten)",
-    ("exp push", "--no-cache"): REMOTE, ("exp push", "--remote"): REMOTE, ("exp push", "--jobs"): REMOTE,
-    ("exp push", "--no-run-cache"): REMOTE,
+    ("exp push", "--no-run-cache"): RUN_CACHE,
     ("exp pull", "--all-commits"): "not yet", ("exp pull", "--rev"): "not yet", ("exp pull", "--num"): "not yet",
-    ("exp pull", "--force"): "never forced", ("exp pull", "--no-cache"): REMOTE, ("exp pull", "--remote"): REMOTE,
-    ("exp pull", "--jobs"): REMOTE, ("exp pull", "--no-run-cache"): REMOTE,
+    ("exp pull", "--force"): "never forced", ("exp pull", "--no-run-cache"): RUN_CACHE,
 
     ("plots show", "--no-header"): "not yet",
 
@@ -73,6 +73,17 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("plots diff", "--split"): "not yet", ("plots diff", "--html-template"): "not yet",
     ("plots modify", "*"): "xp has no `plots modify` yet",
     ("queue logs", "--encoding"): "not yet",
+    **{(verb, flag): "not yet" for verb in ("push", "pull", "fetch")
+       for flag in ("--all-branches", "--all-tags", "--with-deps", "--recursive", "--glob")},
+    **{(verb, "--no-run-cache"): RUN_CACHE for verb in ("push", "pull", "fetch")},
+    ("pull", "--all-commits"): "a pull puts the workspace's outputs in place: `xp fetch -A` gets every commit's",
+    ("pull", "--force"): "not yet (xp keeps what a pull replaces in the cache, so nothing is lost without it)",
+    ("fetch", "--max-size"): "not yet", ("fetch", "--type"): "not yet",
+    **{(f"remote {verb}", flag): "xp reads the project's config files only (not ~/.config/dvc or /etc/xdg/dvc)"
+       for verb in ("add", "list", "modify", "default", "remove", "rename") for flag in ("--global", "--system")},
+    ("remote list", "--local"): "not yet (lists both files merged)", ("remote list", "--project"): "not yet",
+    ("remote remove", "--local"): "removes it from both files", ("remote remove", "--project"): "from both files",
+    ("remote rename", "--local"): "renames it in both files", ("remote rename", "--project"): "in both files",
 }
 """DVC flags xp does not have, each with why. A flag that appears in xp must leave this list."""
 
@@ -84,6 +95,7 @@ NOTES: dict[tuple[str, str], str] = {
     ("exp run", "--force"): "also replaces an experiment of the same name",
     ("repro", "--glob"): "a pattern that matches nothing is an error (DVC then runs every stage)",
     ("exp show", "--no-pager"): "xp never pages yet",
+    ("pull", "--allow-missing"): "xp's pull never fails on objects the remote lacks: it names them and goes on",
 }
 """Flags xp has whose behaviour differs from DVC's in a way a user should know."""
 

@@ -35,6 +35,7 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     p.add_argument("url", help="a folder path (relative paths are kept relative to the config file, as DVC does)")
     p.add_argument("-d", "--default", action="store_true", help="make it the default remote")
     p.add_argument("--local", action="store_true", help="write it to config.local (this machine only, not in git)")
+    p.add_argument("--project", action="store_true", help="write it to the committed config (the default)")
     p.add_argument("-f", "--force", action="store_true", help="replace a remote of the same name")
     p.set_defaults(handler="remote:add")
     p = cmds.add_parser("list", help="list the remotes (the default one marked)")
@@ -48,11 +49,13 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     p.add_argument("value", nargs="?")
     p.add_argument("-u", "--unset", action="store_true", help="remove the option")
     p.add_argument("--local", action="store_true", help="in config.local (secrets belong there)")
+    p.add_argument("--project", action="store_true", help="in the committed config (the default)")
     p.set_defaults(handler="remote:modify")
     p = cmds.add_parser("default", help="show or set the default remote")
     p.add_argument("name", nargs="?")
     p.add_argument("-u", "--unset", action="store_true", help="no default remote")
     p.add_argument("--local", action="store_true", help="in config.local")
+    p.add_argument("--project", action="store_true", help="in the committed config (the default)")
     p.set_defaults(handler="remote:default")
     p = cmds.add_parser("remove", help="remove a remote")
     p.add_argument("name")
@@ -71,7 +74,10 @@ def add_transfer_arguments(command: argparse.ArgumentParser, verb: str) -> None:
     command.add_argument("-j", "--jobs", type=int, metavar="N",
                          help="transfers at once (default: 4 per CPU, as DVC)")
     command.add_argument("--json", action="store_true", help="print what moved as JSON")
-    if verb != "pull":  # A pull puts the workspace's outputs in place; other commits' have no place there.
+    if verb == "pull":
+        command.add_argument("--allow-missing", action="store_true",
+                             help="accepted for DVC's sake: xp's pull always names what the remote lacks and goes on")
+    else:  # A pull puts the workspace's outputs in place; other commits' have no place there.
         command.add_argument("-A", "--all-commits", action="store_true",
                              help="the outputs every commit of every branch and tag records (as DVC)")
     command.set_defaults(handler=f"remote:{verb}")
