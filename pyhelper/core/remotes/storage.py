@@ -24,9 +24,6 @@ from pyhelper.errors import BadInput
 if TYPE_CHECKING:
     from pyhelper.core.remotes.config import Remote
 
-_BLOCK = 8 << 20
-"""How much of a remote object is read (and hashed) at a time."""
-
 TEMP_PREFIX = ".tmp-xp-"
 """An object being uploaded, beside its final name: `.tmp-xp-PID-…`."""
 
@@ -148,15 +145,13 @@ class FsspecStorage:
                 raise
 
     def download(self, md5: str, dest: Path) -> str:
-        import hashlib
+        from pyhelper.core.storage.hashing import file_md5
 
-        digest = hashlib.md5()
-        with translated(self.label), self.fs.open(self._key(md5), "rb", block_size=_BLOCK) as source, \
-                open(dest, "wb") as out:
-            while chunk := source.read(_BLOCK):
-                digest.update(chunk)
-                out.write(chunk)
-        return digest.hexdigest()
+        # The library's own download (one streamed GET on S3; reading through `open` costs a ranged request per
+        # block, 3x slower), then the md5 of what landed, read back from the page cache.
+        with translated(self.label):
+            self.fs.get_file(self._key(md5), str(dest))
+        return file_md5(dest)
 
 
 @contextlib.contextmanager

@@ -251,8 +251,11 @@ def _fetch(project: Project, storage: Storage, infos: Iterable[HashInfo], jobs: 
     lock = threading.Lock()
     arrived: list[tuple[Path, str]] = []
     size, failed, error = _run(todo, jobs, download, progress)
+    from pyhelper.core.storage.cache import vouch
+
     for target, md5 in arrived:  # In this thread: the index's database is not shared between threads.
         cache.remember(target, md5)
+        vouch(target)
     # The manifests enter the cache last, and only when every file they list arrived.
     bad = set(failed) | set(corrupt) | absent
     for md5, data in listings.items():

@@ -200,9 +200,12 @@ class Cache:
                 os.chmod(tmp, 0o666 & ~_umask())
             elif os.geteuid() != 0 and os.stat(source).st_dev == os.stat(dest.parent).st_dev:
                 # The workspace file will be the object itself: it is checked before it is linked.
-                self._refuse_unless(file_md5(source) == md5, source, dest, drop=True)
+                self._refuse_unless(_fresh(source) or file_md5(source) == md5, source, dest, drop=True)
                 if not _hardlink(source, tmp):
                     self._refuse_unless(copy_hashing(source, tmp) == md5, source, dest, drop=True)
+            elif _fresh(source):  # Checked by this process as it arrived, a moment ago: copied, not read again.
+                shutil.copyfile(source, tmp)
+                os.chmod(tmp, 0o666 & ~_umask())
             else:
                 self._refuse_unless(copy_hashing(source, tmp) == md5, source, dest, drop=True)
                 os.chmod(tmp, 0o666 & ~_umask())
@@ -319,6 +322,32 @@ def _hardlink(source: Path, tmp: Path) -> bool:
         return False
 
 
+_FRESH: dict[str, tuple[int, int, int]] = {}
+"""Objects this process wrote into the cache after checking their md5 (a fetch), by path → (inode, size, mtime):
+a checkout right after (a pull) copies them without hashing them a second time. Same stat, same object."""
+
+
+def vouch(path: Path) -> None:
+    """Notes that this process has just checked the object at `path` against its name."""
+    st = os.stat(path)
+    _FRESH[str(path)] = (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _fresh(path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return _FRESH.get(str(path)) == (st.st_ino, st.st_size, st.st_mtime_ns) and not _is_sparse(st)
+
+
+def _is_sparse(st: os.stat_result) -> bool:
+    try:
+        return st.st_blocks * 512 < st.st_size
+    except AttributeError:
+        return True
+
+
 def copy_hashing(source: Path, dest: Path) -> str:
     """Copies `source` over `dest` and returns the md5 of the bytes written.
 
@@ -326,9 +355,8 @@ def copy_hashing(source: Path, dest: Path) -> str:
     kernel (`copy_file_range`/`sendfile`: no trip through Python, several times quicker for a big file) and
     then the copy is hashed, read back from the page cache: the md5 is of what was written either way."""
     try:
-        st = os.stat(source)
-        sparse = st.st_blocks * 512 < st.st_size
-    except (OSError, AttributeError):
+        sparse = _is_sparse(os.stat(source))
+    except OSError:
         sparse = True
     if not sparse:
         shutil.copyfile(source, dest)
