@@ -93,3 +93,29 @@ def xp() -> Callable[..., subprocess.CompletedProcess[str]]:
         return result
 
     return run
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, log: Path, what: str, timeout: float = 60) -> None:
+    """Returns once `proc` (a server a test started) accepts connections on `port`; fails with its log if it
+    exits first or does not listen within `timeout`."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert proc.poll() is None, f"{what} exited: {log.read_text(errors='replace')}"
+            assert time.monotonic() < deadline, f"{what} did not start within {timeout:g}s"
+            time.sleep(0.1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,8 @@ from pathlib import Path
 import pytest
 
 from pyhelper.demo import create
-from tests.conftest import git
+from tests.conftest import free_port, git, wait_for_port
 from tests.test_dvc_interop import dvc, dvc_bin  # noqa: F401 (fixture)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -42,15 +35,7 @@ def s3(tmp_path, monkeypatch):
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None, (tmp_path / "moto.log").read_text()
-            assert time.monotonic() < deadline, "moto's S3 server did not start"
-            time.sleep(0.1)
+    wait_for_port(port, proc, tmp_path / "moto.log", "moto's S3 server")
     _client(url).create_bucket(Bucket="team")
     yield url
     proc.terminate()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pyhelper.demo import create
-from tests.conftest import git
+from tests.conftest import free_port, git, wait_for_port
 from tests.test_dvc_interop import dvc, dvc_bin  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,12 +33,6 @@ class Sshd:
 
     def url(self, path: Path | None = None) -> str:
         return f"ssh://{self.user}@127.0.0.1:{self.port}{path or self.store}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def keygen(path: Path) -> None:
@@ -71,15 +64,7 @@ def sshd(tmp_path, monkeypatch):
     with open(log, "wb") as out:
         proc = subprocess.Popen([server.stdout.strip().splitlines()[-1], "-D", "-e", "-f", str(config)],
                                 stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "sshd did not start"
-            time.sleep(0.1)
+    wait_for_port(port, proc, log, "sshd")
     host_key = (tmp_path / "host_key.pub").read_text().split()
     host_line = f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n"
     known_hosts = home / ".ssh" / "known_hosts"

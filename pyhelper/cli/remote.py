@@ -230,38 +230,37 @@ def _outputs(project: Project, args: argparse.Namespace) -> list[Recorded]:
     return select(workspace_outputs(project), args.targets)
 
 
+def _move(args: argparse.Namespace, verb: str) -> tuple[Project, Storage, list[Recorded], Transferred]:
+    """The push or fetch of what `args` names, with a progress line; (project, storage, outputs, result)."""
+    from pyhelper.core.remotes import transfer
+
+    pushing = verb == "push"
+    project, storage = _open(args, create=pushing)
+    outputs = _outputs(project, args)
+    move = transfer.push if pushing else transfer.fetch
+    result = move(project, storage, [o.info for o in outputs], jobs=args.jobs,
+                  progress=progress_line("Pushing" if pushing else "Fetching"))
+    return project, storage, outputs, result
+
+
 def push(args: argparse.Namespace) -> int:
     """`xp push`: the workspace's outputs (and `.dvc` data) to the remote."""
-    from pyhelper.core.remotes.transfer import push as push_objects
-
-    project, storage = _open(args, create=True)
-    outputs = _outputs(project, args)
-    result = push_objects(project, storage, [o.info for o in outputs], jobs=args.jobs,
-                          progress=progress_line("Pushing"))
+    _, storage, _, result = _move(args, "push")
     return _say(result, storage, "push", args)
 
 
 def fetch(args: argparse.Namespace) -> int:
     """`xp fetch`: into the cache, without touching the workspace."""
-    from pyhelper.core.remotes.transfer import fetch as fetch_objects
-
-    project, storage = _open(args, create=False)
-    outputs = _outputs(project, args)
-    result = fetch_objects(project, storage, [o.info for o in outputs], jobs=args.jobs,
-                           progress=progress_line("Fetching"))
+    _, storage, _, result = _move(args, "fetch")
     return _say(result, storage, "fetch", args)
 
 
 def pull(args: argparse.Namespace) -> int:
     """`xp pull`: fetch, then put the outputs in place (what is replaced stays in the cache)."""
-    from pyhelper.core.remotes.transfer import fetch as fetch_objects
-    from pyhelper.core.remotes.transfer import problems, select, workspace_outputs
+    from pyhelper.core.remotes.transfer import problems
     from pyhelper.core.storage.outputs import checkout
 
-    project, storage = _open(args, create=False)
-    outputs = select(workspace_outputs(project), args.targets)
-    result = fetch_objects(project, storage, [o.info for o in outputs], jobs=args.jobs,
-                           progress=progress_line("Fetching"))
+    project, storage, outputs, result = _move(args, "pull")
     error = problems(result, storage, pushing=False)
     checked = checkout(project, outputs)  # What did arrive is put in place even when something failed.
     if error is not None:
