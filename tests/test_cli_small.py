@@ -18,6 +18,12 @@ def test_a_typo_gets_the_nearest_name(gen, xp, args, suggestion):
     assert suggestion in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_flag_another_command_has_is_not_suggested_as_itself(gen, xp):
+    repo = gen({"README.md": "x\n"})
+    result = xp("exp", "apply", "-f", "x", cwd=repo, expect=2)
+    assert "unrecognized arguments: -f" in result.stderr and "did you mean '-f'" not in result.stderr
+
+
 def test_open_without_a_browser_says_where_the_file_is(gen, xp, monkeypatch):
     repo = gen({"dvc.yaml": "plots:\n  - loss.csv\n", "loss.csv": "step,loss\n0,1\n1,0.5\n"})
     monkeypatch.setenv("BROWSER", "false")  # A browser that cannot start (no display here).

@@ -52,7 +52,9 @@ class _Parser(argparse.ArgumentParser):
         unknown = re.search(r"unrecognized arguments: (\S+)", message)
         if unknown and unknown.group(1).startswith("-"):
             flags = [flag for parser in _parsers(self) for action in parser._actions for flag in action.option_strings]
-            close = difflib.get_close_matches(unknown.group(1).split("=")[0], flags, n=1, cutoff=0.6)
+            typed = unknown.group(1).split("=")[0]
+            # Another command's flag of the same spelling is no suggestion (`exp apply -f`: "did you mean -f?").
+            close = difflib.get_close_matches(typed, [f for f in flags if f != typed], n=1, cutoff=0.6)
             hint = f"did you mean '{close[0]}'?" if close else ""
         super().error(f"{message}; {hint}" if hint else message)
 
