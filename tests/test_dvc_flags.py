@@ -39,9 +39,6 @@ DEBUG = {"--cprofile", "--cprofile-dump", "--yappi", "--yappi-separate-threads",
 REMOTE = "needs DVC remote storage (issue 18)"
 RUN_CACHE = "the run-cache does not travel yet (xp's is its own SQLite; DVC's layout on the remote is not built)"
 NOT_YET: dict[tuple[str, str], str] = {
-    ("status", "--jobs"): "not yet (one listing per folder is quick without it)",
-    ("status", "--all-branches"): "not yet", ("status", "--all-tags"): "not yet",
-    ("status", "--all-commits"): "not yet",
     ("status", "--no-updates"): "imports are not supported yet",
     ("add", "--to-remote"): REMOTE, ("add", "--remote"): REMOTE, ("add", "--remote-jobs"): REMOTE,
     ("add", "--no-commit"): "not yet", ("add", "--glob"): "not yet", ("add", "--out"): "not yet",
@@ -59,7 +56,6 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("exp save", "-M"): "not yet",
     ("exp push", "--force"): "never forced (a teammate's experiment is never overwritten)",
     ("exp push", "--no-run-cache"): RUN_CACHE,
-    ("exp pull", "--all-commits"): "not yet", ("exp pull", "--rev"): "not yet", ("exp pull", "--num"): "not yet",
     ("exp pull", "--force"): "never forced", ("exp pull", "--no-run-cache"): RUN_CACHE,
 
     ("plots show", "--no-header"): "not yet",
@@ -73,10 +69,7 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("plots diff", "--split"): "not yet", ("plots diff", "--html-template"): "not yet",
     ("plots modify", "*"): "xp has no `plots modify` yet",
     ("queue logs", "--encoding"): "not yet",
-    **{(verb, flag): "not yet" for verb in ("push", "pull", "fetch")
-       for flag in ("--all-branches", "--all-tags", "--with-deps", "--recursive", "--glob")},
     **{(verb, "--no-run-cache"): RUN_CACHE for verb in ("push", "pull", "fetch")},
-    ("pull", "--all-commits"): "a pull puts the workspace's outputs in place: `xp fetch -A` gets every commit's",
     ("pull", "--force"): "not yet (xp keeps what a pull replaces in the cache, so nothing is lost without it)",
     ("fetch", "--max-size"): "not yet", ("fetch", "--type"): "not yet",
     **{(f"remote {verb}", flag): "xp reads the project's config files only (not ~/.config/dvc or /etc/xdg/dvc)"

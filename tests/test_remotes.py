@@ -276,6 +276,13 @@ def test_push_all_commits_carries_every_commits_outputs(demo, tmp_path, xp):
     xp("pull", cwd=b)
     assert (b / "model/model.json").read_bytes() == first_model
     assert "takes no targets" in xp("push", "-A", "model", cwd=demo, expect=2).stderr
+    # `pull -A` brings every commit's outputs into the cache and puts the workspace's in place (as DVC).
+    c = clone(demo, tmp_path / "c")
+    pulled = json.loads(xp("pull", "-A", "--json", cwd=c).stdout)
+    assert pulled["moved"] == everything["moved"] + everything["already"] and pulled["checkedOut"]
+    git(c, "checkout", "-q", "HEAD~1")
+    assert json.loads(xp("pull", "--json", cwd=c).stdout)["moved"] == 0, "the older commit's were there already"
+    assert (c / "model/model.json").read_bytes() == first_model
 
 
 def test_exp_push_rev_and_num_choose_experiments_by_their_commit(demo, tmp_path, xp):
@@ -294,6 +301,20 @@ def test_exp_push_rev_and_num_choose_experiments_by_their_commit(demo, tmp_path,
     xp("exp", "push", str(origin), "-n", "2", cwd=demo)
     assert on_origin() == {"newer", "older"}
     assert "unknown revision" in xp("exp", "push", str(origin), "--rev", "nope", cwd=demo, expect=2).stderr
+    # A teammate on the same two commits pulls only what belongs to the commit they are on.
+    b = clone(demo, tmp_path / "b")
+
+    def here() -> set[str]:
+        return {line.rsplit("/", 1)[1] for line in git(b, "for-each-ref", "--format=%(refname)",
+                                                          "refs/exps/").split()}
+
+    xp("exp", "pull", str(origin), "--rev", "HEAD~1", "--no-cache", cwd=b)
+    assert here() == {"older"}
+    xp("exp", "pull", str(origin), "-n", "2", "--no-cache", cwd=b)
+    assert here() == {"newer", "older"}
+    git(b, "commit", "-q", "--allow-empty", "-m", "mine")
+    refused = xp("exp", "pull", str(origin), "--rev", "HEAD", cwd=b, expect=2).stderr
+    assert "no experiments of those commits" in refused and "leave out --rev" in refused
 
 
 def test_remote_secrets_are_never_printed(demo, xp):
@@ -307,3 +328,57 @@ def test_remote_secrets_are_never_printed(demo, xp):
     for out in (shown, shown2, listed, as_json, refused):
         assert token not in out.stdout + out.stderr, out
     assert {r["name"]: r["options"] for r in json.loads(as_json.stdout)}["box"] == {"password": "***"}
+
+
+def test_push_chooses_what_dvc_push_chooses(tmp_path, dvc_bin, xp):  # noqa: F811
+    """Stage targets, -d, --glob, -R, -a, -T, -A: the same objects reach the remote as with DVC's push."""
+    repo = tmp_path / "p"
+    (repo / "sub").mkdir(parents=True)
+    git(repo, "init", "-q")
+    dvc(dvc_bin, repo, "init", "-q")
+    (repo / "raw.txt").write_text("raw 1\n")
+    dvc(dvc_bin, repo, "add", "-q", "raw.txt")
+    (repo / "dvc.yaml").write_text(
+        "stages:\n"
+        "  prep: {cmd: 'cp raw.txt prep.txt && echo prep >> prep.txt', deps: [raw.txt], outs: [prep.txt]}\n"
+        "  train: {cmd: 'cp prep.txt model.txt && echo model >> model.txt', deps: [prep.txt], outs: [model.txt]}\n"
+        "  other: {cmd: 'echo other > other.txt', outs: [other.txt]}\n")
+    (repo / "sub" / "dvc.yaml").write_text("stages:\n  inner: {cmd: 'echo inner > inner.txt', outs: [inner.txt]}\n")
+    dvc(dvc_bin, repo, "repro", "-q", "-P")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one")
+    git(repo, "tag", "v1")
+    (repo / "raw.txt").write_text("raw 2\n")
+    dvc(dvc_bin, repo, "add", "-q", "raw.txt")
+    dvc(dvc_bin, repo, "repro", "-q", "-P")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two")
+    git(repo, "checkout", "-qb", "side")
+    (repo / "raw.txt").write_text("raw 3\n")
+    dvc(dvc_bin, repo, "add", "-q", "raw.txt")
+    dvc(dvc_bin, repo, "repro", "-q", "-P")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "three, on a side branch")
+    git(repo, "checkout", "-q", "-")
+    dvc(dvc_bin, repo, "checkout", "-q")
+    choices = [["train"], ["train", "-d"], ["model.txt", "-d"], ["--glob", "m*.txt"], ["--glob", "*.txt"],
+               ["--glob", "**/inner.txt"], ["-R", "sub"], ["-a"], ["-T"], ["-A"]]
+    # DVC 3.67.1's push -a/-T/-A looks up the default remote after pushing even with -r: give it one.
+    dvc(dvc_bin, repo, "remote", "add", "--local", "-d", "unused", "../unused")
+    for i, flags in enumerate(choices):
+        dvc(dvc_bin, repo, "remote", "add", "--local", f"d{i}", f"../d{i}")  # Every revision sees it.
+        dvc(dvc_bin, repo, "remote", "add", "--local", f"x{i}", f"../x{i}")
+        dvc(dvc_bin, repo, "push", "-q", "-r", f"d{i}", *flags)
+        xp("push", "-r", f"x{i}", *flags, cwd=repo)
+        theirs, ours = set(objects(tmp_path / f"d{i}")), set(objects(tmp_path / f"x{i}"))
+        assert ours == theirs and ours, (flags, sorted(ours), sorted(theirs))
+    # `status -c` chooses the same way (-r alone means -c, as in DVC).
+    for flags in (["-r", "d0"], ["-r", "d0", "-A"], ["-c", "-r", "d1", "-T"], ["-r", "d0", "train", "-d"],
+                  ["-r", "d6", "-a"]):
+        theirs = json.loads(dvc(dvc_bin, repo, "status", "--json", *flags))
+        ours = json.loads(xp("status", "--json", *flags, cwd=repo).stdout)
+        assert ours == theirs, (flags, ours, theirs)
+    assert "only means something with -c" in xp("status", "-A", cwd=repo, expect=2).stderr
+    assert "need targets" in xp("push", "-d", cwd=repo, expect=2).stderr
+    assert "takes no targets" in xp("push", "-T", "train", cwd=repo, expect=2).stderr
+    assert "quote a pattern" in xp("push", "--glob", "nothing*", cwd=repo, expect=2).stderr

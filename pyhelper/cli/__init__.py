@@ -214,8 +214,16 @@ def _add_status(status: argparse.ArgumentParser) -> None:
                         help="print DVC's JSON (`dvc status --json`: changed deps/outs per stage and .dvc file)")
     status.add_argument("-c", "--cloud", action="store_true",
                         help="compare the cache with the remote (as `dvc status -c`): new, deleted, missing")
-    status.add_argument("-r", "--remote", metavar="NAME", help="with -c: the remote (default: the default remote)")
-    status.add_argument("--with-deps", action="store_true",
+    status.add_argument("-r", "--remote", metavar="NAME",
+                        help="compare with this remote (implies -c, as DVC; default: the default remote)")
+    status.add_argument("-a", "--all-branches", action="store_true",
+                        help="with -c: also the outputs the tip of every branch records")
+    status.add_argument("-T", "--all-tags", action="store_true", help="with -c: also those of every tagged commit")
+    status.add_argument("-A", "--all-commits", action="store_true",
+                        help="with -c: also those of every commit of every branch and tag")
+    status.add_argument("-j", "--jobs", type=int, metavar="N",
+                        help="with -c: accepted for DVC's sake (xp lists each prefix folder once, not per object)")
+    status.add_argument("-d", "--with-deps", action="store_true",
                         help="with targets: the stages they depend on too (default: the targets alone, as DVC)")
     status.add_argument("-R", "--recursive", action="store_true",
                         help="targets are folders: every stage of the dvc.yaml files under them")

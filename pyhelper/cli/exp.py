@@ -383,14 +383,14 @@ def push(args: argparse.Namespace) -> int:
 
     project = _project()
     pushed = push_experiments(project, args.remote, args.names, follow=_git_progress(),
-                              baselines=_pushed_baselines(project, args))
+                              baselines=_chosen_baselines(project, args))
     print(f"Pushed {len(pushed)} experiment(s) to '{redact(args.remote)}' (with their tags and notes).")
     if not args.no_cache and pushed:
         _carry(project, [e.rev for e in pushed], args, pushing=True)
     return 0
 
 
-def _pushed_baselines(project, args: argparse.Namespace) -> set[str] | None:
+def _chosen_baselines(project, args: argparse.Namespace) -> set[str] | None:
     """`--rev REV` and `-n N` (as DVC): the experiments of REV (default HEAD) and its N-1 first parents; None: all."""
     if args.all_commits or (args.rev is None and args.num is None):
         return None
@@ -422,7 +422,8 @@ def pull(args: argparse.Namespace) -> int:
     from pyhelper.core.experiments.sync import pull as pull_experiments
 
     project = _project()
-    pulled = pull_experiments(project, args.remote, args.names, follow=_git_progress())
+    pulled = pull_experiments(project, args.remote, args.names, follow=_git_progress(),
+                              baselines=_chosen_baselines(project, args))
     print(f"Pulled {len(pulled)} experiment(s) from '{redact(args.remote)}' (with their tags and notes).")
     from pyhelper.core.experiments.sync import outputs_note, outputs_of_pulled
 
@@ -651,10 +652,9 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
                        help="the remote storage for their outputs (default: the default remote, see `xp remote`)")
         p.add_argument("--no-cache", action="store_true", help="only the git commits, not the outputs")
         p.add_argument("-j", "--jobs", type=int, metavar="N", help="output transfers at once (default: 4 per CPU)")
-        if verb == "push":
-            p.add_argument("-A", "--all-commits", action="store_true",
-                           help="the experiments of every commit (the default without NAMEs, --rev or -n)")
-            p.add_argument("--rev", metavar="COMMIT", help="the experiments of this commit (as DVC)")
-            p.add_argument("-n", "--num", type=int, metavar="N",
-                           help="with --rev (default HEAD): also its N-1 first parents' experiments")
+        p.add_argument("-A", "--all-commits", action="store_true",
+                       help="the experiments of every commit (the default without NAMEs, --rev or -n)")
+        p.add_argument("--rev", metavar="COMMIT", help="the experiments of this commit (as DVC; it must be here)")
+        p.add_argument("-n", "--num", type=int, metavar="N",
+                       help="with --rev (default HEAD): also its N-1 first parents' experiments")
         p.set_defaults(handler=f"exp:{verb}")

@@ -95,15 +95,17 @@ def repro(args: argparse.Namespace) -> int:
 
 def _cloud_status(args: argparse.Namespace) -> int:
     """`xp status -c [-r NAME]`: the cache against the remote, as `dvc status -c` prints it."""
+    from pyhelper.cli.remote import chosen_outputs
     from pyhelper.core.project import find_project
     from pyhelper.core.remotes.config import read_remotes
     from pyhelper.core.remotes.storage import open_storage
-    from pyhelper.core.remotes.transfer import cloud_status, select, workspace_outputs
+    from pyhelper.core.remotes.transfer import cloud_status
 
     project = find_project()
     remote = read_remotes(project).get(args.remote)
     storage = open_storage(remote, check=False)
-    changed = cloud_status(project, storage, select(workspace_outputs(project), args.targets))
+    args.glob = False
+    changed = cloud_status(project, storage, chosen_outputs(project, args))
     if args.json:
         emit_json(changed)
         return 0
@@ -120,8 +122,14 @@ def status(args: argparse.Namespace) -> int:
     from pyhelper.core.pipeline.status import status as compute
     from pyhelper.core.project import find_project
 
-    if args.cloud:
+    if args.cloud or args.remote:
         return _cloud_status(args)
+    given = [flag for flag in ("all_branches", "all_tags", "all_commits", "jobs") if getattr(args, flag)]
+    if given:
+        from pyhelper.errors import BadInput
+
+        raise BadInput(f"--{given[0].replace('_', '-')} only means something with -c (the cache against a remote)",
+                       hint="add -c, or drop it")
     result = compute(find_project(), args.targets, with_deps=args.with_deps, recursive=args.recursive)
     if args.json:
         emit_json(as_dvc_json(result))  # DVC's own shape (`dvc status --json`).

@@ -74,12 +74,22 @@ def add_transfer_arguments(command: argparse.ArgumentParser, verb: str) -> None:
     command.add_argument("-j", "--jobs", type=int, metavar="N",
                          help="transfers at once (default: 4 per CPU, as DVC)")
     command.add_argument("--json", action="store_true", help="print what moved as JSON")
+    command.add_argument("-d", "--with-deps", action="store_true",
+                         help="with stage targets: also the stages (and tracked data) they depend on, upstream")
+    command.add_argument("-R", "--recursive", action="store_true",
+                         help="targets are folders: every output and stage under them")
+    command.add_argument("--glob", action="store_true",
+                         help="targets are shell patterns over outputs, .dvc files and stages (quote them)")
     if verb == "pull":
         command.add_argument("--allow-missing", action="store_true",
                              help="accepted for DVC's sake: xp's pull always names what the remote lacks and goes on")
-    else:  # A pull puts the workspace's outputs in place; other commits' have no place there.
-        command.add_argument("-A", "--all-commits", action="store_true",
-                             help="the outputs every commit of every branch and tag records (as DVC)")
+    # A pull moves other commits' outputs into the cache too, and puts the workspace's in place (as DVC).
+    command.add_argument("-a", "--all-branches", action="store_true",
+                         help="also the outputs the tip of every branch records (as DVC)")
+    command.add_argument("-T", "--all-tags", action="store_true",
+                         help="also the outputs every tagged commit records (as DVC)")
+    command.add_argument("-A", "--all-commits", action="store_true",
+                         help="also the outputs every commit of every branch and tag records (as DVC)")
     command.set_defaults(handler=f"remote:{verb}")
 
 
@@ -218,16 +228,22 @@ def _open(args: argparse.Namespace, *, create: bool) -> tuple[Project, Storage]:
     return project, open_storage(read_remotes(project).get(args.remote), create=create)
 
 
-def _outputs(project: Project, args: argparse.Namespace) -> list[Recorded]:
-    """What a push or fetch moves: the workspace's outputs (or TARGETs), or with -A every commit's."""
-    from pyhelper.core.remotes.transfer import all_commits_outputs, select, workspace_outputs
+def chosen_outputs(project: Project, args: argparse.Namespace) -> list[Recorded]:
+    """What a push or fetch moves: the workspace's outputs (or TARGETs), with -a/-T/-A those of other commits."""
+    from pyhelper.core.remotes.transfer import revisions_outputs, select, workspace_outputs
     from pyhelper.errors import BadInput
 
-    if getattr(args, "all_commits", False):
+    revisions = {flag: getattr(args, flag, False) for flag in ("all_branches", "all_tags", "all_commits")}
+    if any(revisions.values()):
         if args.targets:
-            raise BadInput("--all-commits takes no targets", hint="drop the targets, or -A")
-        return all_commits_outputs(project)
-    return select(workspace_outputs(project), args.targets)
+            given = next(f for f, on in revisions.items() if on).replace("_", "-")
+            raise BadInput(f"--{given} takes no targets", hint=f"drop the targets, or --{given}")
+        return revisions_outputs(project, branches=revisions["all_branches"], tags=revisions["all_tags"],
+                                 all_commits=revisions["all_commits"])
+    if (args.with_deps or args.recursive or args.glob) and not args.targets:
+        raise BadInput("--with-deps, --recursive and --glob need targets", hint="name stages, paths or folders")
+    return select(workspace_outputs(project), args.targets, project=project, with_deps=args.with_deps,
+                  glob=args.glob, recursive=args.recursive)
 
 
 def _move(args: argparse.Namespace, verb: str) -> tuple[Project, Storage, list[Recorded], Transferred]:
@@ -236,7 +252,7 @@ def _move(args: argparse.Namespace, verb: str) -> tuple[Project, Storage, list[R
 
     pushing = verb == "push"
     project, storage = _open(args, create=pushing)
-    outputs = _outputs(project, args)
+    outputs = chosen_outputs(project, args)
     move = transfer.push if pushing else transfer.fetch
     result = move(project, storage, [o.info for o in outputs], jobs=args.jobs,
                   progress=progress_line("Pushing" if pushing else "Fetching"))
@@ -261,6 +277,10 @@ def pull(args: argparse.Namespace) -> int:
     from pyhelper.core.storage.outputs import checkout
 
     project, storage, outputs, result = _move(args, "pull")
+    if args.all_branches or args.all_tags or args.all_commits:  # Only the workspace's have a place here.
+        from pyhelper.core.remotes.transfer import workspace_outputs
+
+        outputs = workspace_outputs(project)
     error = problems(result, storage, pushing=False)
     checked = checkout(project, outputs)  # What did arrive is put in place even when something failed.
     if error is not None:

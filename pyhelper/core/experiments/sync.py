@@ -216,8 +216,10 @@ def _without_shadows(project: Project, refs: list[ExpRef]) -> list[ExpRef]:
     return kept
 
 
-def pull(project: Project, remote: str, names: list[str], *, follow: Follow | None = None) -> list[ExpRef]:
-    """Fetches the named experiments (default: all) and merges the remote's notes; `follow` as for `push`."""
+def pull(project: Project, remote: str, names: list[str], *, follow: Follow | None = None,
+         baselines: set[str] | None = None) -> list[ExpRef]:
+    """Fetches the named experiments (default: all; with `baselines`, only those of these commits) and merges the
+    remote's notes; `follow` as for `push`."""
     check_remote(remote)
     named = redact(remote)
     listing = _git(project, "ls-remote", "--", remote, f"{EXPS_NAMESPACE}/*")
@@ -232,6 +234,11 @@ def pull(project: Project, remote: str, names: list[str], *, follow: Follow | No
             raise BadInput(f"'{named}' has no experiment named {', '.join(missing)}",
                            hint=f"list them with `git ls-remote {named} 'refs/exps/*'`")
         refs = [r for r in refs if r.name in names]
+    if baselines is not None:
+        refs = [r for r in refs if r.baseline in baselines]
+        if not refs:
+            raise BadInput(f"'{named}' has no experiments of those commits",
+                           hint="leave out --rev/-n to pull every experiment, or name them")
     refs = _without_shadows(project, refs)
     if not refs:
         return []

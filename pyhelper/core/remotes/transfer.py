@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyhelper.core.storage.cache import OBJECT_TEMP_PREFIX, Cache
 from pyhelper.core.storage.hashing import HashInfo, is_md5
@@ -321,19 +321,62 @@ def workspace_outputs(project: Project) -> list[Recorded]:
     return found
 
 
-def select(outputs: list[Recorded], targets: list[str]) -> list[Recorded]:
-    """The outputs named by `targets` (a path, a folder holding outputs, or a `.dvc` file); all without targets."""
+def select(outputs: list[Recorded], targets: list[str], *, project: Project | None = None, with_deps: bool = False,
+           glob: bool = False, recursive: bool = False) -> list[Recorded]:
+    """The outputs named by `targets`, all without targets. A target is a path (an output, a folder holding
+    outputs, a `.dvc` file) or, given the project, a stage (`train`, `sub/dvc.yaml:train`): its outputs. As DVC's
+    push/fetch/pull: `with_deps` adds what the named stages depend on, upstream (their outputs and tracked data);
+    `glob` reads targets as shell patterns over the work tree's files (as DVC: `**` too, not stages);
+    `recursive` reads them as folders."""
+    import glob as globbing
+
     if not targets:
         return outputs
-    chosen = []
+    chosen: list[Recorded] = []
     for target in targets:
         clean = target.rstrip("/").removesuffix(".dvc") if target.endswith(".dvc") else target.rstrip("/")
-        matched = [o for o in outputs if o.path == clean or o.path.startswith(clean + "/") or o.source == target]
+        clean = clean.removeprefix("./")
+        if glob and project is not None:
+            found = {path.rstrip("/").removesuffix(".dvc")
+                     for path in globbing.glob(target, root_dir=project.root, recursive=True)}
+            matched = [o for o in outputs if o.path in found]
+        elif recursive:
+            matched = [o for o in outputs if clean in ("", ".") or o.path.startswith(clean + "/")
+                       or o.source.startswith(clean + "/")]
+        else:
+            matched = [o for o in outputs if o.path == clean or o.path.startswith(clean + "/") or o.source == target]
+        if project is not None and not matched and not glob:
+            matched += _stage_outputs(project, outputs, target, with_deps=with_deps, glob=glob, recursive=recursive)
         if not matched:
-            raise BadInput(f"'{target}' is not an output or tracked data of this project",
-                           hint="name a path dvc.lock or a .dvc file records (see `xp status`)")
+            raise BadInput(f"'{target}' is not an output, tracked data or stage of this project",
+                           hint="name a path dvc.lock or a .dvc file records, or a stage (see `xp status`)"
+                           + ("; quote a pattern so the shell leaves it alone" if glob else ""))
         chosen.extend(matched)
     return list({o.path: o for o in chosen}.values())
+
+
+def _stage_outputs(project: Project, outputs: list[Recorded], target: str, *, with_deps: bool, glob: bool,
+                   recursive: bool) -> list[Recorded]:
+    """The recorded outputs of the stages `target` names (and, `with_deps`, of everything upstream of them, with
+    the tracked data they read); [] when it names no stage."""
+    from pyhelper.core.pipeline import graph
+
+    pipeline = project.pipeline()
+    try:
+        stages = graph.select(pipeline, project.root, [target],
+                              graph.Selection(single_item=not with_deps, glob=glob, recursive=recursive), check=False)
+    except XpError:
+        return []  # Not a stage: a path target moves that path alone, --with-deps or not (as DVC).
+    paths = {stage.repo_path(out.path) for stage in stages for out in stage.outs}
+    if with_deps:
+        deps = [stage.repo_path(dep) for stage in stages for dep in stage.deps]
+        paths.update(out.path for data in pipeline.data for out in data.outs
+                     if any(_covers(dep, out.path) or _covers(out.path, dep) for dep in deps))
+    return [o for o in outputs if o.path in paths]
+
+
+def _covers(folder: str, path: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
 
 
 def experiment_infos(project: Project, revs: list[str]) -> list[HashInfo]:
@@ -458,7 +501,7 @@ def cloud_status(project: Project, storage: Storage, outputs: list[Recorded]) ->
     """`dvc status -c`: each output that is not on both sides, by path — "new" (only in this cache, push it),
     "deleted" (only on the remote, pull it), "missing" (on neither). One listing per prefix folder."""
     cache = Cache(project.cache_dir)
-    objects: dict[str, list[str]] = {}
+    objects: list[tuple[str, list[str]]] = []  # A path can hold other objects in other revisions (-a/-T/-A).
     for out in outputs:
         if out.info.legacy or not is_md5(out.info.md5):
             continue
@@ -466,45 +509,55 @@ def cloud_status(project: Project, storage: Storage, outputs: list[Recorded]) ->
         if out.info.isdir:
             entries = cache.manifest(out.info.md5)
             md5s += [md5 for _, md5 in entries or []]
-        objects[out.path] = md5s
-    absent = storage.missing({md5 for md5s in objects.values() for md5 in md5s})
+        objects.append((out.path, md5s))
+    absent = storage.missing({md5 for _, md5s in objects for md5 in md5s})
     result: dict[str, str] = {}
-    for path, md5s in objects.items():
+    for path, md5s in objects:
         local = all(cache.object_path(md5).is_file() for md5 in md5s)
         remote = not any(md5 in absent for md5 in md5s)
-        if local and remote:
-            continue
-        result[path] = "new" if local else "deleted" if remote else "missing"
+        if not (local and remote):  # One revision's object out of sync is enough to name the path.
+            result.setdefault(path, "new" if local else "deleted" if remote else "missing")
     return result
 
 
-def all_commits_outputs(project: Project) -> list[Recorded]:
-    """`--all-commits`: the cached outputs every commit of every branch and tag records (experiments' own
-    refs are `exp push`'s business), each object once."""
+def revisions_outputs(project: Project, *, branches: bool = False, tags: bool = False,
+                      all_commits: bool = False) -> list[Recorded]:
+    """DVC's `-a` (the tip of every branch), `-T` (every tag) and `-A` (every commit of every branch and tag):
+    the cached outputs those commits record, with the workspace's as DVC adds them; each object once.
+    Experiments' own refs are `exp push`'s business."""
     from pyhelper.core.git.gitcore import native
     from pyhelper.core.git.gitrepo import open_repo
     from pyhelper.core.storage.outputs import recorded_outputs
 
     git = native()
     repo = open_repo(project)
-    walker = None
+    tips: list[Any] = []
     for reference in repo.references.iterator():
-        if not reference.name.startswith(("refs/heads/", "refs/tags/")):
+        name = reference.name
+        if not ((name.startswith("refs/heads/") and (branches or all_commits))
+                or (name.startswith("refs/tags/") and (tags or all_commits))):
             continue
         try:
-            target = reference.peel(git.Commit).id
+            tips.append(reference.peel(git.Commit))
         except (ValueError, KeyError, git.GitError):
             continue  # A tag of a tree or blob: no commit to read.
-        if walker is None:
-            walker = repo.walk(target)
-        else:
-            walker.push(target)
+    commits: list[Any] = tips
+    if all_commits and tips:
+        walker = repo.walk(tips[0].id)
+        for tip in tips[1:]:
+            walker.push(tip.id)
+        commits = list(walker)
     found: dict[str, Recorded] = {}
     seen_trees: set[str] = set()
-    for commit in walker or []:
+    for commit in commits:
         if str(commit.tree_id) in seen_trees:
             continue
         seen_trees.add(str(commit.tree_id))
         for out in recorded_outputs(project, repo, commit.tree, strict=False):
             found.setdefault(out.info.md5, out)
+    try:
+        for out in workspace_outputs(project):
+            found.setdefault(out.info.md5, out)
+    except XpError:
+        pass  # A workspace whose dvc.yaml does not parse: the commits' outputs still move.
     return list(found.values())
