@@ -8,6 +8,7 @@ from pygls.exceptions import JsonRpcException
 from pyhelper.server import protocol as p
 from tests.conftest import git
 from tests.lsp_client import reproduced_project, request, started
+from tests.test_server_progress import _ended
 
 pytestmark = pytest.mark.asyncio
 
@@ -64,14 +65,28 @@ async def test_pushed_experiments_carry_their_outputs_and_a_teammates_editor_app
     git(a, "push", "-q", "origin", "HEAD:main")
     xp("exp", "run", "-S", "train.lr=0.3", "-n", "big", cwd=a)
     async with started(a) as client:
-        await request(client, p.PUSH_EXPERIMENTS, p.SyncExperimentsParams(remote="origin", names=["big"]))
+        client.progress_reports["push"] = []
+        await request(client, p.PUSH_EXPERIMENTS, p.SyncExperimentsParams(remote="origin", names=["big"],
+                                                                          work_done_token="push"))
+        pushing = await _ended(client, "push")
     assert list((a / "storage" / "files" / "md5").glob("*/*")), "the outputs went to the remote storage"
+    # The editor's notification counts the outputs as they go, up to 100%.
+    counted = [r for r in pushing if getattr(r, "message", "") and r.message.startswith("Pushing outputs")]
+    assert counted and counted[-1].percentage == 100 and counted[-1].message.endswith("object(s)"), pushing
     b = tmp_path / "b"
     git(tmp_path, "clone", "-q", str(a / "origin.git"), str(b))
     async with started(b) as client:
         pulled = await request(client, p.PULL_EXPERIMENTS, p.SyncExperimentsParams(remote="origin"))
         assert pulled.names == ["big"]
-        await request(client, p.APPLY_EXPERIMENT, p.ApplyExperimentParams(name="big"))
+        # The pull brought the outputs into B's cache; lose them, and Apply fetches them again, counted.
+        for cached in (b / ".xp" / "cache" / "files" / "md5").glob("*/*"):
+            cached.chmod(0o644)
+            cached.unlink()
+        client.progress_reports["apply"] = []
+        await request(client, p.APPLY_EXPERIMENT, p.ApplyExperimentParams(name="big", work_done_token="apply"))
+        begin, *lines, end = await _ended(client, "apply")
+    assert begin.title == "xp: applying big" and end.message == "applied big"
+    assert lines and lines[-1].message.startswith("Fetching outputs") and lines[-1].percentage == 100, lines
     xp("exp", "apply", "big", cwd=a)
     assert (b / "model/model.json").read_bytes() == (a / "model/model.json").read_bytes()
     assert "Running stage" not in xp("repro", cwd=b).stdout, "B has A's model without rebuilding it"

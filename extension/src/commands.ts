@@ -266,7 +266,9 @@ function applyExperiment(ctx: Ctx): Handler {
       return;
     }
     try {
-      await ctx.helper.request(proto.applyExperiment, { name });
+      // Outputs the cache lacks come from the default remote storage: counted in a notification.
+      await withHelperProgress(ctx.helper, { title: `Applying ${name}…`, cancellable: false, untilEnd: false },
+        (token) => ctx.helper.request(proto.applyExperiment, { name, workDoneToken: token }));
       void vscode.window.showInformationMessage(plainMessage(`Applied experiment ${name} to the workspace.`));
     } catch (error) {
       if (!isBadInput(error)) {

@@ -34,6 +34,7 @@ export function withHelperProgress<R>(helper: Helper, options: ProgressOptions,
   const finished = new Promise<void>((resolve) => {
     settle = resolve;
   });
+  let shown = 0;
   const subscriptions: vscode.Disposable[] = [
     helper.onProgress(token, (value) => {
       if (value.kind === "end") {
@@ -42,13 +43,21 @@ export function withHelperProgress<R>(helper: Helper, options: ProgressOptions,
         }
         settle();
       } else if (value.message) {
-        report?.({ message: plainMessage(value.message) });
+        // VS Code's bar moves by increments; the helper says how far along it is (a transfer's count).
+        // A new percentage below the last (the next transfer of the same work) starts the bar again.
+        const percentage = "percentage" in value && typeof value.percentage === "number" ? value.percentage : undefined;
+        let increment: number | undefined;
+        if (percentage !== undefined) {
+          increment = percentage >= shown ? percentage - shown : undefined;
+          shown = percentage;
+        }
+        report?.({ message: plainMessage(value.message), increment });
       }
     }),
     // A helper that stops or restarts will never end this progress.
     helper.onDidChangeState((state) => state !== "running" && settle()),
   ];
-  let report: ((value: { message: string }) => void) | undefined;
+  let report: ((value: { message: string; increment?: number }) => void) | undefined;
   const answer = send(token);
   void vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: plainMessage(options.title), cancellable: options.cancellable },

@@ -104,6 +104,8 @@ export interface ApplyExperimentParams {
   name: string;
   /** When uncommitted changes would be lost, save them as an experiment first. */
   force?: boolean;
+  /** A `$/progress` token: when given, outputs fetched from the default remote are counted through it. */
+  workDoneToken?: number | string | null;
 }
 
 /** The experiment now in the workspace. */

@@ -32,9 +32,29 @@ def begin(ls: XpServer, token: Token, title: str, *, on_cancel: Callable[[], obj
             lsp.WorkDoneProgressBegin(title=title, cancellable=on_cancel is not None))
 
 
-def report(ls: XpServer, token: Token, message: str) -> None:
-    """One line of news (cut to 200 characters)."""
-    ls.call(ls.work_done_progress.report, token, lsp.WorkDoneProgressReport(message=message[:200]))
+def report(ls: XpServer, token: Token, message: str, percentage: int | None = None) -> None:
+    """One line of news (cut to 200 characters), with how far along it is when that is known (0–100)."""
+    ls.call(ls.work_done_progress.report, token, lsp.WorkDoneProgressReport(message=message[:200],
+                                                                             percentage=percentage))
+
+
+def counting(ls: XpServer, token: Token | None, verb: str) -> Callable[[int, int], None] | None:
+    """A transfer's `progress(done, total)` as `$/progress` reports ("Fetching outputs 3/40 object(s)", with
+    its percentage), at most 4 a second and always the last; None without a token."""
+    if token is None:
+        return None
+    import time
+
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - last[0] < 0.25:
+            return
+        last[0] = now
+        report(ls, token, f"{verb} {done}/{total} object(s)", percentage=100 * done // total if total else 100)
+
+    return show
 
 
 def end(ls: XpServer, token: Token, message: str) -> None:

@@ -245,6 +245,8 @@ class ApplyExperimentParams:
     """The experiment (name or commit id)."""
     force: bool = False
     """When uncommitted changes would be lost, save them as an experiment first."""
+    work_done_token: int | str | None = None
+    """A `$/progress` token: when given, outputs fetched from the default remote are counted through it."""
 
 
 @attrs.define

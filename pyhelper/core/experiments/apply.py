@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,8 +60,10 @@ def _entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
         return None
 
 
-def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
-    """Applies the experiment; see the module docstring for the safety rule."""
+def apply(project: Project, spec: str, *, force: bool = False,
+          progress: Callable[[int, int], None] | None = None) -> Applied:
+    """Applies the experiment; see the module docstring for the safety rule. `progress(done, total)` counts the
+    objects fetched from the default remote, when the cache lacks some."""
     git = native()
 
     with workspace_lock(project):
@@ -121,7 +124,8 @@ def apply(project: Project, spec: str, *, force: bool = False) -> Applied:
             wanted_infos = [out.info for out in outputs_wanted]
             if checkpoint is not None:
                 wanted_infos += list(checkpoint.outs.values()) if not checkpoint.problem else []
-            fetch_missing(project, wanted_infos)  # What this cache lacks, from the default remote (if any).
+            # What this cache lacks, from the default remote (if any).
+            fetch_missing(project, wanted_infos, progress=progress)
             checked = checkout(project, outputs_wanted)
             outputs, missing = checked.outputs, checked.missing
             if checkpoint is not None:  # Its persisted outputs are listed in its commit's trailer, not dvc.lock.

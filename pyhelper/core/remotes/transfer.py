@@ -465,7 +465,8 @@ def _there(cache: Cache, info: HashInfo) -> bool:
     return all(cache.object_path(md5).is_file() for _, md5 in cache.manifest(info.md5) or [])
 
 
-def fetch_missing(project: Project, infos: Iterable[HashInfo]) -> Transferred | None:
+def fetch_missing(project: Project, infos: Iterable[HashInfo], *,
+                  progress: Progress | None = None) -> Transferred | None:
     """Before a checkout: what the cache lacks of `infos` comes from the default remote, when one is configured.
     Not reaching it (or a corrupt object there) is said in a Notice, never an error: the checkout goes on
     with what the cache has. None when nothing was missing or no default remote is configured."""
@@ -486,7 +487,7 @@ def fetch_missing(project: Project, infos: Iterable[HashInfo]) -> Transferred | 
         if remotes.default is None:
             return None
         storage = open_storage(remotes.get(None))
-        result = fetch(project, storage, lacking)
+        result = fetch(project, storage, lacking, progress=progress)
     except (XpError, OSError) as exc:
         warnings.warn(Notice(f"outputs missing from the cache could not be fetched from the default remote: "
                              f"{exc}"), stacklevel=2)

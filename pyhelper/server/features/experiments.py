@@ -58,8 +58,19 @@ def show_experiments(ls: XpServer, params: p.ShowExperimentsParams) -> p.ShowExp
 def apply_experiment(ls: XpServer, params: p.ApplyExperimentParams) -> p.ApplyExperimentResult:
     """`xp exp apply`."""
     from pyhelper.core.experiments.apply import apply
+    from pyhelper.server import progress
 
-    result = apply(ls.project(), params.name, force=params.force)
+    token = params.work_done_token
+    if token is None:
+        return p.ApplyExperimentResult(applied=apply(ls.project(), params.name, force=params.force).experiment.name)
+    progress.begin(ls, token, f"xp: applying {params.name}")
+    message = "failed"
+    try:
+        result = apply(ls.project(), params.name, force=params.force,
+                       progress=progress.counting(ls, token, "Fetching outputs"))
+        message = f"applied {result.experiment.name}"
+    finally:
+        progress.end(ls, token, message)
     return p.ApplyExperimentResult(applied=result.experiment.name)
 
 

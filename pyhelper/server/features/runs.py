@@ -49,7 +49,8 @@ def push_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
     with _progress(ls, params.work_done_token, f"xp: pushing experiments to {redact(remote)}") as (follow, done):
         pushed = push(ls.project(), remote, list(params.names), follow=follow)
         names = [e.name for e in pushed]
-        note = _carry(ls, [e.rev for e in pushed], pushing=True)  # Their outputs, as `xp exp push` carries them.
+        # Their outputs, as `xp exp push` carries them.
+        note = _carry(ls, [e.rev for e in pushed], pushing=True, token=params.work_done_token)
         done(f"pushed {len(names)} experiment(s)" + (f"; {note[0].lower()}{note[1:].rstrip('.')}" if note else ""))
     return p.SyncExperimentsResult(names=names)
 
@@ -67,19 +68,23 @@ def pull_experiments(ls: XpServer, params: p.SyncExperimentsParams) -> p.SyncExp
         # Remote runs' outputs come home as they do for `xp exp pull`.
         note = outputs_note(outputs_of_pulled(ls.project(), refs))
         repo = open_repo(ls.project())
-        carried = _carry(ls, [str(repo.references[str(ref)].target) for ref in refs], pushing=False)
+        carried = _carry(ls, [str(repo.references[str(ref)].target) for ref in refs], pushing=False,
+                         token=params.work_done_token)
         note = " ".join(filter(None, [note, carried]))
         done(f"pulled {len(names)} experiment(s)" + (f"; {note[0].lower()}{note[1:].rstrip('.')}" if note else ""))
     return p.SyncExperimentsResult(names=names)
 
 
-def _carry(ls: XpServer, revs: list[str], *, pushing: bool) -> str:
-    """The experiments' outputs to (or from) the default remote, as the CLI's `exp push`/`exp pull`; the note."""
+def _carry(ls: XpServer, revs: list[str], *, pushing: bool, token: int | str | None) -> str:
+    """The experiments' outputs to (or from) the default remote, as the CLI's `exp push`/`exp pull`, counted in
+    the push's or pull's progress; the note."""
     from pyhelper.core.remotes.transfer import NO_REMOTE_NOTE, carry
+    from pyhelper.server import progress
 
     if not revs:
         return ""
-    carried = carry(ls.project(), revs, pushing=pushing)
+    carried = carry(ls.project(), revs, pushing=pushing,
+                    progress=progress.counting(ls, token, "Pushing outputs" if pushing else "Fetching outputs"))
     if carried is None:
         return NO_REMOTE_NOTE if pushing else ""
     return carried.note(pushing=pushing)
