@@ -387,8 +387,19 @@ def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callabl
         stage=stage.name, cmd=stage.cmd, wdir=stage.wdir,
         deps={p: h.checksum or h.md5 for p, h in after.deps.items()}, params=after.params,
         outs=recorded, duration=duration, metrics=_metrics_of(root, stage),
+        dep_meta={p: _meta(h) for p, h in after.deps.items()},
     )
     on_event(ReproEvent("done", stage.name, f"{duration:.2f}s"))
+
+
+def _meta(info: HashInfo) -> dict[str, Any]:
+    """What dvc.lock records of a dependency beside its md5 (for the run-cache entry DVC reads)."""
+    meta: dict[str, Any] = {"size": info.size}
+    if info.nfiles is not None:
+        meta["nfiles"] = info.nfiles
+    if info.isexec and not info.isdir:
+        meta["isexec"] = True
+    return meta
 
 
 def _run_command(name: str, command: str, cwd: Path, env: dict[str, str],
