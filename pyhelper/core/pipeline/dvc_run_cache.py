@@ -296,3 +296,37 @@ def adopt(runs: RunCache, entry: Entry, stage: Stage, created: float) -> RunReco
     return runs.record(stage=stage.name, cmd=entry.lock.cmd, wdir=stage.wdir,
                        deps={p: h.md5 for p, h in entry.lock.deps.items()}, params=entry.lock.params, outs=outs,
                        duration=0.0, metrics={}, dep_meta=meta, created=created, replace=False)
+
+
+def lookup(project: Project, stage: Stage, deps: dict[str, HashInfo], params: dict[str, dict[str, Any]]
+           ) -> list[Entry]:
+    """DVC's own lookup: the entries under the key of this stage as it is now (its command, dependencies'
+    hashes, params and output paths), newest first, those that name exactly its outputs; bad ones left out.
+    This finds what `dvc repro` ran here and what a fetch brought for another value of an interpolated command."""
+    from pyhelper.core.pipeline.stage import is_url
+
+    if not stage.outs or not (deps or params) or any(is_url(d) for d in stage.deps):
+        return []
+    data = dump_entry(LockEntry(stage.cmd, deps, params, {}))
+    data["outs"] = [{"path": path} for path in sorted(o.path for o in stage.outs)]
+    try:
+        key = key_of(data)
+    except (TypeError, ValueError):
+        return []
+    folder = runs_dir(project) / key[:2] / key
+    try:
+        values = sorted(((os.stat(folder / v).st_mtime, v) for v in os.listdir(folder)), reverse=True)
+    except OSError:
+        return []
+    found = []
+    climb = None
+    for _, value in values:
+        if climb is None:
+            climb = depth(project.pipeline())
+        try:
+            entry = read_local(project, f"{key[:2]}/{key}/{value}", climb)
+        except BadEntry:
+            continue
+        if set(entry.lock.outs) == {o.path for o in stage.outs} and entry.lock.cmd == stage.cmd:
+            found.append(entry)
+    return found

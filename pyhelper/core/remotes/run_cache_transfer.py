@@ -4,8 +4,9 @@ A push sends every entry this machine has (xp's recorded runs as DVC's entries, 
 folder) that the remote lacks, each after the objects its outputs are (only those the remote lacks, as
 `transfer.push` moves them): an entry on a remote promises its outputs. A fetch brings the entries this
 machine lacks (one listing of `runs/`), checks each (`dvc_run_cache.parse_entry`) before it is kept in the
-cache folder, records the runs of this project's stages in xp's run-cache, and fetches their outputs'
-objects (md5-checked as every download is), so `xp repro` (or `dvc repro`) restores them instead of running.
+cache folder, records the runs of this project's stages in xp's run-cache, and fetches the objects of the
+entries' outputs (md5-checked as every download is), so `xp repro` (or `dvc repro`) restores them instead of
+running.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def _objects(cache: Cache, entry: entries.Entry) -> set[str]:
 def fetch_runs(project: Project, storage: Storage, *, jobs: int | None = None,
                progress: transfer.Progress | None = None) -> RunsMoved:
     """Downloads the entries this machine lacks (each checked before it is kept), records the runs of this
-    project's stages in xp's run-cache, and fetches the objects of their outputs."""
+    project's stages in xp's run-cache, and fetches the objects of the entries' outputs."""
     import time
 
     pipeline = project.pipeline()
@@ -180,12 +181,12 @@ def fetch_runs(project: Project, storage: Storage, *, jobs: int | None = None,
                     continue
             if found is None:
                 continue
-            stages = entries.stages_of(found, pipeline)
-            for stage in stages:
+            for stage in entries.stages_of(found, pipeline):
                 entries.adopt(runs, found, stage, _mtime(entries.runs_dir(project) / name) or time.time())
                 recorded += 1
-            if stages:
-                wanted.extend(found.infos)
+            # Every entry's outputs, not only those of today's stages: a stage whose command takes a param
+            # (`cmd: train.py ${lr}`) finds its other runs by DVC's key once the param is set (`repro.lookup`).
+            wanted.extend(found.infos)
     finally:
         runs.close()
     objects = transfer.fetch(project, storage, wanted, jobs=jobs, progress=progress)
