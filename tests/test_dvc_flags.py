@@ -37,7 +37,6 @@ DEBUG = {"--cprofile", "--cprofile-dump", "--yappi", "--yappi-separate-threads",
 """DVC's profiling and debugging options (its developers'), not behaviour a user relies on."""
 
 REMOTE = "needs DVC remote storage (issue 18)"
-RUN_CACHE = "the run-cache does not travel yet (xp's is its own SQLite; DVC's layout on the remote is not built)"
 NOT_YET: dict[tuple[str, str], str] = {
     ("status", "--jobs"): "not yet (one listing per folder is quick without it)",
     ("status", "--all-branches"): "not yet", ("status", "--all-tags"): "not yet",
@@ -58,9 +57,8 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("exp save", "--recursive"): "not yet", ("exp save", "--include-untracked"): "not yet",
     ("exp save", "-M"): "not yet",
     ("exp push", "--force"): "never forced (a teammate's experiment is never overwritten)",
-    ("exp push", "--no-run-cache"): RUN_CACHE,
     ("exp pull", "--all-commits"): "not yet", ("exp pull", "--rev"): "not yet", ("exp pull", "--num"): "not yet",
-    ("exp pull", "--force"): "never forced", ("exp pull", "--no-run-cache"): RUN_CACHE,
+    ("exp pull", "--force"): "never forced",
 
     ("plots show", "--no-header"): "not yet",
 
@@ -75,7 +73,6 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("queue logs", "--encoding"): "not yet",
     **{(verb, flag): "not yet" for verb in ("push", "pull", "fetch")
        for flag in ("--all-branches", "--all-tags", "--with-deps", "--recursive", "--glob")},
-    **{(verb, "--no-run-cache"): RUN_CACHE for verb in ("push", "pull", "fetch")},
     ("pull", "--all-commits"): "a pull puts the workspace's outputs in place: `xp fetch -A` gets every commit's",
     ("pull", "--force"): "not yet (xp keeps what a pull replaces in the cache, so nothing is lost without it)",
     ("fetch", "--max-size"): "not yet", ("fetch", "--type"): "not yet",
@@ -96,6 +93,8 @@ NOTES: dict[tuple[str, str], str] = {
     ("repro", "--glob"): "a pattern that matches nothing is an error (DVC then runs every stage)",
     ("exp show", "--no-pager"): "xp never pages yet",
     ("pull", "--allow-missing"): "xp's pull never fails on objects the remote lacks: it names them and goes on",
+    **{(verb, "--no-run-cache"): "the outputs each entry names travel with it (DVC's moves the entries only)"
+       for verb in ("push", "pull", "fetch", "exp push", "exp pull")},
 }
 """Flags xp has whose behaviour differs from DVC's in a way a user should know."""
 

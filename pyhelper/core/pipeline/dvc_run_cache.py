@@ -167,7 +167,7 @@ def _checked(data: Any, climb: int) -> LockEntry:
                 raise BadEntry(f"an item of its `{section}` has no path")
             path = item["path"]
             if not _inside(path, climb):
-                raise BadEntry(f"the path '{path[:200]!r}' in its `{section}` is outside the project")
+                raise BadEntry(f"the path {path[:200]!r} in its `{section}` is outside the project")
             if not is_md5(item.get("md5")) or not all(isinstance(item.get(k, 0), int) for k in _EXCLUDED):
                 raise BadEntry(f"'{path}' in its `{section}` has no md5 (or a malformed one)")
             try:
