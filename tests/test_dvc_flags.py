@@ -37,7 +37,6 @@ DEBUG = {"--cprofile", "--cprofile-dump", "--yappi", "--yappi-separate-threads",
 """DVC's profiling and debugging options (its developers'), not behaviour a user relies on."""
 
 REMOTE = "needs DVC remote storage (issue 18)"
-RUN_CACHE = "the run-cache does not travel yet (xp's is its own SQLite; DVC's layout on the remote is not built)"
 NOT_YET: dict[tuple[str, str], str] = {
     ("status", "--no-updates"): "imports are not supported yet",
     ("add", "--to-remote"): REMOTE, ("add", "--remote"): REMOTE, ("add", "--remote-jobs"): REMOTE,
@@ -55,8 +54,7 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("exp save", "--recursive"): "not yet", ("exp save", "--include-untracked"): "not yet",
     ("exp save", "-M"): "not yet",
     ("exp push", "--force"): "never forced (a teammate's experiment is never overwritten)",
-    ("exp push", "--no-run-cache"): RUN_CACHE,
-    ("exp pull", "--force"): "never forced", ("exp pull", "--no-run-cache"): RUN_CACHE,
+    ("exp pull", "--force"): "never forced",
 
     ("plots show", "--no-header"): "not yet",
 
@@ -69,7 +67,6 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("plots diff", "--split"): "not yet", ("plots diff", "--html-template"): "not yet",
     ("plots modify", "*"): "xp has no `plots modify` yet",
     ("queue logs", "--encoding"): "not yet",
-    **{(verb, "--no-run-cache"): RUN_CACHE for verb in ("push", "pull", "fetch")},
     ("pull", "--force"): "not yet (xp keeps what a pull replaces in the cache, so nothing is lost without it)",
     ("fetch", "--max-size"): "not yet", ("fetch", "--type"): "not yet",
     **{(f"remote {verb}", flag): "xp reads the project's config files only (not ~/.config/dvc or /etc/xdg/dvc)"
@@ -89,6 +86,8 @@ NOTES: dict[tuple[str, str], str] = {
     ("repro", "--glob"): "a pattern that matches nothing is an error (DVC then runs every stage)",
     ("exp show", "--no-pager"): "xp never pages yet",
     ("pull", "--allow-missing"): "xp's pull never fails on objects the remote lacks: it names them and goes on",
+    **{(verb, "--no-run-cache"): "the outputs each entry names travel with it (DVC's moves the entries only)"
+       for verb in ("push", "pull", "fetch", "exp push", "exp pull")},
 }
 """Flags xp has whose behaviour differs from DVC's in a way a user should know."""
 

@@ -387,6 +387,8 @@ def push(args: argparse.Namespace) -> int:
     print(f"Pushed {len(pushed)} experiment(s) to '{redact(args.remote)}' (with their tags and notes).")
     if not args.no_cache and pushed:
         _carry(project, [e.rev for e in pushed], args, pushing=True)
+    if not args.no_cache and args.run_cache:
+        _carry_runs(project, args, pushing=True)
     return 0
 
 
@@ -434,6 +436,8 @@ def pull(args: argparse.Namespace) -> int:
 
         repo = open_repo(project)
         _carry(project, [str(repo.references[str(ref)].target) for ref in pulled], args, pushing=False)
+    if not args.no_cache and args.run_cache:
+        _carry_runs(project, args, pushing=False)
     return 0
 
 
@@ -456,6 +460,23 @@ def _carry(project, revs: list[str], args: argparse.Namespace, *, pushing: bool)
             print(NO_REMOTE_NOTE)
         return
     print(carried.note(pushing=pushing))
+
+
+def _carry_runs(project, args: argparse.Namespace, *, pushing: bool) -> None:
+    """`exp push/pull --run-cache`: the recorded runs through the default DVC remote (or -r), said in one line."""
+    from pyhelper.cli.remote import progress_line
+    from pyhelper.core.remotes.run_cache_transfer import carry_runs
+
+    sys.stdout.flush()
+    carried = carry_runs(project, pushing=pushing, remote=args.dvc_remote, jobs=args.jobs,
+                         progress=progress_line("Pushing runs" if pushing else "Fetching runs"))
+    if carried is None:
+        if pushing:
+            print("The run-cache stayed here: no remote is configured (add one with `xp remote add -d NAME PATH`, "
+                  "then `xp exp push --run-cache` again).")
+        return
+    runs, label = carried
+    print(runs.note(pushing=pushing, label=f"remote {label}"))
 
 
 def clean(args: argparse.Namespace) -> int:
@@ -651,6 +672,9 @@ def add_arguments(exp: argparse.ArgumentParser) -> None:
         p.add_argument("-r", "--remote", dest="dvc_remote", metavar="NAME",
                        help="the remote storage for their outputs (default: the default remote, see `xp remote`)")
         p.add_argument("--no-cache", action="store_true", help="only the git commits, not the outputs")
+        p.add_argument("--run-cache", action=argparse.BooleanOptionalAction, default=False,
+                       help=f"also {verb} the recorded stage runs (DVC's run-cache entries) with their outputs, "
+                            "through the same remote storage (not with --no-cache, as DVC)")
         p.add_argument("-j", "--jobs", type=int, metavar="N", help="output transfers at once (default: 4 per CPU)")
         p.add_argument("-A", "--all-commits", action="store_true",
                        help="the experiments of every commit (the default without NAMEs, --rev or -n)")

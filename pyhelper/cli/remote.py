@@ -13,6 +13,7 @@ from pyhelper.core.remotes.config import SECRETS
 
 if TYPE_CHECKING:
     from pyhelper.core.project import Project
+    from pyhelper.core.remotes.run_cache_transfer import RunsMoved
     from pyhelper.core.remotes.storage import Storage
     from pyhelper.core.remotes.transfer import Progress, Transferred
     from pyhelper.core.storage.outputs import Recorded
@@ -80,6 +81,11 @@ def add_transfer_arguments(command: argparse.ArgumentParser, verb: str) -> None:
                          help="targets are folders: every output and stage under them")
     command.add_argument("--glob", action="store_true",
                          help="targets are shell patterns over outputs, .dvc files and stages (quote them)")
+    command.add_argument("--run-cache", action=argparse.BooleanOptionalAction, default=False,
+                         help=("also push every recorded stage run (DVC's run-cache entries) the remote lacks, with "
+                               "its outputs" if verb == "push" else
+                               f"also {verb} the remote's recorded stage runs (DVC's run-cache entries) with their "
+                               "outputs, so `xp repro` restores those runs instead of running them"))
     if verb == "pull":
         command.add_argument("--allow-missing", action="store_true",
                              help="accepted for DVC's sake: xp's pull always names what the remote lacks and goes on")
@@ -259,16 +265,47 @@ def _move(args: argparse.Namespace, verb: str) -> tuple[Project, Storage, list[R
     return project, storage, outputs, result
 
 
+def _runs(project: Project, storage: Storage, args: argparse.Namespace, *, pushing: bool) -> RunsMoved | None:
+    """With --run-cache: the run-cache entries (and their outputs) to or from the remote."""
+    if not args.run_cache:
+        return None
+    from pyhelper.core.remotes.run_cache_transfer import fetch_runs, push_runs
+
+    move = push_runs if pushing else fetch_runs
+    return move(project, storage, jobs=args.jobs, progress=progress_line("Pushing" if pushing else "Fetching"))
+
+
+def runs_json(runs: RunsMoved | None) -> dict:
+    """`runCache` in --json: what a run-cache transfer did (nothing without --run-cache)."""
+    if runs is None:
+        return {}
+    return {"runCache": {"moved": runs.moved, "already": runs.already, "recorded": runs.recorded,
+                         "skipped": list(runs.skipped), "waiting": runs.waiting,
+                         "objects": {"moved": runs.objects.moved, "already": runs.objects.already,
+                                     "missing": list(runs.objects.missing)}}}
+
+
+def _say_runs(runs: RunsMoved | None, storage: Storage, args: argparse.Namespace, *, pushing: bool) -> None:
+    if runs is not None and not args.json:
+        print(runs.note(pushing=pushing, label=storage.label))
+
+
 def push(args: argparse.Namespace) -> int:
-    """`xp push`: the workspace's outputs (and `.dvc` data) to the remote."""
-    _, storage, _, result = _move(args, "push")
-    return _say(result, storage, "push", args)
+    """`xp push`: the workspace's outputs (and `.dvc` data) to the remote; with --run-cache the recorded runs."""
+    project, storage, _, result = _move(args, "push")
+    runs = _runs(project, storage, args, pushing=True)
+    code = _say(result, storage, "push", args, runs_json(runs))
+    _say_runs(runs, storage, args, pushing=True)
+    return code
 
 
 def fetch(args: argparse.Namespace) -> int:
-    """`xp fetch`: into the cache, without touching the workspace."""
-    _, storage, _, result = _move(args, "fetch")
-    return _say(result, storage, "fetch", args)
+    """`xp fetch`: into the cache, without touching the workspace; with --run-cache the remote's recorded runs."""
+    project, storage, _, result = _move(args, "fetch")
+    runs = _runs(project, storage, args, pushing=False)
+    code = _say(result, storage, "fetch", args, runs_json(runs))
+    _say_runs(runs, storage, args, pushing=False)
+    return code
 
 
 def pull(args: argparse.Namespace) -> int:
@@ -285,10 +322,13 @@ def pull(args: argparse.Namespace) -> int:
     checked = checkout(project, outputs)  # What did arrive is put in place even when something failed.
     if error is not None:
         raise error
+    # The runs' outputs only enter the cache: `xp repro` puts the ones it restores in place.
+    runs = _runs(project, storage, args, pushing=False)
     code = _say(result, storage, "pull", args, {"checkedOut": list(checked.outputs), "stillMissing":
-                                                 list(checked.missing)})
+                                                 list(checked.missing), **runs_json(runs)})
     if not args.json:
         print(f"{len(checked.outputs)} output(s) checked out" + (f"; {len(checked.missing)} still missing: "
                                                                     + ", ".join(checked.missing[:5])
                                                                     if checked.missing else "."))
+    _say_runs(runs, storage, args, pushing=False)
     return code

@@ -289,15 +289,22 @@ def _restore_from_run_cache(ws: Workspace, stage: Stage, state: StageState, entr
     """Puts a past run's outputs in place when one had the same signature; False when none did."""
     if not stage.outs or stage.always_changed or any(o.persist for o in stage.outs):
         return False
-    candidates: list[dict[str, HashInfo]] = []
+    from pyhelper.core.pipeline.dvc_run_cache import Entry, adopt, lookup
+
+    # Each candidate's outputs, with the DVC entry it came from (None: xp's own record, or the lock).
+    candidates: list[tuple[dict[str, HashInfo], Entry | None]] = []
     deps = {p: h.checksum or h.md5 for p, h in state.deps.items()}
     for record in ws.runs.lookup(signature(stage.cmd, deps, state.params)):
         if {o.path for o in record.outs} == {o.path for o in stage.outs}:
-            candidates.append({o.path: o.hash for o in record.outs})
+            candidates.append(({o.path: o.hash for o in record.outs}, None))
     if entry is not None and state.inputs_match(entry) and set(entry.outs) == {o.path for o in stage.outs}:
-        candidates.append(entry.outs)  # The lock's own outputs (e.g. written by DVC) count too.
-    for outs in candidates:
+        candidates.append((entry.outs, None))  # The lock's own outputs (e.g. written by DVC) count too.
+    # DVC's entries under the stage's key (`dvc repro`'s runs here, a teammate's from `fetch --run-cache`).
+    candidates.extend((e.lock.outs, e) for e in lookup(ws.project, stage, state.deps, state.params))
+    for outs, dvc_entry in candidates:
         if all(ws.cache.has(info) for info in outs.values()):
+            if dvc_entry is not None:  # Remembered in xp's run-cache too, for `xp runs list`.
+                adopt(ws.runs, dvc_entry, stage, time.time())
             _keep_outs(ws, stage, state)
             for out in stage.outs:
                 ws.cache.checkout(outs[out.path], ws.project.root / stage.repo_path(out.path))
@@ -387,8 +394,19 @@ def _run_stage(ws: Workspace, stage: Stage, state: StageState, on_event: Callabl
         stage=stage.name, cmd=stage.cmd, wdir=stage.wdir,
         deps={p: h.checksum or h.md5 for p, h in after.deps.items()}, params=after.params,
         outs=recorded, duration=duration, metrics=_metrics_of(root, stage),
+        dep_meta={p: _meta(h) for p, h in after.deps.items()},
     )
     on_event(ReproEvent("done", stage.name, f"{duration:.2f}s"))
+
+
+def _meta(info: HashInfo) -> dict[str, Any]:
+    """What dvc.lock records of a dependency beside its md5 (for the run-cache entry DVC reads)."""
+    meta: dict[str, Any] = {"size": info.size}
+    if info.nfiles is not None:
+        meta["nfiles"] = info.nfiles
+    if info.isexec and not info.isdir:
+        meta["isexec"] = True
+    return meta
 
 
 def _run_command(name: str, command: str, cwd: Path, env: dict[str, str],

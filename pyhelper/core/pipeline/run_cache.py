@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,9 @@ class RunRecord:
     """Seconds the command took."""
     metrics: dict[str, Any]
     """Flattened values of the metrics files the run wrote."""
+    dep_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Dependency path to its `size` (and `nfiles`, `isexec`) as dvc.lock records them: what DVC's run-cache entry
+    holds beside each md5 (records written before it have none, and their entries leave them out)."""
 
 
 def signature(cmd: str | tuple[str, ...], deps: dict[str, str], params: dict[str, dict[str, Any]]) -> str:
@@ -144,19 +147,25 @@ class RunCache:
         outs: list[RecordedOut],
         duration: float,
         metrics: dict[str, Any],
+        dep_meta: dict[str, dict[str, Any]] | None = None,
+        created: float | None = None,
+        replace: bool = True,
     ) -> RunRecord:
-        """Stores a successful run (an identical run replaces its older record)."""
+        """Stores a successful run (an identical run replaces its older record). Without `replace` an identical
+        run already recorded is kept as it is (a run arriving from a remote never hides the local record, with its
+        timing and metrics), and the record returned is the one given."""
         sig = signature(cmd, deps, params)
         out_key = json.dumps(sorted((o.path, o.hash.md5) for o in outs))
         run_id = hashlib.sha256(f"{stage}\0{sig}\0{out_key}".encode()).hexdigest()[:12]
         record = RunRecord(
             id=run_id, stage=stage, signature=sig, cmd=cmd, wdir=wdir, deps=deps, params=params,
-            outs=tuple(outs), created=time.time(), duration=duration, metrics=metrics,
+            outs=tuple(outs), created=time.time() if created is None else created, duration=duration,
+            metrics=metrics, dep_meta=dict(dep_meta or {}),
         )
         db = self._conn()
         with self._guard(), db:
             db.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?)",
+                f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO runs VALUES (?,?,?,?,?,?)",
                 (run_id, sig, stage, record.created, duration, json.dumps(_to_json(record))),
             )
         return record
@@ -222,6 +231,7 @@ def _to_json(record: RunRecord) -> dict[str, Any]:
         "created": record.created,
         "duration": record.duration,
         "metrics": record.metrics,
+        **({"dep_meta": record.dep_meta} if record.dep_meta else {}),
     }
 
 
@@ -245,4 +255,5 @@ def _from_json(data: dict[str, Any]) -> RunRecord:
         created=data["created"],
         duration=data["duration"],
         metrics=data.get("metrics", {}),
+        dep_meta=data.get("dep_meta") or {},
     )

@@ -44,6 +44,20 @@ class Storage(Protocol):
         """Writes object `md5` to `dest` (a temporary path) and returns the md5 of the bytes written (computed as
         they arrive, so the caller's check costs no second read); FileNotFoundError when absent."""
 
+    def runs(self) -> list[str]:
+        """Every file below the remote's `runs/` (DVC's run-cache entries), as paths relative to it; one listing."""
+
+    def upload_run(self, source: Path, name: str) -> None:
+        """Stores the file `source` as `runs/NAME`, atomically."""
+
+    def download_run(self, name: str, dest: Path, limit: int) -> int:
+        """Writes `runs/NAME` to `dest` and returns its size; a file larger than `limit` bytes is not downloaded
+        (its size is returned); FileNotFoundError when absent."""
+
+
+RUNS = "runs"
+"""The folder of DVC's run-cache entries, at the root of a remote (beside `files/`)."""
+
 
 def object_key(md5: str) -> str:
     """The object's path below the remote's root."""
@@ -71,7 +85,28 @@ class LocalStorage:
         return absent
 
     def upload(self, source: Path, md5: str) -> None:
-        target = self.root / object_key(md5)
+        self._put(source, object_key(md5))
+
+    def runs(self) -> list[str]:
+        found: list[str] = []
+        top = self.root / RUNS
+        for folder, _, files in os.walk(top):
+            rel = os.path.relpath(folder, top)
+            found.extend(name if rel == "." else f"{rel}/{name}" for name in files if not name.startswith(TEMP_PREFIX))
+        return found
+
+    def upload_run(self, source: Path, name: str) -> None:
+        self._put(source, f"{RUNS}/{name}")
+
+    def download_run(self, name: str, dest: Path, limit: int) -> int:
+        source = self.root / RUNS / name
+        size = source.stat().st_size
+        if size <= limit:
+            shutil.copyfile(source, dest)
+        return size
+
+    def _put(self, source: Path, key: str) -> None:
+        target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}")
         try:
@@ -124,7 +159,35 @@ class FsspecStorage:
         return wanted - present
 
     def upload(self, source: Path, md5: str) -> None:
-        key = self._key(md5)
+        self._put(source, self._key(md5))
+
+    def runs(self) -> list[str]:
+        top = f"{self.root}/{RUNS}"
+        with translated(self.label):
+            try:
+                names = self.fs.find(top)
+            except FileNotFoundError:
+                return []
+        prefix = top.lstrip("/") + "/"
+        found = []
+        for name in names:
+            rel = str(name).lstrip("/")
+            if rel.startswith(prefix) and not rel.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
+                found.append(rel[len(prefix):])
+        return found
+
+    def upload_run(self, source: Path, name: str) -> None:
+        self._put(source, f"{self.root}/{RUNS}/{name}")
+
+    def download_run(self, name: str, dest: Path, limit: int) -> int:
+        key = f"{self.root}/{RUNS}/{name}"
+        with translated(self.label):
+            size = int(self.fs.info(key).get("size") or 0)
+            if size <= limit:
+                self.fs.get_file(key, str(dest))
+        return size
+
+    def _put(self, source: Path, key: str) -> None:
         with translated(self.label):
             if self.atomic_put:
                 self.fs.put_file(str(source), key)
