@@ -314,7 +314,7 @@ def test_plots_properties_from_the_command_line(tmp_path, xp):
     repo = create(tmp_path / "demo")
     xp("repro", "-q", cwd=repo)
     out = json.loads(xp("plots", "show", "train_log.tsv", "-x", "epoch", "-y", "accuracy", "--template", "scatter",
-                        "--title", "Validation", "--y-label", "loss on held-out data", "--json", cwd=repo).stdout)
+                        "--title", "Validation", "--y-label", "loss on held-out data", "--xp-json", cwd=repo).stdout)
     (plot,) = out["plots"]
     assert plot["template"] == "scatter"
     text = json.dumps(plot["spec"])

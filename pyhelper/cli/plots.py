@@ -136,7 +136,7 @@ def _report(args: argparse.Namespace, *, revs: list[str], targets: list[str], al
     revisions = collect.select(project, repo, revs) if revs or not all_commits else []
     if all_commits and repo is not None:
         revisions += [r for r in collect.experiments_of_all(repo) if all(r.rev != c.rev for c in revisions)]
-    props = {k: v for k, v in _props(args).items() if k != "header" and v}
+    props = {k: str(v) for k, v in _props(args).items() if k != "header" and v}
     result = collect.collect(project, revisions, targets=targets, repo=repo, props=props or None)
     extra = []
     if args.metric_vs_param or args.parallel:

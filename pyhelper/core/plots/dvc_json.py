@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyhelper.core.inside import plain_path
 from pyhelper.core.plots import dvc_render
 from pyhelper.core.plots.collect import WORKSPACE, Revision, snapshot
+from pyhelper.core.plots.definitions import definitions as plot_definitions
 from pyhelper.core.project import Project
 from pyhelper.errors import BadInput, XpError
 
@@ -99,7 +101,9 @@ def _matches(targets: list[str], config: str, plot_id: str) -> bool:
 
 def _unpack(snap: Snapshot, project: Project, path: str) -> list[str]:
     """A folder's files (DVC's unpack_if_dir), else the path itself, present or not."""
-    repo_path = posixpath.join(project.sub, path) if project.sub else path
+    repo_path = posixpath.normpath(posixpath.join(project.sub, path)) if project.sub else path
+    if not plain_path(repo_path):
+        return [path]  # Never listed: outside the repository (reading it later finds nothing).
     found = snap.files(repo_path)
     if found and found != [repo_path]:
         return [_rel(project, p) for p in found]
@@ -155,7 +159,8 @@ def _definitions(project: Project, snap: Snapshot, pipeline: Pipeline, targets: 
 
 
 def _exists(snap: Snapshot, project: Project, path: str) -> bool:
-    return bool(snap.files(posixpath.join(project.sub, path) if project.sub else path))
+    repo_path = posixpath.normpath(posixpath.join(project.sub, path)) if project.sub else path
+    return plain_path(repo_path) and bool(snap.files(repo_path))
 
 
 def _closest(path: str, parents: list[str]) -> str:
@@ -223,7 +228,7 @@ def parse(raw: bytes | None, path: str, header: bool = True) -> Any:
         return Failure("EncodingError", f"unable to read: '{path}', is not valid utf8")
     if suffix in (".csv", ".tsv"):
         return _load_sv(text, "\t" if suffix == ".tsv" else ",", header)
-    from pyhelper.core.bounds import Exceeded, check_depth
+    from pyhelper.core.bounds import Exceeded, check_depth, too_deep_error
 
     try:
         if suffix == ".json":
@@ -239,8 +244,14 @@ def parse(raw: bytes | None, path: str, header: bool = True) -> Any:
 
             data = parse_yaml(text, path=path)
         check_depth(data)
-    except (ValueError, BadInput, RecursionError, Exceeded):
+    except (ValueError, BadInput, RecursionError, Exceeded) as exc:
         kind = {".json": "JSON", ".toml": "TOML"}.get(suffix, "YAML")
+        if isinstance(exc, (RecursionError, Exceeded)) or (isinstance(exc, BadInput)
+                                                           and not exc.message.startswith("malformed")):
+            # Past xp's limits (bounds.py): DVC would hang or crash here; say which limit, where.
+            limit = exc if isinstance(exc, BadInput) else too_deep_error()
+            return Failure(f"{kind}FileCorruptedError", f"{path}: {limit}" if not isinstance(exc, BadInput)
+                           else str(exc))
         return Failure(f"{kind}FileCorruptedError", f"unable to read: '{path}', {kind} file structure is corrupted")
     return data or {}
 
@@ -267,7 +278,13 @@ def collect(project: Project, repo: pygit2.Repository | None, revs: list[tuple[s
         data = found[name] = _RevData()
         try:
             pipeline = parse_pipeline(snap.text, files=list(snap.pipeline_files()), sub=project.sub)
+            # xp's own reading checks every plot's files are inside the repository (never read otherwise).
+            plot_definitions(pipeline)
         except XpError as exc:
+            if revision.kind == WORKSPACE:
+                # The user's own dvc.yaml stops the command with the fix, as everywhere in xp (DVC lists it
+                # among `errors`); another revision's is that revision's error, as DVC reports it.
+                raise
             data.error = Failure(type(exc).__name__, str(exc))
             continue
         data.definitions = _definitions(project, snap, pipeline, targets, props)
@@ -276,8 +293,10 @@ def collect(project: Project, repo: pygit2.Repository | None, revs: list[tuple[s
                                 for path in infer_sources(plot_id, definition))
         for path in sources:
             joined = _source_props(pipeline, project, path) | props
-            repo_path = posixpath.join(project.sub, path) if project.sub else path
-            data.sources[path] = parse(snap.read(repo_path), path, header=joined.get("header", True))
+            repo_path = posixpath.normpath(posixpath.join(project.sub, path)) if project.sub else path
+            # A target typed outside the repository is not found, as DVC's file system does not reach there.
+            raw = snap.read(repo_path) if plain_path(repo_path) else None
+            data.sources[path] = parse(raw, path, header=joined.get("header", True))
     return found
 
 

@@ -237,7 +237,8 @@ class VegaPlot:
         removed = varied if len(varied) == 2 else [key for key in FILENAME_FIELD if key not in varied]
         for point in self.datapoints:
             if concatenated:
-                point[FIELD_SEPARATOR.join(concatenated)] = FIELD_SEPARATOR.join(point.get(k) for k in concatenated)
+                joined = FIELD_SEPARATOR.join(str(point.get(k)) for k in concatenated)
+                point[FIELD_SEPARATOR.join(concatenated)] = joined
             for key in removed:
                 point.pop(key, None)
 
