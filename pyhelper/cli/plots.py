@@ -238,6 +238,16 @@ def _dvc_output(args: argparse.Namespace, project: Project, repo: pygit2.Reposit
     return 0
 
 
+def modify(args: argparse.Namespace) -> int:
+    """`xp plots modify TARGET [-x F] [-y F] [-t T] [--title …] [--unset P…]`."""
+    from pyhelper.core.plots.modify import modify as modify_plot
+    from pyhelper.core.project import find_project
+
+    done = modify_plot(find_project(), args.target, props=_props(args), unset=args.unset, cwd=Path.cwd())
+    print(f"Modifying stage '{done.stage}' in '{done.dvcfile}'")
+    return 0
+
+
 def templates(args: argparse.Namespace) -> int:
     """`xp plots templates`."""
     from pyhelper.core.plots.templates import DESCRIPTIONS
