@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,7 +230,7 @@ def _same_type(a: Any, b: Any) -> bool:
 def _apply_diff(src: Any, dest: Any) -> None:
     """DVC's apply_diff: `src` written onto the loaded `dest`, keeping what did not change (and its comments)."""
     containers = (Mapping, list, tuple)
-    if isinstance(src, Mapping) and isinstance(dest, Mapping):
+    if isinstance(src, Mapping) and isinstance(dest, MutableMapping):
         for key, value in src.items():
             if isinstance(value, containers) and _same_type(value, dest.get(key)):
                 _apply_diff(value, dest[key])
@@ -238,7 +238,7 @@ def _apply_diff(src: Any, dest: Any) -> None:
                 dest[key] = value
         for key in set(dest) - set(src):
             del dest[key]
-    elif isinstance(src, (list, tuple)) and isinstance(dest, (list, tuple)):
+    elif isinstance(src, (list, tuple)) and isinstance(dest, list):  # ruamel's sequences are lists.
         if len(src) != len(dest):
             dest[:] = src
         else:
