@@ -32,8 +32,8 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
                             description="Overlay the plots of experiments and git revisions (default: HEAD "
                                         "and the workspace), one colour each (distinct up to 20).")
     diff.add_argument("revs", nargs="*", metavar="REV|EXP", help="experiment names, commits, branches or 'workspace'")
-    diff.add_argument("--targets", action="append", default=[], metavar="TARGET",
-                      help="draw only this plot id or file; repeatable")
+    diff.add_argument("--targets", action="extend", nargs="*", default=[], metavar="TARGET",
+                      help="draw only these plot ids or files (as DVC: the words after it, until the next flag)")
     diff.add_argument("--all-experiments", action="store_true",
                       help="add every experiment of HEAD's baseline (after the revisions named)")
     diff.add_argument("-A", "--all-commits", action="store_true",
