@@ -56,16 +56,7 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("exp push", "--force"): "never forced (a teammate's experiment is never overwritten)",
     ("exp pull", "--force"): "never forced",
 
-    ("plots show", "--no-header"): "not yet",
-
-    ("plots show", "--show-vega"): "not yet", ("plots show", "--split"): "not yet",
-    ("plots show", "--html-template"): "not yet",
     ("plots diff", "--experiment"): "xp takes experiment names as revisions",
-    ("plots diff", "--no-header"): "not yet",
-
-    ("plots diff", "--show-vega"): "not yet",
-    ("plots diff", "--split"): "not yet", ("plots diff", "--html-template"): "not yet",
-    ("plots modify", "*"): "xp has no `plots modify` yet",
     ("queue logs", "--encoding"): "not yet",
     ("pull", "--force"): "not yet (xp keeps what a pull replaces in the cache, so nothing is lost without it)",
     ("fetch", "--max-size"): "not yet", ("fetch", "--type"): "not yet",
@@ -79,8 +70,14 @@ NOT_YET: dict[tuple[str, str], str] = {
 
 NOTES: dict[tuple[str, str], str] = {
     ("exp show", "--json"): "DVC's records; xp's rows (queue entries, tags, steps) with --xp-json",
-    ("plots show", "--json"): "xp's own JSON shape (DVC's not yet)",
-    ("plots diff", "--json"): "xp's own JSON shape (DVC's not yet)",
+    ("plots show", "--json"): "DVC's JSON; xp's (revisions, xp's specs) with --xp-json; images under .xp/plots/ "
+                              "unless -o",
+    ("plots diff", "--json"): "DVC's JSON; xp's (revisions, xp's specs) with --xp-json; images under .xp/plots/ "
+                              "unless -o",
+    ("plots show", "--no-header"): "in --json and --show-vega; xp's report and --xp-json read a header row yet",
+    ("plots diff", "--no-header"): "in --json and --show-vega; xp's report and --xp-json read a header row yet",
+    ("plots show", "--html-template"): "xp's self-contained report at {plot_divs}, its scripts at {scripts}",
+    ("plots diff", "--html-template"): "xp's self-contained report at {plot_divs}, its scripts at {scripts}",
     ("exp apply", "--force"): "DVC overwrites by default; xp refuses by default and --force saves the workspace first",
     ("exp run", "--force"): "also replaces an experiment of the same name",
     ("repro", "--glob"): "a pattern that matches nothing is an error (DVC then runs every stage)",
@@ -306,7 +303,7 @@ def test_plots_properties_from_the_command_line(tmp_path, xp):
     repo = create(tmp_path / "demo")
     xp("repro", "-q", cwd=repo)
     out = json.loads(xp("plots", "show", "train_log.tsv", "-x", "epoch", "-y", "accuracy", "--template", "scatter",
-                        "--title", "Validation", "--y-label", "loss on held-out data", "--json", cwd=repo).stdout)
+                        "--title", "Validation", "--y-label", "loss on held-out data", "--xp-json", cwd=repo).stdout)
     (plot,) = out["plots"]
     assert plot["template"] == "scatter"
     text = json.dumps(plot["spec"])

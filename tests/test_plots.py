@@ -77,8 +77,8 @@ def reproduced(gen, xp, files: dict[str, str], message: str, experiments: dict[s
 
 
 def report(xp, repo: Path, *args: str) -> dict:
-    """`xp plots … --json` parsed, with plots by id."""
-    out = json.loads(xp("plots", *args, "--json", cwd=repo).stdout)
+    """`xp plots … --xp-json` parsed, with plots by id."""
+    out = json.loads(xp("plots", *args, "--xp-json", cwd=repo).stdout)
     out["by_id"] = {p["id"]: p for p in out["plots"]}
     return out
 
@@ -340,7 +340,7 @@ def test_a_running_experiment_is_plotted_from_the_files_it_is_writing(gen, xp):
         deadline = time.monotonic() + 60
         seen: list[int] = []
         while time.monotonic() < deadline and run.poll() is None:
-            shown = xp("plots", "diff", "deep", "--json", cwd=repo, expect=None)
+            shown = xp("plots", "diff", "deep", "--xp-json", cwd=repo, expect=None)
             if shown.returncode == 2 and "neither an experiment" in shown.stderr:
                 continue  # Not started yet: the name is known once the run has begun.
             out = json.loads(shown.stdout)
@@ -356,7 +356,7 @@ def test_a_running_experiment_is_plotted_from_the_files_it_is_writing(gen, xp):
         assert len(seen) >= 2 and seen[-1] > seen[0], seen  # The curve grew while the run went on.
     finally:
         assert run.wait(timeout=60) == 0, run.stderr.read()
-    done = json.loads(xp("plots", "diff", "deep", "--json", cwd=repo).stdout)
+    done = json.loads(xp("plots", "diff", "deep", "--xp-json", cwd=repo).stdout)
     assert done["revisions"][0]["kind"] == "experiment"  # Finished: read from its commit.
     curve = next(p for p in done["plots"] if p["id"].endswith("loss.tsv"))
     assert len(curve["spec"]["data"]["values"]) == 6

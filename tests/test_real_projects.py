@@ -526,7 +526,7 @@ def test_plots_of_a_subfolder_pipeline(tmp_path, xp):
     git(repo, "commit", "-q", "-m", "fit")
     assert "curve.csv" not in git(repo, "ls-files"), "the stage's plot is cached, not in git"
     xp("exp", "run", "--temp", "-n", "two", "-S", "pipelines/train/params.yaml:lr=2", cwd=repo)
-    shown = json.loads(xp("plots", "diff", "HEAD", "two", "--json", cwd=repo).stdout)
+    shown = json.loads(xp("plots", "diff", "HEAD", "two", "--xp-json", cwd=repo).stdout)
     ids = {p["id"] for p in shown["plots"]}
     assert {"pipelines/train/curve.csv", "pipelines/train/acc.json"} <= ids, ids
     curve = next(p for p in shown["plots"] if p["id"] == "pipelines/train/curve.csv")

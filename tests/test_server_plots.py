@@ -14,7 +14,7 @@ pytestmark = pytest.mark.asyncio
 async def test_plots_data_gives_the_clis_specs_and_custom_plots(project, xp):  # noqa: F811
     import json
 
-    cli = json.loads(xp("plots", "diff", "slow", "fast", "--json", cwd=project).stdout)
+    cli = json.loads(xp("plots", "diff", "slow", "fast", "--xp-json", cwd=project).stdout)
     async with started(project) as client:
         result = await request(client, p.PLOTS_DATA, p.PlotsDataParams(
             revs=["slow", "fast"], metric="acc", param="lr", parallel_params=["lr"]))
@@ -59,7 +59,7 @@ def _records(columns: p.PlotColumns) -> list[dict]:
 async def test_plots_data_as_columns_carries_the_same_records_as_the_cli(project, xp):  # noqa: F811
     import json
 
-    cli = json.loads(xp("plots", "diff", "slow", "fast", "--json", cwd=project).stdout)
+    cli = json.loads(xp("plots", "diff", "slow", "fast", "--xp-json", cwd=project).stdout)
     expected = {x["id"]: x["spec"] for x in cli["plots"]}
     async with started(project) as client:
         result = await request(client, p.PLOTS_DATA, p.PlotsDataParams(revs=["slow", "fast"], columns=True))

@@ -147,6 +147,7 @@ def test_a_bomb_inside_a_pulled_experiment_is_a_row_error(project, tmp_path, bom
     ("dvc.lock", ["repro"], None),
     ("data.txt.dvc", ["status"], None),
     ("metrics.yaml", ["metrics", "show"], 2),
+    ("loss.yaml", ["plots", "show", "--xp-json"], 3),
     ("loss.yaml", ["plots", "show", "--json"], 3),
 ])
 def test_a_bomb_in_any_yaml_xp_reads_gives_one_line(project, bomb, file, command, line):

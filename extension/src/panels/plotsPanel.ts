@@ -1,5 +1,5 @@
 // The Plots panel: the pipeline's plots for the chosen experiments overlaid (xp/plotsData: the
-// same Vega-Lite specs as `xp plots diff --json`), drawn by dist/webview/plots.js with the
+// same Vega-Lite specs as `xp plots diff --xp-json`), drawn by dist/webview/plots.js with the
 // vendored vega scripts copied next to it. One panel, reused; it reloads when the helper says the
 // experiments changed (so a finished run's curves appear), redraws while a shown experiment runs
 // (each new step the helper pushes, at most twice a second), and is restored after a reload.

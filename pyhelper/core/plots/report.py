@@ -58,8 +58,13 @@ def _script_json(value: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def render(plots: Plots, *, title: str = "xp plots") -> str:
-    """The HTML document of a report (every chart of `plots`, then what could not be read)."""
+def render(plots: Plots, *, title: str = "xp plots", page: str | None = None) -> str:
+    """The HTML document of a report (every chart of `plots`, then what could not be read).
+
+    `page` is a user's HTML template (DVC's --html-template): the charts go where it says `{plot_divs}`,
+    the scripts where it says `{scripts}` (else after the charts), and the content security policy
+    at the top of its `<head>` (else before the charts).
+    """
     nonce = secrets.token_urlsafe(18)
     scripts = "\n".join(f"<script nonce=\"{nonce}\">{(ASSETS / name).read_text(encoding='utf-8')}</script>"
                         for name in SCRIPTS)
@@ -70,6 +75,9 @@ def render(plots: Plots, *, title: str = "xp plots") -> str:
     empty = "" if plots.plots else "<p>No plots: dvc.yaml declares none, or their files are missing.</p>"
     csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
            "img-src data: blob:; font-src data:")
+    if page is not None:
+        return _into_page(page, csp=csp, title=title, revisions=revisions, empty=empty, errors=errors,
+                          specs=specs, scripts=f"{scripts}\n<script nonce=\"{nonce}\">{_RENDER}</script>")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">\n"
@@ -79,3 +87,25 @@ def render(plots: Plots, *, title: str = "xp plots") -> str:
         f"<script type=\"application/json\" id=\"xp-specs\">{_script_json(specs)}</script>\n"
         f"{scripts}\n<script nonce=\"{nonce}\">{_RENDER}</script>\n</body></html>\n"
     )
+
+
+def _into_page(page: str, *, csp: str, title: str, revisions: str, empty: str, errors: str,
+               specs: list[dict[str, Any]], scripts: str) -> str:
+    """The report's parts placed in a user's HTML template at {plot_divs}, {scripts} and {refresh_tag}."""
+    import re
+
+    divs = (f"<h1>{html.escape(title)}</h1><p class=\"revs\">Revisions: {revisions}</p>{empty}\n"
+            f"<style>{_STYLE}</style><div id=\"plots\"></div>\n{errors}\n"
+            f"<script type=\"application/json\" id=\"xp-specs\">{_script_json(specs)}</script>\n")
+    meta = f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">"
+    if "{scripts}" not in page:
+        divs += scripts
+        scripts = ""
+    head = re.search(r"<head[^>]*>", page, re.IGNORECASE)
+    if head:
+        page = page[:head.end()] + meta + page[head.end():]
+    else:
+        divs = meta + divs
+    # One pass, so text a part brings (a `{scripts}` inside a spec) is never replaced again.
+    parts = {"{plot_divs}": divs, "{scripts}": scripts, "{refresh_tag}": ""}
+    return re.sub(r"\{plot_divs\}|\{scripts\}|\{refresh_tag\}", lambda m: parts[m.group(0)], page)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def plots_data(ls: XpServer, params: p.PlotsDataParams) -> p.PlotsDataResult:
-    """`xp plots diff --json`, plus the custom plots the panel asks for."""
+    """`xp plots diff --xp-json`, plus the custom plots the panel asks for."""
     from pyhelper.core.plots import across, collect
 
     if len(params.revs) > MAX_PLOT_REVISIONS:
