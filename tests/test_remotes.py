@@ -382,3 +382,25 @@ def test_push_chooses_what_dvc_push_chooses(tmp_path, dvc_bin, xp):  # noqa: F81
     assert "need targets" in xp("push", "-d", cwd=repo, expect=2).stderr
     assert "takes no targets" in xp("push", "-T", "train", cwd=repo, expect=2).stderr
     assert "quote a pattern" in xp("push", "--glob", "nothing*", cwd=repo, expect=2).stderr
+
+
+def test_repro_pull_brings_what_the_run_needs_first(demo, tmp_path, xp):
+    """DVC's `repro --pull`: on a fresh clone nothing reruns; a run a teammate pushed to the run-cache is
+    restored, not run; `exp run --pull` the same."""
+    xp("push", cwd=demo)
+    xp("repro", "-S", "train.lr=0.3", cwd=demo)
+    xp("push", "--run-cache", cwd=demo)
+    b = clone(demo, tmp_path / "b")
+    assert not (b / "model/model.json").exists()
+    out = xp("repro", "--pull", cwd=b).stdout
+    assert "missing output(s) put in place" in out and "Running stage" not in out, out
+    assert (b / "model/model.json").is_file()
+    ran = xp("repro", "--pull", "-S", "train.lr=0.3", cwd=b).stdout
+    assert "Running stage 'train'" not in ran and "restored" in ran.lower(), ran
+    assert (b / "model/model.json").read_bytes() == (demo / "model/model.json").read_bytes()
+    c = clone(demo, tmp_path / "c")
+    ran = xp("exp", "run", "--pull", "-S", "train.lr=0.3", "-n", "same", cwd=c).stdout
+    assert "Running stage 'train'" not in ran, ran
+    xp("remote", "default", "--unset", cwd=c)
+    refused = xp("repro", "--pull", cwd=c, expect=2).stderr
+    assert "needs a default remote" in refused and "xp remote add -d" in refused

@@ -204,7 +204,9 @@ def add_repro_selection(parser: argparse.ArgumentParser) -> None:
                         help="run every stage downstream of one that ran, changed or not")
     parser.add_argument("--allow-missing", action="store_true",
                         help="skip stages whose only change is missing data (not pulled yet)")
-    parser.add_argument("--pull", action="store_true", help="(needs remote storage: says so and stops)")
+    parser.add_argument("--pull", action="store_true",
+                        help="first pull from the default remote what the locks record and the cache lacks, "
+                             "and its run-cache (as DVC)")
     parser.add_argument("--no-commit", action="store_true", help="(not supported yet: says so and stops)")
 
 

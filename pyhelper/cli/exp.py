@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
 
     stream = sys.stderr if args.json else sys.stdout
     options = repro_options(args)
+    if args.pull:  # A --temp copy checks out from the cache: the workspace is left alone.
+        from pyhelper.cli.pipeline import pull_first
+
+        pull_first(_project(), args, checkout_absent=not args.temp)
     if args.copy_paths and not args.temp:
         from pyhelper.errors import BadInput
 

@@ -39,9 +39,6 @@ def repro_options(args: argparse.Namespace):
     from pyhelper.core.pipeline.repro import ReproOptions
     from pyhelper.errors import BadInput
 
-    if getattr(args, "pull", False):
-        raise BadInput("--pull needs remote storage, which xp does not reach yet",
-                       hint="run `dvc pull` first, then the same command without --pull")
     if getattr(args, "no_commit", False):
         raise BadInput("--no-commit is not supported yet: xp caches every output so the run-cache can restore it",
                        hint="run without --no-commit")
@@ -49,6 +46,25 @@ def repro_options(args: argparse.Namespace):
                           all_pipelines=args.all_pipelines, glob=args.glob, recursive=args.recursive)
     return ReproOptions(selection=selection, keep_going=args.keep_going, ignore_errors=args.ignore_errors,
                         force_downstream=args.force_downstream, allow_missing=args.allow_missing)
+
+
+def pull_first(project, args: argparse.Namespace, *, checkout_absent: bool = True) -> None:
+    """`--pull`: what the run needs from the default remote first (DVC's `repro --pull`), said in a line or two
+    (on stderr with --json, so stdout stays JSON)."""
+    if not getattr(args, "pull", False) or getattr(args, "dry", False):
+        return
+    from pyhelper.cli.remote import progress_line
+    from pyhelper.core.remotes.transfer import pull_first as pull
+
+    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+    pulled = pull(project, run_cache=getattr(args, "run_cache", True), checkout_absent=checkout_absent,
+                  progress=progress_line("Pulling"))
+    print(f"Pulled {pulled.objects.moved} object(s) ({pulled.objects.already} already here)"
+          + (f"; {len(pulled.checked_out)} missing output(s) put in place" if pulled.checked_out else "")
+          + (f"; {len(pulled.objects.missing)} not on the remote" if pulled.objects.missing else "") + ".",
+          file=stream)
+    if pulled.runs_note:
+        print(pulled.runs_note, file=stream)
 
 
 def _repro(project, targets, *, force=False, dry=False, use_run_cache=True, quiet=False, as_json=False,
@@ -88,8 +104,10 @@ def repro(args: argparse.Namespace) -> int:
         except XpError:
             edit.undo()
             raise
+    options = repro_options(args)
+    pull_first(project, args)
     _repro(project, args.targets, force=args.force, dry=args.dry, use_run_cache=args.run_cache, quiet=args.quiet,
-           as_json=args.json, options=repro_options(args))
+           as_json=args.json, options=options)
     return 0
 
 

@@ -562,3 +562,43 @@ def revisions_outputs(project: Project, *, branches: bool = False, tags: bool = 
     except XpError:
         pass  # A workspace whose dvc.yaml does not parse: the commits' outputs still move.
     return list(found.values())
+
+
+@dataclass(frozen=True)
+class PulledFirst:
+    """What `repro --pull` / `exp run --pull` brought from the default remote before running."""
+
+    objects: Transferred
+    """The workspace's outputs and tracked data the cache lacked."""
+    checked_out: tuple[str, ...]
+    """Outputs that were absent from the work tree and are now in place."""
+    runs_note: str
+    """The run-cache's sentence ('' without it)."""
+
+
+def pull_first(project: Project, *, run_cache: bool, checkout_absent: bool,
+               progress: Progress | None = None) -> PulledFirst:
+    """DVC's `repro --pull`: from the default remote, what the workspace's locks and `.dvc` files record and the
+    cache lacks; with `checkout_absent`, outputs missing from the work tree are put in place (a file that is
+    there, changed or not, is left alone: the stage's own judgement decides); with `run_cache`, the remote's
+    run-cache entries too, so a stage someone else ran is restored instead of run."""
+    from pyhelper.core.remotes.config import read_remotes
+    from pyhelper.core.remotes.storage import open_storage
+    from pyhelper.core.storage.outputs import checkout
+
+    remotes = read_remotes(project)
+    if remotes.default is None:
+        raise BadInput("--pull needs a default remote to pull from", hint="add one with `xp remote add -d NAME URL`")
+    storage = open_storage(remotes.get(None))
+    recorded = workspace_outputs(project)
+    moved = fetch(project, storage, [o.info for o in recorded], progress=progress)
+    placed: tuple[str, ...] = ()
+    if checkout_absent:
+        absent = [o for o in recorded if not os.path.lexists(project.root / o.path)]
+        placed = checkout(project, absent).outputs
+    note = ""
+    if run_cache:
+        from pyhelper.core.remotes.run_cache_transfer import fetch_runs
+
+        note = fetch_runs(project, storage, progress=progress).note(pushing=False, label=storage.label)
+    return PulledFirst(moved, tuple(placed), note)
