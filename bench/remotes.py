@@ -26,6 +26,9 @@ ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "bench", "GIT_A
        "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@x.invalid",
        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 XP = [sys.executable, "-m", "pyhelper"]
+# With this set, Python recompiles every module of a source checkout on each start, which would time the compiler
+# rather than the tool (DVC's venv has its byte code from pip); users normally have byte code cached.
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def _dvc() -> str:
@@ -113,6 +116,7 @@ def main() -> None:
     parser.add_argument("--s3", action="store_true", help="also against moto's S3 server on loopback")
     args = parser.parse_args()
     dvc = _dvc()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "pyhelper")], check=True)
     work = Path(tempfile.mkdtemp(prefix="xp-bench-remotes-"))
     try:
         def folder_remote(name: str, label: str) -> tuple[list[list[str]], list[list[str]]]:
