@@ -15,6 +15,7 @@ import { monorepoPath } from "./monorepo.mjs";
 import { experimentLogPath, installPath, multiRootPath, rowActionsPath } from "./rowActions.mjs";
 import { panelSpeedPath } from "./panelSpeed.mjs";
 import { tablePath } from "./tableSteps.mjs";
+import { teammatePath } from "./teammate.mjs";
 import { answerInputBox, editorText, pickMany, pickOne, plain, runCommand, treeRow, viewRows, waitForQuickInput } from "./workbench.mjs";
 
 const execFileP = promisify(execFile);
@@ -133,6 +134,10 @@ async function main() {
     }
     if (only("rowActionsPath")) {
       await rowActionsPath({ step, page, repo, work, python: PYTHON, timings });
+    }
+    if (only("teammatePath")) {
+      await teammatePath({ step, page, url: server.url, repo, work, python: PYTHON, env: GIT_ENV,
+        shotName: (name) => join(OUT, `${String(shot).padStart(2, "0")}b-${name}.png`) });
     }
     if (only("experimentLogPath")) {
       await experimentLogPath({ step, page });
