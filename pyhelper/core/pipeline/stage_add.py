@@ -22,6 +22,8 @@ from pyhelper.errors import BadInput, PipelineError
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
 
+    from pyhelper.core.pipeline.stage import Pipeline
+
 INVALID_NAME_CHARS = set(string.punctuation) - {"_", "-"}
 
 
@@ -87,7 +89,6 @@ def serialise(stage: NewStage) -> dict[str, Any]:
 
 def add_stage(project: Project, folder: Path, stage: NewStage, *, force: bool = False) -> str:
     """Adds (or with `force` replaces) the stage in `folder/dvc.yaml`; returns that file's repository path."""
-    from pyhelper.core.pipeline.dvcfile import parse_pipeline
     from pyhelper.core.pipeline.graph import upstream
 
     if not stage.name or INVALID_NAME_CHARS & set(stage.name):
@@ -117,18 +118,7 @@ def add_stage(project: Project, folder: Path, stage: NewStage, *, force: bool = 
     yaml.dump(data, out)
     new_text = out.getvalue()
     # The whole project, with the new file, must still be a valid pipeline before anything is written.
-    pipeline = project.pipeline()
-    files = list(pipeline.files) if rel in pipeline.files else [*pipeline.files, rel]
-
-    def read(name: str) -> str | None:
-        if name == rel:
-            return new_text
-        try:
-            return (project.root / name).read_text(encoding="utf-8")
-        except OSError:
-            return None
-
-    checked = parse_pipeline(read, files=files, sub=project.sub)
+    checked = parsed_with(project, rel, new_text)
     upstream(checked, project.root)
     _check_cycles(checked, project.root)
     write_atomic(path, new_text)
@@ -144,6 +134,7 @@ def _check_cycles(pipeline: Any, root: Path) -> None:
 def _dvc_yaml() -> YAML:
     """ruamel.yaml as DVC configures it for dvc.yaml (round trip, block style, default width)."""
     from ruamel.yaml import YAML
+
 
     yaml = YAML()
     yaml.default_flow_style = False
@@ -203,3 +194,22 @@ def describe(stage: Any) -> str:
 
 def _truncate(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parsed_with(project: Project, rel: str, new_text: str) -> Pipeline:
+    """The project's pipeline as it would be with `new_text` in its dvc.yaml `rel` (a new file or an edited one):
+    an edit that breaks the project raises here, before anything is written."""
+    from pyhelper.core.pipeline.dvcfile import parse_pipeline
+
+    pipeline = project.pipeline()
+    files = list(pipeline.files) if rel in pipeline.files else [*pipeline.files, rel]
+
+    def read(name: str) -> str | None:
+        if name == rel:
+            return new_text
+        try:
+            return (project.root / name).read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    return parse_pipeline(read, files=files, sub=project.sub)

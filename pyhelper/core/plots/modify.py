@@ -251,16 +251,6 @@ def _apply_diff(src: Any, dest: Any) -> None:
 
 def _check(project: Project, rel: str, new_text: str) -> None:
     """The project parsed with the new text: an edit that breaks it is refused before it is written."""
-    from pyhelper.core.pipeline.dvcfile import parse_pipeline
+    from pyhelper.core.pipeline.stage_add import parsed_with
 
-    pipeline = project.pipeline()
-
-    def read(name: str) -> str | None:
-        if name == rel:
-            return new_text
-        try:
-            return (project.root / name).read_text(encoding="utf-8")
-        except OSError:
-            return None
-
-    parse_pipeline(read, files=list(pipeline.files), sub=project.sub)
+    parsed_with(project, rel, new_text)
