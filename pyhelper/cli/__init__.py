@@ -207,7 +207,18 @@ def add_repro_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pull", action="store_true",
                         help="first pull from the default remote what the locks record and the cache lacks, "
                              "and its run-cache (as DVC)")
-    parser.add_argument("--no-commit", action="store_true", help="(not supported yet: says so and stops)")
+    parser.add_argument("--no-commit", action="store_true",
+                        help="refused, with the reason: xp caches every output so the run-cache can restore it")
+
+
+def add_revision_flags(command: argparse.ArgumentParser, condition: str) -> None:
+    """DVC's -a/-T/-A: other commits' outputs besides the workspace's (`condition`: when they apply)."""
+    command.add_argument("-a", "--all-branches", action="store_true",
+                         help=f"{condition}also the outputs the tip of every branch records (as DVC)")
+    command.add_argument("-T", "--all-tags", action="store_true",
+                         help=f"{condition}also the outputs every tagged commit records (as DVC)")
+    command.add_argument("-A", "--all-commits", action="store_true",
+                         help=f"{condition}also the outputs every commit of every branch and tag records (as DVC)")
 
 
 def _add_status(status: argparse.ArgumentParser) -> None:
@@ -218,11 +229,7 @@ def _add_status(status: argparse.ArgumentParser) -> None:
                         help="compare the cache with the remote (as `dvc status -c`): new, deleted, missing")
     status.add_argument("-r", "--remote", metavar="NAME",
                         help="compare with this remote (implies -c, as DVC; default: the default remote)")
-    status.add_argument("-a", "--all-branches", action="store_true",
-                        help="with -c: also the outputs the tip of every branch records")
-    status.add_argument("-T", "--all-tags", action="store_true", help="with -c: also those of every tagged commit")
-    status.add_argument("-A", "--all-commits", action="store_true",
-                        help="with -c: also those of every commit of every branch and tag")
+    add_revision_flags(status, "with -c: ")
     status.add_argument("-j", "--jobs", type=int, metavar="N",
                         help="with -c: accepted for DVC's sake (xp lists each prefix folder once, not per object)")
     status.add_argument("-d", "--with-deps", action="store_true",

@@ -80,7 +80,7 @@ def add_transfer_arguments(command: argparse.ArgumentParser, verb: str) -> None:
     command.add_argument("-R", "--recursive", action="store_true",
                          help="targets are folders: every output and stage under them")
     command.add_argument("--glob", action="store_true",
-                         help="targets are shell patterns over outputs, .dvc files and stages (quote them)")
+                         help="targets are shell patterns over the work tree's files, `**` too (quote them)")
     command.add_argument("--run-cache", action=argparse.BooleanOptionalAction, default=False,
                          help=("also push every recorded stage run (DVC's run-cache entries) the remote lacks, with "
                                "its outputs" if verb == "push" else
@@ -90,12 +90,9 @@ def add_transfer_arguments(command: argparse.ArgumentParser, verb: str) -> None:
         command.add_argument("--allow-missing", action="store_true",
                              help="accepted for DVC's sake: xp's pull always names what the remote lacks and goes on")
     # A pull moves other commits' outputs into the cache too, and puts the workspace's in place (as DVC).
-    command.add_argument("-a", "--all-branches", action="store_true",
-                         help="also the outputs the tip of every branch records (as DVC)")
-    command.add_argument("-T", "--all-tags", action="store_true",
-                         help="also the outputs every tagged commit records (as DVC)")
-    command.add_argument("-A", "--all-commits", action="store_true",
-                         help="also the outputs every commit of every branch and tag records (as DVC)")
+    from pyhelper.cli import add_revision_flags
+
+    add_revision_flags(command, "")
     command.set_defaults(handler=f"remote:{verb}")
 
 
