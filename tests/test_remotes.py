@@ -404,3 +404,27 @@ def test_repro_pull_brings_what_the_run_needs_first(demo, tmp_path, xp):
     xp("remote", "default", "--unset", cwd=c)
     refused = xp("repro", "--pull", cwd=c, expect=2).stderr
     assert "needs a default remote" in refused and "xp remote add -d" in refused
+
+
+def test_a_big_file_travels_whole_and_a_flipped_byte_in_it_is_refused(demo, tmp_path, xp):
+    """Above 32 MiB a download is hashed while the kernel copies it: the bytes still arrive whole, and one
+    byte changed in the middle of the remote's copy is still caught before the cache."""
+    blob = os.urandom(1 << 20) * 40 + b"tail"  # 40 MiB and a bit: several copy steps, an odd last one.
+    (demo / "weights.bin").write_bytes(blob)
+    xp("add", "weights.bin", cwd=demo)
+    git(demo, "add", "-A")
+    git(demo, "commit", "-qm", "big weights")
+    xp("push", cwd=demo)
+    b = clone(demo, tmp_path / "b")
+    xp("pull", cwd=b)
+    assert (b / "weights.bin").read_bytes() == blob
+    md5 = hashlib.md5(blob).hexdigest()
+    rotten = objects(tmp_path / "store")[md5]
+    rotten.chmod(0o644)
+    with open(rotten, "r+b") as handle:
+        handle.seek(len(blob) // 2 + 12345)
+        handle.write(b"\x00" if blob[len(blob) // 2 + 12345] else b"\x01")
+    c = clone(demo, tmp_path / "c")
+    refused = xp("pull", cwd=c, expect=2).stderr
+    assert "do not hold what their names say" in refused and md5 in refused
+    assert not (c / "weights.bin").exists()

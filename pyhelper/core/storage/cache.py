@@ -359,6 +359,12 @@ def copy_hashing(source: Path, dest: Path) -> str:
     except OSError:
         sparse = True
     if not sparse:
+        try:
+            size = os.stat(source).st_size
+        except OSError:
+            size = 0
+        if size >= _PIPELINE_FROM:
+            return _copy_then_hash_pipelined(source, dest)
         shutil.copyfile(source, dest)
         return file_md5(dest)
     import hashlib
@@ -369,6 +375,68 @@ def copy_hashing(source: Path, dest: Path) -> str:
 
 
 _ZEROS = bytes(_CHUNK)
+
+_PIPELINE_FROM = 32 << 20
+"""From this size on, a copy is hashed while the kernel is still copying it (two threads, not one after the other)."""
+_PIPELINE_STEP = 16 << 20
+
+
+def _copy_then_hash_pipelined(source: Path, dest: Path) -> str:
+    """`copy_hashing` for a big file: the kernel copies in steps (`copy_file_range`, GIL released) while this
+    thread hashes each step already written, read back from the copy (the page cache), so the md5 is still of
+    what was written, never of the source (which a remote's writer could change under the copy). The time is
+    that of the slower of the two, not their sum. Where the kernel has no `copy_file_range` for these files,
+    a plain copy then a hash."""
+    import hashlib
+    import threading
+
+    done = [0]
+    finished = [False]
+    failed: list[BaseException] = []
+    moved = threading.Condition()
+    with open(dest, "wb"):  # Made here, before the copier writes it, so it can be opened to read.
+        pass
+
+    def copier() -> None:
+        try:
+            with open(source, "rb") as src, open(dest, "r+b") as dst:
+                while n := os.copy_file_range(src.fileno(), dst.fileno(), _PIPELINE_STEP):
+                    with moved:
+                        done[0] += n
+                        moved.notify()
+        except BaseException as exc:  # noqa: BLE001 — handed to the hashing thread, which raises or falls back.
+            failed.append(exc)
+        finally:
+            with moved:
+                finished[0] = True
+                moved.notify()
+
+    digest = hashlib.md5()
+    thread = threading.Thread(target=copier, name="xp-copy", daemon=True)
+    thread.start()
+    hashed = 0
+    with open(dest, "rb") as back:
+        while True:
+            with moved:
+                while done[0] <= hashed and not finished[0]:
+                    moved.wait()
+                upto, over = done[0], finished[0]
+            while hashed < upto:
+                block = back.read(min(_PIPELINE_STEP, upto - hashed))
+                if not block:
+                    break
+                digest.update(block)
+                hashed += len(block)
+            if over and hashed >= done[0]:
+                break
+    thread.join()
+    if failed:
+        error = failed[0]
+        if isinstance(error, OSError) and error.errno in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            shutil.copyfile(source, dest)  # No kernel copy between these files: the plain way.
+            return file_md5(dest)
+        raise error
+    return digest.hexdigest()
 
 
 def _copy_sparse(source: Path, dest: Path, seen: Callable[[bytes], object] | None = None) -> None:
